@@ -1,0 +1,47 @@
+// Graph passes: each reads and rewrites a Graph in place.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "quench/graph.h"
+
+namespace quench {
+
+// Orders nodes so that every node follows the producers of its inputs (stable for already
+// ordered graphs). kInvalidModel naming a node on the cycle when there is one.
+void topological_sort(Graph& graph);
+
+// Structure checks: names unique, every node input produced by a graph input, an initializer or
+// exactly one node, graph outputs produced, no cycle. kInvalidModel with the value and node.
+void verify_graph(const Graph& graph);
+
+struct InferOptions {
+  // Unknown ops, and inferred types that contradict declared ones, are errors (else they leave
+  // the outputs' types and shapes unknown).
+  bool strict = false;
+};
+// Infers the type and shape of every value it can, in topological order.
+void infer_shapes(Graph& graph, const InferOptions& options = {});
+
+struct FoldOptions {
+  // Op types never folded (DequantizeLinear on int8 weights must stay for QDQ lowering).
+  std::set<std::string> keep_op_types = {"DequantizeLinear", "QuantizeLinear",
+                                         "DynamicQuantizeLinear"};
+  // Results larger than this stay computed at run time (an Expand to a large shape).
+  size_t max_folded_bytes = size_t{64} << 20;
+};
+// Infers shapes and replaces every node whose inputs are all known (including Shape of a value
+// whose shape is known) by initializers. Returns the number of nodes folded.
+int fold_constants(Graph& graph, const FoldOptions& options = {});
+
+// Removes nodes no graph output depends on, then unused initializers and value infos. Returns
+// the number of nodes removed.
+int eliminate_dead_nodes(Graph& graph);
+
+// Gives graph inputs these concrete shapes (checked against the declared ones: rank and fixed
+// dims must agree), then folds constants. kInvalidArgument naming the input on a mismatch.
+void specialize_input_shapes(Graph& graph, const std::map<std::string, Shape>& shapes);
+
+}  // namespace quench

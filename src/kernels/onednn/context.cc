@@ -1,0 +1,39 @@
+#include "kernels/onednn/context.h"
+
+#include "ir/shape_util.h"
+
+namespace quench::onednn {
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+dnnl::memory::data_type to_dnnl(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::kFloat32: return dt::f32;
+    case DType::kFloat16: return dt::f16;
+    case DType::kBFloat16: return dt::bf16;
+    case DType::kInt32: return dt::s32;
+    case DType::kInt8: return dt::s8;
+    case DType::kUInt8: return dt::u8;
+    default: return dt::undef;
+  }
+}
+
+dnnl::memory::dims to_dims(const Shape& shape) {
+  return dnnl::memory::dims(shape.begin(), shape.end());
+}
+
+dnnl::memory::desc plain_desc(DType t, const Shape& shape) {
+  if (shape.empty()) return dnnl::memory::desc({1}, to_dnnl(t), dnnl::memory::dims{1});
+  return dnnl::memory::desc(to_dims(shape), to_dnnl(t), to_dims(strides_of(shape)));
+}
+
+}  // namespace quench::onednn

@@ -1,0 +1,64 @@
+#include "kernels/onednn/layout.h"
+
+#include "kernels/onednn/context.h"
+#include "runtime/reorder.h"
+
+namespace quench {
+
+bool same_layout(const Layout& a, const Layout& b) {
+  if (a.plain() || b.plain()) return a.plain() == b.plain();
+  return a.blocked->desc == b.blocked->desc;
+}
+
+namespace onednn {
+
+Layout layout_from_desc(const dnnl::memory::desc& desc, const dnnl::memory::desc& plain) {
+  if (desc == plain) return Layout{};
+  return Layout{std::make_shared<const BlockedLayout>(BlockedLayout{desc}), desc.get_size()};
+}
+
+const dnnl::memory::desc& desc_of(const Layout& layout, const dnnl::memory::desc& plain) {
+  return layout.plain() ? plain : layout.blocked->desc;
+}
+
+namespace {
+
+struct ReorderState final : KernelState {
+  dnnl::memory src, dst;
+};
+
+class ReorderKernel final : public Kernel {
+ public:
+  ReorderKernel(dnnl::memory::desc src, dnnl::memory::desc dst)
+      : src_(src), dst_(dst), reorder_(dnnl::reorder::primitive_desc(engine(), src, engine(), dst)) {}
+
+  std::unique_ptr<KernelState> make_state() const override {
+    auto s = std::make_unique<ReorderState>();
+    s->src = dnnl::memory(src_, engine(), DNNL_MEMORY_NONE);
+    s->dst = dnnl::memory(dst_, engine(), DNNL_MEMORY_NONE);
+    return s;
+  }
+  void run(const KernelArgs& args) const override {
+    auto* s = static_cast<ReorderState*>(args.state);
+    s->src.set_data_handle(const_cast<void*>(args.inputs[0]));
+    s->dst.set_data_handle(args.outputs[0]);
+    reorder_.execute(stream(), {{DNNL_ARG_FROM, s->src}, {DNNL_ARG_TO, s->dst}});
+  }
+  std::string impl() const override { return "onednn:reorder"; }
+
+ private:
+  dnnl::memory::desc src_, dst_;
+  dnnl::reorder reorder_;
+};
+
+}  // namespace
+}  // namespace onednn
+
+std::unique_ptr<Kernel> make_reorder_kernel(DType dtype, const Shape& shape, const Layout& from,
+                                            const Layout& to) {
+  const dnnl::memory::desc plain = onednn::plain_desc(dtype, shape);
+  return std::make_unique<onednn::ReorderKernel>(onednn::desc_of(from, plain),
+                                                 onednn::desc_of(to, plain));
+}
+
+}  // namespace quench

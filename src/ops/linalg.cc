@@ -1,0 +1,8 @@
+#include "ir/op_registry.h"
+#include "ops/register.h"
+
+namespace quench {
+
+void register_linalg_ops(OpRegistry&) {}
+
+}  // namespace quench

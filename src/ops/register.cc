@@ -1,0 +1,16 @@
+#include "ops/register.h"
+
+namespace quench {
+
+void register_builtin_ops(OpRegistry& r) {
+  register_elementwise_ops(r);
+  register_shape_ops(r);
+  register_conv_ops(r);
+  register_pool_ops(r);
+  register_norm_ops(r);
+  register_linalg_ops(r);
+  register_reduce_ops(r);
+  register_rnn_ops(r);
+}
+
+}  // namespace quench
