@@ -1,0 +1,64 @@
+// Helpers for tests: building nodes and graphs, running one op, comparing tensors.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "quench/graph.h"
+#include "runtime/evaluate.h"
+
+namespace quench::testing {
+
+// A node with attributes given as {name, value} pairs.
+inline Node make_node(std::string op_type, std::vector<std::string> inputs,
+                      std::vector<std::string> outputs,
+                      std::initializer_list<std::pair<std::string, AttributeValue>> attrs = {},
+                      std::string domain = "") {
+  Node n;
+  n.op_type = std::move(op_type);
+  n.name = n.op_type + "_under_test";
+  n.domain = std::move(domain);
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  for (const auto& [k, v] : attrs) n.set_attr(k, v);
+  return n;
+}
+
+// Runs `node` once with its reference kernel.
+inline std::vector<Tensor> run_node(const Node& node, const std::vector<Tensor>& inputs,
+                                    int64_t opset = 17) {
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : inputs) ptrs.push_back(t.defined() ? &t : nullptr);
+  return evaluate_node(node, opset, ptrs);
+}
+
+// |got - want| <= atol + rtol * |want| for every element (float tensors), NaN equal to NaN.
+inline ::testing::AssertionResult tensors_near(const Tensor& got, const Tensor& want, double atol,
+                                               double rtol) {
+  if (got.shape() != want.shape()) {
+    return ::testing::AssertionFailure()
+           << "shape " << shape_str(got.shape()) << " != " << shape_str(want.shape());
+  }
+  const auto g = got.to_double_vector();
+  const auto w = want.to_double_vector();
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    if (!(std::abs(g[i] - w[i]) <= atol + rtol * std::abs(w[i]))) {
+      return ::testing::AssertionFailure() << "element " << i << ": got " << g[i] << ", want "
+                                           << w[i] << " (atol " << atol << ", rtol " << rtol << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Path of a bundled test model (tests/models/).
+inline std::filesystem::path test_model(const std::string& name) {
+  return std::filesystem::path(QUENCH_TEST_MODELS) / name;
+}
+
+}  // namespace quench::testing
