@@ -38,7 +38,7 @@ template <class... Args>
 }  // namespace quench
 
 // Throws quench::Error(kind, formatted message) when `cond` is false.
-#define QUENCH_CHECK(cond, kind, ...)                       \
-  do {                                                      \
+#define QUENCH_CHECK(cond, kind, ...)                         \
+  do {                                                        \
     if (!(cond)) ::quench::fail(::quench::kind, __VA_ARGS__); \
   } while (false)

@@ -47,9 +47,9 @@ struct OpaqueAttribute {
   std::string serialized;
 };
 
-using AttributeValue = std::variant<int64_t, float, std::string, Tensor, std::vector<int64_t>,
-                                    std::vector<float>, std::vector<std::string>,
-                                    std::vector<Tensor>, OpaqueAttribute>;
+using AttributeValue =
+    std::variant<int64_t, float, std::string, Tensor, std::vector<int64_t>, std::vector<float>,
+                 std::vector<std::string>, std::vector<Tensor>, OpaqueAttribute>;
 
 struct Attribute {
   AttributeValue value;
@@ -61,7 +61,7 @@ class Node {
  public:
   std::string name;
   std::string op_type;
-  std::string domain;  // "" is the default ONNX domain ("ai.onnx")
+  std::string domain;                // "" is the default ONNX domain ("ai.onnx")
   std::vector<std::string> inputs;   // "" marks an absent optional input
   std::vector<std::string> outputs;  // "" marks an absent optional output
   std::map<std::string, Attribute> attributes;

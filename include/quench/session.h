@@ -13,9 +13,9 @@
 namespace quench {
 
 struct SessionOptions {
-  int threads = 0;             // threads per run; 0: OpenMP's default (all cores)
-  bool fast_kernels = true;    // false: reference kernels only
-  bool fuse = true;            // fuse activations, residual adds, batch norms into producers
+  int threads = 0;              // threads per run; 0: OpenMP's default (all cores)
+  bool fast_kernels = true;     // false: reference kernels only
+  bool fuse = true;             // fuse activations, residual adds, batch norms into producers
   size_t max_cached_plans = 8;  // input-shape signatures kept prepared
 };
 

@@ -16,11 +16,13 @@ namespace fs = std::filesystem;
 std::string read_file(const fs::path& path, std::string_view what) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) fail(ErrorKind::kIo, "{} '{}' does not exist", what, path.string());
+  if (ec || !fs::exists(status))
+    fail(ErrorKind::kIo, "{} '{}' does not exist", what, path.string());
   QUENCH_CHECK(!fs::is_directory(status), ErrorKind::kIo, "{} '{}' is a folder, not a file", what,
                path.string());
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::kIo, "cannot open {} '{}': {}", what, path.string(), std::strerror(errno));
+  if (!in)
+    fail(ErrorKind::kIo, "cannot open {} '{}': {}", what, path.string(), std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) fail(ErrorKind::kIo, "error reading {} '{}'", what, path.string());
@@ -87,7 +89,9 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) fail(ErrorKind::kIo, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(), ec.message());
+  if (ec)
+    fail(ErrorKind::kIo, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(),
+         ec.message());
   cleanup.armed = false;
 }
 

@@ -106,21 +106,45 @@ std::vector<Out> convert_all(const Tensor& t, Fn&& cast) {
   const void* p = t.raw_data();
   for (size_t i = 0; i < out.size(); ++i) {
     switch (t.dtype()) {
-      case DType::kFloat32: out[i] = cast(static_cast<const float*>(p)[i]); break;
-      case DType::kFloat64: out[i] = cast(static_cast<const double*>(p)[i]); break;
-      case DType::kFloat16: out[i] = cast(half_to_float(static_cast<const uint16_t*>(p)[i])); break;
+      case DType::kFloat32:
+        out[i] = cast(static_cast<const float*>(p)[i]);
+        break;
+      case DType::kFloat64:
+        out[i] = cast(static_cast<const double*>(p)[i]);
+        break;
+      case DType::kFloat16:
+        out[i] = cast(half_to_float(static_cast<const uint16_t*>(p)[i]));
+        break;
       case DType::kBFloat16:
         out[i] = cast(bfloat16_to_float(static_cast<const uint16_t*>(p)[i]));
         break;
-      case DType::kInt8: out[i] = cast(static_cast<const int8_t*>(p)[i]); break;
-      case DType::kUInt8: out[i] = cast(static_cast<const uint8_t*>(p)[i]); break;
-      case DType::kInt16: out[i] = cast(static_cast<const int16_t*>(p)[i]); break;
-      case DType::kUInt16: out[i] = cast(static_cast<const uint16_t*>(p)[i]); break;
-      case DType::kInt32: out[i] = cast(static_cast<const int32_t*>(p)[i]); break;
-      case DType::kUInt32: out[i] = cast(static_cast<const uint32_t*>(p)[i]); break;
-      case DType::kInt64: out[i] = cast(static_cast<const int64_t*>(p)[i]); break;
-      case DType::kUInt64: out[i] = cast(static_cast<const uint64_t*>(p)[i]); break;
-      case DType::kBool: out[i] = cast(static_cast<const uint8_t*>(p)[i] != 0); break;
+      case DType::kInt8:
+        out[i] = cast(static_cast<const int8_t*>(p)[i]);
+        break;
+      case DType::kUInt8:
+        out[i] = cast(static_cast<const uint8_t*>(p)[i]);
+        break;
+      case DType::kInt16:
+        out[i] = cast(static_cast<const int16_t*>(p)[i]);
+        break;
+      case DType::kUInt16:
+        out[i] = cast(static_cast<const uint16_t*>(p)[i]);
+        break;
+      case DType::kInt32:
+        out[i] = cast(static_cast<const int32_t*>(p)[i]);
+        break;
+      case DType::kUInt32:
+        out[i] = cast(static_cast<const uint32_t*>(p)[i]);
+        break;
+      case DType::kInt64:
+        out[i] = cast(static_cast<const int64_t*>(p)[i]);
+        break;
+      case DType::kUInt64:
+        out[i] = cast(static_cast<const uint64_t*>(p)[i]);
+        break;
+      case DType::kBool:
+        out[i] = cast(static_cast<const uint8_t*>(p)[i] != 0);
+        break;
       default:
         fail(ErrorKind::kUnsupported, "cannot read elements of type {}", dtype_name(t.dtype()));
     }

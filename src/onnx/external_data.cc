@@ -56,8 +56,7 @@ void read_external_bytes(const fs::path& file, uint64_t offset, uint64_t length,
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(static_cast<char*>(out), static_cast<std::streamsize>(length));
   QUENCH_CHECK(static_cast<uint64_t>(in.gcount()) == length, ErrorKind::kIo,
-               "tensor '{}': short read from external data file '{}'", tensor_name,
-               file.string());
+               "tensor '{}': short read from external data file '{}'", tensor_name, file.string());
 }
 
 }  // namespace quench::onnx_io

@@ -68,14 +68,24 @@ Attribute attribute_from_proto(const onnx::AttributeProto& proto, const TensorSo
   attr.doc_string = proto.doc_string();
   attr.ref_attr_name = proto.ref_attr_name();
   switch (proto.type()) {
-    case AP::FLOAT: attr.value = proto.f(); break;
-    case AP::INT: attr.value = proto.i(); break;
-    case AP::STRING: attr.value = proto.s(); break;
-    case AP::TENSOR: attr.value = tensor_from_proto(proto.t(), source); break;
+    case AP::FLOAT:
+      attr.value = proto.f();
+      break;
+    case AP::INT:
+      attr.value = proto.i();
+      break;
+    case AP::STRING:
+      attr.value = proto.s();
+      break;
+    case AP::TENSOR:
+      attr.value = tensor_from_proto(proto.t(), source);
+      break;
     case AP::FLOATS:
       attr.value = std::vector<float>(proto.floats().begin(), proto.floats().end());
       break;
-    case AP::INTS: attr.value = std::vector<int64_t>(proto.ints().begin(), proto.ints().end()); break;
+    case AP::INTS:
+      attr.value = std::vector<int64_t>(proto.ints().begin(), proto.ints().end());
+      break;
     case AP::STRINGS:
       attr.value = std::vector<std::string>(proto.strings().begin(), proto.strings().end());
       break;
@@ -86,9 +96,10 @@ Attribute attribute_from_proto(const onnx::AttributeProto& proto, const TensorSo
       break;
     }
     case AP::UNDEFINED:
-      fail(ErrorKind::kInvalidModel, "{}: attribute '{}' has no type", source.origin,
-           proto.name());
-    default: attr.value = OpaqueAttribute{proto.SerializeAsString()}; break;
+      fail(ErrorKind::kInvalidModel, "{}: attribute '{}' has no type", source.origin, proto.name());
+    default:
+      attr.value = OpaqueAttribute{proto.SerializeAsString()};
+      break;
   }
   return attr;
 }
@@ -249,7 +260,8 @@ onnx::ModelProto model_to_proto(const Model& model) {
     const ValueInfo* info = g.info(name);
     return info ? *info : kUnknown;
   };
-  for (const auto& name : g.inputs) value_info_to_proto(name, info_or_unknown(name), gp->add_input());
+  for (const auto& name : g.inputs)
+    value_info_to_proto(name, info_or_unknown(name), gp->add_input());
   if (model.ir_version < 4) {
     for (const auto& [name, t] : g.initializers) {
       value_info_to_proto(name, ValueInfo{t.dtype(), symbolic(t.shape()), ""}, gp->add_input());
@@ -281,7 +293,8 @@ onnx::ModelProto model_to_proto(const Model& model) {
     for (const auto& o : n.outputs) {
       if (o.empty() || io.count(o)) continue;
       const ValueInfo* info = g.info(o);
-      if (info && info->dtype != DType::kUndefined) value_info_to_proto(o, *info, gp->add_value_info());
+      if (info && info->dtype != DType::kUndefined)
+        value_info_to_proto(o, *info, gp->add_value_info());
     }
   }
   return proto;

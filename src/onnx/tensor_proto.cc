@@ -52,12 +52,17 @@ void copy_typed(const Src& field, Tensor& t) {
 
 int typed_count(const onnx::TensorProto& p, DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return p.float_data_size();
-    case DType::kInt64: return p.int64_data_size();
-    case DType::kFloat64: return p.double_data_size();
+    case DType::kFloat32:
+      return p.float_data_size();
+    case DType::kInt64:
+      return p.int64_data_size();
+    case DType::kFloat64:
+      return p.double_data_size();
     case DType::kUInt32:
-    case DType::kUInt64: return p.uint64_data_size();
-    default: return p.int32_data_size();
+    case DType::kUInt64:
+      return p.uint64_data_size();
+    default:
+      return p.int32_data_size();
   }
 }
 
@@ -79,8 +84,9 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorSource& sou
         if (entry.key() == "offset") offset = std::stoull(entry.value());
         if (entry.key() == "length") length = std::stoll(entry.value());
       } catch (const std::exception&) {
-        fail(ErrorKind::kInvalidModel, "{}: tensor '{}': external data field '{}' is not a number: '{}'",
-             source.origin, name, entry.key(), entry.value());
+        fail(ErrorKind::kInvalidModel,
+             "{}: tensor '{}': external data field '{}' is not a number: '{}'", source.origin, name,
+             entry.key(), entry.value());
       }
     }
     QUENCH_CHECK(length < 0 || static_cast<uint64_t>(length) == layout.bytes,
@@ -110,18 +116,38 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorSource& sou
                shape_str(layout.shape), layout.numel);
   Tensor t = Tensor::empty(layout.dtype, layout.shape);
   switch (layout.dtype) {
-    case DType::kFloat32: copy_typed<float>(proto.float_data(), t); break;
-    case DType::kFloat64: copy_typed<double>(proto.double_data(), t); break;
-    case DType::kInt64: copy_typed<int64_t>(proto.int64_data(), t); break;
-    case DType::kUInt32: copy_typed<uint32_t>(proto.uint64_data(), t); break;
-    case DType::kUInt64: copy_typed<uint64_t>(proto.uint64_data(), t); break;
-    case DType::kInt32: copy_typed<int32_t>(proto.int32_data(), t); break;
-    case DType::kInt16: copy_typed<int16_t>(proto.int32_data(), t); break;
+    case DType::kFloat32:
+      copy_typed<float>(proto.float_data(), t);
+      break;
+    case DType::kFloat64:
+      copy_typed<double>(proto.double_data(), t);
+      break;
+    case DType::kInt64:
+      copy_typed<int64_t>(proto.int64_data(), t);
+      break;
+    case DType::kUInt32:
+      copy_typed<uint32_t>(proto.uint64_data(), t);
+      break;
+    case DType::kUInt64:
+      copy_typed<uint64_t>(proto.uint64_data(), t);
+      break;
+    case DType::kInt32:
+      copy_typed<int32_t>(proto.int32_data(), t);
+      break;
+    case DType::kInt16:
+      copy_typed<int16_t>(proto.int32_data(), t);
+      break;
     case DType::kUInt16:
     case DType::kFloat16:
-    case DType::kBFloat16: copy_typed<uint16_t>(proto.int32_data(), t); break;
-    case DType::kInt8: copy_typed<int8_t>(proto.int32_data(), t); break;
-    case DType::kUInt8: copy_typed<uint8_t>(proto.int32_data(), t); break;
+    case DType::kBFloat16:
+      copy_typed<uint16_t>(proto.int32_data(), t);
+      break;
+    case DType::kInt8:
+      copy_typed<int8_t>(proto.int32_data(), t);
+      break;
+    case DType::kUInt8:
+      copy_typed<uint8_t>(proto.int32_data(), t);
+      break;
     case DType::kBool: {
       uint8_t* out = static_cast<uint8_t*>(t.raw_data());
       for (int i = 0; i < count; ++i) out[i] = proto.int32_data(i) != 0;

@@ -93,7 +93,8 @@ int propagate(Graph& graph, const InferOptions& infer, const FoldOptions* fold) 
       if (shape) values.push_back(evaluate_shape_op(node, *shape));
     } else if (can_fold(node, graph, *fold)) {
       std::vector<const Tensor*> args;
-      for (const auto& in : node.inputs) args.push_back(in.empty() ? nullptr : graph.initializer(in));
+      for (const auto& in : node.inputs)
+        args.push_back(in.empty() ? nullptr : graph.initializer(in));
       values = evaluate_node(node, opset, args);
     }
     if (values.empty()) continue;

@@ -48,9 +48,11 @@ void topological_sort(Graph& graph) {
   if (order.size() != n) {
     for (size_t i = 0; i < n; ++i) {
       if (pending[i] != 0) {
-        fail(ErrorKind::kInvalidModel, "the graph has a cycle through {} (input '{}' depends on "
+        fail(ErrorKind::kInvalidModel,
+             "the graph has a cycle through {} (input '{}' depends on "
              "the node's own output)",
-             graph.nodes[i].describe(), graph.nodes[i].inputs.empty() ? "" : graph.nodes[i].inputs[0]);
+             graph.nodes[i].describe(),
+             graph.nodes[i].inputs.empty() ? "" : graph.nodes[i].inputs[0]);
       }
     }
   }

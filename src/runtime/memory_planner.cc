@@ -69,7 +69,8 @@ void plan_memory(Plan& plan) {
   std::vector<Block> blocks;
   std::vector<int> block_of(n, -1);
   for (size_t i = 0; i < n; ++i) {
-    if (plan.slots[i].kind != Slot::Kind::kArena || find(static_cast<int>(i)) != static_cast<int>(i)) {
+    if (plan.slots[i].kind != Slot::Kind::kArena ||
+        find(static_cast<int>(i)) != static_cast<int>(i)) {
       continue;
     }
     block_of[i] = static_cast<int>(blocks.size());

@@ -73,8 +73,8 @@ class PlanBuilder {
     if (it != plain_copy_.end()) return it->second;
     const Slot src = plan_.slots[id];
     const bool is_output = output_names_.count(src.value) != 0;
-    int plain = add_slot(is_output ? Slot::Kind::kOutput : Slot::Kind::kArena, src.value,
-                         src.dtype, src.shape, {});
+    int plain = add_slot(is_output ? Slot::Kind::kOutput : Slot::Kind::kArena, src.value, src.dtype,
+                         src.shape, {});
     Step step;
     step.kernel = make_reorder_kernel(src.dtype, src.shape, src.layout, Layout{});
     step.inputs = {id};
@@ -105,8 +105,8 @@ class PlanBuilder {
     std::vector<int> in_ids;
     for (const auto& in : node.inputs) in_ids.push_back(in.empty() ? -1 : slot_of(in));
 
-    KernelContext ctx{node, plan_.graph.opset(node.domain), {}, {}, options_.threads,
-                      options_.blocked_layouts};
+    KernelContext ctx{
+        node, plan_.graph.opset(node.domain), {}, {}, options_.threads, options_.blocked_layouts};
     for (int id : in_ids) ctx.inputs.push_back(id < 0 ? TensorDesc{} : desc_of(id));
     for (const auto& out : node.outputs) {
       if (out.empty()) {

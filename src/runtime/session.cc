@@ -150,8 +150,8 @@ Session::Session(Model model, SessionOptions options) : impl_(std::make_unique<I
   if (!problems.empty()) {
     std::string list;
     for (const auto& p : problems) list += "\n  " + p;
-    fail(ErrorKind::kUnsupported, "the model has {} node(s) quench cannot run:{}",
-         problems.size(), list);
+    fail(ErrorKind::kUnsupported, "the model has {} node(s) quench cannot run:{}", problems.size(),
+         list);
   }
   infer_shapes(g, InferOptions{true});
   fold_constants(g);
@@ -225,8 +225,8 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
     state->out_ptrs.clear();
     for (int id : step.inputs) state->in_ptrs.push_back(id < 0 ? nullptr : state->slot_ptrs[id]);
     for (int id : step.outputs) state->out_ptrs.push_back(id < 0 ? nullptr : state->slot_ptrs[id]);
-    step.kernel->run(KernelArgs{state->in_ptrs.data(), state->out_ptrs.data(),
-                                state->scratch.get(), state->kernel_states[s].get()});
+    step.kernel->run(KernelArgs{state->in_ptrs.data(), state->out_ptrs.data(), state->scratch.get(),
+                                state->kernel_states[s].get()});
     if (observed && step.report) {
       for (size_t o = 0; o < step.outputs.size(); ++o) {
         const int id = step.outputs[o];

@@ -74,7 +74,8 @@ std::vector<Case> discover() {
     if (!entry.is_directory() || excluded().count(name)) continue;
     if (applicable(entry.path())) cases.push_back({name, entry.path()});
   }
-  std::sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) { return a.name < b.name; });
+  std::sort(cases.begin(), cases.end(),
+            [](const Case& a, const Case& b) { return a.name < b.name; });
   return cases;
 }
 
@@ -118,7 +119,9 @@ TEST_P(NodeTest, ReferenceKernels) { check_case(GetParam(), false); }
 TEST_P(NodeTest, FastKernels) { check_case(GetParam(), true); }
 
 INSTANTIATE_TEST_SUITE_P(Onnx, NodeTest, ::testing::ValuesIn(discover()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name;
+                         });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(NodeTest);
 
 // Every excluded case must exist, so the list cannot silently hide renamed tests.

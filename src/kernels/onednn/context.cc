@@ -17,13 +17,20 @@ dnnl::stream& stream() {
 dnnl::memory::data_type to_dnnl(DType t) {
   using dt = dnnl::memory::data_type;
   switch (t) {
-    case DType::kFloat32: return dt::f32;
-    case DType::kFloat16: return dt::f16;
-    case DType::kBFloat16: return dt::bf16;
-    case DType::kInt32: return dt::s32;
-    case DType::kInt8: return dt::s8;
-    case DType::kUInt8: return dt::u8;
-    default: return dt::undef;
+    case DType::kFloat32:
+      return dt::f32;
+    case DType::kFloat16:
+      return dt::f16;
+    case DType::kBFloat16:
+      return dt::bf16;
+    case DType::kInt32:
+      return dt::s32;
+    case DType::kInt8:
+      return dt::s8;
+    case DType::kUInt8:
+      return dt::u8;
+    default:
+      return dt::undef;
   }
 }
 

@@ -30,7 +30,9 @@ struct ReorderState final : KernelState {
 class ReorderKernel final : public Kernel {
  public:
   ReorderKernel(dnnl::memory::desc src, dnnl::memory::desc dst)
-      : src_(src), dst_(dst), reorder_(dnnl::reorder::primitive_desc(engine(), src, engine(), dst)) {}
+      : src_(src),
+        dst_(dst),
+        reorder_(dnnl::reorder::primitive_desc(engine(), src, engine(), dst)) {}
 
   std::unique_ptr<KernelState> make_state() const override {
     auto s = std::make_unique<ReorderState>();

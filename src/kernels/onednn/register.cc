@@ -1,6 +1,6 @@
+#include "ops/register.h"
 #include "ir/op_registry.h"
 #include "kernels/onednn/kernels.h"
-#include "ops/register.h"
 
 namespace quench {
 
