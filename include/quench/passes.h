@@ -40,6 +40,10 @@ int fold_constants(Graph& graph, const FoldOptions& options = {});
 // the number of nodes removed.
 int eliminate_dead_nodes(Graph& graph);
 
+// Folds inference-mode BatchNormalization into a preceding Conv or Gemm whose weights are
+// constant and whose output feeds only the BatchNormalization. Returns the number folded.
+int fold_batch_norms(Graph& graph);
+
 // Gives graph inputs these concrete shapes (checked against the declared ones: rank and fixed
 // dims must agree), then folds constants. kInvalidArgument naming the input on a mismatch.
 void specialize_input_shapes(Graph& graph, const std::map<std::string, Shape>& shapes);
