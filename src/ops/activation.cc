@@ -9,9 +9,12 @@ struct Named {
   const char* name;
   ActKind kind;
 };
-constexpr Named kNames[] = {{"None", ActKind::kNone},       {"Relu", ActKind::kRelu},
-                            {"LeakyRelu", ActKind::kLeakyRelu}, {"Clip", ActKind::kClip},
-                            {"Sigmoid", ActKind::kSigmoid}, {"Tanh", ActKind::kTanh},
+constexpr Named kNames[] = {{"None", ActKind::kNone},
+                            {"Relu", ActKind::kRelu},
+                            {"LeakyRelu", ActKind::kLeakyRelu},
+                            {"Clip", ActKind::kClip},
+                            {"Sigmoid", ActKind::kSigmoid},
+                            {"Tanh", ActKind::kTanh},
                             {"HardSigmoid", ActKind::kHardSigmoid},
                             {"HardSwish", ActKind::kHardSwish}};
 
@@ -40,7 +43,8 @@ std::optional<Activation> Activation::from_node(const Node& node, const Graph& g
   if (op == "Clip") {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     if (graph.opset("") < 11) {
-      return Activation{ActKind::kClip, node.attr_float("min", -kInf), node.attr_float("max", kInf)};
+      return Activation{ActKind::kClip, node.attr_float("min", -kInf),
+                        node.attr_float("max", kInf)};
     }
     auto lo = scalar_input(node, 1, graph, -kInf);
     auto hi = scalar_input(node, 2, graph, kInf);

@@ -9,7 +9,16 @@
 
 namespace quench {
 
-enum class ActKind : uint8_t { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kTanh, kHardSigmoid, kHardSwish };
+enum class ActKind : uint8_t {
+  kNone,
+  kRelu,
+  kLeakyRelu,
+  kClip,
+  kSigmoid,
+  kTanh,
+  kHardSigmoid,
+  kHardSwish
+};
 
 struct Activation {
   ActKind kind = ActKind::kNone;
@@ -18,14 +27,22 @@ struct Activation {
 
   float operator()(float x) const {
     switch (kind) {
-      case ActKind::kNone: return x;
-      case ActKind::kRelu: return x > 0.f ? x : 0.f;
-      case ActKind::kLeakyRelu: return x >= 0.f ? x : alpha * x;
-      case ActKind::kClip: return x < alpha ? alpha : (x > beta ? beta : x);
-      case ActKind::kSigmoid: return 1.f / (1.f + std::exp(-x));
-      case ActKind::kTanh: return std::tanh(x);
-      case ActKind::kHardSigmoid: return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
-      case ActKind::kHardSwish: return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
+      case ActKind::kNone:
+        return x;
+      case ActKind::kRelu:
+        return x > 0.f ? x : 0.f;
+      case ActKind::kLeakyRelu:
+        return x >= 0.f ? x : alpha * x;
+      case ActKind::kClip:
+        return x < alpha ? alpha : (x > beta ? beta : x);
+      case ActKind::kSigmoid:
+        return 1.f / (1.f + std::exp(-x));
+      case ActKind::kTanh:
+        return std::tanh(x);
+      case ActKind::kHardSigmoid:
+        return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
+      case ActKind::kHardSwish:
+        return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
     }
     return x;
   }

@@ -21,7 +21,8 @@ std::optional<BatchNormParams> constant_bn(const Node& bn, const Graph& g) {
   const Tensor* t[4];
   for (int i = 0; i < 4; ++i) {
     t[i] = g.initializer(bn.input(i + 1));
-    if (t[i] == nullptr || t[i]->dtype() != DType::kFloat32 || t[i]->rank() != 1) return std::nullopt;
+    if (t[i] == nullptr || t[i]->dtype() != DType::kFloat32 || t[i]->rank() != 1)
+      return std::nullopt;
     if (t[i]->numel() != t[0]->numel()) return std::nullopt;
   }
   const float eps = bn.attr_float("epsilon", 1e-5f);

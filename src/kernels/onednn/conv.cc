@@ -130,10 +130,10 @@ std::unique_ptr<Kernel> ConvKernel::make(KernelContext& ctx) {
   const auto alg = dnnl::algorithm::convolution_direct;
   fwd::primitive_desc pd;
   try {
-    fwd::desc d = has_bias ? fwd::desc(prop, alg, src_any, w_any, bias_md, dst_md, strides,
-                                       dilates, pad_l, pad_r)
-                           : fwd::desc(prop, alg, src_any, w_any, dst_md, strides, dilates,
-                                       pad_l, pad_r);
+    fwd::desc d =
+        has_bias
+            ? fwd::desc(prop, alg, src_any, w_any, bias_md, dst_md, strides, dilates, pad_l, pad_r)
+            : fwd::desc(prop, alg, src_any, w_any, dst_md, strides, dilates, pad_l, pad_r);
     pd = fwd::primitive_desc(d, attr, engine());
   } catch (const dnnl::error&) {
     return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
@@ -145,8 +145,8 @@ std::unique_ptr<Kernel> ConvKernel::make(KernelContext& ctx) {
   k->src_in_ = desc_of(x.layout, src_plain);
   k->src_used_ = pd.src_desc();
   if (k->src_in_ != k->src_used_) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), k->src_in_, engine(),
-                                                                   k->src_used_));
+    k->src_reorder_ =
+        dnnl::reorder(dnnl::reorder::primitive_desc(engine(), k->src_in_, engine(), k->src_used_));
   }
   k->dst_ = pd.dst_desc();
   k->scratchpad_ = pd.scratchpad_desc();
@@ -165,8 +165,8 @@ std::unique_ptr<Kernel> ConvKernel::make(KernelContext& ctx) {
   if (info.sum_input >= 0) {
     k->sum_input_ = info.sum_input;
     k->sum_in_ = desc_of(ctx.input(info.sum_input).layout, dst_plain);
-    k->sum_reorder_ = dnnl::reorder(
-        dnnl::reorder::primitive_desc(engine(), k->sum_in_, engine(), k->dst_));
+    k->sum_reorder_ =
+        dnnl::reorder(dnnl::reorder::primitive_desc(engine(), k->sum_in_, engine(), k->dst_));
   }
   stream().wait();
   ctx.outputs[0].layout = layout_from_desc(k->dst_, dst_plain);

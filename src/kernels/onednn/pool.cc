@@ -20,9 +20,9 @@ class PoolKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(a.inputs[0]));
     s->dst.set_data_handle(a.outputs[0]);
     s->scratchpad.set_data_handle(a.scratch);
-    prim_.execute(stream(), {{DNNL_ARG_SRC, s->src},
-                             {DNNL_ARG_DST, s->dst},
-                             {DNNL_ARG_SCRATCHPAD, s->scratchpad}});
+    prim_.execute(
+        stream(),
+        {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}, {DNNL_ARG_SCRATCHPAD, s->scratchpad}});
   }
   std::unique_ptr<KernelState> make_state() const override {
     auto s = std::make_unique<PoolState>();
@@ -73,8 +73,8 @@ std::unique_ptr<Kernel> make_pool(KernelContext& ctx) {
       pad_l.push_back(p.pads_begin[i]);
       // Right padding that makes oneDNN's floor formula give the inferred (ceil_mode) size.
       const int64_t window = (p.kernel[i] - 1) * p.dilations[i] + 1;
-      const int64_t right = (y.shape[2 + i] - 1) * p.strides[i] + window - x.shape[2 + i] -
-                            p.pads_begin[i];
+      const int64_t right =
+          (y.shape[2 + i] - 1) * p.strides[i] + window - x.shape[2 + i] - p.pads_begin[i];
       if (right < 0) return nullptr;
       if (include_pad && right != p.pads_end[i]) return nullptr;  // ceil extension counted
       pad_r.push_back(std::max<int64_t>(right, 0));
@@ -88,9 +88,9 @@ std::unique_ptr<Kernel> make_pool(KernelContext& ctx) {
   const memory::desc dst_plain = plain_desc(y.dtype, y.shape);
   const memory::desc src = desc_of(x.layout, src_plain);
   const memory::desc dst =
-      ctx.blocked_layouts ? memory::desc(to_dims(y.shape), memory::data_type::f32,
-                                         memory::format_tag::any)
-                          : dst_plain;
+      ctx.blocked_layouts
+          ? memory::desc(to_dims(y.shape), memory::data_type::f32, memory::format_tag::any)
+          : dst_plain;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::pooling_v2_forward::primitive_desc pd;

@@ -1,0 +1,80 @@
+// quench bench MODEL: latency (median, p90) and throughput on random input.
+#include <iostream>
+
+#include "quench/benchmark.h"
+#include "quench/cli.h"
+
+namespace quench::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  std::vector<std::string> compare;
+  int64_t batch = 1;
+  int threads = 1;
+  std::string shape;
+  double seconds = 2.0;
+  bool json = false;
+};
+
+nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
+  Session session = Session::load(path, session_options(o.threads));
+  std::optional<Shape> sample;
+  if (!o.shape.empty()) sample = parse_shape(o.shape, "--shape");
+  const std::vector<Tensor> inputs = random_inputs(session, o.batch, sample);
+  LatencyOptions lo;
+  lo.seconds = o.seconds;
+  const LatencyStats s = measure_latency([&] { session.run(inputs); }, lo);
+  return {{"model", path},
+          {"batch", o.batch},
+          {"threads", o.threads},
+          {"runs", s.runs},
+          {"median_ms", s.median_ms},
+          {"p90_ms", s.p90_ms},
+          {"min_ms", s.min_ms},
+          {"throughput", o.batch * 1000.0 / s.median_ms}};
+}
+
+int run_bench(const BenchOptions& o) {
+  QUENCH_CHECK(o.batch > 0 && o.threads >= 0 && o.seconds > 0, ErrorKind::kInvalidArgument,
+               "--batch and --seconds must be positive, --threads not negative");
+  std::vector<std::string> models = o.compare;
+  if (!o.model.empty()) models.insert(models.begin(), o.model);
+  QUENCH_CHECK(!models.empty(), ErrorKind::kInvalidArgument, "give a MODEL or --compare A B");
+  std::vector<nlohmann::json> results;
+  std::cout << fmt::format("{:<40} {:>6} {:>10} {:>10} {:>12}\n", "model", "batch", "median ms",
+                           "p90 ms", "items/s");
+  for (const auto& m : models) {
+    results.push_back(bench_one(m, o));
+    const auto& r = results.back();
+    std::cout << fmt::format("{:<40} {:>6} {:>10.3f} {:>10.3f} {:>12.1f}\n", m, o.batch,
+                             r["median_ms"].get<double>(), r["p90_ms"].get<double>(),
+                             r["throughput"].get<double>());
+  }
+  nlohmann::json j = results.size() == 1 ? results[0] : nlohmann::json{{"results", results}};
+  if (results.size() == 2) {
+    const double speedup =
+        results[0]["median_ms"].get<double>() / results[1]["median_ms"].get<double>();
+    std::cout << fmt::format("speed-up of {} over {}: {:.2f}x\n", models[1], models[0], speedup);
+    j["speedup"] = speedup;
+  }
+  if (o.json) print_json(j);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure latency and throughput on random input");
+  cmd->add_option("model", o->model, "ONNX model file");
+  cmd->add_option("--compare", o->compare, "Two models to measure side by side (A B)")->expected(2);
+  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--shape", o->shape, "Input dims after the batch, e.g. 3,224,224");
+  cmd->add_option("--seconds", o->seconds, "Time to measure per model")->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
+  cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
+}
+
+}  // namespace quench::cli

@@ -1,0 +1,104 @@
+// quench inspect MODEL: inputs/outputs, opsets, op histogram, parameters, unsupported ops.
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "ir/op_registry.h"
+#include "quench/cli.h"
+#include "quench/model_io.h"
+
+namespace quench::cli {
+namespace {
+
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+
+int run_inspect(const InspectOptions& o) {
+  const Model model = load_model(o.model);
+  const Graph& g = model.graph;
+  nlohmann::json j;
+  j["model"] = o.model;
+  j["file_bytes"] = std::filesystem::file_size(o.model);
+  j["ir_version"] = model.ir_version;
+  j["producer"] = model.producer_name + " " + model.producer_version;
+  for (const auto& [domain, version] : g.opsets)
+    j["opsets"][domain.empty() ? "ai.onnx" : domain] = version;
+
+  std::cout << fmt::format("model      {} ({})\n", o.model, human_bytes(j["file_bytes"]));
+  std::cout << fmt::format("producer   {} {}, IR version {}\n", model.producer_name,
+                           model.producer_version, model.ir_version);
+  std::string opsets;
+  for (const auto& [domain, version] : g.opsets) {
+    opsets += fmt::format("{}{} {}", opsets.empty() ? "" : ", ",
+                          domain.empty() ? "ai.onnx" : domain, version);
+  }
+  std::cout << "opsets     " << opsets << "\n";
+  auto io = [&](const char* title, const std::vector<std::string>& names, const char* key) {
+    std::cout << title << "\n";
+    j[key] = nlohmann::json::array();
+    for (const auto& name : names) {
+      const ValueInfo* info = g.info(name);
+      const DType dtype = info ? info->dtype : DType::kUndefined;
+      const SymbolicShape shape = info && info->shape ? *info->shape : SymbolicShape{};
+      std::cout << fmt::format("  {:<24} {:<8} {}\n", name, dtype_name(dtype), shape_str(shape));
+      j[key].push_back(
+          {{"name", name}, {"dtype", dtype_name(dtype)}, {"shape", shape_json(shape)}});
+    }
+  };
+  io("inputs", g.inputs, "inputs");
+  io("outputs", g.outputs, "outputs");
+
+  std::map<std::string, int> histogram;
+  for (const Node& n : g.nodes)
+    histogram[n.domain.empty() ? n.op_type : n.domain + "." + n.op_type]++;
+  std::cout << fmt::format("nodes      {}\n", g.nodes.size());
+  for (const auto& [op, count] : histogram) std::cout << fmt::format("  {:<24} {}\n", op, count);
+  j["nodes"] = g.nodes.size();
+  j["ops"] = histogram;
+
+  int64_t params = 0;
+  uint64_t param_bytes = 0;
+  for (const auto& [_, t] : g.initializers) {
+    params += t.numel();
+    param_bytes += t.nbytes();
+  }
+  std::cout << fmt::format("parameters {} in {} initializers ({})\n", params, g.initializers.size(),
+                           human_bytes(param_bytes));
+  j["parameters"] = params;
+  j["parameter_bytes"] = param_bytes;
+
+  j["unsupported"] = nlohmann::json::array();
+  for (const Node& n : g.nodes) {
+    const std::string why = unsupported_reason(n, g);
+    if (why.empty()) continue;
+    j["unsupported"].push_back({{"node", n.name},
+                                {"op", n.op_type},
+                                {"domain", n.domain.empty() ? "ai.onnx" : n.domain},
+                                {"reason", why}});
+  }
+  if (j["unsupported"].empty()) {
+    std::cout << "unsupported none: quench can run every node\n";
+  } else {
+    std::cout << fmt::format("unsupported {} node(s):\n", j["unsupported"].size());
+    for (const auto& u : j["unsupported"]) {
+      std::cout << fmt::format("  {} ({}): {}\n", u["node"].get<std::string>(),
+                               u["op"].get<std::string>(), u["reason"].get<std::string>());
+    }
+  }
+  if (o.json) print_json(j);
+  return 0;
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Describe a model: I/O, ops, parameters, support");
+  cmd->add_option("model", o->model, "ONNX model file")->required();
+  cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
+  cmd->callback([o, &action] { action = [o] { return run_inspect(*o); }; });
+}
+
+}  // namespace quench::cli
