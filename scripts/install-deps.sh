@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what quench needs to build, test and run its demo on Debian bookworm (as root).
+# Idempotent: packages already present are not touched; nothing is downloaded at build time.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config clang-format
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libdnnl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev
+  libonnx-testdata dataset-fashion-mnist
+  python3 python3-venv python3-pip
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
