@@ -12,8 +12,9 @@
 namespace quench {
 namespace {
 
-constexpr const char* kInputNames[] = {"X",         "W",         "R", "B", "sequence_lens",
-                                       "initial_h", "initial_c", "P"};
+// Indexed by RnnInput.
+constexpr std::string_view kInputNames[] = {"X",         "W",         "R", "B", "sequence_lens",
+                                            "initial_h", "initial_c", "P"};
 
 // One activation the spec allows, with the defaults of the ONNX op of the same name.
 struct ActivationSpec {

@@ -20,13 +20,22 @@ RnnStrides strides_for(const RnnKernelParams& p) {
   const int64_t dirs = p.attrs.num_directions(), hidden = p.hidden_size;
   if (p.attrs.layout == 0) {
     // X [seq, batch, input], Y [seq, dir, batch, hidden], states [dir, batch, hidden]
-    return {p.batch * p.input_size, p.input_size, dirs * p.batch * hidden, p.batch * hidden, hidden,
-            p.batch * hidden,       hidden};
+    return {.x_time = p.batch * p.input_size,
+            .x_batch = p.input_size,
+            .y_time = dirs * p.batch * hidden,
+            .y_direction = p.batch * hidden,
+            .y_batch = hidden,
+            .state_direction = p.batch * hidden,
+            .state_batch = hidden};
   }
   // X [batch, seq, input], Y [batch, seq, dir, hidden], states [batch, dir, hidden]
-  return {p.input_size, p.seq_length * p.input_size,  dirs * hidden,
-          hidden,       p.seq_length * dirs * hidden, hidden,
-          dirs * hidden};
+  return {.x_time = p.input_size,
+          .x_batch = p.seq_length * p.input_size,
+          .y_time = dirs * hidden,
+          .y_direction = hidden,
+          .y_batch = p.seq_length * dirs * hidden,
+          .state_direction = hidden,
+          .state_batch = dirs * hidden};
 }
 
 float dot(const float* a, const float* b, int64_t n) {
