@@ -67,8 +67,6 @@ DType kernel_float_type(const KernelContext& ctx) {
   return dtype;
 }
 
-// ---- Softmax, LogSoftmax, Hardmax ----
-
 void infer_softmax(InferContext& ctx) {
   const ValueInfo& x = ctx.input(0);
   if (x.dtype != DType::kUndefined && !dtype_info(x.dtype).is_float) {
@@ -95,8 +93,6 @@ std::unique_ptr<Kernel> ref_softmax(KernelContext& ctx) {
   if (dtype == DType::kFloat64) return softmax_kernel<double>(p);
   return softmax_kernel<float>(p);
 }
-
-// ---- BatchNormalization, InstanceNormalization ----
 
 // Fails unless the present inputs `first`..`last` have shape `want`.
 void check_param_shapes(const InferContext& ctx, size_t first, size_t last,
@@ -142,6 +138,17 @@ void infer_batch_norm(InferContext& ctx) {
   }
 }
 
+template <class T>
+std::unique_ptr<Kernel> batch_norm_kernel(const ref::BatchNormParams& p) {
+  return ref::make_kernel(
+      [p](const KernelArgs& a) {
+        using ref::in;
+        ref::batch_norm<T>(p, in<T>(a, 0), in<T>(a, 1), in<T>(a, 2), in<T>(a, 3), in<T>(a, 4),
+                           ref::out<T>(a, 0));
+      },
+      0, 0);
+}
+
 std::unique_ptr<Kernel> ref_batch_norm(KernelContext& ctx) {
   const BatchNormAttrs attrs = batch_norm_attrs(ctx.node, ctx.opset);
   if (attrs.training) {
@@ -160,22 +167,8 @@ std::unique_ptr<Kernel> ref_batch_norm(KernelContext& ctx) {
                shape_str(ctx.input(i).shape), p.channels);
     }
   }
-  if (dtype == DType::kFloat64) {
-    return ref::make_kernel(
-        [p](const KernelArgs& a) {
-          using ref::in;
-          ref::batch_norm<double>(p, in<double>(a, 0), in<double>(a, 1), in<double>(a, 2),
-                                  in<double>(a, 3), in<double>(a, 4), ref::out<double>(a, 0));
-        },
-        0, 0);
-  }
-  return ref::make_kernel(
-      [p](const KernelArgs& a) {
-        using ref::in;
-        ref::batch_norm<float>(p, in<float>(a, 0), in<float>(a, 1), in<float>(a, 2),
-                               in<float>(a, 3), in<float>(a, 4), ref::out<float>(a, 0));
-      },
-      0, 0);
+  if (dtype == DType::kFloat64) return batch_norm_kernel<double>(p);
+  return batch_norm_kernel<float>(p);
 }
 
 void infer_instance_norm(InferContext& ctx) {
@@ -211,8 +204,6 @@ std::unique_ptr<Kernel> ref_instance_norm(KernelContext& ctx) {
   if (dtype == DType::kFloat64) return instance_norm_kernel<double>(p);
   return instance_norm_kernel<float>(p);
 }
-
-// ---- LayerNormalization ----
 
 DType stash_type(const InferContext& ctx) {
   const int64_t code = ctx.node().attr_int("stash_type", 1);

@@ -179,8 +179,6 @@ std::unique_ptr<Kernel> ref_reduce(KernelContext& ctx) {
   return fixed_axes_kernel<op>(ctx, attrs);
 }
 
-// ---- ArgMax, ArgMin ----
-
 void infer_arg_reduce(InferContext& ctx) {
   const Node& node = ctx.node();
   ctx.set_output_type(0, DType::kInt64);
