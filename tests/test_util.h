@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/op_registry.h"
 #include "quench/graph.h"
 #include "runtime/evaluate.h"
 
@@ -35,6 +36,23 @@ inline std::vector<Tensor> run_node(const Node& node, const std::vector<Tensor>&
   std::vector<const Tensor*> ptrs;
   for (const Tensor& t : inputs) ptrs.push_back(t.defined() ? &t : nullptr);
   return evaluate_node(node, opset, ptrs);
+}
+
+// Shape inference of `node` alone: types/shapes of its inputs (nullopt shape = unknown rank) and
+// optional constant values; returns the inferred output infos.
+inline std::vector<ValueInfo> infer_node(const Node& node, const std::vector<ValueInfo>& inputs,
+                                         int64_t opset = 17,
+                                         const std::vector<const Tensor*>& constants = {}) {
+  std::vector<const ValueInfo*> ptrs;
+  for (const ValueInfo& v : inputs) ptrs.push_back(v.dtype == DType::kUndefined ? nullptr : &v);
+  std::vector<const Tensor*> consts = constants;
+  consts.resize(inputs.size(), nullptr);
+  std::vector<ValueInfo> outputs(node.outputs.size());
+  const OpDef* def = op_registry().find(node.domain, node.op_type);
+  if (def == nullptr) throw Error(ErrorKind::kUnsupported, "op not registered: " + node.op_type);
+  InferContext ctx(node, opset, ptrs, consts, outputs);
+  def->infer(ctx);
+  return outputs;
 }
 
 // |got - want| <= atol + rtol * |want| for every element (float tensors), NaN equal to NaN.

@@ -22,6 +22,14 @@ void merge_output(Graph& graph, const Node& node, const std::string& name, Value
       fail(ErrorKind::kInvalidModel, "{}: output '{}' is declared with shape {} but computes {}",
            node.describe(), name, shape_str(*info.shape), shape_str(*inferred.shape));
     }
+    // Dim by dim: a declared size survives where inference could not tell.
+    if (info.shape && info.shape->size() == inferred.shape->size()) {
+      for (size_t d = 0; d < inferred.shape->size(); ++d) {
+        if (!(*inferred.shape)[d].known() && (*info.shape)[d].known()) {
+          (*inferred.shape)[d] = (*info.shape)[d];
+        }
+      }
+    }
     info.shape = std::move(inferred.shape);
   }
 }

@@ -29,7 +29,8 @@ class SimpleKernel final : public Kernel {
     s->dst.set_data_handle(k.outputs[0]);
     if (binary_) {
       s->b.set_data_handle(const_cast<void*>(k.inputs[b_index_]));
-      prim_.execute(stream(), {{DNNL_ARG_SRC_0, s->a}, {DNNL_ARG_SRC_1, s->b}, {DNNL_ARG_DST, s->dst}});
+      prim_.execute(stream(),
+                    {{DNNL_ARG_SRC_0, s->a}, {DNNL_ARG_SRC_1, s->b}, {DNNL_ARG_DST, s->dst}});
     } else {
       prim_.execute(stream(), {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_DST, s->dst}});
     }
@@ -105,8 +106,8 @@ std::unique_ptr<Kernel> make_eltwise(KernelContext& ctx) {
   dnnl::eltwise_forward::primitive_desc pd;
   try {
     pd = dnnl::eltwise_forward::primitive_desc(
-        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, e->algorithm, src,
-                                    e->alpha, e->beta),
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, e->algorithm, src, e->alpha,
+                                    e->beta),
         engine());
   } catch (const dnnl::error&) {
     return nullptr;
@@ -155,8 +156,7 @@ std::unique_ptr<Kernel> make_binary(KernelContext& ctx) {
   Shape b_shape(y.rank() - s1.rank(), 1);
   b_shape.insert(b_shape.end(), s1.shape.begin(), s1.shape.end());
   const memory::desc d0 = desc_of(s0.layout, plain_desc(DType::kFloat32, s0.shape));
-  const memory::desc d1 =
-      same ? d0 : plain_desc(DType::kFloat32, b_shape);
+  const memory::desc d1 = same ? d0 : plain_desc(DType::kFloat32, b_shape);
   dnnl::binary::primitive_desc pd;
   try {
     pd = dnnl::binary::primitive_desc(dnnl::binary::desc(a, d0, d1, d0), engine());

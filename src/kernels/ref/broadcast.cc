@@ -4,6 +4,8 @@ namespace quench::ref {
 
 Shape broadcast_strides(const Shape& input, const Shape& output) {
   const size_t rank = output.size();
+  QUENCH_CHECK(rank <= static_cast<size_t>(kMaxBroadcastRank), ErrorKind::kUnsupported,
+               "broadcasting over rank {} is not supported (at most {})", rank, kMaxBroadcastRank);
   Shape strides(rank, 0);
   int64_t stride = 1;
   for (size_t k = 0; k < input.size(); ++k) {
