@@ -4,27 +4,34 @@
 //
 //   fmnist:train | fmnist:test   Fashion-MNIST from the Debian package dataset-fashion-mnist
 //                                (/usr/share/datasets/fashion-mnist, or $QUENCH_FMNIST_DIR).
-//                                60000 / 10000 labeled samples of shape [1,28,28], pixel/255.
-//   idx:IMAGES[,LABELS]          IDX files (MNIST format), gzipped or not (detected from the
-//                                bytes). Labels are optional.
-//   npy:X.npy[,Y.npy]            X of shape [N,C,H,W] ([N,H,W] is read as [N,1,H,W]; [N,D] as
-//                                vectors). float32/float64/float16 values are taken as they are,
-//                                uint8 values are multiplied by `scale` (1/255 by default).
-//                                Y: integer labels of shape [N].
-//   folder:DIR  (or just DIR)    Images (PNG, JPEG, BMP, PGM/PPM). If DIR has subfolders, each is
-//                                a class and the label is the index of its name in sorted order
-//                                (ImageNet style, searched recursively); otherwise the images
-//                                directly in DIR form an unlabeled set. Files are taken in
-//                                sorted path order. Without a resize, all images must have the
-//                                size of the first one.
-//   random:N[:CxHxW]             N samples of uniform [0,1) noise, unlabeled, the same for a
-//                                given seed however it is batched. Without a shape in the spec,
-//                                DataOptions::random_shape is used.
-//   FILE.npy                     The same as npy:FILE.npy.
+//                                60000 / 10000 labeled samples [1,28,28], pixel values / 255.
+//   idx:IMAGES[,LABELS]          IDX files (the MNIST format), gzipped or not (detected from the
+//                                bytes). Images [N,H,W] become samples [1,H,W]; labels are
+//                                optional.
+//   npy:X.npy[,Y.npy]            X [N,C,H,W] ([N,H,W] is read as [N,1,H,W]; [N,D] as vectors).
+//                                float32/float64/float16 values are taken as they are; uint8
+//                                values are multiplied by the scale (1/255 by default). Y holds
+//                                integer labels [N]. Rows are read from the file per batch.
+//   folder:DIR                   PNG, JPEG, BMP or PGM/PPM images. If DIR has subfolders, each
+//                                is a class (searched recursively) and the label is the index of
+//                                its name in sorted order (ImageNet style); otherwise the images
+//                                directly in DIR form an unlabeled set. Files are taken in sorted
+//                                path order; hidden files and other extensions are skipped.
+//                                Grey images give 1 channel, colour images 3 (alpha dropped).
+//                                Without a resize, every image must have the size of the first
+//                                (checked as batches are read).
+//   random:N[:CxHxW]             N samples of uniform [0,1) noise, unlabeled, identical for a
+//                                given seed however they are batched. Without a shape in the
+//                                spec, DataOptions::random_shape is used.
+//   DIR or FILE.npy              The same as folder:DIR or npy:FILE.npy.
 //
-// Samples are float32. DataOptions then apply, in this order, to every source: channel
-// conversion (1 <-> 3), bilinear resize, (x - mean[c]) / std[c], and the output layout.
-// Paths may not contain ','. offset/limit select a contiguous range of samples.
+// File names may not contain ','. Samples are float32; then, for every source, in this order:
+//   channels  1 -> 3 repeats the grey plane, 3 -> 1 takes the BT.601 luma;
+//   resize    bilinear (a triangle filter; when shrinking it averages the covered pixels, as
+//             PIL does), edges clamped;
+//   mean/std  (x - mean[c]) / std[c];
+//   layout    NCHW, or NHWC (samples [H,W,C]).
+// offset and limit then select a contiguous range of samples.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +63,7 @@ struct DataOptions {
   int64_t limit = 0;   // at most this many samples from `offset`; 0: all
 
   int channels = 0;           // 0: as stored; 1: grayscale; 3: RGB
-  int64_t resize_height = 0;  // both 0: keep the stored size; otherwise bilinear resize
+  int64_t resize_height = 0;  // both 0: keep the stored size
   int64_t resize_width = 0;
   std::vector<float> mean;      // per channel, or one value for all; empty: 0
   std::vector<float> std;       // per channel, or one value for all; empty: 1

@@ -113,7 +113,9 @@ std::unique_ptr<Dataset> open_random(const std::string& rest, const DataOptions&
 std::unique_ptr<Dataset> open_source(const std::string& spec, const DataOptions& options) {
   std::error_code ec;
   if (fs::is_directory(spec, ec)) return make_folder_dataset(spec, options);
-  if (spec.ends_with(".npy") && fs::exists(spec, ec)) return open_source("npy:" + spec, options);
+  if (spec.ends_with(".npy") && (fs::exists(spec, ec) || spec.find(':') == std::string::npos)) {
+    return open_source("npy:" + spec, options);
+  }
 
   const size_t colon = spec.find(':');
   QUENCH_CHECK(colon != std::string::npos, ErrorKind::kInvalidArgument,
