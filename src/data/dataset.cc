@@ -1,5 +1,6 @@
 // open_dataset: the spec syntax (documented in quench/data.h) and offset/limit.
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -171,6 +172,8 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const DataOptions
   QUENCH_CHECK(options.offset >= 0 && options.limit >= 0, ErrorKind::kInvalidArgument,
                "dataset '{}': offset and limit must not be negative, got {} and {}", spec,
                options.offset, options.limit);
+  QUENCH_CHECK(std::isfinite(options.scale), ErrorKind::kInvalidArgument,
+               "dataset '{}': scale must be a finite number, got {}", spec, options.scale);
   std::unique_ptr<Dataset> dataset = open_source(spec, options);
   const int64_t size = dataset->size();
   QUENCH_CHECK(size > 0, ErrorKind::kInvalidArgument, "dataset '{}' has no samples", spec);

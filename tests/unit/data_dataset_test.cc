@@ -2,6 +2,7 @@
 // spec errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -289,6 +290,9 @@ TEST(DataTransform, OptionErrors) {
                     ErrorKind::kInvalidArgument, {"2 channels to 3"});
   expect_open_error(dir.file("rgb.npy"), options_with([](DataOptions& o) { o.resize_height = 4; }),
                     ErrorKind::kInvalidArgument, {"height and a width", "4x0"});
+  expect_open_error(dir.file("rgb.npy"),
+                    options_with([](DataOptions& o) { o.scale = std::nanf(""); }),
+                    ErrorKind::kInvalidArgument, {"scale must be a finite number"});
   expect_open_error(dir.file("vectors.npy"),
                     options_with([](DataOptions& o) { o.layout = DataLayout::kNHWC; }),
                     ErrorKind::kInvalidArgument, {"[C,H,W]", "[3]"});
