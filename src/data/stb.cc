@@ -1,0 +1,82 @@
+// The one place stb_image and stb_image_resize are compiled, as static functions so that they
+// never clash with a copy in libstb.
+#include "data/stb.h"
+
+#include "quench/error.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
+#include <stb_image.h>
+#define STB_IMAGE_RESIZE_STATIC
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include <stb_image_resize.h>
+#pragma GCC diagnostic pop
+
+namespace quench {
+namespace {
+
+const auto* as_stbi(std::string_view bytes) {
+  return reinterpret_cast<const stbi_uc*>(bytes.data());
+}
+
+int length_of(std::string_view bytes, const std::string& path) {
+  QUENCH_CHECK(bytes.size() <= static_cast<size_t>(INT32_MAX), ErrorKind::kResource,
+               "image '{}' is larger than 2 GB", path);
+  return static_cast<int>(bytes.size());
+}
+
+}  // namespace
+
+ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
+  ImageInfo info;
+  if (!stbi_info_from_memory(as_stbi(bytes), length_of(bytes, path), &info.width, &info.height,
+                             &info.channels)) {
+    fail(ErrorKind::kInvalidArgument, "'{}' is not a PNG, JPEG, BMP or PGM/PPM image ({})", path,
+         stbi_failure_reason());
+  }
+  QUENCH_CHECK(int64_t{info.width} * info.height <= kMaxImagePixels, ErrorKind::kResource,
+               "image '{}' is {}x{} pixels, more than the limit of {}", path, info.width,
+               info.height, kMaxImagePixels);
+  return info;
+}
+
+DecodedImage decode_image(std::string_view bytes, int channels, const std::string& path) {
+  read_image_info(bytes, path);
+  DecodedImage image;
+  int stored_channels = 0;
+  stbi_uc* pixels = stbi_load_from_memory(as_stbi(bytes), length_of(bytes, path), &image.width,
+                                          &image.height, &stored_channels, channels);
+  if (pixels == nullptr) {
+    fail(ErrorKind::kInvalidArgument, "cannot decode image '{}': {}", path, stbi_failure_reason());
+  }
+  image.pixels = {pixels, stbi_image_free};
+  image.channels = channels;
+  return image;
+}
+
+void resize_plane(const float* in, int in_width, int in_height, float* out, int out_width,
+                  int out_height) {
+  const int ok = stbir_resize_float_generic(in, in_width, in_height, 0, out, out_width, out_height,
+                                            0, /*num_channels=*/1, STBIR_ALPHA_CHANNEL_NONE,
+                                            /*flags=*/0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE,
+                                            STBIR_COLORSPACE_LINEAR, nullptr);
+  QUENCH_CHECK(ok, ErrorKind::kResource, "cannot resize a {}x{} image to {}x{}", in_width,
+               in_height, out_width, out_height);
+}
+
+}  // namespace quench
