@@ -22,12 +22,12 @@ void merge_output(Graph& graph, const Node& node, const std::string& name, Value
       fail(ErrorKind::kInvalidModel, "{}: output '{}' is declared with shape {} but computes {}",
            node.describe(), name, shape_str(*info.shape), shape_str(*inferred.shape));
     }
-    // Dim by dim: a declared size survives where inference could not tell.
+    // A dim inference could not determine keeps what the model declared (a fixed size or a
+    // symbolic name): ops whose output depends on run-time values still know their rank.
     if (info.shape && info.shape->size() == inferred.shape->size()) {
       for (size_t d = 0; d < inferred.shape->size(); ++d) {
-        if (!(*inferred.shape)[d].known() && (*info.shape)[d].known()) {
-          (*inferred.shape)[d] = (*info.shape)[d];
-        }
+        Dim& dim = (*inferred.shape)[d];
+        if (!dim.known() && dim.param.empty()) dim = (*info.shape)[d];
       }
     }
     info.shape = std::move(inferred.shape);

@@ -60,3 +60,60 @@ SessionOptions session_options(int threads) {
 }
 
 }  // namespace quench::cli
+
+namespace quench::cli {
+namespace {
+
+std::vector<float> parse_floats(const std::string& text, const std::string& option) {
+  std::vector<float> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string part = text.substr(start, comma - start);
+    size_t used = 0;
+    float v = 0;
+    try {
+      v = std::stof(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    QUENCH_CHECK(!part.empty() && used == part.size(), ErrorKind::kInvalidArgument,
+                 "{} expects numbers separated by commas, got '{}'", option, text);
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+DataOptions DataCliOptions::to_options() const {
+  DataOptions o;
+  if (!resize.empty()) {
+    const Shape hw = parse_shape(resize, "--resize");
+    QUENCH_CHECK(hw.size() == 2, ErrorKind::kInvalidArgument, "--resize expects H,W, got '{}'",
+                 resize);
+    o.resize_height = hw[0];
+    o.resize_width = hw[1];
+  }
+  if (!mean.empty()) o.mean = parse_floats(mean, "--mean");
+  if (!std.empty()) o.std = parse_floats(std, "--std");
+  o.channels = channels;
+  QUENCH_CHECK(layout == "nchw" || layout == "nhwc", ErrorKind::kInvalidArgument,
+               "--layout expects nchw or nhwc, got '{}'", layout);
+  o.layout = layout == "nhwc" ? DataLayout::kNHWC : DataLayout::kNCHW;
+  if (!random_shape.empty()) o.random_shape = parse_shape(random_shape, "--random-shape");
+  return o;
+}
+
+void add_data_options(CLI::App& cmd, DataCliOptions& o) {
+  cmd.add_option("--resize", o.resize, "Resize images to H,W");
+  cmd.add_option("--mean", o.mean, "Per-channel mean subtracted after scaling (e.g. 0.5 or a,b,c)");
+  cmd.add_option("--std", o.std, "Per-channel std dividing after the mean");
+  cmd.add_option("--channels", o.channels, "1 (grayscale) or 3 (RGB); 0 keeps the stored channels");
+  cmd.add_option("--layout", o.layout, "nchw or nhwc")->capture_default_str();
+  cmd.add_option("--random-shape", o.random_shape, "Sample shape C,H,W for random:N data");
+}
+
+}  // namespace quench::cli
