@@ -149,24 +149,24 @@ struct Sum : NoAttributes {
 };
 using Mean = Sum;  // divided by the input count afterwards
 
-#define QUENCH_COMPARE_OP(Name, types, expr)  \
-  struct Name : NoAttributes {                \
-    using NoAttributes::NoAttributes;         \
-    static constexpr unsigned kTypes = types; \
-    template <class C>                        \
-    bool operator()(C a, C b) const {         \
-      return expr;                            \
-    }                                         \
+#define QUENCH_PREDICATE_OP(Name, types, expr) \
+  struct Name : NoAttributes {                 \
+    using NoAttributes::NoAttributes;          \
+    static constexpr unsigned kTypes = types;  \
+    template <class C>                         \
+    bool operator()(C a, C b) const {          \
+      return expr;                             \
+    }                                          \
   };
-QUENCH_COMPARE_OP(Equal, kNumeric | kBools, a == b)
-QUENCH_COMPARE_OP(Less, kNumeric, a < b)
-QUENCH_COMPARE_OP(Greater, kNumeric, a > b)
-QUENCH_COMPARE_OP(LessOrEqual, kNumeric, a <= b)
-QUENCH_COMPARE_OP(GreaterOrEqual, kNumeric, a >= b)
-QUENCH_COMPARE_OP(And, kBools, a&& b)
-QUENCH_COMPARE_OP(Or, kBools, a || b)
-QUENCH_COMPARE_OP(Xor, kBools, a != b)
-#undef QUENCH_COMPARE_OP
+QUENCH_PREDICATE_OP(Equal, kNumeric | kBools, a == b)
+QUENCH_PREDICATE_OP(Less, kNumeric, a < b)
+QUENCH_PREDICATE_OP(Greater, kNumeric, a > b)
+QUENCH_PREDICATE_OP(LessOrEqual, kNumeric, a <= b)
+QUENCH_PREDICATE_OP(GreaterOrEqual, kNumeric, a >= b)
+QUENCH_PREDICATE_OP(And, kBools, (a && b))
+QUENCH_PREDICATE_OP(Or, kBools, (a || b))
+QUENCH_PREDICATE_OP(Xor, kBools, a != b)
+#undef QUENCH_PREDICATE_OP
 
 // Shifting by the bit width or more gives 0 (undefined in C++).
 struct BitShift {
@@ -319,7 +319,10 @@ T power(T base, E exponent) {
   } else {
     using Wide = std::conditional_t<
         std::is_same_v<compute_t<T>, float> && std::is_same_v<compute_t<E>, float>, float, double>;
-    const Wide result = std::pow(static_cast<Wide>(load(base)), static_cast<Wide>(load(exponent)));
+    const Wide b = static_cast<Wide>(load(base));
+    const Wide e = static_cast<Wide>(load(exponent));
+    // Squares are common (variances) and b * b is exactly what pow rounds to, much faster.
+    const Wide result = e == Wide(2) ? b * b : std::pow(b, e);
     if constexpr (is_int_v<T>) {
       return float_to_int<T>(result);
     } else {
