@@ -7,6 +7,11 @@
 
 namespace quench::elementwise {
 
+// Base of the op functors that read no attribute (they are all built from the node).
+struct NoAttributes {
+  explicit NoAttributes(const Node&) {}
+};
+
 // Output 0 has the type and shape of input 0.
 void infer_same_as_input(InferContext& ctx);
 // Output 0 is bool, with the shape of input 0.

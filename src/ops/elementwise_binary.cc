@@ -20,10 +20,6 @@ C wrapping(C a, C b, Fn fn) {
   return static_cast<C>(fn(static_cast<uint64_t>(a), static_cast<uint64_t>(b)));
 }
 
-struct NoAttributes {
-  explicit NoAttributes(const Node&) {}
-};
-
 struct Add : NoAttributes {
   using NoAttributes::NoAttributes;
   static constexpr unsigned kTypes = kNumeric;

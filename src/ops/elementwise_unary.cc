@@ -31,10 +31,6 @@ C hard_sigmoid(C x, C alpha, C beta) {
   return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
 }
 
-struct NoAttributes {
-  explicit NoAttributes(const Node&) {}
-};
-
 struct Relu : NoAttributes {
   using NoAttributes::NoAttributes;
   static constexpr unsigned kTypes = kFloats | kSignedInts;

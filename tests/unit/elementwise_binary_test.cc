@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "quench/passes.h"
+#include "quench/session.h"
 #include "test_util.h"
 
 namespace quench {
@@ -276,6 +277,38 @@ TEST(ElementwiseWhere, TypeErrors) {
   const Tensor x = floats({1}, {1.f});
   EXPECT_THROW(run_node(node, {x, x, x}), Error);  // condition not bool
   EXPECT_THROW(run_node(node, {Tensor::scalar(true), x, Tensor::scalar<int64_t>(1)}), Error);
+}
+
+// A chain run by a Session, where the runtime may let outputs reuse their inputs' buffers.
+TEST(ElementwiseSession, ChainWithBroadcastsAndReusedBuffers) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"y"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim(2), Dim(3)}, ""};
+  g.initializers["row"] = floats({3}, {1.f, -2.f, 0.5f});
+  g.initializers["col"] = floats({2, 1}, {10.f, -10.f});
+  g.nodes = {make_node("Add", {"x", "row"}, {"shifted"}),
+             make_node("Mul", {"shifted", "shifted"}, {"squared"}),
+             make_node("Sub", {"col", "squared"}, {"diff"}),
+             make_node("Max", {"diff", "x", "row"}, {"biggest"}),
+             make_node("Relu", {"biggest"}, {"y"})};
+  for (size_t i = 0; i < g.nodes.size(); ++i) g.nodes[i].name = "n" + std::to_string(i);
+  Session session(m);
+  const std::vector<float> x = {0.f, 1.f, -1.f, 3.f, -4.f, 2.f};
+  const std::vector<float> row = {1.f, -2.f, 0.5f}, col = {10.f, -10.f};
+  std::vector<float> want(6);
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      const float shifted = x[r * 3 + c] + row[c];
+      const float diff = col[r] - shifted * shifted;
+      want[r * 3 + c] = std::max({diff, x[r * 3 + c], row[c], 0.f});
+    }
+  }
+  const auto y = session.run({floats({2, 3}, x)});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_TRUE(tensors_near(y[0], floats({2, 3}, want), 0, 0));
 }
 
 // Shape inference with symbolic and unknown dims.
