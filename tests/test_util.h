@@ -66,6 +66,7 @@ inline ::testing::AssertionResult tensors_near(const Tensor& got, const Tensor& 
   const auto w = want.to_double_vector();
   for (size_t i = 0; i < g.size(); ++i) {
     if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    if (g[i] == w[i]) continue;  // includes equal infinities
     if (!(std::abs(g[i] - w[i]) <= atol + rtol * std::abs(w[i]))) {
       return ::testing::AssertionFailure() << "element " << i << ": got " << g[i] << ", want "
                                            << w[i] << " (atol " << atol << ", rtol " << rtol << ")";

@@ -11,6 +11,7 @@
 #include "passes/runtime_passes.h"
 #include "quench/model_io.h"
 #include "quench/passes.h"
+#include "runtime/eager.h"
 #include "runtime/plan.h"
 #include "runtime/reorder.h"
 
@@ -28,7 +29,8 @@ struct ExecState {
 };
 
 struct PlanEntry {
-  std::unique_ptr<Plan> plan;
+  std::unique_ptr<Plan> plan;  // null when shapes depend on input values: run eagerly
+  Graph eager_graph;
   std::mutex mutex;
   std::vector<std::unique_ptr<ExecState>> idle;
   uint64_t last_used = 0;
@@ -87,7 +89,7 @@ struct Session::Impl {
       }
     }
     auto entry = std::make_shared<PlanEntry>();
-    entry->plan = prepare(shapes, observed);
+    prepare(*entry, shapes, observed);
     std::lock_guard<std::mutex> lock(cache_mutex);
     auto [it, inserted] = cache.emplace(key, entry);
     it->second->last_used = ++clock;
@@ -101,11 +103,15 @@ struct Session::Impl {
     return it->second;
   }
 
-  std::unique_ptr<Plan> prepare(const std::vector<Shape>& shapes, bool observed) const {
+  void prepare(PlanEntry& entry, const std::vector<Shape>& shapes, bool observed) const {
     Graph g = graph;
     std::map<std::string, Shape> by_name;
     for (size_t i = 0; i < shapes.size(); ++i) by_name[inputs[i].name] = shapes[i];
     specialize_input_shapes(g, by_name);
+    if (!shapes_are_static(g)) {
+      entry.eager_graph = std::move(g);
+      return;
+    }
     const bool fuse = options.fuse && !observed && options.fast_kernels;
     if (fuse) apply_runtime_fusions(g);
     eliminate_dead_nodes(g);
@@ -113,7 +119,7 @@ struct Session::Impl {
     po.fast_kernels = options.fast_kernels;
     po.blocked_layouts = options.fast_kernels && !observed;
     po.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-    return build_plan(std::move(g), po);
+    entry.plan = build_plan(std::move(g), po);
   }
 
   void check_inputs(const std::vector<Tensor>& values) const {
@@ -190,6 +196,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   const bool observed = static_cast<bool>(run_options.on_tensor);
   std::shared_ptr<PlanEntry> entry = impl_->entry_for(shapes, observed);
+  if (!entry->plan) return run_eager(entry->eager_graph, inputs, run_options);
   const Plan& plan = *entry->plan;
   if (impl_->options.threads > 0) omp_set_num_threads(impl_->options.threads);
 
@@ -247,6 +254,10 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
 std::vector<StepInfo> Session::plan_steps(const std::vector<Shape>& input_shapes) const {
   std::shared_ptr<PlanEntry> entry = impl_->entry_for(input_shapes, false);
   std::vector<StepInfo> out;
+  if (!entry->plan) {
+    for (const Node& n : entry->eager_graph.nodes) out.push_back(StepInfo{n.name, n.op_type, "eager"});
+    return out;
+  }
   for (const Step& step : entry->plan->steps) {
     out.push_back(StepInfo{step.node, step.op_type, step.kernel->impl()});
   }
@@ -254,7 +265,8 @@ std::vector<StepInfo> Session::plan_steps(const std::vector<Shape>& input_shapes
 }
 
 size_t Session::arena_bytes(const std::vector<Shape>& input_shapes) const {
-  return impl_->entry_for(input_shapes, false)->plan->arena_bytes;
+  const auto entry = impl_->entry_for(input_shapes, false);
+  return entry->plan ? entry->plan->arena_bytes : 0;
 }
 
 }  // namespace quench
