@@ -71,7 +71,6 @@ std::optional<EltwiseAlg> eltwise_for(const KernelContext& ctx) {
   if (op == "HardSwish") return EltwiseAlg{alg::eltwise_hardswish};
   if (op == "Elu") return EltwiseAlg{alg::eltwise_elu, n.attr_float("alpha", 1.f)};
   if (op == "Exp") return EltwiseAlg{alg::eltwise_exp};
-  if (op == "Log") return EltwiseAlg{alg::eltwise_log};
   if (op == "Sqrt") return EltwiseAlg{alg::eltwise_sqrt};
   if (op == "Abs") return EltwiseAlg{alg::eltwise_abs};
   if (op == "Neg") return EltwiseAlg{alg::eltwise_linear, -1.f, 0.f};
@@ -119,6 +118,7 @@ std::unique_ptr<Kernel> make_eltwise(KernelContext& ctx) {
 
 std::unique_ptr<Kernel> make_binary(KernelContext& ctx) {
   const std::string& op = ctx.node.op_type;
+  if (ctx.node.inputs.size() != 2) return nullptr;  // variadic Max/Min with 1 or 3+ inputs
   const TensorDesc& x0 = ctx.input(0);
   const TensorDesc& x1 = ctx.input(1);
   const TensorDesc& y = ctx.outputs[0];
@@ -142,7 +142,6 @@ std::unique_ptr<Kernel> make_binary(KernelContext& ctx) {
   } else {
     return nullptr;
   }
-  if (ctx.node.inputs.size() != 2) return nullptr;  // variadic Max/Min/Sum
   // oneDNN broadcasts only its second source: the first must have the output's shape.
   int first = 0;
   if (x0.shape != y.shape) {
