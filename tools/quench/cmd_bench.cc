@@ -18,9 +18,9 @@ struct BenchOptions {
 };
 
 nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
-  Session session = Session::load(path, session_options(o.threads));
   std::optional<Shape> sample;
   if (!o.shape.empty()) sample = parse_shape(o.shape, "--shape");
+  Session session = Session::load(path, session_options(o.threads));
   const std::vector<Tensor> inputs = random_inputs(session, o.batch, sample);
   LatencyOptions lo;
   lo.seconds = o.seconds;

@@ -40,15 +40,16 @@ int run_demo(const DemoOptions& o) {
                            "b1 latency", "b32 latency");
   std::cout << fmt::format("{:<10} {:>9.2f}% {:>12} {:>11.3f} ms {:>11.3f} ms\n", "FP32",
                            100 * r.accuracy, human_bytes(bytes), b1.median_ms, b32.median_ms);
-  std::cout << fmt::format("\n{} test images, {} thread(s); latency is the median of repeated runs\n",
-                           r.n, o.threads);
+  std::cout << fmt::format(
+      "\n{} test images, {} thread(s); latency is the median of repeated runs\n", r.n, o.threads);
   if (o.json) {
     print_json({{"model", o.model},
-                {"fp32", {{"accuracy", r.accuracy},
-                          {"n", r.n},
-                          {"bytes", bytes},
-                          {"b1_ms", b1.median_ms},
-                          {"b32_ms", b32.median_ms}}}});
+                {"fp32",
+                 {{"accuracy", r.accuracy},
+                  {"n", r.n},
+                  {"bytes", bytes},
+                  {"b1_ms", b1.median_ms},
+                  {"b32_ms", b32.median_ms}}}});
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // quench eval MODEL --data SPEC: top-1 accuracy on labeled data.
 #include <iostream>
 
+#include "core/file_util.h"
 #include "quench/cli.h"
 #include "quench/evaluate.h"
 
@@ -14,17 +15,22 @@ struct EvalCmdOptions {
   int64_t batch = 64;
   int threads = 0;
   bool json = false;
+  std::string predictions;
   DataCliOptions data_options;
 };
 
 int run_eval(const EvalCmdOptions& o) {
-  Session session = Session::load(o.model, session_options(o.threads));
+  if (!o.predictions.empty()) check_writable(o.predictions, "predictions");
   DataOptions dopts = o.data_options.to_options();
   dopts.limit = o.limit;
   auto data = open_dataset(o.data, dopts);
+  Session session = Session::load(o.model, session_options(o.threads));
   EvalOptions eo;
   eo.batch = o.batch;
   const EvalResult r = evaluate_accuracy(session, *data, eo);
+  if (!o.predictions.empty()) {
+    write_npy(Tensor::from_vector<int64_t>({r.n}, r.predictions), o.predictions);
+  }
   std::cout << fmt::format("accuracy {:.2f}% ({} / {}) on {}\n", 100.0 * r.accuracy, r.correct, r.n,
                            o.data);
   std::cout << fmt::format("throughput {:.0f} samples/s (batch {}, {:.2f} s)\n", r.throughput,
@@ -53,6 +59,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--limit", o->limit, "Evaluate at most N samples (0: all)");
   cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--save-predictions", o->predictions, "Write the top-1 class per sample (.npy)");
   add_data_options(*cmd, o->data_options);
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_eval(*o); }; });

@@ -31,6 +31,8 @@ Tensor to_input_type(Tensor t, const IoInfo& io, const std::string& file) {
 
 int run_run(const RunOptions& o) {
   for (const auto& out : o.outputs) check_writable(out, "output");
+  std::vector<Tensor> arrays;
+  for (const auto& file : o.inputs) arrays.push_back(read_npy(file));
   Session session = Session::load(o.model, session_options(o.threads));
   QUENCH_CHECK(o.inputs.size() == session.inputs().size(), ErrorKind::kInvalidArgument,
                "the model has {} input(s); give one --input per input, in order (got {})",
@@ -40,7 +42,7 @@ int run_run(const RunOptions& o) {
                o.outputs.size());
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < o.inputs.size(); ++i) {
-    inputs.push_back(to_input_type(read_npy(o.inputs[i]), session.inputs()[i], o.inputs[i]));
+    inputs.push_back(to_input_type(std::move(arrays[i]), session.inputs()[i], o.inputs[i]));
   }
   const std::vector<Tensor> outputs = session.run(inputs);
   nlohmann::json j{{"model", o.model}, {"outputs", nlohmann::json::array()}};

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The command-line tool on bad input: a clear message on stderr, the documented non-zero exit
+code, and no crash, for every case of the foundation issue. Needs only the Python standard
+library."""
+import argparse, os, shutil, struct, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BAD = os.path.join(ROOT, "tests", "data", "bad")
+CNN = os.path.join(ROOT, "models", "fmnist", "cnn.onnx")
+
+# Exit codes (docs/cli.md).
+USAGE, INVALID_MODEL, UNSUPPORTED, IO = 2, 3, 4, 5
+
+
+def write_npy(path, dtype, shape, fill=0):
+    """A .npy file (format 1.0) of the given little-endian dtype ('<f4', '<i8', ...)."""
+    size = {"<f4": 4, "<f8": 8, "<i8": 8, "|u1": 1}[dtype]
+    n = 1
+    for d in shape:
+        n *= d
+    dims = "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {dims}, }}"
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(bytes([fill]) * (n * size))
+
+
+class Cli:
+    def __init__(self, build, tmp):
+        self.quench = os.path.join(build, "quench")
+        self.tmp = tmp
+        self.failures = []
+
+    def expect(self, label, args, code, *needles):
+        p = subprocess.run([self.quench] + args, capture_output=True, text=True)
+        err = p.stderr
+        ok = p.returncode == code and all(n in err for n in needles)
+        crashed = p.returncode < 0 or p.returncode >= 128 and p.returncode != 130
+        print(("ok      " if ok else "FAILED  ") + f"{label}: exit {p.returncode}: {err.strip()[:160]}")
+        if not ok or crashed:
+            self.failures.append(label)
+            if not ok:
+                print(f"        expected exit {code} and {needles}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Cli(a.build, tmp)
+        t = lambda name: os.path.join(tmp, name)  # noqa: E731
+        # Files that are not models.
+        c.expect("missing model", ["inspect", t("nope.onnx")], IO, "does not exist")
+        open(t("empty.onnx"), "wb").close()
+        c.expect("empty file", ["inspect", t("empty.onnx")], INVALID_MODEL, "is empty")
+        with open(t("text.onnx"), "w") as f:
+            f.write("definitely not protobuf\n" * 10)
+        c.expect("text file", ["inspect", t("text.onnx")], INVALID_MODEL, "not")
+        with open(CNN, "rb") as f:
+            data = f.read()
+        with open(t("truncated.onnx"), "wb") as f:
+            f.write(data[: len(data) // 3])
+        c.expect("truncated protobuf", ["inspect", t("truncated.onnx")], INVALID_MODEL, "truncated.onnx")
+        c.expect("a folder", ["inspect", tmp], IO, "folder")
+        # Malformed graphs and tensors.
+        bad = lambda name: os.path.join(BAD, name)  # noqa: E731
+        c.expect("unsupported op", ["bench", bad("unsupported_op.onnx")], UNSUPPORTED,
+                 "mystery", "FrobnicateLayer", "com.example")
+        c.expect("cycle", ["bench", bad("cycle.onnx")], INVALID_MODEL, "cycle")
+        c.expect("input nothing produces", ["bench", bad("dangling_input.onnx")], INVALID_MODEL, "'ghost'")
+        c.expect("raw data too short", ["inspect", bad("short_raw_data.onnx")], INVALID_MODEL,
+                 "'w'", "16 bytes", "needs 24")
+        c.expect("huge dims", ["inspect", bad("huge_dims.onnx")], 6, "'w'")
+        c.expect("negative dims", ["inspect", bad("negative_dims.onnx")], INVALID_MODEL, "negative")
+        c.expect("external data outside the folder", ["inspect", bad("external_escape.onnx")],
+                 INVALID_MODEL, "outside the model's folder")
+        c.expect("external data absolute path", ["inspect", bad("external_absolute.onnx")],
+                 INVALID_MODEL, "absolute")
+        c.expect("conv kernel larger than its input", ["bench", bad("conv_kernel_too_big.onnx")],
+                 INVALID_MODEL, "big_kernel", "larger")
+        # Inputs of the wrong shape or type.
+        write_npy(t("x3.npy"), "<f4", [1, 3, 28, 28])
+        c.expect("input of the wrong shape", ["run", CNN, "--input", t("x3.npy")], USAGE,
+                 "'input'", "[N,1,28,28]", "[1,3,28,28]")
+        write_npy(t("xi.npy"), "<i8", [1, 1, 28, 28])
+        c.expect("input of the wrong dtype", ["run", CNN, "--input", t("xi.npy")], USAGE,
+                 "'input'", "float", "int64")
+        c.expect("missing input file", ["run", CNN, "--input", t("none.npy")], IO, "none.npy")
+        write_npy(t("x.npy"), "<f4", [1, 1, 28, 28])
+        c.expect("unwritable output", ["run", CNN, "--input", t("x.npy"), "--output",
+                                       t("no/such/dir/y.npy")], IO, "does not exist")
+        c.expect("missing data file", ["eval", CNN, "--data", "idx:" + t("none.gz")], IO, "none.gz")
+        write_npy(t("data.npy"), "<f4", [4, 3, 32, 32])
+        c.expect("data of the wrong shape", ["eval", CNN, "--data", "npy:" + t("data.npy")], USAGE,
+                 "[3,32,32]", "[N,1,28,28]")
+        c.expect("bad option value", ["bench", CNN, "--batch", "0"], USAGE, "--batch")
+        c.expect("bad shape option", ["bench", CNN, "--shape", "1,x,28"], USAGE, "--shape")
+        if c.failures:
+            print(f"{len(c.failures)} case(s) failed: {', '.join(c.failures)}")
+            return 1
+    print("all CLI error cases behave")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
