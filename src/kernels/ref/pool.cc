@@ -105,22 +105,24 @@ void max_pool(const PoolGeometry& g, const T* x, T* y, int64_t* indices,
   for_each_window(g, [&](int64_t plane, int64_t out_index, const Window& window) {
     const T* x_plane = x + plane * in_plane;
     T best = std::numeric_limits<T>::lowest();
-    int64_t best_offset = -1;
+    int64_t best_offset = 0;
+    bool found = false;
     for_each_tap(g, in_strides, window, [&](int64_t offset) {
-      if (replaces_max(x_plane[offset], best, best_offset < 0)) {
+      if (replaces_max(x_plane[offset], best, !found)) {
         best = x_plane[offset];
         best_offset = offset;
+        found = true;
       }
     });
     y[out_index] = best;
     if (indices == nullptr) return;
-    if (best_offset < 0) {
+    if (!found) {
       indices[out_index] = -1;
-    } else {
+    } else if (column_major_indices) {
       indices[out_index] =
-          plane * in_plane + (column_major_indices
-                                  ? column_major_index(best_offset, g.in_size, in_strides)
-                                  : best_offset);
+          plane * in_plane + column_major_index(best_offset, g.in_size, in_strides);
+    } else {
+      indices[out_index] = plane * in_plane + best_offset;
     }
   });
 }
