@@ -26,14 +26,14 @@ void conv_2d(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
       const T* x_group = x + (out_batch * g.in_channels + group * in_channels_per_group) * in_plane;
       const T* w_filter = w + out_channel * in_channels_per_group * filter_plane;
       T* y_plane = y + (out_batch * g.out_channels + out_channel) * out_height * out_width;
-      const T bias_value = bias != nullptr ? bias[out_channel] : T(0);
+      const double bias_value = bias != nullptr ? bias[out_channel] : 0.0;
       for (int64_t out_y = 0; out_y < out_height; ++out_y) {
         const int64_t in_y_origin = out_y * stride_y - pad_top;
         const TapRange rows = valid_taps(in_y_origin, dilation_y, filter_height, in_height);
         for (int64_t out_x = 0; out_x < out_width; ++out_x) {
           const int64_t in_x_origin = out_x * stride_x - pad_left;
           const TapRange cols = valid_taps(in_x_origin, dilation_x, filter_width, in_width);
-          T sum = 0;
+          double sum = 0;
           for (int64_t in_channel = 0; in_channel < in_channels_per_group; ++in_channel) {
             const T* x_plane = x_group + in_channel * in_plane;
             const T* w_plane = w_filter + in_channel * filter_plane;
@@ -42,11 +42,11 @@ void conv_2d(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
                   x_plane + (in_y_origin + filter_y * dilation_y) * in_width + in_x_origin;
               const T* w_row = w_plane + filter_y * filter_width;
               for (int64_t filter_x = cols.begin; filter_x < cols.end; ++filter_x) {
-                sum += x_row[filter_x * dilation_x] * w_row[filter_x];
+                sum += static_cast<double>(x_row[filter_x * dilation_x]) * w_row[filter_x];
               }
             }
           }
-          y_plane[out_y * out_width + out_x] = sum + bias_value;
+          y_plane[out_y * out_width + out_x] = static_cast<T>(sum + bias_value);
         }
       }
     }
@@ -74,7 +74,7 @@ void conv_nd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
       const T* x_group = x + (out_batch * g.in_channels + group * in_channels_per_group) * in_plane;
       const T* w_filter = w + out_channel * in_channels_per_group * filter_plane;
       T* y_plane = y + (out_batch * g.out_channels + out_channel) * out_plane;
-      const T bias_value = bias != nullptr ? bias[out_channel] : T(0);
+      const double bias_value = bias != nullptr ? bias[out_channel] : 0.0;
       SpatialIndex out_pos = out_begin;
       for (int64_t out_index = 0; out_index < out_plane; ++out_index) {
         // The window's origin in the input and its taps that land inside the input.
@@ -87,7 +87,7 @@ void conv_nd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
           tap_end[d] = taps.end;
           empty |= taps.begin == taps.end;
         }
-        T sum = 0;
+        double sum = 0;
         for (int64_t in_channel = 0; in_channel < in_channels_per_group && !empty; ++in_channel) {
           const T* x_plane = x_group + in_channel * in_plane;
           const T* w_plane = w_filter + in_channel * filter_plane;
@@ -98,10 +98,10 @@ void conv_nd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
               x_offset += (in_origin[d] + tap[d] * g.dilations[d]) * in_strides[d];
               w_offset += tap[d] * filter_strides[d];
             }
-            sum += x_plane[x_offset] * w_plane[w_offset];
+            sum += static_cast<double>(x_plane[x_offset]) * w_plane[w_offset];
           } while (next_index(tap, tap_begin, tap_end, rank));
         }
-        y_plane[out_index] = sum + bias_value;
+        y_plane[out_index] = static_cast<T>(sum + bias_value);
         next_index(out_pos, out_begin, out_end, rank);
       }
     }

@@ -69,7 +69,8 @@ inline bool next_index(SpatialIndex& index, const SpatialIndex& begin, const Spa
 }
 
 // Y = conv(X, W) + bias; `bias` may be nullptr. Spatial ranks 1 and 2 run a plain 2-D loop nest,
-// higher ranks (up to kMaxSpatialRank) the general N-D one.
+// higher ranks (up to kMaxSpatialRank) the general N-D one. Sums accumulate in double: as the
+// oracle of the fast kernels, the reference errs only by the final rounding to T.
 template <class T>
 void conv(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
 
@@ -78,6 +79,7 @@ template <class T>
 void conv_nd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
 
 // Y = conv_transpose(X, W) + bias (see ConvGeometry); any spatial rank up to kMaxSpatialRank.
+// Accumulates in T, in the output buffer.
 template <class T>
 void conv_transpose(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
 

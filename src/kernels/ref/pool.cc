@@ -133,10 +133,10 @@ void average_pool(const PoolGeometry& g, const T* x, T* y, bool count_include_pa
   const SpatialIndex in_strides = spatial_strides(g.in_size);
   for_each_window(g, [&](int64_t plane, int64_t out_index, const Window& window) {
     const T* x_plane = x + plane * in_plane;
-    T sum = 0;
+    double sum = 0;
     for_each_tap(g, in_strides, window, [&](int64_t offset) { sum += x_plane[offset]; });
     const int64_t count = count_include_pad ? window.taps_in_padded : window.taps_in_input;
-    y[out_index] = count > 0 ? sum / static_cast<T>(count) : T(0);
+    y[out_index] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
   });
 }
 
@@ -144,13 +144,13 @@ template <class T>
 void lp_pool(const PoolGeometry& g, const T* x, T* y, double p) {
   const int64_t in_plane = shape_numel(g.in_size);
   const SpatialIndex in_strides = spatial_strides(g.in_size);
-  const T power = static_cast<T>(p);
   for_each_window(g, [&](int64_t plane, int64_t out_index, const Window& window) {
     const T* x_plane = x + plane * in_plane;
-    T sum = 0;
-    for_each_tap(g, in_strides, window,
-                 [&](int64_t offset) { sum += std::pow(std::abs(x_plane[offset]), power); });
-    y[out_index] = std::pow(sum, T(1) / power);
+    double sum = 0;
+    for_each_tap(g, in_strides, window, [&](int64_t offset) {
+      sum += std::pow(std::abs(static_cast<double>(x_plane[offset])), p);
+    });
+    y[out_index] = static_cast<T>(std::pow(sum, 1 / p));
   });
 }
 
@@ -158,9 +158,9 @@ template <class T>
 void global_average_pool(int64_t planes, int64_t plane_size, const T* x, T* y) {
   for (int64_t plane = 0; plane < planes; ++plane) {
     const T* x_plane = x + plane * plane_size;
-    T sum = 0;
+    double sum = 0;
     for (int64_t i = 0; i < plane_size; ++i) sum += x_plane[i];
-    y[plane] = sum / static_cast<T>(plane_size);
+    y[plane] = static_cast<T>(sum / static_cast<double>(plane_size));
   }
 }
 
@@ -178,12 +178,12 @@ void global_max_pool(int64_t planes, int64_t plane_size, const T* x, T* y) {
 
 template <class T>
 void global_lp_pool(int64_t planes, int64_t plane_size, const T* x, T* y, double p) {
-  const T power = static_cast<T>(p);
   for (int64_t plane = 0; plane < planes; ++plane) {
     const T* x_plane = x + plane * plane_size;
-    T sum = 0;
-    for (int64_t i = 0; i < plane_size; ++i) sum += std::pow(std::abs(x_plane[i]), power);
-    y[plane] = std::pow(sum, T(1) / power);
+    double sum = 0;
+    for (int64_t i = 0; i < plane_size; ++i)
+      sum += std::pow(std::abs(static_cast<double>(x_plane[i])), p);
+    y[plane] = static_cast<T>(std::pow(sum, 1 / p));
   }
 }
 

@@ -1,5 +1,5 @@
 // Reference pooling kernels over [N, C, spatial...] tensors, any spatial rank up to
-// kMaxSpatialRank.
+// kMaxSpatialRank. Averages and Lp norms accumulate in double (see conv()).
 #pragma once
 
 #include <cstdint>
