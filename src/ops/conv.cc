@@ -54,6 +54,16 @@ void check_window_fits(const Node& node, const WindowParams& p,
             dims_str(padded));
 }
 
+void check_planned_output(const KernelContext& ctx, size_t i, const Shape& batch_and_channels,
+                          const std::vector<int64_t>& spatial) {
+  Shape shape = batch_and_channels;
+  shape.insert(shape.end(), spatial.begin(), spatial.end());
+  QUENCH_CHECK(i < ctx.outputs.size() && ctx.outputs[i].shape == shape, ErrorKind::kInternal,
+               "{}: output {} was planned with shape {} but the kernel computes {}",
+               ctx.node.describe(), i,
+               i < ctx.outputs.size() ? shape_str(ctx.outputs[i].shape) : "none", shape_str(shape));
+}
+
 namespace {
 
 // The kernel's spatial sizes: the kernel_shape attribute, else W's spatial dims; nullopt when
@@ -356,6 +366,7 @@ std::unique_ptr<Kernel> ref_conv(KernelContext& ctx) {
   const bool has_bias = ctx.has_input(2);
   ref::ConvGeometry g = conv_geometry(ctx.node, ctx.input(0).shape, ctx.input(1).shape,
                                       has_bias ? &ctx.inputs[2].shape : nullptr);
+  check_planned_output(ctx, 0, {g.batch, g.out_channels}, g.out_size);
   if (ctx.input(0).dtype == DType::kFloat64) return make_conv<double>(std::move(g), has_bias);
   return make_conv<float>(std::move(g), has_bias);
 }
@@ -365,6 +376,7 @@ std::unique_ptr<Kernel> ref_conv_transpose(KernelContext& ctx) {
   const bool has_bias = ctx.has_input(2);
   ref::ConvGeometry g = conv_transpose_geometry(ctx.node, ctx.input(0).shape, ctx.input(1).shape,
                                                 has_bias ? &ctx.inputs[2].shape : nullptr);
+  check_planned_output(ctx, 0, {g.batch, g.out_channels}, g.out_size);
   if (ctx.input(0).dtype == DType::kFloat64) {
     return make_conv_transpose<double>(std::move(g), has_bias);
   }

@@ -12,6 +12,8 @@
 
 namespace quench {
 
+struct KernelContext;
+
 // kInvalidModel naming `node`: "Conv 'c1': <message>" (what InferContext::fail says, for helpers
 // shared by shape inference and kernel factories).
 template <class... Args>
@@ -43,6 +45,11 @@ std::optional<SymbolicShape> conv_output_shape(const Node& node, const SymbolicS
 std::optional<SymbolicShape> conv_transpose_output_shape(const Node& node, const SymbolicShape* x,
                                                          const SymbolicShape* w,
                                                          const SymbolicShape* b);
+
+// kInternal unless output `i` of `ctx` was planned with the shape [batch_and_channels...,
+// spatial...] that the kernel will write (shape inference and the factory must agree).
+void check_planned_output(const KernelContext& ctx, size_t i, const Shape& batch_and_channels,
+                          const std::vector<int64_t>& spatial);
 
 // Geometry of a Conv / ConvTranspose node for concrete shapes (`b` nullptr when there is no
 // bias); the same checks as the *_output_shape functions.

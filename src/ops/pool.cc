@@ -69,6 +69,16 @@ void infer_global_pool(InferContext& ctx) {
   ctx.output(0).shape = std::move(out);
 }
 
+// The geometry of a pooling node, checked against the planned output shapes.
+ref::PoolGeometry planned_pool_geometry(const KernelContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  ref::PoolGeometry g = pool_geometry(ctx.node, x);
+  for (size_t i = 0; i < ctx.outputs.size(); ++i) {
+    if (ctx.outputs[i].present()) check_planned_output(ctx, i, {x[0], x[1]}, g.out_size);
+  }
+  return g;
+}
+
 [[noreturn]] void fail_dtype(const KernelContext& ctx, const char* supported) {
   ctx.fail(ErrorKind::kUnsupported, "the reference kernel supports {} inputs, got {}", supported,
            dtype_name(ctx.input(0).dtype));
@@ -83,7 +93,7 @@ std::unique_ptr<Kernel> make_max_pool(ref::PoolGeometry g, bool indices, bool co
 }
 
 std::unique_ptr<Kernel> ref_max_pool(KernelContext& ctx) {
-  ref::PoolGeometry g = pool_geometry(ctx.node, ctx.input(0).shape);
+  ref::PoolGeometry g = planned_pool_geometry(ctx);
   const bool indices = ctx.outputs.size() > 1 && ctx.outputs[1].present();
   const bool column_major = column_major_indices(ctx.node);
   switch (ctx.input(0).dtype) {
@@ -108,7 +118,7 @@ std::unique_ptr<Kernel> make_average_pool(ref::PoolGeometry g, bool count_includ
 }
 
 std::unique_ptr<Kernel> ref_average_pool(KernelContext& ctx) {
-  ref::PoolGeometry g = pool_geometry(ctx.node, ctx.input(0).shape);
+  ref::PoolGeometry g = planned_pool_geometry(ctx);
   const bool count_include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
   switch (ctx.input(0).dtype) {
     case DType::kFloat32:
@@ -128,7 +138,7 @@ std::unique_ptr<Kernel> make_lp_pool(ref::PoolGeometry g, double p) {
 }
 
 std::unique_ptr<Kernel> ref_lp_pool(KernelContext& ctx) {
-  ref::PoolGeometry g = pool_geometry(ctx.node, ctx.input(0).shape);
+  ref::PoolGeometry g = planned_pool_geometry(ctx);
   const double p = lp_power(ctx.node, ctx.opset);
   switch (ctx.input(0).dtype) {
     case DType::kFloat32:
@@ -144,6 +154,7 @@ std::unique_ptr<Kernel> ref_lp_pool(KernelContext& ctx) {
 std::pair<int64_t, int64_t> global_planes(const KernelContext& ctx) {
   const Shape& x = ctx.input(0).shape;
   check_window_input_rank(ctx.node, "X", symbolic(x));
+  check_planned_output(ctx, 0, {x[0], x[1]}, std::vector<int64_t>(x.size() - 2, 1));
   return {x[0] * x[1], shape_numel(std::span(x).subspan(2))};
 }
 

@@ -329,6 +329,22 @@ TEST(Conv, MixedElementTypesAreAnErrorAndIntegersUnsupported) {
       ErrorKind::kUnsupported);
 }
 
+// A kernel must never write a buffer planned with another shape than it computes.
+TEST(Conv, KernelRejectsAPlannedOutputShapeItWouldNotWrite) {
+  const Tensor x = f32({1, 1, 3, 3}, std::vector<float>(9));
+  const Tensor w = f32({1, 1, 2, 2}, std::vector<float>(4));
+  const Node node = make_node("Conv", {"X", "W"}, {"Y"});
+  KernelContext ctx{node, 17, {}, {}};
+  ctx.inputs.push_back(TensorDesc{DType::kFloat32, x.shape(), nullptr, {}});
+  ctx.inputs.push_back(TensorDesc{DType::kFloat32, w.shape(), nullptr, {}});
+  ctx.outputs.push_back(TensorDesc{DType::kFloat32, {1, 1, 3, 3}, nullptr, {}});
+  const std::string message =
+      error_of([&] { op_registry().find("", "Conv")->reference(ctx); }, ErrorKind::kInternal);
+  EXPECT_NE(message.find("planned with shape [1,1,3,3] but the kernel computes [1,1,2,2]"),
+            std::string::npos)
+      << message;
+}
+
 TEST(ConvTranspose, OneDimensionalStridesAndDilations) {
   const Tensor x = f32({1, 1, 3}, {1, 2, 3});
   const Tensor w = f32({1, 1, 2}, {1, 10});
