@@ -139,8 +139,9 @@ std::vector<int64_t> conv_transpose_sizes(const Node& node, WindowParams& p,
   }
   std::vector<int64_t> output_shape = node.attr_ints("output_shape");
   // Some exporters give the whole [N, C, spatial...] shape.
-  if (output_shape.size() == rank + 2)
+  if (output_shape.size() == rank + 2) {
     output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+  }
   if (!output_shape.empty() && output_shape.size() != rank) {
     fail_node(node, "attribute 'output_shape' has {} values, expected {} (one per spatial dim)",
               output_shape.size(), rank);

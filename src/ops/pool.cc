@@ -1,7 +1,8 @@
 // MaxPool, AveragePool, LpPool and their global variants: shape inference and the reference
 // kernels of kernels/ref/pool.h. Opsets 1-17: attributes added over time (count_include_pad in 7,
 // the Indices output and storage_order in 8, ceil_mode and MaxPool dilations in 10, an integer p
-// in LpPool 2) default to the older behaviour when absent.
+// in LpPool 2) default to the older behaviour when absent. Later additions (LpPool ceil_mode and
+// dilations in 18, AveragePool dilations in 19) are honoured when present.
 #include "ops/pool.h"
 
 #include "ir/op_registry.h"
@@ -45,10 +46,15 @@ double lp_power(const Node& node, int64_t opset) {
 }
 
 void infer_pool(InferContext& ctx) {
+  const bool is_max = ctx.node().op_type == "MaxPool";
+  const size_t max_outputs = is_max ? 2 : 1;
+  if (ctx.num_outputs() > max_outputs) {
+    ctx.fail("has {} outputs, expected at most {}", ctx.num_outputs(), max_outputs);
+  }
   ctx.set_output_type(0, ctx.input_type(0));
   const bool has_indices = ctx.num_outputs() > 1;
   if (has_indices) ctx.set_output_type(1, DType::kInt64);
-  if (ctx.node().op_type == "MaxPool") column_major_indices(ctx.node());
+  if (is_max) column_major_indices(ctx.node());
   if (ctx.node().op_type == "LpPool") lp_power(ctx.node(), ctx.opset());
   const SymbolicShape* x = ctx.input_shape(0);
   if (x == nullptr) return;

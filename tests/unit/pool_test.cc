@@ -246,6 +246,12 @@ TEST(Pool, InvalidAttributesAreErrors) {
       },
       ErrorKind::kInvalidModel);
   error_of([&] { pool("GlobalMaxPool", f32({1, 3}, {1, 2, 3}), {}); }, ErrorKind::kInvalidModel);
+  // Only MaxPool has a second output.
+  error_of(
+      [&] {
+        run_node(make_node("AveragePool", {"X"}, {"Y", "I"}, {{"kernel_shape", Ints{2, 2}}}), {x});
+      },
+      ErrorKind::kInvalidModel);
 }
 
 }  // namespace

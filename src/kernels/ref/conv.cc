@@ -38,11 +38,11 @@ void conv_2d(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y)
             const T* x_plane = x_group + in_channel * in_plane;
             const T* w_plane = w_filter + in_channel * filter_plane;
             for (int64_t filter_y = rows.begin; filter_y < rows.end; ++filter_y) {
-              const T* x_row =
-                  x_plane + (in_y_origin + filter_y * dilation_y) * in_width + in_x_origin;
+              const T* x_row = x_plane + (in_y_origin + filter_y * dilation_y) * in_width;
               const T* w_row = w_plane + filter_y * filter_width;
               for (int64_t filter_x = cols.begin; filter_x < cols.end; ++filter_x) {
-                sum += static_cast<double>(x_row[filter_x * dilation_x]) * w_row[filter_x];
+                sum += static_cast<double>(x_row[in_x_origin + filter_x * dilation_x]) *
+                       w_row[filter_x];
               }
             }
           }
