@@ -24,10 +24,10 @@ void check_data_fits(const Session& session, const Dataset& data, const std::str
 
 EvalResult evaluate_accuracy(const Session& session, const Dataset& data,
                              const EvalOptions& options) {
+  check_data_fits(session, data, "the dataset");
   QUENCH_CHECK(data.has_labels(), ErrorKind::kInvalidArgument,
                "the dataset has no labels: accuracy needs labeled data");
   QUENCH_CHECK(options.batch > 0, ErrorKind::kInvalidArgument, "batch size must be positive");
-  check_data_fits(session, data, "the dataset");
   EvalResult r;
   r.n = data.size();
   r.predictions.reserve(static_cast<size_t>(r.n));

@@ -4,12 +4,17 @@
 #include "kernels/onednn/conv.h"
 #include "kernels/onednn/eltwise.h"
 #include "kernels/onednn/matmul.h"
+#include "kernels/onednn/pool.h"
 #include "ops/fused.h"
 
 namespace quench::onednn {
 
 void register_kernels(OpRegistry& r) {
+  r.add_fast("", "Conv", {"onednn", make_conv, true});
   r.add_fast(kInternalDomain, "FusedConv", {"onednn", make_conv, true});
+  for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) {
+    r.add_fast("", op, {"onednn", make_pool, true});
+  }
   r.add_fast("", "Gemm", {"onednn", make_gemm, false});
   r.add_fast(kInternalDomain, "FusedGemm", {"onednn", make_gemm, false});
   r.add_fast("", "MatMul", {"onednn", make_matmul, false});
