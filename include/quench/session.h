@@ -25,6 +25,9 @@ using TensorCallback = std::function<void(const std::string& value, const Tensor
 
 struct RunOptions {
   TensorCallback on_tensor;
+  // When set, receives the wall time in milliseconds of each step of the plan (in the order of
+  // plan_steps()), added to what it already holds.
+  std::vector<double>* step_ms = nullptr;
 };
 
 struct IoInfo {

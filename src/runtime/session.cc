@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <cstring>
 #include <list>
 #include <map>
@@ -66,6 +67,22 @@ struct PlanEntry {
 };
 
 using PlanKey = std::pair<std::vector<Shape>, bool>;  // input shapes, observed run
+
+// Sets the calling thread's OpenMP thread count for a scope. oneDNN sizes its work split when a
+// primitive is created, so both planning and running must see the session's count.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads) : previous_(omp_get_max_threads()), active_(threads > 0) {
+    if (active_) omp_set_num_threads(threads);
+  }
+  ~ThreadScope() {
+    if (active_) omp_set_num_threads(previous_);
+  }
+
+ private:
+  int previous_;
+  bool active_;
+};
 
 }  // namespace
 
@@ -195,10 +212,10 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   const bool observed = static_cast<bool>(run_options.on_tensor);
+  const ThreadScope threads(impl_->options.threads);
   std::shared_ptr<PlanEntry> entry = impl_->entry_for(shapes, observed);
   if (!entry->plan) return run_eager(entry->eager_graph, inputs, run_options);
   const Plan& plan = *entry->plan;
-  if (impl_->options.threads > 0) omp_set_num_threads(impl_->options.threads);
 
   struct Lease {  // returns the state to the pool however the run ends
     PlanEntry& entry;
@@ -232,8 +249,16 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
     state->out_ptrs.clear();
     for (int id : step.inputs) state->in_ptrs.push_back(id < 0 ? nullptr : state->slot_ptrs[id]);
     for (int id : step.outputs) state->out_ptrs.push_back(id < 0 ? nullptr : state->slot_ptrs[id]);
+    const auto start = run_options.step_ms ? std::chrono::steady_clock::now()
+                                           : std::chrono::steady_clock::time_point{};
     step.kernel->run(KernelArgs{state->in_ptrs.data(), state->out_ptrs.data(), state->scratch.get(),
                                 state->kernel_states[s].get()});
+    if (run_options.step_ms) {
+      run_options.step_ms->resize(plan.steps.size(), 0.0);
+      (*run_options.step_ms)[s] +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+    }
     if (observed && step.report) {
       for (size_t o = 0; o < step.outputs.size(); ++o) {
         const int id = step.outputs[o];
@@ -252,10 +277,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
 }
 
 std::vector<StepInfo> Session::plan_steps(const std::vector<Shape>& input_shapes) const {
+  const ThreadScope threads(impl_->options.threads);
   std::shared_ptr<PlanEntry> entry = impl_->entry_for(input_shapes, false);
   std::vector<StepInfo> out;
   if (!entry->plan) {
-    for (const Node& n : entry->eager_graph.nodes) out.push_back(StepInfo{n.name, n.op_type, "eager"});
+    for (const Node& n : entry->eager_graph.nodes)
+      out.push_back(StepInfo{n.name, n.op_type, "eager"});
     return out;
   }
   for (const Step& step : entry->plan->steps) {
@@ -265,6 +292,7 @@ std::vector<StepInfo> Session::plan_steps(const std::vector<Shape>& input_shapes
 }
 
 size_t Session::arena_bytes(const std::vector<Shape>& input_shapes) const {
+  const ThreadScope threads(impl_->options.threads);
   const auto entry = impl_->entry_for(input_shapes, false);
   return entry->plan ? entry->plan->arena_bytes : 0;
 }

@@ -1,4 +1,5 @@
 // quench bench MODEL: latency (median, p90) and throughput on random input.
+#include <algorithm>
 #include <iostream>
 
 #include "quench/benchmark.h"
@@ -15,7 +16,35 @@ struct BenchOptions {
   std::string shape;
   double seconds = 2.0;
   bool json = false;
+  bool profile = false;
 };
+
+// Time per step over repeated runs, slowest first: where the latency goes.
+void print_profile(const Session& session, const std::vector<Tensor>& inputs) {
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) shapes.push_back(t.shape());
+  const std::vector<StepInfo> steps = session.plan_steps(shapes);
+  std::vector<double> ms;
+  RunOptions ro;
+  ro.step_ms = &ms;
+  constexpr int kRuns = 20;
+  for (int i = 0; i < kRuns; ++i) session.run(inputs, ro);
+  if (ms.size() != steps.size()) {
+    std::cout << "no per-step profile: this model runs node by node (shapes depend on values)\n";
+    return;
+  }
+  double total = 0;
+  for (double& v : ms) total += v /= kRuns;
+  std::vector<size_t> order(steps.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });
+  std::cout << fmt::format("{:>9} {:>6}  {:<18} {:<34} {}\n", "ms", "%", "op", "kernel", "node");
+  for (size_t i : order) {
+    std::cout << fmt::format("{:>9.4f} {:>5.1f}%  {:<18} {:<34} {}\n", ms[i], 100 * ms[i] / total,
+                             steps[i].op_type, steps[i].impl, steps[i].node);
+  }
+  std::cout << fmt::format("{:>9.4f} total over {} steps\n", total, steps.size());
+}
 
 nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
   std::optional<Shape> sample;
@@ -25,6 +54,7 @@ nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
   LatencyOptions lo;
   lo.seconds = o.seconds;
   const LatencyStats s = measure_latency([&] { session.run(inputs); }, lo);
+  if (o.profile) print_profile(session, inputs);
   return {{"model", path},
           {"batch", o.batch},
           {"threads", o.threads},
@@ -73,6 +103,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   cmd->add_option("--shape", o->shape, "Input dims after the batch, e.g. 3,224,224");
   cmd->add_option("--seconds", o->seconds, "Time to measure per model")->capture_default_str();
+  cmd->add_flag("--profile", o->profile, "Print the time of every step, slowest first");
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }
