@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "ops/fused.h"
+
 namespace quench {
 namespace {
 
@@ -16,7 +18,8 @@ constexpr Named kNames[] = {{"None", ActKind::kNone},
                             {"Sigmoid", ActKind::kSigmoid},
                             {"Tanh", ActKind::kTanh},
                             {"HardSigmoid", ActKind::kHardSigmoid},
-                            {"HardSwish", ActKind::kHardSwish}};
+                            {"HardSwish", ActKind::kHardSwish},
+                            {"Gelu", ActKind::kGeluErf}};
 
 // A scalar float constant input of `node`, or `fallback` when the input is absent.
 std::optional<float> scalar_input(const Node& node, size_t i, const Graph& graph, float fallback) {
@@ -29,6 +32,8 @@ std::optional<float> scalar_input(const Node& node, size_t i, const Graph& graph
 }  // namespace
 
 std::optional<Activation> Activation::from_node(const Node& node, const Graph& graph) {
+  if (node.domain == kInternalDomain && node.op_type == "Gelu")
+    return Activation{ActKind::kGeluErf};
   if (!node.domain.empty()) return std::nullopt;
   const std::string& op = node.op_type;
   if (op == "Relu") return Activation{ActKind::kRelu};

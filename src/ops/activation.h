@@ -17,7 +17,8 @@ enum class ActKind : uint8_t {
   kSigmoid,
   kTanh,
   kHardSigmoid,
-  kHardSwish
+  kHardSwish,
+  kGeluErf,  // 0.5 x (1 + erf(x / sqrt 2)): the internal Gelu op (passes/fuse_gelu.cc)
 };
 
 struct Activation {
@@ -43,6 +44,8 @@ struct Activation {
         return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
       case ActKind::kHardSwish:
         return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
+      case ActKind::kGeluErf:
+        return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     }
     return x;
   }

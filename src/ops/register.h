@@ -18,5 +18,6 @@ void register_linalg_ops(OpRegistry& r);
 void register_reduce_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);  // after the base ops
+void register_gelu_op(OpRegistry& r);
 
 }  // namespace quench

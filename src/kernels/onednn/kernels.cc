@@ -4,6 +4,7 @@
 #include "kernels/onednn/conv.h"
 #include "kernels/onednn/eltwise.h"
 #include "kernels/onednn/matmul.h"
+#include "kernels/onednn/norm.h"
 #include "kernels/onednn/pool.h"
 #include "ops/fused.h"
 
@@ -12,6 +13,9 @@ namespace quench::onednn {
 void register_kernels(OpRegistry& r) {
   r.add_fast("", "Conv", {"onednn", make_conv, true});
   r.add_fast(kInternalDomain, "FusedConv", {"onednn", make_conv, true});
+  r.add_fast("", "Softmax", {"onednn", make_softmax, false});
+  r.add_fast("", "LogSoftmax", {"onednn", make_softmax, false});
+  r.add_fast("", "LayerNormalization", {"onednn", make_layer_norm, false});
   for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) {
     r.add_fast("", op, {"onednn", make_pool, true});
   }
@@ -24,6 +28,7 @@ void register_kernels(OpRegistry& r) {
                          "Abs", "Neg", "Softplus", "Clip"}) {
     r.add_fast("", op, {"onednn", make_eltwise, true});
   }
+  r.add_fast(kInternalDomain, "Gelu", {"onednn", make_eltwise, true});
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     r.add_fast("", op, {"onednn", make_binary, true});
   }
