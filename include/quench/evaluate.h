@@ -17,9 +17,9 @@ struct EvalOptions {
 struct EvalResult {
   int64_t n = 0;
   int64_t correct = 0;
-  double accuracy = 0;    // correct / n
-  double seconds = 0;     // wall time of the runs (data loading included)
-  double throughput = 0;  // samples per second
+  double accuracy = 0;               // correct / n
+  double seconds = 0;                // wall time of the runs (data loading included)
+  double throughput = 0;             // samples per second
   std::vector<int64_t> predictions;  // top-1 class per sample
 };
 
