@@ -1,5 +1,5 @@
 // Conv/Gemm followed by BatchNormalization (inference) becomes one Conv/Gemm with rescaled
-// weights and bias (docs/quantization.md, eq. (BN-fold)).
+// weights and bias (docs/quantization.md, eqs. (1)-(3)).
 #include <cmath>
 
 #include "ir/graph_index.h"
@@ -9,7 +9,7 @@ namespace quench {
 namespace {
 
 struct BatchNormParams {
-  std::vector<float> factor;  // scale / sqrt(var + eps), per channel
+  std::vector<float> factor;  // eq. (1): scale / sqrt(var + eps), per channel
   std::vector<float> shift;   // bias - mean * factor, per channel
 };
 
@@ -38,7 +38,7 @@ std::optional<BatchNormParams> constant_bn(const Node& bn, const Graph& g) {
   return p;
 }
 
-// W'[c] = W[c] * f[c]; B'[c] = B[c] * f[c] + shift[c] (B = 0 when absent).
+// Eqs. (2) and (3): W'[c] = W[c] * f[c]; B'[c] = B[c] * f[c] + shift[c] (B = 0 when absent).
 bool fold_into_conv(Node& conv, const BatchNormParams& bn, Graph& g) {
   const Tensor* w = g.initializer(conv.input(1));
   if (w == nullptr || w->dtype() != DType::kFloat32 || w->rank() < 3) return false;
