@@ -4,6 +4,7 @@
 #include "kernels/onednn/conv.h"
 #include "kernels/onednn/eltwise.h"
 #include "kernels/onednn/matmul.h"
+#include "kernels/onednn/rnn.h"
 #include "ops/fused.h"
 
 namespace quench::onednn {
@@ -22,6 +23,7 @@ void register_kernels(OpRegistry& r) {
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     r.add_fast("", op, {"onednn", make_binary, true});
   }
+  for (const char* op : {"RNN", "GRU", "LSTM"}) r.add_fast("", op, {"onednn", make_rnn, false});
 }
 
 }  // namespace quench::onednn
