@@ -93,10 +93,10 @@ class RnnKernel final : public Kernel {
                     scratch + reset_hidden_offset_, scratch + hidden_product_offset_};
     const int32_t* lengths =
         has_sequence_lens_ ? static_cast<const int32_t*>(a.inputs[kRnnSequenceLens]) : nullptr;
-    const int64_t steps = lengths ? longest(lengths) : z_.seq_length;
+    const int64_t steps = lengths ? longest(lengths) : sizes_.seq_length;
     bind(s, a, b);
     input_.prim.execute(stream(), s.input_args);
-    for (int64_t direction = 0; direction < z_.directions; ++direction) {
+    for (int64_t direction = 0; direction < sizes_.directions; ++direction) {
       run_direction(a, s, b, direction, lengths, steps);
     }
   }
@@ -173,11 +173,11 @@ class RnnKernel final : public Kernel {
   // The longest sequence; kInvalidArgument when a length is out of [0, seq_length].
   int64_t longest(const int32_t* lengths) const {
     int64_t longest = 0;
-    for (int64_t batch = 0; batch < z_.batch; ++batch) {
-      QUENCH_CHECK(lengths[batch] >= 0 && lengths[batch] <= z_.seq_length,
+    for (int64_t batch = 0; batch < sizes_.batch; ++batch) {
+      QUENCH_CHECK(lengths[batch] >= 0 && lengths[batch] <= sizes_.seq_length,
                    ErrorKind::kInvalidArgument,
                    "{}: sequence_lens[{}] is {}, expected a value in [0, {}] (seq_length)", node_,
-                   batch, lengths[batch], z_.seq_length);
+                   batch, lengths[batch], sizes_.seq_length);
       longest = std::max<int64_t>(longest, lengths[batch]);
     }
     return longest;
@@ -185,17 +185,18 @@ class RnnKernel final : public Kernel {
 
   // Row of X (and of xw) holding time step `time` of batch row `batch`.
   int64_t x_row(int64_t time, int64_t batch) const {
-    return attrs_.layout == 0 ? time * z_.batch + batch : batch * z_.seq_length + time;
+    return attrs_.layout == 0 ? time * sizes_.batch + batch : batch * sizes_.seq_length + time;
   }
   // Offset of [time, direction, batch] in Y and of [direction, batch] in the state tensors.
   int64_t y_offset(int64_t time, int64_t direction, int64_t batch) const {
-    const int64_t dirs = z_.directions, hidden = z_.hidden;
-    return attrs_.layout == 0 ? ((time * dirs + direction) * z_.batch + batch) * hidden
-                              : ((batch * z_.seq_length + time) * dirs + direction) * hidden;
+    const int64_t dirs = sizes_.directions, hidden = sizes_.hidden;
+    return attrs_.layout == 0 ? ((time * dirs + direction) * sizes_.batch + batch) * hidden
+                              : ((batch * sizes_.seq_length + time) * dirs + direction) * hidden;
   }
   int64_t state_offset(int64_t direction, int64_t batch) const {
-    return (attrs_.layout == 0 ? direction * z_.batch + batch : batch * z_.directions + direction) *
-           z_.hidden;
+    return (attrs_.layout == 0 ? direction * sizes_.batch + batch
+                               : batch * sizes_.directions + direction) *
+           sizes_.hidden;
   }
 
   // Ht-1·Rᵀ into b.gates (only z and r rows for GRU with linear_before_reset = 0).
@@ -217,9 +218,9 @@ class RnnKernel final : public Kernel {
 
   void run_direction(const KernelArgs& a, RnnState& s, const Buffers& b, int64_t direction,
                      const int32_t* lengths, int64_t steps) const {
-    const int64_t hidden = z_.hidden, batch_size = z_.batch;
-    const int64_t gate_stride = z_.gates * hidden;
-    const int64_t xw_stride = z_.directions * gate_stride;
+    const int64_t hidden = sizes_.hidden, batch_size = sizes_.batch;
+    const int64_t gate_stride = sizes_.gates * hidden;
+    const int64_t xw_stride = sizes_.directions * gate_stride;
     const int64_t product_stride = split_ ? 2 * hidden : gate_stride;  // row of b.gates
     const CellMath& m = math_[direction];
     const float* peephole =
@@ -231,14 +232,15 @@ class RnnKernel final : public Kernel {
     if (attrs_.cell == RnnCell::kLstm) {
       load_state(has_initial_c_ ? a.inputs[kRnnInitialC] : nullptr, direction, b.cell);
     }
-    // Rows past their sequence skip the update, but still go through the products.
+    // Rows past their sequence keep their state but still go through the products: give them
+    // zeros rather than whatever the shared scratch held (possibly slow denormals).
     if (split_) std::fill(b.reset_hidden, b.reset_hidden + batch_size * hidden, 0.f);
 
     for (int64_t step = 0; step < steps; ++step) {
       recurrent_product(s, b, direction);
       auto for_each_row = [&](auto&& update) {
         for (int64_t batch = 0; batch < batch_size; ++batch) {
-          const int64_t length = lengths ? lengths[batch] : z_.seq_length;
+          const int64_t length = lengths ? lengths[batch] : sizes_.seq_length;
           if (step >= length) continue;
           const int64_t time = attrs_.reversed(direction) ? length - 1 - step : step;
           update(batch, time, b.xw + x_row(time, batch) * xw_stride + direction * gate_stride,
@@ -286,13 +288,13 @@ class RnnKernel final : public Kernel {
   // `initial`: initial_h or initial_c, nullptr when absent (zeros).
   void load_state(const void* initial_state, int64_t direction, float* state) const {
     const auto* initial = static_cast<const float*>(initial_state);
-    for (int64_t batch = 0; batch < z_.batch; ++batch) {
-      float* row = state + batch * z_.hidden;
+    for (int64_t batch = 0; batch < sizes_.batch; ++batch) {
+      float* row = state + batch * sizes_.hidden;
       if (initial) {
         const float* from = initial + state_offset(direction, batch);
-        std::copy(from, from + z_.hidden, row);
+        std::copy(from, from + sizes_.hidden, row);
       } else {
-        std::fill(row, row + z_.hidden, 0.f);
+        std::fill(row, row + sizes_.hidden, 0.f);
       }
     }
   }
@@ -301,12 +303,12 @@ class RnnKernel final : public Kernel {
   // reference kernel does.
   void finish_direction(const KernelArgs& a, const Buffers& b, int64_t direction,
                         const int32_t* lengths) const {
-    const int64_t hidden = z_.hidden;
-    for (int64_t batch = 0; batch < z_.batch; ++batch) {
-      const int64_t length = lengths ? lengths[batch] : z_.seq_length;
+    const int64_t hidden = sizes_.hidden;
+    for (int64_t batch = 0; batch < sizes_.batch; ++batch) {
+      const int64_t length = lengths ? lengths[batch] : sizes_.seq_length;
       if (has_y_) {
         float* y = static_cast<float*>(a.outputs[kRnnY]);
-        for (int64_t time = length; time < z_.seq_length; ++time) {
+        for (int64_t time = length; time < sizes_.seq_length; ++time) {
           float* row = y + y_offset(time, direction, batch);
           std::fill(row, row + hidden, 0.f);
         }
@@ -325,7 +327,7 @@ class RnnKernel final : public Kernel {
   }
 
   RnnAttributes attrs_;
-  Sizes z_{};
+  Sizes sizes_{};
   // Optional inputs present (a.inputs is only as long as the node's input list).
   bool has_sequence_lens_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false;
@@ -368,19 +370,19 @@ std::unique_ptr<Kernel> RnnKernel::make(KernelContext& ctx) {
   k->attrs_ = parse_rnn_attributes(node, ctx.opset);
   const RnnAttributes& attrs = k->attrs_;
   const RnnDims dims = check_rnn_shapes(node, attrs, shape_ptrs);
-  Sizes& z = k->z_;
-  z = {dims.seq_length.value,  dims.batch.value, dims.input_size.value,
-       dims.hidden_size.value, attrs.gates(),    attrs.num_directions()};
-  if (z.seq_length == 0 || z.batch == 0 || z.input_size == 0) return nullptr;
-  const int64_t hidden = z.hidden, gate_rows = z.gates * hidden;
+  Sizes& sizes = k->sizes_;
+  sizes = {dims.seq_length.value,  dims.batch.value, dims.input_size.value,
+           dims.hidden_size.value, attrs.gates(),    attrs.num_directions()};
+  if (sizes.seq_length == 0 || sizes.batch == 0 || sizes.input_size == 0) return nullptr;
+  const int64_t hidden = sizes.hidden, gate_rows = sizes.gates * hidden;
   const bool gru = attrs.cell == RnnCell::kGru;
 
   // Fused bias per direction: Wb + Rb, except Rbh kept apart for linear_before_reset.
-  std::vector<float> bias(z.directions * gate_rows, 0.f);
-  k->recurrent_hidden_bias_.assign(z.directions * hidden, 0.f);
+  std::vector<float> bias(sizes.directions * gate_rows, 0.f);
+  k->recurrent_hidden_bias_.assign(sizes.directions * hidden, 0.f);
   if (has_bias) {
     const float* b = ctx.inputs[kRnnB].constant->data<float>();
-    for (int64_t direction = 0; direction < z.directions; ++direction) {
+    for (int64_t direction = 0; direction < sizes.directions; ++direction) {
       const float* input_bias = b + direction * 2 * gate_rows;
       const float* recurrent_bias = input_bias + gate_rows;
       for (int64_t row = 0; row < gate_rows; ++row) {
@@ -396,12 +398,12 @@ std::unique_ptr<Kernel> RnnKernel::make(KernelContext& ctx) {
 
   const float* w_data = w.constant->data<float>();
   const float* r_data = r.constant->data<float>();
-  auto input = make_gemm(z.seq_length * z.batch, z.input_size, z.directions * gate_rows, {w_data},
-                         has_bias ? &bias : nullptr);
+  auto input = make_gemm(sizes.seq_length * sizes.batch, sizes.input_size,
+                         sizes.directions * gate_rows, {w_data}, has_bias ? &bias : nullptr);
   // GRU without linear_before_reset needs rt before the h gate's product: z and r rows first.
   const bool split = gru && !attrs.linear_before_reset;
   std::vector<const float*> recurrent_weights, reset_weights;
-  for (int64_t direction = 0; direction < z.directions; ++direction) {
+  for (int64_t direction = 0; direction < sizes.directions; ++direction) {
     const float* rd = r_data + direction * gate_rows * hidden;
     recurrent_weights.push_back(rd);
     reset_weights.push_back(rd + 2 * hidden * hidden);
@@ -410,21 +412,21 @@ std::unique_ptr<Kernel> RnnKernel::make(KernelContext& ctx) {
   k->input_ = std::move(*input);
   k->split_ = split;
   const int64_t recurrent_rows = split ? 2 * hidden : gate_rows;
-  if (z.batch == 1) {
-    for (int64_t direction = 0; direction < z.directions; ++direction) {
+  if (sizes.batch == 1) {
+    for (int64_t direction = 0; direction < sizes.directions; ++direction) {
       k->recurrent_gemv_.emplace_back(recurrent_weights[direction], recurrent_rows, hidden);
       if (split) k->reset_gemv_.emplace_back(reset_weights[direction], hidden, hidden);
     }
   } else {
-    k->recurrent_ = make_gemm(z.batch, hidden, recurrent_rows, recurrent_weights, nullptr);
+    k->recurrent_ = make_gemm(sizes.batch, hidden, recurrent_rows, recurrent_weights, nullptr);
     if (!k->recurrent_) return nullptr;
     if (split) {
-      k->reset_ = make_gemm(z.batch, hidden, hidden, reset_weights, nullptr);
+      k->reset_ = make_gemm(sizes.batch, hidden, hidden, reset_weights, nullptr);
       if (!k->reset_) return nullptr;
     }
   }
 
-  for (int64_t direction = 0; direction < z.directions; ++direction) {
+  for (int64_t direction = 0; direction < sizes.directions; ++direction) {
     CellMath& m = k->math_[direction];
     m.hidden = hidden;
     m.clip = attrs.clip;
@@ -454,12 +456,12 @@ std::unique_ptr<Kernel> RnnKernel::make(KernelContext& ctx) {
   if (k->recurrent_) scratchpad = std::max(scratchpad, k->recurrent_->scratchpad.get_size());
   if (k->reset_) scratchpad = std::max(scratchpad, k->reset_->scratchpad.get_size());
   region(static_cast<int64_t>((scratchpad + sizeof(float) - 1) / sizeof(float)));
-  k->xw_offset_ = region(z.seq_length * z.batch * z.directions * gate_rows);
-  k->gates_offset_ = region(z.batch * gate_rows);
-  k->hidden_offset_ = region(z.batch * hidden);
-  k->cell_offset_ = region(attrs.cell == RnnCell::kLstm ? z.batch * hidden : 0);
-  k->reset_hidden_offset_ = region(split ? z.batch * hidden : 0);
-  k->hidden_product_offset_ = region(split ? z.batch * hidden : 0);
+  k->xw_offset_ = region(sizes.seq_length * sizes.batch * sizes.directions * gate_rows);
+  k->gates_offset_ = region(sizes.batch * gate_rows);
+  k->hidden_offset_ = region(sizes.batch * hidden);
+  k->cell_offset_ = region(attrs.cell == RnnCell::kLstm ? sizes.batch * hidden : 0);
+  k->reset_hidden_offset_ = region(split ? sizes.batch * hidden : 0);
+  k->hidden_product_offset_ = region(split ? sizes.batch * hidden : 0);
   k->scratch_floats_ = at;
   return k;
 }

@@ -11,7 +11,7 @@ namespace {
 
 // e^x for x in [-87.3, 88] (clamped there: the result stays a normal float), Cephes' expf:
 // x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-7 polynomial, 2^n by the exponent bits.
-// About 1 ulp; plain arithmetic, so loops over it vectorize.
+// Plain arithmetic, so loops over it vectorize.
 inline float exp_approx(float x) {
   x = std::min(std::max(x, -87.33654f), 88.f);
   // Round to nearest by the 1.5 * 2^23 shift (exact: |x log2 e| < 2^22).
