@@ -6,6 +6,7 @@
 #include "kernels/onednn/matmul.h"
 #include "kernels/onednn/norm.h"
 #include "kernels/onednn/pool.h"
+#include "kernels/onednn/rnn.h"
 #include "ops/fused.h"
 
 namespace quench::onednn {
@@ -32,6 +33,7 @@ void register_kernels(OpRegistry& r) {
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     r.add_fast("", op, {"onednn", make_binary, true});
   }
+  for (const char* op : {"RNN", "GRU", "LSTM"}) r.add_fast("", op, {"onednn", make_rnn, false});
 }
 
 }  // namespace quench::onednn
