@@ -2,10 +2,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,33 @@ inline ::testing::AssertionResult tensors_near(const Tensor& got, const Tensor& 
   }
   return ::testing::AssertionSuccess();
 }
+
+// A temporary folder removed with everything in it when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("quench_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // The path of `name` inside the folder (its parent folders are created).
+  std::string file(const std::string& name) const {
+    const std::filesystem::path p = path_ / name;
+    std::filesystem::create_directories(p.parent_path());
+    return p.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Path of a bundled test model (tests/models/).
 inline std::filesystem::path test_model(const std::string& name) {

@@ -8,30 +8,16 @@
 #include <thread>
 
 #include "quench/data.h"
+#include "test_util.h"
 
 namespace quench {
 namespace {
+
+using testing::TempDir;
 namespace fs = std::filesystem;
 
 // Tolerance of float results that go through a division or a resize filter.
 constexpr double kFloatTolerance = 1e-6;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("quench_dataset_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 void expect_open_error(const std::string& spec, const DataOptions& options, ErrorKind kind,
                        const std::vector<std::string>& parts) {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "quench/data.h"
+#include "test_util.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -18,31 +19,11 @@
 
 namespace quench {
 namespace {
+
+using testing::TempDir;
 namespace fs = std::filesystem;
 
 constexpr double kFloatTolerance = 1e-6;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("quench_folder_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string path() const { return path_.string(); }
-  std::string file(const std::string& name) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
 
 // A `width` x `height` PNG of `channels` whose byte i is `first + i`.
 void write_png(const std::string& path, int width, int height, int channels, int first) {
@@ -74,9 +55,9 @@ TEST(DataFolder, ClassSubfolders) {
   write_png(dir.file("cat/nested/y.png"), 3, 2, 3, 200);
   std::ofstream(dir.file("cat/README.txt")) << "not an image";
   write_png(dir.file("cat/.hidden.png"), 3, 2, 3, 0);
-  fs::create_directories(dir.path() + "/.cache");
+  fs::create_directories(dir.path().string() + "/.cache");
 
-  const auto dataset = open_dataset("folder:" + dir.path());
+  const auto dataset = open_dataset("folder:" + dir.path().string());
   ASSERT_EQ(dataset->size(), 4);
   EXPECT_EQ(dataset->sample_shape(), (Shape{3, 2, 3}));
   EXPECT_TRUE(dataset->has_labels());
@@ -98,14 +79,14 @@ TEST(DataFolder, ClassSubfolders) {
     }
   }
   // A folder path without a scheme is the same dataset.
-  EXPECT_TRUE(open_dataset(dir.path())->batch(0, 4).images.equals(batch.images));
+  EXPECT_TRUE(open_dataset(dir.path().string())->batch(0, 4).images.equals(batch.images));
 }
 
 TEST(DataFolder, FlatFolderIsUnlabeled) {
   TempDir dir;
   write_png(dir.file("b.png"), 2, 2, 1, 10);
   write_png(dir.file("a.png"), 2, 2, 1, 20);
-  const auto dataset = open_dataset(dir.path());
+  const auto dataset = open_dataset(dir.path().string());
   EXPECT_FALSE(dataset->has_labels());
   EXPECT_TRUE(dataset->class_names().empty());
   EXPECT_EQ(dataset->sample_shape(), (Shape{1, 2, 2}));  // grey PNGs give one channel
@@ -122,7 +103,7 @@ TEST(DataFolder, OtherFormatsAndChannels) {
   DataOptions options;
   options.channels = 1;
   options.scale = 1.0f;
-  const auto grey = open_dataset(dir.path(), options);
+  const auto grey = open_dataset(dir.path().string(), options);
   EXPECT_EQ(grey->sample_shape(), (Shape{1, 1, 2}));
   const std::vector<double> bmp = grey->batch(0, 1).images.to_double_vector();
   // stb_image's luma: (77 r + 150 g + 29 b) >> 8.
@@ -132,7 +113,7 @@ TEST(DataFolder, OtherFormatsAndChannels) {
   options.channels = 3;
   TempDir grey_dir;
   write_png(grey_dir.file("g.png"), 1, 1, 1, 60);
-  EXPECT_EQ(open_dataset(grey_dir.path(), options)->batch(0, 1).images.to_double_vector(),
+  EXPECT_EQ(open_dataset(grey_dir.path().string(), options)->batch(0, 1).images.to_double_vector(),
             (std::vector<double>{60, 60, 60}));
 }
 
@@ -146,7 +127,7 @@ TEST(DataFolder, ResizeMeanStdAndLayout) {
   options.mean = {0.5f, 0.25f, 0.0f};
   options.std = {0.5f, 0.25f, 2.0f};
   options.layout = DataLayout::kNHWC;
-  const auto dataset = open_dataset("folder:" + dir.path(), options);
+  const auto dataset = open_dataset("folder:" + dir.path().string(), options);
   EXPECT_EQ(dataset->sample_shape(), (Shape{2, 2, 3}));
   const Batch batch = dataset->batch(0, 2);
   EXPECT_EQ(batch.images.shape(), (Shape{2, 2, 2, 3}));
@@ -157,7 +138,7 @@ TEST(DataFolder, ResizeMeanStdAndLayout) {
   plain.resize_height = 2;
   plain.resize_width = 2;
   const std::vector<double> raw =
-      open_dataset(dir.path(), plain)->batch(0, 2).images.to_double_vector();
+      open_dataset(dir.path().string(), plain)->batch(0, 2).images.to_double_vector();
   const std::vector<double> got = batch.images.to_double_vector();
   for (int sample = 0; sample < 2; ++sample) {
     for (int pixel = 0; pixel < 4; ++pixel) {
@@ -176,34 +157,35 @@ TEST(DataFolder, ResizeMeanStdAndLayout) {
 
 TEST(DataFolder, Errors) {
   TempDir empty;
-  fs::create_directories(empty.path() + "/class_a");
+  fs::create_directories(empty.path().string() + "/class_a");
   std::ofstream(empty.file("class_a/notes.txt")) << "x";
-  expect_error([&] { open_dataset(empty.path()); }, ErrorKind::kInvalidArgument,
-               {"no images found in " + empty.path()});
+  expect_error([&] { open_dataset(empty.path().string()); }, ErrorKind::kInvalidArgument,
+               {"no images found in " + empty.path().string()});
 
   TempDir sizes;
   write_png(sizes.file("a.png"), 2, 2, 3, 0);
   write_png(sizes.file("b.png"), 3, 2, 3, 0);
-  const auto mixed = open_dataset(sizes.path());
+  const auto mixed = open_dataset(sizes.path().string());
   expect_error([&] { mixed->batch(0, 2); }, ErrorKind::kInvalidArgument,
                {"b.png' is 2x3", "a.png' is 2x2", "resize"});
 
   TempDir mixed_layout;
   write_png(mixed_layout.file("loose.png"), 2, 2, 3, 0);
   write_png(mixed_layout.file("class/a.png"), 2, 2, 3, 0);
-  expect_error([&] { open_dataset(mixed_layout.path()); }, ErrorKind::kInvalidArgument,
+  expect_error([&] { open_dataset(mixed_layout.path().string()); }, ErrorKind::kInvalidArgument,
                {"both class subfolders and images", "loose.png"});
 
   TempDir corrupt;
   write_png(corrupt.file("a.png"), 2, 2, 3, 0);
   std::ofstream(corrupt.file("b.png")) << "not a png at all";
-  const auto broken = open_dataset(corrupt.path());
+  const auto broken = open_dataset(corrupt.path().string());
   expect_error([&] { broken->batch(0, 2); }, ErrorKind::kInvalidArgument, {"b.png", "not a PNG"});
   std::ofstream(corrupt.file("0.png")) << "bad first image";
-  expect_error([&] { open_dataset(corrupt.path()); }, ErrorKind::kInvalidArgument, {"0.png"});
+  expect_error([&] { open_dataset(corrupt.path().string()); }, ErrorKind::kInvalidArgument,
+               {"0.png"});
 
-  expect_error([&] { open_dataset("folder:" + empty.path() + "/missing"); }, ErrorKind::kIo,
-               {"missing", "does not exist"});
+  expect_error([&] { open_dataset("folder:" + empty.path().string() + "/missing"); },
+               ErrorKind::kIo, {"missing", "does not exist"});
   expect_error([&] { open_dataset("folder:" + corrupt.file("a.png")); },
                ErrorKind::kInvalidArgument, {"is not a folder"});
 }

@@ -8,29 +8,15 @@
 
 #include "core/half.h"
 #include "quench/data.h"
+#include "test_util.h"
 
 namespace quench {
 namespace {
+
+using testing::TempDir;
 namespace fs = std::filesystem;
 
 // A fresh folder under the system temp folder, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("quench_npy_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -285,7 +271,7 @@ TEST(DataNpy, WriteErrors) {
   EXPECT_THROW(write_npy(Tensor(), dir.file("u.npy")), Error);
   EXPECT_FALSE(fs::exists(dir.file("b.npy")));
   try {
-    write_npy(Tensor::scalar<float>(1.0f), dir.file("no_such_folder/x.npy"));
+    write_npy(Tensor::scalar<float>(1.0f), (dir.path() / "no_such_folder" / "x.npy").string());
     ADD_FAILURE() << "writing into a missing folder did not throw";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kIo);
