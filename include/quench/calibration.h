@@ -32,9 +32,9 @@ CalibrationMethod parse_calibration_method(std::string_view name);
 
 struct ObserverConfig {
   CalibrationMethod method = CalibrationMethod::kMinMax;
-  double percentile = 99.99;          // kPercentile: share of values kept, in (0, 100]
-  double averaging_constant = 0.01;   // kMovingAverage: weight of each new batch
-  int quant_levels = 256;             // kEntropy / kMse: levels of the target integer type
+  double percentile = 99.99;         // kPercentile: share of values kept, in (0, 100]
+  double averaging_constant = 0.01;  // kMovingAverage: weight of each new batch
+  int quant_levels = 256;            // kEntropy / kMse: levels of the target integer type
 };
 
 // The range an observer selected: what will be quantized to [q_min, q_max].
@@ -60,13 +60,16 @@ class Observer {
 
   // The calibrated range; min <= 0 <= max is NOT enforced here (the quantizer widens the range
   // to include zero). A tensor that was never observed, or only non-finite values, gives {0, 0}.
+  // The range lies within [min(), max()]. When all finite values equal c it is {c, c}, which
+  // widening to include zero turns into [c, 0] or [0, c]; for c = 0 it stays {0, 0}, and the
+  // quantizer must pick a scale of its own (any scale represents 0 exactly).
   CalibratedRange range() const;
 
   const ObserverConfig& config() const;
-  int64_t count() const;       // finite values observed
-  int64_t nonfinite() const;   // NaN and infinities skipped
-  int64_t batches() const;     // observe() calls
-  float min() const;           // smallest finite value seen (0 when none)
+  int64_t count() const;      // finite values observed
+  int64_t nonfinite() const;  // NaN and infinities skipped
+  int64_t batches() const;    // observe() calls
+  float min() const;          // smallest finite value seen (0 when none)
   float max() const;
 
   // JSON text of the whole state (config included); from_json reverses it exactly.
