@@ -12,6 +12,8 @@ std::vector<double> linear_rebin(const FloatHistogram& histogram, float min, flo
   for (const auto& [bin, count] : histogram.nonzero_bins()) {
     if (options.skip_zeros && bin == FloatHistogram::kZeroBin) continue;
     const FloatHistogram::Interval grid = FloatHistogram::bin_interval(bin);
+    if (options.side == RebinSide::kPositive && grid.hi <= 0) continue;
+    if (options.side == RebinSide::kNegative && grid.lo >= 0) continue;
     double lo = std::clamp(grid.lo, double(min), double(max));
     double hi = std::clamp(grid.hi, double(min), double(max));
     if (options.magnitudes) {

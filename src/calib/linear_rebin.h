@@ -14,9 +14,12 @@ struct LinearBins {
   int count = 0;
 };
 
+enum class RebinSide { kBoth, kPositive, kNegative };
+
 struct RebinOptions {
-  bool magnitudes = false;  // the histogram of |x|
-  bool skip_zeros = false;  // leave out the zero bin (|x| < 2^-126)
+  bool magnitudes = false;            // the histogram of |x|
+  bool skip_zeros = false;            // leave out the zero bin (|x| < 2^-126)
+  RebinSide side = RebinSide::kBoth;  // only the bins above (below) zero
 };
 
 // Spreads every grid bin's count uniformly over its interval clipped to [min, max] (the exact

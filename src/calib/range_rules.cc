@@ -46,9 +46,8 @@ CalibratedRange percentile_range(const FloatHistogram& histogram, float min, flo
   return {float(lo), float(hi)};
 }
 
-int entropy_threshold_bins(const std::vector<double>& magnitudes, int quant_levels) {
+int entropy_threshold_bins(const std::vector<double>& magnitudes, int levels) {
   const int bins = int(magnitudes.size());
-  const int levels = quant_levels / 2;  // one side of a symmetric integer range
   if (levels >= bins) return bins;
   // Prefix sums over bins [0, k): mass, mass·log(mass) and non-empty bins; suffix mass from k.
   std::vector<double> mass(bins + 1, 0.0), mass_log_mass(bins + 1, 0.0), tail(bins + 1, 0.0);
@@ -106,24 +105,46 @@ int entropy_threshold_bins(const std::vector<double>& magnitudes, int quant_leve
                      : 0.0;
       divergence = rest + clipped / total * std::log(clipped / (total * kEntropySmoothing));
     }
-    if (divergence < best_divergence) {
-      best_divergence = divergence;
+    // Equal divergences (to rounding) favour the larger threshold: it clips less.
+    if (divergence <= best_divergence + kEntropyTieTolerance) {
+      best_divergence = std::min(best_divergence, divergence);
       best = kept;
     }
   }
   return best;
 }
 
+namespace {
+
+// eqs. (13)-(15) on one side of zero: the magnitude beyond which values are clipped, searched on
+// that side's values with `levels` integer levels. Exact zeros are left out: zero is exactly
+// representable, so they add no quantization error and would only weigh on the first level.
+double entropy_side_threshold(const FloatHistogram& histogram, float min, float max, double extent,
+                              int levels, RebinSide side) {
+  const LinearBins bins{0.0, extent / kLinearBins, kLinearBins};
+  const auto magnitudes = linear_rebin(histogram, min, max, bins,
+                                       {.magnitudes = true, .skip_zeros = true, .side = side});
+  const int kept = entropy_threshold_bins(magnitudes, std::max(levels, 2));
+  return std::min((kept + 0.5) * bins.width, extent);
+}
+
+}  // namespace
+
 CalibratedRange entropy_range(const FloatHistogram& histogram, float min, float max,
                               int quant_levels) {
-  const double max_magnitude = std::max(std::abs(double(min)), std::abs(double(max)));
-  if (max_magnitude == 0) return {min, max};
-  const LinearBins bins{0.0, max_magnitude / kLinearBins, kLinearBins};
-  const auto magnitudes = linear_rebin(histogram, min, max, bins, {.magnitudes = true});
-  const int kept = entropy_threshold_bins(magnitudes, quant_levels);
-  // eq. (15)
-  const double amax = std::min((kept + 0.5) * bins.width, max_magnitude);
-  return {float(std::max(double(min), -amax)), float(std::min(double(max), amax))};
+  // eq. (15a): each side of zero gets the share of the integer levels its extent takes of the
+  // whole range, so non-negative data (after ReLU) uses all of them, as an unsigned target does.
+  const double neg = std::max(0.0, -double(min)), pos = std::max(0.0, double(max));
+  if (neg + pos == 0) return {min, max};
+  const int neg_levels = int(std::lround(quant_levels * neg / (neg + pos)));
+  const double lo =
+      neg > 0 ? -entropy_side_threshold(histogram, min, max, neg, neg_levels, RebinSide::kNegative)
+              : double(min);
+  const double hi = pos > 0
+                        ? entropy_side_threshold(histogram, min, max, pos,
+                                                 quant_levels - neg_levels, RebinSide::kPositive)
+                        : double(max);
+  return {float(std::max(double(min), lo)), float(std::min(double(max), hi))};
 }
 
 MseChoice mse_search(const std::vector<double>& bins, double zero, int quant_levels) {

@@ -28,10 +28,12 @@ CalibratedRange mse_range(const FloatHistogram& histogram, float min, float max,
 
 // The entropy rule's threshold: the number i of linear bins kept that minimizes the KL divergence
 // of eq. (14), from min(quant_levels / 2, bins) to bins; the first on ties.
-int entropy_threshold_bins(const std::vector<double>& magnitudes, int quant_levels);
+int entropy_threshold_bins(const std::vector<double>& magnitudes, int levels);
 // Normalized probability a lone clipped tail is given where the candidate distribution has no
 // mass (eq. (14)); without it such candidates would have infinite divergence.
 inline constexpr double kEntropySmoothing = 1e-4;
+// Divergences closer than this are equal: the sums of eq. (14) carry rounding of this order.
+inline constexpr double kEntropyTieTolerance = 1e-12;
 
 // The MSE rule's search, eq. (18): the kept bins [first, last] with the least error, eq. (16),
 // in units of the squared bin width, over all pairs. `zero` is the position of x = 0 in bins from

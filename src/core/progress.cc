@@ -39,8 +39,9 @@ void Progress::update(int64_t done) {
 
 void Progress::finish() {
   if (!enabled_ || finished_) return;
-  draw(total_, true);
   finished_ = true;
+  if (!tty_ && last_decile_ == 10) return;  // the 100% line is already out
+  draw(total_, true);
 }
 
 void Progress::draw(int64_t done, bool final) {

@@ -135,9 +135,8 @@ TEST(CalibPercentile, HundredIsMinAndMax) {
 // ----- entropy, eqs. (13)-(15)
 
 // Eqs. (13)-(14) written out on normalized distributions, one candidate at a time.
-int reference_entropy_threshold(const std::vector<double>& h, int quant_levels) {
+int reference_entropy_threshold(const std::vector<double>& h, int levels) {
   const int bins = int(h.size());
-  const int levels = quant_levels / 2;
   if (levels >= bins) return bins;
   int best = bins;
   double best_divergence = std::numeric_limits<double>::infinity();
@@ -176,8 +175,9 @@ int reference_entropy_threshold(const std::vector<double>& h, int quant_levels) 
     for (int k = 0; k < kept; ++k) {
       if (p[k] > 0) divergence += p[k] * std::log(p[k] / q[k]);
     }
-    if (divergence < best_divergence) {
-      best_divergence = divergence;
+    // Equal divergences (to rounding) favour the larger threshold: it clips less.
+    if (divergence <= best_divergence + kEntropyTieTolerance) {
+      best_divergence = std::min(best_divergence, divergence);
       best = kept;
     }
   }
@@ -240,14 +240,27 @@ TEST(CalibEntropy, NonNegativeDataKeepsItsMinimum) {
   EXPECT_LT(range.max, *std::max_element(values.begin(), values.end()));
 }
 
-TEST(CalibEntropy, AsymmetricDataClipsOnlyWithinItsRange) {
-  // Mostly positive with small negatives: the threshold comes from the positive side; the lower
-  // bound is the data's min (above -amax), eq. (15).
+TEST(CalibEntropy, EachSideOfZeroIsSearchedOnItsOwn) {
+  // Mostly positive with a few small negatives: the positive side keeps its body; the negative
+  // side, searched with its own small share of the levels, stays within the data.
   auto values = relu(gaussian(100000, 4.f, 27));
   for (int i = 0; i < 1000; ++i) values.push_back(-0.01f * float(i % 7));
   const CalibratedRange range = observe_range(values, config_of(CalibrationMethod::kEntropy));
-  EXPECT_EQ(range.min, *std::min_element(values.begin(), values.end()));
+  EXPECT_GE(range.min, *std::min_element(values.begin(), values.end()));
+  EXPECT_LT(range.min, 0.f);
   EXPECT_GT(range.max, 6.f);
+}
+
+TEST(CalibEntropy, KeepsASpikeOnTheNegativeSide) {
+  // A normalized image: 80% background at exactly -0.81, the rest spread over (0, 2]. A
+  // symmetric |x| threshold would clip the positive side at 0.81; per side it cannot.
+  std::vector<float> values(80000, -0.81f);
+  const auto foreground = uniform(20000, 0.01f, 2.f, 28);
+  values.insert(values.end(), foreground.begin(), foreground.end());
+  const CalibratedRange range = observe_range(values, config_of(CalibrationMethod::kEntropy));
+  // Within one grid bin (at most 1.56% of the value wide, eq. (6)) of the spike.
+  EXPECT_NEAR(range.min, -0.81f, 0.81f * 0.0156f);
+  EXPECT_GT(range.max, 1.9f);
 }
 
 // ----- MSE, eqs. (16)-(18)

@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "quench/calibration.h"
 #include "quench/data.h"
 #include "quench/graph.h"
+#include "quench/quantize.h"
 #include "quench/session.h"
 
 namespace quench::cli {
@@ -22,6 +24,25 @@ void add_run_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
+void add_calibrate_command(CLI::App& app, Action& action);
+void add_quantize_command(CLI::App& app, Action& action);
+
+// Calibration options shared by `calibrate` and `quantize`.
+struct CalibrationCliOptions {
+  std::string method = "minmax";
+  double percentile = 99.99;
+  int64_t calib_size = 512;
+  int64_t batch = 32;
+  CalibrateOptions to_options() const;
+};
+void add_calibration_options(CLI::App& cmd, CalibrationCliOptions& o);
+
+// The recipe from a file (or the defaults) with command-line flags applied on top.
+QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
+                        const std::vector<std::string>& skip_ops, const std::string& act,
+                        bool per_tensor);
+// Prints a warning on stderr for every tensor whose calibration skipped NaN or infinities.
+void warn_nonfinite(const CalibrationTable& table);
 
 // Preprocessing options shared by every command that reads a dataset.
 struct DataCliOptions {

@@ -117,3 +117,53 @@ void add_data_options(CLI::App& cmd, DataCliOptions& o) {
 }
 
 }  // namespace quench::cli
+
+namespace quench::cli {
+
+CalibrateOptions CalibrationCliOptions::to_options() const {
+  CalibrateOptions o;
+  o.observer.method = parse_calibration_method(method);
+  QUENCH_CHECK(percentile > 0 && percentile <= 100, ErrorKind::kInvalidArgument,
+               "--percentile must be in (0, 100], got {}", percentile);
+  o.observer.percentile = percentile;
+  o.calib_size = calib_size;
+  o.batch = batch;
+  return o;
+}
+
+void add_calibration_options(CLI::App& cmd, CalibrationCliOptions& o) {
+  cmd.add_option("--method", o.method, "minmax, movavg, percentile, entropy or mse")
+      ->capture_default_str();
+  cmd.add_option("--percentile", o.percentile, "Share of values kept by --method percentile")
+      ->capture_default_str();
+  cmd.add_option("--calib-size", o.calib_size, "Calibration samples")->capture_default_str();
+  cmd.add_option("--calib-batch", o.batch, "Batch size during calibration")->capture_default_str();
+}
+
+QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
+                        const std::vector<std::string>& skip_ops, const std::string& act,
+                        bool per_tensor) {
+  QuantRecipe r = file.empty() ? QuantRecipe{} : QuantRecipe::load(file);
+  r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
+  r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
+  if (!act.empty()) {
+    QUENCH_CHECK(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
+                 ErrorKind::kInvalidArgument, "--act expects u8 or s8, got '{}'", act);
+    r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
+  }
+  if (per_tensor) r.per_channel = false;
+  return r;
+}
+
+void warn_nonfinite(const CalibrationTable& table) {
+  for (const auto& [name, observer] : table.observers) {
+    if (observer.nonfinite() > 0) {
+      std::fprintf(stderr,
+                   "quench: warning: tensor '%s': %lld NaN/infinite values were left out of "
+                   "calibration\n",
+                   name.c_str(), static_cast<long long>(observer.nonfinite()));
+    }
+  }
+}
+
+}  // namespace quench::cli

@@ -1,0 +1,83 @@
+// Static post-training quantization: prepare an FP32 model, calibrate activation ranges on
+// representative data, and write a standard QDQ ONNX model (QuantizeLinear/DequantizeLinear
+// around float ops, per-channel int8 weights, int32 bias) that quench and ONNX Runtime both run.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "quench/calibration.h"
+#include "quench/data.h"
+#include "quench/graph.h"
+
+namespace quench {
+
+// What to quantize and how. The defaults need no thought: u8 asymmetric activations, s8
+// symmetric per-channel weights, s32 bias, and every op type quench knows how to quantize.
+struct QuantRecipe {
+  DType activation_type = DType::kUInt8;  // kUInt8 (asymmetric) or kInt8 (symmetric)
+  bool per_channel = true;                // weights: per output channel, else per tensor
+  // Op types whose nodes are quantized (default_quantized_ops() when empty).
+  std::set<std::string> op_types;
+  // Nodes kept in float: exact names, or patterns with '*' and '?' ("/classifier/*"); the words
+  // "first" and "last" name the first and last quantizable node of the graph.
+  std::vector<std::string> skip_nodes;
+  std::set<std::string> skip_op_types;
+  // Per-node overrides from a recipe file: node name -> "skip" or an activation type
+  // ("uint8"/"int8") for that node's inputs and outputs.
+  std::map<std::string, std::string> node_overrides;
+
+  // Reads a JSON recipe (format documented in docs/cli.md); kInvalidArgument naming the file
+  // and field on any problem.
+  static QuantRecipe load(const std::filesystem::path& path);
+};
+
+// Op types quantized by default.
+const std::set<std::string>& default_quantized_ops();
+
+// The FP32 graph both calibration and quantization work on: shapes inferred, constants folded,
+// batch norms folded into Conv/Gemm, dead nodes removed. Deterministic, so that a calibration
+// table made from it names the same tensors the quantizer sees. kInvalidArgument when the model
+// is already quantized (it holds QuantizeLinear/DequantizeLinear or integer ops).
+Model prepare_for_quantization(const Model& fp32);
+
+struct CalibrateOptions {
+  ObserverConfig observer;
+  int64_t calib_size = 512;  // samples used (from the start of the data set)
+  int64_t batch = 32;
+  int threads = 0;
+  bool progress = true;
+};
+
+// Runs the prepared model on `data` and observes every tensor the recipe will quantize.
+// kInvalidArgument when the data does not fit the model or `recipe` names unknown nodes.
+CalibrationTable calibrate(const Model& prepared, const Dataset& data, const QuantRecipe& recipe,
+                           const CalibrateOptions& options);
+
+// One line of the quantization summary.
+struct NodeDecision {
+  std::string node;
+  std::string op_type;
+  bool quantized = false;
+  std::string reason;  // why skipped, or how quantized
+};
+
+struct QuantizeReport {
+  std::vector<NodeDecision> nodes;
+  int64_t quantized_nodes = 0;
+  int64_t skipped_nodes = 0;
+  int64_t activation_tensors = 0;  // tensors given QuantizeLinear/DequantizeLinear
+  int64_t weight_tensors = 0;      // weights stored as int8
+  uint64_t weight_bytes_before = 0;
+  uint64_t weight_bytes_after = 0;
+};
+
+// Writes the QDQ model from a prepared model and a table that covers the tensors the recipe
+// quantizes (kInvalidArgument naming a missing tensor). The result passes the ONNX checker.
+Model quantize_static(const Model& prepared, const CalibrationTable& table,
+                      const QuantRecipe& recipe, QuantizeReport* report = nullptr);
+
+}  // namespace quench

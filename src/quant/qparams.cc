@@ -1,0 +1,99 @@
+#include "quant/qparams.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace quench {
+namespace {
+
+// Smallest scale quench writes: below it, 1/scale overflows float for realistic values.
+constexpr float kMinScale = 1e-12f;
+
+// Round half to even (the ONNX QuantizeLinear rounding; nearbyint in the default FP mode).
+int32_t round_half_even(float x) { return static_cast<int32_t>(std::nearbyint(x)); }
+
+// Eq. (4) with symmetric int8 bounds.
+int32_t quantize_value(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);
+  return static_cast<int32_t>(std::clamp(q, static_cast<float>(lo), static_cast<float>(hi)));
+}
+
+}  // namespace
+
+int32_t qmin(DType type) { return type == DType::kUInt8 ? 0 : -127; }
+int32_t qmax(DType type) { return type == DType::kUInt8 ? 255 : 127; }
+
+QuantParams activation_params(float min, float max, DType type) {
+  QUENCH_CHECK(type == DType::kUInt8 || type == DType::kInt8, ErrorKind::kInvalidArgument,
+               "activations are quantized to uint8 or int8, not {}", dtype_name(type));
+  QUENCH_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max, ErrorKind::kInternal,
+               "invalid calibrated range [{}, {}]", min, max);
+  QuantParams p;
+  p.type = type;
+  const float lo = std::min(min, 0.f), hi = std::max(max, 0.f);  // eq. (40)
+  if (type == DType::kUInt8) {
+    if (hi - lo <= 0.f) return p;                      // eq. (44): all zeros
+    p.scale = std::max((hi - lo) / 255.f, kMinScale);  // eq. (41)
+    p.zero_point = std::clamp<int32_t>(round_half_even(-lo / p.scale), 0, 255);  // eq. (42)
+    return p;
+  }
+  const float amax = std::max(-lo, hi);
+  if (amax <= 0.f) return p;
+  p.scale = std::max(amax / 127.f, kMinScale);  // eq. (43)
+  return p;
+}
+
+WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel) {
+  QUENCH_CHECK(weights.dtype() == DType::kFloat32, ErrorKind::kUnsupported,
+               "weights of type {} cannot be quantized", dtype_name(weights.dtype()));
+  WeightQuant w;
+  w.axis = axis;
+  w.quantized = Tensor::empty(DType::kInt8, weights.shape());
+  const int64_t channels = per_channel ? weights.dim(static_cast<int>(axis)) : 1;
+  // View as [outer, channels, inner] around `axis`.
+  int64_t inner = 1;
+  for (int d = static_cast<int>(axis) + 1; d < weights.rank(); ++d) inner *= weights.dim(d);
+  const int64_t outer = per_channel ? weights.numel() / (channels * inner) : 1;
+  const int64_t span = per_channel ? inner : weights.numel();
+  const float* src = weights.data<float>();
+  int8_t* dst = w.quantized.data<int8_t>();
+  std::vector<float> amax(static_cast<size_t>(channels), 0.f);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* p = src + (o * channels + c) * span;
+      for (int64_t i = 0; i < span; ++i) {
+        QUENCH_CHECK(std::isfinite(p[i]), ErrorKind::kInvalidArgument,
+                     "weights hold a non-finite value (NaN or infinity)");
+        amax[c] = std::max(amax[c], std::abs(p[i]));
+      }
+    }
+  }
+  for (float a : amax) w.scales.push_back(a > 0.f ? std::max(a / 127.f, kMinScale) : 1.f);  // (45)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t base = (o * channels + c) * span;
+      for (int64_t i = 0; i < span; ++i) {
+        dst[base + i] =
+            static_cast<int8_t>(quantize_value(src[base + i], w.scales[c], 0, -127, 127));
+      }
+    }
+  }
+  return w;
+}
+
+Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<float>& w_scales,
+                     std::vector<float>* bias_scales) {
+  const int64_t n = bias.numel();
+  Tensor q = Tensor::empty(DType::kInt32, bias.shape());
+  bias_scales->clear();
+  const float* b = bias.data<float>();
+  for (int64_t c = 0; c < n; ++c) {
+    const float s = input_scale * w_scales[w_scales.size() == 1 ? 0 : c];  // eq. (46)
+    bias_scales->push_back(s);
+    const double v = std::nearbyint(static_cast<double>(b[c]) / s);
+    q.data<int32_t>()[c] = static_cast<int32_t>(std::clamp(v, -2147483647.0, 2147483647.0));
+  }
+  return q;
+}
+
+}  // namespace quench

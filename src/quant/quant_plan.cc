@@ -1,0 +1,220 @@
+#include "quant/quant_plan.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+#include "ir/graph_index.h"
+
+namespace quench {
+namespace {
+
+// Ops whose output holds the same values as (a subset of) their data input: the output keeps the
+// input's quantization parameters, so int8 data passes through unchanged.
+const std::set<std::string>& data_movement_ops() {
+  static const std::set<std::string> ops = {"MaxPool", "Reshape",   "Flatten",  "Transpose",
+                                            "Squeeze", "Unsqueeze", "Identity", "Slice"};
+  return ops;
+}
+
+bool is_compute(const std::string& op) { return op == "Conv" || op == "Gemm" || op == "MatMul"; }
+
+bool is_float(const Graph& g, const std::string& value) {
+  if (const Tensor* t = g.initializer(value)) return t->dtype() == DType::kFloat32;
+  const ValueInfo* info = g.info(value);
+  return info && info->dtype == DType::kFloat32;
+}
+
+bool matches(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+class Planner {
+ public:
+  Planner(const Graph& g, const QuantRecipe& r) : g_(g), r_(r), index_(g) {}
+
+  QuantPlan run() {
+    QuantPlan plan;
+    const size_t n = g_.nodes.size();
+    plan.quantized.assign(n, false);
+    plan.decisions.resize(n);
+    check_recipe_names();
+    find_first_and_last();
+    for (size_t i = 0; i < n; ++i) {
+      const Node& node = g_.nodes[i];
+      NodeDecision& d = plan.decisions[i];
+      d.node = node.name;
+      d.op_type = node.op_type;
+      d.reason = skip_reason(i);
+      plan.quantized[i] = d.reason.empty();
+    }
+    mark_fused_activations(plan);
+    for (size_t i = 0; i < n; ++i) {
+      if (plan.quantized[i]) quantize_node(plan, i);
+    }
+    return plan;
+  }
+
+ private:
+  DType type_of(const Node& node) const {
+    auto it = r_.node_overrides.find(node.name);
+    if (it != r_.node_overrides.end() && it->second != "skip") {
+      return it->second == "int8" || it->second == "s8" ? DType::kInt8 : DType::kUInt8;
+    }
+    return r_.activation_type;
+  }
+
+  void check_recipe_names() const {
+    auto exists = [&](const std::string& pattern) {
+      for (const Node& n : g_.nodes) {
+        if (matches(pattern, n.name)) return true;
+      }
+      return false;
+    };
+    for (const auto& s : r_.skip_nodes) {
+      if (s == "first" || s == "last") continue;
+      QUENCH_CHECK(exists(s), ErrorKind::kInvalidArgument,
+                   "the recipe skips '{}', which matches no node of the model (node names are "
+                   "listed by `quench inspect --json`)",
+                   s);
+    }
+    for (const auto& [name, _] : r_.node_overrides) {
+      QUENCH_CHECK(exists(name), ErrorKind::kInvalidArgument,
+                   "the recipe sets node '{}', which is not in the model", name);
+    }
+  }
+
+  void find_first_and_last() {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (!is_compute(g_.nodes[i].op_type) || !g_.nodes[i].domain.empty()) continue;
+      if (first_ < 0) first_ = static_cast<int>(i);
+      last_ = static_cast<int>(i);
+    }
+  }
+
+  std::string skip_reason(size_t i) const {
+    const Node& node = g_.nodes[i];
+    const auto& ops = r_.op_types.empty() ? default_quantized_ops() : r_.op_types;
+    if (!node.domain.empty() || ops.count(node.op_type) == 0) return "op type not quantized";
+    if (r_.skip_op_types.count(node.op_type)) return "op type skipped by the recipe";
+    auto it = r_.node_overrides.find(node.name);
+    if (it != r_.node_overrides.end() && it->second == "skip") return "skipped by the recipe";
+    for (const auto& s : r_.skip_nodes) {
+      if (s == "first" && static_cast<int>(i) == first_) return "first layer kept in float";
+      if (s == "last" && static_cast<int>(i) == last_) return "last layer kept in float";
+      if (s != "first" && s != "last" && matches(s, node.name)) {
+        return "skipped by the recipe ('" + s + "')";
+      }
+    }
+    if (node.inputs.empty() || !is_float(g_, node.input(0))) return "no float input";
+    bool has_activation = false;
+    for (const auto& in : node.inputs) {
+      has_activation |= !in.empty() && is_float(g_, in) && !g_.is_initializer(in);
+    }
+    if (!has_activation) return "all inputs are constants";
+    if (node.op_type == "Conv" && !g_.is_initializer(node.input(1))) {
+      return "weights are not constant";
+    }
+    if (node.op_type == "Clip") {
+      for (size_t k = 1; k < node.inputs.size(); ++k) {
+        if (node.has_input(k) && !g_.is_initializer(node.input(k))) return "bounds not constant";
+      }
+    }
+    if (data_movement_ops().count(node.op_type) && g_.is_initializer(node.input(0))) {
+      return "constant data";
+    }
+    return "";
+  }
+
+  // Conv/Gemm/MatMul/Add followed by Relu or Clip form one unit: no Q/DQ between them (as
+  // PyTorch's fuse_modules does).
+  void mark_fused_activations(QuantPlan& plan) {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& act = g_.nodes[i];
+      if (!plan.quantized[i] || (act.op_type != "Relu" && act.op_type != "Clip")) continue;
+      const int p = index_.producer(act.input(0));
+      if (p < 0 || !plan.quantized[p] || !index_.single_use(act.input(0))) continue;
+      const std::string& op = g_.nodes[p].op_type;
+      if (!is_compute(op) && op != "Add") continue;
+      internal_.insert(act.input(0));
+      plan.decisions[i].reason = "fused with " + g_.nodes[p].describe();
+    }
+  }
+
+  std::string params_source(const std::string& value, const QuantPlan& plan) const {
+    const int p = index_.producer(value);
+    if (p >= 0 && plan.quantized[p] && data_movement_ops().count(g_.nodes[p].op_type)) {
+      return params_source(g_.nodes[p].input(0), plan);
+    }
+    return value;
+  }
+
+  void add_activation(QuantPlan& plan, const std::string& value, DType type) {
+    if (value.empty() || internal_.count(value) || !is_float(g_, value)) return;
+    ActivationQuant a;
+    a.type = type;
+    a.constant = g_.is_initializer(value);
+    a.params_from = a.constant ? value : params_source(value, plan);
+    plan.activations.emplace(value, a);
+  }
+
+  void quantize_node(QuantPlan& plan, size_t i) {
+    const Node& node = g_.nodes[i];
+    const DType type = type_of(node);
+    NodeQuant nq;
+    nq.node = i;
+    std::string how = fmt::format("{} activations", dtype_name(type));
+    if (node.op_type == "Conv") {
+      nq.weights.push_back({1, 0});
+      if (node.has_input(2) && g_.is_initializer(node.input(2))) nq.bias_input = 2;
+    } else if (node.op_type == "Gemm" || node.op_type == "MatMul") {
+      const Tensor* b = g_.initializer(node.input(1));
+      if (b != nullptr && b->dtype() == DType::kFloat32 && b->rank() >= 2) {
+        const bool trans_b = node.op_type == "Gemm" && node.attr_int("transB", 0) != 0;
+        nq.weights.push_back({1, trans_b ? 0 : b->rank() - 1});
+        const Tensor* c =
+            node.op_type == "Gemm" && node.has_input(2) ? g_.initializer(node.input(2)) : nullptr;
+        const bool unit_scales =
+            node.attr_float("alpha", 1.f) == 1.f && node.attr_float("beta", 1.f) == 1.f;
+        if (c != nullptr && c->rank() == 1 && unit_scales) nq.bias_input = 2;
+      }
+    }
+    if (!nq.weights.empty()) {
+      how += r_.per_channel ? ", int8 per-channel weights" : ", int8 per-tensor weights";
+    }
+    if (nq.bias_input >= 0) how += ", int32 bias";
+    if (data_movement_ops().count(node.op_type)) how = "keeps its input's scale";
+    if (plan.decisions[i].reason.empty()) plan.decisions[i].reason = how;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const bool weight = std::any_of(nq.weights.begin(), nq.weights.end(),
+                                      [&](const WeightInput& w) { return w.input == k; });
+      const bool data_input = !data_movement_ops().count(node.op_type) || k == 0;
+      const bool clip_bound = node.op_type == "Clip" && k > 0;
+      if (weight || static_cast<int>(k) == nq.bias_input || !data_input || clip_bound) continue;
+      add_activation(plan, node.inputs[k], type);
+    }
+    if (!nq.weights.empty() || nq.bias_input >= 0) plan.nodes.push_back(nq);
+  }
+
+  const Graph& g_;
+  const QuantRecipe& r_;
+  GraphIndex index_;
+  std::set<std::string> internal_;
+  int first_ = -1, last_ = -1;
+};
+
+}  // namespace
+
+std::set<std::string> QuantPlan::observed() const {
+  std::set<std::string> out;
+  for (const auto& [name, a] : activations) {
+    if (!a.constant) out.insert(a.params_from);
+  }
+  return out;
+}
+
+QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe) {
+  return Planner(prepared, recipe).run();
+}
+
+}  // namespace quench

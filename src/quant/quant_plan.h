@@ -1,0 +1,48 @@
+// Which nodes and tensors a recipe quantizes, decided once on the prepared graph and shared by
+// calibration (which tensors to observe) and the QDQ writer (where Q/DQ pairs go).
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "quench/quantize.h"
+
+namespace quench {
+
+// A tensor that gets a QuantizeLinear/DequantizeLinear pair.
+struct ActivationQuant {
+  DType type = DType::kUInt8;
+  // The tensor whose calibrated range gives this one's scale and zero point: itself, or, for the
+  // output of a data-movement op (MaxPool, Reshape, ...), the input it inherits them from.
+  std::string params_from;
+  bool constant = false;  // an initializer used as an operand (range from its own values)
+};
+
+// A constant input stored as int8.
+struct WeightInput {
+  size_t input = 0;
+  int64_t axis = 0;  // output-channel axis for per-channel scales
+};
+
+struct NodeQuant {
+  size_t node = 0;  // index in the prepared graph
+  std::vector<WeightInput> weights;
+  int bias_input = -1;  // int32 bias with scale s_x * s_w (eq. (46)); -1: none
+};
+
+struct QuantPlan {
+  std::vector<NodeDecision> decisions;  // one per node, in graph order
+  std::vector<bool> quantized;          // per node
+  std::map<std::string, ActivationQuant> activations;
+  std::vector<NodeQuant> nodes;  // quantized nodes with weights or bias
+  // Tensors whose range comes from calibration.
+  std::set<std::string> observed() const;
+};
+
+// kInvalidArgument when the recipe names a node (or a pattern matches none) that is not in the
+// graph.
+QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe);
+
+}  // namespace quench
