@@ -37,6 +37,7 @@ struct Step {
 struct PlanOptions {
   bool fast_kernels = true;
   bool blocked_layouts = true;  // allow kernels to keep blocked layouts between them
+  bool observable = false;      // prepare plain copies of blocked values for a tensor callback
   int threads = 1;
 };
 
@@ -48,6 +49,10 @@ struct Plan {
   std::vector<int> output_slots;  // per graph output
   size_t arena_bytes = 0;
   size_t scratch_bytes = 0;
+  // With PlanOptions::observable: per slot, the conversion of a blocked value to plain for the
+  // tensor callback (null for plain slots), and the largest plain size among them.
+  std::vector<std::unique_ptr<Kernel>> observe_reorders;
+  size_t observe_bytes = 0;
 };
 
 // Chooses kernels for every node of `graph` (concrete shapes required), inserts layout

@@ -189,6 +189,16 @@ std::unique_ptr<Plan> build_plan(Graph graph, const PlanOptions& options) {
   plan->graph = std::move(graph);
   PlanBuilder(*plan, options).build();
   plan_memory(*plan);
+  if (options.observable) {
+    plan->observe_reorders.resize(plan->slots.size());
+    for (size_t i = 0; i < plan->slots.size(); ++i) {
+      const Slot& s = plan->slots[i];
+      if (s.layout.plain()) continue;
+      plan->observe_reorders[i] = make_reorder_kernel(s.dtype, s.shape, s.layout, Layout{});
+      plan->observe_bytes =
+          std::max(plan->observe_bytes, size_t(shape_numel(s.shape)) * dtype_size(s.dtype));
+    }
+  }
   return plan;
 }
 

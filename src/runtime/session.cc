@@ -23,7 +23,9 @@ namespace {
 struct ExecState {
   std::shared_ptr<void> arena;
   std::shared_ptr<void> scratch;
+  std::shared_ptr<void> observe_buffer;  // plain copy of a blocked value for the callback
   std::vector<std::unique_ptr<KernelState>> kernel_states;
+  std::vector<std::unique_ptr<KernelState>> observe_states;
   std::vector<void*> slot_ptrs;
   std::vector<const void*> in_ptrs;
   std::vector<void*> out_ptrs;
@@ -49,6 +51,10 @@ struct PlanEntry {
     s->arena = aligned_alloc_shared(plan->arena_bytes);
     s->scratch = aligned_alloc_shared(plan->scratch_bytes);
     for (const Step& step : plan->steps) s->kernel_states.push_back(step.kernel->make_state());
+    s->observe_buffer = aligned_alloc_shared(plan->observe_bytes);
+    for (const auto& k : plan->observe_reorders) {
+      s->observe_states.push_back(k ? k->make_state() : nullptr);
+    }
     s->slot_ptrs.resize(plan->slots.size(), nullptr);
     for (size_t i = 0; i < plan->slots.size(); ++i) {
       const Slot& slot = plan->slots[i];
@@ -134,7 +140,8 @@ struct Session::Impl {
     eliminate_dead_nodes(g);
     PlanOptions po;
     po.fast_kernels = options.fast_kernels;
-    po.blocked_layouts = options.fast_kernels && !observed;
+    po.blocked_layouts = options.fast_kernels;
+    po.observable = observed;
     po.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
     entry.plan = build_plan(std::move(g), po);
   }
@@ -264,7 +271,14 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
         const int id = step.outputs[o];
         if (id < 0) continue;
         const Slot& slot = plan.slots[id];
-        run_options.on_tensor(slot.value, Tensor::wrap(slot.dtype, slot.shape, state->out_ptrs[o]));
+        void* data = state->out_ptrs[o];
+        if (const Kernel* reorder = plan.observe_reorders[id].get()) {
+          const void* from = data;
+          void* to = state->observe_buffer.get();
+          reorder->run(KernelArgs{&from, &to, nullptr, state->observe_states[id].get()});
+          data = to;
+        }
+        run_options.on_tensor(slot.value, Tensor::wrap(slot.dtype, slot.shape, data));
       }
     }
   }
