@@ -91,27 +91,49 @@ void infer_dynamic_quantize_lstm(InferContext& ctx) {
   ctx.set_output(kRnnYC, DType::kFloat32, state);
 }
 
-// Scales of W or R per (direction, gate row), from constant inputs.
-std::vector<float> expand_scales(const KernelContext& ctx, size_t scale, int64_t dirs,
-                                 int64_t gate_rows) {
-  const Tensor* value = ctx.input(scale).constant;
-  if (value == nullptr) {
-    ctx.fail(ErrorKind::kUnsupported, "input {} (a weight scale) must be constant", scale);
-  }
-  const int64_t per_direction = value->numel() / std::max<int64_t>(1, dirs);
-  if (value->numel() != dirs && value->numel() != dirs * gate_rows) {
-    ctx.fail(ErrorKind::kInvalidModel, "input {} has {} scales, expected {} or {}", scale,
-             value->numel(), dirs, dirs * gate_rows);
-  }
-  const auto scales = value->values<float>();
-  std::vector<float> out(static_cast<size_t>(dirs * gate_rows));
-  for (int64_t d = 0; d < dirs; ++d) {
-    for (int64_t row = 0; row < gate_rows; ++row) {
-      out[d * gate_rows + row] = scales[d * per_direction + (per_direction == 1 ? 0 : row)];
+// The scales of W or R per (direction, gate row), from their [dirs] or [dirs, 4h] input: prepared
+// when the input is constant, else expanded into scratch at every run.
+class GateScales {
+ public:
+  GateScales() = default;
+  GateScales(const KernelContext& ctx, size_t scale, int64_t dirs, int64_t gate_rows)
+      : params_(ctx, scale, kInputCount, DType::kUInt8), dirs_(dirs), gate_rows_(gate_rows) {
+    const int64_t count = ctx.input(scale).numel();
+    if (count != dirs && count != dirs * gate_rows) {
+      ctx.fail(ErrorKind::kInvalidModel, "input {} has {} scales, expected {} or {}", scale, count,
+               dirs, dirs * gate_rows);
+    }
+    per_direction_ = count / dirs;
+    if (params_.known()) {
+      prepared_.resize(static_cast<size_t>(dirs * gate_rows));
+      expand(KernelArgs{}, prepared_.data());
     }
   }
-  return out;
-}
+
+  size_t scratch_bytes() const {
+    return prepared_.empty() ? static_cast<size_t>(dirs_ * gate_rows_) * sizeof(float) : 0;
+  }
+  const float* data(const KernelArgs& args, void* scratch) const {
+    if (!prepared_.empty()) return prepared_.data();
+    float* out = static_cast<float*>(scratch);
+    expand(args, out);
+    return out;
+  }
+
+ private:
+  void expand(const KernelArgs& args, float* out) const {
+    for (int64_t d = 0; d < dirs_; ++d) {
+      for (int64_t row = 0; row < gate_rows_; ++row) {
+        const int64_t index = d * per_direction_ + (per_direction_ == 1 ? 0 : row);
+        out[d * gate_rows_ + row] = params_.scale(args, index);
+      }
+    }
+  }
+
+  QuantParamSource params_;  // no zero point: input kInputCount is always absent
+  int64_t dirs_ = 0, gate_rows_ = 0, per_direction_ = 1;
+  std::vector<float> prepared_;
+};
 
 // W or R centered as [dirs, 4h, K] (stored [dirs, K, 4h]) with its zero points per direction or
 // per gate row.
@@ -139,8 +161,8 @@ struct LstmPlan {
   RnnAttributes attrs;
   ref::QuantLstmSizes sizes;
   CenteredOperand w, r;
-  std::vector<float> w_scales, r_scales;  // [dirs, 4h]
-  std::vector<float> fused_bias;          // [dirs, 4h] when B is constant
+  GateScales w_scales, r_scales;
+  std::vector<float> fused_bias;  // [dirs, 4h] when B is constant
   bool has_bias = false;
   bool has_lengths = false, has_initial_h = false, has_initial_c = false, has_peepholes = false;
   bool has_y = false, has_y_h = false, has_y_c = false;
@@ -162,12 +184,14 @@ std::unique_ptr<Kernel> make_lstm_kernel(LstmPlan p) {
   ScratchPlan scratch;
   const size_t w_at = scratch.add(p.w.scratch_bytes());
   const size_t r_at = scratch.add(p.r.scratch_bytes());
+  const size_t w_scales_at = scratch.add(p.w_scales.scratch_bytes());
+  const size_t r_scales_at = scratch.add(p.r_scales.scratch_bytes());
   const bool bias_at_run_time = p.has_bias && p.fused_bias.empty();
   const size_t bias_at = scratch.add(bias_at_run_time ? dirs * gate_rows * sizeof(float) : 0);
   const size_t lstm_at = scratch.add(ref::quant_lstm_scratch_bytes(p.sizes));
   return ref::make_kernel(
-      [p = std::move(p), dirs, gate_rows, w_at, r_at, bias_at, bias_at_run_time,
-       lstm_at](const KernelArgs& a) {
+      [p = std::move(p), dirs, gate_rows, w_at, r_at, w_scales_at, r_scales_at, bias_at,
+       bias_at_run_time, lstm_at](const KernelArgs& a) {
         const ref::QuantLstmSizes& s = p.sizes;
         const int32_t* lengths = p.has_lengths ? ref::in<int32_t>(a, kRnnSequenceLens) : nullptr;
         for (int64_t batch = 0; lengths && batch < s.batch; ++batch) {
@@ -178,6 +202,8 @@ std::unique_ptr<Kernel> make_lstm_kernel(LstmPlan p) {
         }
         const int16_t* w = p.w.data(a, scratch_at(a.scratch, w_at));
         const int16_t* r = p.r.data(a, scratch_at(a.scratch, r_at));
+        const float* w_scales = p.w_scales.data(a, scratch_at(a.scratch, w_scales_at));
+        const float* r_scales = p.r_scales.data(a, scratch_at(a.scratch, r_scales_at));
         const float* bias = p.fused_bias.empty() ? nullptr : p.fused_bias.data();
         if (bias_at_run_time) {
           float* fused = static_cast<float*>(scratch_at(a.scratch, bias_at));
@@ -192,8 +218,8 @@ std::unique_ptr<Kernel> make_lstm_kernel(LstmPlan p) {
           ref::QuantLstmWeights weights{
               w + d * gate_rows * s.input_size,
               r + d * gate_rows * s.hidden_size,
-              p.w_scales.data() + d * gate_rows,
-              p.r_scales.data() + d * gate_rows,
+              w_scales + d * gate_rows,
+              r_scales + d * gate_rows,
               bias ? bias + d * gate_rows : nullptr,
               p.has_peepholes ? ref::in<float>(a, kRnnP) + d * 3 * s.hidden_size : nullptr};
           float* y = output(p.has_y, kRnnY);
@@ -244,8 +270,8 @@ std::unique_ptr<Kernel> ref_dynamic_quantize_lstm(KernelContext& ctx) {
   p.sizes = {dims.seq_length.value, dims.batch.value, dims.input_size.value,
              dims.hidden_size.value};
   const int64_t dirs = p.attrs.num_directions(), gate_rows = 4 * p.sizes.hidden_size;
-  p.w_scales = expand_scales(ctx, kWScale, dirs, gate_rows);
-  p.r_scales = expand_scales(ctx, kRScale, dirs, gate_rows);
+  p.w_scales = GateScales(ctx, kWScale, dirs, gate_rows);
+  p.r_scales = GateScales(ctx, kRScale, dirs, gate_rows);
   p.w = centered_weights(ctx, kRnnW, kWZeroPoint, dirs, gate_rows, p.sizes.input_size);
   p.r = centered_weights(ctx, kRnnR, kRZeroPoint, dirs, gate_rows, p.sizes.hidden_size);
   p.has_bias = ctx.has_input(kRnnB);

@@ -39,8 +39,12 @@ std::vector<Tensor> run_both(const Node& node, const std::vector<Tensor>& inputs
   g.opsets[""] = opset;
   g.opsets["com.microsoft"] = 1;
   std::vector<Tensor> fed;
+  Node graph_node = node;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) continue;
+    if (!inputs[i].defined()) {
+      graph_node.inputs[i].clear();  // absent in the graph
+      continue;
+    }
     g.inputs.push_back(node.inputs[i]);
     g.values[node.inputs[i]] = ValueInfo{inputs[i].dtype(), symbolic(inputs[i].shape()), ""};
     fed.push_back(inputs[i]);
@@ -48,7 +52,7 @@ std::vector<Tensor> run_both(const Node& node, const std::vector<Tensor>& inputs
   for (const std::string& out : node.outputs) {
     if (!out.empty()) g.outputs.push_back(out);
   }
-  g.nodes = {node};
+  g.nodes = {graph_node};
   SessionOptions options;
   options.threads = 1;
   options.fast_kernels = false;
