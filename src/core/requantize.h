@@ -1,5 +1,5 @@
 // Every rounding and saturation of quench's integer arithmetic, in one place. The equations are
-// those of docs/quantization.md, "Integer arithmetic and requantization", eqs. (30)-(37); the
+// those of docs/quantization.md, "Integer arithmetic and requantization", eqs. (30)-(38); the
 // reference kernels use these helpers and nothing else, and fast kernels must agree with them
 // exactly or within the ±1 stated there.
 //
@@ -70,14 +70,14 @@ inline float dequantize(int32_t q, float scale, int32_t zero_point) {
   return static_cast<float>(static_cast<int64_t>(q) - zero_point) * scale;
 }
 
-// Eq. (34): the requantization multiplier M = (s_a · s_b) / s_y of a product of two quantized
+// Eq. (36): the requantization multiplier M = (s_a · s_b) / s_y of a product of two quantized
 // operands written with scale s_y, in float and in this order (ONNX Runtime's QLinearConv,
 // QLinearMatMul and QLinearMul compute it so; QGemm folds alpha in first: ((alpha·s_a)·s_b)/s_y).
 inline float requant_multiplier(float scale_a, float scale_b, float scale_y) {
   return scale_a * scale_b / scale_y;
 }
 
-// Eq. (33): y = saturate(round_half_even(float(acc) · M) + z_y) for an int32 accumulator (bias
+// Eq. (35): y = saturate(round_half_even(float(acc) · M) + z_y) for an int32 accumulator (bias
 // included). float(acc) is exact for |acc| <= 2^24 and rounds to nearest beyond; the product
 // rounds once. This is ONNX Runtime's MlasRequantizeOutput step for step (convert, multiply,
 // clamp to [q_min − z, q_max − z], round to nearest even, add z — clamping an integer bound
@@ -90,7 +90,7 @@ Q requantize(int32_t acc, float multiplier, int32_t zero_point) {
   return saturate<Q>(static_cast<double>(round_half_even(scaled)) + zero_point);
 }
 
-// Eq. (37), QLinearAdd: y = saturate(round_half_even(r_a·(a − z_a) + r_b·(b − z_b)) + z_y) with
+// Eq. (38), QLinearAdd: y = saturate(round_half_even(r_a·(a − z_a) + r_b·(b − z_b)) + z_y) with
 // the float ratios r_a = s_a / s_y, r_b = s_b / s_y. The sum is formed in double, where both
 // products are exact (24-bit ratio times a 9-bit integer), so it is rounded once and FMA
 // contraction cannot change it. ONNX Runtime sums in float (x86: z_y − (r_a·z_a + r_b·z_b) +
@@ -101,7 +101,7 @@ Q add_requantize(int32_t a, float ratio_a, int32_t b, float ratio_b, int32_t zer
   return saturate<Q>(round_half_even(sum) + zero_point);
 }
 
-// Eq. (35), DynamicQuantizeLinear (u8): the range is widened to include 0, s = (max − min) / 255
+// Eq. (37), DynamicQuantizeLinear (u8): the range is widened to include 0, s = (max − min) / 255
 // (1 when the range is empty, as in ONNX Runtime, where ONNX's function body would divide 0 by
 // 0), z = round_half_even(clamp(0 − min / s, 0, 255)).
 struct DynamicQuantParams {
@@ -116,7 +116,7 @@ inline DynamicQuantParams dynamic_quant_params(float min, float max) {
   return {scale, static_cast<uint8_t>(zero_point)};
 }
 
-// Eq. (36): integer accumulators are int64 in the reference kernels, so they cannot overflow:
+// Eq. (34): integer accumulators are int64 in the reference kernels, so they cannot overflow:
 // each term (a − z_a)(b − z_b) has |term| <= 255 · 255 < 2^16, and a reduction has fewer than
 // 2^36 terms (kMaxTensorBytes bounds every tensor), so |sum| < 2^52. ONNX lets the int32 result
 // wrap; narrowing the exact sum modulo 2^32 gives the same bits as accumulating in int32 with

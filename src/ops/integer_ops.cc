@@ -1,5 +1,5 @@
 // ConvInteger and MatMulInteger (opset 10): exact integer sums of centered operands, written as
-// int32 (docs/quantization.md, eqs. (36), (38)); also the setup of integer convolutions and
+// int32 (docs/quantization.md, eqs. (33), (34)); also the setup of integer convolutions and
 // matrix products that QLinearConv and QLinearMatMul share.
 #include "core/requantize.h"
 #include "ir/shape_util.h"

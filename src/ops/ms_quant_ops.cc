@@ -1,7 +1,8 @@
 // Element-wise quantized ops of ONNX Runtime's com.microsoft domain (opset 1), as its quantizer
 // emits them: QLinearAdd and QLinearMul (numpy broadcasting), QLinearSigmoid and QLinearLeakyRelu
 // (256-entry tables), QLinearConcat and QLinearSoftmax. Every parameter is per tensor.
-// docs/quantization.md, eqs. (31)-(34), (37), (40).
+// docs/quantization.md, eqs. (31), (32), (35), (36), (38),
+// (40), (41).
 #include <cmath>
 
 #include "core/requantize.h"

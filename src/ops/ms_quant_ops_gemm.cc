@@ -1,5 +1,5 @@
 // QGemm, QLinearGlobalAveragePool and QLinearAveragePool of ONNX Runtime's com.microsoft domain
-// (opset 1). docs/quantization.md, eqs. (33), (34), (36), (39), (42)-(43).
+// (opset 1). docs/quantization.md, eqs. (34)-(36), (39), (42), (43).
 #include "core/requantize.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/pool.h"
@@ -108,7 +108,7 @@ std::unique_ptr<Kernel> qgemm_kernel(QGemmPlan plan) {
         const int64_t cols = p.product.N;
         ref::matmul_centered(p.product, a, b, [&](int64_t, int64_t row, int64_t col, int64_t sum) {
           if (c) sum += c[row * p.c_row_stride + col * p.c_col_stride];
-          // Exact in int64; the int32 accumulator wraps as ONNX Runtime's does (eq. (36)).
+          // Exact in int64; the int32 accumulator wraps as ONNX Runtime's does (eq. (34)).
           const int32_t acc = wrap_to_int32(sum);
           if constexpr (std::is_same_v<Out, float>) {
             y[row * cols + col] = static_cast<float>(acc) * multiplier[col];

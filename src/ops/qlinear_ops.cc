@@ -1,5 +1,5 @@
 // QLinearConv and QLinearMatMul (opset 10): exact integer sums of centered operands (plus the
-// int32 bias), requantized with float multipliers (docs/quantization.md, eqs. (33), (34), (36)).
+// int32 bias), requantized with float multipliers (docs/quantization.md, eqs. (33)-(36)).
 #include "core/requantize.h"
 #include "kernels/ref/quant_conv.h"
 #include "kernels/ref/ref_kernel.h"
@@ -66,7 +66,7 @@ std::unique_ptr<Kernel> qlinear_conv_kernel(IntConv c, ChannelMultipliers multip
         ref::conv_centered(c.geometry, x, w, scratch_at(a.scratch, conv_at),
                            [&](int64_t channel, int64_t offset, int64_t sum) {
                              // Exact in int64; the int32 accumulator wraps as ONNX allows (eq.
-                             // (36)).
+                             // (34)).
                              const int32_t acc = wrap_to_int32(sum + (bias ? bias[channel] : 0));
                              y[offset] = requantize<Q>(acc, multiplier[channel], zero_point);
                            });

@@ -58,7 +58,7 @@ struct ParamIndexing {
 ParamIndexing param_indexing(const Node& node, const char* what, const Shape& param,
                              const Shape& operand, int reduced_dim);
 
-// How an operand is centered (eq. (38)) into the int16 layout [matrices, rows, cols] the integer
+// How an operand is centered (eq. (33)) into the int16 layout [matrices, rows, cols] the integer
 // kernels read. With `transpose` the operand is stored as [matrices, cols, rows].
 struct CenterLayout {
   int64_t matrices = 1;
@@ -89,7 +89,7 @@ class CenteredOperand {
   std::vector<int16_t> prepared_;
 };
 
-// Per-channel multipliers M[c] = ((alpha · s_a) · s_b[c]) / s_y (eq. (34); alpha is 1 except for
+// Per-channel multipliers M[c] = ((alpha · s_a) · s_b[c]) / s_y (eq. (36); alpha is 1 except for
 // QGemm), or (alpha · s_a) · s_b[c] without an output scale (QGemm's float output). Prepared when
 // the scales are constant, else computed into scratch at every run.
 class ChannelMultipliers {

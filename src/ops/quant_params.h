@@ -1,4 +1,4 @@
-// Scales and zero points of quantized tensors (docs/quantization.md, eqs. (4)-(5) and (30)-(37)),
+// Scales and zero points of quantized tensors (docs/quantization.md, eqs. (4)-(5) and (30)-(38)),
 // parsed once and shared by the reference kernels, the oneDNN int8 kernels and the QDQ-lowering
 // pass, so that all of them accept the same parameter shapes.
 #pragma once

@@ -1,5 +1,5 @@
 // QuantizeLinear and DequantizeLinear (opset 10: per-tensor; opset 13: per-axis parameters and the
-// `axis` attribute) and DynamicQuantizeLinear (opset 11): eqs. (31), (32) and (35) of
+// `axis` attribute) and DynamicQuantizeLinear (opset 11): eqs. (31), (32) and (37) of
 // docs/quantization.md.
 #include "core/requantize.h"
 #include "ir/shape_util.h"
@@ -177,7 +177,7 @@ std::unique_ptr<Kernel> ref_dynamic_quantize_linear(KernelContext& ctx) {
   const bool write_scale = has_output(1), write_zero_point = has_output(2);
   return ref::make_kernel([count, write_scale, write_zero_point](const KernelArgs& a) {
     const float* x = ref::in<float>(a, 0);
-    // An empty x has the range [0, 0] (eq. (35) widens every range to include 0).
+    // An empty x has the range [0, 0] (eq. (37) widens every range to include 0).
     float min = 0.f, max = 0.f;
     for (int64_t i = 0; i < count; ++i) {
       min = std::min(min, x[i]);

@@ -136,7 +136,7 @@ TEST(Requantize, RequantizesAccumulators) {
   EXPECT_EQ(requantize<uint8_t>(-100, 0.125f, 10), 0);  // −12.5 → −12, −2 saturates
   EXPECT_EQ(requantize<int8_t>(1000, 0.5f, 0), 127);
   EXPECT_EQ(requantize<int8_t>(-3, 0.5f, 0), -2);  // −1.5 → −2
-  // float(acc) rounds above 2^24: 2^24 + 1 becomes 2^24 (eq. (33)).
+  // float(acc) rounds above 2^24: 2^24 + 1 becomes 2^24 (eq. (35)).
   EXPECT_EQ(requantize<int32_t>(16777217, 1.f, 0), 16777216);
   EXPECT_EQ(requant_multiplier(0.5f, 0.25f, 0.125f), 1.f);
 }

@@ -1,6 +1,6 @@
 // Reference integer convolution and the centering of quantized operands it runs on: the exact
 // int64 sums every integer convolution shares (ConvInteger, QLinearConv), handed to an epilogue
-// that writes them (int32) or requantizes them (u8/s8). docs/quantization.md, eqs. (36), (38).
+// that writes them (int32) or requantizes them (u8/s8). docs/quantization.md, eqs. (33), (34).
 #pragma once
 
 #include <algorithm>
@@ -27,7 +27,7 @@ void center(const Q* q, int64_t count, int32_t zero_point, int16_t* out) {
 // [batch, out_channels, out_size...]. `scratch` holds conv_centered_scratch_bytes(g) bytes.
 //
 // Overflow: each product is at most 255 · 255 < 2^16 in magnitude and a sum has fewer than 2^36
-// terms, so the int64 sums are exact (eq. (36)); the epilogue narrows them.
+// terms, so the int64 sums are exact (eq. (34)); the epilogue narrows them.
 inline size_t conv_centered_scratch_bytes(const ConvGeometry& g) {
   int64_t out_plane = 1, taps = 1;
   for (int d = 0; d < g.spatial_rank(); ++d) {

@@ -44,7 +44,7 @@ Buffers carve(const QuantLstmSizes& s, void* scratch) {
   return b;
 }
 
-// Quantizes `count` floats together to u8 with dynamic parameters (eq. (35)) and centers them
+// Quantizes `count` floats together to u8 with dynamic parameters (eq. (37)) and centers them
 // (q − z in [−255, 255]); returns the scale.
 float quantize_centered(const float* x, int64_t count, int16_t* out) {
   float min = 0.f, max = 0.f;
@@ -59,7 +59,7 @@ float quantize_centered(const float* x, int64_t count, int16_t* out) {
   return p.scale;
 }
 
-// Exact: |term| <= 255 · 255 < 2^16 and n < 2^36 terms (eq. (36)).
+// Exact: |term| <= 255 · 255 < 2^16 and n < 2^36 terms (eq. (34)).
 int64_t dot(const int16_t* a, const int16_t* b, int64_t n) {
   int64_t sum = 0;
   for (int64_t k = 0; k < n; ++k) sum += int32_t{a[k]} * b[k];

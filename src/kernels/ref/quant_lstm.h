@@ -1,6 +1,6 @@
 // Reference kernel of com.microsoft DynamicQuantizeLSTM: the ONNX LSTM (ops/rnn.h attributes,
 // layout 0) with 8-bit W and R, run the way ONNX Runtime runs it (docs/quantization.md, eq. (44)):
-// the input rows of all steps are quantized together to u8 with dynamic parameters (eq. (35)),
+// the input rows of all steps are quantized together to u8 with dynamic parameters (eq. (37)),
 // and so is the batch's hidden state before each step; the products are exact integer sums,
 // scaled to float with s_x · s_w per gate row; the gate and cell math is the float LSTM's.
 #pragma once

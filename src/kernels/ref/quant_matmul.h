@@ -1,5 +1,5 @@
 // Reference integer matrix products on centered operands: the exact int64 sums MatMulInteger,
-// QLinearMatMul and QGemm share, handed to an epilogue (docs/quantization.md, eqs. (36), (39)).
+// QLinearMatMul and QGemm share, handed to an epilogue (docs/quantization.md, eqs. (34), (39)).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ struct CenteredMatMul {
 };
 
 // Calls store(batch, row, col, sum) for every output. Overflow: |A·B term| <= 255 · 255 < 2^16
-// and K < 2^36, so the int64 sum is exact (eq. (36)).
+// and K < 2^36, so the int64 sum is exact (eq. (34)).
 template <class Store>
 void matmul_centered(const CenteredMatMul& p, const int16_t* a, const int16_t* b_transposed,
                      Store&& store) {
