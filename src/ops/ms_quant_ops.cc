@@ -19,27 +19,6 @@ namespace {
 
 constexpr char kMsDomain[] = "com.microsoft";
 
-// Shape-infers one per-tensor (scale, zero point) pair that belongs to data input `data`.
-void infer_tensor_params(InferContext& ctx, size_t data, size_t scale, size_t zero_point,
-                         const char* what) {
-  check_float_input_type(ctx, scale, "a scale");
-  check_same_type(ctx, data, zero_point, "a zero point");
-  check_quant_param_shapes(ctx.node(), what, ctx.input_shape(scale),
-                           ctx.has_input(zero_point) ? ctx.input_shape(zero_point) : nullptr,
-                           nullptr);
-}
-
-// A per-tensor parameter pair at build time; kInvalidModel if it has several values.
-QuantParamSource tensor_params(const KernelContext& ctx, size_t scale, size_t zero_point,
-                               DType type, const char* what) {
-  QuantParamSource p(ctx, scale, zero_point, type);
-  if (p.size() != 1) {
-    ctx.fail(ErrorKind::kInvalidModel, "{}'s scale and zero point have {} values, expected one",
-             what, p.size());
-  }
-  return p;
-}
-
 // ---- QLinearAdd, QLinearMul: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
 // C_zero_point ----
 
@@ -111,16 +90,6 @@ std::unique_ptr<Kernel> ref_qlinear_binary(KernelContext& ctx) {
 }
 
 // ---- QLinearSigmoid, QLinearLeakyRelu: X, X_scale, X_zero_point, Y_scale, Y_zero_point ----
-
-// y = quantize(f(dequantize(x))) for all 256 values of x, indexed by x − lowest (eq. (40)).
-template <class Q, class F>
-void fill_table(float x_scale, int32_t x_zero_point, float y_scale, int32_t y_zero_point,
-                const F& f, Q* table) {
-  for (int32_t q = kQuantMin<Q>; q <= kQuantMax<Q>; ++q) {
-    table[q - kQuantMin<Q>] =
-        quantize<Q>(f(dequantize(q, x_scale, x_zero_point)), y_scale, y_zero_point);
-  }
-}
 
 void infer_qlinear_unary(InferContext& ctx) {
   check_quant_input_type(ctx, 0, "X");

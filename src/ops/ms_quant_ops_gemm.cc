@@ -204,13 +204,8 @@ bool channels_last(const Node& node) {
 
 void infer_pool_params(InferContext& ctx) {
   check_quant_input_type(ctx, 0, "X");
-  for (auto [scale, zero_point, what] : {std::tuple{1, 2, "x"}, std::tuple{3, 4, "y"}}) {
-    check_float_input_type(ctx, scale, "a scale");
-    check_same_type(ctx, 0, zero_point, "a zero point");
-    check_quant_param_shapes(ctx.node(), what, ctx.input_shape(scale),
-                             ctx.has_input(zero_point) ? ctx.input_shape(zero_point) : nullptr,
-                             nullptr);
-  }
+  infer_tensor_params(ctx, 0, 1, 2, "x");
+  infer_tensor_params(ctx, 0, 3, 4, "y");
   ctx.set_output_type(0, ctx.input_type(0));
 }
 
@@ -276,16 +271,6 @@ std::unique_ptr<Kernel> global_average_pool_kernel(int64_t batch, int64_t channe
       });
 }
 
-QuantParamSource tensor_params(const KernelContext& ctx, size_t scale, size_t zero_point,
-                               const char* what) {
-  QuantParamSource p(ctx, scale, zero_point, ctx.input(0).dtype);
-  if (p.size() != 1) {
-    ctx.fail(ErrorKind::kInvalidModel, "{}'s scale and zero point have {} values, expected one",
-             what, p.size());
-  }
-  return p;
-}
-
 std::unique_ptr<Kernel> ref_qlinear_global_average_pool(KernelContext& ctx) {
   expect_quant_type(ctx, 0, "X");
   const bool last = channels_last(ctx.node);
@@ -297,8 +282,8 @@ std::unique_ptr<Kernel> ref_qlinear_global_average_pool(KernelContext& ctx) {
     ctx.fail(ErrorKind::kInvalidModel, "X of shape {} has no spatial elements to average",
              shape_str(x));
   }
-  QuantParamSource x_params = tensor_params(ctx, 1, 2, "x");
-  QuantParamSource y_params = tensor_params(ctx, 3, 4, "y");
+  QuantParamSource x_params = tensor_params(ctx, 1, 2, ctx.input(0).dtype, "x");
+  QuantParamSource y_params = tensor_params(ctx, 3, 4, ctx.input(0).dtype, "y");
   return visit_quant_type(ctx.input(0).dtype, [&](auto q) {
     using Q = typename decltype(q)::type;
     return global_average_pool_kernel<Q>(nchw[0], nchw[1], image, last, std::move(x_params),
@@ -385,8 +370,8 @@ std::unique_ptr<Kernel> ref_qlinear_average_pool(KernelContext& ctx) {
              shape_str(ctx.outputs.at(0).shape), shape_str(last ? to_channels_last(out) : out));
   }
   const bool count_include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
-  QuantParamSource x_params = tensor_params(ctx, 1, 2, "x");
-  QuantParamSource y_params = tensor_params(ctx, 3, 4, "y");
+  QuantParamSource x_params = tensor_params(ctx, 1, 2, ctx.input(0).dtype, "x");
+  QuantParamSource y_params = tensor_params(ctx, 3, 4, ctx.input(0).dtype, "y");
   return visit_quant_type(ctx.input(0).dtype, [&](auto q) {
     using Q = typename decltype(q)::type;
     return average_pool_kernel<Q>(std::move(g), nchw[0], nchw[1], last, count_include_pad,

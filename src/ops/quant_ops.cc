@@ -55,6 +55,25 @@ DType output_type_from_zero_point(const InferContext& ctx, size_t zero_point, bo
   return ctx.input_type(zero_point);
 }
 
+void infer_tensor_params(const InferContext& ctx, size_t data, size_t scale, size_t zero_point,
+                         const char* what) {
+  check_float_input_type(ctx, scale, "a scale");
+  check_same_type(ctx, data, zero_point, "a zero point");
+  check_quant_param_shapes(ctx.node(), what, ctx.input_shape(scale),
+                           ctx.has_input(zero_point) ? ctx.input_shape(zero_point) : nullptr,
+                           nullptr);
+}
+
+QuantParamSource tensor_params(const KernelContext& ctx, size_t scale, size_t zero_point,
+                               DType type, const char* what) {
+  QuantParamSource p(ctx, scale, zero_point, type);
+  if (p.size() != 1) {
+    ctx.fail(ErrorKind::kInvalidModel, "{}'s scale and zero point have {} values, expected one",
+             what, p.size());
+  }
+  return p;
+}
+
 ParamIndexing param_indexing(const Node& node, const char* what, const Shape& param,
                              const Shape& operand, int reduced_dim) {
   const size_t rank = operand.size();

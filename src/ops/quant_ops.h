@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/requantize.h"
 #include "ir/op_registry.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/quant_matmul.h"
@@ -174,6 +175,24 @@ IntConv make_int_conv(const KernelContext& ctx, size_t x, size_t x_scale, size_t
 // Shape inference of an integer convolution's output (Conv's rules) and parameter shapes.
 void infer_int_conv(InferContext& ctx, size_t x, size_t x_scale, size_t x_zero_point, size_t w,
                     size_t w_scale, size_t w_zero_point, size_t bias);
+
+// Shape inference of a per-tensor (scale, zero point) pair belonging to data input `data`: a
+// float scale, a zero point of the data's type, both scalars (or one element).
+void infer_tensor_params(const InferContext& ctx, size_t data, size_t scale, size_t zero_point,
+                         const char* what);
+// The same pair at build time; kInvalidModel when it holds several values.
+QuantParamSource tensor_params(const KernelContext& ctx, size_t scale, size_t zero_point,
+                               DType type, const char* what);
+
+// Eq. (40): table[q − q_min] = quantize(f(dequantize(q))) for all 256 values of Q.
+template <class Q, class F>
+void fill_table(float x_scale, int32_t x_zero_point, float y_scale, int32_t y_zero_point,
+                const F& f, Q* table) {
+  for (int32_t q = kQuantMin<Q>; q <= kQuantMax<Q>; ++q) {
+    table[q - kQuantMin<Q>] =
+        quantize<Q>(f(dequantize(q, x_scale, x_zero_point)), y_scale, y_zero_point);
+  }
+}
 
 // Calls fn(Type<Q>{}) with Q the C++ type of u8 or s8 `type` (kInternal otherwise).
 template <class Q>
