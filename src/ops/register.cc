@@ -11,6 +11,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_linalg_ops(r);
   register_reduce_ops(r);
   register_rnn_ops(r);
+  register_quant_ops(r);
   register_fused_ops(r);
   register_gelu_op(r);
 }

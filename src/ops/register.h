@@ -17,6 +17,7 @@ void register_norm_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_reduce_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
+void register_quant_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);  // after the base ops
 void register_gelu_op(OpRegistry& r);
 

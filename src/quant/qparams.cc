@@ -30,16 +30,16 @@ QuantParams activation_params(float min, float max, DType type) {
                "invalid calibrated range [{}, {}]", min, max);
   QuantParams p;
   p.type = type;
-  const float lo = std::min(min, 0.f), hi = std::max(max, 0.f);  // eq. (40)
+  const float lo = std::min(min, 0.f), hi = std::max(max, 0.f);  // eq. (20)
   if (type == DType::kUInt8) {
-    if (hi - lo <= 0.f) return p;                      // eq. (44): all zeros
-    p.scale = std::max((hi - lo) / 255.f, kMinScale);  // eq. (41)
-    p.zero_point = std::clamp<int32_t>(round_half_even(-lo / p.scale), 0, 255);  // eq. (42)
+    if (hi - lo <= 0.f) return p;                      // eq. (24): all zeros
+    p.scale = std::max((hi - lo) / 255.f, kMinScale);  // eq. (21)
+    p.zero_point = std::clamp<int32_t>(round_half_even(-lo / p.scale), 0, 255);  // eq. (22)
     return p;
   }
   const float amax = std::max(-lo, hi);
   if (amax <= 0.f) return p;
-  p.scale = std::max(amax / 127.f, kMinScale);  // eq. (43)
+  p.scale = std::max(amax / 127.f, kMinScale);  // eq. (23)
   return p;
 }
 
@@ -68,7 +68,7 @@ WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_chann
       }
     }
   }
-  for (float a : amax) w.scales.push_back(a > 0.f ? std::max(a / 127.f, kMinScale) : 1.f);  // (45)
+  for (float a : amax) w.scales.push_back(a > 0.f ? std::max(a / 127.f, kMinScale) : 1.f);  // (25)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (o * channels + c) * span;
@@ -88,7 +88,7 @@ Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<fl
   bias_scales->clear();
   const float* b = bias.data<float>();
   for (int64_t c = 0; c < n; ++c) {
-    const float s = input_scale * w_scales[w_scales.size() == 1 ? 0 : c];  // eq. (46)
+    const float s = input_scale * w_scales[w_scales.size() == 1 ? 0 : c];  // eq. (26)
     bias_scales->push_back(s);
     const double v = std::nearbyint(static_cast<double>(b[c]) / s);
     q.data<int32_t>()[c] = static_cast<int32_t>(std::clamp(v, -2147483647.0, 2147483647.0));

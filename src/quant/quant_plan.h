@@ -29,7 +29,7 @@ struct WeightInput {
 struct NodeQuant {
   size_t node = 0;  // index in the prepared graph
   std::vector<WeightInput> weights;
-  int bias_input = -1;  // int32 bias with scale s_x * s_w (eq. (46)); -1: none
+  int bias_input = -1;  // int32 bias with scale s_x * s_w (eq. (26)); -1: none
 };
 
 struct QuantPlan {

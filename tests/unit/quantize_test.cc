@@ -38,16 +38,16 @@ CalibrationTable synthetic_table(const Model& prepared, const QuantRecipe& recip
 }
 
 TEST(QuantParams, ActivationScalesAndZeroPoints) {
-  QuantParams u8 = activation_params(-1.f, 3.f, DType::kUInt8);  // eqs. (40)-(42)
+  QuantParams u8 = activation_params(-1.f, 3.f, DType::kUInt8);  // eqs. (20)-(22)
   EXPECT_FLOAT_EQ(u8.scale, 4.f / 255.f);
   EXPECT_EQ(u8.zero_point, 64);  // round(1 / (4/255)) = round(63.75)
   QuantParams positive = activation_params(0.5f, 2.f, DType::kUInt8);
   EXPECT_EQ(positive.zero_point, 0);  // the range is widened to include 0
   EXPECT_FLOAT_EQ(positive.scale, 2.f / 255.f);
-  QuantParams s8 = activation_params(-1.f, 3.f, DType::kInt8);  // eq. (43)
+  QuantParams s8 = activation_params(-1.f, 3.f, DType::kInt8);  // eq. (23)
   EXPECT_FLOAT_EQ(s8.scale, 3.f / 127.f);
   EXPECT_EQ(s8.zero_point, 0);
-  QuantParams zero = activation_params(0.f, 0.f, DType::kUInt8);  // eq. (44)
+  QuantParams zero = activation_params(0.f, 0.f, DType::kUInt8);  // eq. (24)
   EXPECT_EQ(zero.scale, 1.f);
   EXPECT_EQ(zero.zero_point, 0);
   QuantParams constant = activation_params(2.5f, 2.5f, DType::kUInt8);
@@ -59,7 +59,7 @@ TEST(QuantParams, PerChannelWeightsRoundTripWithinHalfAStep) {
   const std::vector<float> values = {0.5f, -1.f, 0.25f, 0.f, 10.f, 2.f,
                                      -3.f, 1.f,  0.f,   0.f, 0.f,  0.f};
   std::copy(values.begin(), values.end(), w.data<float>());
-  const WeightQuant q = quantize_weights(w, 0, true);  // eq. (45)
+  const WeightQuant q = quantize_weights(w, 0, true);  // eq. (25)
   ASSERT_EQ(q.scales.size(), 3u);
   EXPECT_FLOAT_EQ(q.scales[0], 1.f / 127.f);
   EXPECT_FLOAT_EQ(q.scales[1], 10.f / 127.f);
@@ -79,7 +79,7 @@ TEST(QuantParams, PerChannelWeightsRoundTripWithinHalfAStep) {
   EXPECT_EQ(columns.scales.size(), 6u);
   std::vector<float> bias_scales;
   const Tensor b = quantize_bias(Tensor::from_vector<float>({2}, {0.3f, -0.7f}), 0.1f, {0.5f, 0.2f},
-                                 &bias_scales);  // eq. (46)
+                                 &bias_scales);  // eq. (26)
   EXPECT_FLOAT_EQ(bias_scales[0], 0.05f);
   EXPECT_EQ(b.data<int32_t>()[0], 6);
   EXPECT_EQ(b.data<int32_t>()[1], -35);
