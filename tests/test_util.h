@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_util.h"
 #include "ir/op_registry.h"
 #include "quench/graph.h"
 #include "runtime/evaluate.h"
@@ -77,32 +78,7 @@ inline ::testing::AssertionResult tensors_near(const Tensor& got, const Tensor& 
   return ::testing::AssertionSuccess();
 }
 
-// A temporary folder removed with everything in it when the object goes away.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("quench_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  // The path of `name` inside the folder (its parent folders are created).
-  std::string file(const std::string& name) const {
-    const std::filesystem::path p = path_ / name;
-    std::filesystem::create_directories(p.parent_path());
-    return p.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using quench::TempDir;  // a temporary folder removed when the object goes away
 
 // Path of a bundled test model (tests/models/).
 inline std::filesystem::path test_model(const std::string& name) {

@@ -8,6 +8,8 @@
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "quench/error.h"
 
 namespace quench {
@@ -99,6 +101,27 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   });
+}
+
+TempDir::TempDir(std::string_view prefix) {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() /
+          fmt::format("{}_{}_{:08x}", prefix, static_cast<long>(::getpid()), rd());
+  std::error_code ec;
+  fs::create_directories(path_, ec);
+  if (ec)
+    fail(ErrorKind::kIo, "cannot create temporary folder '{}': {}", path_.string(), ec.message());
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+std::string TempDir::file(const std::string& name) const {
+  const fs::path p = path_ / name;
+  fs::create_directories(p.parent_path());
+  return p.string();
 }
 
 }  // namespace quench

@@ -23,4 +23,21 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 // and is writable, and `path` is not a folder. kIo with the reason otherwise.
 void check_writable(const std::filesystem::path& path, std::string_view what = "output");
 
+// A fresh folder under the system's temporary folder, removed with everything in it when the
+// object goes away (also during stack unwinding after an error). kIo when it cannot be created.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "quench");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // The path of `name` inside the folder (its parent folders are created).
+  std::string file(const std::string& name) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
 }  // namespace quench

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The command-line tool on bad input: a clear message on stderr, the documented non-zero exit
-code, and no crash, for every case of the foundation issue. Needs only the Python standard
-library."""
-import argparse, os, shutil, struct, subprocess, sys, tempfile
+code, and no crash, for every case of the foundation and static-quantization issues. Needs only
+the Python standard library."""
+import argparse, json, os, signal, struct, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BAD = os.path.join(ROOT, "tests", "data", "bad")
 CNN = os.path.join(ROOT, "models", "fmnist", "cnn.onnx")
+MOBILENET = os.path.join(ROOT, "models", "fmnist", "mobilenetv2.onnx")
+ORT_QDQ = os.path.join(ROOT, "models", "fmnist", "ort", "cnn.ort_qdq.onnx")
 
 # Exit codes (docs/cli.md).
 USAGE, INVALID_MODEL, UNSUPPORTED, IO = 2, 3, 4, 5
@@ -42,6 +44,80 @@ class Cli:
             self.failures.append(label)
             if not ok:
                 print(f"        expected exit {code} and {needles}")
+
+
+def interrupt_calibration(c, t):
+    """Ctrl-C while calibrating: exit 130, and neither the output nor a temporary file is left."""
+    out_dir = t("interrupted")
+    os.makedirs(out_dir)
+    out = os.path.join(out_dir, "m.onnx")
+    p = subprocess.Popen([c.quench, "quantize", MOBILENET, "-o", out, "--calib", "fmnist:train",
+                          "--calib-size", "60000", "--threads", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "calibrating" not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    left = os.listdir(out_dir)
+    ok = p.returncode == 130 and "calibrating" in line and not left
+    print(("ok      " if ok else "FAILED  ") +
+          f"interrupt during calibration: exit {p.returncode}, files left {left}: {err.strip()[-120:]}")
+    if not ok:
+        c.failures.append("interrupt during calibration")
+
+
+def quantize_cases(c, t):
+    """quench quantize / calibrate on bad input (static-quantization issue)."""
+    write_npy(t("calib3.npy"), "<f4", [4, 3, 32, 32])
+    c.expect("calibration data of the wrong shape",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("calib3.npy")], USAGE,
+             "[3,32,32]", "'input'", "[N,1,28,28]")
+    write_npy(t("calib0.npy"), "<f4", [0, 1, 28, 28])
+    c.expect("empty calibration data",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("calib0.npy")], USAGE,
+             "no samples")
+    c.expect("empty calibration data (calibrate)",
+             ["calibrate", CNN, "--data", "npy:" + t("calib0.npy"), "-o", t("table.json")], USAGE,
+             "no samples")
+    # The output is checked before anything else: the missing data file is never reached.
+    c.expect("unwritable output (checked first)",
+             ["quantize", CNN, "-o", t("no/such/dir/q.onnx"), "--calib", "idx:" + t("none.gz")], IO,
+             "q.onnx", "does not exist")
+    write_npy(t("zeros.npy"), "<f4", [8, 1, 28, 28])
+    c.expect("skip naming no node",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy"), "--skip",
+              "nope"], USAGE, "'nope'", "matches no node")
+    with open(t("recipe.json"), "w") as f:
+        json.dump({"nodes": {"/no/such/Conv": "skip"}}, f)
+    c.expect("recipe naming no node",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy"), "--recipe",
+              t("recipe.json")], USAGE, "'/no/such/Conv'")
+    with open(t("recipe_bad.json"), "w") as f:
+        f.write('{"nodes": ')
+    c.expect("recipe that is not JSON",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy"), "--recipe",
+              t("recipe_bad.json")], USAGE, "recipe_bad.json")
+    c.expect("model already quantized",
+             ["quantize", ORT_QDQ, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy")], USAGE,
+             "already quantized", "DequantizeLinear")
+    c.expect("unknown calibration method",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy"), "--method",
+              "median"], USAGE, "median")
+    if os.path.exists(t("q.onnx")):
+        print("FAILED  a failed quantize left its output behind")
+        c.failures.append("output left behind")
+    # A constant data set (every activation has min = max) still gives a usable model.
+    c.expect("constant calibration data", ["quantize", CNN, "-o", t("q.onnx"), "--calib",
+                                           "npy:" + t("zeros.npy")], 0)
+    c.expect("the constant-data model runs", ["eval", t("q.onnx"), "--data", "fmnist:test",
+                                              "--limit", "64"], 0)
+    write_npy(t("nan.npy"), "<f4", [8, 1, 28, 28], fill=255)  # 0xffffffff is a NaN
+    c.expect("NaN calibration data: left out, counted, named",
+             ["quantize", CNN, "-o", t("qn.onnx"), "--calib", "npy:" + t("nan.npy")], 0,
+             "warning", "'/features/features.0/Div_output_0'", "6272 NaN")
+    interrupt_calibration(c, t)
 
 
 def main():
@@ -97,6 +173,7 @@ def main():
                  "[3,32,32]", "[N,1,28,28]")
         c.expect("bad option value", ["bench", CNN, "--batch", "0"], USAGE, "--batch")
         c.expect("bad shape option", ["bench", CNN, "--shape", "1,x,28"], USAGE, "--shape")
+        quantize_cases(c, t)
         if c.failures:
             print(f"{len(c.failures)} case(s) failed: {', '.join(c.failures)}")
             return 1
