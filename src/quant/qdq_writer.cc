@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/requantize.h"
 #include "ir/graph_index.h"
 #include "quant/qparams.h"
 #include "quant/quant_plan.h"
@@ -100,12 +101,13 @@ class QdqWriter {
       Tensor q = Tensor::empty(p.type, t.shape());
       const auto v = t.to_double_vector();
       for (size_t i = 0; i < v.size(); ++i) {
-        const double r = std::nearbyint(v[i] / p.scale) + p.zero_point;
-        const double c = std::clamp(r, double(qmin(p.type)), double(qmax(p.type)));
+        // Eq. (4), as QuantizeLinear would compute it at run time.
+        const float x = static_cast<float>(v[i]);
         if (p.type == DType::kUInt8) {
-          q.data<uint8_t>()[i] = static_cast<uint8_t>(c);
+          q.data<uint8_t>()[i] = quantize<uint8_t>(x, p.scale, p.zero_point);
         } else {
-          q.data<int8_t>()[i] = static_cast<int8_t>(c);
+          q.data<int8_t>()[i] = std::max<int8_t>(quantize<int8_t>(x, p.scale, p.zero_point),
+                                                 static_cast<int8_t>(qmin(p.type)));
         }
       }
       quantized = add_initializer(value + "_quantized", std::move(q));

@@ -3,20 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/requantize.h"
+
 namespace quench {
 namespace {
 
 // Smallest scale quench writes: below it, 1/scale overflows float for realistic values.
 constexpr float kMinScale = 1e-12f;
-
-// Round half to even (the ONNX QuantizeLinear rounding; nearbyint in the default FP mode).
-int32_t round_half_even(float x) { return static_cast<int32_t>(std::nearbyint(x)); }
-
-// Eq. (4) with symmetric int8 bounds.
-int32_t quantize_value(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);
-  return static_cast<int32_t>(std::clamp(q, static_cast<float>(lo), static_cast<float>(hi)));
-}
 
 }  // namespace
 
@@ -34,7 +27,8 @@ QuantParams activation_params(float min, float max, DType type) {
   if (type == DType::kUInt8) {
     if (hi - lo <= 0.f) return p;                      // eq. (24): all zeros
     p.scale = std::max((hi - lo) / 255.f, kMinScale);  // eq. (21)
-    p.zero_point = std::clamp<int32_t>(round_half_even(-lo / p.scale), 0, 255);  // eq. (22)
+    p.zero_point =
+        static_cast<int32_t>(std::clamp(round_half_even(-lo / p.scale), 0.f, 255.f));  // eq. (22)
     return p;
   }
   const float amax = std::max(-lo, hi);
@@ -73,8 +67,9 @@ WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_chann
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (o * channels + c) * span;
       for (int64_t i = 0; i < span; ++i) {
-        dst[base + i] =
-            static_cast<int8_t>(quantize_value(src[base + i], w.scales[c], 0, -127, 127));
+        // Eq. (4) with the symmetric bounds [-127, 127]: |x| <= 127·s, so only a rounding of
+        // x / s just below -127 could reach -128.
+        dst[base + i] = std::max<int8_t>(quantize<int8_t>(src[base + i], w.scales[c], 0), -127);
       }
     }
   }
@@ -90,7 +85,7 @@ Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<fl
   for (int64_t c = 0; c < n; ++c) {
     const float s = input_scale * w_scales[w_scales.size() == 1 ? 0 : c];  // eq. (26)
     bias_scales->push_back(s);
-    const double v = std::nearbyint(static_cast<double>(b[c]) / s);
+    const double v = round_half_even(static_cast<double>(b[c]) / s);
     q.data<int32_t>()[c] = static_cast<int32_t>(std::clamp(v, -2147483647.0, 2147483647.0));
   }
   return q;
