@@ -1,5 +1,8 @@
 // quench bench MODEL: latency (median, p90) and throughput on random input.
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 
 #include "quench/benchmark.h"
@@ -46,14 +49,27 @@ void print_profile(const Session& session, const std::vector<Tensor>& inputs) {
   std::cout << fmt::format("{:>9.4f} total over {} steps\n", total, steps.size());
 }
 
+// Resident memory of this process in bytes (Linux /proc/self/statm; 0 where unavailable).
+uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
   std::optional<Shape> sample;
   if (!o.shape.empty()) sample = parse_shape(o.shape, "--shape");
+  const uint64_t rss_before = resident_bytes();
   Session session = Session::load(path, session_options(o.threads));
   const std::vector<Tensor> inputs = random_inputs(session, o.batch, sample);
   LatencyOptions lo;
   lo.seconds = o.seconds;
   const LatencyStats s = measure_latency([&] { session.run(inputs); }, lo);
+  // What the loaded, planned and warmed-up session keeps resident (weights, packed weights,
+  // arenas), inputs included; loading transients freed by then are not counted.
+  const uint64_t rss_after = resident_bytes();
+  const uint64_t session_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
   if (o.profile) print_profile(session, inputs);
   return {{"model", path},
           {"batch", o.batch},
@@ -62,7 +78,8 @@ nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
           {"median_ms", s.median_ms},
           {"p90_ms", s.p90_ms},
           {"min_ms", s.min_ms},
-          {"throughput", o.batch * 1000.0 / s.median_ms}};
+          {"throughput", o.batch * 1000.0 / s.median_ms},
+          {"session_bytes", session_bytes}};
 }
 
 int run_bench(const BenchOptions& o) {
@@ -72,14 +89,15 @@ int run_bench(const BenchOptions& o) {
   if (!o.model.empty()) models.insert(models.begin(), o.model);
   QUENCH_CHECK(!models.empty(), ErrorKind::kInvalidArgument, "give a MODEL or --compare A B");
   std::vector<nlohmann::json> results;
-  std::cout << fmt::format("{:<40} {:>6} {:>10} {:>10} {:>12}\n", "model", "batch", "median ms",
-                           "p90 ms", "items/s");
+  std::cout << fmt::format("{:<40} {:>6} {:>10} {:>10} {:>12} {:>12}\n", "model", "batch",
+                           "median ms", "p90 ms", "items/s", "memory");
   for (const auto& m : models) {
     results.push_back(bench_one(m, o));
     const auto& r = results.back();
-    std::cout << fmt::format("{:<40} {:>6} {:>10.3f} {:>10.3f} {:>12.1f}\n", m, o.batch,
+    std::cout << fmt::format("{:<40} {:>6} {:>10.3f} {:>10.3f} {:>12.1f} {:>12}\n", m, o.batch,
                              r["median_ms"].get<double>(), r["p90_ms"].get<double>(),
-                             r["throughput"].get<double>());
+                             r["throughput"].get<double>(),
+                             human_bytes(r["session_bytes"].get<uint64_t>()));
   }
   nlohmann::json j = results.size() == 1 ? results[0] : nlohmann::json{{"results", results}};
   if (results.size() == 2) {
