@@ -5,20 +5,19 @@
 #include <cmath>
 #include <random>
 
-#include "quench/session.h"
-#include "test_util.h"
+#include "quant_test_util.h"
 
 namespace quench {
 namespace {
 
+using testing::f32;
+using testing::i32;
 using testing::run_node;
+using testing::s8;
+using testing::u8;
 
 constexpr char kMs[] = "com.microsoft";
 
-Tensor f32(Shape shape, std::vector<float> v) { return Tensor::from_vector(std::move(shape), v); }
-Tensor u8(Shape shape, std::vector<uint8_t> v) { return Tensor::from_vector(std::move(shape), v); }
-Tensor s8(Shape shape, std::vector<int8_t> v) { return Tensor::from_vector(std::move(shape), v); }
-Tensor i32(Shape shape, std::vector<int32_t> v) { return Tensor::from_vector(std::move(shape), v); }
 Tensor scalar(float v) { return Tensor::scalar(v); }
 ValueInfo value(DType type, SymbolicShape shape) { return ValueInfo{type, std::move(shape), ""}; }
 
@@ -31,39 +30,9 @@ std::vector<ValueInfo> infer(const Node& node, const std::vector<ValueInfo>& inp
   return testing::infer_node(node, inputs, 1);
 }
 
-// Runs `node` with every input constant when the kernel is built (parameters prepared) and, in a
-// session, with every input a graph input (parameters read at run time); both must agree bit for
-// bit. Returns the first.
+// Prepared and run-time parameters must agree bit for bit (com.microsoft opset 1).
 std::vector<Tensor> run_both(const Node& node, const std::vector<Tensor>& inputs) {
-  const std::vector<Tensor> prepared = run_node(node, inputs, 1);
-  Model model;
-  Graph& g = model.graph;
-  g.opsets[""] = 17;
-  g.opsets[kMs] = 1;
-  std::vector<Tensor> fed;
-  Node graph_node = node;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) {
-      graph_node.inputs[i].clear();  // absent in the graph
-      continue;
-    }
-    g.inputs.push_back(node.inputs[i]);
-    g.values[node.inputs[i]] = ValueInfo{inputs[i].dtype(), symbolic(inputs[i].shape()), ""};
-    fed.push_back(inputs[i]);
-  }
-  for (const std::string& out : node.outputs) {
-    if (!out.empty()) g.outputs.push_back(out);
-  }
-  g.nodes = {graph_node};
-  SessionOptions options;
-  options.threads = 1;
-  options.fast_kernels = false;
-  const std::vector<Tensor> at_run_time = Session(std::move(model), options).run(fed);
-  EXPECT_EQ(prepared.size(), at_run_time.size());
-  for (size_t i = 0; i < prepared.size() && i < at_run_time.size(); ++i) {
-    EXPECT_TRUE(prepared[i].equals(at_run_time[i])) << node.op_type << " output " << i;
-  }
-  return prepared;
+  return testing::run_both(node, inputs, 1);
 }
 
 // ---- QLinearAdd, QLinearMul ----
