@@ -43,6 +43,12 @@ CalibrationTable calibrate(const Model& prepared, const Dataset& data, const Qua
     progress.update(first + count);
   }
   progress.finish();
+  // Every observed tensor must have been seen; an empty observer would give a scale that maps
+  // the tensor to zero and a silently broken model.
+  for (const auto& [name, observer] : table.observers) {
+    QUENCH_CHECK(observer.batches() > 0, ErrorKind::kInternal,
+                 "tensor '{}' was never reported during calibration, so it has no range", name);
+  }
   return table;
 }
 

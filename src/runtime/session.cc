@@ -34,6 +34,9 @@ struct ExecState {
 struct PlanEntry {
   std::unique_ptr<Plan> plan;  // null when shapes depend on input values: run eagerly
   Graph eager_graph;
+  // Observed runs: values that became constants once input shapes were known (a scale computed
+  // from a Shape chain), reported to the callback at every run like computed values.
+  std::vector<std::pair<std::string, Tensor>> folded;
   std::mutex mutex;
   std::vector<std::unique_ptr<ExecState>> idle;
   uint64_t last_used = 0;
@@ -131,6 +134,11 @@ struct Session::Impl {
     std::map<std::string, Shape> by_name;
     for (size_t i = 0; i < shapes.size(); ++i) by_name[inputs[i].name] = shapes[i];
     specialize_input_shapes(g, by_name);
+    if (observed) {
+      for (const auto& [name, tensor] : g.initializers) {
+        if (!graph.is_initializer(name)) entry.folded.emplace_back(name, tensor);
+      }
+    }
     if (!shapes_are_static(g)) {
       entry.eager_graph = std::move(g);
       return;
@@ -221,6 +229,9 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs,
   const bool observed = static_cast<bool>(run_options.on_tensor);
   const ThreadScope threads(impl_->options.threads);
   std::shared_ptr<PlanEntry> entry = impl_->entry_for(shapes, observed);
+  if (observed) {
+    for (const auto& [name, tensor] : entry->folded) run_options.on_tensor(name, tensor);
+  }
   if (!entry->plan) return run_eager(entry->eager_graph, inputs, run_options);
   const Plan& plan = *entry->plan;
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "quench/session.h"
 
 namespace quench {
@@ -48,6 +50,44 @@ TEST(SessionBasic, ReportsEveryValueToCallback) {
   };
   session.run({x}, opts);
   EXPECT_EQ(seen, (std::vector<std::string>{"s", "y"}));
+}
+
+// y = x · float(N)^-0.5 with N the batch size: the factor becomes a constant once the input's
+// shape is known (as the attention scale of an exported transformer does), and the callback must
+// still see it, at every run.
+TEST(SessionBasic, ReportsValuesFoldedOnceShapesAreKnown) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"y"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), Dim(3)}, ""};
+  g.initializers["zero"] = Tensor::from_vector<int64_t>({1}, {0});
+  g.initializers["power"] = Tensor::scalar(-0.5f);
+  auto node = [](std::string op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.op_type = std::move(op);
+    n.name = out;
+    n.inputs = std::move(in);
+    n.outputs = {std::move(out)};
+    return n;
+  };
+  Node cast = node("Cast", {"n"}, "n_float");
+  cast.set_attr("to", int64_t{1});
+  g.nodes = {node("Shape", {"x"}, "shape"), node("Gather", {"shape", "zero"}, "n"), cast,
+             node("Pow", {"n_float", "power"}, "factor"), node("Mul", {"x", "factor"}, "y")};
+  Session session(std::move(m));
+  for (int run = 0; run < 2; ++run) {
+    std::map<std::string, float> first;
+    RunOptions opts;
+    opts.on_tensor = [&](const std::string& name, const Tensor& t) {
+      if (t.dtype() == DType::kFloat32) first[name] = t.data<float>()[0];
+    };
+    session.run({Tensor::from_vector<float>({4, 3}, std::vector<float>(12, 1.f))}, opts);
+    ASSERT_TRUE(first.count("factor")) << "run " << run;
+    EXPECT_FLOAT_EQ(first["factor"], 0.5f);
+    EXPECT_FLOAT_EQ(first["y"], 0.5f);
+  }
 }
 
 TEST(SessionBasic, RejectsWrongShapeAndType) {
