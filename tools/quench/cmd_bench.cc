@@ -1,8 +1,7 @@
 // quench bench MODEL: latency (median, p90) and throughput on random input.
-#include <unistd.h>
+#include <malloc.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 
 #include "quench/benchmark.h"
@@ -49,27 +48,26 @@ void print_profile(const Session& session, const std::vector<Tensor>& inputs) {
   std::cout << fmt::format("{:>9.4f} total over {} steps\n", total, steps.size());
 }
 
-// Resident memory of this process in bytes (Linux /proc/self/statm; 0 where unavailable).
-uint64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t pages = 0, resident = 0;
-  if (!(statm >> pages >> resident)) return 0;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+// Heap bytes in use (glibc: small blocks plus mmapped ones). Unlike the resident set, this
+// falls when memory is freed, so two sessions measured one after the other are told apart.
+uint64_t heap_in_use() {
+  const struct mallinfo2 m = ::mallinfo2();
+  return m.uordblks + m.hblkhd;
 }
 
 nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
   std::optional<Shape> sample;
   if (!o.shape.empty()) sample = parse_shape(o.shape, "--shape");
-  const uint64_t rss_before = resident_bytes();
+  const uint64_t heap_before = heap_in_use();
   Session session = Session::load(path, session_options(o.threads));
   const std::vector<Tensor> inputs = random_inputs(session, o.batch, sample);
   LatencyOptions lo;
   lo.seconds = o.seconds;
   const LatencyStats s = measure_latency([&] { session.run(inputs); }, lo);
-  // What the loaded, planned and warmed-up session keeps resident (weights, packed weights,
-  // arenas), inputs included; loading transients freed by then are not counted.
-  const uint64_t rss_after = resident_bytes();
-  const uint64_t session_bytes = rss_after > rss_before ? rss_after - rss_before : 0;
+  // What the loaded, planned and warmed-up session holds (weights, packed weights, arenas,
+  // oneDNN's primitives), the input included; loading transients freed by then are not counted.
+  const uint64_t heap_after = heap_in_use();
+  const uint64_t session_bytes = heap_after > heap_before ? heap_after - heap_before : 0;
   if (o.profile) print_profile(session, inputs);
   return {{"model", path},
           {"batch", o.batch},
