@@ -80,8 +80,11 @@ constexpr size_t kSum = 9;
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+// The memory objects of one execution state and the argument maps that hold them, made once so
+// that run() only sets data handles.
 struct QConvState final : KernelState {
   memory src, src_packed, sum, dst_as_sum, dst, scratchpad;
+  std::unordered_map<int, memory> conv_args, src_reorder_args, sum_reorder_args;
 };
 
 class QConvKernel final : public Kernel {
@@ -92,24 +95,17 @@ class QConvKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(a.inputs[kX]));
     s->dst.set_data_handle(a.outputs[0]);
     s->scratchpad.set_data_handle(scratch);
-    memory* src = &s->src;
     if (src_reorder_) {
       s->src_packed.set_data_handle(scratch + src_packed_offset_);
-      src_reorder_->execute(stream(), s->src, s->src_packed);
-      src = &s->src_packed;
+      src_reorder_->execute(stream(), s->src_reorder_args);
     }
     if (sum_reorder_ && a.inputs[kSum] != a.outputs[0]) {
       // The sum post-op adds what dst holds: bring the residual into dst first.
       s->sum.set_data_handle(const_cast<void*>(a.inputs[kSum]));
       s->dst_as_sum.set_data_handle(a.outputs[0]);
-      sum_reorder_->execute(stream(), s->sum, s->dst_as_sum);
+      sum_reorder_->execute(stream(), s->sum_reorder_args);
     }
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, *src},
-                                         {DNNL_ARG_WEIGHTS, weights_},
-                                         {DNNL_ARG_DST, s->dst},
-                                         {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
-    if (bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-    conv_.execute(stream(), args);
+    conv_.execute(stream(), s->conv_args);
   }
 
   std::unique_ptr<KernelState> make_state() const override {
@@ -118,9 +114,16 @@ class QConvKernel final : public Kernel {
     s->src_packed = memory(src_used_, engine(), DNNL_MEMORY_NONE);
     s->dst = memory(dst_, engine(), DNNL_MEMORY_NONE);
     s->scratchpad = memory(scratchpad_, engine(), DNNL_MEMORY_NONE);
+    s->conv_args = {{DNNL_ARG_SRC, src_reorder_ ? s->src_packed : s->src},
+                    {DNNL_ARG_WEIGHTS, weights_},
+                    {DNNL_ARG_DST, s->dst},
+                    {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
+    if (bias_) s->conv_args.emplace(DNNL_ARG_BIAS, bias_);
+    s->src_reorder_args = {{DNNL_ARG_FROM, s->src}, {DNNL_ARG_TO, s->src_packed}};
     if (sum_reorder_) {
       s->sum = memory(sum_in_, engine(), DNNL_MEMORY_NONE);
       s->dst_as_sum = memory(dst_as_sum_, engine(), DNNL_MEMORY_NONE);
+      s->sum_reorder_args = {{DNNL_ARG_FROM, s->sum}, {DNNL_ARG_TO, s->dst_as_sum}};
     }
     return s;
   }

@@ -33,8 +33,10 @@ struct QMatMulSpec {
   int sum_input = -1;
 };
 
+// The memory objects of one execution state and the argument map that holds them.
 struct QMatMulState final : KernelState {
   memory src, weights, dst, scratchpad;
+  std::unordered_map<int, memory> args;
 };
 
 class QMatMulKernel final : public Kernel {
@@ -47,28 +49,20 @@ class QMatMulKernel final : public Kernel {
     s->scratchpad.set_data_handle(scratch);
     if (sum_input_ >= 0 && a.inputs[sum_input_] != a.outputs[0]) {
       // The sum post-op adds what dst holds (both plain, one byte per element).
-      std::memcpy(a.outputs[0], a.inputs[sum_input_], dst_.get_size());
+      std::memcpy(a.outputs[0], a.inputs[sum_input_], dst_bytes_);
     }
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}, {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
-    if (packed_weights_) {
-      args.emplace(DNNL_ARG_WEIGHTS, packed_weights_);
-    } else {
+    if (!packed_weights_) {
       const void* b = a.inputs[b_input_];
       if (shift_b_) {
         // Eq. (49): u8 b − 128 is b with its top bit flipped, read as s8.
         const auto* from = static_cast<const uint8_t*>(b);
         auto* to = reinterpret_cast<int8_t*>(scratch + shifted_b_offset_);
-        for (size_t i = 0; i < weights_.get_size(); ++i) {
-          to[i] = static_cast<int8_t>(from[i] ^ 0x80);
-        }
+        for (size_t i = 0; i < b_bytes_; ++i) to[i] = static_cast<int8_t>(from[i] ^ 0x80);
         b = to;
       }
       s->weights.set_data_handle(const_cast<void*>(b));
-      args.emplace(DNNL_ARG_WEIGHTS, s->weights);
     }
-    if (bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-    prim_.execute(stream(), args);
+    prim_.execute(stream(), s->args);
   }
 
   std::unique_ptr<KernelState> make_state() const override {
@@ -77,6 +71,11 @@ class QMatMulKernel final : public Kernel {
     s->dst = memory(dst_, engine(), DNNL_MEMORY_NONE);
     s->scratchpad = memory(scratchpad_, engine(), DNNL_MEMORY_NONE);
     if (!packed_weights_) s->weights = memory(weights_, engine(), DNNL_MEMORY_NONE);
+    s->args = {{DNNL_ARG_SRC, s->src},
+               {DNNL_ARG_WEIGHTS, packed_weights_ ? packed_weights_ : s->weights},
+               {DNNL_ARG_DST, s->dst},
+               {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
+    if (bias_) s->args.emplace(DNNL_ARG_BIAS, bias_);
     return s;
   }
   size_t scratch_bytes() const override { return scratch_bytes_; }
@@ -94,6 +93,7 @@ class QMatMulKernel final : public Kernel {
   int sum_input_ = -1;
   bool shift_b_ = false;
   size_t shifted_b_offset_ = 0;
+  size_t b_bytes_ = 0, dst_bytes_ = 0;
   size_t scratch_bytes_ = 0;
   std::string impl_;
 };
@@ -129,6 +129,8 @@ std::unique_ptr<Kernel> QMatMulKernel::make(const QMatMulSpec& spec) {
   k->b_input_ = spec.b_input;
   k->sum_input_ = spec.requant.has_sum ? spec.sum_input : -1;
   k->shift_b_ = spec.shift_b;
+  k->b_bytes_ = spec.weights.get_size();
+  k->dst_bytes_ = spec.dst.get_size();
   k->shifted_b_offset_ = align64(k->scratchpad_.get_size());
   k->scratch_bytes_ = k->shifted_b_offset_ + (spec.shift_b ? spec.weights.get_size() : 0);
   if (pack) {
