@@ -352,6 +352,9 @@ std::vector<QCase> cases() {
   w_zero_point.w_zero_point = 4;
   w_zero_point.fast = false;
   t.push_back(w_zero_point);
+  QCase empty_batch = named(conv("", {0, 16, 9, 9}, {32, 16, 3, 3}, kPad1), "conv_empty_batch");
+  empty_batch.fast = false;
+  t.push_back(empty_batch);
   QCase u8_weights = named(conv3x3, "conv_u8_weights_run_reference");
   u8_weights.w_type = kU8;
   u8_weights.fast = false;

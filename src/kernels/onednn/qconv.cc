@@ -180,7 +180,8 @@ std::unique_ptr<Kernel> QConvKernel::make(KernelContext& ctx) {
   const TensorDesc& w = ctx.input(kW);
   const TensorDesc& y = ctx.outputs[0];
   if (!is_quant_type(x.dtype) || !is_quant_type(y.dtype) || w.dtype != DType::kInt8 ||
-      w.constant == nullptr || x.rank() < 3 || x.rank() > 5 || w.rank() != x.rank()) {
+      w.constant == nullptr || x.rank() < 3 || x.rank() > 5 || w.rank() != x.rank() ||
+      x.numel() == 0 || y.numel() == 0) {
     return nullptr;
   }
   const int64_t out_channels = w.shape[0];
