@@ -1,0 +1,16 @@
+#pragma once
+
+#include <memory>
+
+#include "ir/op_registry.h"
+
+namespace quench::onednn {
+
+// QLinearMatMul / QFusedMatMul and com.microsoft QGemm through oneDNN's int8 matmul (see
+// qconv.h for the requantization): constant B packed once, or both operands read at run time
+// (attention) as a batched matmul with broadcasting. nullptr for configurations the reference
+// must run (per-row A parameters, per-column B zero points, parameters not constant, ...).
+std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx);
+std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx);
+
+}  // namespace quench::onednn
