@@ -1,0 +1,80 @@
+// The inner loops of the int8 fast kernels, written for the compiler to vectorize (-march=native:
+// AVX-512). Each computes exactly what the helper of core/requantize.h it names computes, so the
+// fast kernels match the reference kernels bit for bit:
+//
+// - rounding is std::nearbyint, which rounds half to even in the default rounding mode (the
+//   kernels are only made when that is the mode; quench never changes it) and, unlike
+//   round_half_even(), vectorizes (vrndscale);
+// - saturation compares in float or double, sending NaN to the type's lowest value as saturate()
+//   does (`v > lo ? v : lo` is false for NaN);
+// - a rounded value r and a zero point z (|z| <= 255) are added in float: exact while |r| < 2^24,
+//   and beyond that the sum saturates either way.
+#pragma once
+
+#include <cfenv>
+#include <cmath>
+#include <cstdint>
+
+#include "core/requantize.h"
+
+namespace quench::onednn {
+
+// Whether the loops below round half to even (the default mode, which they assume).
+inline bool rounds_half_even() { return std::fegetround() == FE_TONEAREST; }
+
+template <class Q, class F>
+inline Q saturate_rounded(F value) {
+  constexpr F kLow = static_cast<F>(kQuantMin<Q>), kHigh = static_cast<F>(kQuantMax<Q>);
+  value = value > kLow ? value : kLow;
+  value = value < kHigh ? value : kHigh;
+  return static_cast<Q>(static_cast<int32_t>(value));
+}
+
+// quantize() (eq. (31)) of `count` values.
+template <class Q>
+void quantize_loop(const float* x, Q* y, int64_t count, float scale, int32_t zero_point) {
+  const float z = static_cast<float>(zero_point);
+  for (int64_t i = 0; i < count; ++i) y[i] = saturate_rounded<Q>(std::nearbyint(x[i] / scale) + z);
+}
+
+// dequantize() (eq. (32)) of `count` 8-bit values.
+template <class Q>
+void dequantize_loop(const Q* x, float* y, int64_t count, float scale, int32_t zero_point) {
+  for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(x[i] - zero_point) * scale;
+}
+
+// add_requantize() (eq. (38)) of `count` same-position pairs: both products are exact in double,
+// so the sum rounds once whether or not the compiler fuses it into an FMA.
+template <class Q>
+void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
+                         float a_ratio, int32_t b_zero_point, float b_ratio, int32_t y_zero_point) {
+  const double ra = a_ratio, rb = b_ratio, z = y_zero_point;
+  for (int64_t i = 0; i < count; ++i) {
+    const double sum = ra * (a[i] - a_zero_point) + rb * (b[i] - b_zero_point);
+    y[i] = saturate_rounded<Q>(std::nearbyint(sum) + z);
+  }
+}
+
+// requantize() (eq. (35)) of `count` products (a − z_a)(b − z_b): |product| <= 255 · 255, exact
+// in int32 and in float.
+template <class Q>
+void mul_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
+                         int32_t b_zero_point, float multiplier, int32_t y_zero_point) {
+  const float z = static_cast<float>(y_zero_point);
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t product = (a[i] - a_zero_point) * (b[i] - b_zero_point);
+    y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(product) * multiplier) + z);
+  }
+}
+
+// requantize() of `count` int32 accumulators.
+template <class Q>
+void requantize_loop(const int32_t* acc, Q* y, int64_t count, float multiplier,
+                     int32_t zero_point) {
+  const float z = static_cast<float>(zero_point);
+  for (int64_t i = 0; i < count; ++i) {
+    y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(acc[i]) * multiplier) + z);
+  }
+}
+
+}  // namespace quench::onednn
