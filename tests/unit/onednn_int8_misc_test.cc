@@ -227,6 +227,14 @@ const std::vector<Case>& cases() {
                 0.1f, 0, 0.1f, 0),
         qbinary("add_u8_saturating", "QLinearAdd", u8, {4, 64}, kPlain, kPlain, 1.f, 0, 1.f, 0,
                 0.5f, 17),
+        // A ratio of 0.7f: 0.7f · 5 = 3.4999999 rounds to 3, but its float product is 3.5, which
+        // rounds
+        // to 4. The float path must hand such near ties to the exact one.
+        qbinary("add_u8_near_ties", "QLinearAdd", u8, {3, 100}, kPlain, kPlain, 0.7f, 3, 0.5f, 0,
+                1.f, 1),
+        // Ratios too large for the float path (eq. (55)).
+        qbinary("add_s8_large_ratios", "QLinearAdd", s8, {2, 70}, kPlain, kPlain, 1.f, 0, 1.f, 1,
+                1e-3f, 0),
         qbinary("add_empty", "QLinearAdd", u8, {0, 8}, kPlain, kPlain, 0.1f, 1, 0.1f, 2, 0.1f, 3),
         qbinary("mul_u8_plain", "QLinearMul", u8, {2, 8, 9, 9}, kPlain, kPlain, 0.02f, 130, 0.01f,
                 100, 0.2f, 140),

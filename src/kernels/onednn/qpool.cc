@@ -219,14 +219,6 @@ std::unique_ptr<Kernel> make_qlinear_average_pool(KernelContext& ctx) {
 
 namespace {
 
-// Eq. (42) on channel sums: acc = Σ x − n · z_x, exact in int64 and wrapped to int32 as the
-// reference wraps Σ (x − z_x).
-template <class Q>
-Q average_of_sum(int64_t sum, int64_t image, int32_t x_zero_point, float multiplier,
-                 int32_t y_zero_point) {
-  return requantize<Q>(wrap_to_int32(sum - image * x_zero_point), multiplier, y_zero_point);
-}
-
 struct GlobalPoolParams {
   int64_t batch = 0, channels = 0, image = 0;
   int32_t x_zero_point = 0, y_zero_point = 0;
@@ -237,29 +229,36 @@ struct GlobalPoolState final : KernelState {
   memory from, to;
 };
 
-// Scratch: [int32 sums of one image's channels | the input converted to channels-last].
+// Eq. (42) in two passes: the raw sums Σ x of every (image, channel) into int32 scratch
+// (|Σ x| <= 255 · n < 2^31, checked when made), then acc = Σ x − n · z_x (exact in int64, wrapped
+// to int32 as the reference wraps Σ (x − z_x)) and one vectorized requantization of all of them.
+// Scratch: [sums, N · C int32 | the input converted to channels-last].
 template <class Q>
 class GlobalAveragePoolKernel final : public Kernel {
  public:
   GlobalAveragePoolKernel(GlobalPoolParams p, bool channels_last, LayoutStep convert)
       : p_(p), channels_last_(channels_last), convert_(std::move(convert)) {
-    convert_offset_ = align64(static_cast<size_t>(p.channels) * sizeof(int32_t));
+    convert_offset_ = align64(static_cast<size_t>(p.batch * p.channels) * sizeof(int32_t));
   }
 
   void run(const KernelArgs& a) const override {
     const Q* x = static_cast<const Q*>(a.inputs[0]);
-    Q* y = static_cast<Q*>(a.outputs[0]);
     if (convert_.active()) {
       auto* s = static_cast<GlobalPoolState*>(a.state);
       void* converted = static_cast<char*>(a.scratch) + convert_offset_;
       convert_.run(x, converted, s->from, s->to);
       x = static_cast<const Q*>(converted);
     }
+    int32_t* sums = static_cast<int32_t*>(a.scratch);
     if (channels_last_) {
-      run_channels_last(x, y, static_cast<int32_t*>(a.scratch));
+      sum_channels_last(x, sums);
     } else {
-      run_planes(x, y);
+      sum_planes(x, sums);
     }
+    const int64_t count = p_.batch * p_.channels;
+    const int64_t offset = p_.image * p_.x_zero_point;
+    for (int64_t i = 0; i < count; ++i) sums[i] = wrap_to_int32(sums[i] - offset);
+    requantize_loop(sums, static_cast<Q*>(a.outputs[0]), count, p_.multiplier, p_.y_zero_point);
   }
   std::unique_ptr<KernelState> make_state() const override {
     if (!convert_.active()) return nullptr;
@@ -274,28 +273,26 @@ class GlobalAveragePoolKernel final : public Kernel {
   std::string impl() const override { return "onednn:int8_loop"; }
 
  private:
-  // Each channel's values are contiguous. |Σ x| <= 255 · n < 2^31 (checked when made).
-  void run_planes(const Q* x, Q* y) const {
+  // Each channel's values are contiguous.
+  void sum_planes(const Q* x, int32_t* sums) const {
     for (int64_t plane = 0; plane < p_.batch * p_.channels; ++plane) {
       const Q* values = x + plane * p_.image;
       int32_t sum = 0;
       for (int64_t i = 0; i < p_.image; ++i) sum += values[i];
-      y[plane] = average_of_sum<Q>(sum, p_.image, p_.x_zero_point, p_.multiplier, p_.y_zero_point);
+      sums[plane] = sum;
     }
   }
-  // [N, spatial, C]: the sums of all channels advance together, one position at a time.
-  void run_channels_last(const Q* x, Q* y, int32_t* sums) const {
+  // [N, spatial, C]: an image's channel sums advance together, one position at a time.
+  void sum_channels_last(const Q* x, int32_t* sums) const {
     for (int64_t n = 0; n < p_.batch; ++n) {
-      for (int64_t channel = 0; channel < p_.channels; ++channel) sums[channel] = 0;
+      int32_t* image_sums = sums + n * p_.channels;
+      for (int64_t channel = 0; channel < p_.channels; ++channel) image_sums[channel] = 0;
       const Q* image = x + n * p_.image * p_.channels;
       for (int64_t position = 0; position < p_.image; ++position) {
         const Q* values = image + position * p_.channels;
-        for (int64_t channel = 0; channel < p_.channels; ++channel)
-          sums[channel] += values[channel];
-      }
-      for (int64_t channel = 0; channel < p_.channels; ++channel) {
-        y[n * p_.channels + channel] = average_of_sum<Q>(sums[channel], p_.image, p_.x_zero_point,
-                                                         p_.multiplier, p_.y_zero_point);
+        for (int64_t channel = 0; channel < p_.channels; ++channel) {
+          image_sums[channel] += values[channel];
+        }
       }
     }
   }
@@ -323,6 +320,7 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   p.image = shape_numel(std::span(nchw).subspan(2));
   // The int32 channel sums hold 255 · n.
   if (p.image > std::numeric_limits<int32_t>::max() / 255) return nullptr;
+  if (!rounds_half_even()) return nullptr;
   const KernelArgs none{};
   p.x_zero_point = x_params.zero_point(none, 0);
   p.y_zero_point = y_params.zero_point(none, 0);
