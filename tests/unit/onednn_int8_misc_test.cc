@@ -139,6 +139,15 @@ Case qbinary(std::string name, const std::string& op, DType t, const Shape& shap
                param(scale(sy)), param(zero_point(t, zy))});
 }
 
+// The same with operands of different (broadcasting) shapes, plain layout.
+Case qbinary2(std::string name, const std::string& op, DType t, const Shape& a_shape,
+              const Shape& b_shape, float sa, int za, float sb, int zb, float sy, int zy) {
+  return make(std::move(name), op, kMs,
+              {data(quantized(t, a_shape, 1)), param(scale(sa)), param(zero_point(t, za)),
+               data(quantized(t, b_shape, 2)), param(scale(sb)), param(zero_point(t, zb)),
+               param(scale(sy)), param(zero_point(t, zy))});
+}
+
 Case max_pool(std::string name, DType t, const Shape& shape, Place place, Attrs attrs) {
   return make(std::move(name), "MaxPool", "", {data(quantized(t, shape, 3), place)},
               std::move(attrs));
@@ -236,6 +245,16 @@ const std::vector<Case>& cases() {
         qbinary("add_s8_large_ratios", "QLinearAdd", s8, {2, 70}, kPlain, kPlain, 1.f, 0, 1.f, 1,
                 1e-3f, 0),
         qbinary("add_empty", "QLinearAdd", u8, {0, 8}, kPlain, kPlain, 0.1f, 1, 0.1f, 2, 0.1f, 3),
+        // Broadcasting (plain): a bias, a scalar, a leading 1, operands repeating in turn.
+        qbinary2("add_u8_bias", "QLinearAdd", u8, {192}, {4, 50, 192}, 0.01f, 128, 0.05f, 120,
+                 0.06f, 125),
+        qbinary2("add_s8_scalar", "QLinearAdd", s8, {4, 50, 64}, {}, 0.02f, 3, 0.7f, -5, 0.03f, 1),
+        qbinary2("add_u8_leading_one", "QLinearAdd", u8, {1, 50, 64}, {3, 50, 64}, 0.02f, 100,
+                 0.02f, 130, 0.05f, 128),
+        qbinary2("mul_u8_row_column", "QLinearMul", u8, {6, 1}, {6, 33}, 0.02f, 100, 0.03f, 110,
+                 0.01f, 128),
+        qbinary2("mul_s8_both_broadcast", "QLinearMul", s8, {3, 1, 5}, {1, 4, 1}, 0.05f, 0, 0.04f,
+                 -9, 0.02f, 2),
         qbinary("mul_u8_plain", "QLinearMul", u8, {2, 8, 9, 9}, kPlain, kPlain, 0.02f, 130, 0.01f,
                 100, 0.2f, 140),
         qbinary("mul_s8_nhwc", "QLinearMul", s8, {2, 8, 3, 5}, kNhwc, kNhwc, 0.05f, 2, 0.04f, -9,
@@ -521,10 +540,11 @@ TEST(Int8Kernels, ParametersWithSeveralValuesAreInvalid) {
 
 // Declined configurations go to the reference kernel, which handles (or reports) them.
 TEST(Int8Kernels, DeclinesWhatTheReferenceHandles) {
-  // Broadcasting.
-  Case add = qbinary("b", "QLinearAdd", u8, {2, 3}, kPlain, kPlain, 0.1f, 0, 0.1f, 0, 0.1f, 0);
-  add.inputs[3].value = quantized(u8, {3}, 1);
-  KernelContext add_ctx = context(add, {ValueInfo{u8, symbolic(Shape{2, 3}), ""}}, false);
+  // Broadcasting a blocked operand.
+  Case add =
+      qbinary("b", "QLinearAdd", u8, {2, 16, 3, 3}, kNhwc, kPlain, 0.1f, 0, 0.1f, 0, 0.1f, 0);
+  add.inputs[3].value = quantized(u8, {16, 1, 1}, 1);
+  KernelContext add_ctx = context(add, {ValueInfo{u8, symbolic(Shape{2, 16, 3, 3}), ""}}, true);
   EXPECT_EQ(int8_kernel(add.node).make(add_ctx), nullptr);
   // Parameters known only at run time.
   Case q = quantize("q", floats({4}, 1, 1.f), scale(0.1f), zero_point(u8, 0));
