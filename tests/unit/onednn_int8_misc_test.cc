@@ -1,9 +1,9 @@
 // The int8 fast kernels of kernels/onednn/q*.cc (pooling, QLinearAdd/Mul, QLinearConcat,
-// QuantizeLinear/DequantizeLinear) against the reference kernels, from a table of cases: each runs
-// the fast kernel on inputs stored in the case's layouts (plain, channels-last, blocked; made by
-// oneDNN reorders) and the reference on plain inputs. Cases with plain inputs also run through a
-// Session, which must choose the fast kernel. Also: int8 reorder round trips, and int8 values
-// kept in oneDNN layouts across a chain of these kernels.
+// QLinearSoftmax, QuantizeLinear/DequantizeLinear) against the reference kernels, from a table of
+// cases: each runs the fast kernel on inputs stored in the case's layouts (plain, channels-last,
+// blocked; made by oneDNN reorders) and the reference on plain inputs. Cases with plain inputs also
+// run through a Session, which must choose the fast kernel. Also: int8 reorder round trips, and
+// int8 values kept in oneDNN layouts across a chain of these kernels.
 #include <cmath>
 #include <limits>
 #include <random>
@@ -161,6 +161,17 @@ Case qpool(std::string name, const std::string& op, DType t, const Shape& shape,
               std::move(attrs), tolerance);
 }
 
+// QLinearSoftmax over `axis` with ONNX Runtime's `opset` attribute; y's scale is 1/256 and its
+// zero point the type's lowest value, as ONNX Runtime's quantizer writes them.
+Case qsoftmax(std::string name, DType t, const Shape& shape, int64_t axis, int64_t opset,
+              float x_scale, int x_zero_point) {
+  return make(
+      std::move(name), "QLinearSoftmax", kMs,
+      {data(quantized(t, shape, 12)), param(scale(x_scale)), param(zero_point(t, x_zero_point)),
+       param(scale(1.f / 256)), param(zero_point(t, t == DType::kUInt8 ? 0 : -128))},
+      {{"axis", axis}, {"opset", opset}});
+}
+
 // QuantizeLinear of float x with the given scale and zero point tensors.
 Case quantize(std::string name, Tensor x, Tensor y_scale, Tensor y_zero_point, Attrs attrs = {}) {
   return make(std::move(name), "QuantizeLinear", "",
@@ -301,6 +312,11 @@ const std::vector<Case>& cases() {
                {{0.1f, 0}, {0.05f, 3}, {0.2f, -7}}, {0.1f, 0}),
         concat("concat_u8_axis0", u8, {{1, 6}, {3, 6}}, 0, {{0.03f, 10}, {0.02f, 140}},
                {0.03f, 10}),
+        // QLinearSoftmax: the last axis, a middle axis (strided groups), opset 11's coercion.
+        qsoftmax("softmax_u8_last_axis", u8, {4, 3, 50, 50}, -1, 13, 0.1f, 100),
+        qsoftmax("softmax_s8_middle_axis", s8, {2, 7, 3, 5}, 1, 13, 0.05f, -3),
+        qsoftmax("softmax_u8_opset11_coerced", u8, {3, 4, 5}, 1, 11, 0.2f, 0),
+        qsoftmax("softmax_s8_sharp", s8, {5, 40}, -1, 13, 1.5f, 0),
         // QuantizeLinear / DequantizeLinear, per tensor and per axis.
         quantize("quantize_u8_edges", quantize_edge_values(), scale(0.25f), zero_point(u8, 7)),
         quantize("quantize_s8_edges", quantize_edge_values(), scale(0.25f), zero_point(s8, -1)),
