@@ -252,7 +252,7 @@ const std::vector<Case>& cases() {
         // to 4. The float path must hand such near ties to the exact one.
         qbinary("add_u8_near_ties", "QLinearAdd", u8, {3, 100}, kPlain, kPlain, 0.7f, 3, 0.5f, 0,
                 1.f, 1),
-        // Ratios too large for the float path (eq. (55)).
+        // Ratios too large for the float path (eq. (56)).
         qbinary("add_s8_large_ratios", "QLinearAdd", s8, {2, 70}, kPlain, kPlain, 1.f, 0, 1.f, 1,
                 1e-3f, 0),
         qbinary("add_empty", "QLinearAdd", u8, {0, 8}, kPlain, kPlain, 0.1f, 1, 0.1f, 2, 0.1f, 3),

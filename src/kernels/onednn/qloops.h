@@ -2,9 +2,9 @@
 // AVX-512). Each computes exactly what the helper of core/requantize.h it names computes, so the
 // fast kernels match the reference kernels bit for bit:
 //
-// - rounding is std::nearbyint, which rounds half to even in the default rounding mode (the
-//   kernels are only made when that is the mode; quench never changes it) and, unlike
-//   round_half_even(), vectorizes (vrndscale);
+// - rounding is std::nearbyint (docs/quantization.md eq. (59)), which rounds half to even in the
+//   default rounding mode (the kernels are only made when that is the mode; quench never changes
+//   it) and, unlike round_half_even(), vectorizes (vrndscale);
 // - saturation compares in float or double, sending NaN to the type's lowest value as saturate()
 //   does (`v > lo ? v : lo` is false for NaN);
 // - a rounded value r and a zero point z (|z| <= 255) are added in float: exact while |r| < 2^24,
@@ -57,7 +57,7 @@ void add_requantize_exact(const Q* a, const Q* b, Q* y, int64_t count, int32_t a
   }
 }
 
-// Eq. (55): the sum of eq. (38) in float, 16 lanes at a time instead of 8. Returns how many sums
+// Eq. (56): the sum of eq. (38) in float, 16 lanes at a time instead of 8. Returns how many sums
 // lie within `tie_margin` of a half-integer, where the float sum may round otherwise than the
 // exact one; elsewhere the result equals add_requantize_exact's.
 template <class Q>
@@ -71,13 +71,13 @@ int32_t add_requantize_float(const Q* a, const Q* b, Q* y, int64_t count, int32_
     const float sum = a_ratio * static_cast<float>(a[i] - a_zero_point) +
                       b_ratio * static_cast<float>(b[i] - b_zero_point);
     const float rounded = std::nearbyint(sum);
-    near_ties += std::fabs(sum - rounded) > safe;  // exact: |sum| < 2^22 (eq. (55))
+    near_ties += std::fabs(sum - rounded) > safe;  // exact: |sum| < 2^22 (eq. (56))
     y[i] = saturate_rounded<Q>(rounded + z);
   }
   return near_ties;
 }
 
-// Eq. (55)'s error bound ε = 2^-21 · (r_a + r_b) · 255, or a negative value when the float path
+// Eq. (56)'s error bound ε = 2^-21 · (r_a + r_b) · 255, or a negative value when the float path
 // does not apply (|sum| could reach 2^18 and ε 1/8).
 inline float add_tie_margin(float a_ratio, float b_ratio) {
   const double bound = (std::fabs(static_cast<double>(a_ratio)) + std::fabs(b_ratio)) * 255;
@@ -85,7 +85,7 @@ inline float add_tie_margin(float a_ratio, float b_ratio) {
   return static_cast<float>(std::ldexp(bound, -21));
 }
 
-// add_requantize() of `count` pairs: eq. (55) chunk by chunk, a chunk with a near tie recomputed
+// add_requantize() of `count` pairs: eq. (56) chunk by chunk, a chunk with a near tie recomputed
 // exactly. `y` may be `a` or `b` (each output depends on its own position only); a chunk's float
 // results are staged on the stack so that the recomputation reads the inputs intact.
 template <class Q>

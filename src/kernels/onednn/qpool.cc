@@ -229,7 +229,7 @@ struct GlobalPoolState final : KernelState {
   memory from, to;
 };
 
-// Eq. (42) in two passes: the raw sums Σ x of every (image, channel) into int32 scratch
+// Eqs. (42), (57) in two passes: the raw sums Σ x of every (image, channel) into int32 scratch
 // (|Σ x| <= 255 · n < 2^31, checked when made), then acc = Σ x − n · z_x (exact in int64, wrapped
 // to int32 as the reference wraps Σ (x − z_x)) and one vectorized requantization of all of them.
 // Scratch: [sums, N · C int32 | the input converted to channels-last].
