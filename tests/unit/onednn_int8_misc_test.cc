@@ -398,8 +398,9 @@ const FastKernel& int8_kernel(const Node& node) {
 class Int8Kernel : public ::testing::TestWithParam<Case> {};
 
 // The fast kernel on inputs in the case's layouts against the reference on plain inputs.
-TEST_P(Int8Kernel, MatchesReference) {
-  const Case& c = GetParam();
+// The fast kernel for `c` against the reference. With `blocked_layouts`, inputs are stored in the
+// case's layouts and the kernel may choose a blocked output; without, everything is plain.
+void check_fast_kernel(const Case& c, bool blocked_layouts) {
   std::vector<const Tensor*> constants;
   for (const Input& in : c.inputs) constants.push_back(in.constant ? &in.value : nullptr);
   const std::vector<ValueInfo> outputs =
@@ -410,7 +411,7 @@ TEST_P(Int8Kernel, MatchesReference) {
   for (const Input& in : c.inputs) plain_inputs.push_back(in.value);
   const Tensor want = testing::run_node(c.node, plain_inputs, c.opset).at(0);
 
-  KernelContext ctx = context(c, outputs, /*use_places=*/true);
+  KernelContext ctx = context(c, outputs, blocked_layouts);
   std::unique_ptr<Kernel> kernel = int8_kernel(c.node).make(ctx);
   ASSERT_NE(kernel, nullptr) << "the fast kernel declined the case";
   EXPECT_EQ(kernel->impl().rfind("onednn:", 0), 0u) << kernel->impl();
@@ -431,6 +432,9 @@ TEST_P(Int8Kernel, MatchesReference) {
     }
   }
   const TensorDesc& out = ctx.outputs[0];
+  if (!blocked_layouts) {
+    EXPECT_TRUE(out.layout.plain());
+  }
   Tensor got = Tensor::empty(out.dtype, out.shape);
   auto out_buffer = storage(out.dtype, out.shape, out.layout);
   run_kernel(*kernel, in_ptrs, {out.layout.plain() ? got.raw_data() : out_buffer.get()});
@@ -439,6 +443,11 @@ TEST_P(Int8Kernel, MatchesReference) {
   }
   EXPECT_TRUE(within(got, want, c.tolerance));
 }
+
+TEST_P(Int8Kernel, MatchesReference) { check_fast_kernel(GetParam(), true); }
+
+// As a plan with a tensor callback builds it: plain inputs, plain output.
+TEST_P(Int8Kernel, MatchesReferenceInPlainLayouts) { check_fast_kernel(GetParam(), false); }
 
 // With plain inputs, a Session chooses the fast kernel and agrees with the reference session.
 TEST_P(Int8Kernel, ChosenBySession) {
