@@ -56,11 +56,23 @@ class ReorderKernel final : public Kernel {
 }  // namespace
 }  // namespace onednn
 
+// Any type oneDNN stores (f32, f16, bf16, and the integer types of quantized data: u8, s8, s32);
+// a reorder only moves elements, so integer values come out unchanged.
 std::unique_ptr<Kernel> make_reorder_kernel(DType dtype, const Shape& shape, const Layout& from,
                                             const Layout& to) {
+  const dnnl::memory::data_type type = onednn::to_dnnl(dtype);
+  QUENCH_CHECK(type != dnnl::memory::data_type::undef, ErrorKind::kUnsupported,
+               "layout conversion of {} {} values: oneDNN does not store that type",
+               shape_str(shape), dtype_name(dtype));
   const dnnl::memory::desc plain = onednn::plain_desc(dtype, shape);
-  return std::make_unique<onednn::ReorderKernel>(onednn::desc_of(from, plain),
-                                                 onednn::desc_of(to, plain));
+  const dnnl::memory::desc& src = onednn::desc_of(from, plain);
+  const dnnl::memory::desc& dst = onednn::desc_of(to, plain);
+  for (const dnnl::memory::desc* d : {&src, &dst}) {
+    QUENCH_CHECK(d->data_type() == type && d->dims() == plain.dims(), ErrorKind::kInternal,
+                 "layout conversion of {} {} values between layouts of another type or shape",
+                 shape_str(shape), dtype_name(dtype));
+  }
+  return std::make_unique<onednn::ReorderKernel>(src, dst);
 }
 
 }  // namespace quench

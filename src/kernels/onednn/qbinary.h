@@ -1,0 +1,16 @@
+#pragma once
+
+#include <memory>
+
+#include "ir/op_registry.h"
+
+namespace quench::onednn {
+
+// com.microsoft QLinearAdd and QLinearMul of u8 or s8 operands with constant per-tensor
+// parameters, bit-exact with the reference (eqs. (38), (35), (56)). Same-shape operands (the
+// residual case) are read in the producer's layout when it is dense (see dense_layout), the second
+// converted to the first's layout when they differ; the output keeps that layout and may overwrite
+// the first operand. Broadcasting operands are read in plain layout.
+std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx);
+
+}  // namespace quench::onednn

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <memory>
+
+#include "ir/op_registry.h"
+
+namespace quench::onednn {
+
+// QuantizeLinear of float32 data to u8 or s8 and DequantizeLinear of u8 or s8 data, plain layout,
+// constant parameters per tensor or per axis (one loop over each channel's contiguous run):
+// bit-exact with the reference (eqs. (31), (32)).
+std::unique_ptr<Kernel> make_quantize_linear(KernelContext& ctx);
+std::unique_ptr<Kernel> make_dequantize_linear(KernelContext& ctx);
+
+}  // namespace quench::onednn
