@@ -128,21 +128,28 @@ class PlanBuilder {
 
     std::unique_ptr<Kernel> kernel;
     bool took_blocked = false;
+    // Each attempt gets a fresh copy, so that a factory that declines leaves nothing behind.
+    auto attempt = [&](KernelFactory make, const KernelContext& base) {
+      KernelContext use = base;
+      kernel = make(use);
+      if (kernel) ctx.outputs = use.outputs;
+      return kernel != nullptr;
+    };
     if (options_.fast_kernels) {
       for (const FastKernel& fk : def->fast) {
-        const bool blocked_ok = fk.accepts_blocked_inputs && options_.blocked_layouts;
-        KernelContext& use = (any_blocked && !blocked_ok) ? plain_ctx : ctx;
-        kernel = fk.make(use);
-        if (kernel) {
-          took_blocked = any_blocked && blocked_ok;
-          if (&use == &plain_ctx) ctx.outputs = plain_ctx.outputs;
+        // A kernel that reads blocked inputs may still decline this configuration in blocked
+        // form (a broadcast, a layout it does not know): it is then offered plain inputs, which
+        // costs a reorder but keeps the fast path.
+        if (any_blocked && fk.accepts_blocked_inputs && options_.blocked_layouts &&
+            attempt(fk.make, ctx)) {
+          took_blocked = true;
           break;
         }
+        if (attempt(fk.make, plain_ctx)) break;
       }
     }
     if (!kernel) {
-      kernel = def->reference(plain_ctx);
-      ctx.outputs = plain_ctx.outputs;
+      attempt(def->reference, plain_ctx);
       QUENCH_CHECK(kernel != nullptr, ErrorKind::kUnsupported,
                    "{}: no kernel supports this configuration", node.describe());
     }
