@@ -38,8 +38,4 @@ struct Int8Requant {
 // parameters are not constant or the attributes are invalid (the reference then reports them).
 bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r);
 
-// `desc` read as `type` (of the same size): how the sum post-op reads dst when the sum's type
-// differs from the output's.
-dnnl::memory::desc with_type(const dnnl::memory::desc& desc, dnnl::memory::data_type type);
-
 }  // namespace quench::onednn

@@ -1,0 +1,39 @@
+// What the float and the integer oneDNN convolutions share: the geometry of a convolution node in
+// oneDNN's terms, and one kernel that runs a prepared convolution primitive — weights packed
+// once, the source reordered into the primitive's layout when the producer's differs, the residual
+// sum brought into dst before the sum post-op, argument maps made once per execution state.
+#pragma once
+
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "ir/op_registry.h"
+
+namespace quench::onednn {
+
+// A Conv / QLinearConv node's window in oneDNN's terms, for input x and weights w.
+struct ConvGeometry {
+  dnnl::memory::dims strides, dilates, pad_l, pad_r;  // dilates count the gaps (dilation − 1)
+  dnnl::memory::dims weight_dims;  // [groups,] out/groups, in/groups, kernel... (grouped form)
+  int64_t groups = 1;
+  int64_t out_channels = 0;
+};
+// nullopt when the group count does not divide the output channels (the reference reports it).
+std::optional<ConvGeometry> conv_geometry(const Node& node, const Shape& x, const Shape& w);
+
+// Everything make_conv_kernel needs besides the primitive descriptor.
+struct ConvSetup {
+  const TensorDesc* src = nullptr;  // input 0 as the producer stored it
+  const void* weights = nullptr;    // plain [O, I/groups, kernel...] data of `weights_plain`
+  dnnl::memory::desc weights_plain;
+  const void* bias = nullptr;  // plain data of `bias_desc`, or null
+  dnnl::memory::desc bias_desc;
+  int sum_input = -1;                // the input the sum post-op adds, or -1
+  dnnl::memory::data_type sum_type;  // its element type (dst is read as it)
+};
+
+// The kernel for primitive `pd`; sets ctx.outputs[0].layout to the primitive's dst layout.
+std::unique_ptr<Kernel> make_conv_kernel(const dnnl::convolution_forward::primitive_desc& pd,
+                                         const ConvSetup& setup, KernelContext& ctx);
+
+}  // namespace quench::onednn
