@@ -2,6 +2,7 @@
 
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
+#include "kernels/onednn/pool_window.h"
 #include "ops/conv_params.h"
 
 namespace quench::onednn {
@@ -52,35 +53,21 @@ std::unique_ptr<Kernel> make_pool(KernelContext& ctx) {
   const bool global = op == "GlobalAveragePool" || op == "GlobalMaxPool";
   const bool is_max = op == "MaxPool" || op == "GlobalMaxPool";
 
-  memory::dims strides, kernel, dilation, pad_l, pad_r;
-  bool include_pad = false;
+  Window w;
   if (global) {
     for (int i = 0; i < spatial; ++i) {
-      strides.push_back(1);
-      kernel.push_back(x.shape[2 + i]);
-      dilation.push_back(0);
-      pad_l.push_back(0);
-      pad_r.push_back(0);
+      w.strides.push_back(1);
+      w.kernel.push_back(x.shape[2 + i]);
+      w.dilation.push_back(0);
+      w.pad_l.push_back(0);
+      w.pad_r.push_back(0);
     }
   } else {
-    std::vector<int64_t> in_spatial(x.shape.begin() + 2, x.shape.end());
-    const WindowParams p = parse_window(node, in_spatial, node.require_ints("kernel_shape"));
-    include_pad = !is_max && node.attr_int("count_include_pad", 0) != 0;
-    for (int i = 0; i < spatial; ++i) {
-      strides.push_back(p.strides[i]);
-      kernel.push_back(p.kernel[i]);
-      dilation.push_back(p.dilations[i] - 1);
-      pad_l.push_back(p.pads_begin[i]);
-      // Right padding that makes oneDNN's floor formula give the inferred (ceil_mode) size.
-      const int64_t window = (p.kernel[i] - 1) * p.dilations[i] + 1;
-      const int64_t right =
-          (y.shape[2 + i] - 1) * p.strides[i] + window - x.shape[2 + i] - p.pads_begin[i];
-      if (right < 0) return nullptr;
-      if (include_pad && right != p.pads_end[i]) return nullptr;  // ceil extension counted
-      pad_r.push_back(std::max<int64_t>(right, 0));
-      if (!is_max && p.dilations[i] != 1) return nullptr;
-    }
+    std::optional<Window> window = pool_window(node, x.shape, y.shape, is_max);
+    if (!window) return nullptr;
+    w = std::move(*window);
   }
+  const bool include_pad = w.include_pad;
   const auto alg = is_max ? dnnl::algorithm::pooling_max
                           : (include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                          : dnnl::algorithm::pooling_avg_exclude_padding);
@@ -96,8 +83,8 @@ std::unique_ptr<Kernel> make_pool(KernelContext& ctx) {
   dnnl::pooling_v2_forward::primitive_desc pd;
   try {
     pd = dnnl::pooling_v2_forward::primitive_desc(
-        dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dst, strides,
-                                       kernel, dilation, pad_l, pad_r),
+        dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dst, w.strides,
+                                       w.kernel, w.dilation, w.pad_l, w.pad_r),
         attr, engine());
   } catch (const dnnl::error&) {
     return nullptr;
