@@ -89,7 +89,7 @@ def measure(run, batch, shape, a):
     runner, model = run
     path = model_path(model, a)
     if runner == "quench":
-        cmd = [a.quench, "bench", path]
+        cmd = [a.quench, "bench", path, "--json"]
     else:
         cmd = [a.python, a.peer, "bench", path]
     cmd += ["--batch", str(batch), "--threads", str(a.threads), "--shape", shape, "--seconds",

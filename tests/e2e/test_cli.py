@@ -113,6 +113,8 @@ def quantize_cases(c, t):
                                            "npy:" + t("zeros.npy")], 0)
     c.expect("the constant-data model runs", ["eval", t("q.onnx"), "--data", "fmnist:test",
                                               "--limit", "64"], 0)
+    c.expect("random calibration data shaped like the model's input",
+             ["quantize", CNN, "-o", t("qr.onnx"), "--calib", "random:16"], 0)
     write_npy(t("nan.npy"), "<f4", [8, 1, 28, 28], fill=255)  # 0xffffffff is a NaN
     c.expect("NaN calibration data: left out, counted, named",
              ["quantize", CNN, "-o", t("qn.onnx"), "--calib", "npy:" + t("nan.npy")], 0,

@@ -53,6 +53,9 @@ struct DataCliOptions {
   std::string layout = "nchw";
   std::string random_shape;  // for random:N, "C,H,W"
   DataOptions to_options() const;
+  // The same, with the sample shape of random:N data taken from `model`'s first input (dims after
+  // the batch) when neither the spec nor --random-shape gives one.
+  DataOptions to_options(const Model& model) const;
 };
 void add_data_options(CLI::App& cmd, DataCliOptions& o);
 

@@ -107,6 +107,21 @@ DataOptions DataCliOptions::to_options() const {
   return o;
 }
 
+DataOptions DataCliOptions::to_options(const Model& model) const {
+  DataOptions o = to_options();
+  const Graph& g = model.graph;
+  if (!o.random_shape.empty() || g.inputs.empty()) return o;
+  const ValueInfo* info = g.info(g.inputs[0]);
+  if (!info || !info->shape || info->shape->empty()) return o;
+  Shape sample;
+  for (size_t d = 1; d < info->shape->size(); ++d) {
+    if (!(*info->shape)[d].known()) return o;  // the data set then asks for a shape
+    sample.push_back((*info->shape)[d].value);
+  }
+  o.random_shape = sample;
+  return o;
+}
+
 void add_data_options(CLI::App& cmd, DataCliOptions& o) {
   cmd.add_option("--resize", o.resize, "Resize images to H,W");
   cmd.add_option("--mean", o.mean, "Per-channel mean subtracted after scaling (e.g. 0.5 or a,b,c)");

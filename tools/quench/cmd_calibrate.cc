@@ -53,11 +53,12 @@ int run_calibrate(const CalibrateCmdOptions& o) {
   }
   QUENCH_CHECK(!o.model.empty() && !o.data.empty(), ErrorKind::kInvalidArgument,
                "give a MODEL and --data (or --merge TABLES...)");
-  DataOptions dopts = o.data_options.to_options();
+  const Model fp32 = load_model(o.model);
+  DataOptions dopts = o.data_options.to_options(fp32);
   dopts.offset = o.offset;
   auto data = open_dataset(o.data, dopts);
   const QuantRecipe recipe = make_recipe(o.recipe, o.skip, {}, "", false);
-  const Model prepared = prepare_for_quantization(load_model(o.model));
+  const Model prepared = prepare_for_quantization(fp32);
   CalibrateOptions co = o.calib.to_options();
   co.threads = o.threads;
   const CalibrationTable table = calibrate(prepared, *data, recipe, co);

@@ -35,9 +35,10 @@ int run_quantize(const QuantizeCmdOptions& o) {
   QUENCH_CHECK(!o.calib_data.empty() || !o.table.empty(), ErrorKind::kInvalidArgument,
                "static quantization needs calibration data (--calib DATA) or a table (--table)");
   const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  const Model fp32 = load_model(o.model);
   std::unique_ptr<Dataset> data;
-  if (o.table.empty()) data = open_dataset(o.calib_data, o.data_options.to_options());
-  const Model prepared = prepare_for_quantization(load_model(o.model));
+  if (o.table.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
+  const Model prepared = prepare_for_quantization(fp32);
   CalibrationTable table;
   if (!o.table.empty()) {
     table = CalibrationTable::load(o.table);
