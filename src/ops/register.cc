@@ -1,5 +1,7 @@
 #include "ops/register.h"
 
+#include "ops/quant_ops.h"
+
 namespace quench {
 
 void register_builtin_ops(OpRegistry& r) {
@@ -14,6 +16,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_quant_ops(r);
   register_fused_ops(r);
   register_gelu_op(r);
+  quant::register_qlookup_op(r);
 }
 
 }  // namespace quench
