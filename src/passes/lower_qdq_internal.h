@@ -108,6 +108,21 @@ Tensor lookup_table(const QuantParams& x, const QuantParams& y, const Activation
 // Matches the unit rooted at float node `n` (the op), or says why it stays in float.
 Match match_unit(Context& ctx, int n);
 
+// Helpers of the matchers.
+bool is_op(const Node& node, const char* op_type);
+Match stays_float(std::string reason);
+// The unit's integer node (named after the float op) writing the Q's output.
+Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std::string domain);
+// Input `i` of `node` as an 8-bit per-tensor quantized activation, or nullopt with `why`.
+std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
+                                        std::string& why);
+
+// Tables (lower_qdq_tables.cc): an activation `f` (Relu, Sigmoid, Gelu, ...) between a DQ and
+// a Q, and a chain of element-wise float ops with scalar constants (Div -> Erf, ...) between them.
+Match match_lookup(Context& ctx, int n, const Activation& f);
+// nullopt when node `n` does not start such a chain.
+std::optional<Match> match_elementwise_chain(Context& ctx, int n);
+
 // The integer op a unit's float op maps to, for reports ("Conv -> QLinearConv").
 std::string unit_label(const Unit& unit);
 

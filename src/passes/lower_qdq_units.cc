@@ -13,17 +13,20 @@
 #include "passes/lower_qdq_internal.h"
 
 namespace quench::qdq_lowering {
-namespace {
 
 bool is_op(const Node& node, const char* op_type) {
   return node.domain.empty() && node.op_type == op_type;
 }
+
+namespace {
 
 DType type_of(const Graph& g, const std::string& value) {
   if (const Tensor* t = g.initializer(value)) return t->dtype();
   const ValueInfo* info = g.info(value);
   return info ? info->dtype : DType::kUndefined;
 }
+
+}  // namespace
 
 Match stays_float(std::string reason) { return Match{std::nullopt, std::move(reason)}; }
 
@@ -59,6 +62,8 @@ std::optional<QTensor> activation_input(const Context& ctx, const Node& node, si
   }
   return t;
 }
+
+namespace {
 
 // A constant 8-bit weight behind a DequantizeLinear; per tensor or per index along `axis`.
 std::optional<QTensor> weight_input(const Context& ctx, const Node& node, size_t i, int64_t axis,
@@ -320,6 +325,55 @@ Match match_same_params(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
+// Softmax: com.microsoft QLinearSoftmax (eq. (41)); its `opset` attribute keeps the graph's axis
+// semantics (before 13: coerced to 2-D).
+Match match_softmax(Context& ctx, int n) {
+  const Node& softmax = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, softmax, 0, why);
+  if (!x) return stays_float(why);
+  auto tail = ctx.tail(softmax.outputs[0], false, why);
+  if (!tail) return stays_float(why);
+  if (x->params.type != tail->output.params.type) {
+    return stays_float(fmt::format("input {} and output {} differ in type",
+                                   dtype_name(x->params.type),
+                                   dtype_name(tail->output.params.type)));
+  }
+  Unit u = make_unit(softmax, n, *tail, "QLinearSoftmax", kMsDomain);
+  u.node.attributes = softmax.attributes;
+  u.node.set_attr("opset", ctx.graph.opset(""));
+  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  return Match{std::move(u), ""};
+}
+
+// Split: every output quantized with the input's parameters.
+Match match_split(Context& ctx, int n) {
+  const Node& split = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, split, 0, why);
+  if (!x) return stays_float(why);
+  std::vector<Tail> tails;
+  for (const auto& out : split.outputs) {
+    if (out.empty()) return stays_float("an output is absent");
+    auto tail = ctx.tail(out, false, why);
+    if (!tail) return stays_float(why);
+    if (!same_params(x->params, tail->output.params)) {
+      return stays_float("Q params differ from input's");
+    }
+    tails.push_back(std::move(*tail));
+  }
+  Unit u = make_unit(split, n, tails[0], "Split", "");
+  u.node.attributes = split.attributes;
+  u.node.inputs = split.inputs;
+  u.node.inputs[0] = x->value;
+  for (size_t i = 1; i < tails.size(); ++i) {
+    u.node.outputs.push_back(tails[i].output.value);
+    u.replaced.push_back(tails[i].output.node);
+  }
+  return Match{std::move(u), ""};
+}
+
 Match match_average_pool(Context& ctx, int n) {
   const Node& pool = ctx.graph.nodes[n];
   std::string why;
@@ -339,26 +393,6 @@ Match match_average_pool(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
-// An element-wise function between a DQ and a Q: a 256-entry table, eq. (40).
-Match match_lookup(Context& ctx, int n, const Activation& f) {
-  const Node& op = ctx.graph.nodes[n];
-  std::string why;
-  auto x = activation_input(ctx, op, 0, why);
-  if (!x) return stays_float(why);
-  auto tail = ctx.tail(op.outputs[0], false, why);
-  if (!tail) return stays_float(why);
-  if (x->params.type != tail->output.params.type) {
-    return stays_float(fmt::format("input {} and output {} differ in type",
-                                   dtype_name(x->params.type),
-                                   dtype_name(tail->output.params.type)));
-  }
-  Unit u = make_unit(op, n, *tail, "QLookup", kInternalDomain);
-  const std::string table = ctx.add_initializer(tail->output.value + "_table",
-                                                lookup_table(x->params, tail->output.params, f));
-  u.node.inputs = {x->value, table};
-  return Match{std::move(u), ""};
-}
-
 const std::set<std::string>& data_movement_ops() {
   static const std::set<std::string> ops = {"Reshape",   "Flatten", "Transpose", "Squeeze",
                                             "Unsqueeze", "Slice",   "Gather"};
@@ -370,16 +404,6 @@ const std::set<std::string>& data_movement_ops() {
 bool same_params(const QuantParams& a, const QuantParams& b) {
   return a.type == b.type && a.axis == b.axis && a.scales == b.scales &&
          a.zero_points == b.zero_points;
-}
-
-Tensor lookup_table(const QuantParams& x, const QuantParams& y, const Activation& f) {
-  Tensor table = Tensor::empty(y.type, {256});
-  quant::visit_quant_type(y.type, [&](auto q) {
-    using Q = typename decltype(q)::type;
-    quant::fill_table<Q>(x.scale(0), x.zero_point(0), y.scale(0), y.zero_point(0), f,
-                         table.data<Q>());
-  });
-  return table;
 }
 
 Context::Context(Graph& g) : graph(g), index(g) {
@@ -532,6 +556,7 @@ std::string Context::fresh_value(const std::string& base) {
 
 Match match_unit(Context& ctx, int n) {
   const Node& node = ctx.graph.nodes[n];
+  if (auto chain = match_elementwise_chain(ctx, n)) return std::move(*chain);
   if (const auto f = Activation::from_node(node, ctx.graph)) return match_lookup(ctx, n, *f);
   bool reads_quantized = false;
   for (const auto& in : node.inputs) {
@@ -548,6 +573,8 @@ Match match_unit(Context& ctx, int n) {
   if (op == "Concat") return match_concat(ctx, n);
   if (op == "MaxPool" || data_movement_ops().count(op)) return match_same_params(ctx, n);
   if (op == "AveragePool" || op == "GlobalAveragePool") return match_average_pool(ctx, n);
+  if (op == "Split") return match_split(ctx, n);
+  if (op == "Softmax") return match_softmax(ctx, n);
   return stays_float(fmt::format("{}: no integer kernel", op));
 }
 

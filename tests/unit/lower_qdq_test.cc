@@ -531,18 +531,62 @@ TEST(LowerQdq, ClipAndExactGeluBecomeTables) {
   EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("Gelu -> QLookup"), 1);
 }
 
+TEST(LowerQdq, ElementwiseChainsBecomeOneTable) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {4, 50}), 0.05f, 128);
+  // DQ -> Div(√2) -> Erf -> Q, as ONNX Runtime's quantizer splits the exact GELU.
+  const std::string erf =
+      b.op("Erf", {b.op("Div", {x, b.constant("sqrt2", Tensor::scalar(std::sqrt(2.f)))})});
+  b.output(b.qdq(erf, 1.f / 127, 0, DType::kInt8));
+  // A scalar on the left: exp(1 − x).
+  const std::string e = b.op("Exp", {b.op("Sub", {b.constant("one", Tensor::scalar(1.f)), x})});
+  b.output(b.qdq(e, 0.1f, 0));
+  expect_lowered(b, {random_tensor({4, 50}, 38, -5.f, 5.f)}, {1.f / 127, 0.1f}, {"QLookup"},
+                 {"Div", "Erf", "Sub", "Exp"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("Div+Erf -> QLookup"), 1);
+  EXPECT_EQ(r.lowered.at("Sub+Exp -> QLookup"), 1);
+}
+
+TEST(LowerQdq, SplitRunsOnInt8Data) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 6}), 0.01f, 128);
+  Node split =
+      make_node("Split", {x, b.constant("sizes", Tensor::from_vector<int64_t>({2}, {2, 4}))},
+                {"s0", "s1"}, {{"axis", int64_t{1}}});
+  b.g().nodes.push_back(split);
+  b.output(b.qdq("s0", 0.01f, 128));
+  b.output(b.qdq("s1", 0.01f, 128));
+  const auto inputs = std::vector<Tensor>{random_tensor({2, 6}, 39)};
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  const auto got = Session(b.model()).run(inputs);
+  const auto want = Session(b.model(), no_fuse).run(inputs);
+  EXPECT_TRUE(got[0].equals(want[0]) && got[1].equals(want[1]));
+  EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("Split -> Split"), 1);
+}
+
 // ---- what stays float ----
+
+TEST(LowerQdq, SoftmaxBecomesQLinearSoftmax) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 10}), 0.05f, 128);
+  b.output(b.qdq(b.op("Softmax", {x}), 1.f / 256, 0));
+  b.output(b.qdq(b.op("Softmax", {x}, {{"axis", int64_t{1}}}), 1.f / 256, 0));
+  expect_lowered(b, {random_tensor({2, 3, 10}, 40, -4.f, 4.f)}, {1.f / 256}, {"QLinearSoftmax"},
+                 {"Softmax"});
+}
 
 TEST(LowerQdq, SharedDequantizeFeedsBothIntegerAndFloatConsumers) {
   QdqGraph b;
   const std::string x = b.qdq(b.input("x", {2, 10}), 0.05f, 128);
   b.output(b.qdq(b.op("Sigmoid", {x}), 0.004f, 0));
-  b.output(b.op("Softmax", {x}));  // a float graph output reading the same DQ
+  b.output(b.op("LogSoftmax", {x}));  // a float graph output reading the same DQ
   const LoweringReport r = report_of(b.model(), b.shapes());
   ASSERT_EQ(r.float_nodes.size(), 1u);
-  EXPECT_EQ(r.float_nodes[0].reason, "Softmax: no integer kernel");
-  expect_lowered(b, {random_tensor({2, 10}, 35, -4.f, 4.f)}, {0.004f, 0.f}, {"QLookup", "Softmax"},
-                 {"Sigmoid"});
+  EXPECT_EQ(r.float_nodes[0].reason, "LogSoftmax: no integer kernel");
+  expect_lowered(b, {random_tensor({2, 10}, 35, -4.f, 4.f)}, {0.004f, 0.f},
+                 {"QLookup", "LogSoftmax"}, {"Sigmoid"});
 }
 
 TEST(LowerQdq, FloatResultReadTwiceStaysFloat) {
