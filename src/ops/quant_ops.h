@@ -22,6 +22,8 @@ void register_ms_elementwise_ops(OpRegistry& r);
 void register_ms_gemm_pool_ops(OpRegistry& r);
 void register_ms_lstm_op(OpRegistry& r);
 void register_qlookup_op(OpRegistry& r);  // internal QLookup (ops/qlookup.cc)
+// QFusedConv and QFusedMatMul (domain quench.internal), after the base ops they reuse.
+void register_qfused_ops(OpRegistry& r);
 
 // Fails unless input `i`'s type (when known) is u8 or s8 (or s32 with `allow_int32`).
 void check_quant_input_type(const InferContext& ctx, size_t i, const char* name,

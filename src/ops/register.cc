@@ -15,6 +15,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_rnn_ops(r);
   register_quant_ops(r);
   register_fused_ops(r);
+  quant::register_qfused_ops(r);
   register_gelu_op(r);
   quant::register_qlookup_op(r);
 }
