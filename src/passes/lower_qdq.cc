@@ -21,10 +21,6 @@ namespace quench {
 namespace qdq_lowering {
 namespace {
 
-bool is_op(const Node& node, const char* op_type) {
-  return node.domain.empty() && node.op_type == op_type;
-}
-
 // A node that computes float data (not a Q/DQ, a Constant or shape arithmetic).
 bool computes_float(const Graph& g, const Node& node) {
   if (is_op(node, "QuantizeLinear") || is_op(node, "DequantizeLinear") || is_op(node, "Constant")) {
@@ -140,6 +136,9 @@ void emit_clamp(Context& ctx, Unit& u, std::vector<Node>& emitted) {
 
 LoweringReport lower_qdq(Graph& graph) {
   using namespace qdq_lowering;
+  const bool quantized = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                     [](const Node& n) { return is_op(n, "DequantizeLinear"); });
+  if (!quantized) return {};  // float models are left exactly as they are
   // The exact-GELU pattern between a DQ and a Q becomes one Gelu node, and then one table.
   fuse_gelu(graph);
   topological_sort(graph);
