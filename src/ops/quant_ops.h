@@ -21,6 +21,7 @@ void register_qlinear_ops(OpRegistry& r);
 void register_ms_elementwise_ops(OpRegistry& r);
 void register_ms_gemm_pool_ops(OpRegistry& r);
 void register_ms_lstm_op(OpRegistry& r);
+void register_qlookup_op(OpRegistry& r);  // internal QLookup (ops/qlookup.cc)
 // QFusedConv and QFusedMatMul (domain quench.internal), after the base ops they reuse.
 void register_qfused_ops(OpRegistry& r);
 

@@ -17,6 +17,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_fused_ops(r);
   quant::register_qfused_ops(r);
   register_gelu_op(r);
+  quant::register_qlookup_op(r);
 }
 
 }  // namespace quench

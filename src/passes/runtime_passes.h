@@ -1,6 +1,10 @@
 // Rewrites the runtime applies to its own copy of a graph (never exported).
 #pragma once
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "quench/graph.h"
 
 namespace quench {
@@ -15,5 +19,25 @@ int fuse_gelu(Graph& graph);
 // Fusions done per input-shape signature, once shapes are concrete: activations and residual
 // adds into the producing Conv/Gemm/MatMul.
 void apply_runtime_fusions(Graph& graph);
+
+// What lower_qdq did: the units it lowered and the compute nodes it left in float, with why.
+struct LoweringReport {
+  struct FloatNode {
+    std::string node;
+    std::string op_type;
+    std::string reason;  // "no integer kernel", "weights not constant", ...
+  };
+  std::vector<FloatNode> float_nodes;
+  std::map<std::string, int> lowered;  // "Conv -> QLinearConv" -> number of units
+  int units = 0;
+};
+
+// Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:
+// QLinearConv / QFusedConv, QLinearMatMul / QFusedMatMul, com.microsoft QLinearAdd, QLinearMul,
+// QLinearConcat, QLinear(Global)AveragePool, element-wise functions as QLookup tables, and
+// MaxPool and data-movement ops on the 8-bit data itself (docs/quantization.md, "Lowering QDQ to
+// integer ops"). Then folds what is left constant (DequantizeLinear of weights kept in float).
+// Runs on a shape-specialized graph, before apply_runtime_fusions.
+LoweringReport lower_qdq(Graph& graph);
 
 }  // namespace quench

@@ -144,7 +144,11 @@ struct Session::Impl {
       return;
     }
     const bool fuse = options.fuse && !observed && options.fast_kernels;
-    if (fuse) apply_runtime_fusions(g);
+    if (fuse) {
+      // QDQ patterns become integer ops before the float fusions see their Conv/MatMul/Add.
+      lower_qdq(g);
+      apply_runtime_fusions(g);
+    }
     eliminate_dead_nodes(g);
     PlanOptions po;
     po.fast_kernels = options.fast_kernels;

@@ -1,11 +1,14 @@
-// quench inspect MODEL: inputs/outputs, opsets, op histogram, parameters, unsupported ops.
+// quench inspect MODEL: inputs/outputs, opsets, op histogram, parameters, unsupported ops, and for
+// QDQ models what the session lowers to integer ops and what stays in float.
 #include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "ir/op_registry.h"
+#include "passes/runtime_passes.h"
 #include "quench/cli.h"
 #include "quench/model_io.h"
+#include "quench/passes.h"
 
 namespace quench::cli {
 namespace {
@@ -14,6 +17,62 @@ struct InspectOptions {
   std::string model;
   bool json = false;
 };
+
+bool is_qdq(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if (n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The lowering the session applies, on the graph it would plan for batch 1 (unknown input dims
+// set to 1).
+LoweringReport lowering_report(const Graph& model_graph) {
+  Graph g = model_graph;
+  verify_graph(g);
+  topological_sort(g);
+  infer_shapes(g, InferOptions{true});
+  fold_constants(g);
+  eliminate_dead_nodes(g);
+  apply_graph_optimizations(g);
+  std::map<std::string, Shape> shapes;
+  for (const auto& name : g.inputs) {
+    const ValueInfo* info = g.info(name);
+    QUENCH_CHECK(info && info->shape, ErrorKind::kUnsupported, "input '{}' has no declared shape",
+                 name);
+    Shape shape;
+    for (const Dim& d : *info->shape) shape.push_back(d.known() ? d.value : 1);
+    shapes[name] = shape;
+  }
+  specialize_input_shapes(g, shapes);
+  return lower_qdq(g);
+}
+
+void print_lowering(const Graph& g, nlohmann::json& j) {
+  LoweringReport r;
+  try {
+    r = lowering_report(g);
+  } catch (const Error& e) {
+    std::cout << "lowering   not analysed: " << e.what() << "\n";
+    j["lowering"] = {{"error", e.what()}};
+    return;
+  }
+  std::cout << fmt::format("lowering   {} unit(s) to integer ops (planned at batch 1)\n", r.units);
+  for (const auto& [label, count] : r.lowered) {
+    std::cout << fmt::format("  {:<48} {}\n", label, count);
+  }
+  j["lowering"]["units"] = r.units;
+  j["lowering"]["lowered"] = r.lowered;
+  j["lowering"]["float_nodes"] = nlohmann::json::array();
+  std::cout << fmt::format("float      {} node(s) stay in float\n", r.float_nodes.size());
+  for (const auto& f : r.float_nodes) {
+    std::cout << fmt::format("  {} ({}): {}\n", f.node, f.op_type, f.reason);
+    j["lowering"]["float_nodes"].push_back(
+        {{"node", f.node}, {"op", f.op_type}, {"reason", f.reason}});
+  }
+}
 
 int run_inspect(const InspectOptions& o) {
   const Model model = load_model(o.model);
@@ -87,6 +146,7 @@ int run_inspect(const InspectOptions& o) {
                                u["op"].get<std::string>(), u["reason"].get<std::string>());
     }
   }
+  if (j["unsupported"].empty() && is_qdq(g)) print_lowering(g, j);
   if (o.json) print_json(j);
   return 0;
 }

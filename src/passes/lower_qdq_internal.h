@@ -1,0 +1,129 @@
+// Pieces shared by the QDQ-lowering pass (lower_qdq.cc: driver, residual fusion, emission;
+// lower_qdq_units.cc: one matcher per op family). A *unit* is one float op between
+// DequantizeLinear inputs and one QuantizeLinear (with an optional Relu/Clip before the Q); it is
+// replaced by one integer node that writes the Q's output.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph_index.h"
+#include "ops/activation.h"
+#include "ops/quant_params.h"
+#include "passes/runtime_passes.h"
+#include "quench/graph.h"
+
+namespace quench::qdq_lowering {
+
+inline constexpr char kMsDomain[] = "com.microsoft";
+
+// A bias is used as is when its scale equals s_x·s_w[c] up to this relative difference: tools
+// form the product in float or double, which differ by a few units in the last place.
+inline constexpr double kBiasScaleTolerance = 1e-6;
+
+// A quantized tensor as a DequantizeLinear reads it or a QuantizeLinear writes it. Parameters are
+// constant (initializers).
+struct QTensor {
+  std::string value;       // the quantized value (u8, s8 or s32)
+  std::string scale;       // initializer
+  std::string zero_point;  // initializer, or "" (zeros)
+  QuantParams params;
+  int node = -1;  // the DequantizeLinear or QuantizeLinear
+
+  bool per_tensor() const { return params.size() == 1; }
+};
+
+// Same element type, scale and zero point.
+bool same_params(const QuantParams& a, const QuantParams& b);
+
+// The clamp a Relu or Clip applies to a real result before its QuantizeLinear.
+struct Clamp {
+  float lo;
+  float hi;
+};
+
+// What follows a matched op: [Relu | Clip] then the QuantizeLinear.
+struct Tail {
+  int activation = -1;  // the Relu/Clip node, or -1
+  std::optional<Clamp> clamp;
+  QTensor output;
+};
+
+// One matched unit.
+struct Unit {
+  std::string float_op;       // the float op replaced ("Conv", ...)
+  int op_node = -1;           // its index in the graph
+  std::vector<int> replaced;  // float-graph nodes the unit removes (op, activation, Q)
+  Node node;                  // the integer node; outputs[0] is the Q's output
+  QTensor output;             // the Q's parameters
+  std::optional<Clamp> clamp;
+  bool has_activation = false;  // a Relu/Clip was matched (even one the Q makes redundant)
+};
+
+// A unit, or why the node stays in float.
+struct Match {
+  std::optional<Unit> unit;
+  std::string reason;
+};
+
+// The graph being lowered, its index and the helpers matchers share.
+class Context {
+ public:
+  explicit Context(Graph& graph);
+
+  Graph& graph;
+  GraphIndex index;
+  bool has_qfused_conv = false;  // QFusedConv / QFusedMatMul registered
+  bool has_qfused_matmul = false;
+
+  // The quantized tensor behind float `value` (a DequantizeLinear output with constant
+  // parameters), or nullopt with `why` set.
+  std::optional<QTensor> dequantized(const std::string& value, std::string& why) const;
+  // The same for a QuantizeLinear node's output.
+  std::optional<QTensor> quantized_output(int q_node, std::string& why) const;
+  // The chain from `value` (a float op's output) to its QuantizeLinear; `allow_clamp` admits a
+  // Relu/Clip in between.
+  std::optional<Tail> tail(const std::string& value, bool allow_clamp, std::string& why) const;
+
+  // The node of `value`'s producer, or nullptr.
+  const Node* producer(const std::string& value) const;
+  std::optional<Shape> shape_of(const std::string& value) const;
+
+  // Adds an initializer named after `base` and returns its name.
+  std::string add_initializer(const std::string& base, Tensor value);
+  // The zero-point initializer of `t`, created (zeros of the scale's shape) when it has none.
+  std::string zero_point_of(const QTensor& t);
+  // A fresh value name (reserved in graph.values).
+  std::string fresh_value(const std::string& base);
+
+ private:
+  std::map<std::string, std::string> zero_points_;  // created zero points by scale and type
+};
+
+// Eq. (40): the 256-entry QLookup table of `f` from x's to y's (per-tensor, same-type) parameters.
+Tensor lookup_table(const QuantParams& x, const QuantParams& y, const Activation& f);
+
+// Matches the unit rooted at float node `n` (the op), or says why it stays in float.
+Match match_unit(Context& ctx, int n);
+
+// Helpers of the matchers.
+bool is_op(const Node& node, const char* op_type);
+Match stays_float(std::string reason);
+// The unit's integer node (named after the float op) writing the Q's output.
+Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std::string domain);
+// Input `i` of `node` as an 8-bit per-tensor quantized activation, or nullopt with `why`.
+std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
+                                        std::string& why);
+
+// Tables (lower_qdq_tables.cc): an activation `f` (Relu, Sigmoid, Gelu, ...) between a DQ and
+// a Q, and a chain of element-wise float ops with scalar constants (Div -> Erf, ...) between them.
+Match match_lookup(Context& ctx, int n, const Activation& f);
+// nullopt when node `n` does not start such a chain.
+std::optional<Match> match_elementwise_chain(Context& ctx, int n);
+
+// The integer op a unit's float op maps to, for reports ("Conv -> QLinearConv").
+std::string unit_label(const Unit& unit);
+
+}  // namespace quench::qdq_lowering

@@ -1,0 +1,585 @@
+// The matchers of the QDQ-lowering pass, one per op family, and the helpers they share (see
+// lower_qdq_internal.h). A matcher checks everything before it creates an initializer, so a node
+// that stays in float leaves the graph as it was.
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "core/requantize.h"
+#include "ir/op_registry.h"
+#include "ir/shape_util.h"
+#include "ops/fused.h"
+#include "ops/quant_ops.h"
+#include "passes/lower_qdq_internal.h"
+
+namespace quench::qdq_lowering {
+
+bool is_op(const Node& node, const char* op_type) {
+  return node.domain.empty() && node.op_type == op_type;
+}
+
+namespace {
+
+DType type_of(const Graph& g, const std::string& value) {
+  if (const Tensor* t = g.initializer(value)) return t->dtype();
+  const ValueInfo* info = g.info(value);
+  return info ? info->dtype : DType::kUndefined;
+}
+
+}  // namespace
+
+Match stays_float(std::string reason) { return Match{std::nullopt, std::move(reason)}; }
+
+// The unit's integer node, named after the float op, writing the Q's output.
+Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std::string domain) {
+  Unit u;
+  u.float_op = op.op_type;
+  u.op_node = n;
+  u.replaced = {n, tail.output.node};
+  if (tail.activation >= 0) u.replaced.push_back(tail.activation);
+  u.node.name = op.name.empty() ? tail.output.value : op.name;
+  u.node.op_type = std::move(op_type);
+  u.node.domain = std::move(domain);
+  u.node.outputs = {tail.output.value};
+  u.output = tail.output;
+  u.clamp = tail.clamp;
+  u.has_activation = tail.activation >= 0;
+  return u;
+}
+
+// Input `i` of `node` as an 8-bit per-tensor quantized activation.
+std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
+                                        std::string& why) {
+  auto t = ctx.dequantized(node.input(i), why);
+  if (!t) return std::nullopt;
+  if (!is_quant_type(t->params.type)) {
+    why = fmt::format("input '{}' is quantized to {}", node.input(i), dtype_name(t->params.type));
+    return std::nullopt;
+  }
+  if (!t->per_tensor()) {
+    why = fmt::format("input '{}' is quantized per axis", node.input(i));
+    return std::nullopt;
+  }
+  return t;
+}
+
+namespace {
+
+// A constant 8-bit weight behind a DequantizeLinear; per tensor or per index along `axis`.
+std::optional<QTensor> weight_input(const Context& ctx, const Node& node, size_t i, int64_t axis,
+                                    std::string& why) {
+  auto w = ctx.dequantized(node.input(i), why);
+  if (!w) return std::nullopt;
+  if (!ctx.graph.is_initializer(w->value)) {
+    why = "weights not constant";
+    return std::nullopt;
+  }
+  if (!is_quant_type(w->params.type)) {
+    why = fmt::format("weights quantized to {}", dtype_name(w->params.type));
+    return std::nullopt;
+  }
+  if (w->params.per_axis() && w->params.axis != axis) {
+    why = fmt::format("weights quantized along axis {}, expected {}", w->params.axis, axis);
+    return std::nullopt;
+  }
+  return w;
+}
+
+// The int32 bias behind a DequantizeLinear whose scale is s_a·s_b[c] (given as `accumulator`
+// scales), of `channels` elements ([channels] or [1, channels]); "" with `why` otherwise.
+std::string int_bias(const Context& ctx, const std::string& value,
+                     const std::vector<double>& accumulator, std::string& why) {
+  auto b = ctx.dequantized(value, why);
+  const Tensor* q = b ? ctx.graph.initializer(b->value) : nullptr;
+  if (q == nullptr || b->params.type != DType::kInt32) {
+    why = "bias is not a constant int32 tensor behind a DequantizeLinear";
+    return "";
+  }
+  const int64_t channels = static_cast<int64_t>(accumulator.size());
+  const bool row = q->numel() == channels && (q->rank() == 1 || (q->rank() == 2 && q->dim(0) == 1));
+  if (!row) {
+    why = fmt::format("bias has shape {}, expected [{}]", shape_str(q->shape()), channels);
+    return "";
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t index = b->params.size() == 1 ? 0 : c;
+    if (b->params.zero_point(index) != 0) {
+      why = "bias has a non-zero zero point";
+      return "";
+    }
+    const double scale = b->params.scale(index);
+    if (std::abs(scale - accumulator[c]) > kBiasScaleTolerance * accumulator[c]) {
+      why = fmt::format("bias scale {} differs from the accumulator's {} (channel {})", scale,
+                        accumulator[c], c);
+      return "";
+    }
+  }
+  return b->value;
+}
+
+Match match_conv(Context& ctx, int n) {
+  const Node& conv = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, conv, 0, why);
+  if (!x) return stays_float(why);
+  auto w = weight_input(ctx, conv, 1, 0, why);
+  if (!w) return stays_float(why);
+  const Tensor& w_q = *ctx.graph.initializer(w->value);
+  std::string bias;
+  if (conv.has_input(2)) {
+    std::vector<double> accumulator(static_cast<size_t>(w_q.dim(0)));
+    for (size_t c = 0; c < accumulator.size(); ++c) {
+      accumulator[c] = static_cast<double>(x->params.scale(0)) * w->params.scale(c);
+    }
+    bias = int_bias(ctx, conv.input(2), accumulator, why);
+    if (bias.empty()) return stays_float(why);
+  }
+  auto tail = ctx.tail(conv.outputs[0], true, why);
+  if (!tail) return stays_float(why);
+  Unit u = make_unit(conv, n, *tail, "QLinearConv", "");
+  u.node.attributes = conv.attributes;
+  u.node.inputs = {x->value,
+                   x->scale,
+                   ctx.zero_point_of(*x),
+                   w->value,
+                   w->scale,
+                   ctx.zero_point_of(*w),
+                   tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  if (!bias.empty()) u.node.inputs.push_back(bias);
+  return Match{std::move(u), ""};
+}
+
+Match match_matmul(Context& ctx, int n) {
+  const Node& matmul = ctx.graph.nodes[n];
+  std::string why;
+  auto a = activation_input(ctx, matmul, 0, why);
+  if (!a) return stays_float(why);
+  auto b = ctx.dequantized(matmul.input(1), why);
+  if (!b) return stays_float(why);
+  if (!is_quant_type(b->params.type)) {
+    return stays_float(fmt::format("B quantized to {}", dtype_name(b->params.type)));
+  }
+  if (b->params.per_axis()) {
+    // Per-column scales of B: the last axis of a matrix (or batch of matrices).
+    const auto shape = ctx.shape_of(b->value);
+    if (!shape || shape->size() < 2 || b->params.axis != static_cast<int64_t>(shape->size()) - 1) {
+      return stays_float(fmt::format("B quantized along axis {}, not its columns", b->params.axis));
+    }
+  }
+  auto tail = ctx.tail(matmul.outputs[0], true, why);
+  if (!tail) return stays_float(why);
+  Unit u = make_unit(matmul, n, *tail, "QLinearMatMul", "");
+  u.node.inputs = {a->value,
+                   a->scale,
+                   ctx.zero_point_of(*a),
+                   b->value,
+                   b->scale,
+                   ctx.zero_point_of(*b),
+                   tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  return Match{std::move(u), ""};
+}
+
+// Gemm(A, B const, C) = alpha·A·B' + beta·C: B' is transposed at build time, alpha folded into
+// B's scales, beta·C becomes QFusedMatMul's int32 bias when its scale is the accumulator's.
+Match match_gemm(Context& ctx, int n) {
+  const Node& gemm = ctx.graph.nodes[n];
+  if (gemm.attr_int("transA", 0) != 0) return stays_float("transA = 1 (A transposed at run time)");
+  const bool trans_b = gemm.attr_int("transB", 0) != 0;
+  const float alpha = gemm.attr_float("alpha", 1.f);
+  const float beta = gemm.attr_float("beta", 1.f);
+  if (!(alpha > 0.f) || !std::isfinite(alpha)) {
+    return stays_float(
+        fmt::format("alpha = {} (only a positive alpha folds into B's scales)", alpha));
+  }
+  std::string why;
+  auto a = activation_input(ctx, gemm, 0, why);
+  if (!a) return stays_float(why);
+  auto b = weight_input(ctx, gemm, 1, trans_b ? 0 : 1, why);
+  if (!b) return stays_float(why);
+  const Tensor& b_q = *ctx.graph.initializer(b->value);
+  if (b_q.rank() != 2) return stays_float(fmt::format("B has rank {}", b_q.rank()));
+  const int64_t n_cols = trans_b ? b_q.dim(0) : b_q.dim(1);
+  const int64_t k_rows = trans_b ? b_q.dim(1) : b_q.dim(0);
+  std::string bias;
+  if (gemm.has_input(2) && beta != 0.f) {
+    if (!ctx.has_qfused_matmul) return stays_float("a Gemm bias needs QFusedMatMul");
+    std::vector<double> accumulator(static_cast<size_t>(n_cols));
+    for (int64_t c = 0; c < n_cols; ++c) {
+      const double b_scale = static_cast<double>(alpha) * b->params.scale(b->per_tensor() ? 0 : c);
+      accumulator[c] = static_cast<double>(a->params.scale(0)) * b_scale / beta;
+    }
+    bias = int_bias(ctx, gemm.input(2), accumulator, why);
+    if (bias.empty()) return stays_float("beta·C cannot become an int32 bias: " + why);
+  }
+  auto tail = ctx.tail(gemm.outputs[0], true, why);
+  if (!tail) return stays_float(why);
+
+  Unit u = make_unit(gemm, n, *tail, bias.empty() ? "QLinearMatMul" : "QFusedMatMul",
+                     bias.empty() ? "" : kInternalDomain);
+  std::string weight = b->value;
+  if (trans_b) {
+    Tensor t = Tensor::empty(b_q.dtype(), {k_rows, n_cols});
+    const auto* from = static_cast<const uint8_t*>(b_q.raw_data());  // 1-byte elements
+    auto* to = static_cast<uint8_t*>(t.raw_data());
+    for (int64_t row = 0; row < k_rows; ++row) {
+      for (int64_t col = 0; col < n_cols; ++col) to[row * n_cols + col] = from[col * k_rows + row];
+    }
+    weight = ctx.add_initializer(b->value + "_transposed", std::move(t));
+  }
+  std::string scale = b->scale;
+  if (alpha != 1.f) {
+    Tensor s = ctx.graph.initializer(b->scale)->clone();
+    for (float& v : s.values<float>()) v *= alpha;
+    scale = ctx.add_initializer(b->scale + "_alpha", std::move(s));
+  }
+  if (!bias.empty() && ctx.graph.initializer(bias)->rank() != 1) {
+    bias = ctx.add_initializer(bias + "_row", ctx.graph.initializer(bias)->reshaped({n_cols}));
+  }
+  u.node.inputs = {a->value,
+                   a->scale,
+                   ctx.zero_point_of(*a),
+                   weight,
+                   scale,
+                   ctx.zero_point_of(*b),
+                   tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  if (!bias.empty()) u.node.inputs.push_back(bias);
+  return Match{std::move(u), ""};
+}
+
+// Add, Mul: com.microsoft QLinearAdd / QLinearMul (one element type for A, B and C).
+Match match_binary(Context& ctx, int n) {
+  const Node& op = ctx.graph.nodes[n];
+  std::string why;
+  auto a = activation_input(ctx, op, 0, why);
+  if (!a) return stays_float(why);
+  auto b = activation_input(ctx, op, 1, why);
+  if (!b) return stays_float(why);
+  auto tail = ctx.tail(op.outputs[0], true, why);
+  if (!tail) return stays_float(why);
+  const DType y = tail->output.params.type;
+  if (a->params.type != y || b->params.type != y) {
+    return stays_float(fmt::format("operands {} and {} with output {}: QLinear{} needs one type",
+                                   dtype_name(a->params.type), dtype_name(b->params.type),
+                                   dtype_name(y), op.op_type));
+  }
+  Unit u = make_unit(op, n, *tail, "QLinear" + op.op_type, kMsDomain);
+  u.node.inputs = {a->value,
+                   a->scale,
+                   ctx.zero_point_of(*a),
+                   b->value,
+                   b->scale,
+                   ctx.zero_point_of(*b),
+                   tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  return Match{std::move(u), ""};
+}
+
+Match match_concat(Context& ctx, int n) {
+  const Node& concat = ctx.graph.nodes[n];
+  std::string why;
+  std::vector<QTensor> inputs;
+  for (size_t i = 0; i < concat.inputs.size(); ++i) {
+    auto x = activation_input(ctx, concat, i, why);
+    if (!x) return stays_float(why);
+    inputs.push_back(std::move(*x));
+  }
+  auto tail = ctx.tail(concat.outputs[0], false, why);
+  if (!tail) return stays_float(why);
+  for (const QTensor& x : inputs) {
+    if (x.params.type != tail->output.params.type) {
+      return stays_float(fmt::format("input '{}' is {} but the output is {}", x.value,
+                                     dtype_name(x.params.type),
+                                     dtype_name(tail->output.params.type)));
+    }
+  }
+  Unit u = make_unit(concat, n, *tail, "QLinearConcat", kMsDomain);
+  u.node.attributes = concat.attributes;
+  u.node.inputs = {tail->output.scale, ctx.zero_point_of(tail->output)};
+  for (const QTensor& x : inputs) {
+    u.node.inputs.insert(u.node.inputs.end(), {x.value, x.scale, ctx.zero_point_of(x)});
+  }
+  return Match{std::move(u), ""};
+}
+
+// MaxPool and data-movement ops: the same op on the 8-bit data, exact when the output is
+// quantized with the input's parameters (max and copies commute with a monotone quantization).
+Match match_same_params(Context& ctx, int n) {
+  const Node& op = ctx.graph.nodes[n];
+  if (op.outputs.size() > 1 && !op.outputs[1].empty()) {
+    return stays_float("its second output (indices) is used");
+  }
+  std::string why;
+  auto x = activation_input(ctx, op, 0, why);
+  if (!x) return stays_float(why);
+  auto tail = ctx.tail(op.outputs[0], false, why);
+  if (!tail) return stays_float(why);
+  if (!same_params(x->params, tail->output.params))
+    return stays_float("Q params differ from input's");
+  Unit u = make_unit(op, n, *tail, op.op_type, "");
+  u.node.attributes = op.attributes;
+  u.node.inputs = op.inputs;
+  u.node.inputs[0] = x->value;
+  return Match{std::move(u), ""};
+}
+
+// Softmax: com.microsoft QLinearSoftmax (eq. (41)); its `opset` attribute keeps the graph's axis
+// semantics (before 13: coerced to 2-D).
+Match match_softmax(Context& ctx, int n) {
+  const Node& softmax = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, softmax, 0, why);
+  if (!x) return stays_float(why);
+  auto tail = ctx.tail(softmax.outputs[0], false, why);
+  if (!tail) return stays_float(why);
+  if (x->params.type != tail->output.params.type) {
+    return stays_float(fmt::format("input {} and output {} differ in type",
+                                   dtype_name(x->params.type),
+                                   dtype_name(tail->output.params.type)));
+  }
+  Unit u = make_unit(softmax, n, *tail, "QLinearSoftmax", kMsDomain);
+  u.node.attributes = softmax.attributes;
+  u.node.set_attr("opset", ctx.graph.opset(""));
+  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  return Match{std::move(u), ""};
+}
+
+// Split: every output quantized with the input's parameters.
+Match match_split(Context& ctx, int n) {
+  const Node& split = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, split, 0, why);
+  if (!x) return stays_float(why);
+  std::vector<Tail> tails;
+  for (const auto& out : split.outputs) {
+    if (out.empty()) return stays_float("an output is absent");
+    auto tail = ctx.tail(out, false, why);
+    if (!tail) return stays_float(why);
+    if (!same_params(x->params, tail->output.params)) {
+      return stays_float("Q params differ from input's");
+    }
+    tails.push_back(std::move(*tail));
+  }
+  Unit u = make_unit(split, n, tails[0], "Split", "");
+  u.node.attributes = split.attributes;
+  u.node.inputs = split.inputs;
+  u.node.inputs[0] = x->value;
+  for (size_t i = 1; i < tails.size(); ++i) {
+    u.node.outputs.push_back(tails[i].output.value);
+    u.replaced.push_back(tails[i].output.node);
+  }
+  return Match{std::move(u), ""};
+}
+
+Match match_average_pool(Context& ctx, int n) {
+  const Node& pool = ctx.graph.nodes[n];
+  std::string why;
+  auto x = activation_input(ctx, pool, 0, why);
+  if (!x) return stays_float(why);
+  auto tail = ctx.tail(pool.outputs[0], false, why);
+  if (!tail) return stays_float(why);
+  if (x->params.type != tail->output.params.type) {
+    return stays_float(fmt::format("input {} and output {} differ in type",
+                                   dtype_name(x->params.type),
+                                   dtype_name(tail->output.params.type)));
+  }
+  Unit u = make_unit(pool, n, *tail, "QLinear" + pool.op_type, kMsDomain);
+  u.node.attributes = pool.attributes;
+  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
+                   ctx.zero_point_of(tail->output)};
+  return Match{std::move(u), ""};
+}
+
+const std::set<std::string>& data_movement_ops() {
+  static const std::set<std::string> ops = {"Reshape",   "Flatten", "Transpose", "Squeeze",
+                                            "Unsqueeze", "Slice",   "Gather"};
+  return ops;
+}
+
+}  // namespace
+
+bool same_params(const QuantParams& a, const QuantParams& b) {
+  return a.type == b.type && a.axis == b.axis && a.scales == b.scales &&
+         a.zero_points == b.zero_points;
+}
+
+Context::Context(Graph& g) : graph(g), index(g) {
+  has_qfused_conv = op_registry().find(kInternalDomain, "QFusedConv") != nullptr;
+  has_qfused_matmul = op_registry().find(kInternalDomain, "QFusedMatMul") != nullptr;
+}
+
+const Node* Context::producer(const std::string& value) const {
+  const int p = index.producer(value);
+  return p < 0 ? nullptr : &graph.nodes[p];
+}
+
+std::optional<Shape> Context::shape_of(const std::string& value) const {
+  if (const Tensor* t = graph.initializer(value)) return t->shape();
+  const ValueInfo* info = graph.info(value);
+  return info && info->shape ? concrete(*info->shape) : std::nullopt;
+}
+
+namespace {
+
+// The parameters of Q/DQ node `n`, whose quantized side is `value`.
+std::optional<QTensor> read_qdq(const Context& ctx, int n, const std::string& value, DType type,
+                                std::string& why) {
+  const Node& node = ctx.graph.nodes[n];
+  const Tensor* scale = ctx.graph.initializer(node.input(1));
+  const Tensor* zero_point = node.has_input(2) ? ctx.graph.initializer(node.input(2)) : nullptr;
+  if (scale == nullptr || (node.has_input(2) && zero_point == nullptr)) {
+    why = fmt::format("{} '{}' has parameters known only at run time", node.op_type, node.name);
+    return std::nullopt;
+  }
+  if (scale->dtype() != DType::kFloat32 || !is_quant_type(type, true)) {
+    why = fmt::format("{} '{}' is not a float <-> 8/32-bit quantization", node.op_type, node.name);
+    return std::nullopt;
+  }
+  int64_t axis = -1;
+  if (scale->numel() > 1) {
+    const auto shape = ctx.shape_of(value);
+    if (!shape) {
+      why = fmt::format("the shape of '{}' is unknown", value);
+      return std::nullopt;
+    }
+    axis = normalize_axis(node.attr_int("axis", 1), static_cast<int64_t>(shape->size()), node);
+  }
+  QTensor t;
+  t.value = value;
+  t.scale = node.input(1);
+  t.zero_point = zero_point ? node.input(2) : "";
+  t.params = read_quant_params(*scale, zero_point, type, axis);
+  t.node = n;
+  return t;
+}
+
+}  // namespace
+
+std::optional<QTensor> Context::dequantized(const std::string& value, std::string& why) const {
+  const int p = index.producer(value);
+  if (p < 0) {
+    why = fmt::format("input '{}' is not quantized", value);
+    return std::nullopt;
+  }
+  const Node& dq = graph.nodes[p];
+  if (!is_op(dq, "DequantizeLinear")) {
+    why = fmt::format("input '{}' comes from {} '{}', not from a DequantizeLinear", value,
+                      dq.op_type, dq.name);
+    return std::nullopt;
+  }
+  return read_qdq(*this, p, dq.input(0), type_of(graph, dq.input(0)), why);
+}
+
+std::optional<QTensor> Context::quantized_output(int q, std::string& why) const {
+  const Node& node = graph.nodes[q];
+  if (type_of(graph, node.input(0)) != DType::kFloat32) {
+    why = fmt::format("QuantizeLinear '{}' quantizes a non-float value", node.name);
+    return std::nullopt;
+  }
+  const DType type = node.has_input(2) ? type_of(graph, node.input(2)) : DType::kUInt8;
+  auto t = read_qdq(*this, q, node.outputs[0], type, why);
+  if (!t) return std::nullopt;
+  if (!is_quant_type(t->params.type) || !t->per_tensor()) {
+    why = fmt::format("QuantizeLinear '{}' is not per-tensor 8-bit", node.name);
+    return std::nullopt;
+  }
+  return t;
+}
+
+std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp,
+                                  std::string& why) const {
+  auto single_reader = [&](const std::string& v) -> int {
+    if (index.is_graph_output(v)) {
+      why = fmt::format("its float result '{}' is a graph output", v);
+      return -1;
+    }
+    const auto& readers = index.consumers(v);
+    if (readers.size() != 1) {
+      why = readers.empty()
+                ? fmt::format("its result '{}' is unused", v)
+                : fmt::format("its float result '{}' is read by {} nodes", v, readers.size());
+      return -1;
+    }
+    return readers[0];
+  };
+  Tail t;
+  int next = single_reader(value);
+  if (next < 0) return std::nullopt;
+  if (allow_clamp && !is_op(graph.nodes[next], "QuantizeLinear")) {
+    const auto act = Activation::from_node(graph.nodes[next], graph);
+    if (act && (act->kind == ActKind::kRelu || act->kind == ActKind::kClip)) {
+      t.activation = next;
+      t.clamp = act->kind == ActKind::kRelu ? Clamp{0.f, std::numeric_limits<float>::infinity()}
+                                            : Clamp{act->alpha, act->beta};
+      next = single_reader(graph.nodes[next].outputs[0]);
+      if (next < 0) return std::nullopt;
+    }
+  }
+  const Node& q = graph.nodes[next];
+  if (!is_op(q, "QuantizeLinear")) {
+    why = fmt::format("its result is read by {} '{}', not quantized", q.op_type, q.name);
+    return std::nullopt;
+  }
+  auto output = quantized_output(next, why);
+  if (!output) return std::nullopt;
+  t.output = std::move(*output);
+  return t;
+}
+
+std::string Context::add_initializer(const std::string& base, Tensor value) {
+  const std::string name = graph.unique_name(base);
+  graph.info_mut(name) = ValueInfo{value.dtype(), symbolic(value.shape()), ""};
+  graph.initializers[name] = std::move(value);
+  return name;
+}
+
+std::string Context::zero_point_of(const QTensor& t) {
+  if (!t.zero_point.empty()) return t.zero_point;
+  const std::string key = fmt::format("{}/{}", t.scale, dtype_name(t.params.type));
+  auto it = zero_points_.find(key);
+  if (it != zero_points_.end()) return it->second;
+  const Shape shape = graph.initializer(t.scale)->shape();
+  const std::string name =
+      add_initializer(t.scale + "_zero_point", Tensor::zeros(t.params.type, shape));
+  zero_points_[key] = name;
+  return name;
+}
+
+std::string Context::fresh_value(const std::string& base) {
+  const std::string name = graph.unique_name(base);
+  graph.info_mut(name);
+  return name;
+}
+
+Match match_unit(Context& ctx, int n) {
+  const Node& node = ctx.graph.nodes[n];
+  if (auto chain = match_elementwise_chain(ctx, n)) return std::move(*chain);
+  if (const auto f = Activation::from_node(node, ctx.graph)) return match_lookup(ctx, n, *f);
+  bool reads_quantized = false;
+  for (const auto& in : node.inputs) {
+    const Node* p = in.empty() ? nullptr : ctx.producer(in);
+    reads_quantized |= p != nullptr && is_op(*p, "DequantizeLinear");
+  }
+  if (!reads_quantized) return stays_float("no input is quantized");
+  if (!node.domain.empty()) return stays_float(fmt::format("{}: no integer kernel", node.op_type));
+  const std::string& op = node.op_type;
+  if (op == "Conv") return match_conv(ctx, n);
+  if (op == "MatMul") return match_matmul(ctx, n);
+  if (op == "Gemm") return match_gemm(ctx, n);
+  if (op == "Add" || op == "Mul") return match_binary(ctx, n);
+  if (op == "Concat") return match_concat(ctx, n);
+  if (op == "MaxPool" || data_movement_ops().count(op)) return match_same_params(ctx, n);
+  if (op == "AveragePool" || op == "GlobalAveragePool") return match_average_pool(ctx, n);
+  if (op == "Split") return match_split(ctx, n);
+  if (op == "Softmax") return match_softmax(ctx, n);
+  return stays_float(fmt::format("{}: no integer kernel", op));
+}
+
+std::string unit_label(const Unit& unit) {
+  return fmt::format("{} -> {}", unit.float_op, unit.node.op_type);
+}
+
+}  // namespace quench::qdq_lowering

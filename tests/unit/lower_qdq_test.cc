@@ -1,0 +1,615 @@
+// The QDQ-lowering pass (passes/lower_qdq*.cc) and the QLookup op. Each pattern is built as a
+// small QDQ graph: the lowered plan holds the integer op (and not the float one), and its outputs
+// equal those of the float QDQ execution (SessionOptions::fuse = false) within one quantum of the
+// output scale. Negative cases stay in float, with the reason the pass reports, and still give the
+// right answer.
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "ir/op_registry.h"
+#include "ops/fused.h"
+#include "passes/runtime_passes.h"
+#include "quench/passes.h"
+#include "quench/session.h"
+#include "test_util.h"
+
+namespace quench {
+namespace {
+
+using testing::make_node;
+
+// Lowered outputs are requantized once from exact integer sums where the float QDQ graph rounds
+// float results: the two may differ by one step of the output's quantization, never more.
+constexpr double kOutputQuanta = 1.0;
+// Slack on top of that for the float product quantum · scale.
+constexpr double kQuantumSlack = 1e-3;
+
+Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(DType::kFloat32, shape);
+  for (float& v : t.values<float>()) v = u(rng);
+  return t;
+}
+
+// Builds a QDQ graph the way quantizers write them.
+class QdqGraph {
+ public:
+  QdqGraph() {
+    g().opsets[""] = 17;
+    g().name = "lower_qdq_test";
+  }
+
+  Graph& g() { return model_.graph; }
+
+  std::string input(const std::string& name, const Shape& shape) {
+    g().inputs.push_back(name);
+    g().values[name] = ValueInfo{DType::kFloat32, symbolic(shape), ""};
+    shapes_.push_back(shape);
+    return name;
+  }
+
+  // `value` -> QuantizeLinear; returns the quantized value.
+  std::string quantize(const std::string& value, float scale, int zero_point,
+                       DType type = DType::kUInt8) {
+    const std::string q = value + "_q" + std::to_string(count_++);
+    const auto [s, z] = params(q, scale, zero_point, type);
+    g().nodes.push_back(make_node("QuantizeLinear", {value, s, z}, {q}));
+    g().nodes.back().name = q;
+    scales_[q] = {s, z};
+    return q;
+  }
+  // A quantized value -> DequantizeLinear with its own parameters.
+  std::string dequantize(const std::string& q) {
+    const auto& [s, z] = scales_.at(q);
+    const std::string out = q + "_dq" + std::to_string(count_++);
+    g().nodes.push_back(make_node("DequantizeLinear", {q, s, z}, {out}));
+    g().nodes.back().name = out;
+    return out;
+  }
+  std::string qdq(const std::string& value, float scale, int zero_point,
+                  DType type = DType::kUInt8) {
+    return dequantize(quantize(value, scale, zero_point, type));
+  }
+
+  // A constant s8 weight behind a DequantizeLinear: per index along `axis` (eq. (25)), or per
+  // tensor with axis -1.
+  std::string weight(const std::string& name, const Tensor& w, int64_t axis) {
+    const int64_t channels = axis < 0 ? 1 : w.dim(static_cast<int>(axis));
+    int64_t inner = 1;
+    for (int d = static_cast<int>(axis) + 1; axis >= 0 && d < w.rank(); ++d) inner *= w.dim(d);
+    std::vector<float> scales(static_cast<size_t>(channels), 0.f);
+    const auto values = w.values<float>();
+    auto channel_of = [&](int64_t i) { return axis < 0 ? 0 : (i / inner) % channels; };
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      scales[channel_of(i)] = std::max(scales[channel_of(i)], std::abs(values[i]) / 127.f);
+    }
+    Tensor q = Tensor::empty(DType::kInt8, w.shape());
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      q.data<int8_t>()[i] = static_cast<int8_t>(std::nearbyint(values[i] / scales[channel_of(i)]));
+    }
+    g().initializers[name + "_q"] = q;
+    Tensor s = axis < 0 ? Tensor::scalar(scales[0]) : Tensor::from_vector({channels}, scales);
+    g().initializers[name + "_scale"] = s;
+    Tensor z = axis < 0 ? Tensor::scalar(int8_t{0}) : Tensor::zeros(DType::kInt8, {channels});
+    g().initializers[name + "_zero"] = z;
+    weight_scales_[name] = scales;
+    g().nodes.push_back(make_node("DequantizeLinear",
+                                  {name + "_q", name + "_scale", name + "_zero"}, {name},
+                                  {{"axis", std::max<int64_t>(axis, 0)}}));
+    g().nodes.back().name = name + "_dq";
+    return name;
+  }
+  const std::vector<float>& weight_scales(const std::string& w) const {
+    return weight_scales_.at(w);
+  }
+
+  // An int32 bias with scales s_x · s_w[c] behind a DequantizeLinear (eq. (26)).
+  std::string bias(const std::string& name, const Tensor& b, float x_scale,
+                   const std::vector<float>& w_scales) {
+    const int64_t n = b.numel();
+    std::vector<float> scales(static_cast<size_t>(n));
+    std::vector<int32_t> q(static_cast<size_t>(n));
+    for (int64_t c = 0; c < n; ++c) {
+      scales[c] = x_scale * w_scales[w_scales.size() == 1 ? 0 : c];
+      q[c] = static_cast<int32_t>(std::nearbyint(b.data<float>()[c] / scales[c]));
+    }
+    g().initializers[name + "_q"] = Tensor::from_vector({n}, q);
+    g().initializers[name + "_scale"] = Tensor::from_vector({n}, scales);
+    g().initializers[name + "_zero"] = Tensor::zeros(DType::kInt32, {n});
+    g().nodes.push_back(make_node("DequantizeLinear",
+                                  {name + "_q", name + "_scale", name + "_zero"}, {name},
+                                  {{"axis", int64_t{0}}}));
+    g().nodes.back().name = name + "_dq";
+    return name;
+  }
+
+  std::string op(const std::string& op_type, std::vector<std::string> inputs,
+                 std::initializer_list<std::pair<std::string, AttributeValue>> attrs = {},
+                 std::string domain = "") {
+    const std::string out = op_type + std::to_string(count_++);
+    g().nodes.push_back(make_node(op_type, std::move(inputs), {out}, attrs, std::move(domain)));
+    g().nodes.back().name = out;
+    return out;
+  }
+  std::string constant(const std::string& name, Tensor t) {
+    g().initializers[name] = std::move(t);
+    return name;
+  }
+  void output(const std::string& value) { g().outputs.push_back(value); }
+
+  const Model& model() const { return model_; }
+  const std::vector<Shape>& shapes() const { return shapes_; }
+
+ private:
+  std::pair<std::string, std::string> params(const std::string& base, float scale, int zero_point,
+                                             DType type) {
+    g().initializers[base + "_scale"] = Tensor::scalar(scale);
+    g().initializers[base + "_zero"] = type == DType::kInt8
+                                           ? Tensor::scalar(static_cast<int8_t>(zero_point))
+                                           : Tensor::scalar(static_cast<uint8_t>(zero_point));
+    return {base + "_scale", base + "_zero"};
+  }
+
+  Model model_;
+  std::vector<Shape> shapes_;
+  std::map<std::string, std::pair<std::string, std::string>> scales_;
+  std::map<std::string, std::vector<float>> weight_scales_;
+  int count_ = 0;
+};
+
+std::map<std::string, int> plan_ops(const Session& s, const std::vector<Shape>& shapes) {
+  std::map<std::string, int> ops;
+  for (const StepInfo& step : s.plan_steps(shapes)) ++ops[step.op_type];
+  return ops;
+}
+
+std::string describe(const std::map<std::string, int>& ops) {
+  std::string s;
+  for (const auto& [op, n] : ops) s += fmt::format("{} {}, ", op, n);
+  return s;
+}
+
+// The lowered graph's report (what the session would do for these input shapes).
+LoweringReport report_of(const Model& m, const std::vector<Shape>& shapes) {
+  Graph g = m.graph;
+  infer_shapes(g);
+  std::map<std::string, Shape> by_name;
+  for (size_t i = 0; i < shapes.size(); ++i) by_name[g.inputs[i]] = shapes[i];
+  specialize_input_shapes(g, by_name);
+  return lower_qdq(g);
+}
+
+std::string float_reasons(const LoweringReport& r) {
+  std::string s;
+  for (const auto& f : r.float_nodes)
+    s += fmt::format("{} ({}): {}; ", f.node, f.op_type, f.reason);
+  return s;
+}
+
+// Runs the graph lowered and in float QDQ on `inputs`: the plan has every op of `present` and
+// none of `absent`, and output i agrees within one quantum of output_scales[i] (one scale: all).
+void expect_lowered(const QdqGraph& b, const std::vector<Tensor>& inputs,
+                    const std::vector<float>& output_scales,
+                    const std::vector<std::string>& present,
+                    const std::vector<std::string>& absent) {
+  const Session lowered(b.model());
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  const Session qdq(b.model(), no_fuse);
+  const auto ops = plan_ops(lowered, b.shapes());
+  for (const auto& op : present) EXPECT_TRUE(ops.count(op)) << op << " missing: " << describe(ops);
+  for (const auto& op : absent) EXPECT_FALSE(ops.count(op)) << op << " present: " << describe(ops);
+  const auto got = lowered.run(inputs);
+  const auto want = qdq.run(inputs);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float scale = output_scales[output_scales.size() == 1 ? 0 : i];
+    EXPECT_TRUE(testing::tensors_near(got[i], want[i], scale * (kOutputQuanta + kQuantumSlack), 0))
+        << "output " << i;
+  }
+}
+
+// ---- QLookup ----
+
+TEST(QLookup, MapsEachValueThroughTheTable) {
+  std::vector<int8_t> table(256);
+  for (int i = 0; i < 256; ++i) table[i] = static_cast<int8_t>(127 - i / 2);
+  const Node node = make_node("QLookup", {"x", "table"}, {"y"}, {}, kInternalDomain);
+  const Tensor x = Tensor::from_vector<uint8_t>({2, 2}, {0, 1, 254, 255});
+  const auto y = testing::run_node(node, {x, Tensor::from_vector<int8_t>({256}, table)});
+  ASSERT_EQ(y[0].dtype(), DType::kInt8);
+  EXPECT_EQ(y[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ(std::vector<int8_t>(y[0].values<int8_t>().begin(), y[0].values<int8_t>().end()),
+            (std::vector<int8_t>{127, 127, 0, 0}));
+  // s8 input: index x − (−128).
+  std::vector<uint8_t> identity(256);
+  for (int i = 0; i < 256; ++i) identity[i] = static_cast<uint8_t>(i);
+  const Tensor xs = Tensor::from_vector<int8_t>({3}, {-128, 0, 127});
+  const auto ys = testing::run_node(node, {xs, Tensor::from_vector<uint8_t>({256}, identity)});
+  EXPECT_EQ(std::vector<uint8_t>(ys[0].values<uint8_t>().begin(), ys[0].values<uint8_t>().end()),
+            (std::vector<uint8_t>{0, 128, 255}));
+  const Tensor empty = Tensor::empty(DType::kUInt8, {0, 3});
+  EXPECT_EQ(
+      testing::run_node(node, {empty, Tensor::from_vector<uint8_t>({256}, identity)})[0].shape(),
+      (Shape{0, 3}));
+}
+
+TEST(QLookup, InfersAndRejectsBadTables) {
+  const Node node = make_node("QLookup", {"x", "table"}, {"y"}, {}, kInternalDomain);
+  const auto out =
+      testing::infer_node(node, {ValueInfo{DType::kInt8, SymbolicShape{Dim("N"), 4}, ""},
+                                 ValueInfo{DType::kUInt8, SymbolicShape{256}, ""}});
+  EXPECT_EQ(out[0].dtype, DType::kUInt8);
+  EXPECT_EQ(*out[0].shape, (SymbolicShape{Dim("N"), 4}));
+  const auto unknown = testing::infer_node(node, {ValueInfo{DType::kUInt8, std::nullopt, ""},
+                                                  ValueInfo{DType::kUInt8, std::nullopt, ""}});
+  EXPECT_FALSE(unknown[0].shape.has_value());
+  EXPECT_THROW(testing::infer_node(node, {ValueInfo{DType::kFloat32, SymbolicShape{4}, ""},
+                                          ValueInfo{DType::kUInt8, SymbolicShape{256}, ""}}),
+               Error);
+  EXPECT_THROW(testing::infer_node(node, {ValueInfo{DType::kUInt8, SymbolicShape{4}, ""},
+                                          ValueInfo{DType::kUInt8, SymbolicShape{255}, ""}}),
+               Error);
+  EXPECT_THROW(testing::infer_node(node, {ValueInfo{DType::kUInt8, SymbolicShape{4}, ""},
+                                          ValueInfo{DType::kInt32, SymbolicShape{256}, ""}}),
+               Error);
+  const Tensor x = Tensor::from_vector<uint8_t>({1}, {3});
+  EXPECT_THROW(testing::run_node(node, {x, Tensor::zeros(DType::kUInt8, {128})}), Error);
+}
+
+// ---- Conv ----
+
+// x -> QDQ -> Conv(DQ w per channel, DQ bias) [-> act] -> QDQ -> y.
+QdqGraph conv_graph(const char* activation, int output_zero_point, bool with_bias = true) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 6, 6}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({4, 3, 3, 3}, 1), 0);
+  std::vector<std::string> inputs = {x, w};
+  if (with_bias) inputs.push_back(b.bias("b", random_tensor({4}, 2), 0.02f, b.weight_scales(w)));
+  std::string y = b.op("Conv", inputs, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  if (std::string(activation) == "Relu") y = b.op("Relu", {y});
+  if (std::string(activation) == "Clip") {
+    y = b.op("Clip",
+             {y, b.constant("lo", Tensor::scalar(-0.5f)), b.constant("hi", Tensor::scalar(0.75f))});
+  }
+  b.output(b.qdq(y, 0.03f, output_zero_point));
+  return b;
+}
+
+TEST(LowerQdq, ConvBecomesQLinearConv) {
+  const QdqGraph b = conv_graph("", 128);
+  expect_lowered(b, {random_tensor({2, 3, 6, 6}, 3)}, {0.03f}, {"QLinearConv"}, {"Conv"});
+  const QdqGraph no_bias = conv_graph("", 100, false);
+  expect_lowered(no_bias, {random_tensor({2, 3, 6, 6}, 4)}, {0.03f}, {"QLinearConv"}, {"Conv"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.units, 1);
+  EXPECT_EQ(r.lowered.at("Conv -> QLinearConv"), 1);
+}
+
+TEST(LowerQdq, ReluBeforeAZeroPointAtTheBottomIsDropped) {
+  // Q with z = 0 (u8) already clamps at 0: quantize(relu(r)) = quantize(r).
+  const QdqGraph b = conv_graph("Relu", 0);
+  expect_lowered(b, {random_tensor({2, 3, 6, 6}, 5)}, {0.03f}, {"QLinearConv"},
+                 {"Conv", "Relu", "QLookup", "QFusedConv"});
+}
+
+TEST(LowerQdq, ActivationAfterConvBecomesAnEpilogue) {
+  for (const char* act : {"Relu", "Clip"}) {
+    SCOPED_TRACE(act);
+    const QdqGraph b = conv_graph(act, 128);
+    expect_lowered(b, {random_tensor({2, 3, 6, 6}, 6)}, {0.03f}, {"QFusedConv"},
+                   {"Conv", "Relu", "Clip", "QLookup", "QLinearConv"});
+  }
+}
+
+TEST(LowerQdq, ConvWithRunTimeWeightsStaysFloat) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 5, 5}), 0.02f, 128);
+  const std::string w = b.qdq(b.input("w", {3, 2, 3, 3}), 0.01f, 0, DType::kInt8);
+  b.output(b.qdq(b.op("Conv", {x, w}), 0.05f, 128));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u) << float_reasons(r);
+  EXPECT_EQ(r.float_nodes[0].op_type, "Conv");
+  EXPECT_EQ(r.float_nodes[0].reason, "weights not constant");
+  expect_lowered(b, {random_tensor({1, 2, 5, 5}, 7), random_tensor({3, 2, 3, 3}, 8)}, {0.05f}, {},
+                 {"QLinearConv", "QFusedConv"});
+}
+
+TEST(LowerQdq, ConvWithMismatchedBiasScaleStaysFloat) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 5, 5}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({3, 2, 3, 3}, 9), 0);
+  std::vector<float> wrong = b.weight_scales(w);
+  for (float& s : wrong) s *= 2.f;
+  const std::string bias = b.bias("b", random_tensor({3}, 10), 0.02f, wrong);
+  b.output(b.qdq(b.op("Conv", {x, w, bias}), 0.05f, 128));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_NE(r.float_nodes[0].reason.find("bias scale"), std::string::npos)
+      << r.float_nodes[0].reason;
+  expect_lowered(b, {random_tensor({1, 2, 5, 5}, 11)}, {0.05f}, {}, {"QLinearConv"});
+}
+
+TEST(LowerQdq, ResidualAddFusesIntoTheConv) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 4, 5, 5}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({4, 4, 3, 3}, 12), 0);
+  const std::string c =
+      b.qdq(b.op("Conv", {x, w}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}), 0.04f, 120);
+  const std::string y = b.op("Relu", {b.op("Add", {x, c})});
+  b.output(b.qdq(y, 0.05f, 10));
+  expect_lowered(b, {random_tensor({2, 4, 5, 5}, 13)}, {0.05f}, {"QFusedConv"},
+                 {"Conv", "Add", "QLinearAdd", "Relu", "QLookup"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("Conv+Add -> QFusedConv"), 1);
+}
+
+// ---- MatMul, Gemm ----
+
+TEST(LowerQdq, MatMulWithConstantOrRunTimeOperands) {
+  QdqGraph b;
+  const std::string a = b.qdq(b.input("a", {2, 3, 8}), 0.01f, 128);
+  const std::string w = b.weight("w", random_tensor({8, 5}, 14), 1);  // per column
+  b.output(b.qdq(b.op("MatMul", {a, w}), 0.02f, 128));
+  const std::string c = b.qdq(b.input("c", {2, 8, 4}), 0.01f, 120);
+  b.output(b.qdq(b.op("MatMul", {a, c}), 0.03f, 128, DType::kUInt8));
+  expect_lowered(b, {random_tensor({2, 3, 8}, 15), random_tensor({2, 8, 4}, 16)}, {0.02f, 0.03f},
+                 {"QLinearMatMul"}, {"MatMul"});
+  EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("MatMul -> QLinearMatMul"), 2);
+}
+
+TEST(LowerQdq, GemmWithoutBiasBecomesQLinearMatMul) {
+  QdqGraph b;
+  const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
+  const std::string w = b.weight("w", random_tensor({5, 8}, 17), 0);
+  b.output(b.qdq(b.op("Gemm", {a, w}, {{"transB", int64_t{1}}, {"alpha", 0.5f}}), 0.01f, 128));
+  expect_lowered(b, {random_tensor({3, 8}, 18)}, {0.01f}, {"QLinearMatMul"}, {"Gemm"});
+}
+
+TEST(LowerQdq, GemmWithInt32BiasBecomesQFusedMatMul) {
+  QdqGraph b;
+  const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
+  const std::string w = b.weight("w", random_tensor({5, 8}, 19), 0);
+  const std::string bias = b.bias("bias", random_tensor({5}, 20), 0.01f, b.weight_scales(w));
+  const std::string y = b.op("Relu", {b.op("Gemm", {a, w, bias}, {{"transB", int64_t{1}}})});
+  b.output(b.qdq(y, 0.01f, 100));
+  expect_lowered(b, {random_tensor({3, 8}, 21)}, {0.01f}, {"QFusedMatMul"}, {"Gemm", "Relu"});
+}
+
+TEST(LowerQdq, GemmWithFloatCStaysFloat) {
+  QdqGraph b;
+  const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
+  const std::string w = b.weight("w", random_tensor({8, 5}, 22), 1);
+  const std::string c = b.constant("c", random_tensor({3, 5}, 23));
+  b.output(b.qdq(b.op("Gemm", {a, w, c}, {{"beta", 0.5f}}), 0.01f, 128));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_EQ(r.float_nodes[0].op_type, "Gemm");
+  expect_lowered(b, {random_tensor({3, 8}, 24)}, {0.01f}, {}, {"QLinearMatMul", "QFusedMatMul"});
+}
+
+// ---- element-wise, concat, pooling, data movement ----
+
+TEST(LowerQdq, AddAndMulBecomeQLinearOps) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 4}), 0.01f, 128);
+  const std::string y = b.qdq(b.input("y", {3, 1}), 0.02f, 100);  // broadcast
+  b.output(b.qdq(b.op("Relu", {b.op("Add", {x, y})}), 0.02f, 128));
+  b.output(b.qdq(b.op("Mul", {x, y}), 0.005f, 128));
+  expect_lowered(b, {random_tensor({2, 3, 4}, 25), random_tensor({3, 1}, 26)}, {0.02f, 0.005f},
+                 {"QLinearAdd", "QLinearMul", "QLookup"}, {"Add", "Mul", "Relu"});
+}
+
+TEST(LowerQdq, ConcatBecomesQLinearConcat) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 4}), 0.01f, 128);
+  const std::string y = b.qdq(b.input("y", {2, 2, 4}), 0.02f, 100);
+  b.output(b.qdq(b.op("Concat", {x, y, x}, {{"axis", int64_t{-2}}}), 0.02f, 128));
+  expect_lowered(b, {random_tensor({2, 3, 4}, 27), random_tensor({2, 2, 4}, 28)}, {0.02f},
+                 {"QLinearConcat"}, {"Concat"});
+}
+
+TEST(LowerQdq, MaxPoolRunsOnInt8DataWhenParamsAgree) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.01f, 0, DType::kInt8);
+  const auto attrs = {
+      std::pair<std::string, AttributeValue>{"kernel_shape", std::vector<int64_t>{2, 2}},
+      std::pair<std::string, AttributeValue>{"strides", std::vector<int64_t>{2, 2}}};
+  b.output(b.qdq(b.op("MaxPool", {x}, attrs), 0.01f, 0, DType::kInt8));
+  const auto inputs = std::vector<Tensor>{random_tensor({1, 2, 6, 6}, 29)};
+  const Session lowered(b.model());
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  // Exact: the lowered MaxPool reads the same 8-bit values the float one dequantizes.
+  EXPECT_TRUE(lowered.run(inputs)[0].equals(Session(b.model(), no_fuse).run(inputs)[0]));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("MaxPool -> MaxPool"), 1);
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+}
+
+TEST(LowerQdq, MaxPoolWithOtherOutputParamsStaysFloat) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.01f, 128);
+  b.output(b.qdq(b.op("MaxPool", {x}, {{"kernel_shape", std::vector<int64_t>{3, 3}}}), 0.02f, 128));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_EQ(r.float_nodes[0].reason, "Q params differ from input's");
+  EXPECT_EQ(r.units, 0);
+  expect_lowered(b, {random_tensor({1, 2, 6, 6}, 30)}, {0.02f}, {"MaxPool"}, {});
+}
+
+TEST(LowerQdq, AveragePoolsBecomeQLinearPools) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 5, 5}), 0.01f, 128);
+  b.output(b.qdq(b.op("AveragePool", {x},
+                      {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                       {"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                       {"count_include_pad", int64_t{1}}}),
+                 0.005f, 128));
+  b.output(b.qdq(b.op("GlobalAveragePool", {x}), 0.004f, 128));
+  expect_lowered(b, {random_tensor({2, 3, 5, 5}, 31)}, {0.005f, 0.004f},
+                 {"QLinearAveragePool", "QLinearGlobalAveragePool"},
+                 {"AveragePool", "GlobalAveragePool"});
+}
+
+TEST(LowerQdq, DataMovementRunsOnInt8Data) {
+  QdqGraph b;
+  const float s = 0.01f;
+  const int z = 128;
+  std::string v = b.qdq(b.input("x", {2, 3, 4}), s, z);
+  v = b.qdq(b.op("Transpose", {v}, {{"perm", std::vector<int64_t>{0, 2, 1}}}), s, z);
+  v = b.qdq(
+      b.op("Reshape", {v, b.constant("shape", Tensor::from_vector<int64_t>({3}, {2, 1, 12}))}), s,
+      z);
+  v = b.qdq(b.op("Squeeze", {v, b.constant("axes", Tensor::from_vector<int64_t>({1}, {1}))}), s, z);
+  v = b.qdq(b.op("Unsqueeze", {v, b.constant("axes2", Tensor::from_vector<int64_t>({1}, {-1}))}), s,
+            z);
+  v = b.qdq(b.op("Slice", {v, b.constant("starts", Tensor::from_vector<int64_t>({1}, {2})),
+                           b.constant("ends", Tensor::from_vector<int64_t>({1}, {10})),
+                           b.constant("axis1", Tensor::from_vector<int64_t>({1}, {1}))}),
+            s, z);
+  v = b.qdq(b.op("Gather", {v, b.constant("idx", Tensor::from_vector<int64_t>({2}, {3, -1}))},
+                 {{"axis", int64_t{1}}}),
+            s, z);
+  b.output(b.qdq(b.op("Flatten", {v}), s, z));
+  const auto inputs = std::vector<Tensor>{random_tensor({2, 3, 4}, 32)};
+  const Session lowered(b.model());
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  EXPECT_TRUE(lowered.run(inputs)[0].equals(Session(b.model(), no_fuse).run(inputs)[0]));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.units, 7);
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+}
+
+TEST(LowerQdq, ElementwiseFunctionsBecomeTables) {
+  struct Case {
+    const char* op;
+    std::initializer_list<std::pair<std::string, AttributeValue>> attrs;
+  };
+  const std::vector<Case> cases = {{"Sigmoid", {}},   {"Tanh", {}},
+                                   {"Relu", {}},      {"HardSigmoid", {{"alpha", 0.3f}}},
+                                   {"HardSwish", {}}, {"LeakyRelu", {{"alpha", 0.2f}}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.op);
+    for (DType type : {DType::kUInt8, DType::kInt8}) {
+      QdqGraph b;
+      const int z = type == DType::kUInt8 ? 128 : 0;
+      const std::string x = b.qdq(b.input("x", {4, 50}), 0.05f, z, type);
+      b.output(b.qdq(b.op(c.op, {x}, c.attrs), 0.01f, z, type));
+      expect_lowered(b, {random_tensor({4, 50}, 33, -6.f, 6.f)}, {0.01f}, {"QLookup"}, {c.op});
+    }
+  }
+}
+
+TEST(LowerQdq, ClipAndExactGeluBecomeTables) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {4, 50}), 0.05f, 128);
+  b.output(b.qdq(b.op("Clip", {x, b.constant("lo", Tensor::scalar(-1.f)),
+                               b.constant("hi", Tensor::scalar(2.f))}),
+                 0.02f, 128));
+  // 0.5 · x · (1 + erf(x / √2)), as PyTorch exports it.
+  const std::string erf =
+      b.op("Erf", {b.op("Div", {x, b.constant("sqrt2", Tensor::scalar(std::sqrt(2.f)))})});
+  const std::string gelu =
+      b.op("Mul", {b.op("Mul", {x, b.op("Add", {erf, b.constant("one", Tensor::scalar(1.f))})}),
+                   b.constant("half", Tensor::scalar(0.5f))});
+  b.output(b.qdq(gelu, 0.02f, 20));
+  expect_lowered(b, {random_tensor({4, 50}, 34, -6.f, 6.f)}, {0.02f}, {"QLookup"},
+                 {"Clip", "Gelu", "Erf"});
+  EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("Gelu -> QLookup"), 1);
+}
+
+TEST(LowerQdq, ElementwiseChainsBecomeOneTable) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {4, 50}), 0.05f, 128);
+  // DQ -> Div(√2) -> Erf -> Q, as ONNX Runtime's quantizer splits the exact GELU.
+  const std::string erf =
+      b.op("Erf", {b.op("Div", {x, b.constant("sqrt2", Tensor::scalar(std::sqrt(2.f)))})});
+  b.output(b.qdq(erf, 1.f / 127, 0, DType::kInt8));
+  // A scalar on the left: exp(1 − x).
+  const std::string e = b.op("Exp", {b.op("Sub", {b.constant("one", Tensor::scalar(1.f)), x})});
+  b.output(b.qdq(e, 0.1f, 0));
+  expect_lowered(b, {random_tensor({4, 50}, 38, -5.f, 5.f)}, {1.f / 127, 0.1f}, {"QLookup"},
+                 {"Div", "Erf", "Sub", "Exp"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("Div+Erf -> QLookup"), 1);
+  EXPECT_EQ(r.lowered.at("Sub+Exp -> QLookup"), 1);
+}
+
+TEST(LowerQdq, SplitRunsOnInt8Data) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 6}), 0.01f, 128);
+  Node split =
+      make_node("Split", {x, b.constant("sizes", Tensor::from_vector<int64_t>({2}, {2, 4}))},
+                {"s0", "s1"}, {{"axis", int64_t{1}}});
+  b.g().nodes.push_back(split);
+  b.output(b.qdq("s0", 0.01f, 128));
+  b.output(b.qdq("s1", 0.01f, 128));
+  const auto inputs = std::vector<Tensor>{random_tensor({2, 6}, 39)};
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  const auto got = Session(b.model()).run(inputs);
+  const auto want = Session(b.model(), no_fuse).run(inputs);
+  EXPECT_TRUE(got[0].equals(want[0]) && got[1].equals(want[1]));
+  EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("Split -> Split"), 1);
+}
+
+// ---- what stays float ----
+
+TEST(LowerQdq, SoftmaxBecomesQLinearSoftmax) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 10}), 0.05f, 128);
+  b.output(b.qdq(b.op("Softmax", {x}), 1.f / 256, 0));
+  b.output(b.qdq(b.op("Softmax", {x}, {{"axis", int64_t{1}}}), 1.f / 256, 0));
+  expect_lowered(b, {random_tensor({2, 3, 10}, 40, -4.f, 4.f)}, {1.f / 256}, {"QLinearSoftmax"},
+                 {"Softmax"});
+}
+
+TEST(LowerQdq, SharedDequantizeFeedsBothIntegerAndFloatConsumers) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 10}), 0.05f, 128);
+  b.output(b.qdq(b.op("Sigmoid", {x}), 0.004f, 0));
+  b.output(b.op("LogSoftmax", {x}));  // a float graph output reading the same DQ
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_EQ(r.float_nodes[0].reason, "LogSoftmax: no integer kernel");
+  expect_lowered(b, {random_tensor({2, 10}, 35, -4.f, 4.f)}, {0.004f, 0.f},
+                 {"QLookup", "LogSoftmax"}, {"Sigmoid"});
+}
+
+TEST(LowerQdq, FloatResultReadTwiceStaysFloat) {
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 10}), 0.05f, 128);
+  const std::string t = b.op("Tanh", {x});
+  b.output(b.qdq(t, 0.01f, 128));
+  b.output(t);
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_NE(r.float_nodes[0].reason.find("graph output"), std::string::npos);
+  expect_lowered(b, {random_tensor({2, 10}, 36)}, {0.01f, 0.f}, {"Tanh"}, {"QLookup"});
+}
+
+TEST(LowerQdq, CallbackAndNoFuseRunTheQdqGraphInFloat) {
+  const QdqGraph b = conv_graph("", 128);
+  const Tensor x = random_tensor({2, 3, 6, 6}, 37);
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  const auto ops = plan_ops(Session(b.model(), no_fuse), b.shapes());
+  EXPECT_TRUE(ops.count("Conv") && ops.count("DequantizeLinear")) << describe(ops);
+  std::string conv_output;
+  for (const Node& n : b.model().graph.nodes) {
+    if (n.op_type == "Conv") conv_output = n.outputs[0];
+  }
+  std::vector<std::string> seen;
+  RunOptions observe;
+  observe.on_tensor = [&](const std::string& name, const Tensor&) { seen.push_back(name); };
+  Session(b.model()).run({x}, observe);
+  EXPECT_NE(std::find(seen.begin(), seen.end(), conv_output), seen.end())
+      << "the float Conv output was not observed";
+}
+
+}  // namespace
+}  // namespace quench
