@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 
 #include "ir/shape_util.h"
 #include "kernels/onednn/qlayout.h"
@@ -11,12 +12,25 @@
 namespace quench::onednn {
 namespace {
 
+// 16 8-bit values as one GCC vector (lowered to whatever the target has).
+template <class Q>
+struct ByteChunk;
+template <>
+struct ByteChunk<uint8_t> {
+  typedef uint8_t type __attribute__((vector_size(16)));
+};
+template <>
+struct ByteChunk<int8_t> {
+  typedef int8_t type __attribute__((vector_size(16)));
+};
+
 // Softmax over `reduced` elements `stride` apart, for `outer` × `stride` groups.
 struct SoftmaxShape {
   int64_t outer = 1, reduced = 1, stride = 1;
 };
 
-// Scratch: rows (stride 1): [exponentials of a block of rows, float | their rows' sums, double];
+// Scratch: rows (stride 1): [exponentials of a block of rows, float | their rows' factors, float |
+// their table offsets, int32];
 // groups (stride > 1): [max per group of one outer index, int32 | sums, double].
 template <class Q>
 class QLinearSoftmaxKernel final : public Kernel {
@@ -44,7 +58,7 @@ class QLinearSoftmaxKernel final : public Kernel {
   }
   size_t scratch_bytes() const override {
     if (shape_.stride == 1) {
-      return block_sums_offset() + static_cast<size_t>(kRows * shape_.reduced) * sizeof(double);
+      return 3 * block_factors_offset();
     }
     return sums_offset_ + static_cast<size_t>(shape_.stride) * sizeof(double);
   }
@@ -53,7 +67,11 @@ class QLinearSoftmaxKernel final : public Kernel {
  private:
   static constexpr int64_t kRows = 8;
 
-  size_t block_sums_offset() const {
+  // Eq. (60)'s margin, relative to v: the float v and the reference's (E / Σ E) / s_y are within
+  // about 2^-22 · v of each other; 2^-20 leaves room for the sums' order.
+  static constexpr float kTieMargin = 0x1p-20f;
+
+  size_t block_factors_offset() const {
     return align64(static_cast<size_t>(kRows * shape_.reduced) * sizeof(float));
   }
 
@@ -73,41 +91,97 @@ class QLinearSoftmaxKernel final : public Kernel {
   };
   Locals locals() const { return Locals{exponentials_, y_scale_, y_zero_point_}; }
 
-  // Contiguous rows, kRows at a time. Each row's sum is formed in order, as the reference adds (a
-  // reordered double sum could round otherwise); the rows' sums are independent chains that the
-  // CPU overlaps. The outputs of the block then go through one flat loop (rows are often shorter
-  // than the vector loop's step), from each element's exponential and its row's sum staged in
-  // scratch.
+  // Contiguous rows, kRows at a time (rows are often shorter than a vector loop's step, so the
+  // element-wise steps run flat over the block). Eq. (60): each row's sum in any order, then
+  // v = E · factor in float; a row holding a near tie is redone by eq. (41) with its sum formed in
+  // index order, as the reference adds.
   void run_rows(const Q* x, Q* y, void* scratch) const {
     const int64_t n = shape_.reduced;
     const Locals l = locals();
     float* block_exponentials = static_cast<float*>(scratch);
-    double* block_sums =
-        reinterpret_cast<double*>(static_cast<char*>(scratch) + block_sums_offset());
+    float* block_factors =
+        reinterpret_cast<float*>(static_cast<char*>(scratch) + block_factors_offset());
+    int32_t* block_offsets =
+        reinterpret_cast<int32_t*>(static_cast<char*>(scratch) + 2 * block_factors_offset());
     for (int64_t first = 0; first < shape_.outer; first += kRows) {
       const int64_t rows = std::min(kRows, shape_.outer - first);
       const Q* block = x + first * n;
-      int32_t x_max[kRows];
-      double sums[kRows];
+      // Each element's table index x − max x + 255, as an offset from x staged per element.
       for (int64_t r = 0; r < rows; ++r) {
-        x_max[r] = kQuantMin<Q>;
-        for (int64_t i = 0; i < n; ++i) x_max[r] = std::max<int32_t>(x_max[r], block[r * n + i]);
-        sums[r] = 0;
+        std::fill_n(block_offsets + r * n, n, 255 - row_max(block + r * n, n));
       }
-      for (int64_t i = 0; i < n; ++i) {
-        for (int64_t r = 0; r < rows; ++r) sums[r] += l.exponential(block[r * n + i] - x_max[r]);
+      for (int64_t k = 0; k < rows * n; ++k) {
+        block_exponentials[k] = l.exponentials[block[k] + block_offsets[k]];
       }
       for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t i = 0; i < n; ++i) {
-          block_exponentials[r * n + i] = l.exponential(block[r * n + i] - x_max[r]);
-          block_sums[r * n + i] = sums[r];
-        }
+        const double sum = unordered_sum(block_exponentials + r * n, n);
+        std::fill_n(block_factors + r * n, n, static_cast<float>(1.0 / (sum * l.y_scale)));
       }
       Q* out = y + first * n;
-      for (int64_t k = 0; k < rows * n; ++k) {
-        out[k] = l.output(block_exponentials[k], block_sums[k]);
+      if (output_loop(block_exponentials, block_factors, out, rows * n, l.y_zero_point) == 0)
+        continue;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* exponentials = block_exponentials + r * n;
+        Q* row_out = out + r * n;
+        if (output_loop(exponentials, block_factors + r * n, row_out, n, l.y_zero_point) == 0)
+          continue;
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += exponentials[i];
+        for (int64_t i = 0; i < n; ++i) row_out[i] = l.output(exponentials[i], sum);
       }
     }
+  }
+
+  // The largest of `n` values: rows of 16 or more in chunks of 16 (a GCC vector type: the
+  // compiler does not vectorize a byte-wise max reduction itself), the last chunk overlapping the
+  // one before (max does not mind), so that no scalar remainder loop runs.
+  static int32_t row_max(const Q* row, int64_t n) {
+    constexpr int64_t kChunk = 16;
+    if (n < kChunk) {
+      int32_t largest = kQuantMin<Q>;
+      for (int64_t i = 0; i < n; ++i) largest = std::max<int32_t>(largest, row[i]);
+      return largest;
+    }
+    using Chunk = typename ByteChunk<Q>::type;
+    Chunk largest, chunk;
+    std::memcpy(&largest, row, kChunk);
+    for (int64_t start = kChunk; start < n; start += kChunk) {
+      std::memcpy(&chunk, row + std::min(start, n - kChunk), kChunk);
+      largest = largest > chunk ? largest : chunk;
+    }
+    int32_t result = largest[0];
+    for (int64_t lane = 1; lane < kChunk; ++lane) result = std::max<int32_t>(result, largest[lane]);
+    return result;
+  }
+
+  // Σ e in double, eight partial sums (they vectorize): all terms are positive, so the result is
+  // within (n − 1) · 2^-53 of the in-order sum, relatively (eq. (60)).
+  static double unordered_sum(const float* e, int64_t n) {
+    constexpr int64_t kLanes = 8;
+    double partial[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+      for (int64_t lane = 0; lane < kLanes; ++lane) partial[lane] += e[i + lane];
+    }
+    for (; i < n; ++i) partial[0] += e[i];
+    double sum = 0;
+    for (double p : partial) sum += p;
+    return sum;
+  }
+
+  // Eq. (60) for `count` elements: y = saturate(round(E · factor) + z_y); returns how many lie
+  // within the margin of a half-integer, where the reference may round otherwise.
+  static int32_t output_loop(const float* exponentials, const float* factors, Q* out, int64_t count,
+                             float y_zero_point) {
+    int32_t near_ties = 0;
+    for (int64_t k = 0; k < count; ++k) {
+      const float v = exponentials[k] * factors[k];
+      const float rounded = std::nearbyint(v);
+      // v <= factor (E <= 1), so the margin is at least 2^-20 · v.
+      near_ties += std::fabs(v - rounded) > 0.5f - kTieMargin * factors[k];
+      out[k] = saturate_rounded<Q>(rounded + y_zero_point);
+    }
+    return near_ties;
   }
 
   // Groups `stride` apart: each group's max and sum advance together, reduced index by reduced
@@ -172,6 +246,10 @@ std::unique_ptr<Kernel> make_qlinear_softmax(KernelContext& ctx) {
   const KernelArgs none{};
   const float x_scale = x_params.scale(none, 0), y_scale = y_params.scale(none, 0);
   const int32_t y_zero_point = y_params.zero_point(none, 0);
+  // Eq. (60)'s error bound needs normal floats throughout: 1 / (Σ E · s_y) and the products.
+  if (!(y_scale >= 0x1p-60f && y_scale <= 0x1p60f)) return nullptr;
+  // ... and rows short enough for any order of their sums: (n − 1) · 2^-53 <= 2^-23.
+  if (shape.reduced > (int64_t{1} << 30)) return nullptr;
   return quant::visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<QLinearSoftmaxKernel<Q>>(shape, x_scale, y_scale, y_zero_point);

@@ -8,6 +8,7 @@
 #include "kernels/onednn/qpool.h"
 #include "kernels/onednn/qquantize.h"
 #include "kernels/onednn/qsoftmax.h"
+#include "kernels/onednn/transpose.h"
 #include "ops/fused.h"
 
 namespace quench {
@@ -40,12 +41,19 @@ void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast("", "DequantizeLinear", {"onednn-int8", onednn::make_dequantize_linear, false});
 }
 
+// Kernels the int8 transformer path needs: Transpose of any fixed-size element type (float and
+// 8-bit data alike).
+void register_int8_vit_kernels(OpRegistry& r) {
+  r.add_fast("", "Transpose", {"onednn", onednn::make_transpose, false});
+}
+
 }  // namespace
 
 void register_fast_kernels(OpRegistry& r) {
   onednn::register_kernels(r);
   register_int8_gemm_kernels(r);
   register_int8_misc_kernels(r);
+  register_int8_vit_kernels(r);
 }
 
 }  // namespace quench

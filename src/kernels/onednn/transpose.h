@@ -1,0 +1,15 @@
+#pragma once
+
+#include <memory>
+
+#include "ir/op_registry.h"
+
+namespace quench::onednn {
+
+// ONNX Transpose of any element type of 1, 2, 4 or 8 bytes (float and 8-bit data alike), plain
+// layout: the permutation simplified to as few dims as possible, then either contiguous runs
+// copied whole or, when the innermost dim moves, cache-sized tiles transposed. Bit-exact (it moves
+// bytes).
+std::unique_ptr<Kernel> make_transpose(KernelContext& ctx);
+
+}  // namespace quench::onednn
