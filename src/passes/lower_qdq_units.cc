@@ -325,26 +325,34 @@ Match match_same_params(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
-// Softmax: com.microsoft QLinearSoftmax (eq. (41)); its `opset` attribute keeps the graph's axis
-// semantics (before 13: coerced to 2-D).
-Match match_softmax(Context& ctx, int n) {
-  const Node& softmax = ctx.graph.nodes[n];
+// An op of one quantized input and output, both per tensor and of one type, that becomes the
+// com.microsoft op `qop_type` with inputs (x, x_scale, x_zero_point, y_scale, y_zero_point) and
+// the float op's attributes.
+Match match_unary_qlinear(Context& ctx, int n, const std::string& qop_type) {
+  const Node& op = ctx.graph.nodes[n];
   std::string why;
-  auto x = activation_input(ctx, softmax, 0, why);
+  auto x = activation_input(ctx, op, 0, why);
   if (!x) return stays_float(why);
-  auto tail = ctx.tail(softmax.outputs[0], false, why);
+  auto tail = ctx.tail(op.outputs[0], false, why);
   if (!tail) return stays_float(why);
   if (x->params.type != tail->output.params.type) {
     return stays_float(fmt::format("input {} and output {} differ in type",
                                    dtype_name(x->params.type),
                                    dtype_name(tail->output.params.type)));
   }
-  Unit u = make_unit(softmax, n, *tail, "QLinearSoftmax", kMsDomain);
-  u.node.attributes = softmax.attributes;
-  u.node.set_attr("opset", ctx.graph.opset(""));
+  Unit u = make_unit(op, n, *tail, qop_type, kMsDomain);
+  u.node.attributes = op.attributes;
   u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
                    ctx.zero_point_of(tail->output)};
   return Match{std::move(u), ""};
+}
+
+// Softmax: com.microsoft QLinearSoftmax (eq. (41)); its `opset` attribute keeps the graph's axis
+// semantics (before 13: coerced to 2-D).
+Match match_softmax(Context& ctx, int n) {
+  Match m = match_unary_qlinear(ctx, n, "QLinearSoftmax");
+  if (m.unit) m.unit->node.set_attr("opset", ctx.graph.opset(""));
+  return m;
 }
 
 // Split: every output quantized with the input's parameters.
@@ -375,22 +383,7 @@ Match match_split(Context& ctx, int n) {
 }
 
 Match match_average_pool(Context& ctx, int n) {
-  const Node& pool = ctx.graph.nodes[n];
-  std::string why;
-  auto x = activation_input(ctx, pool, 0, why);
-  if (!x) return stays_float(why);
-  auto tail = ctx.tail(pool.outputs[0], false, why);
-  if (!tail) return stays_float(why);
-  if (x->params.type != tail->output.params.type) {
-    return stays_float(fmt::format("input {} and output {} differ in type",
-                                   dtype_name(x->params.type),
-                                   dtype_name(tail->output.params.type)));
-  }
-  Unit u = make_unit(pool, n, *tail, "QLinear" + pool.op_type, kMsDomain);
-  u.node.attributes = pool.attributes;
-  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
-                   ctx.zero_point_of(tail->output)};
-  return Match{std::move(u), ""};
+  return match_unary_qlinear(ctx, n, "QLinear" + ctx.graph.nodes[n].op_type);
 }
 
 const std::set<std::string>& data_movement_ops() {
