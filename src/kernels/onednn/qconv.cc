@@ -136,29 +136,10 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const dnnl::primitive_attr attr = requant->attr(1 << 1);
 
-  using fwd = dnnl::convolution_forward;
-  const auto prop = dnnl::prop_kind::forward_inference;
-  const auto alg = dnnl::algorithm::convolution_direct;
-  fwd::primitive_desc pd;
-  try {
-    const fwd::desc d = has_bias ? fwd::desc(prop, alg, src_any, w_any, bias_md, dst_md, g->strides,
-                                             g->dilates, g->pad_l, g->pad_r)
-                                 : fwd::desc(prop, alg, src_any, w_any, dst_md, g->strides,
-                                             g->dilates, g->pad_l, g->pad_r);
-    pd = fwd::primitive_desc(d, attr, engine());
-    if (prefers_direct_jit(w.shape, g->groups)) {
-      // The first direct int8 implementation, if oneDNN has one for this configuration.
-      fwd::primitive_desc probe(d, attr, engine());
-      do {
-        if (std::string(probe.impl_info_str()).rfind("jit_int8", 0) == 0) {
-          pd = probe;
-          break;
-        }
-      } while (probe.next_impl());
-    }
-  } catch (const dnnl::error&) {
-    return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
-  }
+  const auto pd =
+      conv_primitive_desc(src_any, w_any, has_bias ? &bias_md : nullptr, dst_md, *g, attr,
+                          prefers_direct_jit(w.shape, g->groups) ? "jit_int8" : "");
+  if (!pd) return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
   ConvSetup setup;
   setup.src = &x;
   setup.weights = w.constant->raw_data();
@@ -172,7 +153,7 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
     setup.sum_input = static_cast<int>(kSum);
     setup.sum_type = requant->sum_type;
   }
-  return make_conv_kernel(pd, setup, ctx);
+  return make_conv_kernel(*pd, setup, ctx);
 }
 
 }  // namespace
