@@ -116,6 +116,17 @@ Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std
 // Input `i` of `node` as an 8-bit per-tensor quantized activation, or nullopt with `why`.
 std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
                                         std::string& why);
+// The quantized input 0 of a single-input op and the Q after its output (no clamp), both of one
+// type; nullopt with `why` otherwise.
+struct UnaryIo {
+  QTensor x;
+  Tail tail;
+};
+std::optional<UnaryIo> unary_io(Context& ctx, const Node& op, std::string& why);
+// (a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point): the inputs of
+// QLinearMatMul, QLinearAdd and QLinearMul.
+std::vector<std::string> binary_qlinear_inputs(Context& ctx, const QTensor& a, const QTensor& b,
+                                               const Tail& tail);
 
 // Tables (lower_qdq_tables.cc): an activation `f` (Relu, Sigmoid, Gelu, ...) between a DQ and
 // a Q, and a chain of element-wise float ops with scalar constants (Div -> Erf, ...) between them.

@@ -52,19 +52,12 @@ Tensor lookup_table(const QuantParams& x, const QuantParams& y, const Activation
 Match match_lookup(Context& ctx, int n, const Activation& f) {
   const Node& op = ctx.graph.nodes[n];
   std::string why;
-  auto x = activation_input(ctx, op, 0, why);
-  if (!x) return stays_float(why);
-  auto tail = ctx.tail(op.outputs[0], false, why);
-  if (!tail) return stays_float(why);
-  if (x->params.type != tail->output.params.type) {
-    return stays_float(fmt::format("input {} and output {} differ in type",
-                                   dtype_name(x->params.type),
-                                   dtype_name(tail->output.params.type)));
-  }
-  Unit u = make_unit(op, n, *tail, "QLookup", kInternalDomain);
-  const std::string table = ctx.add_initializer(tail->output.value + "_table",
-                                                lookup_table(x->params, tail->output.params, f));
-  u.node.inputs = {x->value, table};
+  auto io = unary_io(ctx, op, why);
+  if (!io) return stays_float(why);
+  Unit u = make_unit(op, n, io->tail, "QLookup", kInternalDomain);
+  const std::string table = ctx.add_initializer(
+      io->tail.output.value + "_table", lookup_table(io->x.params, io->tail.output.params, f));
+  u.node.inputs = {io->x.value, table};
   return Match{std::move(u), ""};
 }
 

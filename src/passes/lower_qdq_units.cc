@@ -63,6 +63,31 @@ std::optional<QTensor> activation_input(const Context& ctx, const Node& node, si
   return t;
 }
 
+std::optional<UnaryIo> unary_io(Context& ctx, const Node& op, std::string& why) {
+  auto x = activation_input(ctx, op, 0, why);
+  if (!x) return std::nullopt;
+  auto tail = ctx.tail(op.outputs[0], false, why);
+  if (!tail) return std::nullopt;
+  if (x->params.type != tail->output.params.type) {
+    why = fmt::format("input {} and output {} differ in type", dtype_name(x->params.type),
+                      dtype_name(tail->output.params.type));
+    return std::nullopt;
+  }
+  return UnaryIo{std::move(*x), std::move(*tail)};
+}
+
+std::vector<std::string> binary_qlinear_inputs(Context& ctx, const QTensor& a, const QTensor& b,
+                                               const Tail& tail) {
+  return {a.value,
+          a.scale,
+          ctx.zero_point_of(a),
+          b.value,
+          b.scale,
+          ctx.zero_point_of(b),
+          tail.output.scale,
+          ctx.zero_point_of(tail.output)};
+}
+
 namespace {
 
 // A constant 8-bit weight behind a DequantizeLinear; per tensor or per index along `axis`.
@@ -170,14 +195,7 @@ Match match_matmul(Context& ctx, int n) {
   auto tail = ctx.tail(matmul.outputs[0], true, why);
   if (!tail) return stays_float(why);
   Unit u = make_unit(matmul, n, *tail, "QLinearMatMul", "");
-  u.node.inputs = {a->value,
-                   a->scale,
-                   ctx.zero_point_of(*a),
-                   b->value,
-                   b->scale,
-                   ctx.zero_point_of(*b),
-                   tail->output.scale,
-                   ctx.zero_point_of(tail->output)};
+  u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
   return Match{std::move(u), ""};
 }
 
@@ -266,14 +284,7 @@ Match match_binary(Context& ctx, int n) {
                                    dtype_name(y), op.op_type));
   }
   Unit u = make_unit(op, n, *tail, "QLinear" + op.op_type, kMsDomain);
-  u.node.inputs = {a->value,
-                   a->scale,
-                   ctx.zero_point_of(*a),
-                   b->value,
-                   b->scale,
-                   ctx.zero_point_of(*b),
-                   tail->output.scale,
-                   ctx.zero_point_of(tail->output)};
+  u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
   return Match{std::move(u), ""};
 }
 
@@ -331,19 +342,12 @@ Match match_same_params(Context& ctx, int n) {
 Match match_unary_qlinear(Context& ctx, int n, const std::string& qop_type) {
   const Node& op = ctx.graph.nodes[n];
   std::string why;
-  auto x = activation_input(ctx, op, 0, why);
-  if (!x) return stays_float(why);
-  auto tail = ctx.tail(op.outputs[0], false, why);
-  if (!tail) return stays_float(why);
-  if (x->params.type != tail->output.params.type) {
-    return stays_float(fmt::format("input {} and output {} differ in type",
-                                   dtype_name(x->params.type),
-                                   dtype_name(tail->output.params.type)));
-  }
-  Unit u = make_unit(op, n, *tail, qop_type, kMsDomain);
+  auto io = unary_io(ctx, op, why);
+  if (!io) return stays_float(why);
+  Unit u = make_unit(op, n, io->tail, qop_type, kMsDomain);
   u.node.attributes = op.attributes;
-  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x), tail->output.scale,
-                   ctx.zero_point_of(tail->output)};
+  u.node.inputs = {io->x.value, io->x.scale, ctx.zero_point_of(io->x), io->tail.output.scale,
+                   ctx.zero_point_of(io->tail.output)};
   return Match{std::move(u), ""};
 }
 
