@@ -119,6 +119,12 @@ def quantize_cases(c, t):
     c.expect("NaN calibration data: left out, counted, named",
              ["quantize", CNN, "-o", t("qn.onnx"), "--calib", "npy:" + t("nan.npy")], 0,
              "warning", "'/features/features.0/Div_output_0'", "6272 NaN")
+    c.expect("demo, small", ["demo", "--limit", "64", "--calib-size", "32", "--save", t("demo.onnx")], 0)
+    if not os.path.exists(t("demo.onnx")):
+        print("FAILED  demo --save wrote nothing")
+        c.failures.append("demo --save")
+    c.expect("demo, unwritable --save", ["demo", "--limit", "64", "--save", t("no/dir/d.onnx")], IO,
+             "does not exist")
     interrupt_calibration(c, t)
 
 
