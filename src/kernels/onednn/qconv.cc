@@ -63,6 +63,13 @@ bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r
   return true;
 }
 
+std::string_view preferred_int8_conv_impl(int64_t groups, int64_t out_channels,
+                                          int64_t in_channels_per_group, int64_t out_width) {
+  if (groups == 1) return "jit_int8";
+  const bool depthwise = groups == out_channels && in_channels_per_group == 1;
+  return depthwise && out_width >= 7 ? "jit_int8" : "";
+}
+
 namespace {
 
 using tag = memory::format_tag;
@@ -70,13 +77,6 @@ using tag = memory::format_tag;
 // QLinearConv's inputs; QFusedConv's sum follows (read_fused_epilogue).
 enum : size_t { kX, kXScale, kXZeroPoint, kW, kWScale, kWZeroPoint, kYScale, kYZeroPoint, kBias };
 constexpr size_t kSum = 9;
-
-// oneDNN offers its brgemm-based int8 convolution first. For dense 3x3 layers its direct jit_int8
-// kernel was measured faster: resnet20 (16-64 channels) at batch 32 6.5 -> 5.1 ms, resnet18 at
-// 224x224 (64-512 channels) 9.8 -> 9.2 ms, cnn unchanged (bench/compare_ort.py --suite int8).
-bool prefers_direct_jit(const Shape& weights, int64_t groups) {
-  return groups == 1 && weights.size() == 4 && weights[2] == 3 && weights[3] == 3;
-}
 
 // The scales and zero points of eqs. (36), (47): nullopt unless they are constant, x and y per
 // tensor, w per tensor or per output channel with zero points 0.
@@ -107,6 +107,32 @@ std::optional<Int8Requant> read_requant(const KernelContext& ctx, int64_t out_ch
   return r;
 }
 
+bool has_padding(const ConvGeometry& g) {
+  for (size_t i = 0; i < g.pad_l.size(); ++i) {
+    if (g.pad_l[i] != 0 || g.pad_r[i] != 0) return true;
+  }
+  return false;
+}
+
+// Eq. (48) folded into the bias: B'[c] = B[c] − z_x · Σ_k w[c, k], exact when no tap falls in the
+// padding. nullopt when a folded value would leave int32 (oneDNN then applies z_x itself).
+std::optional<std::vector<int32_t>> fold_src_zero_point(const int8_t* weights, int64_t channels,
+                                                        int64_t taps, const int32_t* bias,
+                                                        int32_t src_zero_point) {
+  std::vector<int32_t> folded(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < taps; ++k) sum += weights[c * taps + k];
+    const int64_t value = (bias ? bias[c] : 0) - int64_t{src_zero_point} * sum;
+    if (value < std::numeric_limits<int32_t>::min() ||
+        value > std::numeric_limits<int32_t>::max()) {
+      return std::nullopt;
+    }
+    folded[static_cast<size_t>(c)] = static_cast<int32_t>(value);
+  }
+  return folded;
+}
+
 std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(kX);
   const TensorDesc& w = ctx.input(kW);
@@ -124,10 +150,20 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
       return nullptr;
     }
   }
-  const std::optional<Int8Requant> requant = read_requant(ctx, out_channels);
+  std::optional<Int8Requant> requant = read_requant(ctx, out_channels);
   if (!requant) return nullptr;
   const std::optional<ConvGeometry> g = conv_geometry(ctx.node, x.shape, w.shape);
   if (!g) return nullptr;
+  // Without padding, the source zero point goes into the bias (eq. (48)).
+  std::optional<std::vector<int32_t>> folded_bias;
+  if (requant->src_zero_point != 0 && !has_padding(*g)) {
+    folded_bias = fold_src_zero_point(
+        static_cast<const int8_t*>(w.constant->raw_data()), out_channels, w.numel() / out_channels,
+        has_bias ? static_cast<const int32_t*>(ctx.input(kBias).constant->raw_data()) : nullptr,
+        requant->src_zero_point);
+    if (folded_bias) requant->src_zero_point = 0;
+  }
+  const bool bias_used = has_bias || folded_bias.has_value();
   const memory::desc src_any(to_dims(x.shape), to_dnnl(x.dtype), tag::any);
   const memory::desc w_any(g->weight_dims, dt::s8, tag::any);
   const memory::desc dst_md = ctx.blocked_layouts
@@ -136,16 +172,19 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const dnnl::primitive_attr attr = requant->attr(1 << 1);
 
-  const auto pd =
-      conv_primitive_desc(src_any, w_any, has_bias ? &bias_md : nullptr, dst_md, *g, attr,
-                          prefers_direct_jit(w.shape, g->groups) ? "jit_int8" : "");
+  const auto pd = conv_primitive_desc(
+      src_any, w_any, bias_used ? &bias_md : nullptr, dst_md, *g, attr,
+      preferred_int8_conv_impl(g->groups, w.shape[0], w.shape[1], y.shape.back()));
   if (!pd) return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
   ConvSetup setup;
   setup.src = &x;
   setup.weights = w.constant->raw_data();
   setup.weights_plain =
       plain_desc(DType::kInt8, Shape(g->weight_dims.begin(), g->weight_dims.end()));
-  if (has_bias) {
+  if (folded_bias) {
+    setup.bias = folded_bias->data();
+    setup.bias_desc = bias_md;
+  } else if (has_bias) {
     setup.bias = ctx.input(kBias).constant->raw_data();
     setup.bias_desc = bias_md;
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "ir/op_registry.h"
@@ -15,6 +16,16 @@ namespace quench::onednn {
 // QLinearConv and QFusedConv with u8/s8 activations and constant s8 weights whose zero points are
 // 0; nullptr for what the reference must run (other weights, parameters not constant, ...).
 std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
+
+// The oneDNN implementation an int8 convolution prefers (a prefix of its name; empty: oneDNN's own
+// first choice). oneDNN lists its brgemm-based kernels first (brgconv, brgconv_1x1, brdgmm_dw); at
+// one thread its direct jit kernels were measured faster (bench/int8_conv_impls.cc) on every 1x1
+// and dense 3x3 layer of the fixture models (5-25%) and on depthwise layers whose output is at
+// least 7 wide (10-30%), while brdgmm_dw is up to 40% faster on narrower depthwise outputs with
+// many channels. "jit_int8" names both direct kernels; oneDNN lists jit_int8_1x1 first where it
+// applies.
+std::string_view preferred_int8_conv_impl(int64_t groups, int64_t out_channels,
+                                          int64_t in_channels_per_group, int64_t out_width);
 
 // Eq. (47): the requantization of an int8 primitive, dst = saturate(round(clamp(scales[c]·(acc −
 // comp) + sum_scale·(sum − sum_zero_point), low, high)) + dst_zero_point), as oneDNN attributes.

@@ -1,0 +1,144 @@
+// Every oneDNN int8 convolution implementation quench could pick, timed at one thread on the layer
+// shapes of the fixture models (u8 in and out, channels-last, per-channel scales, bias, ReLU — as
+// the QDQ lowering runs them), next to the one quench prefers (preferred_int8_conv_impl).
+//
+//   build/bench/int8_conv_impls [--runs 200] [--batch 32]
+//
+// Prints the median time of each implementation per layer and marks the fastest and quench's pick.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/onednn/qconv.h"
+
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+struct Layer {
+  const char* model;
+  int64_t in_channels, out_channels, size, kernel, stride, groups;
+};
+
+// Representative layers: cnn's and resnet20's dense 3x3, mobilenetv2's 1x1 and depthwise 3x3.
+const Layer kLayers[] = {
+    {"cnn", 32, 32, 28, 3, 1, 1},
+    {"cnn", 64, 64, 14, 3, 1, 1},
+    {"cnn", 64, 128, 7, 3, 1, 1},
+    {"resnet20", 16, 16, 28, 3, 1, 1},
+    {"resnet20", 32, 64, 14, 3, 2, 1},
+    {"mobilenetv2", 16, 96, 28, 1, 1, 1},
+    {"mobilenetv2", 144, 24, 14, 1, 1, 1},
+    {"mobilenetv2", 96, 576, 4, 1, 1, 1},
+    {"mobilenetv2", 320, 1280, 2, 1, 1, 1},
+    {"mobilenetv2", 32, 32, 28, 3, 1, 32},
+    {"mobilenetv2", 96, 96, 28, 3, 2, 96},
+    {"mobilenetv2", 144, 144, 14, 3, 1, 144},
+    {"mobilenetv2", 192, 192, 7, 3, 1, 192},
+    {"mobilenetv2", 192, 192, 7, 3, 2, 192},
+    {"mobilenetv2", 576, 576, 4, 3, 1, 576},
+    {"mobilenetv2", 960, 960, 2, 3, 1, 960},
+};
+
+bool is_candidate(const std::string& impl) {
+  return impl.starts_with("brg") || impl.starts_with("brd") || impl.starts_with("jit_int8");
+}
+
+double median_ms(dnnl::convolution_forward::primitive_desc& pd, const dnnl::engine& engine,
+                 int runs) {
+  dnnl::stream stream(engine);
+  dnnl::convolution_forward conv(pd);
+  memory src(pd.src_desc(), engine), weights(pd.weights_desc(), engine);
+  memory bias(pd.bias_desc(), engine), dst(pd.dst_desc(), engine);
+  std::memset(src.get_data_handle(), 3, pd.src_desc().get_size());
+  std::memset(weights.get_data_handle(), 1, pd.weights_desc().get_size());
+  std::memset(bias.get_data_handle(), 0, pd.bias_desc().get_size());
+  const std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+  std::vector<double> ms;
+  for (int r = 0; r < runs + 5; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    conv.execute(stream, args);
+    stream.wait();
+    const auto end = std::chrono::steady_clock::now();
+    if (r >= 5) ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 200;
+  int64_t batch = 32;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--runs") == 0) runs = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--batch") == 0) batch = std::max(1, std::atoi(argv[i + 1]));
+  }
+  omp_set_num_threads(1);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  std::printf("batch %lld, 1 thread, median of %d runs; * fastest, < quench's pick\n",
+              static_cast<long long>(batch), runs);
+  for (const Layer& l : kLayers) {
+    const int64_t pad = l.kernel / 2;
+    const int64_t out = (l.size + 2 * pad - l.kernel) / l.stride + 1;
+    const memory::desc src({batch, l.in_channels, l.size, l.size}, dt::u8, tag::nhwc);
+    const memory::desc dst({batch, l.out_channels, out, out}, dt::u8, tag::nhwc);
+    const memory::dims w_dims =
+        l.groups == 1 ? memory::dims{l.out_channels, l.in_channels, l.kernel, l.kernel}
+                      : memory::dims{l.groups, l.out_channels / l.groups, l.in_channels / l.groups,
+                                     l.kernel, l.kernel};
+    const memory::desc weights(w_dims, dt::s8, tag::any);
+    const memory::desc bias({l.out_channels}, dt::s32, tag::a);
+    const dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, bias,
+        dst, {l.stride, l.stride}, {0, 0}, {pad, pad}, {pad, pad});
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(l.out_channels), 0.01f));
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    const std::string pick(quench::onednn::preferred_int8_conv_impl(l.groups, l.out_channels,
+                                                                    l.in_channels / l.groups, out));
+
+    std::vector<std::pair<std::string, double>> times;
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+    const std::string first = pd.impl_info_str();
+    do {
+      if (is_candidate(pd.impl_info_str())) {
+        times.emplace_back(pd.impl_info_str(), median_ms(pd, engine, runs));
+      }
+    } while (pd.next_impl());
+    // quench takes the first implementation whose name starts with its pick, else oneDNN's first.
+    std::string chosen = first;
+    for (const auto& [impl, ms] : times) {
+      if (!pick.empty() && impl.starts_with(pick)) {
+        chosen = impl;
+        break;
+      }
+    }
+    const auto fastest = std::min_element(times.begin(), times.end(),
+                                          [](auto& a, auto& b) { return a.second < b.second; });
+    std::printf("%-12s %4lld->%-4lld %2lldx%-2lld k%lld s%lld g%-4lld", l.model,
+                static_cast<long long>(l.in_channels), static_cast<long long>(l.out_channels),
+                static_cast<long long>(l.size), static_cast<long long>(l.size),
+                static_cast<long long>(l.kernel), static_cast<long long>(l.stride),
+                static_cast<long long>(l.groups));
+    for (const auto& [impl, ms] : times) {
+      std::printf("  %s %.4f%s%s", impl.substr(0, impl.find(':')).c_str(), ms,
+                  impl == fastest->first ? "*" : "", impl == chosen ? "<" : "");
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
