@@ -24,8 +24,9 @@ def run_json(cmd):
 
 def compare(model, a):
     limit = ["--limit", str(a.limit)] if a.limit else []
-    q = run_json([a.quench, "eval", model, "--data", "fmnist:test", "--threads", str(a.threads),
-                  "--json"] + limit)
+    # Dynamic quantization takes its ranges per batch: quench evaluates in the peer's batches of 500.
+    q = run_json([a.quench, "eval", model, "--data", "fmnist:test", "--batch", "500", "--threads",
+                  str(a.threads), "--json"] + limit)
     o = run_json([a.python, a.peer, "accuracy", model, "--threads", str(a.threads)] + limit)
     if q["n"] != o["n"]:
         raise RuntimeError(f"{model}: quench evaluated {q['n']} images, ORT {o['n']}")
