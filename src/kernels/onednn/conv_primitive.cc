@@ -48,6 +48,7 @@ class ConvPrimitiveKernel final : public Kernel {
       s->dst_as_sum.set_data_handle(a.outputs[0]);
       sum_reorder_->execute(stream(), s->sum_reorder_args);
     }
+    src_zero_point_.load(a, s->conv_args);
     conv_.execute(stream(), s->conv_args);
   }
 
@@ -62,6 +63,7 @@ class ConvPrimitiveKernel final : public Kernel {
                     {DNNL_ARG_DST, s->dst},
                     {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
     if (bias_) s->conv_args.emplace(DNNL_ARG_BIAS, bias_);
+    src_zero_point_.add_to(s->conv_args);
     s->src_reorder_args = {{DNNL_ARG_FROM, s->src}, {DNNL_ARG_TO, s->src_packed}};
     if (sum_input_ >= 0) {
       s->sum = memory(sum_in_, engine(), DNNL_MEMORY_NONE);
@@ -81,6 +83,7 @@ class ConvPrimitiveKernel final : public Kernel {
   std::optional<dnnl::reorder> src_reorder_, sum_reorder_;
   memory weights_, bias_;
   int sum_input_ = -1;
+  RuntimeZeroPoint src_zero_point_;
   size_t src_packed_offset_ = 0;
   size_t scratch_bytes_ = 0;
   std::string impl_;
@@ -148,6 +151,7 @@ std::unique_ptr<Kernel> make_conv_kernel(const dnnl::convolution_forward::primit
   }
   k->dst_ = pd.dst_desc();
   k->scratchpad_ = pd.scratchpad_desc();
+  k->src_zero_point_ = setup.src_zero_point;
   k->src_packed_offset_ = align64(k->scratchpad_.get_size());
   k->scratch_bytes_ = k->src_packed_offset_ + (k->src_reorder_ ? k->src_used_.get_size() : 0);
 

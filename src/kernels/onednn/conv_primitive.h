@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ir/op_registry.h"
+#include "kernels/onednn/runtime_zero_point.h"
 
 namespace quench::onednn {
 
@@ -40,6 +41,7 @@ struct ConvSetup {
   dnnl::memory::desc bias_desc;
   int sum_input = -1;                // the input the sum post-op adds, or -1
   dnnl::memory::data_type sum_type;  // its element type (dst is read as it)
+  RuntimeZeroPoint src_zero_point;   // when the primitive takes the source zero point at run time
 };
 
 // The kernel for primitive `pd`; sets ctx.outputs[0].layout to the primitive's dst layout.

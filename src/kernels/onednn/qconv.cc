@@ -4,6 +4,8 @@
 #include "kernels/onednn/qconv.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -22,7 +24,11 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask) const {
   dnnl::primitive_attr a;
   a.set_output_scales(scales.size() > 1 ? channel_mask : 0, scales);
   // Constant zero points: oneDNN folds them into its compensation when the primitive is made.
-  if (src_zero_point != 0) a.set_zero_points(DNNL_ARG_SRC, 0, {src_zero_point});
+  if (src_zero_point_at_run_time) {
+    a.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  } else if (src_zero_point != 0) {
+    a.set_zero_points(DNNL_ARG_SRC, 0, {src_zero_point});
+  }
   if (weights_zero_point != 0) a.set_zero_points(DNNL_ARG_WEIGHTS, 0, {weights_zero_point});
   if (dst_zero_point != 0) a.set_zero_points(DNNL_ARG_DST, 0, {dst_zero_point});
   dnnl::post_ops ops;
@@ -60,6 +66,30 @@ bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r
   r.sum_scale = params.params().scale(0) / y_scale;
   r.sum_zero_point = params.params().zero_point(0);
   r.sum_type = to_dnnl(sum.dtype);
+  return true;
+}
+
+std::vector<int8_t> s8_values(const Tensor& w) {
+  std::vector<int8_t> out(static_cast<size_t>(w.numel()));
+  std::memcpy(out.data(), w.raw_data(), out.size());
+  if (w.dtype() == DType::kUInt8) {
+    for (int8_t& v : out) v = static_cast<int8_t>(static_cast<uint8_t>(v) ^ 0x80);
+  }
+  return out;
+}
+
+bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t output_stride,
+                        int64_t tap_stride, int32_t w_zero_point) {
+  constexpr int64_t kBound = int64_t{1} << 15;  // 512 · 2^15 = 2^24
+  const int64_t zero_point = std::abs(w_zero_point);
+  if (w == nullptr) return taps * (128 + zero_point) <= kBound;
+  for (int64_t output = 0; output < outputs; ++output) {
+    int64_t total = taps * zero_point;  // < 2^40: taps < 2^32
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      total += std::abs(int64_t{w[output * output_stride + tap * tap_stride]});
+    }
+    if (total > kBound) return false;
+  }
   return true;
 }
 
@@ -133,6 +163,62 @@ std::optional<std::vector<int32_t>> fold_src_zero_point(const int8_t* weights, i
   return folded;
 }
 
+// An int8 convolution of input 0 by constant s8 weights, however its node gave them.
+struct Int8ConvSpec {
+  const int8_t* weights = nullptr;  // plain [O, I/groups, kernel...]
+  Shape weight_shape;
+  const int32_t* bias = nullptr;  // one per output channel, or null
+  Int8Requant requant;
+  RuntimeZeroPoint src_zero_point;  // set when requant.src_zero_point_at_run_time
+  int sum_input = -1;               // with requant.has_sum
+};
+
+std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
+  const TensorDesc& x = ctx.input(0);
+  const TensorDesc& y = ctx.outputs[0];
+  const int64_t out_channels = spec.weight_shape[0];
+  const std::optional<ConvGeometry> g = conv_geometry(ctx.node, x.shape, spec.weight_shape);
+  if (!g) return nullptr;
+  Int8Requant& requant = spec.requant;
+  // Without padding, a constant source zero point goes into the bias (eq. (48)).
+  std::optional<std::vector<int32_t>> folded_bias;
+  if (requant.src_zero_point != 0 && !requant.src_zero_point_at_run_time && !has_padding(*g)) {
+    folded_bias = fold_src_zero_point(spec.weights, out_channels,
+                                      shape_numel(spec.weight_shape) / out_channels, spec.bias,
+                                      requant.src_zero_point);
+    if (folded_bias) requant.src_zero_point = 0;
+  }
+  const int32_t* bias = folded_bias ? folded_bias->data() : spec.bias;
+  const memory::desc src_any(to_dims(x.shape), to_dnnl(x.dtype), tag::any);
+  const memory::desc w_any(g->weight_dims, dt::s8, tag::any);
+  const memory::desc dst_md = ctx.blocked_layouts
+                                  ? memory::desc(to_dims(y.shape), to_dnnl(y.dtype), tag::any)
+                                  : plain_desc(y.dtype, y.shape);
+  const memory::desc bias_md({out_channels}, dt::s32, tag::a);
+  const dnnl::primitive_attr attr = requant.attr(1 << 1);
+
+  const auto pd = conv_primitive_desc(
+      src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
+      preferred_int8_conv_impl(g->groups, out_channels, spec.weight_shape[1], y.shape.back()));
+  // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
+  if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;
+  ConvSetup setup;
+  setup.src = &x;
+  setup.weights = spec.weights;
+  setup.weights_plain =
+      plain_desc(DType::kInt8, Shape(g->weight_dims.begin(), g->weight_dims.end()));
+  if (bias) {
+    setup.bias = bias;
+    setup.bias_desc = bias_md;
+  }
+  if (requant.has_sum) {
+    setup.sum_input = spec.sum_input;
+    setup.sum_type = requant.sum_type;
+  }
+  setup.src_zero_point = spec.src_zero_point;
+  return make_conv_kernel(*pd, setup, ctx);
+}
+
 std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(kX);
   const TensorDesc& w = ctx.input(kW);
@@ -143,60 +229,64 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
     return nullptr;
   }
   const int64_t out_channels = w.shape[0];
-  const bool has_bias = ctx.has_input(kBias);
-  if (has_bias) {
+  Int8ConvSpec spec;
+  if (ctx.has_input(kBias)) {
     const TensorDesc& bias = ctx.input(kBias);
     if (bias.dtype != DType::kInt32 || bias.constant == nullptr || bias.numel() != out_channels) {
       return nullptr;
     }
+    spec.bias = static_cast<const int32_t*>(bias.constant->raw_data());
   }
   std::optional<Int8Requant> requant = read_requant(ctx, out_channels);
   if (!requant) return nullptr;
-  const std::optional<ConvGeometry> g = conv_geometry(ctx.node, x.shape, w.shape);
-  if (!g) return nullptr;
-  // Without padding, the source zero point goes into the bias (eq. (48)).
-  std::optional<std::vector<int32_t>> folded_bias;
-  if (requant->src_zero_point != 0 && !has_padding(*g)) {
-    folded_bias = fold_src_zero_point(
-        static_cast<const int8_t*>(w.constant->raw_data()), out_channels, w.numel() / out_channels,
-        has_bias ? static_cast<const int32_t*>(ctx.input(kBias).constant->raw_data()) : nullptr,
-        requant->src_zero_point);
-    if (folded_bias) requant->src_zero_point = 0;
-  }
-  const bool bias_used = has_bias || folded_bias.has_value();
-  const memory::desc src_any(to_dims(x.shape), to_dnnl(x.dtype), tag::any);
-  const memory::desc w_any(g->weight_dims, dt::s8, tag::any);
-  const memory::desc dst_md = ctx.blocked_layouts
-                                  ? memory::desc(to_dims(y.shape), to_dnnl(y.dtype), tag::any)
-                                  : plain_desc(y.dtype, y.shape);
-  const memory::desc bias_md({out_channels}, dt::s32, tag::a);
-  const dnnl::primitive_attr attr = requant->attr(1 << 1);
-
-  const auto pd = conv_primitive_desc(
-      src_any, w_any, bias_used ? &bias_md : nullptr, dst_md, *g, attr,
-      preferred_int8_conv_impl(g->groups, w.shape[0], w.shape[1], y.shape.back()));
-  if (!pd) return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
-  ConvSetup setup;
-  setup.src = &x;
-  setup.weights = w.constant->raw_data();
-  setup.weights_plain =
-      plain_desc(DType::kInt8, Shape(g->weight_dims.begin(), g->weight_dims.end()));
-  if (folded_bias) {
-    setup.bias = folded_bias->data();
-    setup.bias_desc = bias_md;
-  } else if (has_bias) {
-    setup.bias = ctx.input(kBias).constant->raw_data();
-    setup.bias_desc = bias_md;
-  }
-  if (requant->has_sum) {
-    setup.sum_input = static_cast<int>(kSum);
-    setup.sum_type = requant->sum_type;
-  }
-  return make_conv_kernel(*pd, setup, ctx);
+  spec.requant = std::move(*requant);
+  spec.weights = static_cast<const int8_t*>(w.constant->raw_data());
+  spec.weight_shape = w.shape;
+  spec.sum_input = static_cast<int>(kSum);
+  return make_int8_conv(ctx, std::move(spec));
 }
 
 }  // namespace
 
 std::unique_ptr<Kernel> make_qconv(KernelContext& ctx) { return make_qconv_kernel(ctx); }
+
+std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx) {
+  enum : size_t { kXInt, kWInt, kXZeroPointInt, kWZeroPointInt };
+  constexpr size_t kNoScale = QuantParamSource::kNoScale;
+  const TensorDesc& x = ctx.input(kXInt);
+  const TensorDesc& w = ctx.input(kWInt);
+  const TensorDesc& y = ctx.outputs[0];
+  if (!is_quant_type(x.dtype) || !is_quant_type(w.dtype) || y.dtype != DType::kInt32 ||
+      w.constant == nullptr || x.rank() < 3 || x.rank() > 5 || w.rank() != x.rank() ||
+      x.numel() == 0 || y.numel() == 0) {
+    return nullptr;
+  }
+  // The weights as s8 with zero point 0: s8 with 0, or u8 with 128 (eq. (49)).
+  const QuantParamSource w_params(ctx, kNoScale, kWZeroPointInt, w.dtype);
+  if (!w_params.known()) return nullptr;
+  const int32_t neutral = w.dtype == DType::kUInt8 ? 128 : 0;
+  for (int32_t zero_point : w_params.params().zero_points) {
+    if (zero_point != neutral) return nullptr;
+  }
+  const std::vector<int8_t> weights = s8_values(*w.constant);
+  const int64_t out_channels = w.shape[0];
+  const int64_t taps = w.numel() / std::max<int64_t>(out_channels, 1);
+  if (!int32_output_exact(weights.data(), out_channels, taps, taps, 1, 0)) return nullptr;
+
+  Int8ConvSpec spec;
+  spec.weights = weights.data();
+  spec.weight_shape = w.shape;
+  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
+  const QuantParamSource x_params(ctx, kNoScale, kXZeroPointInt, x.dtype);
+  if (x_params.known()) {
+    if (x_params.size() != 1) return nullptr;
+    spec.requant.src_zero_point = x_params.params().zero_point(0);
+  } else {
+    if (ctx.input(kXZeroPointInt).numel() != 1) return nullptr;
+    spec.requant.src_zero_point_at_run_time = true;
+    spec.src_zero_point = RuntimeZeroPoint{static_cast<int>(kXZeroPointInt), x.dtype};
+  }
+  return make_int8_conv(ctx, std::move(spec));
+}
 
 }  // namespace quench::onednn

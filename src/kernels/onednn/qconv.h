@@ -1,6 +1,7 @@
 // oneDNN int8 kernels for the integer convolutions (qconv.cc: QLinearConv, QFusedConv) and matrix
-// products (qmatmul.cc: QLinearMatMul, QFusedMatMul, com.microsoft QGemm), and the requantization
-// they share, expressed as oneDNN attributes (docs/quantization.md, eqs. (47)-(49)).
+// products (qmatmul.cc: QLinearMatMul, QFusedMatMul, com.microsoft QGemm), ConvInteger and
+// MatMulInteger, and what they share: the requantization expressed as oneDNN attributes
+// (docs/quantization.md, eqs. (47)-(49)), s8 weights, the exactness bound of eq. (61).
 #pragma once
 
 #include <memory>
@@ -17,6 +18,10 @@ namespace quench::onednn {
 // 0; nullptr for what the reference must run (other weights, parameters not constant, ...).
 std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
 
+// ConvInteger: u8/s8 x with a zero point constant or at run time, constant u8/s8 weights whose
+// zero point is neutral (0 for s8, 128 for u8: eq. (49)), an exact int32 output (eq. (61)).
+std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
+
 // The oneDNN implementation an int8 convolution prefers (a prefix of its name; empty: oneDNN's own
 // first choice). oneDNN lists its brgemm-based kernels first (brgconv, brgconv_1x1, brdgmm_dw); at
 // one thread its direct jit kernels were measured faster (bench/int8_conv_impls.cc) on every 1x1
@@ -32,7 +37,8 @@ std::string_view preferred_int8_conv_impl(int64_t groups, int64_t out_channels,
 struct Int8Requant {
   std::vector<float> scales;  // output scales: one, or one per output channel
   int32_t src_zero_point = 0;
-  int32_t weights_zero_point = 0;  // per tensor (matrix products only)
+  bool src_zero_point_at_run_time = false;  // DNNL_RUNTIME_S32_VAL (runtime_zero_point.h)
+  int32_t weights_zero_point = 0;           // per tensor (matrix products only)
   int32_t dst_zero_point = 0;
   bool has_sum = false;
   float sum_scale = 1.f;
@@ -43,6 +49,16 @@ struct Int8Requant {
   // The attributes; `channel_mask` selects the dst dim that per-channel scales run along.
   dnnl::primitive_attr attr(int channel_mask) const;
 };
+
+// A weight tensor's values as s8 (eq. (49) for u8 weights).
+std::vector<int8_t> s8_values(const Tensor& w);
+
+// Eq. (61): whether oneDNN's int32 output is the exact sum for weights `w` (s8, zero point
+// `w_zero_point` as oneDNN takes them): `outputs` runs of `taps` values, runs `output_stride`
+// apart and taps `tap_stride` apart within a run. With `w` null (weights read at run time) the
+// bound assumes |w| = 128 everywhere.
+bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t output_stride,
+                        int64_t tap_stride, int32_t w_zero_point);
 
 // Reads the parts of QFusedConv / QFusedMatMul after the base op (the sum triple, inputs 9-11,
 // and act_min / act_max) into `r`, for an output of scale `y_scale`. False when the sum's

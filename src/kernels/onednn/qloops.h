@@ -38,6 +38,34 @@ void quantize_loop(const float* x, Q* y, int64_t count, float scale, int32_t zer
   for (int64_t i = 0; i < count; ++i) y[i] = saturate_rounded<Q>(std::nearbyint(x[i] / scale) + z);
 }
 
+// The range [min(min x, 0), max(max x, 0)] of eq. (37) as the reference's running std::min /
+// std::max give it: a NaN never compares less or greater, so it is skipped, and since the
+// accumulators start at +0 and only a strictly smaller (larger) value replaces them, −0 never
+// does; the result is thus independent of the order of comparisons, and kLanes independent
+// accumulators vectorize (`x < lo ? x : lo` is vminps exactly).
+inline void range_with_zero(const float* x, int64_t count, float& min, float& max) {
+  constexpr int64_t kLanes = 16;
+  float lo[kLanes] = {}, hi[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (int64_t lane = 0; lane < kLanes; ++lane) {
+      const float v = x[i + lane];
+      lo[lane] = v < lo[lane] ? v : lo[lane];
+      hi[lane] = hi[lane] < v ? v : hi[lane];
+    }
+  }
+  for (; i < count; ++i) {
+    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
+    hi[0] = hi[0] < x[i] ? x[i] : hi[0];
+  }
+  min = 0.f;
+  max = 0.f;
+  for (int64_t lane = 0; lane < kLanes; ++lane) {
+    min = lo[lane] < min ? lo[lane] : min;
+    max = max < hi[lane] ? hi[lane] : max;
+  }
+}
+
 // dequantize() (eq. (32)) of `count` 8-bit values.
 template <class Q>
 void dequantize_loop(const Q* x, float* y, int64_t count, float scale, int32_t zero_point) {

@@ -1,6 +1,6 @@
-// Integer matrix products on oneDNN's int8 matmul: QLinearMatMul, QFusedMatMul and com.microsoft
-// QGemm. The requantization is Int8Requant's (qconv.h, eq. (47)); B is s8 for oneDNN, a u8 B is
-// shifted by −128 (eq. (49)).
+// Integer matrix products on oneDNN's int8 matmul: QLinearMatMul, QFusedMatMul, com.microsoft
+// QGemm and MatMulInteger. The requantization is Int8Requant's (qconv.h, eq. (47)); B is s8 for
+// oneDNN, a u8 B is shifted by −128 (eq. (49)).
 #include "kernels/onednn/qmatmul.h"
 
 #include <cstring>
@@ -9,8 +9,10 @@
 #include "ir/shape_util.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/qconv.h"
+#include "kernels/onednn/runtime_zero_point.h"
 #include "ops/fused.h"
 #include "ops/linalg.h"
+#include "ops/quant_ops.h"
 #include "ops/quant_params.h"
 
 namespace quench::onednn {
@@ -31,6 +33,7 @@ struct QMatMulSpec {
   Int8Requant requant;
   size_t a_input = 0, b_input = 0;
   int sum_input = -1;
+  RuntimeZeroPoint src_zero_point;  // with requant.src_zero_point_at_run_time
 };
 
 // The memory objects of one execution state and the argument map that holds them.
@@ -62,6 +65,7 @@ class QMatMulKernel final : public Kernel {
       }
       s->weights.set_data_handle(const_cast<void*>(b));
     }
+    src_zero_point_.load(a, s->args);
     prim_.execute(stream(), s->args);
   }
 
@@ -76,6 +80,7 @@ class QMatMulKernel final : public Kernel {
                {DNNL_ARG_DST, s->dst},
                {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
     if (bias_) s->args.emplace(DNNL_ARG_BIAS, bias_);
+    src_zero_point_.add_to(s->args);
     return s;
   }
   size_t scratch_bytes() const override { return scratch_bytes_; }
@@ -91,6 +96,7 @@ class QMatMulKernel final : public Kernel {
   memory packed_weights_, bias_;
   size_t a_input_ = 0, b_input_ = 0;
   int sum_input_ = -1;
+  RuntimeZeroPoint src_zero_point_;
   bool shift_b_ = false;
   size_t shifted_b_offset_ = 0;
   size_t b_bytes_ = 0, dst_bytes_ = 0;
@@ -128,6 +134,7 @@ std::unique_ptr<Kernel> QMatMulKernel::make(const QMatMulSpec& spec) {
   k->a_input_ = spec.a_input;
   k->b_input_ = spec.b_input;
   k->sum_input_ = spec.requant.has_sum ? spec.sum_input : -1;
+  k->src_zero_point_ = spec.src_zero_point;
   k->shift_b_ = spec.shift_b;
   k->b_bytes_ = spec.weights.get_size();
   k->dst_bytes_ = spec.dst.get_size();
@@ -146,33 +153,45 @@ std::unique_ptr<Kernel> QMatMulKernel::make(const QMatMulSpec& spec) {
   return k;
 }
 
-// A's and B's parameters as oneDNN takes them: A per tensor; B's scales per tensor or per column
-// (`columns` values along B's last dim), its zero point per tensor (oneDNN has no per-column
-// weight zero points), −128 for a u8 B (eq. (49)). nullopt otherwise, or when not constant.
+// A's and B's parameters as oneDNN takes them: A per tensor, its zero point constant or (without
+// a scale: MatMulInteger) at run time; B's scales per tensor or per column (`columns` values along
+// B's last dim), its zero point per tensor (oneDNN has no per-column weight zero points), −128
+// for a u8 B (eq. (49)). nullopt otherwise, or when B's parameters are not constant.
 struct OperandParams {
   float a_scale = 1.f;
   int32_t a_zero_point = 0;
+  RuntimeZeroPoint a_zero_point_at_run_time;
   std::vector<float> b_scales;
   int32_t b_zero_point = 0;
 };
 
-std::optional<OperandParams> read_operand_params(const KernelContext& ctx, size_t a, size_t b,
-                                                 int64_t columns) {
-  const QuantParamSource a_params(ctx, a + 1, a + 2, ctx.input(a).dtype);
-  const QuantParamSource b_params(ctx, b + 1, b + 2, ctx.input(b).dtype);
-  if (!a_params.known() || !b_params.known() || a_params.size() != 1) return std::nullopt;
+std::optional<OperandParams> read_operand_params(const KernelContext& ctx,
+                                                 const quant::MatMulInputs& in, int64_t columns) {
+  const DType a_type = ctx.input(in.a).dtype, b_type = ctx.input(in.b).dtype;
+  const QuantParamSource a_params(ctx, in.a_scale, in.a_zero_point, a_type);
+  const QuantParamSource b_params(ctx, in.b_scale, in.b_zero_point, b_type);
+  OperandParams p;
+  if (!a_params.known()) {
+    if (in.a_scale != QuantParamSource::kNoScale || ctx.input(in.a_zero_point).numel() != 1) {
+      return std::nullopt;
+    }
+    p.a_zero_point_at_run_time = RuntimeZeroPoint{static_cast<int>(in.a_zero_point), a_type};
+  } else if (a_params.size() != 1) {
+    return std::nullopt;
+  } else {
+    p.a_scale = a_params.params().scale(0);
+    p.a_zero_point = a_params.params().zero_point(0);
+  }
+  if (!b_params.known()) return std::nullopt;
   if (b_params.size() != 1) {
     if (b_params.size() != columns) return std::nullopt;
-    for (size_t i : {b + 1, b + 2}) {
+    for (size_t i : {in.b_scale, in.b_zero_point}) {
       const Shape& shape = ctx.has_input(i) ? ctx.input(i).shape : Shape{};
       if (shape_numel(shape) != 1 && (shape.empty() || shape.back() != columns)) {
         return std::nullopt;
       }
     }
   }
-  OperandParams p;
-  p.a_scale = a_params.params().scale(0);
-  p.a_zero_point = a_params.params().zero_point(0);
   for (int64_t column = 0; column < b_params.size(); ++column) {
     p.b_scales.push_back(b_params.params().scale(column));
   }
@@ -180,24 +199,40 @@ std::optional<OperandParams> read_operand_params(const KernelContext& ctx, size_
   for (int32_t zero_point : zero_points) {
     if (zero_point != zero_points[0]) return std::nullopt;
   }
-  p.b_zero_point = zero_points[0] - (ctx.input(b).dtype == DType::kUInt8 ? 128 : 0);
+  p.b_zero_point = zero_points[0] - (b_type == DType::kUInt8 ? 128 : 0);
   return p;
-}
-
-// B's values as s8 (eq. (49) for a u8 B).
-std::vector<int8_t> s8_values(const Tensor& b) {
-  std::vector<int8_t> out(static_cast<size_t>(b.numel()));
-  std::memcpy(out.data(), b.raw_data(), out.size());
-  if (b.dtype() == DType::kUInt8) {
-    for (int8_t& v : out) v = static_cast<int8_t>(static_cast<uint8_t>(v) ^ 0x80);
-  }
-  return out;
 }
 
 // A row-major [cols, rows] matrix read as [rows, cols] when `transposed`.
 memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed, dt type) {
   return transposed ? memory::desc({rows, cols}, type, memory::dims{1, rows})
                     : memory::desc({rows, cols}, type, memory::dims{cols, 1});
+}
+
+// The operands of a [..., M, K] x [..., K, N] product in `spec`.
+void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDesc& b,
+                         const TensorDesc& y) {
+  const int64_t k = a.shape.back(), n = b.shape.back();
+  if (b.constant != nullptr && b.rank() == 2) {
+    // [..., M, K] x [K, N]: every leading dim of A folds into M; B is packed once.
+    const int64_t rows = a.numel() / std::max<int64_t>(k, 1);
+    spec.src = matrix_desc(rows, k, false, to_dnnl(a.dtype));
+    spec.weights = matrix_desc(k, n, false, dt::s8);
+    spec.dst = matrix_desc(rows, n, false, to_dnnl(y.dtype));
+    spec.constant_weights = s8_values(*b.constant);
+  } else {
+    // Batched, B at run time (attention): equal ranks, batch dims broadcast by oneDNN.
+    const size_t rank = y.shape.size();
+    auto padded = [rank](const Shape& s) {
+      Shape out(rank - s.size(), 1);
+      out.insert(out.end(), s.begin(), s.end());
+      return out;
+    };
+    spec.src = plain_desc(a.dtype, padded(a.shape));
+    spec.weights = plain_desc(DType::kInt8, padded(b.shape));
+    spec.dst = plain_desc(y.dtype, y.shape);
+    spec.shift_b = b.dtype == DType::kUInt8;
+  }
 }
 
 }  // namespace
@@ -213,8 +248,9 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
       !ctx.has_input(kYZeroPoint)) {
     return nullptr;
   }
-  const int64_t k = a.shape.back(), n = b.shape.back();
-  const std::optional<OperandParams> params = read_operand_params(ctx, kA, kB, n);
+  const int64_t n = b.shape.back();
+  const std::optional<OperandParams> params =
+      read_operand_params(ctx, {kA, kA + 1, kA + 2, kB, kB + 1, kB + 2}, n);
   const QuantParamSource y_params(ctx, kYScale, kYZeroPoint, y.dtype);
   if (!params || !y_params.known() || y_params.size() != 1) return nullptr;
   QMatMulSpec spec;
@@ -240,26 +276,35 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
   spec.a_input = kA;
   spec.b_input = kB;
   spec.sum_input = kSum;
-  if (b.constant != nullptr && b.rank() == 2) {
-    // [..., M, K] x [K, N]: every leading dim of A folds into M; B is packed once.
-    const int64_t rows = a.numel() / std::max<int64_t>(k, 1);
-    spec.src = matrix_desc(rows, k, false, to_dnnl(a.dtype));
-    spec.weights = matrix_desc(k, n, false, dt::s8);
-    spec.dst = matrix_desc(rows, n, false, to_dnnl(y.dtype));
-    spec.constant_weights = s8_values(*b.constant);
-  } else {
-    // Batched, B at run time (attention): equal ranks, batch dims broadcast by oneDNN.
-    const size_t rank = y.shape.size();
-    auto padded = [rank](const Shape& s) {
-      Shape out(rank - s.size(), 1);
-      out.insert(out.end(), s.begin(), s.end());
-      return out;
-    };
-    spec.src = plain_desc(a.dtype, padded(a.shape));
-    spec.weights = plain_desc(DType::kInt8, padded(b.shape));
-    spec.dst = plain_desc(y.dtype, y.shape);
-    spec.shift_b = b.dtype == DType::kUInt8;
+  set_matmul_operands(spec, a, b, y);
+  return QMatMulKernel::make(spec);
+}
+
+std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
+  constexpr size_t kNoScale = QuantParamSource::kNoScale;
+  constexpr quant::MatMulInputs kInputs{0, kNoScale, 2, 1, kNoScale, 3};
+  const TensorDesc& a = ctx.input(kInputs.a);
+  const TensorDesc& b = ctx.input(kInputs.b);
+  const TensorDesc& y = ctx.outputs[0];
+  if (!is_quant_type(a.dtype) || !is_quant_type(b.dtype) || y.dtype != DType::kInt32 ||
+      a.rank() < 2 || b.rank() < 2 || y.rank() > 6 || a.numel() == 0 || b.numel() == 0) {
+    return nullptr;
   }
+  const int64_t k = a.shape.back(), n = b.shape.back();
+  const std::optional<OperandParams> params = read_operand_params(ctx, kInputs, n);
+  if (!params) return nullptr;
+  QMatMulSpec spec;
+  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
+  spec.requant.src_zero_point = params->a_zero_point;
+  spec.requant.src_zero_point_at_run_time = params->a_zero_point_at_run_time.present();
+  spec.requant.weights_zero_point = params->b_zero_point;
+  spec.src_zero_point = params->a_zero_point_at_run_time;
+  spec.a_input = kInputs.a;
+  spec.b_input = kInputs.b;
+  set_matmul_operands(spec, a, b, y);
+  // Eq. (61) per column of a constant [K, N] B; else for any B.
+  const int8_t* columns = spec.constant_weights.empty() ? nullptr : spec.constant_weights.data();
+  if (!int32_output_exact(columns, n, k, 1, n, params->b_zero_point)) return nullptr;
   return QMatMulKernel::make(spec);
 }
 
@@ -279,7 +324,8 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
   const int64_t k = a.shape[attrs.trans_a ? 0 : 1];
   const int64_t n = b.shape[attrs.trans_b ? 0 : 1];
   if (b.shape[attrs.trans_b ? 1 : 0] != k) return nullptr;
-  const std::optional<OperandParams> params = read_operand_params(ctx, kA, kB, n);
+  const std::optional<OperandParams> params =
+      read_operand_params(ctx, {kA, kAScale, kAZeroPoint, kB, kBScale, kBZeroPoint}, n);
   if (!params) return nullptr;
   QMatMulSpec spec;
   Int8Requant& r = spec.requant;

@@ -13,4 +13,8 @@ namespace quench::onednn {
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx);
 std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx);
 
+// MatMulInteger: u8/s8 A with a per-tensor zero point constant or at run time (from
+// DynamicQuantizeLinear), u8/s8 B with a per-tensor zero point, an exact int32 output (eq. (61)).
+std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx);
+
 }  // namespace quench::onednn

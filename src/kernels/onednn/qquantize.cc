@@ -74,6 +74,29 @@ class QdqKernel final : public Kernel {
   ChannelRuns runs_;
 };
 
+// y = quantize(x) with eq. (37)'s parameters of the whole tensor; the scale and zero point are
+// written to outputs 1 and 2 when the node has them.
+class DynamicQuantizeKernel final : public Kernel {
+ public:
+  DynamicQuantizeKernel(int64_t count, bool write_scale, bool write_zero_point)
+      : count_(count), write_scale_(write_scale), write_zero_point_(write_zero_point) {}
+
+  void run(const KernelArgs& a) const override {
+    const float* x = static_cast<const float*>(a.inputs[0]);
+    float min = 0.f, max = 0.f;
+    range_with_zero(x, count_, min, max);
+    const DynamicQuantParams p = dynamic_quant_params(min, max);
+    quantize_loop(x, static_cast<uint8_t*>(a.outputs[0]), count_, p.scale, p.zero_point);
+    if (write_scale_) *static_cast<float*>(a.outputs[1]) = p.scale;
+    if (write_zero_point_) *static_cast<uint8_t*>(a.outputs[2]) = p.zero_point;
+  }
+  std::string impl() const override { return "onednn:int8_loop"; }
+
+ private:
+  int64_t count_;
+  bool write_scale_, write_zero_point_;
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_quantize_linear(KernelContext& ctx) {
@@ -97,6 +120,16 @@ std::unique_ptr<Kernel> make_dequantize_linear(KernelContext& ctx) {
     using Q = typename decltype(q)::type;
     return std::make_unique<QdqKernel<Q, float>>(std::move(*runs));
   });
+}
+
+std::unique_ptr<Kernel> make_dynamic_quantize_linear(KernelContext& ctx) {
+  if (ctx.input(kData).dtype != DType::kFloat32 || ctx.outputs.at(0).dtype != DType::kUInt8) {
+    return nullptr;
+  }
+  if (!rounds_half_even()) return nullptr;
+  auto has_output = [&](size_t i) { return i < ctx.outputs.size() && ctx.outputs[i].present(); };
+  return std::make_unique<DynamicQuantizeKernel>(ctx.input(kData).numel(), has_output(1),
+                                                 has_output(2));
 }
 
 }  // namespace quench::onednn

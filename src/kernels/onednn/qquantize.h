@@ -12,4 +12,8 @@ namespace quench::onednn {
 std::unique_ptr<Kernel> make_quantize_linear(KernelContext& ctx);
 std::unique_ptr<Kernel> make_dequantize_linear(KernelContext& ctx);
 
+// DynamicQuantizeLinear of float32 data (eq. (37)): the range and then the quantization as two
+// vectorized loops, bit-exact with the reference (NaN and infinities included).
+std::unique_ptr<Kernel> make_dynamic_quantize_linear(KernelContext& ctx);
+
 }  // namespace quench::onednn

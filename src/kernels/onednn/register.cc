@@ -16,14 +16,16 @@ namespace {
 
 constexpr char kMs[] = "com.microsoft";
 
-// int8 convolutions and matrix products; convolutions keep their channels-last activations
-// between them.
+// int8 convolutions and matrix products (ConvInteger and MatMulInteger included); convolutions keep
+// their channels-last activations between them.
 void register_int8_gemm_kernels(OpRegistry& r) {
   r.add_fast("", "QLinearConv", {"onednn", onednn::make_qconv, true});
   r.add_fast(kInternalDomain, "QFusedConv", {"onednn", onednn::make_qconv, true});
   r.add_fast("", "QLinearMatMul", {"onednn", onednn::make_qmatmul, false});
   r.add_fast(kInternalDomain, "QFusedMatMul", {"onednn", onednn::make_qmatmul, false});
   r.add_fast(kMs, "QGemm", {"onednn", onednn::make_qgemm, false});
+  r.add_fast("", "ConvInteger", {"onednn", onednn::make_conv_integer, true});
+  r.add_fast("", "MatMulInteger", {"onednn", onednn::make_matmul_integer, false});
 }
 
 // int8 pooling, element-wise, concat, softmax and quantization kernels (kernels/onednn/q*.h).
@@ -39,6 +41,8 @@ void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast(kMs, "QLinearSoftmax", {"onednn-int8", onednn::make_qlinear_softmax, false});
   r.add_fast("", "QuantizeLinear", {"onednn-int8", onednn::make_quantize_linear, false});
   r.add_fast("", "DequantizeLinear", {"onednn-int8", onednn::make_dequantize_linear, false});
+  r.add_fast("", "DynamicQuantizeLinear",
+             {"onednn-int8", onednn::make_dynamic_quantize_linear, false});
 }
 
 // Kernels the int8 transformer path needs: Transpose of any fixed-size element type (float and
