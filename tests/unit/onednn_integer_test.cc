@@ -350,6 +350,74 @@ std::vector<IntCase> int_cases() {
 INSTANTIATE_TEST_SUITE_P(Table, FastIntegerOps, ::testing::ValuesIn(int_cases()),
                          [](const auto& info) { return info.param.name; });
 
+// Cast (kernels/onednn/cast.cc): integer results to float or a wider integer -------------------
+
+struct CastCase {
+  std::string name;
+  DType from, to;
+  bool fast;
+};
+void PrintTo(const CastCase& c, std::ostream* os) { *os << c.name; }
+
+Tensor cast_input(DType type) {
+  std::mt19937 rng(7);
+  if (type == DType::kInt32) {
+    // Around 2^24, where float rounds, and the ends of int32.
+    std::vector<int32_t> v = {16777217, -16777219, 2147483647, -2147483647 - 1, 0, 33554435};
+    std::uniform_int_distribution<int32_t> any(-2147483647 - 1, 2147483647);
+    while (v.size() < 61) v.push_back(any(rng));
+    return Tensor::from_vector<int32_t>({61}, v);
+  }
+  if (type == DType::kFloat32)
+    return Tensor::from_vector<float>({5}, {1.5f, -2.5f, 3e9f, -0.f, 7.f});
+  return random_quant(type, {3, 19}, rng);
+}
+
+class FastCast : public ::testing::TestWithParam<CastCase> {};
+
+TEST_P(FastCast, EqualsReference) {
+  const CastCase& c = GetParam();
+  const OneNode b = one_node("Cast", {{"x", cast_input(c.from), true}}, {"y"},
+                             {{"to", static_cast<int64_t>(c.to)}});
+  expect_fast_equals_reference(b, "Cast", c.fast);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, FastCast,
+                         ::testing::Values(CastCase{"u8_to_float", kU8, DType::kFloat32, true},
+                                           CastCase{"s8_to_float", kS8, DType::kFloat32, true},
+                                           CastCase{"s32_to_float_rounds_to_nearest", DType::kInt32,
+                                                    DType::kFloat32, true},
+                                           CastCase{"s8_to_s32", kS8, DType::kInt32, true},
+                                           CastCase{"u8_to_s32", kU8, DType::kInt32, true},
+                                           CastCase{"float_to_s32_truncates_on_the_reference",
+                                                    DType::kFloat32, DType::kInt32, false}),
+                         [](const auto& info) { return info.param.name; });
+
+// ConvInteger's channels-last int32 output read by Cast directly, as in ONNX Runtime's dynamic
+// models (ConvInteger -> Cast -> Mul).
+TEST(FastCast, ReadsConvIntegersLayout) {
+  IntCase c;
+  c.op = "ConvInteger";
+  c.x = {2, 8, 9, 9};
+  c.w = {16, 8, 3, 3};
+  c.attrs = {{"pads", Ints{1, 1, 1, 1}}};
+  OneNode b = build(c);
+  Node cast;
+  cast.op_type = "Cast";
+  cast.name = "cast";
+  cast.inputs = {"y"};
+  cast.outputs = {"y_float"};
+  cast.set_attr("to", static_cast<int64_t>(DType::kFloat32));
+  b.model.graph.nodes.push_back(cast);
+  b.model.graph.outputs = {"y_float"};
+  expect_fast_equals_reference(b, "Cast", true);
+  // Cast takes whatever layout ConvInteger chose: no separate reorder step runs between them.
+  const Session fast(b.model, SessionOptions{});
+  for (const StepInfo& step : fast.plan_steps(shapes_of(b.feeds))) {
+    EXPECT_NE(step.op_type, "Reorder") << step.node;
+  }
+}
+
 // ONNX Runtime's dynamically quantized fixtures run DynamicQuantizeLinear, ConvInteger and
 // MatMulInteger on the fast kernels. Those match the reference bit for bit, but the float kernels
 // between them (Mul, Add, Clip, LayerNormalization, ...) do not, and one ulp in a tensor's

@@ -1,5 +1,6 @@
 #include "ops/register.h"
 #include "ir/op_registry.h"
+#include "kernels/onednn/cast.h"
 #include "kernels/onednn/kernels.h"
 #include "kernels/onednn/qbinary.h"
 #include "kernels/onednn/qconcat.h"
@@ -41,6 +42,8 @@ void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast(kMs, "QLinearSoftmax", {"onednn-int8", onednn::make_qlinear_softmax, false});
   r.add_fast("", "QuantizeLinear", {"onednn-int8", onednn::make_quantize_linear, false});
   r.add_fast("", "DequantizeLinear", {"onednn-int8", onednn::make_dequantize_linear, false});
+  // Integer results to float (ConvInteger -> Cast), reading the producer's layout.
+  r.add_fast("", "Cast", {"onednn-int8", onednn::make_cast, true});
   r.add_fast("", "DynamicQuantizeLinear",
              {"onednn-int8", onednn::make_dynamic_quantize_linear, false});
 }
