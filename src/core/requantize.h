@@ -112,7 +112,11 @@ inline DynamicQuantParams dynamic_quant_params(float min, float max) {
   min = std::min(min, 0.f);
   max = std::max(max, 0.f);
   const float scale = max == min ? 1.f : (max - min) / 255.f;
-  const float zero_point = round_half_even(std::clamp(0.f - min / scale, 0.f, 255.f));
+  // With min = −inf the scale is inf and −min / s is NaN: the zero point is then 255, the limit
+  // of −min / s as min falls, and what ONNX Runtime's max(0, min(255, v)) gives.
+  const float shifted = 0.f - min / scale;
+  const float zero_point =
+      std::isnan(shifted) ? 255.f : round_half_even(std::clamp(shifted, 0.f, 255.f));
   return {scale, static_cast<uint8_t>(zero_point)};
 }
 

@@ -124,6 +124,12 @@ TEST(Requantize, ComputesDynamicParameters) {
   p = dynamic_quant_params(0.f, 0.f);  // an empty range: scale 1, as in ONNX Runtime
   EXPECT_EQ(p.scale, 1.f);
   EXPECT_EQ(p.zero_point, 0);
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  p = dynamic_quant_params(-kInf, 3.f);  // −min / s = inf / inf: defined as 255
+  EXPECT_EQ(p.scale, kInf);
+  EXPECT_EQ(p.zero_point, 255);
+  p = dynamic_quant_params(-2.f, kInf);
+  EXPECT_EQ(p.zero_point, 0);
 }
 
 TEST(Requantize, WrapsSumsToInt32) {
