@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """quench vs ONNX Runtime (and quench INT8 vs FP32), side by side in one run, 1 thread.
 
-  bench/compare_ort.py [--suite fp32|int8] [--rounds 5] [--seconds 1] [--only LABELS] [--markdown]
+  bench/compare_ort.py [--suite fp32|int8|dynamic] [--rounds 5] [--seconds 1] [--only LABELS] [--markdown]
 
 Each case compares two runs A and B (each quench or ONNX Runtime on some model) at one batch
 size; within a round both are measured back to back (`quench bench --json`, `ort_peer.py
@@ -11,6 +11,7 @@ the case's target.
 
 Suites:
   fp32  quench FP32 vs ONNX Runtime FP32 on the FP32 models.
+  dynamic  quench vs ONNX Runtime on ONNX Runtime's dynamically quantized files.
   int8  quench INT8 vs ONNX Runtime INT8 on ONNX Runtime's own QDQ fixtures; quench INT8 vs
         quench FP32; quench INT8 on ImageNet-size models (quantized by `quench quantize --calib
         random:64` into build/bench-models/ on first use) vs ONNX Runtime FP32.
@@ -38,6 +39,10 @@ def imagenet(name):
     return os.path.join(SHARED, "imagenet", name + ".onnx")
 
 
+def ort_dynamic(name):
+    return fmnist(os.path.join("ort", name + ".ort_dynamic.onnx"))
+
+
 def quench_int8(name):
     """A quench-quantized ImageNet model (made on first use); the FP32 source path is kept."""
     return ("generate", imagenet(name), os.path.join(GENERATED, name + ".int8.onnx"))
@@ -60,6 +65,11 @@ SUITES = {
               ("ort", imagenet("resnet18")), round(1 / 3.5, 3)),
              ("mobilenet_v2 224 INT8 vs ORT FP32", 1, "3,224,224",
               ("quench", quench_int8("mobilenet_v2")), ("ort", imagenet("mobilenet_v2")), 0.5)],
+    # ONNX Runtime's dynamically quantized files (DynamicQuantizeLinear -> MatMulInteger /
+    # ConvInteger / DynamicQuantizeLSTM); target: not slower than ONNX Runtime.
+    "dynamic": [(f"{m} dynamic vs ORT dynamic", b, IMG, ("quench", ort_dynamic(m)),
+                 ("ort", ort_dynamic(m)), 1.0)
+                for b in [32, 1] for m in ["cnn", "resnet20", "mobilenetv2", "lstm", "vit"]]
 }
 
 

@@ -59,8 +59,15 @@ float quantize_centered(const float* x, int64_t count, int16_t* out) {
   return p.scale;
 }
 
-// Exact: |term| <= 255 · 255 < 2^16 and n < 2^36 terms (eq. (34)).
+// Exact (eq. (34)): |term| <= 255 · 255 < 2^16, so a sum of fewer than 2^15 terms stays below
+// 2^31 and is kept in int32, a loop the compiler vectorizes (pairs of int16 products summed into
+// int32 lanes); longer sums, up to 2^36 terms, in int64.
 int64_t dot(const int16_t* a, const int16_t* b, int64_t n) {
+  if (n < (int64_t{1} << 15)) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < n; ++k) sum += int32_t{a[k]} * b[k];
+    return sum;
+  }
   int64_t sum = 0;
   for (int64_t k = 0; k < n; ++k) sum += int32_t{a[k]} * b[k];
   return sum;
