@@ -3,6 +3,7 @@
 // (the fast one, or the reference where the fast one must decline). Then ONNX Runtime's
 // dynamically quantized fmnist LSTM on both.
 #include <random>
+#include <sstream>
 
 #include "quench/data.h"
 #include "quench/model_io.h"
@@ -174,10 +175,16 @@ TEST_P(QuantLstmFastKernel, MatchesReference) {
   const auto want = ref.run(feeds);
   const auto got = fast.run(feeds);
   ASSERT_EQ(got.size(), want.size());
+  double largest = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_TRUE(testing::tensors_near(got[i], want[i], kQuantLstmFastAtol, kQuantLstmFastRtol))
         << "output " << model.graph.outputs[i];
+    const auto g = got[i].to_double_vector(), w = want[i].to_double_vector();
+    for (size_t j = 0; j < g.size(); ++j) largest = std::max(largest, std::abs(g[j] - w[j]));
   }
+  std::ostringstream text;
+  text << largest;
+  RecordProperty("max_difference", text.str());
   const std::string impl = lstm_impl(fast, feeds);
   if (c.fast) {
     EXPECT_EQ(impl.rfind("onednn:quant_lstm/", 0), 0u) << "chosen: " << impl;
