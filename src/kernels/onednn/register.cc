@@ -9,6 +9,7 @@
 #include "kernels/onednn/qpool.h"
 #include "kernels/onednn/qquantize.h"
 #include "kernels/onednn/qsoftmax.h"
+#include "kernels/onednn/quant_lstm.h"
 #include "kernels/onednn/transpose.h"
 #include "ops/fused.h"
 
@@ -27,6 +28,7 @@ void register_int8_gemm_kernels(OpRegistry& r) {
   r.add_fast(kMs, "QGemm", {"onednn", onednn::make_qgemm, false});
   r.add_fast("", "ConvInteger", {"onednn", onednn::make_conv_integer, true});
   r.add_fast("", "MatMulInteger", {"onednn", onednn::make_matmul_integer, false});
+  r.add_fast(kMs, "DynamicQuantizeLSTM", {"onednn", onednn::make_quant_lstm, false});
 }
 
 // int8 pooling, element-wise, concat, softmax and quantization kernels (kernels/onednn/q*.h).
