@@ -11,17 +11,13 @@
 
 #include "core/requantize.h"
 #include "kernels/onednn/context.h"
+#include "kernels/onednn/int8_gemv.h"
 #include "kernels/onednn/qconv.h"
 #include "kernels/onednn/qloops.h"
 #include "kernels/onednn/rnn_cell.h"
 #include "ops/quant_ops.h"
 #include "ops/quant_params.h"
 #include "ops/rnn.h"
-
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define QUENCH_QLSTM_VNNI 1
-#endif
 
 namespace quench::onednn {
 namespace {
@@ -76,86 +72,6 @@ std::optional<Product> make_product(int64_t m, int64_t k, int64_t n, const int8_
   return p;
 }
 
-#ifdef QUENCH_QLSTM_VNNI
-// At batch 1 the per-step product is a GEMV, where a oneDNN matmul call costs more than its
-// arithmetic: u8 x s8 -> s32 with vpdpbusd (4 products summed per int32 lane, no saturation),
-// weights packed as [n / 16][k / 4][16 columns][4 taps]. The zero points are applied afterwards:
-// Σ (x − z_x)(w − z_w) = Σ x·w − z_x Σ w − z_w Σ x + k z_x z_w, every term an exact int32 (the
-// sum itself is bounded by eq. (61), |Σ x·w| <= 255 · 2^15). Needs n a multiple of 16.
-class PackedInt8Gemv {
- public:
-  PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_zero_point)
-      : k_(k), n_(n), groups_((k + 3) / 4), w_zero_point_(w_zero_point) {
-    packed_.assign(static_cast<size_t>(n / 16 * groups_ * 64), 0);
-    column_sums_.assign(static_cast<size_t>(n), 0);
-    for (int64_t tap = 0; tap < k; ++tap) {
-      for (int64_t column = 0; column < n; ++column) {
-        const int8_t v = w[tap * n + column];
-        packed_[((column / 16 * groups_ + tap / 4) * 16 + column % 16) * 4 + tap % 4] = v;
-        column_sums_[column] += v;
-      }
-    }
-  }
-
-  // acc[n] = Σ_k (x[k] − x_zero_point)(w[k][n] − w_zero_point).
-  void multiply(const uint8_t* x, int32_t x_zero_point, int32_t* acc) const {
-    int32_t x_sum = 0;
-    for (int64_t tap = 0; tap < k_; ++tap) x_sum += x[tap];
-    int32_t quads[kMaxGroups];
-    for (int64_t group = 0; group < groups_; ++group) {
-      uint8_t bytes[4] = {};
-      for (int64_t tap = 4 * group; tap < std::min(k_, 4 * group + 4); ++tap) {
-        bytes[tap % 4] = x[tap];
-      }
-      std::memcpy(&quads[group], bytes, 4);
-    }
-    const int64_t blocks = n_ / 16;
-    const int8_t* w = packed_.data();
-    int64_t block = 0;
-    for (; block + 4 <= blocks; block += 4) {
-      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-      const int8_t* w0 = w + block * groups_ * 64;
-      const int8_t* w1 = w0 + groups_ * 64;
-      const int8_t* w2 = w1 + groups_ * 64;
-      const int8_t* w3 = w2 + groups_ * 64;
-      for (int64_t group = 0; group < groups_; ++group) {
-        const __m512i xq = _mm512_set1_epi32(quads[group]);
-        a0 = _mm512_dpbusd_epi32(a0, xq, _mm512_loadu_si512(w0 + group * 64));
-        a1 = _mm512_dpbusd_epi32(a1, xq, _mm512_loadu_si512(w1 + group * 64));
-        a2 = _mm512_dpbusd_epi32(a2, xq, _mm512_loadu_si512(w2 + group * 64));
-        a3 = _mm512_dpbusd_epi32(a3, xq, _mm512_loadu_si512(w3 + group * 64));
-      }
-      _mm512_storeu_si512(acc + block * 16, a0);
-      _mm512_storeu_si512(acc + block * 16 + 16, a1);
-      _mm512_storeu_si512(acc + block * 16 + 32, a2);
-      _mm512_storeu_si512(acc + block * 16 + 48, a3);
-    }
-    for (; block < blocks; ++block) {
-      __m512i a = _mm512_setzero_si512();
-      const int8_t* wb = w + block * groups_ * 64;
-      for (int64_t group = 0; group < groups_; ++group) {
-        a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32(quads[group]),
-                                _mm512_loadu_si512(wb + group * 64));
-      }
-      _mm512_storeu_si512(acc + block * 16, a);
-    }
-    const int32_t constant =
-        static_cast<int32_t>(k_) * x_zero_point * w_zero_point_ - w_zero_point_ * x_sum;
-    for (int64_t column = 0; column < n_; ++column) {
-      acc[column] += constant - x_zero_point * column_sums_[column];
-    }
-  }
-
-  static constexpr int64_t kMaxGroups = 1024;  // k <= 4096: eq. (61) allows k <= 256 anyway
-
- private:
-  int64_t k_, n_, groups_;
-  int32_t w_zero_point_;
-  std::vector<int8_t> packed_;
-  std::vector<int32_t> column_sums_;
-};
-#endif
-
 struct QuantLstmState final : KernelState {
   memory x_q, x_acc, h_q, h_acc, x_scratchpad, h_scratchpad;  // scratchpads share memory
   memory x_zero_point, h_zero_point;             // one s32 each, set before every product
@@ -172,7 +88,7 @@ class QuantLstmKernel final : public Kernel {
   std::unique_ptr<KernelState> make_state() const override;
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
-#ifdef QUENCH_QLSTM_VNNI
+#ifdef QUENCH_INT8_GEMV
     if (!recurrent_gemv_.empty()) return "onednn:quant_lstm/vnni_gemv";
 #endif
     return "onednn:quant_lstm/" + recurrent_->impl;
@@ -200,7 +116,7 @@ class QuantLstmKernel final : public Kernel {
   RnnAttributes attrs_;
   Sizes sizes_;
   std::optional<Product> input_, recurrent_;
-#ifdef QUENCH_QLSTM_VNNI
+#ifdef QUENCH_INT8_GEMV
   std::vector<PackedInt8Gemv> recurrent_gemv_;  // per direction, at batch 1
 #endif
   std::vector<float> w_scales_, r_scales_;  // [dirs, 4h]
@@ -346,7 +262,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
     const DynamicQuantParams p = dynamic_quant_params(min, max);
     quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
     *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
-#ifdef QUENCH_QLSTM_VNNI
+#ifdef QUENCH_INT8_GEMV
     if (!recurrent_gemv_.empty()) {
       recurrent_gemv_[d].multiply(b.h_q, p.zero_point, b.h_acc);
     } else {
@@ -497,8 +413,8 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
       make_product(z.seq_length * z.batch, z.input, gate_rows, w_s8.data(), z.dirs, *w_zero_point);
   k->recurrent_ = make_product(z.batch, z.hidden, gate_rows, r_s8.data(), z.dirs, *r_zero_point);
   if (!k->input_ || !k->recurrent_) return nullptr;
-#ifdef QUENCH_QLSTM_VNNI
-  if (z.batch == 1 && gate_rows % 16 == 0 && z.hidden <= 4 * PackedInt8Gemv::kMaxGroups) {
+#ifdef QUENCH_INT8_GEMV
+  if (z.batch == 1 && gate_rows % 16 == 0 && z.hidden <= PackedInt8Gemv::kMaxTaps) {
     for (int64_t d = 0; d < z.dirs; ++d) {
       k->recurrent_gemv_.emplace_back(r_s8.data() + d * z.hidden * gate_rows, z.hidden, gate_rows,
                                       *r_zero_point);
