@@ -9,6 +9,7 @@
 #include "quench/data.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
+#include "session_test_util.h"
 #include "test_util.h"
 
 namespace quench {
@@ -59,36 +60,18 @@ OneNode one_node(const std::string& op, const std::vector<Input>& inputs,
   return b;
 }
 
-std::vector<Shape> shapes_of(const std::vector<Tensor>& feeds) {
-  std::vector<Shape> shapes;
-  for (const Tensor& t : feeds) shapes.push_back(t.shape());
-  return shapes;
-}
-
-std::string impl_of(const Session& s, const std::vector<Tensor>& feeds, const std::string& op) {
-  for (const StepInfo& step : s.plan_steps(shapes_of(feeds))) {
-    if (step.op_type == op) return step.impl;
-  }
-  return "";
-}
-
 // Runs `b` with the reference and the fast kernels: every output equal bit for bit, and the fast
 // kernel chosen when `fast` (else the reference).
 void expect_fast_equals_reference(const OneNode& b, const std::string& op, bool fast) {
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  ref_options.threads = 1;
-  SessionOptions fast_options;
-  fast_options.threads = 1;
-  const Session ref(b.model, ref_options);
-  const Session quick(b.model, fast_options);
+  const Session ref(b.model, testing::one_thread(false));
+  const Session quick(b.model, testing::one_thread(true));
   const std::vector<Tensor> want = ref.run(b.feeds);
   const std::vector<Tensor> got = quick.run(b.feeds);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_TRUE(got[i].equals(want[i])) << op << " output " << i;
   }
-  const std::string impl = impl_of(quick, b.feeds, op);
+  const std::string impl = testing::impl_of(quick, b.feeds, op);
   if (fast) {
     EXPECT_EQ(impl.rfind("onednn:", 0), 0u) << "chosen: " << impl;
   } else {
@@ -413,7 +396,7 @@ TEST(FastCast, ReadsConvIntegersLayout) {
   expect_fast_equals_reference(b, "Cast", true);
   // Cast takes whatever layout ConvInteger chose: no separate reorder step runs between them.
   const Session fast(b.model, SessionOptions{});
-  for (const StepInfo& step : fast.plan_steps(shapes_of(b.feeds))) {
+  for (const StepInfo& step : fast.plan_steps(testing::shapes_of(b.feeds))) {
     EXPECT_NE(step.op_type, "Reorder") << step.node;
   }
 }
@@ -430,31 +413,12 @@ class OnednnDynamicModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnednnDynamicModel, FastKernelsRunTheIntegerOps) {
   const Model model = load_model(testing::test_model("ort/" + GetParam() + ".ort_dynamic.onnx"));
-  Tensor x;
-  try {
-    DataOptions options;
-    x = open_dataset("fmnist:test", options)->batch(0, 200).images;
-  } catch (const Error&) {
-    std::mt19937 rng(3);
-    std::uniform_real_distribution<float> pixel(0.f, 1.f);
-    x = Tensor::empty(DType::kFloat32, {64, 1, 28, 28});
-    for (float& v : x.values<float>()) v = pixel(rng);
-  }
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  const Tensor want = Session(model, ref_options).run({x})[0];
+  const Tensor x = testing::fmnist_images_or_random(200);
+  const Tensor want = Session(model, testing::one_thread(false)).run({x})[0];
   const Session fast(model, SessionOptions{});
   const Tensor got = fast.run({x})[0];
   EXPECT_TRUE(testing::tensors_near(got, want, kDynamicLogitTolerance, 0));
-  const int64_t classes = want.shape().back();
-  const auto g = got.to_double_vector(), w = want.to_double_vector();
-  for (int64_t image = 0; image < want.shape()[0]; ++image) {
-    auto top = [&](const std::vector<double>& v) {
-      const auto row = v.begin() + image * classes;
-      return std::max_element(row, row + classes) - row;
-    };
-    EXPECT_EQ(top(g), top(w)) << "image " << image;
-  }
+  testing::expect_same_top1(got, want);
   int integer_steps = 0;
   for (const StepInfo& s : fast.plan_steps({x.shape()})) {
     if (s.op_type == "ConvInteger" || s.op_type == "MatMulInteger" ||

@@ -8,6 +8,7 @@
 #include "quench/data.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
+#include "session_test_util.h"
 #include "test_util.h"
 
 namespace quench {
@@ -146,32 +147,14 @@ Model build(const QuantLstmCase& c, std::vector<Tensor>& feeds) {
   return m;
 }
 
-std::vector<Shape> shapes_of(const std::vector<Tensor>& feeds) {
-  std::vector<Shape> shapes;
-  for (const Tensor& t : feeds) shapes.push_back(t.shape());
-  return shapes;
-}
-
-std::string lstm_impl(const Session& session, const std::vector<Tensor>& feeds) {
-  for (const StepInfo& s : session.plan_steps(shapes_of(feeds))) {
-    if (s.node == "qlstm") return s.impl;
-  }
-  return "";
-}
-
 class QuantLstmFastKernel : public ::testing::TestWithParam<QuantLstmCase> {};
 
 TEST_P(QuantLstmFastKernel, MatchesReference) {
   const QuantLstmCase& c = GetParam();
   std::vector<Tensor> feeds;
   const Model model = build(c, feeds);
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  ref_options.threads = 1;
-  SessionOptions fast_options;
-  fast_options.threads = 1;
-  const Session ref(model, ref_options);
-  const Session fast(model, fast_options);
+  const Session ref(model, testing::one_thread(false));
+  const Session fast(model, testing::one_thread(true));
   const auto want = ref.run(feeds);
   const auto got = fast.run(feeds);
   ASSERT_EQ(got.size(), want.size());
@@ -185,7 +168,7 @@ TEST_P(QuantLstmFastKernel, MatchesReference) {
   std::ostringstream text;
   text << largest;
   RecordProperty("max_difference", text.str());
-  const std::string impl = lstm_impl(fast, feeds);
+  const std::string impl = testing::impl_of(fast, feeds, "qlstm");
   if (c.fast) {
     EXPECT_EQ(impl.rfind("onednn:quant_lstm/", 0), 0u) << "chosen: " << impl;
   } else {
@@ -337,34 +320,16 @@ constexpr double kModelLogitTolerance = 0.1;
 
 TEST(QuantLstmFastModel, FmnistLstmMatchesReference) {
   const Model model = load_model(testing::test_model("ort/lstm.ort_dynamic.onnx"));
-  Tensor x;
-  try {
-    DataOptions options;
-    x = open_dataset("fmnist:test", options)->batch(0, 200).images;
-  } catch (const Error&) {
-    std::mt19937 rng(3);
-    std::uniform_real_distribution<float> pixel(0.f, 1.f);
-    x = Tensor::empty(DType::kFloat32, {64, 1, 28, 28});
-    for (float& v : x.values<float>()) v = pixel(rng);
-  }
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  const Tensor want = Session(model, ref_options).run({x})[0];
+  const Tensor x = testing::fmnist_images_or_random(200);
+  const Tensor want = Session(model, testing::one_thread(false)).run({x})[0];
   const Session fast(model, SessionOptions{});
   const Tensor got = fast.run({x})[0];
   EXPECT_TRUE(testing::tensors_near(got, want, kModelLogitTolerance, 0));
-  const int64_t classes = want.shape().back();
   const auto g = got.to_double_vector(), w = want.to_double_vector();
   double largest = 0;
   for (size_t i = 0; i < g.size(); ++i) largest = std::max(largest, std::abs(g[i] - w[i]));
   RecordProperty("max_logit_difference", std::to_string(largest));
-  for (int64_t image = 0; image < want.shape()[0]; ++image) {
-    auto top = [&](const std::vector<double>& v) {
-      const auto row = v.begin() + image * classes;
-      return std::max_element(row, row + classes) - row;
-    };
-    EXPECT_EQ(top(g), top(w)) << "image " << image;
-  }
+  testing::expect_same_top1(got, want);
   int lstm_steps = 0;
   for (const StepInfo& s : fast.plan_steps({x.shape()})) {
     if (s.op_type == "DynamicQuantizeLSTM") {

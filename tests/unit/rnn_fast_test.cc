@@ -3,6 +3,7 @@
 #include <random>
 
 #include "quench/session.h"
+#include "session_test_util.h"
 #include "test_util.h"
 
 namespace quench {
@@ -111,32 +112,14 @@ Model build(const RnnCase& c, std::vector<Tensor>& feeds) {
   return m;
 }
 
-std::vector<Shape> shapes_of(const std::vector<Tensor>& feeds) {
-  std::vector<Shape> shapes;
-  for (const Tensor& t : feeds) shapes.push_back(t.shape());
-  return shapes;
-}
-
-std::string rnn_impl(const Session& session, const std::vector<Tensor>& feeds) {
-  for (const StepInfo& s : session.plan_steps(shapes_of(feeds))) {
-    if (s.node == "rnn") return s.impl;
-  }
-  return "";
-}
-
 class RnnFastKernel : public ::testing::TestWithParam<RnnCase> {};
 
 TEST_P(RnnFastKernel, MatchesReference) {
   const RnnCase& c = GetParam();
   std::vector<Tensor> feeds;
   const Model model = build(c, feeds);
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  ref_options.threads = 1;
-  SessionOptions fast_options;
-  fast_options.threads = 1;
-  const Session ref(model, ref_options);
-  const Session fast(model, fast_options);
+  const Session ref(model, testing::one_thread(false));
+  const Session fast(model, testing::one_thread(true));
   const auto want = ref.run(feeds);
   const auto got = fast.run(feeds);
   ASSERT_EQ(got.size(), want.size());
@@ -144,8 +127,8 @@ TEST_P(RnnFastKernel, MatchesReference) {
     EXPECT_TRUE(testing::tensors_near(got[i], want[i], kRnnFastAtol, kRnnFastRtol))
         << "output " << model.graph.outputs[i];
   }
-  EXPECT_EQ(rnn_impl(fast, feeds).rfind("onednn:rnn/", 0), 0u)
-      << "the fast kernel was not selected: " << rnn_impl(fast, feeds);
+  EXPECT_EQ(testing::impl_of(fast, feeds, "rnn").rfind("onednn:rnn/", 0), 0u)
+      << "the fast kernel was not selected: " << testing::impl_of(fast, feeds, "rnn");
 }
 
 using Names = std::vector<std::string>;
@@ -450,7 +433,7 @@ TEST(RnnFastKernelDeclines, RuntimeWeights) {
   SessionOptions options;
   options.threads = 1;
   const Session session(model, options);
-  EXPECT_EQ(rnn_impl(session, feeds), "ref");
+  EXPECT_EQ(testing::impl_of(session, feeds, "rnn"), "ref");
 }
 
 // A sequence length past seq_length is a run-time error, as in the reference kernel.
@@ -468,7 +451,7 @@ TEST(RnnFastKernelErrors, SequenceLengthOutOfRange) {
   SessionOptions options;
   options.threads = 1;
   const Session session(model, options);
-  ASSERT_EQ(rnn_impl(session, feeds).rfind("onednn:rnn/", 0), 0u);
+  ASSERT_EQ(testing::impl_of(session, feeds, "rnn").rfind("onednn:rnn/", 0), 0u);
   try {
     session.run(feeds);
     FAIL() << "expected a quench::Error";
