@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config clang-format
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libdnnl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
+  libdnnl-dev ocl-icd-opencl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
   python3 python3-venv python3-pip
