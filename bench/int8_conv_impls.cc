@@ -1,6 +1,6 @@
 // Every oneDNN int8 convolution implementation quench could pick, timed at one thread on the layer
 // shapes of the fixture models (u8 in and out, channels-last, per-channel scales, bias, ReLU — as
-// the QDQ lowering runs them), next to the one quench prefers (preferred_int8_conv_impl).
+// the QDQ lowering runs them), next to the one quench prefers (preferred_int8_conv_impls).
 //
 //   build/bench/int8_conv_impls [--runs 200] [--batch 32]
 //
@@ -36,7 +36,11 @@ const Layer kLayers[] = {
     {"cnn", 64, 128, 7, 3, 1, 1},
     {"resnet20", 16, 16, 28, 3, 1, 1},
     {"resnet20", 32, 64, 14, 3, 2, 1},
+    {"mobilenetv2", 1, 32, 28, 3, 1, 1},
     {"mobilenetv2", 16, 96, 28, 1, 1, 1},
+    {"mobilenetv2", 96, 24, 14, 1, 1, 1},
+    {"mobilenetv2", 32, 192, 7, 1, 1, 1},
+    {"mobilenetv2", 192, 64, 4, 1, 1, 1},
     {"mobilenetv2", 144, 24, 14, 1, 1, 1},
     {"mobilenetv2", 96, 576, 4, 1, 1, 1},
     {"mobilenetv2", 320, 1280, 2, 1, 1, 1},
@@ -49,8 +53,17 @@ const Layer kLayers[] = {
     {"mobilenetv2", 960, 960, 2, 3, 1, 960},
 };
 
+// "brgconv:avx512_core_amx" -> "brgconv:amx".
+std::string short_name(const std::string& impl) {
+  std::string name = impl;
+  const std::string prefix = "avx512_core_";
+  if (const size_t at = name.find(prefix); at != std::string::npos) name.erase(at, prefix.size());
+  return name;
+}
+
+// Every jit and brgemm kernel (AMX ones included); not oneDNN's reference or gemm-based ones.
 bool is_candidate(const std::string& impl) {
-  return impl.starts_with("brg") || impl.starts_with("brd") || impl.starts_with("jit_int8");
+  return impl.starts_with("brg") || impl.starts_with("brd") || impl.starts_with("jit");
 }
 
 double median_ms(dnnl::convolution_forward::primitive_desc& pd, const dnnl::engine& engine,
@@ -108,8 +121,8 @@ int main(int argc, char** argv) {
     dnnl::post_ops ops;
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
-    const std::string pick(quench::onednn::preferred_int8_conv_impl(l.groups, l.out_channels,
-                                                                    l.in_channels / l.groups, out));
+    const auto picks = quench::onednn::preferred_int8_conv_impls(
+        l.groups, l.out_channels, l.in_channels / l.groups, out, quench::onednn::onednn_uses_amx());
 
     std::vector<std::pair<std::string, double>> times;
     dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
@@ -119,11 +132,15 @@ int main(int argc, char** argv) {
         times.emplace_back(pd.impl_info_str(), median_ms(pd, engine, runs));
       }
     } while (pd.next_impl());
-    // quench takes the first implementation whose name starts with its pick, else oneDNN's first.
+    // quench takes the first implementation whose name contains its first pick, else its second
+    // pick, ..., else oneDNN's first.
     std::string chosen = first;
-    for (const auto& [impl, ms] : times) {
-      if (!pick.empty() && impl.starts_with(pick)) {
-        chosen = impl;
+    for (const std::string_view pick : picks) {
+      const auto match = std::find_if(times.begin(), times.end(), [&](const auto& time) {
+        return time.first.find(pick) != std::string::npos;
+      });
+      if (match != times.end()) {
+        chosen = match->first;
         break;
       }
     }
@@ -135,8 +152,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(l.kernel), static_cast<long long>(l.stride),
                 static_cast<long long>(l.groups));
     for (const auto& [impl, ms] : times) {
-      std::printf("  %s %.4f%s%s", impl.substr(0, impl.find(':')).c_str(), ms,
-                  impl == fastest->first ? "*" : "", impl == chosen ? "<" : "");
+      std::printf("  %s %.4f%s%s", short_name(impl).c_str(), ms, impl == fastest->first ? "*" : "",
+                  impl == chosen ? "<" : "");
     }
     std::printf("\n");
   }

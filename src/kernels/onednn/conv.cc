@@ -56,9 +56,11 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx) {
   attr.set_post_ops(ops);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
-  const auto pd =
-      conv_primitive_desc(src_any, w_any, has_bias ? &bias_md : nullptr, dst_md, *g, attr,
-                          prefers_direct_jit(w.shape, g->groups) ? "jit:avx512" : "");
+  static constexpr std::string_view kDirectJit[] = {"jit:avx512"};
+  const auto pd = conv_primitive_desc(
+      src_any, w_any, has_bias ? &bias_md : nullptr, dst_md, *g, attr,
+      prefers_direct_jit(w.shape, g->groups) ? std::span(kDirectJit)
+                                             : std::span<const std::string_view>());
   if (!pd) return nullptr;  // oneDNN has no implementation: the reference kernel runs instead
   ConvSetup setup;
   setup.src = &x;

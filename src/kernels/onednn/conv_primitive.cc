@@ -114,7 +114,7 @@ std::optional<ConvGeometry> conv_geometry(const Node& node, const Shape& x, cons
 std::optional<dnnl::convolution_forward::primitive_desc> conv_primitive_desc(
     const memory::desc& src, const memory::desc& weights, const memory::desc* bias,
     const memory::desc& dst, const ConvGeometry& g, const dnnl::primitive_attr& attr,
-    std::string_view preferred) {
+    std::span<const std::string_view> preferred) {
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_direct;
@@ -124,10 +124,12 @@ std::optional<dnnl::convolution_forward::primitive_desc> conv_primitive_desc(
             ? fwd::desc(prop, alg, src, weights, *bias, dst, g.strides, g.dilates, g.pad_l, g.pad_r)
             : fwd::desc(prop, alg, src, weights, dst, g.strides, g.dilates, g.pad_l, g.pad_r);
     fwd::primitive_desc pd(d, attr, engine());
-    if (!preferred.empty()) {
+    for (const std::string_view name : preferred) {
       fwd::primitive_desc probe(d, attr, engine());
       do {
-        if (std::string_view(probe.impl_info_str()).starts_with(preferred)) return probe;
+        if (std::string_view(probe.impl_info_str()).find(name) != std::string_view::npos) {
+          return probe;
+        }
       } while (probe.next_impl());
     }
     return pd;

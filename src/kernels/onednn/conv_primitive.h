@@ -7,6 +7,7 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "ir/op_registry.h"
@@ -24,13 +25,13 @@ struct ConvGeometry {
 // nullopt when the group count does not divide the output channels (the reference reports it).
 std::optional<ConvGeometry> conv_geometry(const Node& node, const Shape& x, const Shape& w);
 
-// A forward-inference convolution of geometry `g` (with a bias when `bias` is set); with
-// `preferred` non-empty, the first of oneDNN's implementations whose name starts with it, when
-// there is one. nullopt when oneDNN has no implementation (the reference kernel runs instead).
+// A forward-inference convolution of geometry `g` (with a bias when `bias` is set): the first of
+// oneDNN's implementations whose name contains preferred[0], else preferred[1], ..., else oneDNN's
+// own first choice. nullopt when oneDNN has no implementation (the reference kernel runs instead).
 std::optional<dnnl::convolution_forward::primitive_desc> conv_primitive_desc(
     const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
     const dnnl::memory::desc* bias, const dnnl::memory::desc& dst, const ConvGeometry& g,
-    const dnnl::primitive_attr& attr, std::string_view preferred);
+    const dnnl::primitive_attr& attr, std::span<const std::string_view> preferred);
 
 // Everything make_conv_kernel needs besides the primitive descriptor.
 struct ConvSetup {

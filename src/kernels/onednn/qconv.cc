@@ -93,11 +93,26 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
   return true;
 }
 
-std::string_view preferred_int8_conv_impl(int64_t groups, int64_t out_channels,
-                                          int64_t in_channels_per_group, int64_t out_width) {
-  if (groups == 1) return "jit_int8";
+std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
+                                                            int64_t in_channels_per_group,
+                                                            int64_t out_width, bool amx) {
+  static constexpr std::string_view kAmx[] = {"brgconv:avx512_core_amx",
+                                              "brgconv_1x1:avx512_core_amx", "jit_int8"};
+  static constexpr std::string_view kDirect[] = {"jit_int8"};
+  using Names = std::span<const std::string_view>;
+  if (groups == 1) return amx ? Names(kAmx) : Names(kDirect);
   const bool depthwise = groups == out_channels && in_channels_per_group == 1;
-  return depthwise && out_width >= 7 ? "jit_int8" : "";
+  if (depthwise && out_width >= 7) return kDirect;
+  return {};
+}
+
+bool onednn_uses_amx() {
+  // cpu_isa values are cumulative bit masks: AMX's includes every ISA below it.
+  static const bool amx = [] {
+    const auto amx_bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+    return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & amx_bits) == amx_bits;
+  }();
+  return amx;
 }
 
 namespace {
@@ -197,9 +212,10 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const dnnl::primitive_attr attr = requant.attr(1 << 1);
 
-  const auto pd = conv_primitive_desc(
-      src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
-      preferred_int8_conv_impl(g->groups, out_channels, spec.weight_shape[1], y.shape.back()));
+  const auto pd =
+      conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
+                          preferred_int8_conv_impls(g->groups, out_channels, spec.weight_shape[1],
+                                                    y.shape.back(), onednn_uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
   if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;
   ConvSetup setup;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -22,15 +23,23 @@ std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
 // zero point is neutral (0 for s8, 128 for u8: eq. (49)), an exact int32 output (eq. (61)).
 std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 
-// The oneDNN implementation an int8 convolution prefers (a prefix of its name; empty: oneDNN's own
-// first choice). oneDNN lists its brgemm-based kernels first (brgconv, brgconv_1x1, brdgmm_dw); at
-// one thread its direct jit kernels were measured faster (bench/int8_conv_impls.cc) on every 1x1
-// and dense 3x3 layer of the fixture models (5-25%) and on depthwise layers whose output is at
-// least 7 wide (10-30%), while brdgmm_dw is up to 40% faster on narrower depthwise outputs with
-// many channels. "jit_int8" names both direct kernels; oneDNN lists jit_int8_1x1 first where it
-// applies.
-std::string_view preferred_int8_conv_impl(int64_t groups, int64_t out_channels,
-                                          int64_t in_channels_per_group, int64_t out_width);
+// The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
+// conv_primitive_desc; empty: oneDNN's own first choice), measured at one thread by
+// bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX kernels are
+// 1-4x faster than anything else on dense and 1x1 layers (up to 5% slower on one wide 1x1 layer);
+// AMX does not take a 1-channel input, where the direct AVX-512 kernel "jit_int8" is 25% faster
+// than brgconv. With AVX-512 VNNI alone, the direct jit kernels beat the brgemm ones on every 1x1
+// and dense 3x3 layer of the fixture models (5-25%). AMX does not serve depthwise layers: there
+// the direct kernel wins (10-30%) when the output is at least 7 wide, brdgmm_dw (up to 40%) on
+// narrower outputs with many channels. "jit_int8" names both direct kernels; oneDNN lists
+// jit_int8_1x1 first where it applies.
+std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
+                                                            int64_t in_channels_per_group,
+                                                            int64_t out_width, bool amx);
+
+// Whether oneDNN runs int8 kernels on AMX tiles here (the CPU has them and ONEDNN_MAX_CPU_ISA
+// allows them).
+bool onednn_uses_amx();
 
 // Eq. (47): the requantization of an int8 primitive, dst = saturate(round(clamp(scales[c]·(acc −
 // comp) + sum_scale·(sum − sum_zero_point), low, high)) + dst_zero_point), as oneDNN attributes.
