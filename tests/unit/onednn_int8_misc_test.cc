@@ -1,9 +1,9 @@
 // The int8 fast kernels of kernels/onednn/q*.cc (pooling, QLinearAdd/Mul, QLinearConcat,
-// QLinearSoftmax, QuantizeLinear/DequantizeLinear) against the reference kernels, from a table of
-// cases: each runs the fast kernel on inputs stored in the case's layouts (plain, channels-last,
-// blocked; made by oneDNN reorders) and the reference on plain inputs. Cases with plain inputs also
-// run through a Session, which must choose the fast kernel. Also: int8 reorder round trips, and
-// int8 values kept in oneDNN layouts across a chain of these kernels.
+// QLinearSoftmax, QLookup, QuantizeLinear/DequantizeLinear) against the reference kernels, from a
+// table of cases: each runs the fast kernel on inputs stored in the case's layouts (plain,
+// channels-last, blocked; made by oneDNN reorders) and the reference on plain inputs. Cases with
+// plain inputs also run through a Session, which must choose the fast kernel. Also: int8 reorder
+// round trips, and int8 values kept in oneDNN layouts across a chain of these kernels.
 #include <cmath>
 #include <limits>
 #include <random>
@@ -172,6 +172,12 @@ Case qsoftmax(std::string name, DType t, const Shape& shape, int64_t axis, int64
       {{"axis", axis}, {"opset", opset}});
 }
 
+// QLookup of x (stored at `place`) through a random constant table of type `table_type`.
+Case qlookup(std::string name, DType x_type, DType table_type, const Shape& shape, Place place) {
+  return make(std::move(name), "QLookup", "quench.internal",
+              {data(quantized(x_type, shape, 13), place), param(quantized(table_type, {256}, 14))});
+}
+
 // QuantizeLinear of float x with the given scale and zero point tensors.
 Case quantize(std::string name, Tensor x, Tensor y_scale, Tensor y_zero_point, Attrs attrs = {}) {
   return make(std::move(name), "QuantizeLinear", "",
@@ -188,13 +194,18 @@ Case dequantize(std::string name, Tensor x, Tensor x_scale, Tensor x_zero_point,
 // Values that exercise Q's rounding and saturation: exact ties (k + 0.5 steps) of both parities,
 // values a division rounds onto a tie, saturation both ways, infinities and NaN.
 Tensor quantize_edge_values() {
-  std::vector<float> v;
+  // The special values first, where the fast kernels' 16-lane loops read them.
+  std::vector<float> v = {29.949999f,
+                          -29.949999f,
+                          1e9f,
+                          -1e9f,
+                          0.f,
+                          -0.f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(),
+                          1e-30f};
   for (int k = -140; k <= 140; ++k) v.push_back((static_cast<float>(k) + 0.5f) * 0.25f);
-  for (float x :
-       {29.949999f, -29.949999f, 1e9f, -1e9f, 0.f, -0.f, std::numeric_limits<float>::infinity(),
-        -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(), 1e-30f}) {
-    v.push_back(x);
-  }
   return Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
 }
 
@@ -317,6 +328,11 @@ const std::vector<Case>& cases() {
         qsoftmax("softmax_s8_middle_axis", s8, {2, 7, 3, 5}, 1, 13, 0.05f, -3),
         qsoftmax("softmax_u8_opset11_coerced", u8, {3, 4, 5}, 1, 11, 0.2f, 0),
         qsoftmax("softmax_s8_sharp", s8, {5, 40}, -1, 13, 1.5f, 0),
+        // QLookup: 64-value steps and the remainder, u8 and s8 indices, dense layouts.
+        qlookup("lookup_u8_to_u8_nhwc", u8, u8, {2, 16, 7, 7}, kNhwc),
+        qlookup("lookup_s8_to_u8_plain", s8, u8, {3, 100}, kPlain),
+        qlookup("lookup_u8_to_s8_blocked16", u8, s8, {1, 32, 4, 3}, kNChw16c),
+        qlookup("lookup_s8_to_s8_short", s8, s8, {5}, kPlain),
         // QuantizeLinear / DequantizeLinear, per tensor and per axis.
         quantize("quantize_u8_edges", quantize_edge_values(), scale(0.25f), zero_point(u8, 7)),
         quantize("quantize_s8_edges", quantize_edge_values(), scale(0.25f), zero_point(s8, -1)),

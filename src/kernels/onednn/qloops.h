@@ -9,16 +9,69 @@
 //   does (`v > lo ? v : lo` is false for NaN);
 // - a rounded value r and a zero point z (|z| <= 255) are added in float: exact while |r| < 2^24,
 //   and beyond that the sum saturates either way.
+//
+// Where AVX-512 is available, each loop runs 16 values at a time with intrinsics (the compiler's
+// own vectorization of the 8-bit conversions was measured 2.5-3x slower) and finishes the last
+// < 16 values with the scalar code; the vector steps are the scalar ones in the same order
+// (vrndscaleps with round-to-nearest-even is nearbyint in the default mode; vmaxps(v, lo) returns
+// lo for NaN as `v > lo ? v : lo` does).
 #pragma once
 
 #include <algorithm>
 #include <cfenv>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/requantize.h"
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#define QUENCH_QLOOPS_AVX512 1
+// GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*) as
+// "may be used uninitialized" once they are inlined here; they are not.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace quench::onednn {
+
+#ifdef QUENCH_QLOOPS_AVX512
+namespace simd {
+
+constexpr int64_t kLanes = 16;
+
+// 16 8-bit values widened to int32.
+template <class Q>
+inline __m512i load_widened(const Q* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (std::is_same_v<Q, uint8_t>) {
+    return _mm512_cvtepu8_epi32(bytes);
+  } else {
+    return _mm512_cvtepi8_epi32(bytes);
+  }
+}
+
+template <class Q>
+inline __m512 load_float(const Q* p, __m512i zero_point) {
+  return _mm512_cvtepi32_ps(_mm512_sub_epi32(load_widened(p), zero_point));
+}
+
+inline __m512 round_half_even(__m512 v) {
+  return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+// saturate_rounded() of 16 integral floats: clamp (NaN to the lowest value), then narrow.
+template <class Q>
+inline void store_saturated(Q* p, __m512 v) {
+  const __m512 low = _mm512_set1_ps(static_cast<float>(kQuantMin<Q>));
+  const __m512 high = _mm512_set1_ps(static_cast<float>(kQuantMax<Q>));
+  v = _mm512_min_ps(_mm512_max_ps(v, low), high);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+}
+
+}  // namespace simd
+#endif
 
 // Whether the loops below round half to even (the default mode, which they assume).
 inline bool rounds_half_even() { return std::fegetround() == FE_TONEAREST; }
@@ -35,7 +88,15 @@ inline Q saturate_rounded(F value) {
 template <class Q>
 void quantize_loop(const float* x, Q* y, int64_t count, float scale, int32_t zero_point) {
   const float z = static_cast<float>(zero_point);
-  for (int64_t i = 0; i < count; ++i) y[i] = saturate_rounded<Q>(std::nearbyint(x[i] / scale) + z);
+  int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  const __m512 vscale = _mm512_set1_ps(scale), vz = _mm512_set1_ps(z);
+  for (; i + simd::kLanes <= count; i += simd::kLanes) {
+    const __m512 q = simd::round_half_even(_mm512_div_ps(_mm512_loadu_ps(x + i), vscale));
+    simd::store_saturated(y + i, _mm512_add_ps(q, vz));
+  }
+#endif
+  for (; i < count; ++i) y[i] = saturate_rounded<Q>(std::nearbyint(x[i] / scale) + z);
 }
 
 // The range [min(min x, 0), max(max x, 0)] of eq. (37) as the reference's running std::min /
@@ -69,7 +130,15 @@ inline void range_with_zero(const float* x, int64_t count, float& min, float& ma
 // dequantize() (eq. (32)) of `count` 8-bit values.
 template <class Q>
 void dequantize_loop(const Q* x, float* y, int64_t count, float scale, int32_t zero_point) {
-  for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(x[i] - zero_point) * scale;
+  int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  const __m512i vz = _mm512_set1_epi32(zero_point);
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (; i + simd::kLanes <= count; i += simd::kLanes) {
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(simd::load_float(x + i, vz), vscale));
+  }
+#endif
+  for (; i < count; ++i) y[i] = static_cast<float>(x[i] - zero_point) * scale;
 }
 
 // add_requantize() (eq. (38)) of `count` same-position pairs: both products are exact in double,
@@ -95,7 +164,21 @@ int32_t add_requantize_float(const Q* a, const Q* b, Q* y, int64_t count, int32_
   const float z = static_cast<float>(y_zero_point);
   const float safe = 0.5f - tie_margin;
   int32_t near_ties = 0;
-  for (int64_t i = 0; i < count; ++i) {
+  int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
+  const __m512 vra = _mm512_set1_ps(a_ratio), vrb = _mm512_set1_ps(b_ratio);
+  const __m512 vz = _mm512_set1_ps(z), vsafe = _mm512_set1_ps(safe);
+  for (; i + simd::kLanes <= count; i += simd::kLanes) {
+    const __m512 sum = _mm512_add_ps(_mm512_mul_ps(vra, simd::load_float(a + i, vza)),
+                                     _mm512_mul_ps(vrb, simd::load_float(b + i, vzb)));
+    const __m512 rounded = simd::round_half_even(sum);
+    const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(sum, rounded));
+    near_ties += __builtin_popcount(_mm512_cmp_ps_mask(distance, vsafe, _CMP_GT_OQ));
+    simd::store_saturated(y + i, _mm512_add_ps(rounded, vz));
+  }
+#endif
+  for (; i < count; ++i) {
     const float sum = a_ratio * static_cast<float>(a[i] - a_zero_point) +
                       b_ratio * static_cast<float>(b[i] - b_zero_point);
     const float rounded = std::nearbyint(sum);
@@ -114,8 +197,8 @@ inline float add_tie_margin(float a_ratio, float b_ratio) {
 }
 
 // add_requantize() of `count` pairs: eq. (56) chunk by chunk, a chunk with a near tie recomputed
-// exactly. `y` may be `a` or `b` (each output depends on its own position only); a chunk's float
-// results are staged on the stack so that the recomputation reads the inputs intact.
+// exactly. `y` may be `a` or `b` (each output depends on its own position only); then a chunk's
+// float results are staged on the stack so that the recomputation reads the inputs intact.
 template <class Q>
 void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                          float a_ratio, int32_t b_zero_point, float b_ratio, int32_t y_zero_point) {
@@ -126,17 +209,19 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
     return;
   }
   constexpr int64_t kChunk = 64;
+  const bool in_place = y == a || y == b;
   Q staged[kChunk];
   for (int64_t start = 0; start < count; start += kChunk) {
     const int64_t n = std::min(kChunk, count - start);
+    Q* out = in_place ? staged : y + start;
     const int32_t near_ties =
-        add_requantize_float(a + start, b + start, staged, n, a_zero_point, a_ratio, b_zero_point,
+        add_requantize_float(a + start, b + start, out, n, a_zero_point, a_ratio, b_zero_point,
                              b_ratio, y_zero_point, tie_margin);
-    if (near_ties == 0) {
-      std::copy(staged, staged + n, y + start);
-    } else {
+    if (near_ties != 0) {
       add_requantize_exact(a + start, b + start, y + start, n, a_zero_point, a_ratio, b_zero_point,
                            b_ratio, y_zero_point);
+    } else if (in_place) {
+      std::copy(staged, staged + n, y + start);
     }
   }
 }
@@ -147,7 +232,18 @@ template <class Q>
 void mul_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                          int32_t b_zero_point, float multiplier, int32_t y_zero_point) {
   const float z = static_cast<float>(y_zero_point);
-  for (int64_t i = 0; i < count; ++i) {
+  int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
+  const __m512 vm = _mm512_set1_ps(multiplier), vz = _mm512_set1_ps(z);
+  for (; i + simd::kLanes <= count; i += simd::kLanes) {
+    const __m512i product = _mm512_mullo_epi32(_mm512_sub_epi32(simd::load_widened(a + i), vza),
+                                               _mm512_sub_epi32(simd::load_widened(b + i), vzb));
+    const __m512 rounded = simd::round_half_even(_mm512_mul_ps(_mm512_cvtepi32_ps(product), vm));
+    simd::store_saturated(y + i, _mm512_add_ps(rounded, vz));
+  }
+#endif
+  for (; i < count; ++i) {
     const int32_t product = (a[i] - a_zero_point) * (b[i] - b_zero_point);
     y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(product) * multiplier) + z);
   }
@@ -158,9 +254,22 @@ template <class Q>
 void requantize_loop(const int32_t* acc, Q* y, int64_t count, float multiplier,
                      int32_t zero_point) {
   const float z = static_cast<float>(zero_point);
-  for (int64_t i = 0; i < count; ++i) {
+  int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  const __m512 vm = _mm512_set1_ps(multiplier), vz = _mm512_set1_ps(z);
+  for (; i + simd::kLanes <= count; i += simd::kLanes) {
+    const __m512 value = _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + i));
+    simd::store_saturated(y + i,
+                          _mm512_add_ps(simd::round_half_even(_mm512_mul_ps(value, vm)), vz));
+  }
+#endif
+  for (; i < count; ++i) {
     y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(acc[i]) * multiplier) + z);
   }
 }
 
 }  // namespace quench::onednn
+
+#ifdef QUENCH_QLOOPS_AVX512
+#pragma GCC diagnostic pop
+#endif

@@ -5,6 +5,7 @@
 #include "kernels/onednn/qbinary.h"
 #include "kernels/onednn/qconcat.h"
 #include "kernels/onednn/qconv.h"
+#include "kernels/onednn/qlookup.h"
 #include "kernels/onednn/qmatmul.h"
 #include "kernels/onednn/qpool.h"
 #include "kernels/onednn/qquantize.h"
@@ -42,6 +43,7 @@ void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast(kMs, "QLinearMul", {"onednn-int8", onednn::make_qlinear_binary, true});
   r.add_fast(kMs, "QLinearConcat", {"onednn-int8", onednn::make_qlinear_concat, false});
   r.add_fast(kMs, "QLinearSoftmax", {"onednn-int8", onednn::make_qlinear_softmax, false});
+  r.add_fast(kInternalDomain, "QLookup", {"onednn-int8", onednn::make_qlookup, true});
   r.add_fast("", "QuantizeLinear", {"onednn-int8", onednn::make_quantize_linear, false});
   r.add_fast("", "DequantizeLinear", {"onednn-int8", onednn::make_dequantize_linear, false});
   // Integer results to float (ConvInteger -> Cast), reading the producer's layout.
