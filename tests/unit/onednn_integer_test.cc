@@ -105,6 +105,7 @@ std::vector<DqlCase> dql_cases() {
       {"constant", std::vector<float>(100, 2.5f)},
       {"zeros_only", std::vector<float>(48, 0.f)},
       {"negative_zeros", std::vector<float>(19, -0.f)},
+      {"negative_zeros_long", std::vector<float>(130, -0.f)},
       {"one_element", {-1.75f}},
       {"fifteen", uniform(15, -1.f, 1.f, 4)},
       {"seventeen", uniform(17, -1.f, 2.f, 5)},
@@ -115,12 +116,14 @@ std::vector<DqlCase> dql_cases() {
   std::vector<float> ties;
   for (int i = -60; i <= 195; ++i) ties.push_back(0.5f * static_cast<float>(i));
   t.push_back({"ties", ties});
-  std::vector<float> with_nan = uniform(40, -2.f, 2.f, 8);
+  // Long enough for the 64-value vector steps of the range; NaN and infinities inside them.
+  std::vector<float> with_nan = uniform(200, -2.f, 2.f, 8);
   with_nan[3] = nan;
   with_nan[37] = nan;
+  with_nan[150] = nan;
   t.push_back({"nan_inside", with_nan});
   t.push_back({"nan_only", std::vector<float>(21, nan)});
-  std::vector<float> with_inf = uniform(33, -2.f, 2.f, 9);
+  std::vector<float> with_inf = uniform(133, -2.f, 2.f, 9);
   with_inf[20] = kInf;
   t.push_back({"positive_infinity", with_inf});
   with_inf[5] = -kInf;

@@ -29,9 +29,10 @@
 #include <immintrin.h>
 #define QUENCH_QLOOPS_AVX512 1
 // GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*) as
-// "may be used uninitialized" once they are inlined here; they are not.
+// (maybe) used uninitialized once they are inlined here; they are not.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace quench::onednn {
@@ -108,6 +109,25 @@ inline void range_with_zero(const float* x, int64_t count, float& min, float& ma
   constexpr int64_t kLanes = 16;
   float lo[kLanes] = {}, hi[kLanes] = {};
   int64_t i = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  // vminps(v, lo) is `v < lo ? v : lo` exactly (the second operand on NaN and on equality, so
+  // +0 stays); vmaxps(v, hi) is `hi < v ? v : hi`. Four accumulators hide the latency.
+  __m512 vlo[4], vhi[4];
+  for (int k = 0; k < 4; ++k) vlo[k] = vhi[k] = _mm512_setzero_ps();
+  for (; i + 4 * kLanes <= count; i += 4 * kLanes) {
+    for (int k = 0; k < 4; ++k) {
+      const __m512 v = _mm512_loadu_ps(x + i + k * kLanes);
+      vlo[k] = _mm512_min_ps(v, vlo[k]);
+      vhi[k] = _mm512_max_ps(v, vhi[k]);
+    }
+  }
+  for (int k = 1; k < 4; ++k) {
+    vlo[0] = _mm512_min_ps(vlo[k], vlo[0]);
+    vhi[0] = _mm512_max_ps(vhi[k], vhi[0]);
+  }
+  _mm512_storeu_ps(lo, vlo[0]);
+  _mm512_storeu_ps(hi, vhi[0]);
+#endif
   for (; i + kLanes <= count; i += kLanes) {
     for (int64_t lane = 0; lane < kLanes; ++lane) {
       const float v = x[i + lane];

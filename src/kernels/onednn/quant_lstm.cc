@@ -99,15 +99,16 @@ class QuantLstmKernel final : public Kernel {
  private:
   struct Buffers {
     void* scratchpad;
-    uint8_t* x_q;       // [seq * batch, input]: the quantized input rows
-    int32_t* x_acc;     // [seq * batch, 4h]: their sums with W of one direction
-    float* projection;  // [seq * batch, 4h]: X·Wᵀ scaled, then the gates of a step
-    uint8_t* h_q;       // [batch, hidden]: the quantized hidden state
-    int32_t* h_acc;     // [batch, 4h]
-    float* h_seen;      // [batch, hidden]: the hidden state the quantization sees
-    float* hidden;      // [batch, hidden]
-    float* cell;        // [batch, hidden]
-    float* multiplier;  // [4h]: s_x · s_W[row] or s_h · s_R[row]
+    uint8_t* x_q;         // [seq * batch, input]: the quantized input rows
+    int32_t* x_acc;       // [seq * batch, 4h]: their sums with W of one direction
+    float* gates;         // [batch, 4h]: the gates of one step
+    uint8_t* h_q;         // [batch, hidden]: the quantized hidden state
+    int32_t* h_acc;       // [batch, 4h]
+    float* h_seen;        // [batch, hidden]: the hidden state the quantization sees
+    float* hidden;        // [batch, hidden]
+    float* cell;          // [batch, hidden]
+    float* x_multiplier;  // [4h]: s_x · s_W[row]
+    float* h_multiplier;  // [4h]: s_h · s_R[row] of one step
   };
   Buffers carve(void* scratch) const;
   void run_direction(const KernelArgs& a, QuantLstmState& s, const Buffers& b, int64_t d,
@@ -124,7 +125,7 @@ class QuantLstmKernel final : public Kernel {
   CellMath math_[2];
   bool has_lengths_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false, has_y_ = false, has_y_h_ = false, has_y_c_ = false;
-  size_t offsets_[10] = {};
+  size_t offsets_[11] = {};
   size_t scratch_bytes_ = 0;
   std::string node_;
 };
@@ -141,7 +142,8 @@ QuantLstmKernel::Buffers QuantLstmKernel::carve(void* scratch) const {
           static_cast<float*>(p(6)),
           static_cast<float*>(p(7)),
           static_cast<float*>(p(8)),
-          static_cast<float*>(p(9))};
+          static_cast<float*>(p(9)),
+          static_cast<float*>(p(10))};
 }
 
 std::unique_ptr<KernelState> QuantLstmKernel::make_state() const {
@@ -213,18 +215,10 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
   const int64_t hidden = z.hidden, gate_rows = 4 * hidden, states = z.batch * hidden;
   auto length_of = [&](int64_t batch) { return lengths ? lengths[batch] : z.seq_length; };
 
-  // G_x of eq. (44): float(Σ) · (s_x · s_W[row]), the reference's expression.
+  // The sums of eq. (44) with W for every step; each step scales its own (below).
   input_->prim.execute(stream(), s.input_args[d]);
   const float* w_scales = w_scales_.data() + d * gate_rows;
-  for (int64_t row = 0; row < gate_rows; ++row) b.multiplier[row] = x_scale * w_scales[row];
-  const int64_t rows = max_length * z.batch;
-  for (int64_t row = 0; row < rows; ++row) {
-    const int32_t* acc = b.x_acc + row * gate_rows;
-    float* projection = b.projection + row * gate_rows;
-    for (int64_t g = 0; g < gate_rows; ++g) {
-      projection[g] = static_cast<float>(acc[g]) * b.multiplier[g];
-    }
-  }
+  for (int64_t row = 0; row < gate_rows; ++row) b.x_multiplier[row] = x_scale * w_scales[row];
 
   const int64_t state_at = d * states;
   auto load = [&](bool present, size_t input, float* to) {
@@ -271,18 +265,20 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
 #else
     recurrent_->prim.execute(stream(), s.recurrent_args[d]);
 #endif
-    for (int64_t row = 0; row < gate_rows; ++row) b.multiplier[row] = p.scale * r_scales[row];
+    for (int64_t row = 0; row < gate_rows; ++row) b.h_multiplier[row] = p.scale * r_scales[row];
 
     for (int64_t batch = 0; batch < z.batch; ++batch) {
       const int64_t length = length_of(batch);
       if (step >= length) continue;
       const int64_t time = attrs_.reversed(d) ? length - 1 - step : step;
-      // gates = (G_x + G_h) + (Wb + Rb): the sum here, the bias added by lstm_row (as `xw`,
-      // zeros without B), the reference's order.
-      float* gates = b.projection + (time * z.batch + batch) * gate_rows;
-      const int32_t* acc = b.h_acc + batch * gate_rows;
+      // gates = (G_x + G_h) + (Wb + Rb) with G = float(Σ) · (s · s_W[row]) (eq. (44)): the
+      // sum here, the bias added by lstm_row (as `xw`, zeros without B), the reference's order.
+      float* gates = b.gates + batch * gate_rows;
+      const int32_t* x_acc = b.x_acc + (time * z.batch + batch) * gate_rows;
+      const int32_t* h_acc = b.h_acc + batch * gate_rows;
       for (int64_t g = 0; g < gate_rows; ++g) {
-        gates[g] += static_cast<float>(acc[g]) * b.multiplier[g];
+        const float g_x = static_cast<float>(x_acc[g]) * b.x_multiplier[g];
+        gates[g] = g_x + static_cast<float>(h_acc[g]) * b.h_multiplier[g];
       }
       float* h = b.hidden + batch * hidden;
       lstm_row(m, bias, peephole, gates, h, b.cell + batch * hidden);
@@ -455,19 +451,20 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
   const size_t all_rows = static_cast<size_t>(z.seq_length * z.batch);
   const size_t states = static_cast<size_t>(z.batch * z.hidden);
   const size_t gates = static_cast<size_t>(gate_rows);
-  const size_t sizes[10] = {
+  const size_t sizes[11] = {
       std::max(k->input_->scratchpad.get_size(), k->recurrent_->scratchpad.get_size()),
       all_rows * z.input,
       all_rows * gates * sizeof(int32_t),
-      all_rows * gates * sizeof(float),
+      z.batch * gates * sizeof(float),
       states,
       z.batch * gates * sizeof(int32_t),
       states * sizeof(float),
       states * sizeof(float),
       states * sizeof(float),
+      gates * sizeof(float),
       gates * sizeof(float)};
   size_t at = 0;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 11; ++i) {
     k->offsets_[i] = at;
     at += align64(sizes[i]);
   }
