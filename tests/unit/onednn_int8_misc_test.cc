@@ -328,6 +328,12 @@ const std::vector<Case>& cases() {
         qsoftmax("softmax_s8_middle_axis", s8, {2, 7, 3, 5}, 1, 13, 0.05f, -3),
         qsoftmax("softmax_u8_opset11_coerced", u8, {3, 4, 5}, 1, 11, 0.2f, 0),
         qsoftmax("softmax_s8_sharp", s8, {5, 40}, -1, 13, 1.5f, 0),
+        // Rows of 512 equal values: every p / s_y is exactly 1/2, each row redone by eq. (41).
+        make("softmax_u8_exact_ties", "QLinearSoftmax", kMs,
+             {data(Tensor::from_vector<uint8_t>({3, 512}, std::vector<uint8_t>(3 * 512, 77))),
+              param(scale(0.1f)), param(zero_point(u8, 0)), param(scale(1.f / 256)),
+              param(zero_point(u8, 0))},
+             {{"axis", int64_t{-1}}, {"opset", int64_t{13}}}),
         // QLookup: 64-value steps and the remainder, u8 and s8 indices, dense layouts.
         qlookup("lookup_u8_to_u8_nhwc", u8, u8, {2, 16, 7, 7}, kNhwc),
         qlookup("lookup_s8_to_u8_plain", s8, u8, {3, 100}, kPlain),
