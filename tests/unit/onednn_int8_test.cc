@@ -3,8 +3,10 @@
 // kernel chosen (or, for configurations it must leave alone, not chosen).
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 
+#include "kernels/onednn/qconv.h"
 #include "ops/fused.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
@@ -28,7 +30,9 @@ struct QCase {
   Shape x, w;      // conv: X, W; matrix products: A, B
   DType x_type = DType::kUInt8;
   DType w_type = DType::kInt8;
-  DType y_type = DType::kUInt8;  // kFloat32: QGemm without y_scale
+  DType y_type = DType::kUInt8;     // kFloat32: QGemm without y_scale
+  std::optional<int> x_zero_point;  // else 131 (u8) or -7 (s8)
+  std::optional<int> y_zero_point;  // else 120 (u8) or 5 (s8)
   bool per_channel = false;
   bool bias = false;
   bool w_at_run_time = false;
@@ -102,7 +106,8 @@ Built build(const QCase& c) {
   std::vector<Input> in;
   in.push_back({"x", random_quant(c.x_type, c.x, rng), false});
   in.push_back({"x_scale", Tensor::scalar(x_scale)});
-  in.push_back({"x_zero_point", zero_point(c.x_type, x_signed ? -7 : 131)});
+  in.push_back(
+      {"x_zero_point", zero_point(c.x_type, c.x_zero_point.value_or(x_signed ? -7 : 131))});
   in.push_back({"w", random_quant(c.w_type, c.w, rng), !c.w_at_run_time});
   in.push_back({"w_scale",
                 c.per_channel ? Tensor::from_vector({n}, w_scales) : Tensor::scalar(w_scales[0])});
@@ -115,8 +120,9 @@ Built build(const QCase& c) {
   in.push_back({"w_zero_point", w_zero_point});
   const bool quantized = c.y_type != DType::kFloat32;
   const Input y_scale_in{"y_scale", Tensor::scalar(y_scale)};
-  const Input y_zero_point_in{"y_zero_point",
-                              zero_point(c.y_type, c.y_type == DType::kInt8 ? 5 : 120)};
+  const Input y_zero_point_in{
+      "y_zero_point",
+      zero_point(c.y_type, c.y_zero_point.value_or(c.y_type == DType::kInt8 ? 5 : 120))};
   std::vector<int32_t> bias(n);
   std::uniform_int_distribution<int32_t> bias_value(-20000, 20000);
   for (int32_t& b : bias) b = bias_value(rng);
@@ -364,6 +370,45 @@ std::vector<QCase> cases() {
 
 INSTANTIATE_TEST_SUITE_P(Table, OnednnInt8, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
+
+// The implementation each kind of layer gets (preferred_int8_conv_impls): on AMX, oneDNN's AMX
+// kernels for dense layers; with AVX-512 VNNI alone, the direct kernel; the direct kernel for a
+// 1-channel input and for wide depthwise layers either way. Other CPUs name their kernels
+// otherwise.
+TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
+  const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
+  if ((static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & vnni) != vnni) {
+    GTEST_SKIP() << "oneDNN does not run AVX-512 VNNI kernels on this CPU";
+  }
+  auto impl = [](const QCase& c) {
+    const Built b = build(c);
+    SessionOptions options;
+    options.threads = 1;
+    return impl_of(Session(b.model, options), b.feeds, c.op);
+  };
+  // Zero points 0 (ReLU outputs in, a ReLU output out): what oneDNN's AMX brgemm kernels take.
+  QCase dense_case = conv("dense", {2, 16, 14, 14}, {32, 16, 3, 3}, kPad1);
+  QCase one_by_one_case = conv("1x1", {2, 16, 14, 14}, {32, 16, 1, 1});
+  dense_case.x_zero_point = dense_case.y_zero_point = 0;
+  one_by_one_case.x_zero_point = one_by_one_case.y_zero_point = 0;
+  const std::string dense = impl(dense_case);
+  const std::string one_by_one = impl(one_by_one_case);
+  if (onednn::onednn_uses_amx()) {
+    EXPECT_NE(dense.find("brgconv:avx512_core_amx"), std::string::npos) << dense;
+    EXPECT_NE(one_by_one.find("brgconv_1x1:avx512_core_amx"), std::string::npos) << one_by_one;
+  } else {
+    EXPECT_NE(dense.find("jit_int8"), std::string::npos) << dense;
+    EXPECT_NE(one_by_one.find("jit_int8_1x1"), std::string::npos) << one_by_one;
+  }
+  // A destination zero point: the direct kernel (oneDNN's other AMX kernels are slow at batch 1).
+  const std::string shifted = impl(conv("shifted", {2, 16, 14, 14}, {32, 16, 1, 1}));
+  EXPECT_NE(shifted.find("jit_int8"), std::string::npos) << shifted;
+  const std::string first = impl(conv("first", {2, 1, 14, 14}, {16, 1, 3, 3}, kPad1));
+  EXPECT_NE(first.find("jit_int8"), std::string::npos) << first;
+  const std::string depthwise = impl(conv("dw", {2, 32, 14, 14}, {32, 1, 3, 3},
+                                          {{"group", int64_t{32}}, {"pads", Ints{1, 1, 1, 1}}}));
+  EXPECT_NE(depthwise.find("jit_int8"), std::string::npos) << depthwise;
+}
 
 // Two convolutions in a row keep their channels-last activations: the only reorder is the final
 // conversion of the graph output to plain. Power-of-two multipliers make every requantization
