@@ -20,7 +20,7 @@ namespace quench::onednn {
 using dnnl::memory;
 using dt = memory::data_type;
 
-dnnl::primitive_attr Int8Requant::attr(int channel_mask) const {
+dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_post_op) const {
   dnnl::primitive_attr a;
   a.set_output_scales(scales.size() > 1 ? channel_mask : 0, scales);
   // Constant zero points: oneDNN folds them into its compensation when the primitive is made.
@@ -30,7 +30,9 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask) const {
     a.set_zero_points(DNNL_ARG_SRC, 0, {src_zero_point});
   }
   if (weights_zero_point != 0) a.set_zero_points(DNNL_ARG_WEIGHTS, 0, {weights_zero_point});
-  if (dst_zero_point != 0) a.set_zero_points(DNNL_ARG_DST, 0, {dst_zero_point});
+  if (dst_zero_point != 0 && !dst_zero_point_as_post_op) {
+    a.set_zero_points(DNNL_ARG_DST, 0, {dst_zero_point});
+  }
   dnnl::post_ops ops;
   // The sum comes before the clamp (eq. (45)); oneDNN applies post-ops in order.
   if (has_sum) ops.append_sum(sum_scale, sum_zero_point, sum_type);
@@ -40,6 +42,10 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask) const {
   } else if (low || high) {
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, std::max(low.value_or(-kMax), -kMax),
                        std::min(high.value_or(kMax), kMax));
+  }
+  if (dst_zero_point != 0 && dst_zero_point_as_post_op) {
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f,
+                       static_cast<float>(dst_zero_point));
   }
   a.set_post_ops(ops);
   a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -210,7 +216,7 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
                                   ? memory::desc(to_dims(y.shape), to_dnnl(y.dtype), tag::any)
                                   : plain_desc(y.dtype, y.shape);
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
-  const dnnl::primitive_attr attr = requant.attr(1 << 1);
+  const dnnl::primitive_attr attr = requant.attr(1 << 1, true);
 
   const auto pd =
       conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,

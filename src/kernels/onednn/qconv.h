@@ -25,8 +25,10 @@ std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 
 // The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
 // conv_primitive_desc; empty: oneDNN's own first choice), measured at one thread by
-// bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX kernels are
-// 1-4x faster than anything else on dense and 1x1 layers (up to 5% slower on one wide 1x1 layer);
+// bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX brgemm kernels
+// are 1-4x faster than anything else on dense and 1x1 layers (up to 5% slower on one wide 1x1
+// layer), and its other AMX kernels (jit, jit_1x1), which it offers where the brgemm ones decline
+// (a source zero point on a padded layer), 3-5x slower than the direct kernel at batch 1;
 // AMX does not take a 1-channel input, where the direct AVX-512 kernel "jit_int8" is 25% faster
 // than brgconv. With AVX-512 VNNI alone, the direct jit kernels beat the brgemm ones on every 1x1
 // and dense 3x3 layer of the fixture models (5-25%). AMX does not serve depthwise layers: there
@@ -55,8 +57,11 @@ struct Int8Requant {
   dnnl::memory::data_type sum_type = dnnl::memory::data_type::undef;
   std::optional<float> low, high;  // clamp bounds in units of the output scale
 
-  // The attributes; `channel_mask` selects the dst dim that per-channel scales run along.
-  dnnl::primitive_attr attr(int channel_mask) const;
+  // The attributes; `channel_mask` selects the dst dim that per-channel scales run along. With
+  // `dst_zero_point_as_post_op`, z_y is added by a last eltwise_linear post-op instead of oneDNN's
+  // destination zero point: oneDNN adds either in float before its final rounding, so the result
+  // is the same, and its AMX brgemm convolutions take the post-op but not the zero point.
+  dnnl::primitive_attr attr(int channel_mask, bool dst_zero_point_as_post_op = false) const;
 };
 
 // A weight tensor's values as s8 (eq. (49) for u8 weights).
