@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
     const auto picks = quench::onednn::preferred_int8_conv_impls(
-        l.groups, l.out_channels, l.in_channels / l.groups, out, quench::onednn::onednn_uses_amx());
+        l.groups, l.out_channels, l.in_channels / l.groups, l.kernel * l.kernel, out,
+        quench::onednn::onednn_uses_amx());
 
     std::vector<std::pair<std::string, double>> times;
     dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);

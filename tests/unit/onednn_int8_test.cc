@@ -372,9 +372,9 @@ INSTANTIATE_TEST_SUITE_P(Table, OnednnInt8, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
 // The implementation each kind of layer gets (preferred_int8_conv_impls): on AMX, oneDNN's AMX
-// kernels for dense layers; with AVX-512 VNNI alone, the direct kernel; the direct kernel for a
-// 1-channel input and for wide depthwise layers either way. Other CPUs name their kernels
-// otherwise.
+// kernels for dense layers of 64 or more products per output; with AVX-512 VNNI alone, the direct
+// kernel; the direct kernel for narrower layers and wide depthwise ones either way. Other CPUs name
+// their kernels otherwise.
 TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
   const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
   if ((static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & vnni) != vnni) {
@@ -389,7 +389,7 @@ TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
   // Zero points 0 (ReLU outputs in and out); oneDNN's AMX brgemm kernels take no source zero
   // point on a padded layer.
   QCase dense_case = conv("dense", {2, 16, 14, 14}, {32, 16, 3, 3}, kPad1);
-  QCase one_by_one_case = conv("1x1", {2, 16, 14, 14}, {32, 16, 1, 1});
+  QCase one_by_one_case = conv("1x1", {2, 64, 14, 14}, {32, 64, 1, 1});
   dense_case.x_zero_point = dense_case.y_zero_point = 0;
   one_by_one_case.x_zero_point = one_by_one_case.y_zero_point = 0;
   const std::string dense = impl(dense_case);
@@ -402,13 +402,16 @@ TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
     EXPECT_NE(one_by_one.find("jit_int8_1x1"), std::string::npos) << one_by_one;
   }
   // A destination zero point, applied as the last post-op, leaves the AMX kernels available.
-  const std::string shifted = impl(conv("shifted", {2, 16, 14, 14}, {32, 16, 1, 1}));
+  const std::string shifted = impl(conv("shifted", {2, 64, 14, 14}, {32, 64, 1, 1}));
   EXPECT_NE(
       shifted.find(onednn::onednn_uses_amx() ? "brgconv_1x1:avx512_core_amx" : "jit_int8_1x1"),
       std::string::npos)
       << shifted;
+  // Fewer than 64 products per output (taps x input channels): the direct kernel.
   const std::string first = impl(conv("first", {2, 1, 14, 14}, {16, 1, 3, 3}, kPad1));
   EXPECT_NE(first.find("jit_int8"), std::string::npos) << first;
+  const std::string narrow = impl(conv("narrow", {2, 32, 14, 14}, {64, 32, 1, 1}));
+  EXPECT_NE(narrow.find("jit_int8_1x1"), std::string::npos) << narrow;
   const std::string depthwise = impl(conv("dw", {2, 32, 14, 14}, {32, 1, 3, 3},
                                           {{"group", int64_t{32}}, {"pads", Ints{1, 1, 1, 1}}}));
   EXPECT_NE(depthwise.find("jit_int8"), std::string::npos) << depthwise;

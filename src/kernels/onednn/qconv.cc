@@ -101,12 +101,13 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
 
 std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
                                                             int64_t in_channels_per_group,
-                                                            int64_t out_width, bool amx) {
+                                                            int64_t taps, int64_t out_width,
+                                                            bool amx) {
   static constexpr std::string_view kAmx[] = {"brgconv:avx512_core_amx",
                                               "brgconv_1x1:avx512_core_amx", "jit_int8"};
   static constexpr std::string_view kDirect[] = {"jit_int8"};
   using Names = std::span<const std::string_view>;
-  if (groups == 1) return amx ? Names(kAmx) : Names(kDirect);
+  if (groups == 1) return amx && in_channels_per_group * taps >= 64 ? Names(kAmx) : Names(kDirect);
   const bool depthwise = groups == out_channels && in_channels_per_group == 1;
   if (depthwise && out_width >= 7) return kDirect;
   return {};
@@ -221,6 +222,8 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   const auto pd =
       conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
                           preferred_int8_conv_impls(g->groups, out_channels, spec.weight_shape[1],
+                                                    shape_numel(spec.weight_shape) /
+                                                        (out_channels * spec.weight_shape[1]),
                                                     y.shape.back(), onednn_uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
   if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;

@@ -26,18 +26,20 @@ std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 // The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
 // conv_primitive_desc; empty: oneDNN's own first choice), measured at one thread by
 // bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX brgemm kernels
-// are 1-4x faster than anything else on dense and 1x1 layers (up to 5% slower on one wide 1x1
-// layer), and its other AMX kernels (jit, jit_1x1), which it offers where the brgemm ones decline
-// (a source zero point on a padded layer), 3-5x slower than the direct kernel at batch 1;
-// AMX does not take a 1-channel input, where the direct AVX-512 kernel "jit_int8" is 25% faster
-// than brgconv. With AVX-512 VNNI alone, the direct jit kernels beat the brgemm ones on every 1x1
-// and dense 3x3 layer of the fixture models (5-25%). AMX does not serve depthwise layers: there
-// the direct kernel wins (10-30%) when the output is at least 7 wide, brdgmm_dw (up to 40%) on
-// narrower outputs with many channels. "jit_int8" names both direct kernels; oneDNN lists
-// jit_int8_1x1 first where it applies.
+// are 1.2-4.4x faster than anything else on dense and 1x1 layers of at least 64 products per
+// output (input channels per group x `taps`, the kernel's spatial size): a tile row holds 64
+// bytes, and narrower layers (a 1-channel input, 1x1 layers of 16-32 channels) run 5-25% faster
+// on the direct AVX-512 VNNI kernel "jit_int8". oneDNN's other AMX kernels (jit, jit_1x1), which
+// it offers where the brgemm ones decline (a source zero point on a padded layer), are 3-5x slower
+// than the direct kernel at batch 1. With AVX-512 VNNI alone, the direct jit kernels beat the
+// brgemm ones on every 1x1 and dense 3x3 layer of the fixture models (5-25%). AMX does not serve
+// depthwise layers: there the direct kernel wins (10-30%) when the output is at least 7 wide,
+// brdgmm_dw (up to 40%) on narrower outputs with many channels. "jit_int8" names both direct
+// kernels; oneDNN lists jit_int8_1x1 first where it applies.
 std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
                                                             int64_t in_channels_per_group,
-                                                            int64_t out_width, bool amx);
+                                                            int64_t taps, int64_t out_width,
+                                                            bool amx);
 
 // Whether oneDNN runs int8 kernels on AMX tiles here (the CPU has them and ONEDNN_MAX_CPU_ISA
 // allows them).
