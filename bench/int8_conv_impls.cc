@@ -2,7 +2,10 @@
 // shapes of the fixture models (u8 in and out, channels-last, per-channel scales, bias, ReLU — as
 // the QDQ lowering runs them), next to the one quench prefers (preferred_int8_conv_impls).
 //
-//   build/bench/int8_conv_impls [--runs 200] [--batch 32]
+//   build/bench/int8_conv_impls [--runs 200] [--batch 32] [--src-zero-point 0]
+//
+// A source zero point (u8 inputs that are not ReLU outputs) keeps oneDNN's AMX brgemm kernels off
+// padded layers.
 //
 // Prints the median time of each implementation per layer and marks the fastest and quench's pick.
 #include <omp.h>
@@ -37,6 +40,7 @@ const Layer kLayers[] = {
     {"resnet20", 16, 16, 28, 3, 1, 1},
     {"resnet20", 32, 64, 14, 3, 2, 1},
     {"mobilenetv2", 1, 32, 28, 3, 1, 1},
+    {"resnet18", 3, 64, 224, 7, 2, 1},
     {"mobilenetv2", 16, 96, 28, 1, 1, 1},
     {"mobilenetv2", 96, 24, 14, 1, 1, 1},
     {"mobilenetv2", 32, 192, 7, 1, 1, 1},
@@ -94,14 +98,18 @@ double median_ms(dnnl::convolution_forward::primitive_desc& pd, const dnnl::engi
 int main(int argc, char** argv) {
   int runs = 200;
   int64_t batch = 32;
+  int32_t src_zero_point = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--src-zero-point") == 0) src_zero_point = std::atoi(argv[i + 1]);
   }
   omp_set_num_threads(1);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  std::printf("batch %lld, 1 thread, median of %d runs; * fastest, < quench's pick\n",
-              static_cast<long long>(batch), runs);
+  std::printf(
+      "batch %lld, source zero point %d, 1 thread, median of %d runs; * fastest, < "
+      "quench's pick\n",
+      static_cast<long long>(batch), src_zero_point, runs);
   for (const Layer& l : kLayers) {
     const int64_t pad = l.kernel / 2;
     const int64_t out = (l.size + 2 * pad - l.kernel) / l.stride + 1;
@@ -117,13 +125,20 @@ int main(int argc, char** argv) {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, bias,
         dst, {l.stride, l.stride}, {0, 0}, {pad, pad}, {pad, pad});
     dnnl::primitive_attr attr;
+    if (src_zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {src_zero_point});
     attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(l.out_channels), 0.01f));
     dnnl::post_ops ops;
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
-    const auto picks = quench::onednn::preferred_int8_conv_impls(
-        l.groups, l.out_channels, l.in_channels / l.groups, l.kernel * l.kernel, out,
-        quench::onednn::onednn_uses_amx());
+    quench::onednn::Int8ConvLayer layer;
+    layer.groups = l.groups;
+    layer.out_channels = l.out_channels;
+    layer.in_channels_per_group = l.in_channels / l.groups;
+    layer.taps = l.kernel * l.kernel;
+    layer.out_width = out;
+    layer.macs = batch * out * out * l.out_channels * layer.in_channels_per_group * layer.taps;
+    const auto picks =
+        quench::onednn::preferred_int8_conv_impls(layer, quench::onednn::onednn_uses_amx());
 
     std::vector<std::pair<std::string, double>> times;
     dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);

@@ -372,8 +372,9 @@ INSTANTIATE_TEST_SUITE_P(Table, OnednnInt8, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
 // The implementation each kind of layer gets (preferred_int8_conv_impls): on AMX, oneDNN's AMX
-// kernels for dense layers of 64 or more products per output; with AVX-512 VNNI alone, the direct
-// kernel; the direct kernel for narrower layers and wide depthwise ones either way. Other CPUs name
+// kernels for dense layers of 64 or more products per output (its direct AMX kernel only for large
+// ones); with AVX-512 VNNI alone, the direct kernel; the direct kernel for narrower layers and wide
+// depthwise ones either way. Other CPUs name
 // their kernels otherwise.
 TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
   const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
@@ -407,6 +408,17 @@ TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
       shifted.find(onednn::onednn_uses_amx() ? "brgconv_1x1:avx512_core_amx" : "jit_int8_1x1"),
       std::string::npos)
       << shifted;
+  // A source zero point on a padded layer, which the AMX brgemm kernels decline: oneDNN's direct
+  // AMX kernel from 2^24 multiply-adds per run, else the direct VNNI kernel.
+  const std::string small_shifted_input =
+      impl(conv("small", {2, 16, 14, 14}, {32, 16, 3, 3}, kPad1));
+  EXPECT_NE(small_shifted_input.find("jit_int8"), std::string::npos) << small_shifted_input;
+  const std::string large_shifted_input =
+      impl(conv("large", {32, 32, 28, 28}, {32, 32, 3, 3}, kPad1));
+  EXPECT_NE(
+      large_shifted_input.find(onednn::onednn_uses_amx() ? "jit:avx512_core_amx" : "jit_int8"),
+      std::string::npos)
+      << large_shifted_input;
   // Fewer than 64 products per output (taps x input channels): the direct kernel.
   const std::string first = impl(conv("first", {2, 1, 14, 14}, {16, 1, 3, 3}, kPad1));
   EXPECT_NE(first.find("jit_int8"), std::string::npos) << first;

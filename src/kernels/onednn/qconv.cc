@@ -99,17 +99,19 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
   return true;
 }
 
-std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
-                                                            int64_t in_channels_per_group,
-                                                            int64_t taps, int64_t out_width,
-                                                            bool amx) {
+std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx) {
   static constexpr std::string_view kAmx[] = {"brgconv:avx512_core_amx",
                                               "brgconv_1x1:avx512_core_amx", "jit_int8"};
+  static constexpr std::string_view kAmxLarge[] = {
+      "brgconv:avx512_core_amx", "brgconv_1x1:avx512_core_amx", "jit:avx512_core_amx", "jit_int8"};
   static constexpr std::string_view kDirect[] = {"jit_int8"};
   using Names = std::span<const std::string_view>;
-  if (groups == 1) return amx && in_channels_per_group * taps >= 64 ? Names(kAmx) : Names(kDirect);
-  const bool depthwise = groups == out_channels && in_channels_per_group == 1;
-  if (depthwise && out_width >= 7) return kDirect;
+  if (layer.groups == 1) {
+    if (!amx || layer.in_channels_per_group * layer.taps < 64) return kDirect;
+    return layer.macs >= (int64_t{1} << 24) ? Names(kAmxLarge) : Names(kAmx);
+  }
+  const bool depthwise = layer.groups == layer.out_channels && layer.in_channels_per_group == 1;
+  if (depthwise && layer.out_width >= 7) return kDirect;
   return {};
 }
 
@@ -219,12 +221,15 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const dnnl::primitive_attr attr = requant.attr(1 << 1, true);
 
-  const auto pd =
-      conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
-                          preferred_int8_conv_impls(g->groups, out_channels, spec.weight_shape[1],
-                                                    shape_numel(spec.weight_shape) /
-                                                        (out_channels * spec.weight_shape[1]),
-                                                    y.shape.back(), onednn_uses_amx()));
+  Int8ConvLayer layer;
+  layer.groups = g->groups;
+  layer.out_channels = out_channels;
+  layer.in_channels_per_group = spec.weight_shape[1];
+  layer.taps = shape_numel(spec.weight_shape) / (out_channels * spec.weight_shape[1]);
+  layer.out_width = y.shape.back();
+  layer.macs = shape_numel(y.shape) * layer.in_channels_per_group * layer.taps;
+  const auto pd = conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
+                                      preferred_int8_conv_impls(layer, onednn_uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
   if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;
   ConvSetup setup;

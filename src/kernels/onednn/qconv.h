@@ -23,23 +23,29 @@ std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
 // zero point is neutral (0 for s8, 128 for u8: eq. (49)), an exact int32 output (eq. (61)).
 std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 
+// The shape of an int8 convolution as preferred_int8_conv_impls weighs it.
+struct Int8ConvLayer {
+  int64_t groups = 1, out_channels = 0, in_channels_per_group = 0;
+  int64_t taps = 1;       // the kernel's spatial size
+  int64_t out_width = 0;  // the output's innermost spatial dim
+  int64_t macs = 0;       // multiply-adds of one run, batch included
+};
+
 // The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
 // conv_primitive_desc; empty: oneDNN's own first choice), measured at one thread by
 // bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX brgemm kernels
 // are 1.2-4.4x faster than anything else on dense and 1x1 layers of at least 64 products per
-// output (input channels per group x `taps`, the kernel's spatial size): a tile row holds 64
-// bytes, and narrower layers (a 1-channel input, 1x1 layers of 16-32 channels) run 5-25% faster
-// on the direct AVX-512 VNNI kernel "jit_int8". oneDNN's other AMX kernels (jit, jit_1x1), which
-// it offers where the brgemm ones decline (a source zero point on a padded layer), are 3-5x slower
-// than the direct kernel at batch 1. With AVX-512 VNNI alone, the direct jit kernels beat the
-// brgemm ones on every 1x1 and dense 3x3 layer of the fixture models (5-25%). AMX does not serve
-// depthwise layers: there the direct kernel wins (10-30%) when the output is at least 7 wide,
-// brdgmm_dw (up to 40%) on narrower outputs with many channels. "jit_int8" names both direct
-// kernels; oneDNN lists jit_int8_1x1 first where it applies.
-std::span<const std::string_view> preferred_int8_conv_impls(int64_t groups, int64_t out_channels,
-                                                            int64_t in_channels_per_group,
-                                                            int64_t taps, int64_t out_width,
-                                                            bool amx);
+// output (input channels per group x taps): a tile row holds 64 bytes, and narrower layers (a
+// 1-channel input, 1x1 layers of 16-32 channels) run 5-25% faster on the direct AVX-512 VNNI
+// kernel "jit_int8". The brgemm kernels decline a source zero point on a padded layer; oneDNN's
+// direct AMX kernel ("jit:avx512_core_amx") then beats jit_int8 by 1.2-2.4x on layers of at least
+// 2^24 multiply-adds per run (resnet18's first layer, batch-32 3x3 layers) but costs a fixed
+// ~20 us per run that makes it up to 5x slower on small ones. With AVX-512 VNNI alone, the direct
+// jit kernels beat the brgemm ones on every 1x1 and dense 3x3 layer of the fixture models
+// (5-25%). AMX does not serve depthwise layers: there the direct kernel wins (10-30%) when the
+// output is at least 7 wide, brdgmm_dw (up to 40%) on narrower outputs with many channels.
+// "jit_int8" names both direct kernels; oneDNN lists jit_int8_1x1 first where it applies.
+std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
 // Whether oneDNN runs int8 kernels on AMX tiles here (the CPU has them and ONEDNN_MAX_CPU_ISA
 // allows them).
