@@ -586,6 +586,33 @@ TEST(Int8Reorder, TypesOneDnnDoesNotStoreAreUnsupported) {
 
 // ---- errors and declined configurations ----
 
+// QLinearAdd writing over one of its operands (as the runtime runs it): a chunk holding a near tie
+// is recomputed exactly from inputs the chunk's float results have not yet overwritten.
+TEST(Int8Kernels, AddInPlaceRecomputesNearTiesFromIntactInputs) {
+  const Case c = qbinary("add_in_place", "QLinearAdd", DType::kUInt8, {5, 100}, kPlain, kPlain,
+                         0.7f, 3, 0.5f, 0, 1.f, 1);
+  std::vector<const Tensor*> constants;
+  std::vector<Tensor> plain_inputs;
+  for (const Input& in : c.inputs) {
+    constants.push_back(in.constant ? &in.value : nullptr);
+    plain_inputs.push_back(in.value);
+  }
+  const std::vector<ValueInfo> outputs =
+      testing::infer_node(c.node, input_infos(c), c.opset, constants);
+  const Tensor want = testing::run_node(c.node, plain_inputs, c.opset).at(0);
+  KernelContext ctx = context(c, outputs, false);
+  const std::unique_ptr<Kernel> kernel = int8_kernel(c.node).make(ctx);
+  ASSERT_NE(kernel, nullptr);
+  for (const size_t over : {size_t{0}, size_t{3}}) {  // over A, then over B
+    Tensor y = plain_inputs[over].clone();
+    std::vector<const void*> in_ptrs;
+    for (const Tensor& t : plain_inputs) in_ptrs.push_back(t.raw_data());
+    in_ptrs[over] = y.raw_data();
+    run_kernel(*kernel, in_ptrs, {y.raw_data()});
+    EXPECT_TRUE(within(y, want, kBitExact)) << "in place over input " << over;
+  }
+}
+
 TEST(Int8Kernels, ParametersWithSeveralValuesAreInvalid) {
   Case c = qbinary("bad", "QLinearAdd", u8, {2, 3}, kPlain, kPlain, 0.1f, 0, 0.1f, 0, 0.1f, 0);
   c.inputs[1] = param(Tensor::from_vector<float>({2}, {0.1f, 0.2f}));

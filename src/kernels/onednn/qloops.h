@@ -64,11 +64,16 @@ inline __m512 round_half_even(__m512 v) {
 
 // saturate_rounded() of 16 integral floats: clamp (NaN to the lowest value), then narrow.
 template <class Q>
-inline void store_saturated(Q* p, __m512 v) {
+inline __m128i saturate_narrow(__m512 v) {
   const __m512 low = _mm512_set1_ps(static_cast<float>(kQuantMin<Q>));
   const __m512 high = _mm512_set1_ps(static_cast<float>(kQuantMax<Q>));
   v = _mm512_min_ps(_mm512_max_ps(v, low), high);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+  return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+}
+
+template <class Q>
+inline void store_saturated(Q* p, __m512 v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), saturate_narrow<Q>(v));
 }
 
 }  // namespace simd
@@ -174,9 +179,9 @@ void add_requantize_exact(const Q* a, const Q* b, Q* y, int64_t count, int32_t a
   }
 }
 
-// Eq. (56): the sum of eq. (38) in float, 16 lanes at a time instead of 8. Returns how many sums
-// lie within `tie_margin` of a half-integer, where the float sum may round otherwise than the
-// exact one; elsewhere the result equals add_requantize_exact's.
+// Eq. (56): the sum of eq. (38) in float. Returns how many sums lie within `tie_margin` of a
+// half-integer, where the float sum may round otherwise than the exact one; elsewhere the result
+// equals add_requantize_exact's.
 template <class Q>
 int32_t add_requantize_float(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                              float a_ratio, int32_t b_zero_point, float b_ratio,
@@ -184,21 +189,7 @@ int32_t add_requantize_float(const Q* a, const Q* b, Q* y, int64_t count, int32_
   const float z = static_cast<float>(y_zero_point);
   const float safe = 0.5f - tie_margin;
   int32_t near_ties = 0;
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
-  const __m512 vra = _mm512_set1_ps(a_ratio), vrb = _mm512_set1_ps(b_ratio);
-  const __m512 vz = _mm512_set1_ps(z), vsafe = _mm512_set1_ps(safe);
-  for (; i + simd::kLanes <= count; i += simd::kLanes) {
-    const __m512 sum = _mm512_add_ps(_mm512_mul_ps(vra, simd::load_float(a + i, vza)),
-                                     _mm512_mul_ps(vrb, simd::load_float(b + i, vzb)));
-    const __m512 rounded = simd::round_half_even(sum);
-    const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(sum, rounded));
-    near_ties += __builtin_popcount(_mm512_cmp_ps_mask(distance, vsafe, _CMP_GT_OQ));
-    simd::store_saturated(y + i, _mm512_add_ps(rounded, vz));
-  }
-#endif
-  for (; i < count; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     const float sum = a_ratio * static_cast<float>(a[i] - a_zero_point) +
                       b_ratio * static_cast<float>(b[i] - b_zero_point);
     const float rounded = std::nearbyint(sum);
@@ -217,8 +208,9 @@ inline float add_tie_margin(float a_ratio, float b_ratio) {
 }
 
 // add_requantize() of `count` pairs: eq. (56) chunk by chunk, a chunk with a near tie recomputed
-// exactly. `y` may be `a` or `b` (each output depends on its own position only); then a chunk's
-// float results are staged on the stack so that the recomputation reads the inputs intact.
+// exactly. `y` may be `a` or `b` (each output depends on its own position only), so a chunk's
+// float results are held back (in registers, or staged on the stack) until the chunk is known to
+// need no recomputation, which reads the inputs intact.
 template <class Q>
 void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                          float a_ratio, int32_t b_zero_point, float b_ratio, int32_t y_zero_point) {
@@ -229,18 +221,47 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
     return;
   }
   constexpr int64_t kChunk = 64;
-  const bool in_place = y == a || y == b;
+  int64_t start = 0;
+#ifdef QUENCH_QLOOPS_AVX512
+  {
+    constexpr int kVectors = kChunk / simd::kLanes;
+    const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
+    const __m512 vra = _mm512_set1_ps(a_ratio), vrb = _mm512_set1_ps(b_ratio);
+    const __m512 vz = _mm512_set1_ps(static_cast<float>(y_zero_point));
+    const __m512 safe = _mm512_set1_ps(0.5f - tie_margin);
+    for (; start + kChunk <= count; start += kChunk) {
+      __m128i out[kVectors];
+      __mmask16 near_ties = 0;
+      for (int v = 0; v < kVectors; ++v) {
+        const int64_t i = start + v * simd::kLanes;
+        const __m512 sum = _mm512_add_ps(_mm512_mul_ps(vra, simd::load_float(a + i, vza)),
+                                         _mm512_mul_ps(vrb, simd::load_float(b + i, vzb)));
+        const __m512 rounded = simd::round_half_even(sum);
+        const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(sum, rounded));
+        near_ties |= _mm512_cmp_ps_mask(distance, safe, _CMP_GT_OQ);
+        out[v] = simd::saturate_narrow<Q>(_mm512_add_ps(rounded, vz));
+      }
+      if (near_ties != 0) {
+        add_requantize_exact(a + start, b + start, y + start, kChunk, a_zero_point, a_ratio,
+                             b_zero_point, b_ratio, y_zero_point);
+        continue;
+      }
+      for (int v = 0; v < kVectors; ++v) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + start + v * simd::kLanes), out[v]);
+      }
+    }
+  }
+#endif
   Q staged[kChunk];
-  for (int64_t start = 0; start < count; start += kChunk) {
+  for (; start < count; start += kChunk) {
     const int64_t n = std::min(kChunk, count - start);
-    Q* out = in_place ? staged : y + start;
     const int32_t near_ties =
-        add_requantize_float(a + start, b + start, out, n, a_zero_point, a_ratio, b_zero_point,
+        add_requantize_float(a + start, b + start, staged, n, a_zero_point, a_ratio, b_zero_point,
                              b_ratio, y_zero_point, tie_margin);
     if (near_ties != 0) {
       add_requantize_exact(a + start, b + start, y + start, n, a_zero_point, a_ratio, b_zero_point,
                            b_ratio, y_zero_point);
-    } else if (in_place) {
+    } else {
       std::copy(staged, staged + n, y + start);
     }
   }

@@ -57,10 +57,12 @@ class QMatMulKernel final : public Kernel {
     if (!packed_weights_) {
       const void* b = a.inputs[b_input_];
       if (shift_b_) {
-        // Eq. (49): u8 b − 128 is b with its top bit flipped, read as s8.
+        // Eq. (49): u8 b − 128 is b with its top bit flipped, read as s8. The count is a local:
+        // byte stores may alias the kernel's members, which would keep the loop scalar.
         const auto* from = static_cast<const uint8_t*>(b);
         auto* to = reinterpret_cast<int8_t*>(scratch + shifted_b_offset_);
-        for (size_t i = 0; i < b_bytes_; ++i) to[i] = static_cast<int8_t>(from[i] ^ 0x80);
+        const size_t bytes = b_bytes_;
+        for (size_t i = 0; i < bytes; ++i) to[i] = static_cast<int8_t>(from[i] ^ 0x80);
         b = to;
       }
       s->weights.set_data_handle(const_cast<void*>(b));
