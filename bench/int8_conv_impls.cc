@@ -130,13 +130,9 @@ int main(int argc, char** argv) {
     dnnl::post_ops ops;
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
-    quench::onednn::Int8ConvLayer layer;
-    layer.groups = l.groups;
-    layer.out_channels = l.out_channels;
-    layer.in_channels_per_group = l.in_channels / l.groups;
-    layer.taps = l.kernel * l.kernel;
-    layer.out_width = out;
-    layer.macs = batch * out * out * l.out_channels * layer.in_channels_per_group * layer.taps;
+    const auto layer = quench::onednn::Int8ConvLayer::of(
+        {l.out_channels, l.in_channels / l.groups, l.kernel, l.kernel},
+        {batch, l.out_channels, out, out}, l.groups);
     const auto picks =
         quench::onednn::preferred_int8_conv_impls(layer, quench::onednn::onednn_uses_amx());
 

@@ -99,6 +99,17 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
   return true;
 }
 
+Int8ConvLayer Int8ConvLayer::of(const Shape& weights, const Shape& output, int64_t groups) {
+  Int8ConvLayer layer;
+  layer.groups = groups;
+  layer.out_channels = weights[0];
+  layer.in_channels_per_group = weights[1];
+  layer.taps = shape_numel(weights) / std::max<int64_t>(weights[0] * weights[1], 1);
+  layer.out_width = output.back();
+  layer.macs = shape_numel(output) * layer.in_channels_per_group * layer.taps;
+  return layer;
+}
+
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx) {
   static constexpr std::string_view kAmx[] = {"brgconv:avx512_core_amx",
                                               "brgconv_1x1:avx512_core_amx", "jit_int8"};
@@ -221,13 +232,7 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const dnnl::primitive_attr attr = requant.attr(1 << 1, true);
 
-  Int8ConvLayer layer;
-  layer.groups = g->groups;
-  layer.out_channels = out_channels;
-  layer.in_channels_per_group = spec.weight_shape[1];
-  layer.taps = shape_numel(spec.weight_shape) / (out_channels * spec.weight_shape[1]);
-  layer.out_width = y.shape.back();
-  layer.macs = shape_numel(y.shape) * layer.in_channels_per_group * layer.taps;
+  const Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
   const auto pd = conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
                                       preferred_int8_conv_impls(layer, onednn_uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.

@@ -29,6 +29,9 @@ struct Int8ConvLayer {
   int64_t taps = 1;       // the kernel's spatial size
   int64_t out_width = 0;  // the output's innermost spatial dim
   int64_t macs = 0;       // multiply-adds of one run, batch included
+
+  // The layer of weights [O, I/groups, kernel...] giving an output [N, O, spatial...].
+  static Int8ConvLayer of(const Shape& weights, const Shape& output, int64_t groups);
 };
 
 // The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
