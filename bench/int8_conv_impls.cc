@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/onednn/context.h"
 #include "kernels/onednn/qconv.h"
 
 namespace {
@@ -133,8 +134,7 @@ int main(int argc, char** argv) {
     const auto layer = quench::onednn::Int8ConvLayer::of(
         {l.out_channels, l.in_channels / l.groups, l.kernel, l.kernel},
         {batch, l.out_channels, out, out}, l.groups);
-    const auto picks =
-        quench::onednn::preferred_int8_conv_impls(layer, quench::onednn::onednn_uses_amx());
+    const auto picks = quench::onednn::preferred_int8_conv_impls(layer, quench::onednn::uses_amx());
 
     std::vector<std::pair<std::string, double>> times;
     dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);

@@ -43,4 +43,25 @@ dnnl::memory::desc plain_desc(DType t, const Shape& shape) {
   return dnnl::memory::desc(to_dims(shape), to_dnnl(t), to_dims(strides_of(shape)));
 }
 
+namespace {
+
+// cpu_isa values are cumulative bit masks: each includes the bits of the ISAs below it.
+bool effective_isa_has(dnnl::cpu_isa isa) {
+  const auto bits = static_cast<unsigned>(isa);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bits) == bits;
+}
+
+}  // namespace
+
+bool int8_products_exact() {
+  static const bool exact = effective_isa_has(dnnl::cpu_isa::avx512_core_vnni) ||
+                            effective_isa_has(dnnl::cpu_isa::avx2_vnni);
+  return exact;
+}
+
+bool uses_amx() {
+  static const bool amx = effective_isa_has(dnnl::cpu_isa::avx512_core_amx);
+  return amx;
+}
+
 }  // namespace quench::onednn

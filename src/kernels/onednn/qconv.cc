@@ -126,15 +126,6 @@ std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer&
   return {};
 }
 
-bool onednn_uses_amx() {
-  // cpu_isa values are cumulative bit masks: AMX's includes every ISA below it.
-  static const bool amx = [] {
-    const auto amx_bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-    return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & amx_bits) == amx_bits;
-  }();
-  return amx;
-}
-
 namespace {
 
 using tag = memory::format_tag;
@@ -234,7 +225,7 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
 
   const Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
   const auto pd = conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
-                                      preferred_int8_conv_impls(layer, onednn_uses_amx()));
+                                      preferred_int8_conv_impls(layer, uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
   if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;
   ConvSetup setup;
@@ -283,9 +274,12 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_qconv(KernelContext& ctx) { return make_qconv_kernel(ctx); }
+std::unique_ptr<Kernel> make_qconv(KernelContext& ctx) {
+  return int8_products_exact() ? make_qconv_kernel(ctx) : nullptr;
+}
 
 std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx) {
+  if (!int8_products_exact()) return nullptr;
   enum : size_t { kXInt, kWInt, kXZeroPointInt, kWZeroPointInt };
   constexpr size_t kNoScale = QuantParamSource::kNoScale;
   const TensorDesc& x = ctx.input(kXInt);

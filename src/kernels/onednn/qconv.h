@@ -50,10 +50,6 @@ struct Int8ConvLayer {
 // "jit_int8" names both direct kernels; oneDNN lists jit_int8_1x1 first where it applies.
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
-// Whether oneDNN runs int8 kernels on AMX tiles here (the CPU has them and ONEDNN_MAX_CPU_ISA
-// allows them).
-bool onednn_uses_amx();
-
 // Eq. (47): the requantization of an int8 primitive, dst = saturate(round(clamp(scales[c]·(acc −
 // comp) + sum_scale·(sum − sum_zero_point), low, high)) + dst_zero_point), as oneDNN attributes.
 struct Int8Requant {

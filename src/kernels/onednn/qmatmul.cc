@@ -240,6 +240,7 @@ void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDes
 }  // namespace
 
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
+  if (!int8_products_exact()) return nullptr;
   // QLinearMatMul's inputs; QFusedMatMul adds the bias and the sum triple.
   enum : size_t { kA = 0, kB = 3, kYScale = 6, kYZeroPoint = 7, kBias = 8, kSum = 9 };
   const TensorDesc& a = ctx.input(kA);
@@ -283,6 +284,7 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
 }
 
 std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
+  if (!int8_products_exact()) return nullptr;
   constexpr size_t kNoScale = QuantParamSource::kNoScale;
   constexpr quant::MatMulInputs kInputs{0, kNoScale, 2, 1, kNoScale, 3};
   const TensorDesc& a = ctx.input(kInputs.a);
@@ -311,6 +313,7 @@ std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
 }
 
 std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
+  if (!int8_products_exact()) return nullptr;
   enum : size_t { kA, kAScale, kAZeroPoint, kB, kBScale, kBZeroPoint, kC, kYScale, kYZeroPoint };
   const TensorDesc& a = ctx.input(kA);
   const TensorDesc& b = ctx.input(kB);

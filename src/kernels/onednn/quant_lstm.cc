@@ -474,6 +474,8 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_quant_lstm(KernelContext& ctx) { return QuantLstmKernel::make(ctx); }
+std::unique_ptr<Kernel> make_quant_lstm(KernelContext& ctx) {
+  return int8_products_exact() ? QuantLstmKernel::make(ctx) : nullptr;
+}
 
 }  // namespace quench::onednn
