@@ -9,11 +9,13 @@ N images with --limit) with quench (`quench eval --json`; QDQ graphs run lowered
 and with ONNX Runtime (`ort_peer.py accuracy`), and quench − ORT in percentage points. Exits 1 when
 |quench − ORT| exceeds --max-diff on some model. Standard library only; the peer needs onnxruntime
 and numpy (../shared/tools/peers/ort_peer.py; override with --peer or QUENCH_ORT_PEER, and its
-interpreter with --python or QUENCH_PYTHON).
+interpreter with --python or QUENCH_PYTHON). On a CPU without VNNI the peer runs each file with its
+weights rewritten as u8 (tests/e2e/exact_peer.py), where ORT's u8 x s8 kernels would saturate.
 """
-import argparse, glob, json, os, subprocess, sys
+import argparse, glob, json, os, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXACT_PEER = os.path.join(ROOT, "tests", "e2e", "exact_peer.py")
 PEER = os.environ.get("QUENCH_ORT_PEER", os.path.join(ROOT, "..", "shared", "tools", "peers", "ort_peer.py"))
 
 
@@ -27,7 +29,9 @@ def compare(model, a):
     # Dynamic quantization takes its ranges per batch: quench evaluates in the peer's batches of 500.
     q = run_json([a.quench, "eval", model, "--data", "fmnist:test", "--batch", "500", "--threads",
                   str(a.threads), "--json"] + limit)
-    o = run_json([a.python, a.peer, "accuracy", model, "--threads", str(a.threads)] + limit)
+    exact = subprocess.run([a.python, EXACT_PEER, model, a.workdir], check=True, capture_output=True,
+                           text=True).stdout.strip()
+    o = run_json([a.python, a.peer, "accuracy", exact, "--threads", str(a.threads)] + limit)
     if q["n"] != o["n"]:
         raise RuntimeError(f"{model}: quench evaluated {q['n']} images, ORT {o['n']}")
     return {"model": os.path.relpath(model, ROOT), "n": q["n"], "quench": 100.0 * q["accuracy"],
@@ -45,6 +49,7 @@ def main():
     ap.add_argument("--max-diff", type=float, help="fail when |quench - ORT| exceeds this (points)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     a = ap.parse_args()
+    a.workdir = tempfile.mkdtemp(prefix="quench-interop-")
     models = sorted(glob.glob(os.path.join(ROOT, "models", "fmnist", "ort", "*.onnx"))) + a.models
     rows = []
     for model in models:

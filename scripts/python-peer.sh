@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Prints the path of a Python interpreter with onnxruntime and numpy (the reference peer used by
+# Prints the path of a Python interpreter with onnxruntime, numpy and onnx (the reference peer used by
 # the parity tests and benchmarks), creating a virtual environment from PyPI when the default
 # python3 lacks them. Prints nothing (and exits 0) when that is impossible (no network).
 set -uo pipefail
 venv="${QUENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/quench-venv}"
 for py in "${QUENCH_PYTHON:-}" python3 "$venv/bin/python3"; do
   [ -n "$py" ] || continue
-  if "$py" -c "import onnxruntime, numpy" >/dev/null 2>&1; then
+  if "$py" -c "import onnxruntime, numpy, onnx" >/dev/null 2>&1; then
     command -v "$py"
     exit 0
   fi
 done
 if python3 -m venv "$venv" >/dev/null 2>&1 &&
-   "$venv/bin/python3" -m pip install -q onnxruntime numpy >/dev/null 2>&1; then
+   "$venv/bin/python3" -m pip install -q onnxruntime numpy onnx >/dev/null 2>&1; then
   echo "$venv/bin/python3"
 fi
 exit 0

@@ -3,8 +3,8 @@
 # ($QUENCH_PYTHON, else python3). Exits 77 (ctest: skipped) with a message when there is none.
 set -uo pipefail
 py="${QUENCH_PYTHON:-python3}"
-if ! "$py" -c "import onnxruntime, numpy" >/dev/null 2>&1; then
-  echo "SKIPPED: onnxruntime/numpy not available for $py (run scripts/python-peer.sh)"
+if ! "$py" -c "import onnxruntime, numpy, onnx" >/dev/null 2>&1; then
+  echo "SKIPPED: onnxruntime/numpy/onnx not available for $py (run scripts/python-peer.sh)"
   exit 77
 fi
 exec "$py" "$@"
