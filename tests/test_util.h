@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/file_util.h"
-#include "ir/op_registry.h"
+#include "ops/evaluate.h"
+#include "ops/op_registry.h"
 #include "quench/graph.h"
-#include "runtime/evaluate.h"
 
 namespace quench::testing {
 

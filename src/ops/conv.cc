@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "ir/op_registry.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

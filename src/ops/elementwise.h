@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace quench::elementwise {
 

@@ -1,7 +1,7 @@
 #include "ops/fused.h"
 
-#include "ir/op_registry.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -1,10 +1,10 @@
 // Gelu (internal domain): 0.5 x (1 + erf(x / sqrt 2)), made from the exporter's
 // Div/Erf/Add/Mul/Mul pattern by passes/fuse_gelu.cc so that it can run as one kernel or fuse
 // into the MatMul before it.
-#include "ir/op_registry.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/activation.h"
 #include "ops/fused.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

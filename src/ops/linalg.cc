@@ -1,10 +1,10 @@
 // Matrix products: Gemm (opset 7+) and MatMul (opset 1+, numpy semantics).
 #include "ops/linalg.h"
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/linalg.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

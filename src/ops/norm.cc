@@ -2,11 +2,11 @@
 // InstanceNormalization (6), and the softmax family: Softmax, LogSoftmax, Hardmax (1+).
 #include "ops/norm.h"
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/broadcast.h"
 #include "kernels/ref/norm.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -5,9 +5,9 @@
 // dilations in 18, AveragePool dilations in 19) are honoured when present.
 #include "ops/pool.h"
 
-#include "ir/op_registry.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/requantize.h"
-#include "ir/op_registry.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/quant_matmul.h"
+#include "ops/op_registry.h"
 #include "ops/quant_params.h"
 
 namespace quench::quant {

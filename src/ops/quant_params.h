@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "quench/graph.h"
 
 namespace quench {

@@ -5,10 +5,10 @@
 
 #include <cstring>
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/reduce.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -1,4 +1,4 @@
-// Registration of every built-in op family and every fast kernel backend.
+// Registration of every built-in op family.
 #pragma once
 
 namespace quench {
@@ -6,7 +6,6 @@ namespace quench {
 class OpRegistry;
 
 void register_builtin_ops(OpRegistry& r);
-void register_fast_kernels(OpRegistry& r);
 
 // One function per op family (src/ops/<family>.cc).
 void register_elementwise_ops(OpRegistry& r);

@@ -5,8 +5,8 @@
 #include <cctype>
 #include <string_view>
 
-#include "ir/op_registry.h"
 #include "kernels/ref/rnn.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -9,10 +9,10 @@
 #include <type_traits>
 
 #include "core/half.h"
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "kernels/ref/shape_ops_copy.h"
+#include "ops/op_registry.h"
 #include "ops/register.h"
 
 namespace quench {

@@ -1,9 +1,9 @@
 // Concat and Split: contiguous blocks along one axis, copied with memcpy.
 #include <cstring>
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
 
 namespace quench::shape_ops {

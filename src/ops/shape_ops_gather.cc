@@ -2,10 +2,10 @@
 // end). Indices may arrive at run time, so the kernels check each one and fail with an Error.
 #include <cstring>
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "kernels/ref/shape_ops_copy.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
 
 namespace quench::shape_ops {

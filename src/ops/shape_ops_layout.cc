@@ -2,9 +2,9 @@
 // Expand, Tile. Each factory describes the view; one copy kernel serves them all.
 #include <numeric>
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/shape_ops_copy.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
 
 namespace quench::shape_ops {

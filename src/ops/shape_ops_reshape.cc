@@ -1,8 +1,8 @@
 // Ops that only relabel the shape: Reshape, Flatten, Squeeze, Unsqueeze. The bytes do not move,
 // so each kernel is a copy the runtime may turn into an alias (inplace_input 0).
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/shape_ops_copy.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
 
 namespace quench::shape_ops {

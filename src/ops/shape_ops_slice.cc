@@ -5,10 +5,10 @@
 #include <cstring>
 #include <numeric>
 
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "kernels/ref/shape_ops_copy.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
 
 namespace quench::shape_ops {

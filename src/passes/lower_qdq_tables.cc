@@ -4,10 +4,10 @@
 #include <set>
 
 #include "core/requantize.h"
+#include "ops/evaluate.h"
 #include "ops/fused.h"
 #include "ops/quant_ops.h"
 #include "passes/lower_qdq_internal.h"
-#include "runtime/evaluate.h"
 
 namespace quench::qdq_lowering {
 namespace {

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "core/requantize.h"
-#include "ir/op_registry.h"
 #include "ir/shape_util.h"
 #include "ops/fused.h"
+#include "ops/op_registry.h"
 #include "ops/quant_ops.h"
 #include "passes/lower_qdq_internal.h"
 

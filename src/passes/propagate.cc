@@ -1,8 +1,8 @@
 #include "passes/propagate.h"
 
-#include "ir/op_registry.h"
+#include "ops/evaluate.h"
+#include "ops/op_registry.h"
 #include "ops/shape_ops.h"
-#include "runtime/evaluate.h"
 
 namespace quench {
 namespace {

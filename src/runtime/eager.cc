@@ -2,7 +2,7 @@
 
 #include <unordered_map>
 
-#include "runtime/evaluate.h"
+#include "ops/evaluate.h"
 
 namespace quench {
 

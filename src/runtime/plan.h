@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernel.h"
+#include "kernels/layout.h"
 #include "quench/graph.h"
-#include "runtime/kernel.h"
-#include "runtime/layout.h"
 
 namespace quench {
 

@@ -1,9 +1,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "ir/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "runtime/plan.h"
-#include "runtime/reorder.h"
 
 namespace quench {
 namespace {
@@ -99,7 +98,7 @@ class PlanBuilder {
 
   void add_node(const Node& node, const std::unordered_set<std::string>& graph_outputs) {
     output_names_ = graph_outputs;
-    const OpDef* def = op_registry().find(node.domain, node.op_type);
+    const OpDef* def = kernel_registry().find(node.domain, node.op_type);
     QUENCH_CHECK(def != nullptr && def->reference != nullptr, ErrorKind::kUnsupported, "{}: {}",
                  node.describe(), unsupported_reason(node, plan_.graph));
     std::vector<int> in_ids;

@@ -8,13 +8,12 @@
 #include <map>
 #include <mutex>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "passes/runtime_passes.h"
 #include "quench/model_io.h"
 #include "quench/passes.h"
 #include "runtime/eager.h"
 #include "runtime/plan.h"
-#include "runtime/reorder.h"
 
 namespace quench {
 namespace {

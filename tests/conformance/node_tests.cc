@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
 #include "test_util.h"

@@ -1,8 +1,8 @@
 // Conv and ConvTranspose: hand-computed examples, shape inference with unknown dims, errors.
 #include <random>
 
-#include "ir/op_registry.h"
 #include "kernels/ref/conv.h"
+#include "ops/op_registry.h"
 #include "test_util.h"
 
 namespace quench {

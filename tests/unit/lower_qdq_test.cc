@@ -7,8 +7,8 @@
 #include <map>
 #include <random>
 
-#include "ir/op_registry.h"
 #include "ops/fused.h"
+#include "ops/op_registry.h"
 #include "passes/runtime_passes.h"
 #include "quench/passes.h"
 #include "quench/session.h"

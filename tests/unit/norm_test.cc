@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "test_util.h"
 
 namespace quench {

@@ -11,7 +11,7 @@
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
 #include "quench/session.h"
-#include "runtime/reorder.h"
+#include "runtime/kernel_registry.h"
 #include "test_util.h"
 
 namespace quench {
@@ -392,7 +392,7 @@ KernelContext context(const Case& c, const std::vector<ValueInfo>& outputs, bool
 }
 
 const FastKernel& int8_kernel(const Node& node) {
-  const OpDef* def = op_registry().find(node.domain, node.op_type);
+  const OpDef* def = kernel_registry().find(node.domain, node.op_type);
   for (const FastKernel& fk : def->fast) {
     if (fk.name == "onednn-int8") return fk;
   }

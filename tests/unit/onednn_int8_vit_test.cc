@@ -4,6 +4,7 @@
 // to the reference.
 #include <random>
 
+#include "runtime/kernel_registry.h"
 #include "test_util.h"
 
 namespace quench {
@@ -59,7 +60,7 @@ Tensor run_fast(const SoftmaxCase& c, const Tensor& x) {
   ctx.inputs.push_back(TensorDesc{c.dtype, x.shape(), nullptr, {}});
   for (const Tensor& p : params) ctx.inputs.push_back(TensorDesc{p.dtype(), p.shape(), &p, {}});
   ctx.outputs.push_back(TensorDesc{c.dtype, x.shape(), nullptr, {}});
-  const OpDef* def = op_registry().find(kMs, "QLinearSoftmax");
+  const OpDef* def = kernel_registry().find(kMs, "QLinearSoftmax");
   std::unique_ptr<Kernel> kernel;
   for (const FastKernel& fk : def->fast) {
     if (fk.name == "onednn-int8") kernel = fk.make(ctx);

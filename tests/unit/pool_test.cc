@@ -1,5 +1,5 @@
 // MaxPool, AveragePool, LpPool and the global pools: hand-computed examples and errors.
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "test_util.h"
 
 namespace quench {

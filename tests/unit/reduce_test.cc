@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "quench/session.h"
 #include "test_util.h"
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "ir/op_registry.h"
 #include "kernels/ref/rnn.h"
+#include "ops/op_registry.h"
 #include "ops/rnn.h"
 #include "quench/session.h"
 #include "test_util.h"

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "test_util.h"
 
 namespace quench {

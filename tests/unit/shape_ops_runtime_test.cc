@@ -3,7 +3,7 @@
 // the values, or fail with an Error when they disagree.
 #include <gtest/gtest.h>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "test_util.h"
 
 namespace quench {

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <map>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 #include "passes/runtime_passes.h"
 #include "quench/cli.h"
 #include "quench/model_io.h"

@@ -5,11 +5,11 @@
 
 #include <string>
 
-#include "ir/op_registry.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/conv_primitive.h"
 #include "kernels/onednn/post_ops.h"
 #include "ops/fused.h"
+#include "ops/op_registry.h"
 
 namespace quench::onednn {
 namespace {

@@ -10,8 +10,8 @@
 #include <span>
 #include <string_view>
 
-#include "ir/op_registry.h"
 #include "kernels/onednn/runtime_zero_point.h"
+#include "ops/op_registry.h"
 
 namespace quench::onednn {
 

@@ -1,24 +1,28 @@
 #include "kernels/onednn/layout.h"
 
 #include "kernels/onednn/context.h"
-#include "runtime/reorder.h"
 
-namespace quench {
+namespace quench::onednn {
 
-bool same_layout(const Layout& a, const Layout& b) {
-  if (a.plain() || b.plain()) return a.plain() == b.plain();
-  return a.blocked->desc == b.blocked->desc;
+bool OnednnLayout::same_as(const BlockedLayout& other) const {
+  const auto* o = dynamic_cast<const OnednnLayout*>(&other);
+  return o != nullptr && o->desc_ == desc_;
 }
-
-namespace onednn {
 
 Layout layout_from_desc(const dnnl::memory::desc& desc, const dnnl::memory::desc& plain) {
   if (desc == plain) return Layout{};
-  return Layout{std::make_shared<const BlockedLayout>(BlockedLayout{desc}), desc.get_size()};
+  return Layout{std::make_shared<const OnednnLayout>(desc), desc.get_size()};
+}
+
+bool is_onednn_or_plain(const Layout& layout) {
+  return layout.plain() || dynamic_cast<const OnednnLayout*>(layout.blocked.get()) != nullptr;
 }
 
 const dnnl::memory::desc& desc_of(const Layout& layout, const dnnl::memory::desc& plain) {
-  return layout.plain() ? plain : layout.blocked->desc;
+  if (layout.plain()) return plain;
+  const auto* own = dynamic_cast<const OnednnLayout*>(layout.blocked.get());
+  QUENCH_CHECK(own != nullptr, ErrorKind::kInternal, "a blocked layout of another backend");
+  return own->desc();
 }
 
 namespace {
@@ -54,25 +58,22 @@ class ReorderKernel final : public Kernel {
 };
 
 }  // namespace
-}  // namespace onednn
 
-// Any type oneDNN stores (f32, f16, bf16, and the integer types of quantized data: u8, s8, s32);
-// a reorder only moves elements, so integer values come out unchanged.
-std::unique_ptr<Kernel> make_reorder_kernel(DType dtype, const Shape& shape, const Layout& from,
-                                            const Layout& to) {
-  const dnnl::memory::data_type type = onednn::to_dnnl(dtype);
+std::unique_ptr<Kernel> OnednnLayout::make_reorder(DType dtype, const Shape& shape,
+                                                   const Layout& from, const Layout& to) const {
+  const dnnl::memory::data_type type = to_dnnl(dtype);
   QUENCH_CHECK(type != dnnl::memory::data_type::undef, ErrorKind::kUnsupported,
                "layout conversion of {} {} values: oneDNN does not store that type",
                shape_str(shape), dtype_name(dtype));
-  const dnnl::memory::desc plain = onednn::plain_desc(dtype, shape);
-  const dnnl::memory::desc& src = onednn::desc_of(from, plain);
-  const dnnl::memory::desc& dst = onednn::desc_of(to, plain);
+  const dnnl::memory::desc plain = plain_desc(dtype, shape);
+  const dnnl::memory::desc& src = desc_of(from, plain);
+  const dnnl::memory::desc& dst = desc_of(to, plain);
   for (const dnnl::memory::desc* d : {&src, &dst}) {
     QUENCH_CHECK(d->data_type() == type && d->dims() == plain.dims(), ErrorKind::kInternal,
                  "layout conversion of {} {} values between layouts of another type or shape",
                  shape_str(shape), dtype_name(dtype));
   }
-  return std::make_unique<onednn::ReorderKernel>(src, dst);
+  return std::make_unique<ReorderKernel>(src, dst);
 }
 
-}  // namespace quench
+}  // namespace quench::onednn

@@ -7,8 +7,8 @@
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
 #include "kernels/onednn/qlayout.h"
-#include "kernels/onednn/qloops.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/x86/qloops.h"
 #include "ops/quant_ops.h"
 
 namespace quench::onednn {
@@ -32,10 +32,11 @@ struct BinaryParams {
   template <class Q>
   void apply(const Q* a, const Q* b, Q* y, int64_t count) const {
     if (add) {
-      add_requantize_loop(a, b, y, count, a_zero_point, a_ratio, b_zero_point, b_ratio,
-                          y_zero_point);
+      x86::add_requantize_loop(a, b, y, count, a_zero_point, a_ratio, b_zero_point, b_ratio,
+                               y_zero_point);
     } else {
-      mul_requantize_loop(a, b, y, count, a_zero_point, b_zero_point, multiplier, y_zero_point);
+      x86::mul_requantize_loop(a, b, y, count, a_zero_point, b_zero_point, multiplier,
+                               y_zero_point);
     }
   }
 };
@@ -122,7 +123,7 @@ std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
   const TensorDesc& y = ctx.outputs.at(0);
   const DType type = a.dtype;
   if (!is_quant_type(type) || b.dtype != type || y.dtype != type) return nullptr;
-  if (!rounds_half_even()) return nullptr;
+  if (!x86::rounds_half_even()) return nullptr;
   const QuantParamSource a_params = quant::tensor_params(ctx, 1, 2, type, "A");
   const QuantParamSource b_params = quant::tensor_params(ctx, 4, 5, type, "B");
   const QuantParamSource y_params = quant::tensor_params(ctx, 6, 7, type, "C");

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace quench::onednn {
 

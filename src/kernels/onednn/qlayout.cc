@@ -7,7 +7,8 @@ namespace quench::onednn {
 
 bool dense_layout(const TensorDesc& value) {
   if (value.layout.plain()) return true;
-  const dnnl::memory::desc& desc = value.layout.blocked->desc;
+  if (!is_onednn_or_plain(value.layout)) return false;
+  const dnnl::memory::desc& desc = desc_of(value.layout, {});
   return desc.data.format_kind == dnnl_blocked && desc.data.extra.flags == 0 &&
          desc.get_size() == static_cast<size_t>(value.numel()) * dtype_size(value.dtype);
 }

@@ -5,7 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace quench::onednn {
 

@@ -9,7 +9,7 @@
 #include "kernels/onednn/layout.h"
 #include "kernels/onednn/pool_window.h"
 #include "kernels/onednn/qlayout.h"
-#include "kernels/onednn/qloops.h"
+#include "kernels/x86/qloops.h"
 #include "ops/conv_params.h"
 #include "ops/quant_ops.h"
 
@@ -149,7 +149,7 @@ std::unique_ptr<Kernel> make_int8_max_pool(KernelContext& ctx) {
 std::unique_ptr<Kernel> make_qlinear_average_pool(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(0);
   const TensorDesc& out = ctx.outputs.at(0);
-  if (!int8_window_input(x) || out.dtype != x.dtype || !rounds_half_even()) return nullptr;
+  if (!int8_window_input(x) || out.dtype != x.dtype || !x86::rounds_half_even()) return nullptr;
   const QuantParamSource x_params = quant::tensor_params(ctx, 1, 2, x.dtype, "x");
   const QuantParamSource y_params = quant::tensor_params(ctx, 3, 4, x.dtype, "y");
   if (!x_params.known() || !y_params.known()) return nullptr;
@@ -229,7 +229,8 @@ class GlobalAveragePoolKernel final : public Kernel {
     const int64_t count = p_.batch * p_.channels;
     const int64_t offset = p_.image * p_.x_zero_point;
     for (int64_t i = 0; i < count; ++i) sums[i] = wrap_to_int32(sums[i] - offset);
-    requantize_loop(sums, static_cast<Q*>(a.outputs[0]), count, p_.multiplier, p_.y_zero_point);
+    x86::requantize_loop(sums, static_cast<Q*>(a.outputs[0]), count, p_.multiplier,
+                         p_.y_zero_point);
   }
   std::unique_ptr<KernelState> make_state() const override {
     if (!convert_.active()) return nullptr;
@@ -291,7 +292,7 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   p.image = shape_numel(std::span(nchw).subspan(2));
   // The int32 channel sums hold 255 · n.
   if (p.image > std::numeric_limits<int32_t>::max() / 255) return nullptr;
-  if (!rounds_half_even()) return nullptr;
+  if (!x86::rounds_half_even()) return nullptr;
   const KernelArgs none{};
   p.x_zero_point = x_params.zero_point(none, 0);
   p.y_zero_point = y_params.zero_point(none, 0);
@@ -301,7 +302,8 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   bool channels_last = last;
   if (!x.layout.plain()) {
     const memory::desc wanted = channels_last_desc(x.dtype, x.shape);
-    if (x.layout.blocked->desc != wanted) convert = LayoutStep(x.layout.blocked->desc, wanted);
+    const memory::desc& stored = desc_of(x.layout, wanted);
+    if (stored != wanted) convert = LayoutStep(stored, wanted);
     channels_last = true;
   }
   return quant::visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "ir/shape_util.h"
-#include "kernels/onednn/qloops.h"
+#include "kernels/x86/qloops.h"
 #include "ops/quant_ops.h"
 
 namespace quench::onednn {
@@ -59,9 +59,9 @@ class QdqKernel final : public Kernel {
         const float scale = runs_.scales[channel];
         const int32_t zero_point = runs_.zero_points[channel];
         if constexpr (std::is_same_v<In, float>) {
-          quantize_loop(x, y, runs_.inner, scale, zero_point);
+          x86::quantize_loop(x, y, runs_.inner, scale, zero_point);
         } else {
-          dequantize_loop(x, y, runs_.inner, scale, zero_point);
+          x86::dequantize_loop(x, y, runs_.inner, scale, zero_point);
         }
         x += runs_.inner;
         y += runs_.inner;
@@ -84,9 +84,9 @@ class DynamicQuantizeKernel final : public Kernel {
   void run(const KernelArgs& a) const override {
     const float* x = static_cast<const float*>(a.inputs[0]);
     float min = 0.f, max = 0.f;
-    range_with_zero(x, count_, min, max);
+    x86::range_with_zero(x, count_, min, max);
     const DynamicQuantParams p = dynamic_quant_params(min, max);
-    quantize_loop(x, static_cast<uint8_t*>(a.outputs[0]), count_, p.scale, p.zero_point);
+    x86::quantize_loop(x, static_cast<uint8_t*>(a.outputs[0]), count_, p.scale, p.zero_point);
     if (write_scale_) *static_cast<float*>(a.outputs[1]) = p.scale;
     if (write_zero_point_) *static_cast<uint8_t*>(a.outputs[2]) = p.zero_point;
   }
@@ -102,7 +102,7 @@ class DynamicQuantizeKernel final : public Kernel {
 std::unique_ptr<Kernel> make_quantize_linear(KernelContext& ctx) {
   const DType y = ctx.outputs.at(0).dtype;
   if (ctx.input(kData).dtype != DType::kFloat32 || !is_quant_type(y)) return nullptr;
-  if (!rounds_half_even()) return nullptr;
+  if (!x86::rounds_half_even()) return nullptr;
   std::optional<ChannelRuns> runs = channel_runs(ctx, y);
   if (!runs) return nullptr;
   return quant::visit_quant_type(y, [&](auto q) -> std::unique_ptr<Kernel> {
@@ -126,7 +126,7 @@ std::unique_ptr<Kernel> make_dynamic_quantize_linear(KernelContext& ctx) {
   if (ctx.input(kData).dtype != DType::kFloat32 || ctx.outputs.at(0).dtype != DType::kUInt8) {
     return nullptr;
   }
-  if (!rounds_half_even()) return nullptr;
+  if (!x86::rounds_half_even()) return nullptr;
   auto has_output = [&](size_t i) { return i < ctx.outputs.size() && ctx.outputs[i].present(); };
   return std::make_unique<DynamicQuantizeKernel>(ctx.input(kData).numel(), has_output(1),
                                                  has_output(2));

@@ -6,7 +6,7 @@
 
 #include "ir/shape_util.h"
 #include "kernels/onednn/qlayout.h"
-#include "kernels/onednn/qloops.h"
+#include "kernels/x86/qloops.h"
 #include "ops/quant_ops.h"
 
 namespace quench::onednn {
@@ -86,7 +86,7 @@ class QLinearSoftmaxKernel final : public Kernel {
     // The reference's float p = e / Σ e, quantized (eq. (31)).
     Q output(float e, double sum) const {
       const float p = static_cast<float>(e / sum);
-      return saturate_rounded<Q>(std::nearbyint(p / y_scale) + y_zero_point);
+      return x86::saturate_rounded<Q>(std::nearbyint(p / y_scale) + y_zero_point);
     }
   };
   Locals locals() const { return Locals{exponentials_, y_scale_, y_zero_point_}; }
@@ -179,7 +179,7 @@ class QLinearSoftmaxKernel final : public Kernel {
       const float rounded = std::nearbyint(v);
       // v <= factor (E <= 1), so the margin is at least 2^-20 · v.
       near_ties += std::fabs(v - rounded) > 0.5f - kTieMargin * factors[k];
-      out[k] = saturate_rounded<Q>(rounded + y_zero_point);
+      out[k] = x86::saturate_rounded<Q>(rounded + y_zero_point);
     }
     return near_ties;
   }
@@ -225,7 +225,7 @@ std::unique_ptr<Kernel> make_qlinear_softmax(KernelContext& ctx) {
   if (!is_quant_type(x.dtype) || ctx.outputs.at(0).dtype != x.dtype || x.rank() == 0) {
     return nullptr;
   }
-  if (!rounds_half_even()) return nullptr;
+  if (!x86::rounds_half_even()) return nullptr;
   const QuantParamSource x_params = quant::tensor_params(ctx, 1, 2, x.dtype, "X");
   const QuantParamSource y_params = quant::tensor_params(ctx, 3, 4, x.dtype, "Y");
   if (!x_params.known() || !y_params.known()) return nullptr;

@@ -11,10 +11,10 @@
 
 #include "core/requantize.h"
 #include "kernels/onednn/context.h"
-#include "kernels/onednn/int8_gemv.h"
 #include "kernels/onednn/qconv.h"
-#include "kernels/onednn/qloops.h"
-#include "kernels/onednn/rnn_cell.h"
+#include "kernels/x86/int8_gemv.h"
+#include "kernels/x86/qloops.h"
+#include "kernels/x86/rnn_cell.h"
 #include "ops/quant_ops.h"
 #include "ops/quant_params.h"
 #include "ops/rnn.h"
@@ -122,7 +122,7 @@ class QuantLstmKernel final : public Kernel {
 #endif
   std::vector<float> w_scales_, r_scales_;  // [dirs, 4h]
   std::vector<float> bias_;                 // [dirs, 4h]: Wb + Rb, or zeros without B
-  CellMath math_[2];
+  x86::CellMath math_[2];
   bool has_lengths_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false, has_y_ = false, has_y_h_ = false, has_y_c_ = false;
   size_t offsets_[11] = {};
@@ -198,9 +198,9 @@ void QuantLstmKernel::run(const KernelArgs& a) const {
   const int64_t rows = max_length * z.batch, all_rows = z.seq_length * z.batch;
   const float* x = static_cast<const float*>(a.inputs[kRnnX]);
   float min = 0.f, max = 0.f;
-  range_with_zero(x, rows * z.input, min, max);
+  x86::range_with_zero(x, rows * z.input, min, max);
   const DynamicQuantParams p = dynamic_quant_params(min, max);
-  quantize_loop(x, b.x_q, rows * z.input, p.scale, p.zero_point);
+  x86::quantize_loop(x, b.x_q, rows * z.input, p.scale, p.zero_point);
   std::memset(b.x_q + rows * z.input, 0, (all_rows - rows) * z.input);
   *static_cast<int32_t*>(s.x_zero_point.get_data_handle()) = p.zero_point;
   for (int64_t d = 0; d < z.dirs; ++d) {
@@ -238,7 +238,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
       has_peepholes_ ? static_cast<const float*>(a.inputs[kRnnP]) + d * 3 * hidden : nullptr;
   float* y = has_y_ ? static_cast<float*>(a.outputs[kRnnY]) : nullptr;
   const int64_t y_time_stride = z.dirs * states;
-  const CellMath& m = math_[d];
+  const x86::CellMath& m = math_[d];
   for (int64_t step = 0; step < max_length; ++step) {
     // As the reference: when Y is an output, a sequence that ended before the previous step
     // contributes zeros to the quantization of the batch's hidden state (eq. (37)).
@@ -252,9 +252,9 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
       std::fill(b.h_seen + batch * hidden, b.h_seen + (batch + 1) * hidden, 0.f);
     }
     float min = 0.f, max = 0.f;
-    range_with_zero(seen, states, min, max);
+    x86::range_with_zero(seen, states, min, max);
     const DynamicQuantParams p = dynamic_quant_params(min, max);
-    quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
+    x86::quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
     *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
 #ifdef QUENCH_INT8_GEMV
     if (!recurrent_gemv_.empty()) {
@@ -272,7 +272,8 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
       if (step >= length) continue;
       const int64_t time = attrs_.reversed(d) ? length - 1 - step : step;
       // gates = (G_x + G_h) + (Wb + Rb) with G = float(Σ) · (s · s_W[row]) (eq. (44)): the
-      // sum here, the bias added by lstm_row (as `xw`, zeros without B), the reference's order.
+      // sum here, the bias added by x86::lstm_row (as `xw`, zeros without B), the reference's
+      // order.
       float* gates = b.gates + batch * gate_rows;
       const int32_t* x_acc = b.x_acc + (time * z.batch + batch) * gate_rows;
       const int32_t* h_acc = b.h_acc + batch * gate_rows;
@@ -281,7 +282,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
         gates[g] = g_x + static_cast<float>(h_acc[g]) * b.h_multiplier[g];
       }
       float* h = b.hidden + batch * hidden;
-      lstm_row(m, bias, peephole, gates, h, b.cell + batch * hidden);
+      x86::lstm_row(m, bias, peephole, gates, h, b.cell + batch * hidden);
       if (y) std::copy(h, h + hidden, y + time * y_time_stride + state_at + batch * hidden);
     }
   }
@@ -345,7 +346,7 @@ std::vector<float> gate_scales(const KernelContext& ctx, size_t input, int64_t d
 std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
   const Node& node = ctx.node;
   if (ctx.inputs.size() != kInputCount || ctx.outputs.size() > 3) return nullptr;
-  if (node.has_attr("layout") || !rounds_half_even()) return nullptr;
+  if (node.has_attr("layout") || !x86::rounds_half_even()) return nullptr;
   for (size_t i :
        {size_t{kRnnX}, size_t{kRnnB}, size_t{kRnnInitialH}, size_t{kRnnInitialC}, size_t{kRnnP}}) {
     if (ctx.has_input(i) && ctx.inputs[i].dtype != DType::kFloat32) return nullptr;
@@ -410,7 +411,7 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
   k->recurrent_ = make_product(z.batch, z.hidden, gate_rows, r_s8.data(), z.dirs, *r_zero_point);
   if (!k->input_ || !k->recurrent_) return nullptr;
 #ifdef QUENCH_INT8_GEMV
-  if (z.batch == 1 && gate_rows % 16 == 0 && z.hidden <= PackedInt8Gemv::kMaxTaps) {
+  if (z.batch == 1 && gate_rows % 16 == 0 && z.hidden <= x86::PackedInt8Gemv::kMaxTaps) {
     for (int64_t d = 0; d < z.dirs; ++d) {
       k->recurrent_gemv_.emplace_back(r_s8.data() + d * z.hidden * gate_rows, z.hidden, gate_rows,
                                       *r_zero_point);
@@ -430,7 +431,7 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
     }
   }
   for (int64_t d = 0; d < z.dirs; ++d) {
-    CellMath& m = k->math_[d];
+    x86::CellMath& m = k->math_[d];
     m.hidden = z.hidden;
     m.clip = k->attrs_.clip;
     m.input_forget = k->attrs_.input_forget;

@@ -1,5 +1,5 @@
 // RNN, GRU and LSTM as GEMMs: X·Wᵀ for every time step at once, then a small H·Rᵀ per step
-// followed by the element-wise cell update (kernels/onednn/rnn_cell.h).
+// followed by the element-wise cell update (kernels/x86/rnn_cell.h).
 #include "kernels/onednn/rnn.h"
 
 #include <algorithm>
@@ -8,8 +8,8 @@
 #include <unordered_map>
 
 #include "kernels/onednn/context.h"
-#include "kernels/onednn/rnn_cell.h"
 #include "kernels/onednn/rnn_gemv.h"
+#include "kernels/x86/rnn_cell.h"
 #include "ops/rnn.h"
 
 namespace quench::onednn {
@@ -222,7 +222,7 @@ class RnnKernel final : public Kernel {
     const int64_t gate_stride = sizes_.gates * hidden;
     const int64_t xw_stride = sizes_.directions * gate_stride;
     const int64_t product_stride = split_ ? 2 * hidden : gate_stride;  // row of b.gates
-    const CellMath& m = math_[direction];
+    const x86::CellMath& m = math_[direction];
     const float* peephole =
         has_peepholes_ ? static_cast<const float*>(a.inputs[kRnnP]) + direction * 3 * hidden
                        : nullptr;
@@ -250,28 +250,29 @@ class RnnKernel final : public Kernel {
       switch (attrs_.cell) {
         case RnnCell::kRnn:
           for_each_row([&](int64_t, int64_t, const float* xw, float* gates, float* h) {
-            rnn_row(m, xw, gates, h);
+            x86::rnn_row(m, xw, gates, h);
           });
           break;
         case RnnCell::kLstm:
           for_each_row([&](int64_t batch, int64_t, const float* xw, float* gates, float* h) {
-            lstm_row(m, xw, peephole, gates, h, b.cell + batch * hidden);
+            x86::lstm_row(m, xw, peephole, gates, h, b.cell + batch * hidden);
           });
           break;
         case RnnCell::kGru:
           if (split_) {
             for_each_row([&](int64_t batch, int64_t, const float* xw, float* gates, float* h) {
-              gru_gates_row(m, xw, gates, h, b.reset_hidden + batch * hidden);
+              x86::gru_gates_row(m, xw, gates, h, b.reset_hidden + batch * hidden);
             });
             reset_product(s, b, direction);
             for_each_row([&](int64_t batch, int64_t, const float* xw, float* gates, float* h) {
-              gru_update_row(m, xw + 2 * hidden, b.hidden_product + batch * hidden, gates, nullptr,
-                             nullptr, h);
+              x86::gru_update_row(m, xw + 2 * hidden, b.hidden_product + batch * hidden, gates,
+                                  nullptr, nullptr, h);
             });
           } else {
             for_each_row([&](int64_t, int64_t, const float* xw, float* gates, float* h) {
-              gru_gates_row(m, xw, gates, h, nullptr);
-              gru_update_row(m, xw + 2 * hidden, gates + 2 * hidden, gates, gates + hidden, rbh, h);
+              x86::gru_gates_row(m, xw, gates, h, nullptr);
+              x86::gru_update_row(m, xw + 2 * hidden, gates + 2 * hidden, gates, gates + hidden,
+                                  rbh, h);
             });
           }
           break;
@@ -340,7 +341,7 @@ class RnnKernel final : public Kernel {
   std::optional<Gemm> recurrent_, reset_;
   std::vector<PackedGemv> recurrent_gemv_, reset_gemv_;
   std::vector<float> recurrent_hidden_bias_;  // [directions, hidden]: GRU's Rbh (else zeros)
-  CellMath math_[2];
+  x86::CellMath math_[2];
   int64_t xw_offset_ = 0, gates_offset_ = 0, hidden_offset_ = 0, cell_offset_ = 0;
   int64_t reset_hidden_offset_ = 0, hidden_product_offset_ = 0, scratch_floats_ = 0;
   std::string node_;
@@ -427,7 +428,7 @@ std::unique_ptr<Kernel> RnnKernel::make(KernelContext& ctx) {
   }
 
   for (int64_t direction = 0; direction < sizes.directions; ++direction) {
-    CellMath& m = k->math_[direction];
+    x86::CellMath& m = k->math_[direction];
     m.hidden = hidden;
     m.clip = attrs.clip;
     m.input_forget = attrs.input_forget;

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace quench::onednn {
 

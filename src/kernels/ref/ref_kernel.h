@@ -4,7 +4,7 @@
 #include <memory>
 #include <utility>
 
-#include "runtime/kernel.h"
+#include "kernels/kernel.h"
 
 namespace quench::ref {
 

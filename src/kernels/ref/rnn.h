@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernel.h"
 #include "ops/rnn.h"
-#include "runtime/kernel.h"
 
 namespace quench::ref {
 

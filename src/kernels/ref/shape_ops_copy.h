@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/kernel.h"
 #include "quench/tensor.h"
-#include "runtime/kernel.h"
 
 namespace quench::ref {
 

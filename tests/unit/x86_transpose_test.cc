@@ -1,4 +1,4 @@
-// The fast Transpose kernel (kernels/onednn/transpose.cc) against the reference, byte for byte:
+// The fast Transpose kernel (kernels/x86/transpose.cc) against the reference, byte for byte:
 // every permutation of ranks 3 and 4, random permutations of ranks 2 to 6, the element sizes 1, 2,
 // 4 and 8 (u8, s8, f16, f32, i64), size-1 dims, empty tensors; and the kernel chosen by a Session.
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <random>
 
 #include "quench/session.h"
+#include "runtime/kernel_registry.h"
 #include "test_util.h"
 
 namespace quench {
@@ -30,11 +31,11 @@ Node transpose_node(const Ints* perm) {
 }
 
 const FastKernel& fast_transpose() {
-  const OpDef* def = op_registry().find("", "Transpose");
+  const OpDef* def = kernel_registry().find("", "Transpose");
   for (const FastKernel& fk : def->fast) {
-    if (fk.name == "onednn") return fk;
+    if (fk.name == "x86") return fk;
   }
-  throw Error(ErrorKind::kInternal, "no onednn Transpose kernel");
+  throw Error(ErrorKind::kInternal, "no x86 Transpose kernel");
 }
 
 // Runs the fast kernel on `x`; an undefined Tensor when it declined.
@@ -47,7 +48,7 @@ Tensor run_fast(const Node& node, const Tensor& x) {
       TensorDesc{outputs.at(0).dtype, *concrete(*outputs.at(0).shape), nullptr, {}});
   std::unique_ptr<Kernel> kernel = fast_transpose().make(ctx);
   if (kernel == nullptr) return Tensor();
-  EXPECT_EQ(kernel->impl().rfind("onednn:", 0), 0u) << kernel->impl();
+  EXPECT_EQ(kernel->impl().rfind("x86:", 0), 0u) << kernel->impl();
   Tensor y = Tensor::empty(ctx.outputs[0].dtype, ctx.outputs[0].shape);
   auto scratch = aligned_alloc_shared(std::max<size_t>(kernel->scratch_bytes(), 64));
   auto state = kernel->make_state();
@@ -73,7 +74,7 @@ void expect_matches_reference(DType dtype, const Shape& shape, const Ints* perm,
 const DType kTypes[] = {DType::kUInt8, DType::kInt8, DType::kFloat16, DType::kFloat32,
                         DType::kInt64};
 
-TEST(OneDnnTranspose, EveryPermutationOfRank3And4) {
+TEST(FastTranspose, EveryPermutationOfRank3And4) {
   const std::vector<Shape> shapes = {{5, 3, 7},     {4, 17, 16},    {3, 1, 33},
                                      {2, 5, 3, 19}, {2, 17, 4, 16}, {1, 18, 1, 20}};
   for (DType dtype : kTypes) {
@@ -87,7 +88,7 @@ TEST(OneDnnTranspose, EveryPermutationOfRank3And4) {
   }
 }
 
-TEST(OneDnnTranspose, RandomPermutationsOfRank2To6) {
+TEST(FastTranspose, RandomPermutationsOfRank2To6) {
   std::mt19937 rng(7);
   for (size_t rank = 2; rank <= 6; ++rank) {
     for (int trial = 0; trial < 12; ++trial) {
@@ -103,7 +104,7 @@ TEST(OneDnnTranspose, RandomPermutationsOfRank2To6) {
   }
 }
 
-TEST(OneDnnTranspose, LargeTilesAndLongRuns) {
+TEST(FastTranspose, LargeTilesAndLongRuns) {
   const Ints swap_last{0, 2, 1};
   const Ints keep_last{1, 0, 2};
   for (DType dtype : kTypes) {
@@ -112,7 +113,7 @@ TEST(OneDnnTranspose, LargeTilesAndLongRuns) {
   }
 }
 
-TEST(OneDnnTranspose, DefaultPermReversesDims) {
+TEST(FastTranspose, DefaultPermReversesDims) {
   for (DType dtype : kTypes) expect_matches_reference(dtype, {2, 3, 4, 5}, nullptr, 4);
   const Tensor x = Tensor::from_vector<uint8_t>({2, 3}, {1, 2, 3, 4, 5, 6});
   const Tensor y = run_fast(transpose_node(nullptr), x);
@@ -121,7 +122,7 @@ TEST(OneDnnTranspose, DefaultPermReversesDims) {
   EXPECT_EQ(y.to_int64_vector(), (std::vector<int64_t>{1, 4, 2, 5, 3, 6}));
 }
 
-TEST(OneDnnTranspose, IdentityScalarAndSizeOneDims) {
+TEST(FastTranspose, IdentityScalarAndSizeOneDims) {
   const Ints identity{0, 1, 2};
   const Ints one_dims{2, 0, 1};
   const Ints none{};
@@ -133,7 +134,7 @@ TEST(OneDnnTranspose, IdentityScalarAndSizeOneDims) {
   }
 }
 
-TEST(OneDnnTranspose, EmptyTensors) {
+TEST(FastTranspose, EmptyTensors) {
   const Ints perm{2, 0, 1};
   for (DType dtype : kTypes) {
     expect_matches_reference(dtype, {0, 3, 4}, &perm, 9);
@@ -142,7 +143,7 @@ TEST(OneDnnTranspose, EmptyTensors) {
   }
 }
 
-TEST(OneDnnTranspose, InvalidPermIsLeftToTheReference) {
+TEST(FastTranspose, InvalidPermIsLeftToTheReference) {
   const Ints repeated{0, 0, 1};
   const Tensor x = patterned(DType::kFloat32, {2, 3, 4}, 10);
   const Node node = transpose_node(&repeated);
@@ -154,7 +155,7 @@ TEST(OneDnnTranspose, InvalidPermIsLeftToTheReference) {
 }
 
 // A Session chooses the fast kernel for float and 8-bit data and agrees with the reference one.
-TEST(OneDnnTranspose, ChosenBySession) {
+TEST(FastTranspose, ChosenBySession) {
   const Ints perm{2, 0, 3, 1, 4};
   for (DType dtype : {DType::kFloat32, DType::kUInt8}) {
     Model m;
@@ -171,7 +172,7 @@ TEST(OneDnnTranspose, ChosenBySession) {
     EXPECT_TRUE(fast.run({x}).at(0).equals(ref.run({x}).at(0)));
     bool chosen = false;
     for (const StepInfo& s : fast.plan_steps({x.shape()})) {
-      chosen |= s.op_type == "Transpose" && s.impl == "onednn:transpose_loop";
+      chosen |= s.op_type == "Transpose" && s.impl == "x86:transpose_loop";
     }
     EXPECT_TRUE(chosen) << "the fast kernel was not selected";
   }

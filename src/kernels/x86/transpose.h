@@ -2,9 +2,9 @@
 
 #include <memory>
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
-namespace quench::onednn {
+namespace quench::x86 {
 
 // ONNX Transpose of any element type of 1, 2, 4 or 8 bytes (float and 8-bit data alike), plain
 // layout: the permutation simplified to as few dims as possible, then either contiguous runs
@@ -12,4 +12,4 @@ namespace quench::onednn {
 // bytes).
 std::unique_ptr<Kernel> make_transpose(KernelContext& ctx);
 
-}  // namespace quench::onednn
+}  // namespace quench::x86

@@ -10,7 +10,7 @@
 
 #include "ops/rnn.h"
 
-namespace quench::onednn {
+namespace quench::x86 {
 
 // The gate math of one direction. Gate blocks of `hidden` floats are in ONNX order: RNN (one),
 // GRU (z, r, h), LSTM (i, o, f, c). `xw` rows hold X·Wᵀ plus the fused bias of every gate
@@ -44,4 +44,4 @@ void gru_update_row(const CellMath& m, const float* xw, float* recurrent, const 
 void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* gates, float* h,
               float* c);
 
-}  // namespace quench::onednn
+}  // namespace quench::x86

@@ -1,6 +1,6 @@
-#include "runtime/evaluate.h"
+#include "ops/evaluate.h"
 
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace quench {
 

@@ -1,4 +1,4 @@
-#include "kernels/onednn/int8_gemv.h"
+#include "kernels/x86/int8_gemv.h"
 
 #ifdef QUENCH_INT8_GEMV
 #include <immintrin.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace quench::onednn {
+namespace quench::x86 {
 
 PackedInt8Gemv::PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_zero_point)
     : k_(k), n_(n), groups_((k + 3) / 4), w_zero_point_(w_zero_point) {
@@ -69,5 +69,5 @@ void PackedInt8Gemv::multiply(const uint8_t* x, int32_t x_zero_point, int32_t* a
   }
 }
 
-}  // namespace quench::onednn
+}  // namespace quench::x86
 #endif

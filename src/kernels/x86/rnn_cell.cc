@@ -1,4 +1,4 @@
-#include "kernels/onednn/rnn_cell.h"
+#include "kernels/x86/rnn_cell.h"
 
 #include <algorithm>
 #include <bit>
@@ -6,7 +6,7 @@
 
 #include "kernels/ref/rnn.h"
 
-namespace quench::onednn {
+namespace quench::x86 {
 namespace {
 
 // e^x for x in [-87.3, 88] (clamped there: the result stays a normal float), Cephes' expf:
@@ -206,4 +206,4 @@ void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* 
   for (int64_t unit = 0; unit < hidden; ++unit) h[unit] = output_gate[unit] * cell_output[unit];
 }
 
-}  // namespace quench::onednn
+}  // namespace quench::x86

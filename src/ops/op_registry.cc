@@ -1,4 +1,4 @@
-#include "ir/op_registry.h"
+#include "ops/op_registry.h"
 
 #include <algorithm>
 
@@ -57,7 +57,6 @@ const OpRegistry& op_registry() {
   static const OpRegistry registry = [] {
     OpRegistry r;
     register_builtin_ops(r);
-    register_fast_kernels(r);
     return r;
   }();
   return registry;

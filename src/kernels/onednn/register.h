@@ -1,4 +1,4 @@
-// oneDNN-backed kernels: factories registered as fast kernels of their ops.
+// The oneDNN backend's fast kernels, registered by the runtime (runtime/kernel_registry.cc).
 #pragma once
 
 namespace quench {

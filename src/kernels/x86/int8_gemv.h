@@ -11,7 +11,7 @@
 #define QUENCH_INT8_GEMV 1
 #endif
 
-namespace quench::onednn {
+namespace quench::x86 {
 
 #ifdef QUENCH_INT8_GEMV
 // u8 x s8 -> s32 with vpdpbusd (4 products summed per int32 lane, no saturation), weights packed
@@ -36,4 +36,4 @@ class PackedInt8Gemv {
 };
 #endif
 
-}  // namespace quench::onednn
+}  // namespace quench::x86

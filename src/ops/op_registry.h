@@ -1,4 +1,5 @@
-// One entry per supported op: shape inference, the reference kernel, and faster kernels.
+// One entry per supported op: shape inference, the reference kernel, and the faster kernels
+// backends register (runtime/kernel_registry.h adds them; op_registry() holds the ops alone).
 #pragma once
 
 #include <memory>
@@ -7,9 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/kernel.h"
+#include "kernels/layout.h"
 #include "quench/graph.h"
-#include "runtime/kernel.h"
-#include "runtime/layout.h"
 
 namespace quench {
 
@@ -121,7 +122,9 @@ class OpRegistry {
   std::unordered_map<std::string, OpDef> defs_;
 };
 
-// The registry with every built-in op and kernel, built on first use.
+// The registry with every built-in op and its reference kernel, built on first use. Shape
+// inference, constant folding and evaluation use it; sessions use kernel_registry(), which adds the
+// backends' fast kernels.
 const OpRegistry& op_registry();
 
 // Why `node` cannot run in quench, or "" when it can (unknown op, domain or opset too old).

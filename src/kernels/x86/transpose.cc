@@ -1,4 +1,4 @@
-#include "kernels/onednn/transpose.h"
+#include "kernels/x86/transpose.h"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 #include "ir/shape_util.h"
 #include "kernels/ref/shape_ops_copy.h"
 
-namespace quench::onednn {
+namespace quench::x86 {
 namespace {
 
 // Dims iterated outside the inner block; deeper simplified views are left to the reference.
@@ -78,7 +78,7 @@ class TransposeKernel final : public Kernel {
       }
     }
   }
-  std::string impl() const override { return "onednn:transpose_loop"; }
+  std::string impl() const override { return "x86:transpose_loop"; }
 
  private:
   void copy_block(const T* in, T* out) const {
@@ -186,4 +186,4 @@ std::unique_ptr<Kernel> make_transpose(KernelContext& ctx) {
   return kernel;
 }
 
-}  // namespace quench::onednn
+}  // namespace quench::x86

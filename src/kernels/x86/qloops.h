@@ -35,7 +35,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-namespace quench::onednn {
+namespace quench::x86 {
 
 #ifdef QUENCH_QLOOPS_AVX512
 namespace simd {
@@ -309,7 +309,7 @@ void requantize_loop(const int32_t* acc, Q* y, int64_t count, float multiplier,
   }
 }
 
-}  // namespace quench::onednn
+}  // namespace quench::x86
 
 #ifdef QUENCH_QLOOPS_AVX512
 #pragma GCC diagnostic pop
