@@ -10,3 +10,10 @@ if [ -z "$QUENCH_PYTHON" ]; then
   echo "note: onnxruntime is not available; tests that compare with it will be skipped"
 fi
 ctest --test-dir build --output-on-failure
+
+# The reference-only build (no oneDNN backend): the layers link without it and the reference and
+# hand-written kernels pass their tests alone.
+cmake -S . -B build-ref -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUENCH_WITH_ONEDNN=OFF \
+  -DQUENCH_BUILD_BENCH=OFF >/dev/null
+ninja -C build-ref quench_tests quench_conformance
+ctest --test-dir build-ref --output-on-failure -R '^(unit|conformance)$'

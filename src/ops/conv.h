@@ -14,14 +14,6 @@ namespace quench {
 
 struct KernelContext;
 
-// kInvalidModel naming `node`: "Conv 'c1': <message>" (what InferContext::fail says, for helpers
-// shared by shape inference and kernel factories).
-template <class... Args>
-[[noreturn]] void fail_node(const Node& node, fmt::format_string<Args...> format, Args&&... args) {
-  fail(ErrorKind::kInvalidModel, "{}: {}", node.describe(),
-       fmt::format(format, std::forward<Args>(args)...));
-}
-
 // "5x5"; "?" for an unknown (negative) size.
 std::string dims_str(const std::vector<int64_t>& dims);
 

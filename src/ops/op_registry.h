@@ -14,6 +14,14 @@
 
 namespace quench {
 
+// kInvalidModel naming `node`: "Conv 'c1': <message>" (what InferContext::fail says, for helpers
+// shared by shape inference and kernel factories).
+template <class... Args>
+[[noreturn]] void fail_node(const Node& node, fmt::format_string<Args...> format, Args&&... args) {
+  fail(ErrorKind::kInvalidModel, "{}: {}", node.describe(),
+       fmt::format(format, std::forward<Args>(args)...));
+}
+
 // What shape inference sees of one node.
 class InferContext {
  public:

@@ -217,30 +217,6 @@ std::unique_ptr<Kernel> ref_rnn(KernelContext& ctx) {
 
 }  // namespace
 
-int64_t RnnAttributes::gates() const {
-  switch (cell) {
-    case RnnCell::kRnn:
-      return 1;
-    case RnnCell::kGru:
-      return 3;
-    case RnnCell::kLstm:
-      break;
-  }
-  return 4;
-}
-
-int64_t RnnAttributes::activations_per_direction() const {
-  switch (cell) {
-    case RnnCell::kRnn:
-      return 1;
-    case RnnCell::kGru:
-      return 2;
-    case RnnCell::kLstm:
-      break;
-  }
-  return 3;
-}
-
 RnnAttributes parse_rnn_attributes(const Node& node, int64_t opset) {
   RnnAttributes a;
   if (node.op_type == "RNN") {

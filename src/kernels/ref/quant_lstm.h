@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ops/rnn.h"
+#include "kernels/ref/rnn_attributes.h"
 
 namespace quench::ref {
 

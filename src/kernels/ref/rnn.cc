@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/ref/ref_kernel.h"
+#include "quench/error.h"
 
 namespace quench::ref {
 namespace {

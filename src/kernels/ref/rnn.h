@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kernels/kernel.h"
-#include "ops/rnn.h"
+#include "kernels/ref/rnn_attributes.h"
 
 namespace quench::ref {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "ops/rnn.h"
+#include "kernels/ref/rnn_attributes.h"
 
 namespace quench::x86 {
 
