@@ -70,7 +70,10 @@ function(quench_layer name)
   foreach(below IN LISTS L_SEES)
     target_link_libraries(quench_${name} PUBLIC quench_${below})
   endforeach()
-  target_link_libraries(quench_${name} PUBLIC ${L_LINKS} PRIVATE ${L_PRIVATE_LINKS})
+  # fmt and OpenMP are used inside the library only: users get them as link dependencies, not as
+  # headers.
+  target_link_libraries(quench_${name} PUBLIC ${L_LINKS}
+                        PRIVATE fmt::fmt OpenMP::OpenMP_CXX ${L_PRIVATE_LINKS})
   foreach(source IN LISTS sources)
     foreach(isa avx2 avx512 avx512vnni avx512vbmi)
       if(source MATCHES "_${isa}\\.cc$")

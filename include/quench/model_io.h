@@ -36,7 +36,5 @@ void check_model(const Model& model);
 
 // Reads a serialized onnx.TensorProto (the format of the ONNX backend test data).
 Tensor load_tensor_proto(const std::filesystem::path& path);
-void save_tensor_proto(const Tensor& tensor, const std::filesystem::path& path,
-                       const std::string& name = "");
 
 }  // namespace quench

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "quench/graph.h"
 
@@ -43,6 +44,20 @@ int eliminate_dead_nodes(Graph& graph);
 // Folds inference-mode BatchNormalization into a preceding Conv or Gemm whose weights are
 // constant and whose output feeds only the BatchNormalization. Returns the number folded.
 int fold_batch_norms(Graph& graph);
+
+// What the lowering of QDQ patterns onto integer ops did to a graph (the runtime lowers every QDQ
+// model when it plans; quench/inspect.h reports it): the units it lowered and the compute nodes it
+// left in float, with why.
+struct LoweringReport {
+  struct FloatNode {
+    std::string node;
+    std::string op_type;
+    std::string reason;  // "no integer kernel", "weights not constant", ...
+  };
+  std::vector<FloatNode> float_nodes;
+  std::map<std::string, int> lowered;  // "Conv -> QLinearConv" -> number of units
+  int units = 0;
+};
 
 // Gives graph inputs these concrete shapes (checked against the declared ones: rank and fixed
 // dims must agree), then folds constants. kInvalidArgument naming the input on a mismatch.

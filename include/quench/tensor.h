@@ -93,12 +93,15 @@ class Tensor {
 // 64-byte aligned allocation owned by a shared_ptr.
 std::shared_ptr<void> aligned_alloc_shared(size_t bytes);
 
+namespace detail {
+// kInvalidArgument unless `values` values fill `tensor`.
+void check_value_count(const Tensor& tensor, size_t values);
+}  // namespace detail
+
 template <class T>
 Tensor Tensor::from_vector(Shape shape, const std::vector<T>& values) {
   Tensor t = empty(dtype_of<T>, std::move(shape));
-  QUENCH_CHECK(static_cast<size_t>(t.numel()) == values.size(), ErrorKind::kInvalidArgument,
-               "Tensor::from_vector: shape {} holds {} elements, got {} values",
-               shape_str(t.shape()), t.numel(), values.size());
+  detail::check_value_count(t, values.size());
   T* out = t.data<T>();
   for (size_t i = 0; i < values.size(); ++i) out[i] = values[i];
   return t;

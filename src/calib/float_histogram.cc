@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench::calib {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench::calib {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/check.h"
+
 namespace quench::calib {
 
 // A JSON value and where it sits; accessors check types and ranges and throw a quench::Error

@@ -6,6 +6,7 @@
 #include "calib/observer_config.h"
 #include "calib/observer_state.h"
 #include "calib/range_rules.h"
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {

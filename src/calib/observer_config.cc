@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {

@@ -1,4 +1,4 @@
-// Whole-file reads and atomic writes.
+// Whole-file reads and atomic writes (quench/files.h has the public part).
 #pragma once
 
 #include <filesystem>
@@ -6,6 +6,8 @@
 #include <iosfwd>
 #include <string>
 #include <string_view>
+
+#include "quench/files.h"
 
 namespace quench {
 
@@ -17,27 +19,5 @@ std::string read_file(const std::filesystem::path& path, std::string_view what =
 // is untouched.
 void write_file_atomic(const std::filesystem::path& path,
                        const std::function<void(std::ostream&)>& write);
-void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
-
-// Checks, before long work starts, that `path` can be created or replaced: its folder exists
-// and is writable, and `path` is not a folder. kIo with the reason otherwise.
-void check_writable(const std::filesystem::path& path, std::string_view what = "output");
-
-// A fresh folder under the system's temporary folder, removed with everything in it when the
-// object goes away (also during stack unwinding after an error). kIo when it cannot be created.
-class TempDir {
- public:
-  explicit TempDir(std::string_view prefix = "quench");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  // The path of `name` inside the folder (its parent folders are created).
-  std::string file(const std::string& name) const;
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace quench

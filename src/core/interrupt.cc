@@ -3,6 +3,7 @@
 #include <atomic>
 #include <csignal>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {
@@ -27,6 +28,8 @@ void check_interrupted() {
   if (interrupted()) fail(ErrorKind::kInterrupted, "interrupted by the user; nothing was written");
 }
 
-void set_interrupted(bool value) { g_interrupted.store(value); }
+void request_interrupt() { g_interrupted.store(true); }
+
+void clear_interrupt() { g_interrupted.store(false); }
 
 }  // namespace quench

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/check.h"
 #include "core/half.h"
 
 namespace quench {
@@ -161,5 +162,13 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
 std::vector<double> Tensor::to_double_vector() const {
   return convert_all<double>(*this, [](auto v) { return static_cast<double>(v); });
 }
+
+namespace detail {
+void check_value_count(const Tensor& tensor, size_t values) {
+  QUENCH_CHECK(static_cast<size_t>(tensor.numel()) == values, ErrorKind::kInvalidArgument,
+               "Tensor::from_vector: shape {} holds {} elements, got {} values",
+               shape_str(tensor.shape()), tensor.numel(), values);
+}
+}  // namespace detail
 
 }  // namespace quench

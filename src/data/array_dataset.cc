@@ -1,6 +1,7 @@
 // Datasets over stored arrays (IDX, npy) and generated noise.
 #include <algorithm>
 
+#include "core/check.h"
 #include "data/sources.h"
 #include "data/transform.h"
 

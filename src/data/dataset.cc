@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/check.h"
 #include "data/sources.h"
 #include "quench/data.h"
 

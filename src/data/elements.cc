@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 
+#include "core/check.h"
 #include "core/half.h"
 #include "quench/error.h"
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {

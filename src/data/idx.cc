@@ -2,6 +2,7 @@
 // big-endian, in C order.
 #include <array>
 
+#include "core/check.h"
 #include "core/file_util.h"
 #include "data/gzip.h"
 #include "data/stored_array.h"

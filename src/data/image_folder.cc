@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/check.h"
 #include "core/file_util.h"
 #include "data/sources.h"
 #include "data/stb.h"

@@ -5,6 +5,7 @@
 #include <optional>
 #include <ostream>
 
+#include "core/check.h"
 #include "core/file_util.h"
 #include "data/npy_format.h"
 #include "quench/data.h"

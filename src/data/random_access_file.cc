@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench {

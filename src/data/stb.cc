@@ -2,6 +2,7 @@
 // never clash with a copy in libstb.
 #include "data/stb.h"
 
+#include "core/check.h"
 #include "quench/error.h"
 
 #pragma GCC diagnostic push

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/check.h"
 #include "data/npy_format.h"
 
 namespace quench {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/check.h"
 #include "data/stb.h"
 
 namespace quench {

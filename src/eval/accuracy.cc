@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/check.h"
 #include "core/progress.h"
 #include "quench/evaluate.h"
 

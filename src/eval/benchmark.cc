@@ -5,6 +5,8 @@
 #include <cstring>
 #include <random>
 
+#include "core/check.h"
+
 namespace quench {
 
 LatencyStats measure_latency(const std::function<void()>& fn, const LatencyOptions& options) {

@@ -2,6 +2,8 @@
 
 #include <unordered_set>
 
+#include "core/check.h"
+
 namespace quench {
 
 std::string dim_str(const Dim& d) {

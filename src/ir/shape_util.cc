@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+
 namespace quench {
 
 std::optional<SymbolicShape> broadcast_shapes(const SymbolicShape& a, const SymbolicShape& b) {

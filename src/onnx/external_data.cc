@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench::onnx_io {

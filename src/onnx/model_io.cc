@@ -6,6 +6,7 @@
 #include <climits>
 #include <ostream>
 
+#include "core/check.h"
 #include "core/file_util.h"
 #include "onnx/proto.h"
 
@@ -106,13 +107,6 @@ Tensor load_tensor_proto(const fs::path& path) {
   parse_or_fail(proto, bytes, path.string(), "a serialized ONNX tensor");
   fs::path dir = path.parent_path();
   return onnx_io::tensor_from_proto(proto, TensorSource{dir.empty() ? "." : dir, path.string()});
-}
-
-void save_tensor_proto(const Tensor& tensor, const fs::path& path, const std::string& name) {
-  onnx::TensorProto proto;
-  proto.set_name(name);
-  onnx_io::tensor_to_proto(tensor, &proto);
-  write_file_atomic(path, proto.SerializeAsString());
 }
 
 }  // namespace quench

@@ -1,5 +1,6 @@
 #include <unordered_set>
 
+#include "core/check.h"
 #include "onnx/proto.h"
 
 namespace quench::onnx_io {

@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "core/check.h"
 #include "onnx/external_data.h"
 #include "onnx/proto.h"
 

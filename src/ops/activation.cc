@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "core/check.h"
 #include "ops/fused.h"
 
 namespace quench {

@@ -9,6 +9,7 @@
 #include <bit>
 #include <cmath>
 
+#include "core/check.h"
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/elementwise.h"

@@ -1,6 +1,7 @@
 // Conv and ConvTranspose (opsets 1-17, whose semantics do not differ): shape inference and the
 // reference kernels of kernels/ref/conv.h.
 #include "ops/conv.h"
+#include "core/check.h"
 
 #include <algorithm>
 

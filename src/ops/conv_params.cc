@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+
 namespace quench {
 
 int64_t WindowParams::output_size(int i, int64_t in) const {

@@ -1,5 +1,6 @@
 #include "ops/evaluate.h"
 
+#include "core/check.h"
 #include "ops/op_registry.h"
 
 namespace quench {

@@ -1,5 +1,6 @@
 #include "ops/fused.h"
 
+#include "core/check.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/op_registry.h"
 #include "ops/register.h"

@@ -1,5 +1,6 @@
 // Matrix products: Gemm (opset 7+) and MatMul (opset 1+, numpy semantics).
 #include "ops/linalg.h"
+#include "core/check.h"
 
 #include "ir/shape_util.h"
 #include "kernels/ref/linalg.h"

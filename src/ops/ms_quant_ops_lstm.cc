@@ -1,6 +1,7 @@
 // DynamicQuantizeLSTM of ONNX Runtime's com.microsoft domain (opset 1): the ONNX LSTM's
 // attributes and shapes (ops/rnn.h, layout 0) with 8-bit W [dirs, input, 4h] and R [dirs, hidden,
 // 4h] quantized per direction or per gate row; the kernel is kernels/ref/quant_lstm.h.
+#include "core/check.h"
 #include "kernels/ref/quant_lstm.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"

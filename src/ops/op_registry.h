@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/check.h"
 #include "kernels/kernel.h"
 #include "kernels/layout.h"
 #include "quench/graph.h"

@@ -4,6 +4,7 @@
 // in LpPool 2) default to the older behaviour when absent. Later additions (LpPool ceil_mode and
 // dilations in 18, AveragePool dilations in 19) are honoured when present.
 #include "ops/pool.h"
+#include "core/check.h"
 
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"

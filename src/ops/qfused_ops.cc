@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/check.h"
 #include "core/requantize.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/quant_conv.h"

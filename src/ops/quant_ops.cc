@@ -1,5 +1,6 @@
 // Shared pieces of the quantized op family (see quant_ops.h) and its registration.
 #include "ops/quant_ops.h"
+#include "core/check.h"
 
 #include "core/requantize.h"
 #include "ir/shape_util.h"

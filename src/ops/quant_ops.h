@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/check.h"
 #include "core/requantize.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/quant_matmul.h"

@@ -1,5 +1,6 @@
 #include "ops/quant_params.h"
 
+#include "core/check.h"
 #include "ops/conv.h"
 
 namespace quench {

@@ -2,6 +2,7 @@
 // ReduceSumSquare, ReduceLogSum, ReduceLogSumExp (opset 1+; axes become an input in ReduceSum 13
 // and in the others at 18), and ArgMax / ArgMin (1+).
 #include "ops/reduce.h"
+#include "core/check.h"
 
 #include <cstring>
 

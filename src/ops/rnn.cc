@@ -1,5 +1,6 @@
 // Recurrent ops: RNN, GRU and LSTM (opsets 7 and 14; 14 adds the layout attribute).
 #include "ops/rnn.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <cctype>

@@ -2,6 +2,7 @@
 // the helpers the other shape_ops_*.cc files share. The ops move bytes, so their kernels work on
 // the element size and serve every fixed-size element type.
 #include "ops/shape_ops.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,7 @@
 // Concat and Split: contiguous blocks along one axis, copied with memcpy.
 #include <cstring>
 
+#include "core/check.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/op_registry.h"

@@ -2,6 +2,7 @@
 // end). Indices may arrive at run time, so the kernels check each one and fail with an Error.
 #include <cstring>
 
+#include "core/check.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "kernels/ref/shape_ops_copy.h"

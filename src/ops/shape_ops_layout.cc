@@ -2,6 +2,7 @@
 // Expand, Tile. Each factory describes the view; one copy kernel serves them all.
 #include <numeric>
 
+#include "core/check.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/shape_ops_copy.h"
 #include "ops/op_registry.h"

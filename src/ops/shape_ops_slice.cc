@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "core/check.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "kernels/ref/shape_ops_copy.h"

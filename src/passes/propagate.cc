@@ -1,5 +1,6 @@
 #include "passes/propagate.h"
 
+#include "core/check.h"
 #include "ops/evaluate.h"
 #include "ops/op_registry.h"
 #include "ops/shape_ops.h"

@@ -1,11 +1,7 @@
 // Rewrites the runtime applies to its own copy of a graph (never exported).
 #pragma once
 
-#include <map>
-#include <string>
-#include <vector>
-
-#include "quench/graph.h"
+#include "quench/passes.h"
 
 namespace quench {
 
@@ -19,18 +15,6 @@ int fuse_gelu(Graph& graph);
 // Fusions done per input-shape signature, once shapes are concrete: activations and residual
 // adds into the producing Conv/Gemm/MatMul.
 void apply_runtime_fusions(Graph& graph);
-
-// What lower_qdq did: the units it lowered and the compute nodes it left in float, with why.
-struct LoweringReport {
-  struct FloatNode {
-    std::string node;
-    std::string op_type;
-    std::string reason;  // "no integer kernel", "weights not constant", ...
-  };
-  std::vector<FloatNode> float_nodes;
-  std::map<std::string, int> lowered;  // "Conv -> QLinearConv" -> number of units
-  int units = 0;
-};
 
 // Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:
 // QLinearConv / QFusedConv, QLinearMatMul / QFusedMatMul, com.microsoft QLinearAdd, QLinearMul,

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "core/check.h"
 #include "quench/passes.h"
 
 namespace quench {

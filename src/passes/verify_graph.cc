@@ -1,6 +1,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/check.h"
 #include "quench/passes.h"
 
 namespace quench {

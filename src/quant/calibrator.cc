@@ -2,6 +2,7 @@
 // quantizes is fed, batch by batch, to its observer.
 #include <algorithm>
 
+#include "core/check.h"
 #include "core/progress.h"
 #include "quant/quant_plan.h"
 #include "quench/evaluate.h"

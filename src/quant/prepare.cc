@@ -1,4 +1,5 @@
 // The FP32 graph that calibration and quantization share.
+#include "core/check.h"
 #include "quench/passes.h"
 #include "quench/quantize.h"
 

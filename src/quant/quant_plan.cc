@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/check.h"
 #include "ir/graph_index.h"
 
 namespace quench {

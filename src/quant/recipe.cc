@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "core/check.h"
 #include "core/file_util.h"
 #include "quench/quantize.h"
 

@@ -1,6 +1,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/check.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/plan.h"
 

@@ -8,12 +8,14 @@
 #include <map>
 #include <mutex>
 
+#include "core/check.h"
 #include "ops/op_registry.h"
 #include "passes/runtime_passes.h"
 #include "quench/model_io.h"
 #include "quench/passes.h"
 #include "runtime/eager.h"
 #include "runtime/plan.h"
+#include "runtime/session_graph.h"
 
 namespace quench {
 namespace {
@@ -181,23 +183,7 @@ struct Session::Impl {
 Session::Session(Model model, SessionOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   Graph& g = model.graph;
-  verify_graph(g);
-  topological_sort(g);
-  std::vector<std::string> problems;
-  for (const Node& node : g.nodes) {
-    std::string why = unsupported_reason(node, g);
-    if (!why.empty()) problems.push_back(fmt::format("{}: {}", node.describe(), why));
-  }
-  if (!problems.empty()) {
-    std::string list;
-    for (const auto& p : problems) list += "\n  " + p;
-    fail(ErrorKind::kUnsupported, "the model has {} node(s) quench cannot run:{}", problems.size(),
-         list);
-  }
-  infer_shapes(g, InferOptions{true});
-  fold_constants(g);
-  eliminate_dead_nodes(g);
-  if (options.fuse && options.fast_kernels) apply_graph_optimizations(g);
+  prepare_session_graph(g, options.fuse && options.fast_kernels);
   for (const auto& name : g.inputs) {
     const ValueInfo* info = g.info(name);
     QUENCH_CHECK(info && info->dtype != DType::kUndefined && info->shape, ErrorKind::kUnsupported,

@@ -224,14 +224,14 @@ TEST(Calibrate, StopsOnInterruptAndRejectsBadData) {
   const Model& m = prepared_cnn();
   CalibrateOptions o;
   o.progress = false;
-  set_interrupted(true);
+  request_interrupt();
   try {
     calibrate(m, *open_dataset("random:64:1x28x28"), QuantRecipe{}, o);
     ADD_FAILURE() << "calibration ignored the interrupt";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInterrupted);
   }
-  set_interrupted(false);
+  clear_interrupt();
   EXPECT_THROW(calibrate(m, *open_dataset("random:8:3x32x32"), QuantRecipe{}, o), Error);
 }
 

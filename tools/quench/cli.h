@@ -1,6 +1,7 @@
 // Shared pieces of the quench command-line tool: one subcommand per file (cmd_*.cc).
 #pragma once
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,12 @@
 #include "quench/session.h"
 
 namespace quench::cli {
+
+// Throws quench::Error(kind, formatted message) unless `condition` holds.
+template <class... Args>
+void require(bool condition, ErrorKind kind, fmt::format_string<Args...> format, Args&&... args) {
+  if (!condition) throw Error(kind, fmt::format(format, std::forward<Args>(args)...));
+}
 
 // A subcommand's action; returns the process exit code.
 using Action = std::function<int()>;

@@ -18,9 +18,9 @@ Shape parse_shape(const std::string& text, const std::string& option) {
     } catch (const std::exception&) {
       used = 0;
     }
-    QUENCH_CHECK(used == part.size() && !part.empty() && value > 0, ErrorKind::kInvalidArgument,
-                 "{} expects positive integers separated by commas (like 1,28,28), got '{}'",
-                 option, text);
+    require(used == part.size() && !part.empty() && value > 0, ErrorKind::kInvalidArgument,
+            "{} expects positive integers separated by commas (like 1,28,28), got '{}'", option,
+            text);
     shape.push_back(value);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -77,8 +77,8 @@ std::vector<float> parse_floats(const std::string& text, const std::string& opti
     } catch (const std::exception&) {
       used = 0;
     }
-    QUENCH_CHECK(!part.empty() && used == part.size(), ErrorKind::kInvalidArgument,
-                 "{} expects numbers separated by commas, got '{}'", option, text);
+    require(!part.empty() && used == part.size(), ErrorKind::kInvalidArgument,
+            "{} expects numbers separated by commas, got '{}'", option, text);
     out.push_back(v);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -92,16 +92,15 @@ DataOptions DataCliOptions::to_options() const {
   DataOptions o;
   if (!resize.empty()) {
     const Shape hw = parse_shape(resize, "--resize");
-    QUENCH_CHECK(hw.size() == 2, ErrorKind::kInvalidArgument, "--resize expects H,W, got '{}'",
-                 resize);
+    require(hw.size() == 2, ErrorKind::kInvalidArgument, "--resize expects H,W, got '{}'", resize);
     o.resize_height = hw[0];
     o.resize_width = hw[1];
   }
   if (!mean.empty()) o.mean = parse_floats(mean, "--mean");
   if (!std.empty()) o.std = parse_floats(std, "--std");
   o.channels = channels;
-  QUENCH_CHECK(layout == "nchw" || layout == "nhwc", ErrorKind::kInvalidArgument,
-               "--layout expects nchw or nhwc, got '{}'", layout);
+  require(layout == "nchw" || layout == "nhwc", ErrorKind::kInvalidArgument,
+          "--layout expects nchw or nhwc, got '{}'", layout);
   o.layout = layout == "nhwc" ? DataLayout::kNHWC : DataLayout::kNCHW;
   if (!random_shape.empty()) o.random_shape = parse_shape(random_shape, "--random-shape");
   return o;
@@ -138,8 +137,8 @@ namespace quench::cli {
 CalibrateOptions CalibrationCliOptions::to_options() const {
   CalibrateOptions o;
   o.observer.method = parse_calibration_method(method);
-  QUENCH_CHECK(percentile > 0 && percentile <= 100, ErrorKind::kInvalidArgument,
-               "--percentile must be in (0, 100], got {}", percentile);
+  require(percentile > 0 && percentile <= 100, ErrorKind::kInvalidArgument,
+          "--percentile must be in (0, 100], got {}", percentile);
   o.observer.percentile = percentile;
   o.calib_size = calib_size;
   o.batch = batch;
@@ -162,8 +161,8 @@ QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>&
   r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
   r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
   if (!act.empty()) {
-    QUENCH_CHECK(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
-                 ErrorKind::kInvalidArgument, "--act expects u8 or s8, got '{}'", act);
+    require(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
+            ErrorKind::kInvalidArgument, "--act expects u8 or s8, got '{}'", act);
     r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
   }
   if (per_tensor) r.per_channel = false;

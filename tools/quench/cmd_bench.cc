@@ -81,11 +81,11 @@ nlohmann::json bench_one(const std::string& path, const BenchOptions& o) {
 }
 
 int run_bench(const BenchOptions& o) {
-  QUENCH_CHECK(o.batch > 0 && o.threads >= 0 && o.seconds > 0, ErrorKind::kInvalidArgument,
-               "--batch and --seconds must be positive, --threads not negative");
+  require(o.batch > 0 && o.threads >= 0 && o.seconds > 0, ErrorKind::kInvalidArgument,
+          "--batch and --seconds must be positive, --threads not negative");
   std::vector<std::string> models = o.compare;
   if (!o.model.empty()) models.insert(models.begin(), o.model);
-  QUENCH_CHECK(!models.empty(), ErrorKind::kInvalidArgument, "give a MODEL or --compare A B");
+  require(!models.empty(), ErrorKind::kInvalidArgument, "give a MODEL or --compare A B");
   std::vector<nlohmann::json> results;
   std::cout << fmt::format("{:<40} {:>6} {:>10} {:>10} {:>12} {:>12}\n", "model", "batch",
                            "median ms", "p90 ms", "items/s", "memory");

@@ -2,8 +2,8 @@
 // quench calibrate --merge a.json b.json ... -o all.json: tables of data shards combined.
 #include <iostream>
 
-#include "core/file_util.h"
 #include "quench/cli.h"
+#include "quench/files.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
 
@@ -42,8 +42,8 @@ int run_calibrate(const CalibrateCmdOptions& o) {
   check_writable(o.output, "calibration table");
   if (!o.trt_cache.empty()) check_writable(o.trt_cache, "TensorRT cache");
   if (!o.merge.empty()) {
-    QUENCH_CHECK(o.model.empty() && o.data.empty(), ErrorKind::kInvalidArgument,
-                 "--merge combines tables; do not give a model or --data with it");
+    require(o.model.empty() && o.data.empty(), ErrorKind::kInvalidArgument,
+            "--merge combines tables; do not give a model or --data with it");
     CalibrationTable all = CalibrationTable::load(o.merge[0]);
     for (size_t i = 1; i < o.merge.size(); ++i) all.merge(CalibrationTable::load(o.merge[i]));
     all.save(o.output);
@@ -51,8 +51,8 @@ int run_calibrate(const CalibrateCmdOptions& o) {
     print_table_summary(all, o);
     return 0;
   }
-  QUENCH_CHECK(!o.model.empty() && !o.data.empty(), ErrorKind::kInvalidArgument,
-               "give a MODEL and --data (or --merge TABLES...)");
+  require(!o.model.empty() && !o.data.empty(), ErrorKind::kInvalidArgument,
+          "give a MODEL and --data (or --merge TABLES...)");
   const Model fp32 = load_model(o.model);
   DataOptions dopts = o.data_options.to_options(fp32);
   dopts.offset = o.offset;

@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <iostream>
 
-#include "core/file_util.h"
 #include "quench/benchmark.h"
 #include "quench/cli.h"
 #include "quench/evaluate.h"
+#include "quench/files.h"
 #include "quench/model_io.h"
 
 #ifndef QUENCH_MODELS_DIR

@@ -1,9 +1,9 @@
 // quench eval MODEL --data SPEC: top-1 accuracy on labeled data.
 #include <iostream>
 
-#include "core/file_util.h"
 #include "quench/cli.h"
 #include "quench/evaluate.h"
+#include "quench/files.h"
 
 namespace quench::cli {
 namespace {

@@ -4,56 +4,23 @@
 #include <iostream>
 #include <map>
 
-#include "ops/op_registry.h"
-#include "passes/runtime_passes.h"
 #include "quench/cli.h"
+#include "quench/inspect.h"
 #include "quench/model_io.h"
-#include "quench/passes.h"
 
 namespace quench::cli {
 namespace {
 
 struct InspectOptions {
   std::string model;
+  bool ops = false;
   bool json = false;
 };
-
-bool is_qdq(const Graph& g) {
-  for (const Node& n : g.nodes) {
-    if (n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear")) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The lowering the session applies, on the graph it would plan for batch 1 (unknown input dims
-// set to 1).
-LoweringReport lowering_report(const Graph& model_graph) {
-  Graph g = model_graph;
-  verify_graph(g);
-  topological_sort(g);
-  infer_shapes(g, InferOptions{true});
-  fold_constants(g);
-  eliminate_dead_nodes(g);
-  apply_graph_optimizations(g);
-  std::map<std::string, Shape> shapes;
-  for (const auto& name : g.inputs) {
-    const ValueInfo* info = g.info(name);
-    QUENCH_CHECK(info && info->shape, ErrorKind::kUnsupported, "input '{}' has no declared shape",
-                 name);
-    Shape shape;
-    for (const Dim& d : *info->shape) shape.push_back(d.known() ? d.value : 1);
-    shapes[name] = shape;
-  }
-  specialize_input_shapes(g, shapes);
-  return lower_qdq(g);
-}
 
 void print_lowering(const Graph& g, nlohmann::json& j) {
   LoweringReport r;
   try {
-    r = lowering_report(g);
+    r = qdq_lowering(g);
   } catch (const Error& e) {
     std::cout << "lowering   not analysed: " << e.what() << "\n";
     j["lowering"] = {{"error", e.what()}};
@@ -74,7 +41,26 @@ void print_lowering(const Graph& g, nlohmann::json& j) {
   }
 }
 
+// The ops quench runs, one line each: domain, type, oldest opset, backends with a fast kernel.
+int print_supported_ops(bool json) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const OpSupport& op : supported_ops()) {
+    std::string fast;
+    for (const std::string& backend : op.fast_kernels) fast += (fast.empty() ? "" : ",") + backend;
+    std::cout << fmt::format("{:<16} {:<28} opset {:<3} {}\n", op.domain, op.op_type,
+                             op.since_opset, fast.empty() ? "reference" : fast);
+    j.push_back({{"domain", op.domain},
+                 {"op", op.op_type},
+                 {"since_opset", op.since_opset},
+                 {"fast_kernels", op.fast_kernels}});
+  }
+  if (json) print_json(j);
+  return 0;
+}
+
 int run_inspect(const InspectOptions& o) {
+  if (o.ops) return print_supported_ops(o.json);
+  require(!o.model.empty(), ErrorKind::kInvalidArgument, "give a MODEL to inspect, or --ops");
   const Model model = load_model(o.model);
   const Graph& g = model.graph;
   nlohmann::json j;
@@ -129,13 +115,9 @@ int run_inspect(const InspectOptions& o) {
   j["parameter_bytes"] = param_bytes;
 
   j["unsupported"] = nlohmann::json::array();
-  for (const Node& n : g.nodes) {
-    const std::string why = unsupported_reason(n, g);
-    if (why.empty()) continue;
-    j["unsupported"].push_back({{"node", n.name},
-                                {"op", n.op_type},
-                                {"domain", n.domain.empty() ? "ai.onnx" : n.domain},
-                                {"reason", why}});
+  for (const UnsupportedNode& u : unsupported_nodes(g)) {
+    j["unsupported"].push_back(
+        {{"node", u.node}, {"op", u.op_type}, {"domain", u.domain}, {"reason", u.reason}});
   }
   if (j["unsupported"].empty()) {
     std::cout << "unsupported none: quench can run every node\n";
@@ -146,7 +128,7 @@ int run_inspect(const InspectOptions& o) {
                                u["op"].get<std::string>(), u["reason"].get<std::string>());
     }
   }
-  if (j["unsupported"].empty() && is_qdq(g)) print_lowering(g, j);
+  if (j["unsupported"].empty() && is_qdq_graph(g)) print_lowering(g, j);
   if (o.json) print_json(j);
   return 0;
 }
@@ -156,7 +138,8 @@ int run_inspect(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "Describe a model: I/O, ops, parameters, support");
-  cmd->add_option("model", o->model, "ONNX model file")->required();
+  cmd->add_option("model", o->model, "ONNX model file");
+  cmd->add_flag("--ops", o->ops, "List the ops quench runs (and their fast kernels) instead");
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_inspect(*o); }; });
 }

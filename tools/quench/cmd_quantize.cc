@@ -3,8 +3,8 @@
 #include <iostream>
 #include <map>
 
-#include "core/file_util.h"
 #include "quench/cli.h"
+#include "quench/files.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
 
@@ -29,11 +29,11 @@ struct QuantizeCmdOptions {
 };
 
 int run_quantize(const QuantizeCmdOptions& o) {
-  QUENCH_CHECK(o.mode == "static", ErrorKind::kUnsupported,
-               "--mode {}: only static quantization is available so far", o.mode);
+  require(o.mode == "static", ErrorKind::kUnsupported,
+          "--mode {}: only static quantization is available so far", o.mode);
   check_writable(o.output, "output model");
-  QUENCH_CHECK(!o.calib_data.empty() || !o.table.empty(), ErrorKind::kInvalidArgument,
-               "static quantization needs calibration data (--calib DATA) or a table (--table)");
+  require(!o.calib_data.empty() || !o.table.empty(), ErrorKind::kInvalidArgument,
+          "static quantization needs calibration data (--calib DATA) or a table (--table)");
   const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
   const Model fp32 = load_model(o.model);
   std::unique_ptr<Dataset> data;

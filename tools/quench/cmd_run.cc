@@ -1,8 +1,8 @@
 // quench run MODEL --input X.npy --output Y.npy: one inference on .npy tensors.
 #include <iostream>
 
-#include "core/file_util.h"
 #include "quench/cli.h"
+#include "quench/files.h"
 
 namespace quench::cli {
 namespace {
@@ -19,9 +19,9 @@ struct RunOptions {
 // mismatch is an error.
 Tensor to_input_type(Tensor t, const IoInfo& io, const std::string& file) {
   if (t.dtype() == io.dtype) return t;
-  QUENCH_CHECK(t.dtype() == DType::kFloat64 && io.dtype == DType::kFloat32,
-               ErrorKind::kInvalidArgument, "{} holds {} data, but input '{}' expects {}", file,
-               dtype_name(t.dtype()), io.name, dtype_name(io.dtype));
+  require(t.dtype() == DType::kFloat64 && io.dtype == DType::kFloat32, ErrorKind::kInvalidArgument,
+          "{} holds {} data, but input '{}' expects {}", file, dtype_name(t.dtype()), io.name,
+          dtype_name(io.dtype));
   Tensor f = Tensor::empty(DType::kFloat32, t.shape());
   const double* src = t.data<double>();
   float* dst = f.data<float>();
@@ -34,12 +34,12 @@ int run_run(const RunOptions& o) {
   std::vector<Tensor> arrays;
   for (const auto& file : o.inputs) arrays.push_back(read_npy(file));
   Session session = Session::load(o.model, session_options(o.threads));
-  QUENCH_CHECK(o.inputs.size() == session.inputs().size(), ErrorKind::kInvalidArgument,
-               "the model has {} input(s); give one --input per input, in order (got {})",
-               session.inputs().size(), o.inputs.size());
-  QUENCH_CHECK(o.outputs.size() <= session.outputs().size(), ErrorKind::kInvalidArgument,
-               "the model has {} output(s); got {} --output", session.outputs().size(),
-               o.outputs.size());
+  require(o.inputs.size() == session.inputs().size(), ErrorKind::kInvalidArgument,
+          "the model has {} input(s); give one --input per input, in order (got {})",
+          session.inputs().size(), o.inputs.size());
+  require(o.outputs.size() <= session.outputs().size(), ErrorKind::kInvalidArgument,
+          "the model has {} output(s); got {} --output", session.outputs().size(),
+          o.outputs.size());
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < o.inputs.size(); ++i) {
     inputs.push_back(to_input_type(std::move(arrays[i]), session.inputs()[i], o.inputs[i]));

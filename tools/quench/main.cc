@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/interrupt.h"
 #include "quench/cli.h"
 #include "quench/error.h"
+#include "quench/interrupt.h"
 
 namespace {
 

@@ -1,5 +1,6 @@
 #include "kernels/onednn/layout.h"
 
+#include "core/check.h"
 #include "kernels/onednn/context.h"
 
 namespace quench::onednn {

@@ -3,6 +3,7 @@
 // them into gates are written in the same order, so only the cell's Sigmoid and Tanh
 // approximations (rnn_cell.h, a few float ulps) separate the outputs.
 #include "kernels/onednn/quant_lstm.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <cstring>

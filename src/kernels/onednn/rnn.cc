@@ -1,6 +1,7 @@
 // RNN, GRU and LSTM as GEMMs: X·Wᵀ for every time step at once, then a small H·Rᵀ per step
 // followed by the element-wise cell update (kernels/x86/rnn_cell.h).
 #include "kernels/onednn/rnn.h"
+#include "core/check.h"
 
 #include <algorithm>
 #include <cstring>

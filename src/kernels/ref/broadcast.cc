@@ -1,5 +1,7 @@
 #include "kernels/ref/broadcast.h"
 
+#include "core/check.h"
+
 namespace quench::ref {
 
 Shape broadcast_strides(const Shape& input, const Shape& output) {

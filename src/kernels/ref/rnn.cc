@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/check.h"
 #include "kernels/ref/ref_kernel.h"
 #include "quench/error.h"
 
