@@ -6,12 +6,8 @@
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
 #include "kernels/onednn/qlayout.h"
+#include "kernels/x86/byte_lookup.h"
 #include "ops/quant_ops.h"
-
-#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define QUENCH_QLOOKUP_VBMI 1
-#endif
 
 namespace quench::onednn {
 namespace {
@@ -28,22 +24,8 @@ class QLookupKernel final : public Kernel {
   }
 
   void run(const KernelArgs& a) const override {
-    const auto* x = static_cast<const uint8_t*>(a.inputs[0]);
-    auto* y = static_cast<uint8_t*>(a.outputs[0]);
-    int64_t i = 0;
-#ifdef QUENCH_QLOOKUP_VBMI
-    // vpermi2b picks from 128 entries by an index's low 7 bits; its top bit chooses the half.
-    const __m512i t0 = _mm512_loadu_si512(table_.data()), t1 = _mm512_loadu_si512(&table_[64]);
-    const __m512i t2 = _mm512_loadu_si512(&table_[128]), t3 = _mm512_loadu_si512(&table_[192]);
-    const __m512i flip = _mm512_set1_epi8(static_cast<char>(index_flip_));
-    for (; i + 64 <= count_; i += 64) {
-      const __m512i index = _mm512_xor_si512(_mm512_loadu_si512(x + i), flip);
-      const __m512i low = _mm512_permutex2var_epi8(t0, index, t1);
-      const __m512i high = _mm512_permutex2var_epi8(t2, index, t3);
-      _mm512_storeu_si512(y + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(index), low, high));
-    }
-#endif
-    for (; i < count_; ++i) y[i] = table_[x[i] ^ index_flip_];
+    x86::byte_lookup(table_.data(), static_cast<const uint8_t*>(a.inputs[0]),
+                     static_cast<uint8_t*>(a.outputs[0]), count_, index_flip_);
   }
   int inplace_input() const override { return 0; }
   std::string impl() const override { return "onednn:int8_loop"; }

@@ -89,9 +89,7 @@ class QuantLstmKernel final : public Kernel {
   std::unique_ptr<KernelState> make_state() const override;
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
-#ifdef QUENCH_INT8_GEMV
     if (!recurrent_gemv_.empty()) return "onednn:quant_lstm/vnni_gemv";
-#endif
     return "onednn:quant_lstm/" + recurrent_->impl;
   }
 
@@ -118,11 +116,9 @@ class QuantLstmKernel final : public Kernel {
   RnnAttributes attrs_;
   Sizes sizes_;
   std::optional<Product> input_, recurrent_;
-#ifdef QUENCH_INT8_GEMV
-  std::vector<PackedInt8Gemv> recurrent_gemv_;  // per direction, at batch 1
-#endif
-  std::vector<float> w_scales_, r_scales_;  // [dirs, 4h]
-  std::vector<float> bias_;                 // [dirs, 4h]: Wb + Rb, or zeros without B
+  std::vector<x86::PackedInt8Gemv> recurrent_gemv_;  // per direction, at batch 1
+  std::vector<float> w_scales_, r_scales_;           // [dirs, 4h]
+  std::vector<float> bias_;                          // [dirs, 4h]: Wb + Rb, or zeros without B
   x86::CellMath math_[2];
   bool has_lengths_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false, has_y_ = false, has_y_h_ = false, has_y_c_ = false;
@@ -257,15 +253,11 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
     const DynamicQuantParams p = dynamic_quant_params(min, max);
     x86::quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
     *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
-#ifdef QUENCH_INT8_GEMV
     if (!recurrent_gemv_.empty()) {
       recurrent_gemv_[d].multiply(b.h_q, p.zero_point, b.h_acc);
     } else {
       recurrent_->prim.execute(stream(), s.recurrent_args[d]);
     }
-#else
-    recurrent_->prim.execute(stream(), s.recurrent_args[d]);
-#endif
     for (int64_t row = 0; row < gate_rows; ++row) b.h_multiplier[row] = p.scale * r_scales[row];
 
     for (int64_t batch = 0; batch < z.batch; ++batch) {
@@ -411,14 +403,13 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
       make_product(z.seq_length * z.batch, z.input, gate_rows, w_s8.data(), z.dirs, *w_zero_point);
   k->recurrent_ = make_product(z.batch, z.hidden, gate_rows, r_s8.data(), z.dirs, *r_zero_point);
   if (!k->input_ || !k->recurrent_) return nullptr;
-#ifdef QUENCH_INT8_GEMV
-  if (z.batch == 1 && gate_rows % 16 == 0 && z.hidden <= x86::PackedInt8Gemv::kMaxTaps) {
+  if (x86::PackedInt8Gemv::available() && z.batch == 1 && gate_rows % 16 == 0 &&
+      z.hidden <= x86::PackedInt8Gemv::kMaxTaps) {
     for (int64_t d = 0; d < z.dirs; ++d) {
       k->recurrent_gemv_.emplace_back(r_s8.data() + d * z.hidden * gate_rows, z.hidden, gate_rows,
                                       *r_zero_point);
     }
   }
-#endif
 
   // Wb + Rb per gate row, as the reference fuses them.
   k->bias_.assign(static_cast<size_t>(z.dirs * gate_rows), 0.f);

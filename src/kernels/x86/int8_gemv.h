@@ -1,19 +1,14 @@
 // y = x·W for one u8 row x and constant s8 W [k, n], with zero points, on AVX-512 VNNI: the
-// recurrent product of DynamicQuantizeLSTM at batch 1 (quant_lstm.cc), where a oneDNN matmul call
-// costs more than its arithmetic. Compiled only where the compiler targets VNNI
-// (QUENCH_INT8_GEMV); elsewhere the LSTM uses oneDNN's matmul at every batch size.
+// recurrent product of DynamicQuantizeLSTM at batch 1 (onednn/quant_lstm.cc), where a oneDNN
+// matmul call costs more than its arithmetic. Only where the CPU has AVX-512 VNNI (available());
+// elsewhere the LSTM uses oneDNN's matmul at every batch size.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-#define QUENCH_INT8_GEMV 1
-#endif
-
 namespace quench::x86 {
 
-#ifdef QUENCH_INT8_GEMV
 // u8 x s8 -> s32 with vpdpbusd (4 products summed per int32 lane, no saturation), weights packed
 // as [n / 16][k / 4][16 columns][4 taps]. The zero points are applied afterwards:
 // Σ (x − z_x)(w − z_w) = Σ x·w − z_x Σ w − z_w Σ x + k z_x z_w, every term an exact int32 for
@@ -22,6 +17,9 @@ namespace quench::x86 {
 class PackedInt8Gemv {
  public:
   static constexpr int64_t kMaxTaps = 4096;
+
+  // Whether this CPU runs the kernel (AVX-512 VNNI).
+  static bool available();
 
   PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_zero_point);
 
@@ -34,6 +32,11 @@ class PackedInt8Gemv {
   std::vector<int8_t> packed_;
   std::vector<int32_t> column_sums_;
 };
-#endif
+
+namespace avx512vnni {
+// acc[n] = Σ_k x[k]·w[k][n] for `packed` as PackedInt8Gemv packs it: `quads` holds x in groups
+// of 4 bytes (zeros past k), `groups` of them.
+void gemv_u8s8(const int32_t* quads, int64_t groups, const int8_t* packed, int64_t n, int32_t* acc);
+}  // namespace avx512vnni
 
 }  // namespace quench::x86

@@ -1,87 +1,21 @@
-// The inner loops of the int8 fast kernels, written for the compiler to vectorize (-march=native:
-// AVX-512). Each computes exactly what the helper of core/requantize.h it names computes, so the
-// fast kernels match the reference kernels bit for bit:
-//
-// - rounding is std::nearbyint (docs/quantization.md eq. (59)), which rounds half to even in the
-//   default rounding mode (the kernels are only made when that is the mode; quench never changes
-//   it) and, unlike round_half_even(), vectorizes (vrndscale);
-// - saturation compares in float or double, sending NaN to the type's lowest value as saturate()
-//   does (`v > lo ? v : lo` is false for NaN);
-// - a rounded value r and a zero point z (|z| <= 255) are added in float: exact while |r| < 2^24,
-//   and beyond that the sum saturates either way.
-//
-// Where AVX-512 is available, each loop runs 16 values at a time with intrinsics (the compiler's
-// own vectorization of the 8-bit conversions was measured 2.5-3x slower) and finishes the last
-// < 16 values with the scalar code; the vector steps are the scalar ones in the same order
-// (vrndscaleps with round-to-nearest-even is nearbyint in the default mode; vmaxps(v, lo) returns
-// lo for NaN as `v > lo ? v : lo` does).
+// The inner loops of the int8 fast kernels that oneDNN has no primitive for: quantize,
+// dequantize, the range of DynamicQuantizeLinear, QLinearAdd / QLinearMul requantization, and the
+// requantization of int32 sums. Each computes exactly what the helper of core/requantize.h it
+// names computes, so the kernels that use them match the reference bit for bit. Chosen once per
+// process for the CPU (qloops_impl.h has the loops, compiled for AVX-512, AVX2 and the baseline).
 #pragma once
 
-#include <algorithm>
 #include <cfenv>
-#include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "core/requantize.h"
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define QUENCH_QLOOPS_AVX512 1
-// GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*) as
-// (maybe) used uninitialized once they are inlined here; they are not.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
 namespace quench::x86 {
 
-#ifdef QUENCH_QLOOPS_AVX512
-namespace simd {
-
-constexpr int64_t kLanes = 16;
-
-// 16 8-bit values widened to int32.
-template <class Q>
-inline __m512i load_widened(const Q* p) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (std::is_same_v<Q, uint8_t>) {
-    return _mm512_cvtepu8_epi32(bytes);
-  } else {
-    return _mm512_cvtepi8_epi32(bytes);
-  }
-}
-
-template <class Q>
-inline __m512 load_float(const Q* p, __m512i zero_point) {
-  return _mm512_cvtepi32_ps(_mm512_sub_epi32(load_widened(p), zero_point));
-}
-
-inline __m512 round_half_even(__m512 v) {
-  return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
-// saturate_rounded() of 16 integral floats: clamp (NaN to the lowest value), then narrow.
-template <class Q>
-inline __m128i saturate_narrow(__m512 v) {
-  const __m512 low = _mm512_set1_ps(static_cast<float>(kQuantMin<Q>));
-  const __m512 high = _mm512_set1_ps(static_cast<float>(kQuantMax<Q>));
-  v = _mm512_min_ps(_mm512_max_ps(v, low), high);
-  return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
-}
-
-template <class Q>
-inline void store_saturated(Q* p, __m512 v) {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), saturate_narrow<Q>(v));
-}
-
-}  // namespace simd
-#endif
-
-// Whether the loops below round half to even (the default mode, which they assume).
+// Whether the loops round half to even (the default mode, which they assume).
 inline bool rounds_half_even() { return std::fegetround() == FE_TONEAREST; }
 
+// Saturates an integral float or double to Q, NaN to Q's lowest value, as saturate() does.
 template <class Q, class F>
 inline Q saturate_rounded(F value) {
   constexpr F kLow = static_cast<F>(kQuantMin<Q>), kHigh = static_cast<F>(kQuantMax<Q>);
@@ -91,226 +25,40 @@ inline Q saturate_rounded(F value) {
 }
 
 // quantize() (eq. (31)) of `count` values.
-template <class Q>
-void quantize_loop(const float* x, Q* y, int64_t count, float scale, int32_t zero_point) {
-  const float z = static_cast<float>(zero_point);
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  const __m512 vscale = _mm512_set1_ps(scale), vz = _mm512_set1_ps(z);
-  for (; i + simd::kLanes <= count; i += simd::kLanes) {
-    const __m512 q = simd::round_half_even(_mm512_div_ps(_mm512_loadu_ps(x + i), vscale));
-    simd::store_saturated(y + i, _mm512_add_ps(q, vz));
-  }
-#endif
-  for (; i < count; ++i) y[i] = saturate_rounded<Q>(std::nearbyint(x[i] / scale) + z);
-}
+void quantize_loop(const float* x, uint8_t* y, int64_t count, float scale, int32_t zero_point);
+void quantize_loop(const float* x, int8_t* y, int64_t count, float scale, int32_t zero_point);
 
-// The range [min(min x, 0), max(max x, 0)] of eq. (37) as the reference's running std::min /
-// std::max give it: a NaN never compares less or greater, so it is skipped, and since the
-// accumulators start at +0 and only a strictly smaller (larger) value replaces them, −0 never
-// does; the result is thus independent of the order of comparisons, and kLanes independent
-// accumulators vectorize (`x < lo ? x : lo` is vminps exactly).
-inline void range_with_zero(const float* x, int64_t count, float& min, float& max) {
-  constexpr int64_t kLanes = 16;
-  float lo[kLanes] = {}, hi[kLanes] = {};
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  // vminps(v, lo) is `v < lo ? v : lo` exactly (the second operand on NaN and on equality, so
-  // +0 stays); vmaxps(v, hi) is `hi < v ? v : hi`. Four accumulators hide the latency.
-  __m512 vlo[4], vhi[4];
-  for (int k = 0; k < 4; ++k) vlo[k] = vhi[k] = _mm512_setzero_ps();
-  for (; i + 4 * kLanes <= count; i += 4 * kLanes) {
-    for (int k = 0; k < 4; ++k) {
-      const __m512 v = _mm512_loadu_ps(x + i + k * kLanes);
-      vlo[k] = _mm512_min_ps(v, vlo[k]);
-      vhi[k] = _mm512_max_ps(v, vhi[k]);
-    }
-  }
-  for (int k = 1; k < 4; ++k) {
-    vlo[0] = _mm512_min_ps(vlo[k], vlo[0]);
-    vhi[0] = _mm512_max_ps(vhi[k], vhi[0]);
-  }
-  _mm512_storeu_ps(lo, vlo[0]);
-  _mm512_storeu_ps(hi, vhi[0]);
-#endif
-  for (; i + kLanes <= count; i += kLanes) {
-    for (int64_t lane = 0; lane < kLanes; ++lane) {
-      const float v = x[i + lane];
-      lo[lane] = v < lo[lane] ? v : lo[lane];
-      hi[lane] = hi[lane] < v ? v : hi[lane];
-    }
-  }
-  for (; i < count; ++i) {
-    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
-    hi[0] = hi[0] < x[i] ? x[i] : hi[0];
-  }
-  min = 0.f;
-  max = 0.f;
-  for (int64_t lane = 0; lane < kLanes; ++lane) {
-    min = lo[lane] < min ? lo[lane] : min;
-    max = max < hi[lane] ? hi[lane] : max;
-  }
-}
+// The range [min(min x, 0), max(max x, 0)] of eq. (37), as the reference's running std::min /
+// std::max give it (NaN skipped, −0 never replacing +0).
+void range_with_zero(const float* x, int64_t count, float& min, float& max);
 
 // dequantize() (eq. (32)) of `count` 8-bit values.
-template <class Q>
-void dequantize_loop(const Q* x, float* y, int64_t count, float scale, int32_t zero_point) {
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  const __m512i vz = _mm512_set1_epi32(zero_point);
-  const __m512 vscale = _mm512_set1_ps(scale);
-  for (; i + simd::kLanes <= count; i += simd::kLanes) {
-    _mm512_storeu_ps(y + i, _mm512_mul_ps(simd::load_float(x + i, vz), vscale));
-  }
-#endif
-  for (; i < count; ++i) y[i] = static_cast<float>(x[i] - zero_point) * scale;
-}
+void dequantize_loop(const uint8_t* x, float* y, int64_t count, float scale, int32_t zero_point);
+void dequantize_loop(const int8_t* x, float* y, int64_t count, float scale, int32_t zero_point);
 
-// add_requantize() (eq. (38)) of `count` same-position pairs: both products are exact in double,
-// so the sum rounds once whether or not the compiler fuses it into an FMA.
-template <class Q>
-void add_requantize_exact(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
-                          float a_ratio, int32_t b_zero_point, float b_ratio,
-                          int32_t y_zero_point) {
-  const double ra = a_ratio, rb = b_ratio, z = y_zero_point;
-  for (int64_t i = 0; i < count; ++i) {
-    const double sum = ra * (a[i] - a_zero_point) + rb * (b[i] - b_zero_point);
-    y[i] = saturate_rounded<Q>(std::nearbyint(sum) + z);
-  }
-}
+// add_requantize() (eq. (38)) of `count` same-position pairs; `y` may be `a` or `b`.
+void add_requantize_loop(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t count,
+                         int32_t a_zero_point, float a_ratio, int32_t b_zero_point, float b_ratio,
+                         int32_t y_zero_point);
+void add_requantize_loop(const int8_t* a, const int8_t* b, int8_t* y, int64_t count,
+                         int32_t a_zero_point, float a_ratio, int32_t b_zero_point, float b_ratio,
+                         int32_t y_zero_point);
 
-// Eq. (56): the sum of eq. (38) in float. Returns how many sums lie within `tie_margin` of a
-// half-integer, where the float sum may round otherwise than the exact one; elsewhere the result
-// equals add_requantize_exact's.
-template <class Q>
-int32_t add_requantize_float(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
-                             float a_ratio, int32_t b_zero_point, float b_ratio,
-                             int32_t y_zero_point, float tie_margin) {
-  const float z = static_cast<float>(y_zero_point);
-  const float safe = 0.5f - tie_margin;
-  int32_t near_ties = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    const float sum = a_ratio * static_cast<float>(a[i] - a_zero_point) +
-                      b_ratio * static_cast<float>(b[i] - b_zero_point);
-    const float rounded = std::nearbyint(sum);
-    near_ties += std::fabs(sum - rounded) > safe;  // exact: |sum| < 2^22 (eq. (56))
-    y[i] = saturate_rounded<Q>(rounded + z);
-  }
-  return near_ties;
-}
-
-// Eq. (56)'s error bound ε = 2^-21 · (r_a + r_b) · 255, or a negative value when the float path
-// does not apply (|sum| could reach 2^18 and ε 1/8).
-inline float add_tie_margin(float a_ratio, float b_ratio) {
-  const double bound = (std::fabs(static_cast<double>(a_ratio)) + std::fabs(b_ratio)) * 255;
-  if (!(bound < 262144.0)) return -1.f;
-  return static_cast<float>(std::ldexp(bound, -21));
-}
-
-// add_requantize() of `count` pairs: eq. (56) chunk by chunk, a chunk with a near tie recomputed
-// exactly. `y` may be `a` or `b` (each output depends on its own position only), so a chunk's
-// float results are held back (in registers, or staged on the stack) until the chunk is known to
-// need no recomputation, which reads the inputs intact.
-template <class Q>
-void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
-                         float a_ratio, int32_t b_zero_point, float b_ratio, int32_t y_zero_point) {
-  const float tie_margin = add_tie_margin(a_ratio, b_ratio);
-  if (tie_margin < 0.f) {
-    add_requantize_exact(a, b, y, count, a_zero_point, a_ratio, b_zero_point, b_ratio,
-                         y_zero_point);
-    return;
-  }
-  constexpr int64_t kChunk = 64;
-  int64_t start = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  {
-    constexpr int kVectors = kChunk / simd::kLanes;
-    const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
-    const __m512 vra = _mm512_set1_ps(a_ratio), vrb = _mm512_set1_ps(b_ratio);
-    const __m512 vz = _mm512_set1_ps(static_cast<float>(y_zero_point));
-    const __m512 safe = _mm512_set1_ps(0.5f - tie_margin);
-    for (; start + kChunk <= count; start += kChunk) {
-      __m128i out[kVectors];
-      __mmask16 near_ties = 0;
-      for (int v = 0; v < kVectors; ++v) {
-        const int64_t i = start + v * simd::kLanes;
-        const __m512 sum = _mm512_add_ps(_mm512_mul_ps(vra, simd::load_float(a + i, vza)),
-                                         _mm512_mul_ps(vrb, simd::load_float(b + i, vzb)));
-        const __m512 rounded = simd::round_half_even(sum);
-        const __m512 distance = _mm512_abs_ps(_mm512_sub_ps(sum, rounded));
-        near_ties |= _mm512_cmp_ps_mask(distance, safe, _CMP_GT_OQ);
-        out[v] = simd::saturate_narrow<Q>(_mm512_add_ps(rounded, vz));
-      }
-      if (near_ties != 0) {
-        add_requantize_exact(a + start, b + start, y + start, kChunk, a_zero_point, a_ratio,
-                             b_zero_point, b_ratio, y_zero_point);
-        continue;
-      }
-      for (int v = 0; v < kVectors; ++v) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + start + v * simd::kLanes), out[v]);
-      }
-    }
-  }
-#endif
-  Q staged[kChunk];
-  for (; start < count; start += kChunk) {
-    const int64_t n = std::min(kChunk, count - start);
-    const int32_t near_ties =
-        add_requantize_float(a + start, b + start, staged, n, a_zero_point, a_ratio, b_zero_point,
-                             b_ratio, y_zero_point, tie_margin);
-    if (near_ties != 0) {
-      add_requantize_exact(a + start, b + start, y + start, n, a_zero_point, a_ratio, b_zero_point,
-                           b_ratio, y_zero_point);
-    } else {
-      std::copy(staged, staged + n, y + start);
-    }
-  }
-}
-
-// requantize() (eq. (35)) of `count` products (a − z_a)(b − z_b): |product| <= 255 · 255, exact
-// in int32 and in float.
-template <class Q>
-void mul_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
-                         int32_t b_zero_point, float multiplier, int32_t y_zero_point) {
-  const float z = static_cast<float>(y_zero_point);
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  const __m512i vza = _mm512_set1_epi32(a_zero_point), vzb = _mm512_set1_epi32(b_zero_point);
-  const __m512 vm = _mm512_set1_ps(multiplier), vz = _mm512_set1_ps(z);
-  for (; i + simd::kLanes <= count; i += simd::kLanes) {
-    const __m512i product = _mm512_mullo_epi32(_mm512_sub_epi32(simd::load_widened(a + i), vza),
-                                               _mm512_sub_epi32(simd::load_widened(b + i), vzb));
-    const __m512 rounded = simd::round_half_even(_mm512_mul_ps(_mm512_cvtepi32_ps(product), vm));
-    simd::store_saturated(y + i, _mm512_add_ps(rounded, vz));
-  }
-#endif
-  for (; i < count; ++i) {
-    const int32_t product = (a[i] - a_zero_point) * (b[i] - b_zero_point);
-    y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(product) * multiplier) + z);
-  }
-}
+// requantize() (eq. (35)) of `count` products (a − z_a)(b − z_b).
+void mul_requantize_loop(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t count,
+                         int32_t a_zero_point, int32_t b_zero_point, float multiplier,
+                         int32_t y_zero_point);
+void mul_requantize_loop(const int8_t* a, const int8_t* b, int8_t* y, int64_t count,
+                         int32_t a_zero_point, int32_t b_zero_point, float multiplier,
+                         int32_t y_zero_point);
 
 // requantize() of `count` int32 accumulators.
-template <class Q>
-void requantize_loop(const int32_t* acc, Q* y, int64_t count, float multiplier,
-                     int32_t zero_point) {
-  const float z = static_cast<float>(zero_point);
-  int64_t i = 0;
-#ifdef QUENCH_QLOOPS_AVX512
-  const __m512 vm = _mm512_set1_ps(multiplier), vz = _mm512_set1_ps(z);
-  for (; i + simd::kLanes <= count; i += simd::kLanes) {
-    const __m512 value = _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + i));
-    simd::store_saturated(y + i,
-                          _mm512_add_ps(simd::round_half_even(_mm512_mul_ps(value, vm)), vz));
-  }
-#endif
-  for (; i < count; ++i) {
-    y[i] = saturate_rounded<Q>(std::nearbyint(static_cast<float>(acc[i]) * multiplier) + z);
-  }
-}
+void requantize_loop(const int32_t* acc, uint8_t* y, int64_t count, float multiplier,
+                     int32_t zero_point);
+void requantize_loop(const int32_t* acc, int8_t* y, int64_t count, float multiplier,
+                     int32_t zero_point);
+
+// Which instruction set the loops run on here ("avx512", "avx2", "baseline").
+const char* qloops_isa();
 
 }  // namespace quench::x86
-
-#ifdef QUENCH_QLOOPS_AVX512
-#pragma GCC diagnostic pop
-#endif

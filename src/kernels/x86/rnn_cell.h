@@ -44,4 +44,15 @@ void gru_update_row(const CellMath& m, const float* xw, float* recurrent, const 
 void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* gates, float* h,
               float* c);
 
+// The five functions above, as one instruction set implements them (rnn_cell_impl.h); the
+// functions above call the CPU's best.
+struct CellFunctions {
+  void (*activate)(const RnnActivation&, float*, int64_t);
+  void (*rnn_row)(const CellMath&, const float*, float*, float*);
+  void (*gru_gates_row)(const CellMath&, const float*, float*, const float*, float*);
+  void (*gru_update_row)(const CellMath&, const float*, float*, const float*, const float*,
+                         const float*, float*);
+  void (*lstm_row)(const CellMath&, const float*, const float*, float*, float*, float*);
+};
+
 }  // namespace quench::x86
