@@ -1,4 +1,4 @@
-// Element types: one table holds every property of every type (name, size, range, kind).
+// Element types: one table holds every property of every type (name, bit width, range, kind).
 #pragma once
 
 #include <cstddef>
@@ -25,11 +25,15 @@ enum class DType : uint8_t {
   kUInt32 = 12,
   kUInt64 = 13,
   kBFloat16 = 16,
+  kUInt4 = 21,  // packed two per byte, the first element in the low bits (ONNX's layout)
+  kInt4 = 22,
+  kUInt2 = 25,  // packed four per byte, likewise
+  kInt2 = 26,
 };
 
 struct DTypeInfo {
   std::string_view name;  // ONNX spelling: "float", "uint8", ...
-  uint8_t bytes;          // 0 where elements have no fixed size (string) or the type is unknown
+  uint8_t bits;           // 0 where elements have no fixed size (string) or the type is unknown
   bool is_float;
   bool is_signed;
   bool supported;  // quench can hold tensors of this type
@@ -39,9 +43,20 @@ struct DTypeInfo {
 
 // Properties of `t`; an unknown numeric value yields the kUndefined row.
 const DTypeInfo& dtype_info(DType t);
-inline size_t dtype_size(DType t) { return dtype_info(t).bytes; }
+inline int dtype_bits(DType t) { return dtype_info(t).bits; }
+// Bytes per element of a whole-byte type; 0 for the packed sub-byte types (int4, int2) and types
+// without a fixed size. Sizes of buffers come from storage_bytes.
+inline size_t dtype_size(DType t) {
+  const int bits = dtype_bits(t);
+  return bits % 8 == 0 ? static_cast<size_t>(bits / 8) : 0;
+}
+// Bytes that hold `count` elements of `t` (packed types round up to whole bytes).
+inline uint64_t storage_bytes(DType t, int64_t count) {
+  return (static_cast<uint64_t>(count) * dtype_bits(t) + 7) / 8;
+}
 inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }
-// Whether `code` is a DType value quench knows (for data read from files).
+// Whether `code` is an element type of the table (dtype_info(t).supported says whether tensors can
+// hold it).
 bool dtype_is_known(int64_t code);
 
 template <class T>

@@ -46,7 +46,8 @@ class Tensor {
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int axis) const { return shape_[axis < 0 ? axis + rank() : axis]; }
   int64_t numel() const { return numel_; }
-  size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+  // Bytes of storage (sub-byte types packed, rounded up to whole bytes).
+  size_t nbytes() const { return static_cast<size_t>(storage_bytes(dtype_, numel_)); }
 
   void* raw_data() { return data_.get(); }
   const void* raw_data() const { return data_.get(); }

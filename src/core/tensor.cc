@@ -45,10 +45,12 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
                info.name);
   Tensor t;
   t.numel_ = shape_numel(shape);
-  const uint64_t bytes = static_cast<uint64_t>(t.numel_) * info.bytes;
-  if (t.numel_ != 0 && bytes / static_cast<uint64_t>(t.numel_) != info.bytes) {
-    fail(ErrorKind::kResource, "tensor of shape {} is too large", shape_str(shape));
+  // numel < 2^63 and bits <= 64 would overflow 64 bits: check in elements first.
+  if (t.numel_ > static_cast<int64_t>(kMaxTensorBytes)) {
+    fail(ErrorKind::kResource, "tensor of type {} and shape {} has more than {} elements",
+         info.name, shape_str(shape), kMaxTensorBytes);
   }
+  const uint64_t bytes = storage_bytes(dtype, t.numel_);
   QUENCH_CHECK(bytes <= kMaxTensorBytes, ErrorKind::kResource,
                "tensor of type {} and shape {} needs {} bytes, more than the limit of {}",
                info.name, shape_str(shape), bytes, kMaxTensorBytes);

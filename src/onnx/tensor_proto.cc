@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/packing.h"
 #include "onnx/external_data.h"
 #include "onnx/proto.h"
 
@@ -38,10 +39,11 @@ CheckedLayout check_layout(const onnx::TensorProto& proto, const TensorSource& s
   }
   layout.numel = shape_numel(layout.shape);
   const uint64_t n = static_cast<uint64_t>(layout.numel);
-  QUENCH_CHECK(n <= kMaxTensorBytes / info.bytes, ErrorKind::kResource,
+  QUENCH_CHECK(n <= kMaxTensorBytes && storage_bytes(dtype, layout.numel) <= kMaxTensorBytes,
+               ErrorKind::kResource,
                "{}: tensor '{}' of shape {} is larger than the limit of {} bytes", source.origin,
                name, shape_str(layout.shape), kMaxTensorBytes);
-  layout.bytes = n * info.bytes;
+  layout.bytes = storage_bytes(dtype, layout.numel);
   return layout;
 }
 
@@ -111,6 +113,9 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorSource& sou
     return t;
   }
 
+  QUENCH_CHECK(!is_packed_int(layout.dtype), ErrorKind::kUnsupported,
+               "{}: tensor '{}' of type {} must store its packed values in raw_data", source.origin,
+               name, dtype_name(layout.dtype));
   const int count = typed_count(proto, layout.dtype);
   QUENCH_CHECK(static_cast<int64_t>(count) == layout.numel, ErrorKind::kInvalidModel,
                "{}: tensor '{}' has {} values, but shape {} needs {}", source.origin, name, count,

@@ -47,7 +47,7 @@ bool can_fold(const Node& node, const Graph& graph, const FoldOptions& options) 
     if (info == nullptr || !info->shape || info->dtype == DType::kUndefined) return false;
     auto shape = concrete(*info->shape);
     if (!shape) return false;
-    bytes += static_cast<size_t>(shape_numel(*shape)) * dtype_size(info->dtype);
+    bytes += static_cast<size_t>(storage_bytes(info->dtype, shape_numel(*shape)));
   }
   return bytes <= options.max_folded_bytes;
 }

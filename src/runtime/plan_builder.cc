@@ -48,7 +48,7 @@ class PlanBuilder {
     slot.dtype = dtype;
     slot.shape = shape;
     slot.layout = layout;
-    slot.bytes = layout.plain() ? static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype)
+    slot.bytes = layout.plain() ? static_cast<size_t>(storage_bytes(dtype, shape_numel(shape)))
                                 : layout.blocked_bytes;
     plan_.slots.push_back(std::move(slot));
     return static_cast<int>(plan_.slots.size()) - 1;
@@ -203,7 +203,7 @@ std::unique_ptr<Plan> build_plan(Graph graph, const PlanOptions& options) {
       if (s.layout.plain()) continue;
       plan->observe_reorders[i] = make_reorder_kernel(s.dtype, s.shape, s.layout, Layout{});
       plan->observe_bytes =
-          std::max(plan->observe_bytes, size_t(shape_numel(s.shape)) * dtype_size(s.dtype));
+          std::max(plan->observe_bytes, size_t(storage_bytes(s.dtype, shape_numel(s.shape))));
     }
   }
   return plan;
