@@ -47,7 +47,7 @@ inline SessionOptions one_thread(bool fast_kernels) {
 inline Tensor fmnist_images_or_random(int64_t count) {
   try {
     DataOptions options;
-    return open_dataset("fmnist:test", options)->batch(0, count).images;
+    return open_dataset("fmnist:test", options)->batch(0, count).images();
   } catch (const Error&) {
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> pixel(0.f, 1.f);

@@ -12,6 +12,11 @@
 //                                float32/float64/float16 values are taken as they are; uint8
 //                                values are multiplied by the scale (1/255 by default). Y holds
 //                                integer labels [N]. Rows are read from the file per batch.
+//   npy:NAME=A.npy,NAME2=B.npy[,labels=Y.npy]
+//                                One array [N, ...] per model input, fed to the input NAME (a
+//                                transformer's input_ids and attention_mask, say). Values keep
+//                                their type (floats become float32); the model input's integer
+//                                type is matched when the batch is fed. No transforms apply.
 //   folder:DIR                   PNG, JPEG, BMP or PGM/PPM images. If DIR has subfolders, each
 //                                is a class (searched recursively) and the label is the index of
 //                                its name in sorted order (ImageNet style); otherwise the images
@@ -74,17 +79,31 @@ struct DataOptions {
   uint64_t seed = 0;   // for random:N
 };
 
+// One input a dataset delivers per sample.
+struct DataInput {
+  std::string name;  // the model input it feeds; empty: the model's only input
+  DType dtype = DType::kFloat32;
+  Shape sample_shape;
+};
+
 struct Batch {
-  Tensor images;                // float32 [B, C, H, W] ([B, H, W, C] for NHWC; [B, ...] in general)
+  // One tensor [B, sample...] per Dataset::inputs(); image datasets give one float32 tensor
+  // [B, C, H, W] ([B, H, W, C] for NHWC).
+  std::vector<Tensor> inputs;
   std::vector<int64_t> labels;  // one per sample; empty if the dataset is unlabeled
+
+  const Tensor& images() const { return inputs.at(0); }  // the first (for images, only) input
 };
 
 class Dataset {
  public:
   virtual ~Dataset();
   virtual int64_t size() const = 0;
-  // The shape of one sample as batch() delivers it: [C,H,W] ([H,W,C] for NHWC).
+  // The shape of one sample of the first input as batch() delivers it: [C,H,W] ([H,W,C] for
+  // NHWC).
   virtual Shape sample_shape() const = 0;
+  // Every input a sample holds; by default one unnamed float32 input of sample_shape().
+  virtual std::vector<DataInput> inputs() const { return {{"", DType::kFloat32, sample_shape()}}; }
   virtual bool has_labels() const = 0;
   // Class names indexed by label, where the source knows them (image folders, Fashion-MNIST).
   virtual std::vector<std::string> class_names() const { return {}; }

@@ -37,8 +37,8 @@ class ArrayDataset final : public Dataset {
   Batch batch(int64_t start, int64_t count) const override {
     check_batch_range(start, count, size());
     Batch batch;
-    batch.images = make_batch_tensor(count, transform_.out_shape());
-    float* out = batch.images.data<float>();
+    batch.inputs.push_back(make_batch_tensor(count, transform_.out_shape()));
+    float* out = batch.inputs[0].data<float>();
     const int64_t stored_numel = images_.row_bytes() / dtype_size(images_.format().dtype);
     const int64_t chunk_rows = std::max<int64_t>(
         1, static_cast<int64_t>(kChunkBytes / std::max<uint64_t>(1, images_.row_bytes())));
@@ -96,8 +96,8 @@ class RandomDataset final : public Dataset {
   Batch batch(int64_t start, int64_t count) const override {
     check_batch_range(start, count, size());
     Batch batch;
-    batch.images = make_batch_tensor(count, transform_.out_shape());
-    float* out = batch.images.data<float>();
+    batch.inputs.push_back(make_batch_tensor(count, transform_.out_shape()));
+    float* out = batch.inputs[0].data<float>();
     std::vector<float> sample(static_cast<size_t>(numel_));
     for (int64_t index = 0; index < count; ++index) {
       // Element e of sample s is draw number s * numel + e of one SplitMix64 stream, so the

@@ -14,8 +14,9 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kDefaultFmnistDir = "/usr/share/datasets/fashion-mnist";
 constexpr std::string_view kSpecHelp =
-    "fmnist:train, fmnist:test, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy], folder:DIR, "
-    "random:N[:CxHxW], or the path of a folder or .npy file";
+    "fmnist:train, fmnist:test, idx:IMAGES[,LABELS], npy:X.npy[,Y.npy], "
+    "npy:NAME=X.npy,...[,labels=Y.npy], folder:DIR, random:N[:CxHxW], or the path of a folder or "
+    ".npy file";
 // random:N refuses more samples than this: far more than any run, and N * numel stays small.
 constexpr int64_t kMaxRandomSamples = int64_t{1} << 32;
 
@@ -65,6 +66,48 @@ std::unique_ptr<Dataset> open_arrays(const StoredArray& images, const std::strin
     labels = npy ? open_npy_array(labels_path) : open_idx_array(labels_path);
   return make_array_dataset(images, labels, std::move(class_names), options,
                             "dataset '" + spec + "'");
+}
+
+// npy:NAME=A.npy,NAME2=B.npy[,labels=Y.npy]: one array per named model input.
+std::unique_ptr<Dataset> open_named_arrays(const std::string& rest, const DataOptions& options,
+                                           const std::string& spec) {
+  QUENCH_CHECK(options.channels == 0 && options.resize_height == 0 && options.resize_width == 0 &&
+                   options.mean.empty() && options.std.empty() &&
+                   options.layout == DataLayout::kNCHW,
+               ErrorKind::kInvalidArgument,
+               "dataset spec '{}': named arrays are fed as they are; channel, resize, mean/std "
+               "and layout options apply to images only",
+               spec);
+  std::vector<std::pair<std::string, StoredArray>> arrays;
+  std::optional<StoredArray> labels;
+  size_t begin = 0;
+  while (begin <= rest.size()) {
+    const size_t end = std::min(rest.find(',', begin), rest.size());
+    const std::string entry = rest.substr(begin, end - begin);
+    const size_t equals = entry.find('=');
+    QUENCH_CHECK(equals != std::string::npos && equals > 0 && equals + 1 < entry.size(),
+                 ErrorKind::kInvalidArgument,
+                 "dataset spec '{}': expected NAME=FILE.npy entries separated by commas, got "
+                 "'{}'",
+                 spec, entry);
+    const std::string name = entry.substr(0, equals);
+    const std::string path = entry.substr(equals + 1);
+    if (name == "labels") {
+      QUENCH_CHECK(!labels, ErrorKind::kInvalidArgument, "dataset spec '{}': labels given twice",
+                   spec);
+      labels = open_npy_array(path);
+    } else {
+      for (const auto& [seen, _] : arrays) {
+        QUENCH_CHECK(seen != name, ErrorKind::kInvalidArgument,
+                     "dataset spec '{}': input '{}' given twice", spec, name);
+      }
+      arrays.emplace_back(name, open_npy_array(path));
+    }
+    begin = end + 1;
+  }
+  QUENCH_CHECK(!arrays.empty(), ErrorKind::kInvalidArgument,
+               "dataset spec '{}': no NAME=FILE.npy input besides the labels", spec);
+  return make_named_arrays_dataset(std::move(arrays), std::move(labels), "dataset '" + spec + "'");
 }
 
 // `name` in `dir`, gzipped or not.
@@ -132,6 +175,9 @@ std::unique_ptr<Dataset> open_source(const std::string& spec, const DataOptions&
                  "dataset spec '{}': expected folder:DIR", spec);
     return make_folder_dataset(rest, options);
   }
+  if (scheme == "npy" && rest.find('=') != std::string::npos) {
+    return open_named_arrays(rest, options, spec);
+  }
   if (scheme == "idx" || scheme == "npy") {
     const bool npy = scheme == "npy";
     const auto [images_path, labels_path] = split_pair(rest, spec);
@@ -150,6 +196,7 @@ class RangeDataset final : public Dataset {
 
   int64_t size() const override { return count_; }
   Shape sample_shape() const override { return base_->sample_shape(); }
+  std::vector<DataInput> inputs() const override { return base_->inputs(); }
   bool has_labels() const override { return base_->has_labels(); }
   std::vector<std::string> class_names() const override { return base_->class_names(); }
   Batch batch(int64_t start, int64_t count) const override {

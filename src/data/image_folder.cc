@@ -57,8 +57,8 @@ class FolderDataset final : public Dataset {
   Batch batch(int64_t start, int64_t count) const override {
     check_batch_range(start, count, size());
     Batch batch;
-    batch.images = make_batch_tensor(count, transform_->out_shape());
-    float* out = batch.images.data<float>();
+    batch.inputs.push_back(make_batch_tensor(count, transform_->out_shape()));
+    float* out = batch.inputs[0].data<float>();
     std::vector<float> planes;
     for (int64_t index = 0; index < count; ++index) {
       const Item& item = items_[start + index];

@@ -18,6 +18,11 @@ std::unique_ptr<Dataset> make_array_dataset(const StoredArray& images,
                                             std::vector<std::string> class_names,
                                             const DataOptions& options, const std::string& source);
 
+// One array per model input, named, with optional labels; `source` names the dataset in errors.
+std::unique_ptr<Dataset> make_named_arrays_dataset(
+    std::vector<std::pair<std::string, StoredArray>> arrays, std::optional<StoredArray> labels,
+    const std::string& source);
+
 // `count` samples of uniform [0,1) noise of `shape`, deterministic for options.seed.
 std::unique_ptr<Dataset> make_random_dataset(int64_t count, const Shape& shape,
                                              const DataOptions& options);

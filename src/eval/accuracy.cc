@@ -7,25 +7,9 @@
 
 namespace quench {
 
-void check_data_fits(const Session& session, const Dataset& data, const std::string& data_name) {
-  QUENCH_CHECK(!session.inputs().empty(), ErrorKind::kInvalidArgument, "the model has no inputs");
-  const IoInfo& in = session.inputs()[0];
-  const Shape sample = data.sample_shape();
-  bool ok = in.shape.size() == sample.size() + 1;
-  for (size_t d = 0; ok && d < sample.size(); ++d) {
-    ok = !in.shape[d + 1].known() || in.shape[d + 1].value == sample[d];
-  }
-  QUENCH_CHECK(ok, ErrorKind::kInvalidArgument,
-               "samples of {} have shape {}, but model input '{}' expects {} (batch first)",
-               data_name, shape_str(sample), in.name, shape_str(in.shape));
-  QUENCH_CHECK(in.dtype == DType::kFloat32, ErrorKind::kInvalidArgument,
-               "model input '{}' expects {}, but datasets deliver float samples", in.name,
-               dtype_name(in.dtype));
-}
-
 EvalResult evaluate_accuracy(const Session& session, const Dataset& data,
                              const EvalOptions& options) {
-  check_data_fits(session, data, "the dataset");
+  const DataBinding binding(session, data, "the dataset");
   QUENCH_CHECK(data.has_labels(), ErrorKind::kInvalidArgument,
                "the dataset has no labels: accuracy needs labeled data");
   QUENCH_CHECK(options.batch > 0, ErrorKind::kInvalidArgument, "batch size must be positive");
@@ -37,7 +21,7 @@ EvalResult evaluate_accuracy(const Session& session, const Dataset& data,
   for (int64_t first = 0; first < r.n; first += options.batch) {
     const int64_t count = std::min(options.batch, r.n - first);
     Batch b = data.batch(first, count);
-    const std::vector<Tensor> out = session.run({b.images});
+    const std::vector<Tensor> out = session.run(binding.feeds(b));
     const Tensor& logits = out.at(0);
     QUENCH_CHECK(logits.rank() == 2 && logits.dim(0) == count && logits.dtype() == DType::kFloat32,
                  ErrorKind::kInvalidArgument,

@@ -1,6 +1,7 @@
-// Scales and zero points of quantized tensors (docs/quantization.md, eqs. (4)-(5) and (30)-(38)),
-// parsed once and shared by the reference kernels, the oneDNN int8 kernels and the QDQ-lowering
-// pass, so that all of them accept the same parameter shapes.
+// Scales and zero points of quantized tensors as ops read them (docs/quantization.md, eqs. (4)-(5)
+// and (30)-(38); the QuantParams struct is core/quant_params.h), parsed once and shared by the
+// reference kernels, the oneDNN int8 kernels and the QDQ-lowering pass, so that all of them accept
+// the same parameter shapes.
 #pragma once
 
 #include <algorithm>
@@ -8,26 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/quant_params.h"
 #include "ops/op_registry.h"
 #include "quench/graph.h"
 
 namespace quench {
-
-// One tensor's quantization: per tensor (one scale and zero point) or per axis (one pair per index
-// along `axis`).
-struct QuantParams {
-  DType type = DType::kUInt8;        // the quantized element type: u8, s8 or s32
-  int64_t axis = -1;                 // the per-axis dimension (non-negative), -1 per tensor
-  std::vector<float> scales;         // one value, or one per index along `axis`
-  std::vector<int32_t> zero_points;  // as many as scales; zeros when the model gives none
-
-  bool per_axis() const { return axis >= 0; }
-  int64_t size() const { return static_cast<int64_t>(std::max(scales.size(), zero_points.size())); }
-  float scale(int64_t index) const { return scales[scales.size() == 1 ? 0 : index]; }
-  int32_t zero_point(int64_t index) const {
-    return zero_points[zero_points.size() == 1 ? 0 : index];
-  }
-};
 
 // Whether `t` is a type quantized tensors may have (u8, s8 and, where `allow_int32`, s32).
 bool is_quant_type(DType t, bool allow_int32 = false);

@@ -15,12 +15,12 @@ CalibrationTable calibrate(const Model& prepared, const Dataset& data, const Qua
   QUENCH_CHECK(options.calib_size > 0 && options.batch > 0, ErrorKind::kInvalidArgument,
                "calibration size and batch must be positive (got {} and {})", options.calib_size,
                options.batch);
-  const QuantPlan plan = plan_quantization(prepared.graph, recipe);
+  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
   const std::set<std::string> observed = plan.observed();
   SessionOptions so;
   so.threads = options.threads;
   Session session(prepared, so);
-  check_data_fits(session, data, "the calibration data");
+  const DataBinding binding(session, data, "the calibration data");
 
   CalibrationTable table;
   table.config = options.observer;
@@ -33,13 +33,13 @@ CalibrationTable calibrate(const Model& prepared, const Dataset& data, const Qua
       it->second.observe(t.data<float>(), t.numel());
     }
   };
-  const std::string& input_name = session.inputs()[0].name;
   Progress progress("calibrating", n, options.progress);
   for (int64_t first = 0; first < n; first += options.batch) {
     const int64_t count = std::min(options.batch, n - first);
-    const Batch batch = data.batch(first, count);
-    ro.on_tensor(input_name, batch.images);  // a graph input may be quantized too
-    session.run({batch.images}, ro);
+    const std::vector<Tensor> feeds = binding.feeds(data.batch(first, count));
+    // Graph inputs may be quantized too.
+    for (size_t i = 0; i < feeds.size(); ++i) ro.on_tensor(session.inputs()[i].name, feeds[i]);
+    session.run(feeds, ro);
     table.samples += count;
     progress.update(first + count);
   }

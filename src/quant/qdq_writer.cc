@@ -6,12 +6,11 @@
 #include "core/check.h"
 #include "core/requantize.h"
 #include "ir/graph_index.h"
-#include "quant/qparams.h"
-#include "quant/quant_plan.h"
+#include "quant/quant_source.h"
 #include "quench/model_io.h"
 #include "quench/passes.h"
 
-namespace quench {
+namespace quench::quant {
 namespace {
 
 Tensor scalar_of(DType type, int32_t v) {
@@ -27,9 +26,9 @@ Tensor scalar_of(DType type, int32_t v) {
 
 class QdqWriter {
  public:
-  QdqWriter(Graph& g, const QuantPlan& plan, const CalibrationTable& table,
-            const QuantRecipe& recipe, QuantizeReport& report)
-      : g_(g), plan_(plan), table_(table), recipe_(recipe), report_(report) {}
+  QdqWriter(Graph& g, const QuantPlan& plan, const QuantSource& source, const QuantRecipe& recipe,
+            QuantizeReport& report)
+      : g_(g), plan_(plan), source_(source), recipe_(recipe), report_(report) {}
 
   void run() {
     const std::vector<Node> original = g_.nodes;
@@ -37,7 +36,7 @@ class QdqWriter {
     for (const NodeQuant& nq : plan_.nodes) {
       Node& node = g_.nodes[nq.node];
       for (const WeightInput& w : nq.weights) {
-        node.inputs[w.input] = weight_dq(node.inputs[w.input], w.axis);
+        node.inputs[w.input] = weight_dq(node.inputs[w.input], w);
       }
       if (nq.bias_input >= 0) quantize_node_bias(node, nq);
     }
@@ -55,24 +54,6 @@ class QdqWriter {
   }
 
  private:
-  QuantParams params_of(const std::string& value, const ActivationQuant& a) const {
-    if (a.constant) {
-      const Tensor& t = *g_.initializer(value);
-      const auto v = t.to_double_vector();
-      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-      return v.empty()
-                 ? QuantParams{1.f, 0, a.type}
-                 : activation_params(static_cast<float>(*lo), static_cast<float>(*hi), a.type);
-    }
-    auto it = table_.observers.find(a.params_from);
-    QUENCH_CHECK(it != table_.observers.end(), ErrorKind::kInvalidArgument,
-                 "the calibration table has no range for tensor '{}' (was it made for another "
-                 "model or recipe?)",
-                 a.params_from);
-    const CalibratedRange r = it->second.range();
-    return activation_params(r.min, r.max, a.type);
-  }
-
   std::string add_initializer(const std::string& base, Tensor t) {
     const std::string name = g_.unique_name(base);
     g_.values[name] = ValueInfo{t.dtype(), symbolic(t.shape()), ""};
@@ -90,10 +71,11 @@ class QdqWriter {
   }
 
   void add_activation_qdq(const std::string& value, const ActivationQuant& a) {
-    const QuantParams p = params_of(value, a);
+    const QuantParams p = source_.activation(g_, value, a);
     params_[value] = p;
-    const std::string scale = add_initializer(value + "_scale", Tensor::scalar(p.scale));
-    const std::string zp = add_initializer(value + "_zero_point", scalar_of(p.type, p.zero_point));
+    const std::string scale = add_initializer(value + "_scale", Tensor::scalar(p.scale()));
+    const std::string zp =
+        add_initializer(value + "_zero_point", scalar_of(p.type, p.zero_point()));
     const ValueInfo* info = g_.info(value);
     std::string quantized;
     if (a.constant) {
@@ -105,10 +87,11 @@ class QdqWriter {
         // Eq. (4), as QuantizeLinear would compute it at run time.
         const float x = static_cast<float>(v[i]);
         if (p.type == DType::kUInt8) {
-          q.data<uint8_t>()[i] = quantize<uint8_t>(x, p.scale, p.zero_point);
+          q.data<uint8_t>()[i] = quantize<uint8_t>(x, p.scale(), p.zero_point());
         } else {
-          q.data<int8_t>()[i] = std::max<int8_t>(quantize<int8_t>(x, p.scale, p.zero_point),
-                                                 static_cast<int8_t>(qmin(p.type)));
+          q.data<int8_t>()[i] =
+              std::max<int8_t>(quantize<int8_t>(x, p.scale(), p.zero_point()),
+                               static_cast<int8_t>(quantizer_range(p.type).lowest));
         }
       }
       quantized = add_initializer(value + "_quantized", std::move(q));
@@ -125,11 +108,11 @@ class QdqWriter {
   }
 
   // int8 weights + per-channel scales behind one DequantizeLinear (shared by every reader).
-  std::string weight_dq(const std::string& value, int64_t axis) {
+  std::string weight_dq(const std::string& value, const WeightInput& input) {
     auto done = weights_.find(value);
     if (done != weights_.end()) return done->second.first;
     const Tensor& w = *g_.initializer(value);
-    WeightQuant q = quantize_weights(w, axis, recipe_.per_channel);
+    WeightQuant q = source_.weight(g_, value, input);
     const int64_t channels = static_cast<int64_t>(q.scales.size());
     Tensor scales = recipe_.per_channel ? Tensor::from_vector<float>({channels}, q.scales)
                                         : Tensor::scalar(q.scales[0]);
@@ -144,7 +127,7 @@ class QdqWriter {
     const std::string out = g_.unique_name(value + "_dequantized");
     g_.values[out] = ValueInfo{DType::kFloat32, symbolic(w.shape()), ""};
     Node dq = make_node("DequantizeLinear", {qname, sname, zname}, out);
-    if (recipe_.per_channel) dq.set_attr("axis", axis);
+    if (recipe_.per_channel) dq.set_attr("axis", input.axis);
     added_.push_back(std::move(dq));
     weights_[value] = {out, q.scales};
     return out;
@@ -160,7 +143,7 @@ class QdqWriter {
     const std::string& value = node.inputs[nq.bias_input];
     const Tensor& b = *g_.initializer(value);
     std::vector<float> scales;
-    Tensor q = quantize_bias(b, px->second.scale, w->second.second, &scales);
+    Tensor q = quantize_bias(b, px->second.scale(), w->second.second, &scales);
     report_.weight_bytes_before += b.nbytes();
     report_.weight_bytes_after += q.nbytes() + scales.size() * 8;
     const int64_t n = b.numel();
@@ -179,7 +162,7 @@ class QdqWriter {
 
   Graph& g_;
   const QuantPlan& plan_;
-  const CalibrationTable& table_;
+  const QuantSource& source_;
   const QuantRecipe& recipe_;
   QuantizeReport& report_;
   std::vector<Node> added_;
@@ -190,30 +173,40 @@ class QdqWriter {
 
 }  // namespace
 
+Model write_qdq(const Model& prepared, const QuantPlan& plan, const QuantSource& source,
+                const QuantRecipe& recipe, QuantizeReport& report) {
+  report = QuantizeReport{};
+  Model m = prepared;
+  QdqWriter(m.graph, plan, source, recipe, report).run();
+  report.nodes = plan.decisions;
+  for (size_t i = 0; i < plan.decisions.size(); ++i) {
+    report.nodes[i].quantized = plan.quantized[i];
+    (plan.quantized[i] ? report.quantized_nodes : report.skipped_nodes)++;
+  }
+  try {
+    check_model(m);
+  } catch (const Error& e) {
+    fail(ErrorKind::kInternal, "the quantized model fails the ONNX checker: {}", e.what());
+  }
+  return m;
+}
+
+}  // namespace quench::quant
+
+namespace quench {
+
 Model quantize_static(const Model& prepared, const CalibrationTable& table,
                       const QuantRecipe& recipe, QuantizeReport* report) {
   QuantizeReport local;
   QuantizeReport& r = report ? *report : local;
-  r = QuantizeReport{};
-  const QuantPlan plan = plan_quantization(prepared.graph, recipe);
-  Model m = prepared;
-  QdqWriter(m.graph, plan, table, recipe, r).run();
-  r.nodes = plan.decisions;
-  for (size_t i = 0; i < plan.decisions.size(); ++i) {
-    r.nodes[i].quantized = plan.quantized[i];
-    (plan.quantized[i] ? r.quantized_nodes : r.skipped_nodes)++;
-  }
+  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
+  Model m = quant::write_qdq(prepared, plan, quant::CalibratedSource(table, recipe), recipe, r);
   m.metadata.emplace_back("quench.quantization",
                           fmt::format("static, {} activations, {} weights, {} calibration ({} "
                                       "samples)",
                                       dtype_name(recipe.activation_type),
                                       recipe.per_channel ? "per-channel" : "per-tensor",
                                       calibration_method_name(table.config.method), table.samples));
-  try {
-    check_model(m);
-  } catch (const Error& e) {
-    fail(ErrorKind::kInternal, "the quantized model fails the ONNX checker: {}", e.what());
-  }
   return m;
 }
 

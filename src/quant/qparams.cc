@@ -6,7 +6,7 @@
 #include "core/check.h"
 #include "core/requantize.h"
 
-namespace quench {
+namespace quench::quant {
 namespace {
 
 // Smallest scale quench writes: below it, 1/scale overflows float for realistic values.
@@ -14,28 +14,26 @@ constexpr float kMinScale = 1e-12f;
 
 }  // namespace
 
-int32_t qmin(DType type) { return type == DType::kUInt8 ? 0 : -127; }
-int32_t qmax(DType type) { return type == DType::kUInt8 ? 255 : 127; }
+IntRange quantizer_range(DType type) {
+  return type == DType::kUInt8 ? IntRange{0, 255} : IntRange{-127, 127};
+}
 
 QuantParams activation_params(float min, float max, DType type) {
   QUENCH_CHECK(type == DType::kUInt8 || type == DType::kInt8, ErrorKind::kInvalidArgument,
                "activations are quantized to uint8 or int8, not {}", dtype_name(type));
   QUENCH_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max, ErrorKind::kInternal,
                "invalid calibrated range [{}, {}]", min, max);
-  QuantParams p;
-  p.type = type;
   const float lo = std::min(min, 0.f), hi = std::max(max, 0.f);  // eq. (20)
   if (type == DType::kUInt8) {
-    if (hi - lo <= 0.f) return p;                      // eq. (24): all zeros
-    p.scale = std::max((hi - lo) / 255.f, kMinScale);  // eq. (21)
-    p.zero_point =
-        static_cast<int32_t>(std::clamp(round_half_even(-lo / p.scale), 0.f, 255.f));  // eq. (22)
-    return p;
+    if (hi - lo <= 0.f) return QuantParams::per_tensor(type, 1.f, 0);  // eq. (24): all zeros
+    const float scale = std::max((hi - lo) / 255.f, kMinScale);        // eq. (21)
+    const auto zero_point =
+        static_cast<int32_t>(std::clamp(round_half_even(-lo / scale), 0.f, 255.f));  // eq. (22)
+    return QuantParams::per_tensor(type, scale, zero_point);
   }
   const float amax = std::max(-lo, hi);
-  if (amax <= 0.f) return p;
-  p.scale = std::max(amax / 127.f, kMinScale);  // eq. (23)
-  return p;
+  if (amax <= 0.f) return QuantParams::per_tensor(type, 1.f, 0);
+  return QuantParams::per_tensor(type, std::max(amax / 127.f, kMinScale), 0);  // eq. (23)
 }
 
 WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel) {
@@ -92,4 +90,4 @@ Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<fl
   return q;
 }
 
-}  // namespace quench
+}  // namespace quench::quant

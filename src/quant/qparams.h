@@ -1,27 +1,27 @@
 // Scale and zero point of a quantized tensor, from a calibrated range or from weights
-// (docs/quantization.md eqs. (20)-(25)).
+// (docs/quantization.md eqs. (20)-(26)).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/quant_params.h"
 #include "quench/tensor.h"
 
-namespace quench {
+namespace quench::quant {
 
-struct QuantParams {
-  float scale = 1.f;
-  int32_t zero_point = 0;
-  DType type = DType::kUInt8;
+// The integer range quench's quantizer maps values to: u8 [0, 255]; s8 [−127, 127], symmetric
+// (−128 is never produced, so that zero stays the exact midpoint and u8 x s8 products fit VNNI's
+// int32 sums). Narrower than the saturation bounds of the type itself (kQuantMin / kQuantMax of
+// core/requantize.h), which the runtime applies to whatever a model holds.
+struct IntRange {
+  int32_t lowest = 0;
+  int32_t highest = 0;
 };
+IntRange quantizer_range(DType type);
 
-// Integer range used for `type`: u8 [0, 255]; s8 [-127, 127] (symmetric: -128 is never produced,
-// so that zero stays the exact midpoint and int8 products fit VNNI without saturation).
-int32_t qmin(DType type);
-int32_t qmax(DType type);
-
-// Activations: u8 asymmetric (eqs. (20)-(22)) or s8 symmetric (eq. (23)). The range is widened
-// to include 0 so that zero is exact; a degenerate range gets scale 1 (eq. (24)).
+// Activations: u8 asymmetric (eqs. (20)-(22)) or s8 symmetric (eq. (23)), per tensor. The range
+// is widened to include 0 so that zero is exact; a degenerate range gets scale 1 (eq. (24)).
 QuantParams activation_params(float min, float max, DType type);
 
 // Weights of shape [C, ...] along `axis`: s8 symmetric per channel (or per tensor when
@@ -37,4 +37,4 @@ WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_chann
 Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<float>& w_scales,
                      std::vector<float>* bias_scales);
 
-}  // namespace quench
+}  // namespace quench::quant

@@ -7,7 +7,7 @@
 #include "core/check.h"
 #include "ir/graph_index.h"
 
-namespace quench {
+namespace quench::quant {
 namespace {
 
 // Ops whose output holds the same values as (a subset of) their data input: the output keeps the
@@ -218,4 +218,4 @@ QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe) {
   return Planner(prepared, recipe).run();
 }
 
-}  // namespace quench
+}  // namespace quench::quant

@@ -9,7 +9,7 @@
 
 #include "quench/quantize.h"
 
-namespace quench {
+namespace quench::quant {
 
 // A tensor that gets a QuantizeLinear/DequantizeLinear pair.
 struct ActivationQuant {
@@ -45,4 +45,4 @@ struct QuantPlan {
 // graph.
 QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe);
 
-}  // namespace quench
+}  // namespace quench::quant

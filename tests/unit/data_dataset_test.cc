@@ -47,8 +47,8 @@ TEST(DataNpyDataset, FloatImagesWithLabels) {
   EXPECT_EQ(dataset->size(), 3);
   EXPECT_EQ(dataset->sample_shape(), (Shape{2, 1, 2}));
   const Batch batch = dataset->batch(1, 2);
-  EXPECT_EQ(batch.images.shape(), (Shape{2, 2, 1, 2}));
-  EXPECT_EQ(batch.images.to_double_vector(),
+  EXPECT_EQ(batch.images().shape(), (Shape{2, 2, 1, 2}));
+  EXPECT_EQ(batch.images().to_double_vector(),
             (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11}));  // float data is not scaled
   EXPECT_EQ(batch.labels, (std::vector<int64_t>{0, 1}));
 }
@@ -62,14 +62,14 @@ TEST(DataNpyDataset, Uint8ImagesAreScaledAndGetAChannel) {
   EXPECT_EQ(dataset->sample_shape(), (Shape{1, 1, 2}));  // [N,H,W] -> [N,1,H,W]
   EXPECT_FALSE(dataset->has_labels());
   EXPECT_TRUE(dataset->batch(0, 2).labels.empty());
-  const std::vector<double> values = dataset->batch(0, 2).images.to_double_vector();
+  const std::vector<double> values = dataset->batch(0, 2).images().to_double_vector();
   const std::vector<float> want = {0.0f, 0.2f, 1.0f, 0.4f};
   for (size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(values[i], want[i]) << i;
 
   DataOptions options;
   options.scale = 1.0f;
   const auto raw = open_dataset("npy:" + dir.file("x.npy") + "," + dir.file("y.npy"), options);
-  EXPECT_EQ(raw->batch(0, 2).images.to_double_vector(), (std::vector<double>{0, 51, 255, 102}));
+  EXPECT_EQ(raw->batch(0, 2).images().to_double_vector(), (std::vector<double>{0, 51, 255, 102}));
   EXPECT_EQ(raw->batch(0, 2).labels, (std::vector<int64_t>{7, 3}));
 }
 
@@ -80,7 +80,7 @@ TEST(DataNpyDataset, OtherFloatTypesAndLabelTypes) {
   const auto dataset = open_dataset("npy:" + dir.file("x.npy") + "," + dir.file("y.npy"));
   EXPECT_EQ(dataset->sample_shape(), (Shape{3}));  // vectors stay vectors
   const Batch batch = dataset->batch(0, 2);
-  EXPECT_EQ(batch.images.to_double_vector(), (std::vector<double>{0.5, 1, 2, 3, 4, -1}));
+  EXPECT_EQ(batch.images().to_double_vector(), (std::vector<double>{0.5, 1, 2, 3, 4, -1}));
   EXPECT_EQ(batch.labels, (std::vector<int64_t>{1, 4}));
 }
 
@@ -118,10 +118,10 @@ TEST(DataRandom, ShapeRangeAndDeterminism) {
   EXPECT_EQ(dataset->sample_shape(), (Shape{3, 4, 5}));
   EXPECT_FALSE(dataset->has_labels());
   const Batch all = dataset->batch(0, 10);
-  EXPECT_EQ(all.images.shape(), (Shape{10, 3, 4, 5}));
+  EXPECT_EQ(all.images().shape(), (Shape{10, 3, 4, 5}));
   EXPECT_TRUE(all.labels.empty());
   double sum = 0;
-  for (float v : all.images.values<float>()) {
+  for (float v : all.images().values<float>()) {
     ASSERT_GE(v, 0.0f);
     ASSERT_LT(v, 1.0f);
     sum += v;
@@ -130,12 +130,13 @@ TEST(DataRandom, ShapeRangeAndDeterminism) {
 
   // The same seed gives the same samples however they are batched.
   const Batch tail = open_dataset("random:10:3x4x5", options)->batch(7, 3);
-  const auto all_values = all.images.values<float>();
-  const auto tail_values = tail.images.values<float>();
+  const auto all_values = all.images().values<float>();
+  const auto tail_values = tail.images().values<float>();
   EXPECT_TRUE(std::equal(tail_values.begin(), tail_values.end(), all_values.begin() + 7 * 60));
 
   options.seed = 43;
-  EXPECT_FALSE(open_dataset("random:10:3x4x5", options)->batch(0, 10).images.equals(all.images));
+  EXPECT_FALSE(
+      open_dataset("random:10:3x4x5", options)->batch(0, 10).images().equals(all.images()));
 }
 
 TEST(DataRandom, ShapeFromOptions) {
@@ -157,7 +158,7 @@ TEST(DataOptionsTest, OffsetAndLimit) {
   const auto full = open_dataset("random:10:2");
   const auto part = open_dataset("random:10:2", options);
   EXPECT_EQ(part->size(), 4);
-  EXPECT_TRUE(part->batch(1, 2).images.equals(full->batch(4, 2).images));
+  EXPECT_TRUE(part->batch(1, 2).images().equals(full->batch(4, 2).images()));
   EXPECT_THROW(part->batch(3, 2), Error);
 
   options.limit = 100;  // clamped to what is left
@@ -174,7 +175,7 @@ TEST(DataOptionsTest, OffsetAndLimit) {
 
 TEST(DataOptionsTest, BatchRange) {
   const auto dataset = open_dataset("random:5:2");
-  EXPECT_EQ(dataset->batch(5, 0).images.shape(), (Shape{0, 2}));
+  EXPECT_EQ(dataset->batch(5, 0).images().shape(), (Shape{0, 2}));
   for (auto [start, count] : {std::pair<int64_t, int64_t>{4, 2}, {-1, 1}, {0, -1}, {6, 0}}) {
     EXPECT_THROW(dataset->batch(start, count), Error) << start << " " << count;
   }
@@ -190,7 +191,7 @@ TEST(DataTransform, ChannelConversion) {
   to_grey.channels = 1;
   const auto grey = open_dataset(dir.file("rgb.npy"), to_grey);
   EXPECT_EQ(grey->sample_shape(), (Shape{1, 1, 2}));
-  const std::vector<double> luma = grey->batch(0, 1).images.to_double_vector();
+  const std::vector<double> luma = grey->batch(0, 1).images().to_double_vector();
   EXPECT_NEAR(luma[0], 0.299 + 0.114 * 0.5, kFloatTolerance);
   EXPECT_NEAR(luma[1], 0.587 + 0.114 * 0.5, kFloatTolerance);
 
@@ -198,7 +199,7 @@ TEST(DataTransform, ChannelConversion) {
   to_rgb.channels = 3;
   const auto rgb = open_dataset(dir.file("grey.npy"), to_rgb);
   EXPECT_EQ(rgb->sample_shape(), (Shape{3, 1, 2}));
-  EXPECT_EQ(rgb->batch(0, 1).images.to_double_vector(),
+  EXPECT_EQ(rgb->batch(0, 1).images().to_double_vector(),
             (std::vector<double>{0.25, 0.75, 0.25, 0.75, 0.25, 0.75}));
 }
 
@@ -210,21 +211,21 @@ TEST(DataTransform, MeanStdAndLayout) {
   options.mean = {1, 10};
   options.std = {2, 5};
   const auto nchw = open_dataset(dir.file("x.npy"), options);
-  const std::vector<double> normalized = nchw->batch(0, 1).images.to_double_vector();
+  const std::vector<double> normalized = nchw->batch(0, 1).images().to_double_vector();
   const std::vector<double> want = {0, 0.5, 0, 2};
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(normalized[i], want[i], kFloatTolerance);
 
   options.layout = DataLayout::kNHWC;
   const auto nhwc = open_dataset(dir.file("x.npy"), options);
   EXPECT_EQ(nhwc->sample_shape(), (Shape{1, 2, 2}));
-  const std::vector<double> interleaved = nhwc->batch(0, 1).images.to_double_vector();
+  const std::vector<double> interleaved = nhwc->batch(0, 1).images().to_double_vector();
   const std::vector<double> want_nhwc = {0, 0, 0.5, 2};
   for (size_t i = 0; i < want.size(); ++i)
     EXPECT_NEAR(interleaved[i], want_nhwc[i], kFloatTolerance);
 
   options = {};
   options.mean = {0.5f};  // one value for every channel
-  EXPECT_EQ(open_dataset(dir.file("x.npy"), options)->batch(0, 1).images.to_double_vector(),
+  EXPECT_EQ(open_dataset(dir.file("x.npy"), options)->batch(0, 1).images().to_double_vector(),
             (std::vector<double>{0.5, 1.5, 9.5, 19.5}));
 }
 
@@ -238,7 +239,7 @@ TEST(DataTransform, BilinearResize) {
   options.resize_width = 4;
   const auto dataset = open_dataset(dir.file("ramp.npy"), options);
   EXPECT_EQ(dataset->sample_shape(), (Shape{1, 2, 4}));
-  const std::vector<double> got = dataset->batch(0, 1).images.to_double_vector();
+  const std::vector<double> got = dataset->batch(0, 1).images().to_double_vector();
   const std::vector<double> want = {0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1};
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], kFloatTolerance) << i;
 
@@ -248,7 +249,7 @@ TEST(DataTransform, BilinearResize) {
   options.resize_height = 2;
   options.resize_width = 2;
   for (double v :
-       open_dataset(dir.file("flat.npy"), options)->batch(0, 1).images.to_double_vector()) {
+       open_dataset(dir.file("flat.npy"), options)->batch(0, 1).images().to_double_vector()) {
     EXPECT_NEAR(v, 0.3, kFloatTolerance);
   }
 }
@@ -305,11 +306,11 @@ TEST(DataDataset, BatchesFromSeveralThreads) {
   options.resize_width = 4;
   options.mean = {0.5f};
   const auto dataset = open_dataset(dir.file("x.npy"), options);
-  const Tensor want = dataset->batch(0, 64).images;
+  const Tensor want = dataset->batch(0, 64).images();
   std::vector<Tensor> got(8);
   std::vector<std::thread> threads;
   for (int part = 0; part < 8; ++part) {
-    threads.emplace_back([&, part] { got[part] = dataset->batch(part * 8, 8).images; });
+    threads.emplace_back([&, part] { got[part] = dataset->batch(part * 8, 8).images(); });
   }
   for (std::thread& t : threads) t.join();
   for (int part = 0; part < 8; ++part) {

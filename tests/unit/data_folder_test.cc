@@ -64,7 +64,7 @@ TEST(DataFolder, ClassSubfolders) {
   EXPECT_EQ(dataset->class_names(), (std::vector<std::string>{"cat", "dog"}));
   const Batch batch = dataset->batch(0, 4);
   EXPECT_EQ(batch.labels, (std::vector<int64_t>{0, 0, 1, 1}));
-  const std::vector<double> values = batch.images.to_double_vector();
+  const std::vector<double> values = batch.images().to_double_vector();
   // Sample 2 is dog/a.png (bytes 50...): HWC byte (y, x, c) lands at CHW (c, y, x).
   const std::vector<int> first_bytes = {200, 0, 50, 100};  // cat/nested/y, cat/x, dog/a, dog/b
   for (int sample = 0; sample < 4; ++sample) {
@@ -79,7 +79,7 @@ TEST(DataFolder, ClassSubfolders) {
     }
   }
   // A folder path without a scheme is the same dataset.
-  EXPECT_TRUE(open_dataset(dir.path().string())->batch(0, 4).images.equals(batch.images));
+  EXPECT_TRUE(open_dataset(dir.path().string())->batch(0, 4).images().equals(batch.images()));
 }
 
 TEST(DataFolder, FlatFolderIsUnlabeled) {
@@ -92,7 +92,7 @@ TEST(DataFolder, FlatFolderIsUnlabeled) {
   EXPECT_EQ(dataset->sample_shape(), (Shape{1, 2, 2}));  // grey PNGs give one channel
   const Batch batch = dataset->batch(0, 2);
   EXPECT_TRUE(batch.labels.empty());
-  EXPECT_NEAR(batch.images.data<float>()[0], 20 / 255.0, kFloatTolerance);  // a.png first
+  EXPECT_NEAR(batch.images().data<float>()[0], 20 / 255.0, kFloatTolerance);  // a.png first
 }
 
 TEST(DataFolder, OtherFormatsAndChannels) {
@@ -105,16 +105,17 @@ TEST(DataFolder, OtherFormatsAndChannels) {
   options.scale = 1.0f;
   const auto grey = open_dataset(dir.path().string(), options);
   EXPECT_EQ(grey->sample_shape(), (Shape{1, 1, 2}));
-  const std::vector<double> bmp = grey->batch(0, 1).images.to_double_vector();
+  const std::vector<double> bmp = grey->batch(0, 1).images().to_double_vector();
   // stb_image's luma: (77 r + 150 g + 29 b) >> 8.
   EXPECT_EQ(bmp, (std::vector<double>{(77 * 255) >> 8, (150 * 255) >> 8}));
-  EXPECT_EQ(grey->batch(1, 1).images.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(grey->batch(1, 1).images().shape(), (Shape{1, 1, 1, 2}));
 
   options.channels = 3;
   TempDir grey_dir;
   write_png(grey_dir.file("g.png"), 1, 1, 1, 60);
-  EXPECT_EQ(open_dataset(grey_dir.path().string(), options)->batch(0, 1).images.to_double_vector(),
-            (std::vector<double>{60, 60, 60}));
+  EXPECT_EQ(
+      open_dataset(grey_dir.path().string(), options)->batch(0, 1).images().to_double_vector(),
+      (std::vector<double>{60, 60, 60}));
 }
 
 TEST(DataFolder, ResizeMeanStdAndLayout) {
@@ -130,7 +131,7 @@ TEST(DataFolder, ResizeMeanStdAndLayout) {
   const auto dataset = open_dataset("folder:" + dir.path().string(), options);
   EXPECT_EQ(dataset->sample_shape(), (Shape{2, 2, 3}));
   const Batch batch = dataset->batch(0, 2);
-  EXPECT_EQ(batch.images.shape(), (Shape{2, 2, 2, 3}));
+  EXPECT_EQ(batch.images().shape(), (Shape{2, 2, 2, 3}));
   EXPECT_EQ(batch.labels, (std::vector<int64_t>{0, 1}));
 
   // The same images unnormalized in NCHW: normalization and layout agree element by element.
@@ -138,8 +139,8 @@ TEST(DataFolder, ResizeMeanStdAndLayout) {
   plain.resize_height = 2;
   plain.resize_width = 2;
   const std::vector<double> raw =
-      open_dataset(dir.path().string(), plain)->batch(0, 2).images.to_double_vector();
-  const std::vector<double> got = batch.images.to_double_vector();
+      open_dataset(dir.path().string(), plain)->batch(0, 2).images().to_double_vector();
+  const std::vector<double> got = batch.images().to_double_vector();
   for (int sample = 0; sample < 2; ++sample) {
     for (int pixel = 0; pixel < 4; ++pixel) {
       for (int c = 0; c < 3; ++c) {

@@ -91,9 +91,9 @@ TEST(DataIdx, ReadsImagesAndLabels) {
     EXPECT_EQ(dataset->sample_shape(), (Shape{1, 2, 2}));
     EXPECT_TRUE(dataset->has_labels());
     const Batch batch = dataset->batch(1, 2);
-    EXPECT_EQ(batch.images.shape(), (Shape{2, 1, 2, 2}));
+    EXPECT_EQ(batch.images().shape(), (Shape{2, 1, 2, 2}));
     EXPECT_EQ(batch.labels, (std::vector<int64_t>{0, 9}));
-    const float* values = batch.images.data<float>();
+    const float* values = batch.images().data<float>();
     for (int i = 0; i < 8; ++i) EXPECT_FLOAT_EQ(values[i], ((4 + i) * 7 % 256) / 255.0f) << i;
   }
 }
@@ -118,7 +118,7 @@ TEST(DataIdx, ReadsBigEndianFloatsAsTheyAre) {
   const auto dataset = open_dataset("idx:" + dir.file("f.idx"));
   EXPECT_EQ(dataset->sample_shape(), (Shape{2}));
   const Batch batch = dataset->batch(0, 2);
-  EXPECT_EQ(batch.images.to_double_vector(), (std::vector<double>{0.5, -2.0, 3.25, 100.0}));
+  EXPECT_EQ(batch.images().to_double_vector(), (std::vector<double>{0.5, -2.0, 3.25, 100.0}));
 }
 
 TEST(DataIdx, ReadsConcatenatedGzipMembers) {
@@ -126,7 +126,7 @@ TEST(DataIdx, ReadsConcatenatedGzipMembers) {
   const std::string file = idx_file(0x08, {3, 2, 2}, pixels(12));
   write_bytes(dir.file("two.gz"), gzip(file.substr(0, 10)) + gzip(file.substr(10)));
   const Batch batch = open_dataset("idx:" + dir.file("two.gz"))->batch(2, 1);
-  EXPECT_FLOAT_EQ(batch.images.data<float>()[3], (11 * 7 % 256) / 255.0f);
+  EXPECT_FLOAT_EQ(batch.images().data<float>()[3], (11 * 7 % 256) / 255.0f);
 }
 
 TEST(DataIdx, RefusesCorruptFiles) {
@@ -227,7 +227,7 @@ TEST(DataFmnist, TestSplit) {
   const Batch last = dataset->batch(9999, 1);
   EXPECT_EQ(last.labels, (std::vector<int64_t>{5}));
   float low = 1, high = 0;
-  for (float v : first.images.values<float>()) {
+  for (float v : first.images().values<float>()) {
     low = std::min(low, v);
     high = std::max(high, v);
   }
@@ -243,7 +243,7 @@ TEST(DataFmnist, DirectoryFromEnvironment) {
   write_bytes(dir.file("train-labels-idx1-ubyte.gz"), gzip(idx_file(0x08, {2}, "\x03\x07")));
   const ScopedEnv env("QUENCH_FMNIST_DIR", dir.path().string());
   const Batch batch = open_dataset("fmnist:train")->batch(0, 2);
-  EXPECT_EQ(batch.images.to_double_vector(), (std::vector<double>{0.0, 1.0}));
+  EXPECT_EQ(batch.images().to_double_vector(), (std::vector<double>{0.0, 1.0}));
   EXPECT_EQ(batch.labels, (std::vector<int64_t>{3, 7}));
   expect_open_error("fmnist:test", ErrorKind::kIo,
                     {"t10k-images-idx3-ubyte.gz", "dataset-fashion-mnist", "QUENCH_FMNIST_DIR"});

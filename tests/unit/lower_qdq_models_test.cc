@@ -51,8 +51,8 @@ void expect_same_predictions(const std::string& label, const Model& model) {
   int64_t same = 0;
   for (int64_t start = 0; start < kImages; start += kBatch) {
     const Batch batch = data->batch(start, kBatch);
-    const auto a = top1(lowered.run({batch.images})[0]);
-    const auto b = top1(qdq.run({batch.images})[0]);
+    const auto a = top1(lowered.run({batch.images()})[0]);
+    const auto b = top1(qdq.run({batch.images()})[0]);
     for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
   }
   std::map<std::string, int> before, after;

@@ -12,6 +12,13 @@
 namespace quench {
 namespace {
 
+using quant::activation_params;
+using quant::plan_quantization;
+using quant::quantize_bias;
+using quant::quantize_weights;
+using quant::QuantPlan;
+using quant::WeightQuant;
+
 using testing::TempDir;
 
 const Model& prepared_cnn() {
@@ -39,19 +46,19 @@ CalibrationTable synthetic_table(const Model& prepared, const QuantRecipe& recip
 
 TEST(QuantParams, ActivationScalesAndZeroPoints) {
   QuantParams u8 = activation_params(-1.f, 3.f, DType::kUInt8);  // eqs. (20)-(22)
-  EXPECT_FLOAT_EQ(u8.scale, 4.f / 255.f);
-  EXPECT_EQ(u8.zero_point, 64);  // round(1 / (4/255)) = round(63.75)
+  EXPECT_FLOAT_EQ(u8.scale(), 4.f / 255.f);
+  EXPECT_EQ(u8.zero_point(), 64);  // round(1 / (4/255)) = round(63.75)
   QuantParams positive = activation_params(0.5f, 2.f, DType::kUInt8);
-  EXPECT_EQ(positive.zero_point, 0);  // the range is widened to include 0
-  EXPECT_FLOAT_EQ(positive.scale, 2.f / 255.f);
+  EXPECT_EQ(positive.zero_point(), 0);  // the range is widened to include 0
+  EXPECT_FLOAT_EQ(positive.scale(), 2.f / 255.f);
   QuantParams s8 = activation_params(-1.f, 3.f, DType::kInt8);  // eq. (23)
-  EXPECT_FLOAT_EQ(s8.scale, 3.f / 127.f);
-  EXPECT_EQ(s8.zero_point, 0);
+  EXPECT_FLOAT_EQ(s8.scale(), 3.f / 127.f);
+  EXPECT_EQ(s8.zero_point(), 0);
   QuantParams zero = activation_params(0.f, 0.f, DType::kUInt8);  // eq. (24)
-  EXPECT_EQ(zero.scale, 1.f);
-  EXPECT_EQ(zero.zero_point, 0);
+  EXPECT_EQ(zero.scale(), 1.f);
+  EXPECT_EQ(zero.zero_point(), 0);
   QuantParams constant = activation_params(2.5f, 2.5f, DType::kUInt8);
-  EXPECT_FLOAT_EQ(constant.scale, 2.5f / 255.f);  // 2.5 maps exactly onto 255
+  EXPECT_FLOAT_EQ(constant.scale(), 2.5f / 255.f);  // 2.5 maps exactly onto 255
 }
 
 TEST(QuantParams, PerChannelWeightsRoundTripWithinHalfAStep) {
