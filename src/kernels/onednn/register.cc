@@ -12,6 +12,7 @@
 #include "kernels/onednn/qsoftmax.h"
 #include "kernels/onednn/quant_lstm.h"
 #include "kernels/onednn/transpose.h"
+#include "kernels/x86/kernels.h"
 #include "ops/fused.h"
 
 namespace quench {
@@ -63,6 +64,7 @@ void register_int8_vit_kernels(OpRegistry& r) {
 void register_fast_kernels(OpRegistry& r) {
   onednn::register_kernels(r);
   register_int8_gemm_kernels(r);
+  x86::register_int8_kernels(r);  // after oneDNN's, which win where they are exact
   register_int8_misc_kernels(r);
   register_int8_vit_kernels(r);
 }

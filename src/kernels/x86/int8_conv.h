@@ -1,0 +1,83 @@
+// quench's own exact int8 convolutions for x86 CPUs with AVX2 but without VNNI (QLinearConv,
+// QFusedConv, ConvInteger), on the GEMM core of int8_gemm.h: plain NCHW in and out, weights
+// centered and packed once, the input centered once per run (eq. (33)). Two paths:
+//   - an implicit GEMM: the input is centered into channel pairs with its padding made explicit,
+//     and each output position is a row of A read in place, through its own pointer plus one
+//     offset per tap (no im2col, any stride and dilation); the weights are B's 16-channel panels;
+//   - depthwise convolutions (one input channel per group) have no reduction over channels to
+//     tile: 16 channels at a time run channels-last, the input and output transposed in 16x16
+//     byte blocks.
+// Rows (output positions) run across the batch's images, so small late layers fill whole tiles.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ir/op_registry.h"
+#include "kernels/x86/int8_epilogue.h"
+
+namespace quench::x86 {
+
+// QLinearConv and QFusedConv (bias, residual sum, clamp: eqs. (45), (46)) and ConvInteger (int32
+// sums): u8/s8 activations with a per-tensor zero point (constant or read at run time), constant
+// u8/s8 weights with constant zero points per tensor or per output channel. nullptr for anything
+// else (the reference kernels run it), and where the CPU lacks AVX2.
+std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
+std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
+
+// How the products of a convolution are formed.
+enum class ConvPath { kGemm, kDepthwise };
+
+// A convolution prepared for conv_avx2. Spatial vectors have three dims, [depth, height, width];
+// 1-D and 2-D convolutions have leading 1s.
+struct ConvPlan {
+  ConvPath path = ConvPath::kGemm;
+  bool x_signed = false;
+  int64_t batch = 0, groups = 1, out_channels = 0;
+  int64_t in_per_group = 0, out_per_group = 0;
+  std::array<int64_t, 3> in_size{}, out_size{}, kernel{}, strides{}, dilations{}, pads{};
+  std::array<int64_t, 3> padded{};  // extents of the padded input: every position a tap reads
+  int64_t taps = 0, in_plane = 0, out_plane = 0;
+  int64_t positions = 0;  // batch * out_plane: the GEMM's rows
+  std::vector<int32_t> weights;
+  std::vector<int64_t> tap_offsets;  // per tap: where it reads, relative to the output position
+
+  // kGemm. The centered input, padded with zeros:
+  //   src = x [N][C][D][H][W] (u8/s8)   dst = [group][pair][N][Dp][Hp][Wp] int32, pair p holding
+  //   channels 2p, 2p + 1 of the group (the odd channel of an odd group 0)
+  // Output position (n, d, h, w) reads tap t's pairs at n * image_stride + ((d * sd) * Hp + h *
+  // sh) * Wp + w * sw + tap_offsets[t], pair_stride apart.
+  int64_t pairs_per_group = 0;
+  int64_t image_stride = 0;  // Dp * Hp * Wp
+  int64_t pair_stride = 0;   // at least batch * image_stride
+  // Weights, B's panels, tap by tap over the group's channel pairs:
+  //   src = w [O][C/group][taps] int16 (centered)   dst = [group][O/group/16][taps][pairs][16]
+  //   int32 (the last panel's extra channels 0)
+  int64_t panels_per_group = 0;
+  int64_t k_pairs = 0;      // taps * pairs_per_group
+  int64_t panel_group = 0;  // panels per pass over the rows: their weights stay in L2
+
+  // kDepthwise, 16 output channels at a time: the input channels they read, centered and padded,
+  //   src = x [N][C][D][H][W] (u8/s8)   dst = [Dp][Hp][Wp][16] int16 (one image, one block),
+  // and the weights in tap pairs, in the lane order of vpunpcklwd / vpunpckhwd:
+  //   src = w [O][1][taps] int16   dst = [O/16][tap_pairs][16] int32, lanes 0-7 channels 0-3 and
+  //   8-11, lanes 8-15 channels 4-7 and 12-15 (an odd tap paired with weight 0 at tap 0's offset)
+  int64_t tap_pairs = 0;
+
+  int threads = 1;
+  size_t input_bytes = 0;   // the centered input (kGemm), shared by the threads
+  size_t thread_bytes = 0;  // per thread: a padded block and its results (kDepthwise)
+};
+
+// Scratch that conv_avx2 needs for `plan`.
+size_t conv_scratch_bytes(const ConvPlan& plan);
+
+// Runs the convolution of `x` (u8/s8 with zero point `x_zero_point`) into `y` with the epilogue
+// `e` (parameters per output channel: column strides 1). AVX2 (int8_conv_avx2.cc).
+void conv_avx2(const ConvPlan& plan, const void* x, int32_t x_zero_point, const Epilogue& e,
+               void* y, void* scratch);
+
+}  // namespace quench::x86

@@ -1,0 +1,25 @@
+// The GEMM core alone (int8_gemm.h), for tests and benchmarks. Compiled with -mavx2 -mfma.
+#include <algorithm>
+
+#include "kernels/x86/int8_gemm.h"
+#include "kernels/x86/int8_tile_avx2.h"
+
+namespace quench::x86 {
+
+void gemm_s16_avx2(int64_t m, int64_t n, int64_t pairs, PackedA a, PackedB b, int32_t* c,
+                   int64_t ldc) {
+  alignas(32) int32_t sums[kTileRows * kTileCols];
+  for (int64_t col = 0; col < n; col += kTileCols) {
+    const int32_t* panel = b.data + col / kTileCols * b.panel_stride;
+    const int64_t count = std::min<int64_t>(kTileCols, n - col);
+    for (int64_t row = 0; row < m; row += kTileRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kTileRows, m - row));
+      avx2::matrix_tile(rows, a.data + row * a.row_stride, a.row_stride, pairs, panel, sums);
+      for (int r = 0; r < rows; ++r) {
+        std::copy_n(sums + r * kTileCols, count, c + (row + r) * ldc + col);
+      }
+    }
+  }
+}
+
+}  // namespace quench::x86
