@@ -117,9 +117,11 @@ struct Case {
   Attrs attrs;
   uint8_t x_fill = 0, w_fill = 0;  // nonzero: every byte this value (sums past int32)
   Shape c_shape;                   // QGemm's C when `bias`: default [N]
-  bool a_per_row = false;          // QLinearMatMul: A's parameters per row
-  std::string impl;                // the x86 kernel expected, or "" when it must decline
-  bool onednn = false;             // oneDNN takes it where its int8 products are exact
+  // Scales instead of the random ones (ties of eq. (63): sums on or near half-integers).
+  std::optional<float> x_scale, w_scale, y_scale, sum_scale;
+  bool a_per_row = false;  // QLinearMatMul: A's parameters per row
+  std::string impl;        // the x86 kernel expected, or "" when it must decline
+  bool onednn = false;     // oneDNN takes it where its int8 products are exact
 };
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
@@ -185,11 +187,12 @@ Built build(const Case& c) {
   std::uniform_real_distribution<float> unit(0.5f, 1.5f);
   const int64_t n = channels(c);
   const bool params_constant = c.params == Given::kConstant;
-  const float x_scale = 0.02f * unit(rng);
+  const float x_scale = c.x_scale.value_or(0.02f * unit(rng));
   std::vector<float> w_scales(c.per_channel ? n : 1);
-  for (float& s : w_scales) s = 0.004f * unit(rng);
+  for (float& s : w_scales) s = c.w_scale.value_or(0.004f * unit(rng));
   // y's scale puts the typical output about 40 steps from its zero point.
-  const float y_scale = x_scale * 0.004f * 74.f * 74.f * std::sqrt(float(reduction(c))) / 40.f;
+  const float y_scale =
+      c.y_scale.value_or(x_scale * 0.004f * 74.f * 74.f * std::sqrt(float(reduction(c))) / 40.f);
   const bool x_signed = c.x_type == kS8, w_signed = c.w_type == kS8;
   const int x_zero_point = c.x_zero_point.value_or(x_signed ? -7 : 131);
   std::vector<int> w_zero_points(c.per_channel || c.w_zero_points_vary ? n : 1);
@@ -272,7 +275,7 @@ Built build(const Case& c) {
     }
     const Shape y_shape = *concrete(*testing::infer_node(node, infos)[0].shape);
     b.inputs.push_back({"sum", random_quant(c.sum_type, y_shape, rng), false});
-    b.inputs.push_back(param("sum_scale", Tensor::scalar(y_scale * 1.3f)));
+    b.inputs.push_back(param("sum_scale", Tensor::scalar(c.sum_scale.value_or(y_scale * 1.3f))));
     b.inputs.push_back(
         param("sum_zero_point", quant_values(c.sum_type, {c.sum_type == kS8 ? -3 : 110}, true)));
   }
@@ -542,6 +545,26 @@ std::vector<Case> conv_cases() {
                kS8),
       as_fused(with(conv3x3, "", [](Case& c) { c.params = Given::kRunTime, c.onednn = false; }),
                "qfusedconv_sum_parameters_at_run_time", kClip, kU8),
+      // Eq. (63): M = 1/2 and r_sum = 1/2 put half the results on exact ties; M = 1 and r_sum =
+      // 0.7 put results where the float sum rounds to a tie the double sum misses
+      // (0.7f · 5 = 3.4999999 in double, 3.5 in float).
+      as_fused(with(conv("", {2, 8, 6, 6}, {8, 8, 1, 1}), "",
+                    [](Case& c) {
+                      c.x_scale = c.y_scale = 1.f;
+                      c.w_scale = 0.5f;
+                      c.sum_scale = 0.5f;
+                      c.w_fill = 0x01;
+                    }),
+               "qfusedconv_sum_exact_ties", {}, kU8),
+      as_fused(with(conv("", {2, 8, 6, 6}, {8, 8, 1, 1}), "",
+                    [](Case& c) {
+                      c.x_scale = c.w_scale = c.y_scale = 1.f;
+                      c.sum_scale = 0.7f;
+                      c.w_fill = 0x01;
+                      c.x_zero_point = 0;
+                      c.x_fill = 0x01;
+                    }),
+               "qfusedconv_sum_float_ties_double_does_not", {}, kU8),
       as_integer(conv3x3, "convinteger_3x3"),
       as_integer(with(conv3x3, "", [](Case& c) { c.x_type = kS8; }), "convinteger_s8_x"),
       as_integer(with(conv3x3, "", [](Case& c) { c.w_type = kU8; }), "convinteger_u8_weights"),

@@ -39,6 +39,11 @@ QUENCH_AVX2_INLINE void store8_within(int32_t* dst, __m256i v, const int32_t* li
   std::memcpy(dst, words, static_cast<size_t>(limit - dst) * sizeof(int32_t));
 }
 
+// count zeros at dst, in whole vectors of 8 that stop at `limit`.
+QUENCH_AVX2_INLINE void zero_fill(int32_t* dst, int64_t count, const int32_t* limit) {
+  for (int64_t i = 0; i < count; i += 8) store8_within(dst + i, _mm256_setzero_si256(), limit);
+}
+
 // dst[i] = pair(row0[i] − z, row1[i] − z) for i < count (row1 null: high halves 0). Whole vectors
 // of 16 pairs are written, up to 15 past `count`, but never at or past `limit`; `end` bounds the
 // readable input.
@@ -84,14 +89,14 @@ void center_input_block(const ConvPlan& p, const uint8_t* x, const uint8_t* x_en
       int32_t* row = block + (d * padded_height + h) * padded_width;
       const int64_t in_d = d - p.pads[0], in_h = h - p.pads[1];
       if (in_d < 0 || in_d >= depth || in_h < 0 || in_h >= height) {
-        std::fill_n(row, padded_width, 0);
+        zero_fill(row, padded_width, limit);
         continue;
       }
       const int64_t offset = (in_d * height + in_h) * width;
-      std::fill_n(row, p.pads[2], 0);
+      zero_fill(row, p.pads[2], limit);
       center_pairs<Signed>(src0 + offset, src1 ? src1 + offset : nullptr, width, zero_point,
                            row + p.pads[2], limit, x_end);
-      std::fill(row + p.pads[2] + width, row + padded_width, 0);
+      zero_fill(row + p.pads[2] + width, padded_width - p.pads[2] - width, limit);
     }
   }
 }

@@ -160,6 +160,7 @@ struct RequantConstants {
   __m256d q_low_d, q_high_d;
   __m256i zero_point;
   __m256d sum_ratio;
+  __m256 sum_ratio_float;
   __m256i sum_zero_point;
 };
 
@@ -178,6 +179,7 @@ RequantConstants requant_constants(const Epilogue& e) {
   k.q_high = _mm256_set1_ps(static_cast<float>(q_max - e.zero_point));
   k.zero_point = _mm256_set1_epi32(e.zero_point);
   k.sum_ratio = _mm256_set1_pd(e.sum_ratio);
+  k.sum_ratio_float = _mm256_set1_ps(static_cast<float>(e.sum_ratio));  // a float widened: exact
   k.sum_zero_point = _mm256_set1_epi32(e.sum_zero_point);
   return k;
 }
@@ -208,15 +210,39 @@ QUENCH_AVX2_INLINE __m128i requant4_sum(const RequantConstants& k, __m128 produc
   return _mm_add_epi32(_mm256_cvtpd_epi32(v), _mm256_castsi256_si128(k.zero_point));
 }
 
-QUENCH_AVX2_INLINE __m256i requant8_sum(const RequantConstants& k, __m256i acc, __m256 multiplier,
-                                        __m256i sum) {
-  const __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), multiplier);
-  const __m256i centered = _mm256_sub_epi32(sum, k.sum_zero_point);
+QUENCH_AVX2_INLINE __m256i requant8_sum_double(const RequantConstants& k, __m256 product,
+                                               __m256i centered) {
   const __m128i low =
       requant4_sum(k, _mm256_castps256_ps128(product), _mm256_castsi256_si128(centered));
   const __m128i high =
       requant4_sum(k, _mm256_extractf128_ps(product, 1), _mm256_extracti128_si256(centered, 1));
   return _mm256_inserti128_si256(_mm256_castsi128_si256(low), high, 1);
+}
+
+// Eq. (63): the sum term added in float, whose result rounds as eq. (45)'s double sum does
+// unless a half-integer lies within 2^-22 · (|term| + |v|) of it; such vectors (and any with an
+// infinite or NaN value) are redone in double. Then eq. (46)'s steps in float, as requant8.
+QUENCH_AVX2_INLINE __m256i requant8_sum(const RequantConstants& k, __m256i acc, __m256 multiplier,
+                                        __m256i sum) {
+  const __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), multiplier);
+  const __m256i centered = _mm256_sub_epi32(sum, k.sum_zero_point);
+  const __m256 term = _mm256_mul_ps(_mm256_cvtepi32_ps(centered), k.sum_ratio_float);
+  __m256 v = _mm256_add_ps(product, term);
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  const __m256 rounded = round_half_even(v);
+  // Distance to the nearest half-integer (exact), and the float sum's error bound.
+  const __m256 margin =
+      _mm256_sub_ps(_mm256_set1_ps(0.5f), _mm256_andnot_ps(sign, _mm256_sub_ps(v, rounded)));
+  const __m256 bound =
+      _mm256_mul_ps(_mm256_add_ps(_mm256_andnot_ps(sign, term), _mm256_andnot_ps(sign, v)),
+                    _mm256_set1_ps(0x1p-22f));
+  if (_mm256_movemask_ps(_mm256_cmp_ps(margin, bound, _CMP_GT_OQ)) != 0xFF) {
+    return requant8_sum_double(k, product, centered);
+  }
+  v = _mm256_min_ps(k.high, _mm256_max_ps(k.low, v));
+  v = round_half_even(v);
+  v = _mm256_min_ps(_mm256_max_ps(v, k.q_low), k.q_high);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), k.zero_point);
 }
 
 // 16 int32 in the range of Q to 16 bytes (the saturating packs change nothing).
