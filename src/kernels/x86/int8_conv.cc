@@ -62,7 +62,7 @@ bool set_geometry(const ref::ConvGeometry& g, ConvPlan& p) {
 // Tap offsets (in positions of the padded input) of both paths.
 void plan_taps(ConvPlan& p) {
   const auto& [padded_depth, padded_height, padded_width] = p.padded;
-  p.image_stride = padded_depth * padded_height * padded_width;
+  p.padded_positions = padded_depth * padded_height * padded_width;
   for (int64_t kd = 0; kd < p.kernel[0]; ++kd) {
     for (int64_t kh = 0; kh < p.kernel[1]; ++kh) {
       for (int64_t kw = 0; kw < p.kernel[2]; ++kw) {
@@ -80,11 +80,14 @@ void plan_gemm(ConvPlan& p, const int16_t* w) {
   p.pairs_per_group = pair_count(p.in_per_group);
   p.k_pairs = p.taps * p.pairs_per_group;
   plan_taps(p);
-  // Each position's row reads one int32 per pair, pair_stride apart: an odd number of cache lines
-  // between pairs spreads them over the L1 sets.
-  p.pair_stride = round_up(p.batch * p.image_stride, kTileCols);
-  if (p.pair_stride / kTileCols % 2 == 0) p.pair_stride += kTileCols;
-  p.input_bytes = round64((p.groups * p.pairs_per_group * p.pair_stride + kSlack) * 4);
+  p.position_pairs = p.groups * p.pairs_per_group;
+  for (int64_t& offset : p.tap_offsets) offset *= p.position_pairs;
+  p.image_stride = p.padded_positions * p.position_pairs;
+  for (int64_t slot = 0; slot < 2 * p.position_pairs; ++slot) {
+    const int64_t group = slot / (2 * p.pairs_per_group), c = slot % (2 * p.pairs_per_group);
+    p.slot_channels.push_back(c < p.in_per_group ? group * p.in_per_group + c : -1);
+  }
+  p.input_bytes = round64((p.batch * p.image_stride + kSlack) * 4);
   p.panels_per_group = ceil_div(p.out_per_group, kTileCols);
   const int64_t panel_size = p.k_pairs * kTileCols;
   p.weights.assign(static_cast<size_t>(p.groups * p.panels_per_group * panel_size), 0);
@@ -128,8 +131,9 @@ void plan_depthwise(ConvPlan& p, const int16_t* w) {
     }
   }
   // The padded input block, the results of a block, the residual sums of a block.
-  p.thread_bytes = round64(p.image_stride * kTileCols * 2) + round64(p.out_plane * kTileCols * 4) +
-                   round64(p.out_plane * kTileCols) + round64(kSlack * 4);
+  p.thread_bytes = round64(p.padded_positions * kTileCols * 2) +
+                   round64(p.out_plane * kTileCols * 4) + round64(p.out_plane * kTileCols) +
+                   round64(kSlack * 4);
 }
 
 // Which inputs a convolution op takes where.

@@ -44,15 +44,18 @@ struct ConvPlan {
   int64_t positions = 0;  // batch * out_plane: the GEMM's rows
   std::vector<int32_t> weights;
   std::vector<int64_t> tap_offsets;  // per tap: where it reads, relative to the output position
+  int64_t padded_positions = 0;      // Dp * Hp * Wp
 
-  // kGemm. The centered input, padded with zeros:
-  //   src = x [N][C][D][H][W] (u8/s8)   dst = [group][pair][N][Dp][Hp][Wp] int32, pair p holding
-  //   channels 2p, 2p + 1 of the group (the odd channel of an odd group 0)
-  // Output position (n, d, h, w) reads tap t's pairs at n * image_stride + ((d * sd) * Hp + h *
-  // sh) * Wp + w * sw + tap_offsets[t], pair_stride apart.
+  // kGemm. The centered input, channels last, padded with zeros:
+  //   src = x [N][C][D][H][W] (u8/s8)   dst = [N][Dp][Hp][Wp][group][pairs] int32, pair p of a
+  //   group holding its channels 2p, 2p + 1 (an odd last channel paired with 0)
+  // so that a position's pairs are contiguous and neighbouring taps share cache lines. Output
+  // position (n, d, h, w) reads tap t's pairs of group g from n * image_stride + ((d * sd * Hp +
+  // h * sh) * Wp + w * sw) * position_pairs + tap_offsets[t] + g * pairs_per_group on.
   int64_t pairs_per_group = 0;
-  int64_t image_stride = 0;  // Dp * Hp * Wp
-  int64_t pair_stride = 0;   // at least batch * image_stride
+  int64_t position_pairs = 0;          // groups * pairs_per_group
+  int64_t image_stride = 0;            // padded_positions * position_pairs
+  std::vector<int64_t> slot_channels;  // the input channel of each int16 of a position, or -1
   // Weights, B's panels, tap by tap over the group's channel pairs:
   //   src = w [O][C/group][taps] int16 (centered)   dst = [group][O/group/16][taps][pairs][16]
   //   int32 (the last panel's extra channels 0)
@@ -61,7 +64,8 @@ struct ConvPlan {
   int64_t panel_group = 0;  // panels per pass over the rows: their weights stay in L2
 
   // kDepthwise, 16 output channels at a time: the input channels they read, centered and padded,
-  //   src = x [N][C][D][H][W] (u8/s8)   dst = [Dp][Hp][Wp][16] int16 (one image, one block),
+  //   src = x [N][C][D][H][W] (u8/s8)   dst = [Dp][Hp][Wp][16] int16 (one image, one block;
+  //   tap_offsets in positions),
   // and the weights in tap pairs, in the lane order of vpunpcklwd / vpunpckhwd:
   //   src = w [O][1][taps] int16   dst = [O/16][tap_pairs][16] int32, lanes 0-7 channels 0-3 and
   //   8-11, lanes 8-15 channels 4-7 and 12-15 (an odd tap paired with weight 0 at tap 0's offset)

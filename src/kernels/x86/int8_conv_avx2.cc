@@ -28,75 +28,106 @@ QUENCH_AVX2_INLINE __m256i centered16(__m128i bytes, __m256i zero_point) {
   return _mm256_sub_epi16(wide, zero_point);
 }
 
-// Stores 8 int32 at dst, or only the first `count` of them when a full store would pass `limit`.
-QUENCH_AVX2_INLINE void store8_within(int32_t* dst, __m256i v, const int32_t* limit) {
-  if (dst + 8 <= limit) {
+// 16 rows of 16 bytes transposed in place: four rounds of interleaving rows i and i + 8.
+QUENCH_AVX2_INLINE void transpose16x16(__m128i r[16]) {
+  for (int round = 0; round < 4; ++round) {
+    __m128i t[16];
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
+      t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
+}
+
+// The first `count` (even) of 16 int16 at dst.
+QUENCH_AVX2_INLINE void store_slots(int16_t* dst, __m256i v, int count) {
+  if (count == 16) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v);
     return;
   }
-  alignas(32) int32_t words[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(words), v);
-  std::memcpy(dst, words, static_cast<size_t>(limit - dst) * sizeof(int32_t));
+  __m128i part = _mm256_castsi256_si128(v);
+  if (count >= 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), part);
+    part = _mm256_extracti128_si256(v, 1);
+    dst += 8;
+    count -= 8;
+  }
+  if (count >= 4) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), part);
+    part = _mm_srli_si128(part, 8);
+    dst += 4;
+    count -= 4;
+  }
+  if (count >= 2) {
+    const int32_t word = _mm_cvtsi128_si32(part);
+    std::memcpy(dst, &word, 4);
+  }
 }
 
-// count zeros at dst, in whole vectors of 8 that stop at `limit`.
-QUENCH_AVX2_INLINE void zero_fill(int32_t* dst, int64_t count, const int32_t* limit) {
-  for (int64_t i = 0; i < count; i += 8) store8_within(dst + i, _mm256_setzero_si256(), limit);
-}
-
-// dst[i] = pair(row0[i] − z, row1[i] − z) for i < count (row1 null: high halves 0). Whole vectors
-// of 16 pairs are written, up to 15 past `count`, but never at or past `limit`; `end` bounds the
-// readable input.
-template <bool Signed>
-void center_pairs(const uint8_t* row0, const uint8_t* row1, int64_t count, __m256i zero_point,
-                  int32_t* dst, const int32_t* limit, const uint8_t* end) {
-  for (int64_t i = 0; i < count; i += 16) {
-    const __m256i a = centered16<Signed>(load16(row0 + i, end - (row0 + i)), zero_point);
-    const __m256i b = row1 == nullptr
-                          ? _mm256_setzero_si256()
-                          : centered16<Signed>(load16(row1 + i, end - (row1 + i)), zero_point);
-    // unpack interleaves within 128-bit lanes: elements 0-3 and 8-11, then 4-7 and 12-15.
-    const __m256i low = _mm256_unpacklo_epi16(a, b), high = _mm256_unpackhi_epi16(a, b);
-    store8_within(dst + i, _mm256_permute2x128_si256(low, high, 0x20), limit);
-    if (dst + i + 8 < limit) {
-      store8_within(dst + i + 8, _mm256_permute2x128_si256(low, high, 0x31), limit);
+// Zeros where the padded input lies outside the input: `stride` int16 per position.
+void zero_padding(const ConvPlan& p, int16_t* out, int64_t stride) {
+  const auto& [padded_depth, padded_height, padded_width] = p.padded;
+  const size_t position_bytes = static_cast<size_t>(stride) * sizeof(int16_t);
+  const int64_t width = p.in_size[2], right = padded_width - p.pads[2] - width;
+  for (int64_t d = 0; d < padded_depth; ++d) {
+    for (int64_t h = 0; h < padded_height; ++h) {
+      int16_t* row = out + (d * padded_height + h) * padded_width * stride;
+      const int64_t in_d = d - p.pads[0], in_h = h - p.pads[1];
+      if (in_d < 0 || in_d >= p.in_size[0] || in_h < 0 || in_h >= p.in_size[1]) {
+        std::memset(row, 0, position_bytes * padded_width);
+        continue;
+      }
+      std::memset(row, 0, position_bytes * p.pads[2]);
+      std::memset(row + (p.pads[2] + width) * stride, 0, position_bytes * right);
     }
   }
 }
 
-// The padded pair layout of ConvPlan (kDirect, kIm2col) for the pairs of one group and image.
+// One image of x (u8/s8) centered channels last, the padding 0: out[position][slot] = x[channel
+// sources[slot]][position] − z, or 0 where sources[slot] < 0; `stride` int16 per position. The
+// channel planes are transposed 16 positions by 16 channels at a time.
 template <bool Signed>
-void center_input_block(const ConvPlan& p, const uint8_t* x, const uint8_t* x_end,
-                        __m256i zero_point, int64_t group, int64_t pair, int64_t image,
-                        int32_t* out) {
-  const int64_t channel = group * p.in_per_group + 2 * pair;
-  const bool has_odd = 2 * pair + 1 < p.in_per_group;
-  const int64_t in_channels = p.groups * p.in_per_group;
-  const uint8_t* src0 = x + (image * in_channels + channel) * p.in_plane;
-  const uint8_t* src1 = has_odd ? src0 + p.in_plane : nullptr;
-  int32_t* block =
-      out + (group * p.pairs_per_group + pair) * p.pair_stride + image * p.image_stride;
-  const int32_t* limit = block + p.image_stride;
-  const auto& [depth, height, width] = p.in_size;
-  const auto& [padded_depth, padded_height, padded_width] = p.padded;
-  if (p.padded == p.in_size) {
-    center_pairs<Signed>(src0, src1, p.in_plane, zero_point, block, limit, x_end);
-    return;
-  }
-  // Rows in order: a row's whole-vector writes past its end land in later rows, written after.
-  for (int64_t d = 0; d < padded_depth; ++d) {
-    for (int64_t h = 0; h < padded_height; ++h) {
-      int32_t* row = block + (d * padded_height + h) * padded_width;
-      const int64_t in_d = d - p.pads[0], in_h = h - p.pads[1];
-      if (in_d < 0 || in_d >= depth || in_h < 0 || in_h >= height) {
-        zero_fill(row, padded_width, limit);
-        continue;
+void center_channels_last(const ConvPlan& p, const uint8_t* image, const uint8_t* x_end,
+                          int32_t zero_point, const int64_t* sources, int64_t slots, int16_t* out,
+                          int64_t stride) {
+  if (p.padded != p.in_size) zero_padding(p, out, stride);
+  const __m256i zero_point16 = _mm256_set1_epi16(static_cast<int16_t>(zero_point));
+  // An absent channel reads the zero point itself: 0 once centered.
+  const __m128i absent = _mm_set1_epi8(static_cast<char>(zero_point));
+  const int64_t width = p.in_size[2], height = p.in_size[1];
+  // Input position (d, h, w) goes to padded position ((d + pd) · Hp + h + ph) · Wp + w + pw:
+  // consecutive within a row, a jump of the padding between rows and planes.
+  const int64_t row_jump = (p.padded[2] - width) * stride;
+  const int64_t plane_jump = (p.padded[1] - height) * p.padded[2] * stride;
+  const int64_t first = ((p.pads[0] * p.padded[1] + p.pads[1]) * p.padded[2] + p.pads[2]) * stride;
+  for (int64_t slot = 0; slot < slots; slot += 16) {
+    const int count = static_cast<int>(std::min<int64_t>(16, slots - slot));
+    const uint8_t* planes[16];
+    for (int lane = 0; lane < 16; ++lane) {
+      const int64_t source = lane < count ? sources[slot + lane] : -1;
+      planes[lane] = source >= 0 ? image + source * p.in_plane : nullptr;
+    }
+    int16_t* dst = out + first + slot;
+    int64_t h = 0, w = 0;
+    for (int64_t from = 0; from < p.in_plane; from += 16) {
+      __m128i r[16];
+      for (int lane = 0; lane < 16; ++lane) {
+        const uint8_t* src = planes[lane] + from;
+        r[lane] = planes[lane] ? load16(src, x_end - src) : absent;
       }
-      const int64_t offset = (in_d * height + in_h) * width;
-      zero_fill(row, p.pads[2], limit);
-      center_pairs<Signed>(src0 + offset, src1 ? src1 + offset : nullptr, width, zero_point,
-                           row + p.pads[2], limit, x_end);
-      zero_fill(row + p.pads[2] + width, padded_width - p.pads[2] - width, limit);
+      transpose16x16(r);  // r[i]: position from + i, its 16 channels
+      const int positions = static_cast<int>(std::min<int64_t>(16, p.in_plane - from));
+      for (int i = 0; i < positions; ++i) {
+        store_slots(dst, centered16<Signed>(r[i], zero_point16), count);
+        dst += stride;
+        if (++w < width) continue;
+        w = 0;
+        dst += row_jump;
+        if (++h < height) continue;
+        h = 0;
+        dst += plane_jump;
+      }
     }
   }
 }
@@ -121,21 +152,22 @@ void parallel_units(int64_t count, int threads, Fn&& fn) {
 
 template <bool Signed>
 void center_input(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, int32_t* input) {
-  const uint8_t* x_end = x + p.batch * p.groups * p.in_per_group * p.in_plane;
-  const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(x_zero_point));
-  const int64_t pairs = p.groups * p.pairs_per_group;
-  parallel_units(pairs * p.batch, p.threads, [&](int64_t i, int) {
-    const int64_t pair = i / p.batch, image = i % p.batch;
-    center_input_block<Signed>(p, x, x_end, zero_point, pair / p.pairs_per_group,
-                               pair % p.pairs_per_group, image, input);
+  const int64_t in_channels = p.groups * p.in_per_group;
+  const uint8_t* x_end = x + p.batch * in_channels * p.in_plane;
+  parallel_units(p.batch, p.threads, [&](int64_t image, int) {
+    const int64_t slots = static_cast<int64_t>(p.slot_channels.size());
+    center_channels_last<Signed>(p, x + image * in_channels * p.in_plane, x_end, x_zero_point,
+                                 p.slot_channels.data(), slots,
+                                 reinterpret_cast<int16_t*>(input + image * p.image_stride), slots);
   });
 }
 
-// Output positions in order (image, d, h, w), with where each reads the padded input and where its
-// outputs go.
+// Output positions in order (image, d, h, w), with where each reads the padded input (pair 0 of
+// tap 0, group 0) and where its outputs go (output channel 0).
 struct PositionCursor {
   const ConvPlan& p;
   int64_t image = 0, d = 0, h = 0, w = 0;
+  int64_t input_offset = 0, output_offset = 0;
 
   PositionCursor(const ConvPlan& plan, int64_t position) : p(plan) {
     image = position / p.out_plane;
@@ -143,32 +175,40 @@ struct PositionCursor {
     d = in_image / (p.out_size[1] * p.out_size[2]);
     h = in_image / p.out_size[2] % p.out_size[1];
     w = in_image % p.out_size[2];
+    locate();
   }
-  // Pair 0 of tap 0 in the padded input (group 0).
-  int64_t input_offset() const {
-    return image * p.image_stride +
-           (d * p.strides[0] * p.padded[1] + h * p.strides[1]) * p.padded[2] + w * p.strides[2];
-  }
-  // Output channel 0.
-  int64_t output_offset() const {
-    return image * p.out_channels * p.out_plane + (d * p.out_size[1] + h) * p.out_size[2] + w;
+  void locate() {
+    input_offset =
+        image * p.image_stride +
+        ((d * p.strides[0] * p.padded[1] + h * p.strides[1]) * p.padded[2] + w * p.strides[2]) *
+            p.position_pairs;
+    output_offset =
+        image * p.out_channels * p.out_plane + (d * p.out_size[1] + h) * p.out_size[2] + w;
   }
   void next() {
-    if (++w < p.out_size[2]) return;
+    if (++w < p.out_size[2]) {
+      input_offset += p.strides[2] * p.position_pairs;
+      ++output_offset;
+      return;
+    }
     w = 0;
-    if (++h < p.out_size[1]) return;
-    h = 0;
-    if (++d < p.out_size[0]) return;
-    d = 0;
-    ++image;
+    if (++h >= p.out_size[1]) {
+      h = 0;
+      if (++d >= p.out_size[0]) {
+        d = 0;
+        ++image;
+      }
+    }
+    locate();
   }
 };
 
 // 6 bytes of each of 16 rows `stride` apart (channels of six consecutive positions) as six rows of
-// 16 bytes (positions of sixteen channels).
-QUENCH_AVX2_INLINE void gather_transposed(const uint8_t* src, int64_t stride, __m128i out[6]) {
-  // Six bytes as one register, read as 4 + 2 (no wider read: the row may end there).
-  auto load6 = [](const uint8_t* p) {
+// 16 bytes (positions of sixteen channels). With `wide`, 8 bytes may be read at each row.
+QUENCH_AVX2_INLINE void gather_transposed(const uint8_t* src, int64_t stride, bool wide,
+                                          __m128i out[6]) {
+  auto load6 = [wide](const uint8_t* p) {
+    if (wide) return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
     uint32_t low;
     uint16_t high;
     std::memcpy(&low, p, 4);
@@ -210,21 +250,30 @@ QUENCH_AVX2_INLINE void scatter_transposed(const __m128i rows[6], uint8_t* dst, 
                             _mm_unpackhi_epi16(high[0], high[1])};
   const __m128i pairs[4] = {_mm_unpacklo_epi16(low[2], zero), _mm_unpackhi_epi16(low[2], zero),
                             _mm_unpacklo_epi16(high[2], zero), _mm_unpackhi_epi16(high[2], zero)};
-  alignas(16) uint8_t bytes[16][8];
+  // Each register holds two channels' 8 bytes (6 used); stored as 4 + 2 bytes straight from the
+  // register (through memory, the narrow reloads would wait on the wide store).
+  auto store = [stride](uint8_t* at, __m128i two_channels) {
+    const uint32_t first = static_cast<uint32_t>(_mm_cvtsi128_si32(two_channels));
+    const uint32_t second = static_cast<uint32_t>(_mm_extract_epi32(two_channels, 2));
+    const auto first_tail = static_cast<uint16_t>(_mm_extract_epi16(two_channels, 2));
+    const auto second_tail = static_cast<uint16_t>(_mm_extract_epi16(two_channels, 6));
+    std::memcpy(at, &first, 4);
+    std::memcpy(at + 4, &first_tail, 2);
+    std::memcpy(at + stride, &second, 4);
+    std::memcpy(at + stride + 4, &second_tail, 2);
+  };
   for (int i = 0; i < 4; ++i) {
-    _mm_store_si128(reinterpret_cast<__m128i*>(bytes[4 * i]),
-                    _mm_unpacklo_epi32(quads[i], pairs[i]));
-    _mm_store_si128(reinterpret_cast<__m128i*>(bytes[4 * i + 2]),
-                    _mm_unpackhi_epi32(quads[i], pairs[i]));
+    store(dst + 4 * i * stride, _mm_unpacklo_epi32(quads[i], pairs[i]));
+    store(dst + (4 * i + 2) * stride, _mm_unpackhi_epi32(quads[i], pairs[i]));
   }
-  for (int c = 0; c < 16; ++c) std::memcpy(dst + c * stride, bytes[c], 6);
 }
 
 // The outputs of one tile: `rows` output positions (output offsets `offsets`, channel 0 of the
-// panel) by `count` channels, `plane` apart.
+// panel) by `count` channels, `plane` apart, in an output of `outputs` elements.
 template <OutKind Out, SumKind Sum>
 void finish_tile(const RequantConstants& k, const RowParams& params, const int32_t* sums, int rows,
-                 const int64_t* offsets, int count, int64_t plane, const void* sum, void* y) {
+                 const int64_t* offsets, int count, int64_t plane, const void* sum, int64_t outputs,
+                 void* y) {
   constexpr bool kBytes = Out == OutKind::kU8 || Out == OutKind::kS8;
   bool consecutive = rows == kTileRows && count == kTileCols;
   for (int r = 1; consecutive && r < rows; ++r) consecutive = offsets[r] == offsets[0] + r;
@@ -232,7 +281,9 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
     if (consecutive) {
       __m128i residual[kTileRows] = {};
       if constexpr (Sum != SumKind::kNone) {
-        gather_transposed(static_cast<const uint8_t*>(sum) + offsets[0], plane, residual);
+        // Two bytes past each row's six stay within the tensor: read 8.
+        const bool wide = offsets[0] + 15 * plane + 8 <= outputs;
+        gather_transposed(static_cast<const uint8_t*>(sum) + offsets[0], plane, wide, residual);
       }
       __m128i results[kTileRows];
       for (int r = 0; r < kTileRows; ++r) {
@@ -279,9 +330,10 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
                     const RequantConstants& k, int64_t group, int64_t begin, int64_t end,
                     int64_t panel_begin, int64_t panel_end, void* y) {
   alignas(32) int32_t sums[kTileRows * kTileCols];
-  const int32_t* group_input = input + group * p.pairs_per_group * p.pair_stride;
+  const int32_t* group_input = input + group * p.pairs_per_group;
   const int64_t panel_size = p.k_pairs * kTileCols;
   const int64_t taps = static_cast<int64_t>(p.tap_offsets.size());
+  const int64_t outputs = p.batch * p.out_channels * p.out_plane;
   for (int64_t from = panel_begin; from < panel_end; from += p.panel_group) {
     const int64_t to = std::min(panel_end, from + p.panel_group);
     PositionCursor cursor(p, begin);
@@ -290,19 +342,19 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
       const int32_t* row_inputs[kTileRows];
       int64_t offsets[kTileRows];
       for (int r = 0; r < rows; ++r, cursor.next()) {
-        row_inputs[r] = group_input + cursor.input_offset();
-        offsets[r] = cursor.output_offset();
+        row_inputs[r] = group_input + cursor.input_offset;
+        offsets[r] = cursor.output_offset;
       }
       for (int64_t panel = from; panel < to; ++panel) {
         const int64_t channel = group * p.out_per_group + panel * kTileCols;
         const int count =
             static_cast<int>(std::min<int64_t>(kTileCols, p.out_per_group - panel * kTileCols));
-        tile_rows(rows, row_inputs, taps, p.tap_offsets.data(), p.pairs_per_group, p.pair_stride,
+        tile_rows(rows, row_inputs, taps, p.tap_offsets.data(), p.pairs_per_group, 1,
                   p.weights.data() + (group * p.panels_per_group + panel) * panel_size, sums);
         int64_t channel_offsets[kTileRows];
         for (int r = 0; r < rows; ++r) channel_offsets[r] = offsets[r] + channel * p.out_plane;
         finish_tile<Out, Sum>(k, row_params(e, 0, channel, count), sums, rows, channel_offsets,
-                              count, p.out_plane, e.sum, y);
+                              count, p.out_plane, e.sum, outputs, y);
       }
     }
   }
@@ -331,61 +383,6 @@ void conv_gemm(const ConvPlan& p, const int32_t* input, const Epilogue& e, void*
 }
 
 // ---- Depthwise ----
-
-// 16 rows of 16 bytes transposed in place: four rounds of interleaving rows i and i + 8.
-QUENCH_AVX2_INLINE void transpose16x16(__m128i r[16]) {
-  for (int round = 0; round < 4; ++round) {
-    __m128i t[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
-      t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
-    }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
-  }
-}
-
-// Output channels [16 · block, +16) of `image` read their input channels: as [Dp][Hp][Wp][16]
-// int16, centered, the padding 0.
-template <bool Signed>
-void center_block(const ConvPlan& p, const uint8_t* x, const uint8_t* x_end, __m256i zero_point,
-                  int64_t image, int64_t block, int16_t* out) {
-  if (p.padded != p.in_size) {
-    std::memset(out, 0, static_cast<size_t>(p.image_stride * kTileCols) * sizeof(int16_t));
-  }
-  const uint8_t* planes[kTileCols];
-  for (int lane = 0; lane < kTileCols; ++lane) {
-    const int64_t channel = block * kTileCols + lane;
-    planes[lane] = channel < p.out_channels
-                       ? x + (image * p.groups + channel / p.out_per_group) * p.in_plane
-                       : nullptr;
-  }
-  // Input position (d, h, w) goes to padded position ((d + pd) · Hp + h + ph) · Wp + w + pw:
-  // consecutive within a row, a jump of the padding between rows and planes.
-  const int64_t width = p.in_size[2], height = p.in_size[1];
-  const int64_t row_jump = p.padded[2] - width;
-  const int64_t plane_jump = (p.padded[1] - height) * p.padded[2];
-  int64_t h = 0, w = 0;
-  int16_t* dst = out + ((p.pads[0] * p.padded[1] + p.pads[1]) * p.padded[2] + p.pads[2]) * 16;
-  for (int64_t from = 0; from < p.in_plane; from += kTileCols) {
-    __m128i r[kTileCols];
-    for (int lane = 0; lane < kTileCols; ++lane) {
-      const uint8_t* src = planes[lane] + from;
-      r[lane] = planes[lane] ? load16(src, x_end - src) : _mm_setzero_si128();
-    }
-    transpose16x16(r);  // r[i]: position from + i, its 16 channels
-    const int count = static_cast<int>(std::min<int64_t>(kTileCols, p.in_plane - from));
-    for (int i = 0; i < count; ++i) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), centered16<Signed>(r[i], zero_point));
-      dst += 16;
-      if (++w < width) continue;
-      w = 0;
-      dst += row_jump * 16;
-      if (++h < height) continue;
-      h = 0;
-      dst += plane_jump * 16;
-    }
-  }
-}
 
 // Bytes [position][16] of channel block `block` to or from the NCHW rows of `image`: `rows`
 // channel rows of `plane` bytes, `plane` apart.
@@ -489,9 +486,8 @@ void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, c
                     void* y, char* thread_scratch) {
   const RequantConstants k = requant_constants<Out>(e);
   const uint8_t* x_end = x + p.batch * p.groups * p.in_plane;
-  const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(x_zero_point));
   const int64_t blocks = ceil_div(p.out_channels, kTileCols);
-  const size_t input_bytes = static_cast<size_t>(p.image_stride * kTileCols) * sizeof(int16_t);
+  const size_t input_bytes = static_cast<size_t>(round_up(p.padded_positions * kTileCols * 2, 64));
   const size_t results_bytes = static_cast<size_t>(p.out_plane * kTileCols * 4);
   parallel_units(p.batch * blocks, p.threads, [&](int64_t i, int thread) {
     const int64_t image = i / blocks, block = i % blocks;
@@ -499,7 +495,14 @@ void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, c
     auto* input = reinterpret_cast<int16_t*>(scratch);
     auto* results = reinterpret_cast<uint8_t*>(scratch + input_bytes);
     auto* residual = results + results_bytes;
-    center_block<Signed>(p, x, x_end, zero_point, image, block, input);
+    // Lane j reads the input channel of output channel 16 · block + j.
+    int64_t sources[kTileCols];
+    for (int lane = 0; lane < kTileCols; ++lane) {
+      const int64_t channel = block * kTileCols + lane;
+      sources[lane] = channel < p.out_channels ? channel / p.out_per_group : -1;
+    }
+    center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point, sources,
+                                 kTileCols, input, kTileCols);
     if (p.tap_pairs == 5) {
       depthwise_block<Out, Sum, 5>(p, e, k, input, image, block, results, residual, y);
     } else {
