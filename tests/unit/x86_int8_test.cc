@@ -104,6 +104,7 @@ struct Case {
   DType x_type = kU8, w_type = kS8;
   DType y_type = kU8;  // ignored for the integer ops (int32); kF32: QGemm without y_scale
   std::optional<int> x_zero_point;  // else 131 (u8) or -7 (s8)
+  std::optional<int> y_zero_point;  // else 120 (u8) or 5 (s8)
   int w_zero_point = 0;             // as stored (u8 weights: 128 + this unless set explicitly)
   bool w_zero_points_vary = false;  // per channel: w_zero_point + channel % 5 − 2
   bool per_channel = false;
@@ -222,7 +223,8 @@ Built build(const Case& c) {
                                                       : Tensor::from_vector({n}, w_scale_values);
   const Tensor w_zp_t = quant_values(c.w_type, w_zero_points, w_scalar);
   const Tensor y_scale_t = Tensor::scalar(y_scale);
-  const Tensor y_zp_t = quant_values(c.y_type, {c.y_type == kS8 ? 5 : 120}, true);
+  const Tensor y_zp_t =
+      quant_values(c.y_type, {c.y_zero_point.value_or(c.y_type == kS8 ? 5 : 120)}, true);
   std::vector<int32_t> bias_values(static_cast<size_t>(n));
   std::uniform_int_distribution<int32_t> bias_value(-20000, 20000);
   for (int32_t& b : bias_values) b = bias_value(rng);
@@ -493,6 +495,10 @@ std::vector<Case> conv_cases() {
       with(conv("", {4, 1, 28, 28}, {8, 1, 3, 3}, kPad1), "conv_one_input_channel",
            [](Case& c) { c.bias = true; }),
       conv("conv_patches", {3, 1, 28, 28}, {16, 1, 4, 4}, {{"strides", Ints{4, 4}}}),
+      // One input channel: pairs of taps (kw, kw + 1), here 2 apart, the fifth paired with 0.
+      conv("conv_one_channel_dilated_5_wide", {2, 1, 12, 13}, {6, 1, 3, 5},
+           {{"dilations", Ints{1, 2}}, {"pads", Ints{1, 4, 1, 4}}}),
+      conv("conv_one_channel_1d_strided", {2, 1, 30}, {4, 1, 7}, {{"strides", Ints{2}}}),
       conv("conv_1d", {2, 8, 20}, {16, 8, 5}),
       conv("conv_3d", {1, 4, 6, 7, 5}, {8, 4, 3, 3, 3},
            {{"strides", Ints{1, 2, 1}}, {"pads", Ints{1, 1, 1, 1, 1, 1}}}),
@@ -565,6 +571,36 @@ std::vector<Case> conv_cases() {
                       c.x_fill = 0x01;
                     }),
                "qfusedconv_sum_float_ties_double_does_not", {}, kU8),
+      // M = 1e20 / 1e-20 is infinite in float: a zero sum gives NaN, which saturates to q_min
+      // (not to the clamp's bound), and the rest saturate to either end.
+      as_fused(with(conv("", {1, 4, 5, 5}, {6, 4, 3, 3}, kPad1), "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.x_zero_point = 3;
+                      c.x_fill = 3;
+                    }),
+               "qfusedconv_infinite_multiplier_relu", kRelu),
+      as_fused(with(conv("", {1, 4, 5, 5}, {6, 4, 3, 3}, kPad1), "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.x_zero_point = 3;
+                      c.x_fill = 3;
+                      c.y_type = kS8;
+                      c.y_zero_point = -5;
+                    }),
+               "qfusedconv_infinite_multiplier_s8_negative_zero_point", kRelu),
+      as_fused(with(conv("", {1, 4, 5, 5}, {6, 4, 1, 1}), "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.sum_scale = 1e20f;
+                    }),
+               "qfusedconv_infinite_multiplier_and_sum_ratio", kClip, kS8),
       as_integer(conv3x3, "convinteger_3x3"),
       as_integer(with(conv3x3, "", [](Case& c) { c.x_type = kS8; }), "convinteger_s8_x"),
       as_integer(with(conv3x3, "", [](Case& c) { c.w_type = kU8; }), "convinteger_u8_weights"),
@@ -653,6 +689,15 @@ std::vector<Case> matmul_cases() {
                "qfusedmatmul_run_time_b_s8_sum", {}, kS8),
       as_fused(with(mm, "", [](Case& c) { c.bias = true, c.bias_given = Given::kRunTime; }),
                "qfusedmatmul_bias_at_run_time", kRelu),
+      as_fused(with(mm, "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.x_zero_point = 3;
+                      c.x_fill = 3;
+                    }),
+               "qfusedmatmul_infinite_multiplier_relu", kRelu),
       as_integer(mm, "matmulinteger_u8_s8"),
       as_integer(with(matmul("", {2, 17, 64}, {64, 48}), "", [](Case& c) { c.w_type = kU8; }),
                  "matmulinteger_u8_u8_3d"),

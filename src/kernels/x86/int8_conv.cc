@@ -74,18 +74,42 @@ void plan_taps(ConvPlan& p) {
   }
 }
 
-// Weights w [O][C/group][taps] (centered) as B's panels, and the padded input's strides.
+// Weights w [O][C/group][taps] (centered) as B's panels, and the padded input's strides. With one
+// input channel (a first layer), pairs are taps (kw, kw + 1) of the channel instead of channels,
+// which halves the reduction: the centered input holds (x[q], x[q + dilation]) at position q.
 void plan_gemm(ConvPlan& p, const int16_t* w) {
   p.path = ConvPath::kGemm;
-  p.pairs_per_group = pair_count(p.in_per_group);
-  p.k_pairs = p.taps * p.pairs_per_group;
+  const bool tap_pairs = p.in_per_group == 1 && p.groups == 1 && p.kernel[2] > 1;
+  p.pairs_per_group = tap_pairs ? 1 : pair_count(p.in_per_group);
   plan_taps(p);
+  // The reduction, pair by pair: (tap, channel pair) in B's order, and the first tap's position.
+  std::vector<std::array<int64_t, 3>> pairs;  // {tap of the even k, of the odd k or -1, channel}
+  if (tap_pairs) {
+    p.pair_shift = p.dilations[2];
+    std::vector<int64_t> offsets;
+    for (int64_t tap = 0; tap < p.taps; ++tap) {
+      const int64_t kw = tap % p.kernel[2];
+      if (kw % 2 != 0) continue;
+      offsets.push_back(p.tap_offsets[tap]);
+      pairs.push_back({tap, kw + 1 < p.kernel[2] ? tap + 1 : -1, 0});
+    }
+    p.tap_offsets = offsets;
+  } else {
+    for (int64_t tap = 0; tap < p.taps; ++tap) {
+      for (int64_t pair = 0; pair < p.pairs_per_group; ++pair) {
+        pairs.push_back({tap, tap, 2 * pair});
+      }
+    }
+  }
+  p.k_pairs = static_cast<int64_t>(pairs.size());
   p.position_pairs = p.groups * p.pairs_per_group;
   for (int64_t& offset : p.tap_offsets) offset *= p.position_pairs;
   p.image_stride = p.padded_positions * p.position_pairs;
   for (int64_t slot = 0; slot < 2 * p.position_pairs; ++slot) {
     const int64_t group = slot / (2 * p.pairs_per_group), c = slot % (2 * p.pairs_per_group);
-    p.slot_channels.push_back(c < p.in_per_group ? group * p.in_per_group + c : -1);
+    // With tap pairs, slot 1 is slot 0 of the position pair_shift on, filled after centering.
+    p.slot_channels.push_back(
+        c < p.in_per_group && !(tap_pairs && c == 1) ? group * p.in_per_group + c : -1);
   }
   p.input_bytes = round64((p.batch * p.image_stride + kSlack) * 4);
   p.panels_per_group = ceil_div(p.out_per_group, kTileCols);
@@ -98,13 +122,16 @@ void plan_gemm(ConvPlan& p, const int16_t* w) {
                      (group * p.panels_per_group + in_group / kTileCols) * panel_size +
                      in_group % kTileCols;
     const int16_t* filter = w + o * channels * p.taps;
-    for (int64_t tap = 0; tap < p.taps; ++tap) {
-      for (int64_t pair = 0; pair < p.pairs_per_group; ++pair) {
-        const int64_t c = 2 * pair;
-        const int16_t even = filter[c * p.taps + tap];
-        const int16_t odd = c + 1 < channels ? filter[(c + 1) * p.taps + tap] : int16_t{0};
-        panel[(tap * p.pairs_per_group + pair) * kTileCols] = make_pair(even, odd);
+    for (int64_t k = 0; k < p.k_pairs; ++k) {
+      const auto& [even_tap, odd_tap, c] = pairs[k];
+      const int16_t even = filter[c * p.taps + even_tap];
+      int16_t odd = 0;
+      if (tap_pairs) {
+        if (odd_tap >= 0) odd = filter[odd_tap];
+      } else if (c + 1 < channels) {
+        odd = filter[(c + 1) * p.taps + odd_tap];
       }
+      panel[k * kTileCols] = make_pair(even, odd);
     }
   }
   p.panel_group = std::max<int64_t>(1, kPanelGroupBytes / (panel_size * 4));
@@ -189,6 +216,9 @@ class ConvKernel final : public Kernel {
     if (has_bias_) {
       e.bias = static_cast<const int32_t*>(args.inputs[in_.bias]);
       e.bias_col_stride = 1;
+    }
+    if (e.multipliers != nullptr) {
+      e.finite = all_finite(e.multipliers, plan_.out_channels) && std::isfinite(e.sum_ratio);
     }
     conv_avx2(plan_, args.inputs[in_.x], x_params_.zero_point(args, 0), e, args.outputs[0],
               quant::scratch_at(args.scratch, conv_at_));

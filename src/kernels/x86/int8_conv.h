@@ -56,6 +56,10 @@ struct ConvPlan {
   int64_t position_pairs = 0;          // groups * pairs_per_group
   int64_t image_stride = 0;            // padded_positions * position_pairs
   std::vector<int64_t> slot_channels;  // the input channel of each int16 of a position, or -1
+  // One input channel: pairs are taps (kw, kw + 1), the pair at position q (x[q], x[q +
+  // pair_shift]), pair_shift the width dilation; tap_offsets then hold the even taps'. 0: pairs
+  // of channels.
+  int64_t pair_shift = 0;
   // Weights, B's panels, tap by tap over the group's channel pairs:
   //   src = w [O][C/group][taps] int16 (centered)   dst = [group][O/group/16][taps][pairs][16]
   //   int32 (the last panel's extra channels 0)

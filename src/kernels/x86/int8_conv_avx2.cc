@@ -150,15 +150,34 @@ void parallel_units(int64_t count, int threads, Fn&& fn) {
 
 // ---- Implicit GEMM ----
 
+// One channel's values v[q] (the low halves of `pairs`, high halves 0) to pairs (v[q], v[q +
+// shift]), v 0 past the end. In order: each pair reads a low half not yet changed.
+void pair_with_next(int32_t* pairs, int64_t count, int64_t shift) {
+  const __m256i low = _mm256_set1_epi32(0xFFFF);
+  int64_t q = 0;
+  for (; q + 8 + shift <= count; q += 8) {
+    const __m256i value = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pairs + q));
+    const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pairs + q + shift));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pairs + q),
+                        _mm256_or_si256(_mm256_and_si256(value, low), _mm256_slli_epi32(next, 16)));
+  }
+  for (; q < count; ++q) {
+    const uint32_t next = q + shift < count ? static_cast<uint32_t>(pairs[q + shift]) & 0xFFFF : 0;
+    pairs[q] = static_cast<int32_t>((static_cast<uint32_t>(pairs[q]) & 0xFFFF) | (next << 16));
+  }
+}
+
 template <bool Signed>
 void center_input(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, int32_t* input) {
   const int64_t in_channels = p.groups * p.in_per_group;
   const uint8_t* x_end = x + p.batch * in_channels * p.in_plane;
   parallel_units(p.batch, p.threads, [&](int64_t image, int) {
     const int64_t slots = static_cast<int64_t>(p.slot_channels.size());
+    int32_t* pairs = input + image * p.image_stride;
     center_channels_last<Signed>(p, x + image * in_channels * p.in_plane, x_end, x_zero_point,
-                                 p.slot_channels.data(), slots,
-                                 reinterpret_cast<int16_t*>(input + image * p.image_stride), slots);
+                                 p.slot_channels.data(), slots, reinterpret_cast<int16_t*>(pairs),
+                                 slots);
+    if (p.pair_shift > 0) pair_with_next(pairs, p.image_stride, p.pair_shift);
   });
 }
 
@@ -270,7 +289,7 @@ QUENCH_AVX2_INLINE void scatter_transposed(const __m128i rows[6], uint8_t* dst, 
 
 // The outputs of one tile: `rows` output positions (output offsets `offsets`, channel 0 of the
 // panel) by `count` channels, `plane` apart, in an output of `outputs` elements.
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 void finish_tile(const RequantConstants& k, const RowParams& params, const int32_t* sums, int rows,
                  const int64_t* offsets, int count, int64_t plane, const void* sum, int64_t outputs,
                  void* y) {
@@ -289,7 +308,7 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
       for (int r = 0; r < kTileRows; ++r) {
         __m256i acc0, acc1;
         load_sums(sums + r * kTileCols, acc0, acc1);
-        results[r] = requant_bytes<Out, Sum>(k, params, acc0, acc1, residual[r]);
+        results[r] = requant_bytes<Out, Sum, Finite>(k, params, acc0, acc1, residual[r]);
       }
       scatter_transposed(results, static_cast<uint8_t*>(y) + offsets[0], plane);
       return;
@@ -308,7 +327,7 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
           residual[c] = static_cast<const uint8_t*>(sum)[offsets[r] + c * plane];
         }
       }
-      const __m128i bytes = requant_bytes<Out, Sum>(
+      const __m128i bytes = requant_bytes<Out, Sum, Finite>(
           k, params, acc0, acc1, _mm_load_si128(reinterpret_cast<const __m128i*>(residual)));
       _mm_store_si128(reinterpret_cast<__m128i*>(results[r]), bytes);
     } else {
@@ -325,7 +344,7 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
 }
 
 // Output positions [begin, end) and panels [panel_begin, panel_end) of one group.
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
                     const RequantConstants& k, int64_t group, int64_t begin, int64_t end,
                     int64_t panel_begin, int64_t panel_end, void* y) {
@@ -353,14 +372,14 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
                   p.weights.data() + (group * p.panels_per_group + panel) * panel_size, sums);
         int64_t channel_offsets[kTileRows];
         for (int r = 0; r < rows; ++r) channel_offsets[r] = offsets[r] + channel * p.out_plane;
-        finish_tile<Out, Sum>(k, row_params(e, 0, channel, count), sums, rows, channel_offsets,
-                              count, p.out_plane, e.sum, outputs, y);
+        finish_tile<Out, Sum, Finite>(k, row_params(e, 0, channel, count), sums, rows,
+                                      channel_offsets, count, p.out_plane, e.sum, outputs, y);
       }
     }
   }
 }
 
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 void conv_gemm(const ConvPlan& p, const int32_t* input, const Epilogue& e, void* y) {
   const RequantConstants k = requant_constants<Out>(e);
   // Units of work: a group's positions split evenly across the threads (whole tiles), and its
@@ -378,7 +397,7 @@ void conv_gemm(const ConvPlan& p, const int32_t* input, const Epilogue& e, void*
     const int64_t panel_begin = i % panel_units * panels_per_unit;
     const int64_t panel_end = std::min(p.panels_per_group, panel_begin + panels_per_unit);
     if (begin >= end || panel_begin >= panel_end) return;
-    gemm_positions<Out, Sum>(p, input, e, k, group, begin, end, panel_begin, panel_end, y);
+    gemm_positions<Out, Sum, Finite>(p, input, e, k, group, begin, end, panel_begin, panel_end, y);
   });
 }
 
@@ -417,7 +436,7 @@ QUENCH_AVX2_INLINE void rows_to_block(const uint8_t* y, const uint8_t* y_end, in
 // The outputs of one channel block of one image: per output position, the 16 channels' sums over
 // the taps, two taps at a time (eq. (62)); then the epilogue and the transposition to NCHW.
 // `Pairs` > 0 fixes the number of tap pairs, so that the loop over them unrolls (3x3: 5).
-template <OutKind Out, SumKind Sum, int Pairs>
+template <OutKind Out, SumKind Sum, bool Finite, int Pairs>
 void depthwise_block(const ConvPlan& p, const Epilogue& e, const RequantConstants& k,
                      const int16_t* input, int64_t image, int64_t block, uint8_t* results,
                      uint8_t* residual, void* y) {
@@ -462,7 +481,7 @@ void depthwise_block(const ConvPlan& p, const Epilogue& e, const RequantConstant
                   ? _mm_setzero_si128()
                   : _mm_loadu_si128(reinterpret_cast<const __m128i*>(residual + position * 16));
           _mm_storeu_si128(reinterpret_cast<__m128i*>(results + position * 16),
-                           requant_bytes<Out, Sum>(k, params, acc0, acc1, sums));
+                           requant_bytes<Out, Sum, Finite>(k, params, acc0, acc1, sums));
         } else {
           words<Out>(params, acc0, acc1);
           store_words(results + position * 64, acc0, acc1, kTileCols);
@@ -481,7 +500,7 @@ void depthwise_block(const ConvPlan& p, const Epilogue& e, const RequantConstant
   }
 }
 
-template <bool Signed, OutKind Out, SumKind Sum>
+template <bool Signed, OutKind Out, SumKind Sum, bool Finite>
 void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, const Epilogue& e,
                     void* y, char* thread_scratch) {
   const RequantConstants k = requant_constants<Out>(e);
@@ -504,9 +523,9 @@ void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, c
     center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point, sources,
                                  kTileCols, input, kTileCols);
     if (p.tap_pairs == 5) {
-      depthwise_block<Out, Sum, 5>(p, e, k, input, image, block, results, residual, y);
+      depthwise_block<Out, Sum, Finite, 5>(p, e, k, input, image, block, results, residual, y);
     } else {
-      depthwise_block<Out, Sum, 0>(p, e, k, input, image, block, results, residual, y);
+      depthwise_block<Out, Sum, Finite, 0>(p, e, k, input, image, block, results, residual, y);
     }
   });
 }
@@ -522,12 +541,14 @@ void conv_avx2(const ConvPlan& plan, const void* x, int32_t x_zero_point, const 
                void* y, void* scratch) {
   const auto* bytes = static_cast<const uint8_t*>(x);
   char* thread_scratch = static_cast<char*>(scratch) + plan.input_bytes;
-  avx2::visit_epilogue(e, [&]<OutKind Out, SumKind Sum>() {
+  avx2::visit_epilogue(e, [&]<OutKind Out, SumKind Sum, bool Finite>() {
     if (plan.path == ConvPath::kDepthwise) {
       if (plan.x_signed) {
-        avx2::conv_depthwise<true, Out, Sum>(plan, bytes, x_zero_point, e, y, thread_scratch);
+        avx2::conv_depthwise<true, Out, Sum, Finite>(plan, bytes, x_zero_point, e, y,
+                                                     thread_scratch);
       } else {
-        avx2::conv_depthwise<false, Out, Sum>(plan, bytes, x_zero_point, e, y, thread_scratch);
+        avx2::conv_depthwise<false, Out, Sum, Finite>(plan, bytes, x_zero_point, e, y,
+                                                      thread_scratch);
       }
       return;
     }
@@ -537,7 +558,7 @@ void conv_avx2(const ConvPlan& plan, const void* x, int32_t x_zero_point, const 
     } else {
       avx2::center_input<false>(plan, bytes, x_zero_point, input);
     }
-    avx2::conv_gemm<Out, Sum>(plan, input, e, y);
+    avx2::conv_gemm<Out, Sum, Finite>(plan, input, e, y);
   });
 }
 

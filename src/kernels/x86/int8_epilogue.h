@@ -4,6 +4,7 @@
 // ops/qfused_requant.h step for step, so the results are the reference kernels' bit for bit.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -34,11 +35,20 @@ struct Epilogue {
   // float(act / s_y) widened to double.
   double low = -std::numeric_limits<double>::infinity();
   double high = std::numeric_limits<double>::infinity();
+  // Every multiplier and the sum's ratio are finite, so no value is NaN: eq. (64) applies.
+  bool finite = false;
   // Eq. (45)'s sum, read at the offsets the output is written to.
   SumKind sum_kind = SumKind::kNone;
   const void* sum = nullptr;
   double sum_ratio = 0;
   int32_t sum_zero_point = 0;
 };
+
+// Whether `count` values are all finite (Epilogue::finite).
+inline bool all_finite(const float* values, int64_t count) {
+  bool finite = true;
+  for (int64_t i = 0; i < count; ++i) finite &= std::isfinite(values[i]);
+  return finite;
+}
 
 }  // namespace quench::x86

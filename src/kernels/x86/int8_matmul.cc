@@ -39,7 +39,7 @@ struct ProductSpec {
   QuantParamSource a_params, b_params;
   OutKind out = OutKind::kS32;
   quant::ChannelMultipliers multipliers;  // unused for kS32
-  int64_t multiplier_col_stride = 0;
+  int64_t multiplier_count = 0, multiplier_col_stride = 0;
   std::optional<QuantParamSource> y;  // the output's zero point (QLinearMatMul, QGemm)
   std::optional<quant::FusedRequant> fused;
   int bias_input = -1;  // QFusedMatMul's bias or QGemm's C
@@ -80,6 +80,9 @@ class ProductKernel final : public Kernel {
       e.bias = static_cast<const int32_t*>(args.inputs[s_.bias_input]);
       e.bias_row_stride = s_.bias_row_stride;
       e.bias_col_stride = s_.bias_col_stride;
+    }
+    if (e.multipliers != nullptr) {
+      e.finite = all_finite(e.multipliers, s_.multiplier_count) && std::isfinite(e.sum_ratio);
     }
     const int32_t b_zero_point = plan_.packed_b.empty() ? s_.b_params.zero_point(args, 0) : 0;
     matmul_avx2(plan_, args.inputs[s_.a_input], s_.a_params.zero_point(args, 0),
@@ -188,6 +191,7 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const quant::MatMulInput
         spec.y = quant::tensor_params(ctx, 6, 7, y.dtype, "y");
       }
       spec.multipliers = quant::ChannelMultipliers(m.a_params, m.b_params, *spec.y, b_params);
+      spec.multiplier_count = b_params;
       spec.multiplier_col_stride = b_params == 1 ? 0 : 1;
     }
     return std::make_unique<ProductKernel>(std::move(plan), std::move(spec));
@@ -261,6 +265,7 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
     }
     spec.multipliers =
         quant::ChannelMultipliers(spec.a_params, spec.b_params, spec.y, plan.n, attrs.alpha);
+    spec.multiplier_count = plan.n;
     spec.multiplier_col_stride = 1;
     if (ctx.has_input(kC)) {
       // Unidirectional broadcasting to [M, N], as the reference reads C.

@@ -120,7 +120,7 @@ void pack_b(const MatMulPlan& p, const uint8_t* b, int32_t zero_point, int32_t* 
   });
 }
 
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 void products(const MatMulPlan& p, const int32_t* a, const int32_t* b, const Epilogue& e, void* y) {
   const RequantConstants k = requant_constants<Out>(e);
   constexpr int64_t kBytes = out_bytes(Out);
@@ -157,8 +157,8 @@ void products(const MatMulPlan& p, const int32_t* a, const int32_t* b, const Epi
               _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + r * 16 + 8));
           const void* sum =
               Sum == SumKind::kNone ? nullptr : static_cast<const uint8_t*>(e.sum) + offset;
-          finish_row<Out, Sum>(k, row_params(e, row + r, col, count), acc0, acc1, sum,
-                               static_cast<uint8_t*>(y) + offset * kBytes, count);
+          finish_row<Out, Sum, Finite>(k, row_params(e, row + r, col, count), acc0, acc1, sum,
+                                       static_cast<uint8_t*>(y) + offset * kBytes, count);
         }
       }
     }
@@ -189,8 +189,8 @@ void matmul_avx2(const MatMulPlan& plan, const void* a, int32_t a_zero_point, co
     packed_b = out;
   }
   const auto* a_pairs = reinterpret_cast<const int32_t*>(centered_a);
-  avx2::visit_epilogue(e, [&]<OutKind Out, SumKind Sum>() {
-    avx2::products<Out, Sum>(plan, a_pairs, packed_b, e, y);
+  avx2::visit_epilogue(e, [&]<OutKind Out, SumKind Sum, bool Finite>() {
+    avx2::products<Out, Sum, Finite>(plan, a_pairs, packed_b, e, y);
   });
 }
 

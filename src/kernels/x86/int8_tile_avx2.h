@@ -158,6 +158,7 @@ struct RequantConstants {
   __m256d low_d, high_d;  // the same in double (with a sum)
   __m256 q_low, q_high;   // [q_min − z_y, q_max − z_y]: saturate() before adding z_y
   __m256d q_low_d, q_high_d;
+  __m256 merged_low, merged_high;  // eq. (64): both clamps before rounding
   __m256i zero_point;
   __m256d sum_ratio;
   __m256 sum_ratio_float;
@@ -177,6 +178,11 @@ RequantConstants requant_constants(const Epilogue& e) {
   k.q_high_d = _mm256_set1_pd(q_max - e.zero_point);
   k.q_low = _mm256_set1_ps(static_cast<float>(q_min - e.zero_point));
   k.q_high = _mm256_set1_ps(static_cast<float>(q_max - e.zero_point));
+  const double saturation_low = q_min - e.zero_point, saturation_high = q_max - e.zero_point;
+  k.merged_low = _mm256_set1_ps(static_cast<float>(std::min(
+      std::max(static_cast<double>(static_cast<float>(e.low)), saturation_low), saturation_high)));
+  k.merged_high = _mm256_set1_ps(static_cast<float>(std::max(
+      std::min(static_cast<double>(static_cast<float>(e.high)), saturation_high), saturation_low)));
   k.zero_point = _mm256_set1_epi32(e.zero_point);
   k.sum_ratio = _mm256_set1_pd(e.sum_ratio);
   k.sum_ratio_float = _mm256_set1_ps(static_cast<float>(e.sum_ratio));  // a float widened: exact
@@ -189,12 +195,23 @@ RequantConstants requant_constants(const Epilogue& e) {
 // value to [q_min − z, q_max − z] (NaN to q_min − z, as saturate() sends NaN to q_min) and adding
 // z in int32. Without act bounds, low and high are infinite and the clamp changes nothing; a float
 // v clamped by float bounds and rounded equals the reference's double steps on the same value.
-QUENCH_AVX2_INLINE __m256i requant8(const RequantConstants& k, __m256i acc, __m256 multiplier) {
-  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), multiplier);
-  v = _mm256_min_ps(k.high, _mm256_max_ps(k.low, v));
-  v = round_half_even(v);
-  v = _mm256_min_ps(_mm256_max_ps(v, k.q_low), k.q_high);
+// With `Finite` (every multiplier, and the sum's ratio, finite: v is never NaN), eq. (64): one
+// clamp to the merged bounds, then vcvtps2dq rounds half to even (the default rounding mode).
+template <bool Finite>
+QUENCH_AVX2_INLINE __m256i saturate_rounded(const RequantConstants& k, __m256 v) {
+  if constexpr (Finite) {
+    v = _mm256_min_ps(k.merged_high, _mm256_max_ps(k.merged_low, v));
+  } else {
+    v = _mm256_min_ps(k.high, _mm256_max_ps(k.low, v));
+    v = round_half_even(v);
+    v = _mm256_min_ps(_mm256_max_ps(v, k.q_low), k.q_high);
+  }
   return _mm256_add_epi32(_mm256_cvtps_epi32(v), k.zero_point);
+}
+
+template <bool Finite>
+QUENCH_AVX2_INLINE __m256i requant8(const RequantConstants& k, __m256i acc, __m256 multiplier) {
+  return saturate_rounded<Finite>(k, _mm256_mul_ps(_mm256_cvtepi32_ps(acc), multiplier));
 }
 
 // Eqs. (45), (46) with a sum, 4 lanes: the float product widened to double, plus r_sum · (sum −
@@ -222,6 +239,7 @@ QUENCH_AVX2_INLINE __m256i requant8_sum_double(const RequantConstants& k, __m256
 // Eq. (63): the sum term added in float, whose result rounds as eq. (45)'s double sum does
 // unless a half-integer lies within 2^-22 · (|term| + |v|) of it; such vectors (and any with an
 // infinite or NaN value) are redone in double. Then eq. (46)'s steps in float, as requant8.
+template <bool Finite>
 QUENCH_AVX2_INLINE __m256i requant8_sum(const RequantConstants& k, __m256i acc, __m256 multiplier,
                                         __m256i sum) {
   const __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), multiplier);
@@ -239,10 +257,7 @@ QUENCH_AVX2_INLINE __m256i requant8_sum(const RequantConstants& k, __m256i acc, 
   if (_mm256_movemask_ps(_mm256_cmp_ps(margin, bound, _CMP_GT_OQ)) != 0xFF) {
     return requant8_sum_double(k, product, centered);
   }
-  v = _mm256_min_ps(k.high, _mm256_max_ps(k.low, v));
-  v = round_half_even(v);
-  v = _mm256_min_ps(_mm256_max_ps(v, k.q_low), k.q_high);
-  return _mm256_add_epi32(_mm256_cvtps_epi32(v), k.zero_point);
+  return saturate_rounded<Finite>(k, v);
 }
 
 // 16 int32 in the range of Q to 16 bytes (the saturating packs change nothing).
@@ -291,20 +306,20 @@ QUENCH_AVX2_INLINE void store_words(void* p, __m256i v0, __m256i v1, int count) 
 
 // The 16 outputs of one tile row of an 8-bit kind, from its sums (bias not yet added) and, with
 // a sum, the 16 residual bytes at the same outputs.
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 QUENCH_AVX2_INLINE __m128i requant_bytes(const RequantConstants& k, const RowParams& p,
                                          __m256i acc0, __m256i acc1, __m128i residual) {
   acc0 = _mm256_add_epi32(acc0, p.bias0);
   acc1 = _mm256_add_epi32(acc1, p.bias1);
   __m256i y0, y1;
   if constexpr (Sum == SumKind::kNone) {
-    y0 = requant8(k, acc0, p.multiplier0);
-    y1 = requant8(k, acc1, p.multiplier1);
+    y0 = requant8<Finite>(k, acc0, p.multiplier0);
+    y1 = requant8<Finite>(k, acc1, p.multiplier1);
   } else {
     __m256i s0, s1;
     widen16<Sum>(residual, s0, s1);
-    y0 = requant8_sum(k, acc0, p.multiplier0, s0);
-    y1 = requant8_sum(k, acc1, p.multiplier1, s1);
+    y0 = requant8_sum<Finite>(k, acc0, p.multiplier0, s0);
+    y1 = requant8_sum<Finite>(k, acc1, p.multiplier1, s1);
   }
   return narrow16<Out>(y0, y1);
 }
@@ -323,7 +338,7 @@ QUENCH_AVX2_INLINE void words(const RowParams& p, __m256i& acc0, __m256i& acc1) 
 
 // Writes the outputs of 16 sums (`count` of them valid) of one tile row: `out` and `sum` point
 // at the row's first column, contiguous.
-template <OutKind Out, SumKind Sum>
+template <OutKind Out, SumKind Sum, bool Finite>
 QUENCH_AVX2_INLINE void finish_row(const RequantConstants& k, const RowParams& p, __m256i acc0,
                                    __m256i acc1, const void* sum, void* out, int count) {
   if constexpr (Out == OutKind::kS32 || Out == OutKind::kF32) {
@@ -331,7 +346,7 @@ QUENCH_AVX2_INLINE void finish_row(const RequantConstants& k, const RowParams& p
     store_words(out, acc0, acc1, count);
   } else {
     const __m128i residual = Sum == SumKind::kNone ? _mm_setzero_si128() : load_bytes(sum, count);
-    store_bytes(out, requant_bytes<Out, Sum>(k, p, acc0, acc1, residual), count);
+    store_bytes(out, requant_bytes<Out, Sum, Finite>(k, p, acc0, acc1, residual), count);
   }
 }
 
@@ -340,23 +355,28 @@ constexpr int64_t out_bytes(OutKind out) {
   return out == OutKind::kU8 || out == OutKind::kS8 ? 1 : 4;
 }
 
-// Calls fn.template operator()<Out, Sum>() for the epilogue's kinds (a sum only with 8-bit
-// outputs).
+// Calls fn.template operator()<Out, Sum, Finite>() for the epilogue's kinds (a sum only with
+// 8-bit outputs; Finite: e.finite, for 8-bit outputs).
 template <class Fn>
 void visit_epilogue(const Epilogue& e, Fn&& fn) {
+  auto bytes = [&]<OutKind Out>() {
+    auto sum = [&]<SumKind Sum>() {
+      if (e.finite) return fn.template operator()<Out, Sum, true>();
+      return fn.template operator()<Out, Sum, false>();
+    };
+    if (e.sum_kind == SumKind::kU8) return sum.template operator()<SumKind::kU8>();
+    if (e.sum_kind == SumKind::kS8) return sum.template operator()<SumKind::kS8>();
+    return sum.template operator()<SumKind::kNone>();
+  };
   switch (e.out) {
     case OutKind::kS32:
-      return fn.template operator()<OutKind::kS32, SumKind::kNone>();
+      return fn.template operator()<OutKind::kS32, SumKind::kNone, false>();
     case OutKind::kF32:
-      return fn.template operator()<OutKind::kF32, SumKind::kNone>();
+      return fn.template operator()<OutKind::kF32, SumKind::kNone, false>();
     case OutKind::kU8:
-      if (e.sum_kind == SumKind::kU8) return fn.template operator()<OutKind::kU8, SumKind::kU8>();
-      if (e.sum_kind == SumKind::kS8) return fn.template operator()<OutKind::kU8, SumKind::kS8>();
-      return fn.template operator()<OutKind::kU8, SumKind::kNone>();
+      return bytes.template operator()<OutKind::kU8>();
     case OutKind::kS8:
-      if (e.sum_kind == SumKind::kU8) return fn.template operator()<OutKind::kS8, SumKind::kU8>();
-      if (e.sum_kind == SumKind::kS8) return fn.template operator()<OutKind::kS8, SumKind::kS8>();
-      return fn.template operator()<OutKind::kS8, SumKind::kNone>();
+      return bytes.template operator()<OutKind::kS8>();
   }
 }
 
