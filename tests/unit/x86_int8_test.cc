@@ -771,6 +771,55 @@ std::vector<Case> all_cases() {
 INSTANTIATE_TEST_SUITE_P(Table, X86Int8, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return info.param.name; });
 
+// A residual sum produced by another convolution and read by no one else: the runtime may give
+// the fused convolution's output the sum's buffer (inplace_input), and each output must still be
+// computed from the sum before anything overwrites it.
+TEST(X86Int8Chain, ResidualSumInPlaceEqualsReference) {
+  if (!has_avx2()) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(5);
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.opsets[kInternalDomain] = 17;
+  g.inputs = {"x"};
+  g.values["x"] = ValueInfo{kU8, symbolic(Shape{3, 16, 9, 9}), ""};
+  g.initializers["sx"] = Tensor::scalar(0.05f);
+  g.initializers["zx"] = Tensor::scalar(uint8_t{128});
+  g.initializers["w1"] = random_quant(kS8, {16, 16, 3, 3}, rng);
+  g.initializers["w2"] = random_quant(kS8, {16, 16, 3, 3}, rng);
+  g.initializers["sw"] = Tensor::scalar(0.003f);
+  g.initializers["zw"] = Tensor::scalar(int8_t{0});
+  g.initializers["sy"] = Tensor::scalar(0.37f);
+  g.initializers["zy"] = Tensor::scalar(uint8_t{120});
+  Node first;
+  first.op_type = "QLinearConv";
+  first.name = "first";
+  first.inputs = {"x", "sx", "zx", "w1", "sw", "zw", "sx", "zx"};
+  first.outputs = {"h"};
+  first.set_attr("pads", Ints{1, 1, 1, 1});
+  Node second = first;
+  second.op_type = "QFusedConv";
+  second.domain = kInternalDomain;
+  second.name = "second";
+  second.inputs = {"x", "sx", "zx", "w2", "sw", "zw", "sy", "zy", "", "h", "sx", "zx"};
+  second.outputs = {"y"};
+  second.set_attr("act_min", 0.f);
+  // y feeds a third convolution, so it lives in the arena where the sum's buffer may be reused.
+  Node third = first;
+  third.name = "third";
+  third.inputs = {"y", "sy", "zy", "w1", "sw", "zw", "sx", "zx"};
+  third.outputs = {"z"};
+  g.nodes = {first, second, third};
+  g.outputs = {"z"};
+  const std::vector<Tensor> feeds{random_quant(kU8, {3, 16, 9, 9}, rng)};
+  const Tensor want = Session(m, testing::one_thread(false)).run(feeds)[0];
+  const Session fast(m, testing::one_thread(true));
+  EXPECT_TRUE(fast.run(feeds)[0].equals(want));
+  if (!onednn::int8_products_exact()) {
+    EXPECT_EQ(testing::impl_of(fast, feeds, "second"), "x86:avx2_gemm");
+  }
+}
+
 // ---- The fixture models ----
 
 bool is_product(const std::string& op) {

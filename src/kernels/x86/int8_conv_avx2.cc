@@ -255,8 +255,10 @@ QUENCH_AVX2_INLINE void gather_transposed(const uint8_t* src, int64_t stride, bo
   out[5] = _mm_unpackhi_epi64(y0, y1);
 }
 
-// The inverse: six rows of 16 bytes to 6 bytes of each of 16 rows `stride` apart.
-QUENCH_AVX2_INLINE void scatter_transposed(const __m128i rows[6], uint8_t* dst, int64_t stride) {
+// The inverse: six rows of 16 bytes to 6 bytes of each of 16 rows `stride` apart; with `wide`, 8
+// bytes are written per row, the last two to be overwritten by the caller's next tile.
+QUENCH_AVX2_INLINE void scatter_transposed(const __m128i rows[6], uint8_t* dst, int64_t stride,
+                                           bool wide) {
   const __m128i zero = _mm_setzero_si128();
   __m128i low[3], high[3];
   for (int i = 0; i < 3; ++i) {
@@ -281,18 +283,30 @@ QUENCH_AVX2_INLINE void scatter_transposed(const __m128i rows[6], uint8_t* dst, 
     std::memcpy(at + stride, &second, 4);
     std::memcpy(at + stride + 4, &second_tail, 2);
   };
+  auto store_wide = [stride](uint8_t* at, __m128i two_channels) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(at), two_channels);
+    _mm_storeh_pd(reinterpret_cast<double*>(at + stride), _mm_castsi128_pd(two_channels));
+  };
   for (int i = 0; i < 4; ++i) {
-    store(dst + 4 * i * stride, _mm_unpacklo_epi32(quads[i], pairs[i]));
-    store(dst + (4 * i + 2) * stride, _mm_unpackhi_epi32(quads[i], pairs[i]));
+    const __m128i first = _mm_unpacklo_epi32(quads[i], pairs[i]);
+    const __m128i second = _mm_unpackhi_epi32(quads[i], pairs[i]);
+    if (wide) {
+      store_wide(dst + 4 * i * stride, first);
+      store_wide(dst + (4 * i + 2) * stride, second);
+    } else {
+      store(dst + 4 * i * stride, first);
+      store(dst + (4 * i + 2) * stride, second);
+    }
   }
 }
 
 // The outputs of one tile: `rows` output positions (output offsets `offsets`, channel 0 of the
-// panel) by `count` channels, `plane` apart, in an output of `outputs` elements.
+// panel) by `count` channels, `plane` apart, in an output of `outputs` elements. `wide_stores`:
+// the two positions after the tile's six are the caller's to write next (scatter_transposed).
 template <OutKind Out, SumKind Sum, bool Finite>
 void finish_tile(const RequantConstants& k, const RowParams& params, const int32_t* sums, int rows,
                  const int64_t* offsets, int count, int64_t plane, const void* sum, int64_t outputs,
-                 void* y) {
+                 bool wide_stores, void* y) {
   constexpr bool kBytes = Out == OutKind::kU8 || Out == OutKind::kS8;
   bool consecutive = rows == kTileRows && count == kTileCols;
   for (int r = 1; consecutive && r < rows; ++r) consecutive = offsets[r] == offsets[0] + r;
@@ -310,7 +324,7 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
         load_sums(sums + r * kTileCols, acc0, acc1);
         results[r] = requant_bytes<Out, Sum, Finite>(k, params, acc0, acc1, residual[r]);
       }
-      scatter_transposed(results, static_cast<uint8_t*>(y) + offsets[0], plane);
+      scatter_transposed(results, static_cast<uint8_t*>(y) + offsets[0], plane, wide_stores);
       return;
     }
   }
@@ -360,10 +374,15 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
       const int rows = static_cast<int>(std::min<int64_t>(kTileRows, end - position));
       const int32_t* row_inputs[kTileRows];
       int64_t offsets[kTileRows];
+      const int64_t in_image = position - cursor.image * p.out_plane;
       for (int r = 0; r < rows; ++r, cursor.next()) {
         row_inputs[r] = group_input + cursor.input_offset;
         offsets[r] = cursor.output_offset;
       }
+      // 8-byte stores where the next tile, in this image and unit, rewrites the two extra
+      // positions, and no later tile still reads them as a residual sum (one buffer in place).
+      const bool wide_stores =
+          position + 8 <= end && in_image + 8 <= p.out_plane && (e.sum == nullptr || e.sum != y);
       for (int64_t panel = from; panel < to; ++panel) {
         const int64_t channel = group * p.out_per_group + panel * kTileCols;
         const int count =
@@ -373,7 +392,8 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
         int64_t channel_offsets[kTileRows];
         for (int r = 0; r < rows; ++r) channel_offsets[r] = offsets[r] + channel * p.out_plane;
         finish_tile<Out, Sum, Finite>(k, row_params(e, 0, channel, count), sums, rows,
-                                      channel_offsets, count, p.out_plane, e.sum, outputs, y);
+                                      channel_offsets, count, p.out_plane, e.sum, outputs,
+                                      wide_stores, y);
       }
     }
   }

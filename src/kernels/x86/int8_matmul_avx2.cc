@@ -147,6 +147,9 @@ void products(const MatMulPlan& p, const int32_t* a, const int32_t* b, const Epi
       const int32_t* b_panel = b + b_matrix * b_matrix_size + panel * p.pairs * kTileCols;
       const int64_t col = panel * kTileCols;
       const int count = static_cast<int>(std::min<int64_t>(kTileCols, p.n - col));
+      // Parameters per column (or per tensor) are the panel's; only QGemm's C may vary by row.
+      const bool by_row = e.multiplier_row_stride != 0 || e.bias_row_stride != 0;
+      const RowParams panel_params = row_params(e, 0, col, count);
       for (int64_t row = row_begin; row < row_end; row += kTileRows) {
         const int tile_rows_count = static_cast<int>(std::min<int64_t>(kTileRows, row_end - row));
         matrix_tile(tile_rows_count, a_rows + row * p.pairs, p.pairs, p.pairs, b_panel, sums);
@@ -157,8 +160,9 @@ void products(const MatMulPlan& p, const int32_t* a, const int32_t* b, const Epi
               _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + r * 16 + 8));
           const void* sum =
               Sum == SumKind::kNone ? nullptr : static_cast<const uint8_t*>(e.sum) + offset;
-          finish_row<Out, Sum, Finite>(k, row_params(e, row + r, col, count), acc0, acc1, sum,
-                                       static_cast<uint8_t*>(y) + offset * kBytes, count);
+          finish_row<Out, Sum, Finite>(
+              k, by_row ? row_params(e, row + r, col, count) : panel_params, acc0, acc1, sum,
+              static_cast<uint8_t*>(y) + offset * kBytes, count);
         }
       }
     }
