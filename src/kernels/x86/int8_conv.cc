@@ -145,6 +145,10 @@ void plan_depthwise(ConvPlan& p, const int16_t* w) {
   if (p.taps % 2 != 0) p.tap_offsets.push_back(p.tap_offsets[0]);  // paired with weight 0
   p.tap_pairs = pair_count(p.taps);
   const int64_t blocks = ceil_div(p.out_channels, kTileCols);
+  // Lane j of block b reads the input channel of output channel 16 b + j.
+  for (int64_t o = 0; o < blocks * kTileCols; ++o) {
+    p.slot_channels.push_back(o < p.out_channels ? o / p.out_per_group : -1);
+  }
   p.weights.assign(static_cast<size_t>(blocks * p.tap_pairs * kTileCols), 0);
   for (int64_t o = 0; o < p.out_channels; ++o) {
     const int64_t in_block = o % kTileCols;

@@ -53,9 +53,11 @@ struct ConvPlan {
   // position (n, d, h, w) reads tap t's pairs of group g from n * image_stride + ((d * sd * Hp +
   // h * sh) * Wp + w * sw) * position_pairs + tap_offsets[t] + g * pairs_per_group on.
   int64_t pairs_per_group = 0;
-  int64_t position_pairs = 0;          // groups * pairs_per_group
-  int64_t image_stride = 0;            // padded_positions * position_pairs
-  std::vector<int64_t> slot_channels;  // the input channel of each int16 of a position, or -1
+  int64_t position_pairs = 0;  // groups * pairs_per_group
+  int64_t image_stride = 0;    // padded_positions * position_pairs
+  // The input channel of each int16 of a position, or -1 (kDepthwise: of each output channel's
+  // lane, 16 per block).
+  std::vector<int64_t> slot_channels;
   // One input channel: pairs are taps (kw, kw + 1), the pair at position q (x[q], x[q +
   // pair_shift]), pair_shift the width dilation; tap_offsets then hold the even taps'. 0: pairs
   // of channels.

@@ -534,14 +534,9 @@ void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, c
     auto* input = reinterpret_cast<int16_t*>(scratch);
     auto* results = reinterpret_cast<uint8_t*>(scratch + input_bytes);
     auto* residual = results + results_bytes;
-    // Lane j reads the input channel of output channel 16 · block + j.
-    int64_t sources[kTileCols];
-    for (int lane = 0; lane < kTileCols; ++lane) {
-      const int64_t channel = block * kTileCols + lane;
-      sources[lane] = channel < p.out_channels ? channel / p.out_per_group : -1;
-    }
-    center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point, sources,
-                                 kTileCols, input, kTileCols);
+    center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point,
+                                 p.slot_channels.data() + block * kTileCols, kTileCols, input,
+                                 kTileCols);
     if (p.tap_pairs == 5) {
       depthwise_block<Out, Sum, Finite, 5>(p, e, k, input, image, block, results, residual, y);
     } else {
