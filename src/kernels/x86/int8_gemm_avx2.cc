@@ -8,15 +8,25 @@ namespace quench::x86 {
 
 void gemm_s16_avx2(int64_t m, int64_t n, int64_t pairs, PackedA a, PackedB b, int32_t* c,
                    int64_t ldc) {
+  // Blocks of rows whose A stays in L1 while every panel of B passes by.
+  constexpr int64_t kBlockRows = 8 * kTileRows;
   alignas(32) int32_t sums[kTileRows * kTileCols];
-  for (int64_t col = 0; col < n; col += kTileCols) {
-    const int32_t* panel = b.data + col / kTileCols * b.panel_stride;
-    const int64_t count = std::min<int64_t>(kTileCols, n - col);
-    for (int64_t row = 0; row < m; row += kTileRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kTileRows, m - row));
-      avx2::matrix_tile(rows, a.data + row * a.row_stride, a.row_stride, pairs, panel, sums);
-      for (int r = 0; r < rows; ++r) {
-        std::copy_n(sums + r * kTileCols, count, c + (row + r) * ldc + col);
+  for (int64_t block = 0; block < m; block += kBlockRows) {
+    const int64_t block_end = std::min(m, block + kBlockRows);
+    for (int64_t col = 0; col < n; col += kTileCols) {
+      const int32_t* panel = b.data + col / kTileCols * b.panel_stride;
+      const int64_t count = std::min<int64_t>(kTileCols, n - col);
+      for (int64_t row = block; row < block_end; row += kTileRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kTileRows, block_end - row));
+        if (count == kTileCols) {
+          avx2::matrix_tile(rows, a.data + row * a.row_stride, a.row_stride, pairs, panel,
+                            c + row * ldc + col, ldc);
+          continue;
+        }
+        avx2::matrix_tile(rows, a.data + row * a.row_stride, a.row_stride, pairs, panel, sums);
+        for (int r = 0; r < rows; ++r) {
+          std::copy_n(sums + r * kTileCols, count, c + (row + r) * ldc + col);
+        }
       }
     }
   }

@@ -30,7 +30,8 @@ QUENCH_AVX2_INLINE void store_row(int32_t* c, __m256i acc0, __m256i acc1) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), acc1);
 }
 
-// The sums of `Rows` (1..kTileRows) rows of A and 16 columns of B, written to c[row * 16 + col].
+// The sums of `Rows` (1..kTileRows) rows of A and 16 columns of B, written to c[row * c_stride +
+// col].
 // Row r's pair k is rows[r][offset(k)], the reduction running tap by tap over `pairs` pairs:
 // offset = tap_offsets[tap] + pair * pair_stride (a matrix: one tap at offset 0, pair_stride 1; a
 // convolution: each tap's shift in the padded input, whose channel pairs lie pair_stride apart).
@@ -38,7 +39,8 @@ QUENCH_AVX2_INLINE void store_row(int32_t* c, __m256i acc0, __m256i acc1) {
 // twelve in registers.
 template <int Rows>
 QUENCH_AVX2_INLINE void tile(const int32_t* const* rows, int64_t taps, const int64_t* tap_offsets,
-                             int64_t pairs, int64_t pair_stride, const int32_t* b, int32_t* c) {
+                             int64_t pairs, int64_t pair_stride, const int32_t* b, int32_t* c,
+                             int64_t c_stride) {
   static_assert(Rows >= 1 && Rows <= kTileRows);
   const __m256i zero = _mm256_setzero_si256();
   __m256i c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
@@ -64,39 +66,40 @@ QUENCH_AVX2_INLINE void tile(const int32_t* const* rows, int64_t taps, const int
     }
   }
   store_row(c, c00, c01);
-  if constexpr (Rows > 1) store_row(c + 16, c10, c11);
-  if constexpr (Rows > 2) store_row(c + 32, c20, c21);
-  if constexpr (Rows > 3) store_row(c + 48, c30, c31);
-  if constexpr (Rows > 4) store_row(c + 64, c40, c41);
-  if constexpr (Rows > 5) store_row(c + 80, c50, c51);
+  if constexpr (Rows > 1) store_row(c + c_stride, c10, c11);
+  if constexpr (Rows > 2) store_row(c + 2 * c_stride, c20, c21);
+  if constexpr (Rows > 3) store_row(c + 3 * c_stride, c30, c31);
+  if constexpr (Rows > 4) store_row(c + 4 * c_stride, c40, c41);
+  if constexpr (Rows > 5) store_row(c + 5 * c_stride, c50, c51);
 }
 
 // Runs tile<rows> for a run-time row count (1..kTileRows).
 inline void tile_rows(int rows, const int32_t* const* a, int64_t taps, const int64_t* tap_offsets,
-                      int64_t pairs, int64_t pair_stride, const int32_t* b, int32_t* c) {
+                      int64_t pairs, int64_t pair_stride, const int32_t* b, int32_t* c,
+                      int64_t c_stride = kTileCols) {
   switch (rows) {
     case 6:
-      return tile<6>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<6>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
     case 5:
-      return tile<5>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<5>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
     case 4:
-      return tile<4>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<4>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
     case 3:
-      return tile<3>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<3>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
     case 2:
-      return tile<2>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<2>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
     default:
-      return tile<1>(a, taps, tap_offsets, pairs, pair_stride, b, c);
+      return tile<1>(a, taps, tap_offsets, pairs, pair_stride, b, c, c_stride);
   }
 }
 
 // tile_rows for rows of a matrix, `row_stride` apart, reduced over `pairs` consecutive pairs.
 inline void matrix_tile(int rows, const int32_t* a, int64_t row_stride, int64_t pairs,
-                        const int32_t* b, int32_t* c) {
+                        const int32_t* b, int32_t* c, int64_t c_stride = kTileCols) {
   const int32_t* row_pointers[kTileRows];
   for (int r = 0; r < kTileRows; ++r) row_pointers[r] = a + (r < rows ? r : 0) * row_stride;
   constexpr int64_t kNoShift = 0;
-  tile_rows(rows, row_pointers, 1, &kNoShift, pairs, 1, b, c);
+  tile_rows(rows, row_pointers, 1, &kNoShift, pairs, 1, b, c, c_stride);
 }
 
 // ---- Epilogue ----
