@@ -13,6 +13,8 @@
 #include "core/file_util.h"
 #include "ir/op_registry.h"
 #include "kernels/onednn/context.h"
+#include "kernels/onednn/layout.h"
+#include "kernels/onednn/qlayout.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_conv.h"
 #include "kernels/x86/int8_gemm.h"
@@ -297,26 +299,63 @@ KernelFactory x86_factory(const std::string& op) {
 
 struct FastRun {
   std::string impl;  // empty: the factory declined
-  Tensor output;
+  Tensor output;     // plain
 };
 
+// A [N, C, spatial...] tensor's elements in channels-last order ([N, spatial..., C]), or back.
+Tensor reorder_channels(const Tensor& t, bool to_last) {
+  const Shape& shape = t.shape();
+  const int64_t n = shape[0], c = shape[1], plane = shape_numel(shape) / (n * c);
+  const int64_t size = static_cast<int64_t>(dtype_size(t.dtype()));
+  Tensor out = Tensor::empty(t.dtype(), shape);
+  const auto* from = static_cast<const uint8_t*>(t.raw_data());
+  auto* to = static_cast<uint8_t*>(out.raw_data());
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t p = 0; p < plane; ++p) {
+        const int64_t first = (i * c + ch) * plane + p, last = (i * plane + p) * c + ch;
+        std::memcpy(to + (to_last ? last : first) * size, from + (to_last ? first : last) * size,
+                    static_cast<size_t>(size));
+      }
+    }
+  }
+  return out;
+}
+
+// How a run lays out the activations (convolutions).
+enum class Layouts { kPlain, kChannelsLastOutput, kChannelsLast };
+
 // Runs `b` on the kernel `make` builds, as the runtime would: constant inputs known when it is
-// built, the others only at run time; `threads` OpenMP threads.
-FastRun run_kernel(const Built& b, KernelFactory make, int threads) {
-  std::vector<const Tensor*> values;
-  for (const Input& i : b.inputs) values.push_back(i.name.empty() ? nullptr : &i.value);
+// built, the others only at run time; `threads` OpenMP threads. With channels-last layouts, the
+// kernel may store its output channels last (kChannelsLastOutput) and is also given its input and
+// residual sum channels last (kChannelsLast); the output is returned plain.
+FastRun run_kernel(const Built& b, KernelFactory make, int threads,
+                   Layouts layouts = Layouts::kPlain) {
   std::vector<ValueInfo> infos;
   for (const Input& i : b.inputs) {
     infos.push_back(i.name.empty() ? ValueInfo{}
                                    : ValueInfo{i.value.dtype(), symbolic(i.value.shape()), ""});
   }
   const ValueInfo out = testing::infer_node(b.node, infos)[0];
-  KernelContext ctx{b.node, 17, {}, {}, threads};
-  for (const Input& i : b.inputs) {
-    ctx.inputs.push_back(
-        i.name.empty()
-            ? TensorDesc{}
-            : TensorDesc{i.value.dtype(), i.value.shape(), i.constant ? &i.value : nullptr, {}});
+  KernelContext ctx{b.node, 17, {}, {}, threads, layouts != Layouts::kPlain};
+  std::vector<Tensor> values;
+  for (size_t index = 0; index < b.inputs.size(); ++index) {
+    const Input& i = b.inputs[index];
+    if (i.name.empty()) {
+      ctx.inputs.emplace_back();
+      values.emplace_back();
+      continue;
+    }
+    TensorDesc d{i.value.dtype(), i.value.shape(), i.constant ? &i.value : nullptr, {}};
+    values.push_back(i.value);
+    // x (input 0) and a residual sum: activations, stored channels last.
+    const bool activation = index == 0 || i.name == "sum";
+    if (layouts == Layouts::kChannelsLast && activation && d.shape.size() >= 3) {
+      d.layout = onednn::layout_from_desc(onednn::channels_last_desc(d.dtype, d.shape),
+                                          onednn::plain_desc(d.dtype, d.shape));
+      values.back() = reorder_channels(i.value, true);
+    }
+    ctx.inputs.push_back(d);
   }
   const Shape shape = *concrete(*out.shape);
   ctx.outputs.push_back(TensorDesc{out.dtype, shape, nullptr, {}});
@@ -326,13 +365,14 @@ FastRun run_kernel(const Built& b, KernelFactory make, int threads) {
   run.impl = kernel->impl();
   run.output = Tensor::empty(out.dtype, shape);
   std::vector<const void*> inputs;
-  for (const Input& i : b.inputs) inputs.push_back(i.name.empty() ? nullptr : i.value.raw_data());
+  for (const Tensor& t : values) inputs.push_back(t.defined() ? t.raw_data() : nullptr);
   void* outputs[] = {run.output.raw_data()};
   const std::shared_ptr<void> scratch = aligned_alloc_shared(kernel->scratch_bytes());
   const int previous = omp_get_max_threads();
   omp_set_num_threads(threads);
   kernel->run(KernelArgs{inputs.data(), outputs, scratch.get(), nullptr});
   omp_set_num_threads(previous);
+  if (!ctx.outputs[0].layout.plain()) run.output = reorder_channels(run.output, false);
   return run;
 }
 
@@ -379,6 +419,16 @@ TEST_P(X86Int8, EqualsReferenceBitForBit) {
     EXPECT_TRUE(one.output.equals(want)) << testing::tensors_near(one.output, want, 0, 0).message();
     const FastRun two = run_kernel(b, x86_factory(c.op), 2);
     EXPECT_TRUE(two.output.equals(want)) << "two threads";
+    if (is_conv(c)) {
+      // Activations channels last, as convolutions keep them between each other.
+      const FastRun last_out = run_kernel(b, x86_factory(c.op), 1, Layouts::kChannelsLastOutput);
+      EXPECT_TRUE(last_out.output.equals(want)) << "output channels last";
+
+      const FastRun last = run_kernel(b, x86_factory(c.op), 2, Layouts::kChannelsLast);
+      if (!last.impl.empty()) {
+        EXPECT_TRUE(last.output.equals(want)) << "all channels last";
+      }
+    }
   }
   // Through a session: oneDNN where its int8 products are exact, else this kernel, else the
   // reference.

@@ -7,6 +7,9 @@
 #include <cfenv>
 #include <optional>
 
+#include "kernels/onednn/context.h"
+#include "kernels/onednn/layout.h"
+#include "kernels/onednn/qlayout.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_gemm.h"
 #include "ops/conv.h"
@@ -249,6 +252,14 @@ class ConvKernel final : public Kernel {
   size_t multipliers_at_ = 0, conv_at_ = 0, scratch_bytes_ = 0;
 };
 
+// Whether `d` is stored channels last (oneDNN's acdb and kin); false for plain. nullopt for any
+// other blocked layout, which the kernel does not read.
+std::optional<bool> channels_last(const TensorDesc& d) {
+  if (d.layout.plain()) return false;
+  if (d.layout.blocked->desc == onednn::channels_last_desc(d.dtype, d.shape)) return true;
+  return std::nullopt;
+}
+
 OutKind out_kind(DType t) {
   if (t == DType::kUInt8) return OutKind::kU8;
   if (t == DType::kInt8) return OutKind::kS8;
@@ -295,9 +306,28 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
     ConvPlan plan;
     if (!set_geometry(g, plan)) return nullptr;
     plan.x_signed = x.dtype == DType::kInt8;
+    // Layouts: the input's and the residual sum's as given (plain or channels last); the output
+    // channels last where the runtime allows blocked layouts and the sum, which it may share a
+    // buffer with, is channels last too (or absent).
+    const std::optional<bool> x_last = channels_last(x);
+    if (!x_last) return nullptr;
+    plan.x_channels_last = *x_last;
+    bool sum_last = true;
+    if (fused && ctx.has_input(quant::QFusedInputs::kSum)) {
+      const std::optional<bool> last = channels_last(ctx.inputs[quant::QFusedInputs::kSum]);
+      if (!last) return nullptr;
+      sum_last = *last;
+    }
+    plan.y_channels_last = ctx.blocked_layouts && sum_last;
+    if (!plan.y_channels_last && fused && ctx.has_input(quant::QFusedInputs::kSum) && sum_last) {
+      return nullptr;  // a channels-last sum with a plain output
+    }
     plan.threads = std::max(1, ctx.threads);
     const int16_t* centered_w = c.w.data(KernelArgs{}, nullptr);
     if (plan.in_per_group == 1 && plan.groups > 1) {
+      // Channels last, a block's 16 lanes read 16 consecutive input channels only when each
+      // output channel has its own.
+      if (plan.x_channels_last && plan.out_per_group != 1) return nullptr;
       plan_depthwise(plan, centered_w);
     } else {
       plan_gemm(plan, centered_w);
@@ -313,6 +343,10 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
         y_params = quant::tensor_params(ctx, 6, 7, y.dtype, "y");
       }
       multipliers = quant::ChannelMultipliers(c.x_params, c.w_params, *y_params, g.out_channels);
+    }
+    if (plan.y_channels_last) {
+      ctx.outputs[0].layout = onednn::layout_from_desc(onednn::channels_last_desc(y.dtype, y.shape),
+                                                       onednn::plain_desc(y.dtype, y.shape));
     }
     auto kernel = std::make_unique<ConvKernel>(std::move(plan), in, c.x_params, out_kind(y.dtype));
     kernel->set_requant(std::move(multipliers), fused ? std::nullopt : std::move(y_params),

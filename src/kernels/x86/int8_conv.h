@@ -36,6 +36,10 @@ enum class ConvPath { kGemm, kDepthwise };
 struct ConvPlan {
   ConvPath path = ConvPath::kGemm;
   bool x_signed = false;
+  // Activations channels last ([N][D][H][W][C], oneDNN's acdb / acdeb / acb) rather than plain
+  // NCHW: the input as its producer stored it, the output (and a residual sum) as this kernel
+  // stores it, so that consecutive convolutions need no transposition.
+  bool x_channels_last = false, y_channels_last = false;
   int64_t batch = 0, groups = 1, out_channels = 0;
   int64_t in_per_group = 0, out_per_group = 0;
   std::array<int64_t, 3> in_size{}, out_size{}, kernel{}, strides{}, dilations{}, pads{};

@@ -84,6 +84,53 @@ void zero_padding(const ConvPlan& p, int16_t* out, int64_t stride) {
   }
 }
 
+// One image of a channels-last x (u8/s8, `channels` per position) centered into the same layout,
+// padded: out[position][slot] = x[position][sources[slot]] − z, or 0 where sources[slot] < 0.
+// Where the slots are the channels themselves, whole vectors of 16 (the slots past `slots` read
+// whatever follows, stored only as far as `slots`).
+template <bool Signed>
+void center_from_channels_last(const ConvPlan& p, const uint8_t* image, const uint8_t* x_end,
+                               int64_t channels, int32_t zero_point, const int64_t* sources,
+                               int64_t slots, int16_t* out, int64_t stride) {
+  if (p.padded != p.in_size) zero_padding(p, out, stride);
+  const __m256i zero_point16 = _mm256_set1_epi16(static_cast<int16_t>(zero_point));
+  bool direct = true;  // sources[s] = sources[0] + s wherever there is a source
+  for (int64_t slot = 0; slot < slots; ++slot) {
+    direct &=
+        sources[slot] < 0 ? slot >= channels - sources[0] : sources[slot] == sources[0] + slot;
+  }
+  const int64_t first_channel = sources[0];
+  const int64_t width = p.in_size[2], height = p.in_size[1];
+  const int64_t row_jump = (p.padded[2] - width) * stride;
+  const int64_t plane_jump = (p.padded[1] - height) * p.padded[2] * stride;
+  int16_t* dst = out + ((p.pads[0] * p.padded[1] + p.pads[1]) * p.padded[2] + p.pads[2]) * stride;
+  int64_t h = 0, w = 0;
+  for (int64_t position = 0; position < p.in_plane; ++position) {
+    const uint8_t* src = image + position * channels;
+    if (direct) {
+      for (int64_t slot = 0; slot < slots; slot += 16) {
+        const uint8_t* at = src + first_channel + slot;
+        const int count = static_cast<int>(std::min<int64_t>(16, slots - slot));
+        store_slots(dst + slot, centered16<Signed>(load16(at, x_end - at), zero_point16), count);
+      }
+    } else {
+      for (int64_t slot = 0; slot < slots; ++slot) {
+        const int32_t q = sources[slot] < 0 ? zero_point
+                          : Signed          ? static_cast<int8_t>(src[sources[slot]])
+                                            : static_cast<int32_t>(src[sources[slot]]);
+        dst[slot] = static_cast<int16_t>(q - zero_point);
+      }
+    }
+    dst += stride;
+    if (++w < width) continue;
+    w = 0;
+    dst += row_jump;
+    if (++h < height) continue;
+    h = 0;
+    dst += plane_jump;
+  }
+}
+
 // One image of x (u8/s8) centered channels last, the padding 0: out[position][slot] = x[channel
 // sources[slot]][position] − z, or 0 where sources[slot] < 0; `stride` int16 per position. The
 // channel planes are transposed 16 positions by 16 channels at a time.
@@ -174,9 +221,15 @@ void center_input(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, int
   parallel_units(p.batch, p.threads, [&](int64_t image, int) {
     const int64_t slots = static_cast<int64_t>(p.slot_channels.size());
     int32_t* pairs = input + image * p.image_stride;
-    center_channels_last<Signed>(p, x + image * in_channels * p.in_plane, x_end, x_zero_point,
-                                 p.slot_channels.data(), slots, reinterpret_cast<int16_t*>(pairs),
-                                 slots);
+    if (p.x_channels_last) {
+      center_from_channels_last<Signed>(p, x + image * in_channels * p.in_plane, x_end, in_channels,
+                                        x_zero_point, p.slot_channels.data(), slots,
+                                        reinterpret_cast<int16_t*>(pairs), slots);
+    } else {
+      center_channels_last<Signed>(p, x + image * in_channels * p.in_plane, x_end, x_zero_point,
+                                   p.slot_channels.data(), slots, reinterpret_cast<int16_t*>(pairs),
+                                   slots);
+    }
     if (p.pair_shift > 0) pair_with_next(pairs, p.image_stride, p.pair_shift);
   });
 }
@@ -201,13 +254,14 @@ struct PositionCursor {
         image * p.image_stride +
         ((d * p.strides[0] * p.padded[1] + h * p.strides[1]) * p.padded[2] + w * p.strides[2]) *
             p.position_pairs;
-    output_offset =
-        image * p.out_channels * p.out_plane + (d * p.out_size[1] + h) * p.out_size[2] + w;
+    const int64_t in_image = (d * p.out_size[1] + h) * p.out_size[2] + w;
+    output_offset = p.y_channels_last ? (image * p.out_plane + in_image) * p.out_channels
+                                      : image * p.out_channels * p.out_plane + in_image;
   }
   void next() {
     if (++w < p.out_size[2]) {
       input_offset += p.strides[2] * p.position_pairs;
-      ++output_offset;
+      output_offset += p.y_channels_last ? p.out_channels : 1;
       return;
     }
     w = 0;
@@ -308,6 +362,19 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
                  const int64_t* offsets, int count, int64_t plane, const void* sum, int64_t outputs,
                  bool wide_stores, void* y) {
   constexpr bool kBytes = Out == OutKind::kU8 || Out == OutKind::kS8;
+  constexpr int64_t kSize = out_bytes(Out);
+  if (plane == 1) {
+    // Channels last: each row's channels are contiguous.
+    for (int r = 0; r < rows; ++r) {
+      __m256i acc0, acc1;
+      load_sums(sums + r * kTileCols, acc0, acc1);
+      const void* row_sum =
+          Sum == SumKind::kNone ? nullptr : static_cast<const uint8_t*>(sum) + offsets[r];
+      finish_row<Out, Sum, Finite>(k, params, acc0, acc1, row_sum,
+                                   static_cast<uint8_t*>(y) + offsets[r] * kSize, count);
+    }
+    return;
+  }
   bool consecutive = rows == kTileRows && count == kTileCols;
   for (int r = 1; consecutive && r < rows; ++r) consecutive = offsets[r] == offsets[0] + r;
   if constexpr (kBytes) {
@@ -329,7 +396,6 @@ void finish_tile(const RequantConstants& k, const RowParams& params, const int32
     }
   }
   // Any shape: element by element through buffers.
-  constexpr int64_t kSize = out_bytes(Out);
   alignas(32) uint8_t results[kTileRows][kTileCols * 4];
   for (int r = 0; r < rows; ++r) {
     __m256i acc0, acc1;
@@ -381,18 +447,20 @@ void gemm_positions(const ConvPlan& p, const int32_t* input, const Epilogue& e,
       }
       // 8-byte stores where the next tile, in this image and unit, rewrites the two extra
       // positions, and no later tile still reads them as a residual sum (one buffer in place).
-      const bool wide_stores =
-          position + 8 <= end && in_image + 8 <= p.out_plane && (e.sum == nullptr || e.sum != y);
+      const bool wide_stores = !p.y_channels_last && position + 8 <= end &&
+                               in_image + 8 <= p.out_plane && (e.sum == nullptr || e.sum != y);
       for (int64_t panel = from; panel < to; ++panel) {
         const int64_t channel = group * p.out_per_group + panel * kTileCols;
         const int count =
             static_cast<int>(std::min<int64_t>(kTileCols, p.out_per_group - panel * kTileCols));
         tile_rows(rows, row_inputs, taps, p.tap_offsets.data(), p.pairs_per_group, 1,
                   p.weights.data() + (group * p.panels_per_group + panel) * panel_size, sums);
+        // Output channel c of a row at offsets[r] + c · channel_stride.
+        const int64_t channel_stride = p.y_channels_last ? 1 : p.out_plane;
         int64_t channel_offsets[kTileRows];
-        for (int r = 0; r < rows; ++r) channel_offsets[r] = offsets[r] + channel * p.out_plane;
+        for (int r = 0; r < rows; ++r) channel_offsets[r] = offsets[r] + channel * channel_stride;
         finish_tile<Out, Sum, Finite>(k, row_params(e, 0, channel, count), sums, rows,
-                                      channel_offsets, count, p.out_plane, e.sum, outputs,
+                                      channel_offsets, count, channel_stride, e.sum, outputs,
                                       wide_stores, y);
       }
     }
@@ -465,11 +533,20 @@ void depthwise_block(const ConvPlan& p, const Epilogue& e, const RequantConstant
       static_cast<int>(std::min<int64_t>(kTileCols, p.out_channels - block * kTileCols));
   const int32_t* weights = p.weights.data() + block * p.tap_pairs * kTileCols;
   const RowParams params = row_params(e, 0, block * kTileCols, channels);
-  const int64_t y_offset = (image * p.out_channels + block * kTileCols) * p.out_plane;
+  const int64_t y_offset = p.y_channels_last
+                               ? image * p.out_plane * p.out_channels + block * kTileCols
+                               : (image * p.out_channels + block * kTileCols) * p.out_plane;
   if constexpr (Sum != SumKind::kNone) {
     const auto* sum = static_cast<const uint8_t*>(e.sum);
-    rows_to_block(sum + y_offset, sum + p.batch * p.out_channels * p.out_plane, p.out_plane,
-                  channels, residual);
+    const uint8_t* sum_end = sum + p.batch * p.out_channels * p.out_plane;
+    if (p.y_channels_last) {
+      for (int64_t i = 0; i < p.out_plane; ++i) {
+        const uint8_t* at = sum + y_offset + i * p.out_channels;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(residual + i * 16), load16(at, sum_end - at));
+      }
+    } else {
+      rows_to_block(sum + y_offset, sum_end, p.out_plane, channels, residual);
+    }
   }
   int64_t position = 0;
   for (int64_t out_d = 0; out_d < p.out_size[0]; ++out_d) {
@@ -509,7 +586,19 @@ void depthwise_block(const ConvPlan& p, const Epilogue& e, const RequantConstant
       }
     }
   }
-  if constexpr (kBytes) {
+  if (p.y_channels_last) {
+    for (int64_t i = 0; i < p.out_plane; ++i) {
+      const int64_t at = y_offset + i * p.out_channels;
+      if constexpr (kBytes) {
+        store_bytes(static_cast<uint8_t*>(y) + at,
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(results + i * 16)), channels);
+      } else {
+        const auto* words = reinterpret_cast<const __m256i*>(results + i * 64);
+        store_words(static_cast<int32_t*>(y) + at, _mm256_loadu_si256(words),
+                    _mm256_loadu_si256(words + 1), channels);
+      }
+    }
+  } else if constexpr (kBytes) {
     block_to_rows(results, p.out_plane, channels, static_cast<uint8_t*>(y) + y_offset);
   } else {
     auto* out = static_cast<int32_t*>(y) + y_offset;
@@ -534,9 +623,14 @@ void conv_depthwise(const ConvPlan& p, const uint8_t* x, int32_t x_zero_point, c
     auto* input = reinterpret_cast<int16_t*>(scratch);
     auto* results = reinterpret_cast<uint8_t*>(scratch + input_bytes);
     auto* residual = results + results_bytes;
-    center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point,
-                                 p.slot_channels.data() + block * kTileCols, kTileCols, input,
-                                 kTileCols);
+    const int64_t* sources = p.slot_channels.data() + block * kTileCols;
+    if (p.x_channels_last) {
+      center_from_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, p.groups,
+                                        x_zero_point, sources, kTileCols, input, kTileCols);
+    } else {
+      center_channels_last<Signed>(p, x + image * p.groups * p.in_plane, x_end, x_zero_point,
+                                   sources, kTileCols, input, kTileCols);
+    }
     if (p.tap_pairs == 5) {
       depthwise_block<Out, Sum, Finite, 5>(p, e, k, input, image, block, results, residual, y);
     } else {

@@ -10,9 +10,10 @@ namespace quench::x86 {
 void register_int8_kernels(OpRegistry& r) {
   if (!cpu_features().avx2) return;
   constexpr char kMs[] = "com.microsoft";
-  r.add_fast("", "QLinearConv", {"x86", make_qconv, false});
-  r.add_fast(kInternalDomain, "QFusedConv", {"x86", make_qconv, false});
-  r.add_fast("", "ConvInteger", {"x86", make_conv_integer, false});
+  // Convolutions read and write activations channels last (as oneDNN's do) between them.
+  r.add_fast("", "QLinearConv", {"x86", make_qconv, true});
+  r.add_fast(kInternalDomain, "QFusedConv", {"x86", make_qconv, true});
+  r.add_fast("", "ConvInteger", {"x86", make_conv_integer, true});
   r.add_fast("", "QLinearMatMul", {"x86", make_qmatmul, false});
   r.add_fast(kInternalDomain, "QFusedMatMul", {"x86", make_qmatmul, false});
   r.add_fast("", "MatMulInteger", {"x86", make_matmul_integer, false});
