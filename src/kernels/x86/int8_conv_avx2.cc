@@ -104,6 +104,21 @@ void center_from_channels_last(const ConvPlan& p, const uint8_t* image, const ui
   const int64_t row_jump = (p.padded[2] - width) * stride;
   const int64_t plane_jump = (p.padded[1] - height) * p.padded[2] * stride;
   int16_t* dst = out + ((p.pads[0] * p.padded[1] + p.pads[1]) * p.padded[2] + p.pads[2]) * stride;
+  if (direct && first_channel == 0 && slots == channels && stride == channels) {
+    // The slots are the channels: each input row is one run of width · channels values.
+    const int64_t run = width * channels;
+    for (int64_t row = 0; row < p.in_size[0] * height; ++row) {
+      const uint8_t* src = image + row * run;
+      for (int64_t i = 0; i < run; i += 16) {
+        const int count = static_cast<int>(std::min<int64_t>(16, run - i));
+        store_slots(dst + i, centered16<Signed>(load16(src + i, x_end - (src + i)), zero_point16),
+                    count);
+      }
+      dst += run + row_jump;
+      if ((row + 1) % height == 0) dst += plane_jump;
+    }
+    return;
+  }
   int64_t h = 0, w = 0;
   for (int64_t position = 0; position < p.in_plane; ++position) {
     const uint8_t* src = image + position * channels;
