@@ -1,13 +1,14 @@
 // quench's own exact int8 convolutions for x86 CPUs with AVX2 but without VNNI (QLinearConv,
-// QFusedConv, ConvInteger), on the GEMM core of int8_gemm.h: plain NCHW in and out, weights
-// centered and packed once, the input centered once per run (eq. (33)). Two paths:
-//   - an implicit GEMM: the input is centered into channel pairs with its padding made explicit,
-//     and each output position is a row of A read in place, through its own pointer plus one
-//     offset per tap (no im2col, any stride and dilation); the weights are B's 16-channel panels;
+// QFusedConv, ConvInteger), on the GEMM core of int8_gemm.h: weights centered and packed once,
+// the input centered once per run (eq. (33)), activations plain NCHW or channels last. Two paths:
+//   - an implicit GEMM: the input is centered into channel pairs, channels last, with its padding
+//     made explicit, and each output position is a row of A read in place, through its own
+//     pointer plus one offset per tap (no im2col, any stride and dilation); the weights are B's
+//     16-channel panels;
 //   - depthwise convolutions (one input channel per group) have no reduction over channels to
-//     tile: 16 channels at a time run channels-last, the input and output transposed in 16x16
-//     byte blocks.
-// Rows (output positions) run across the batch's images, so small late layers fill whole tiles.
+//     tile: 16 channels at a time run channels last.
+// Plain inputs and outputs are transposed in 16x16 byte blocks. Rows (output positions) run
+// across the batch's images, so small late layers fill whole tiles.
 #pragma once
 
 #include <array>
@@ -51,8 +52,8 @@ struct ConvPlan {
   int64_t padded_positions = 0;      // Dp * Hp * Wp
 
   // kGemm. The centered input, channels last, padded with zeros:
-  //   src = x [N][C][D][H][W] (u8/s8)   dst = [N][Dp][Hp][Wp][group][pairs] int32, pair p of a
-  //   group holding its channels 2p, 2p + 1 (an odd last channel paired with 0)
+  //   src = x [N][C][D][H][W] or [N][D][H][W][C] (u8/s8)   dst = [N][Dp][Hp][Wp][group][pairs]
+  //   int32, pair p of a group holding its channels 2p, 2p + 1 (an odd last channel paired with 0)
   // so that a position's pairs are contiguous and neighbouring taps share cache lines. Output
   // position (n, d, h, w) reads tap t's pairs of group g from n * image_stride + ((d * sd * Hp +
   // h * sh) * Wp + w * sw) * position_pairs + tap_offsets[t] + g * pairs_per_group on.
@@ -74,8 +75,8 @@ struct ConvPlan {
   int64_t panel_group = 0;  // panels per pass over the rows: their weights stay in L2
 
   // kDepthwise, 16 output channels at a time: the input channels they read, centered and padded,
-  //   src = x [N][C][D][H][W] (u8/s8)   dst = [Dp][Hp][Wp][16] int16 (one image, one block;
-  //   tap_offsets in positions),
+  //   src = x [N][C][D][H][W] or [N][D][H][W][C] (u8/s8)   dst = [Dp][Hp][Wp][16] int16 (one
+  //   image, one block; tap_offsets in positions),
   // and the weights in tap pairs, in the lane order of vpunpcklwd / vpunpckhwd:
   //   src = w [O][1][taps] int16   dst = [O/16][tap_pairs][16] int32, lanes 0-7 channels 0-3 and
   //   8-11, lanes 8-15 channels 4-7 and 12-15 (an odd tap paired with weight 0 at tap 0's offset)
