@@ -24,6 +24,8 @@
 #include <type_traits>
 
 #include "core/requantize.h"
+#include "kernels/x86/cpu_features.h"
+#include "kernels/x86/qloops.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
@@ -220,6 +222,14 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
                          y_zero_point);
     return;
   }
+#ifndef QUENCH_QLOOPS_AVX512
+  // Not built for AVX-512: quench's AVX2 loop where the CPU has AVX2 (kernels/x86/qloops.h).
+  if (x86::cpu_features().avx2) {
+    x86::add_requantize_avx2(a, b, y, count, a_zero_point, a_ratio, b_zero_point, b_ratio,
+                             y_zero_point, tie_margin);
+    return;
+  }
+#endif
   constexpr int64_t kChunk = 64;
   int64_t start = 0;
 #ifdef QUENCH_QLOOPS_AVX512
@@ -272,6 +282,12 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
 template <class Q>
 void mul_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                          int32_t b_zero_point, float multiplier, int32_t y_zero_point) {
+#ifndef QUENCH_QLOOPS_AVX512
+  if (x86::cpu_features().avx2) {
+    x86::mul_requantize_avx2(a, b, y, count, a_zero_point, b_zero_point, multiplier, y_zero_point);
+    return;
+  }
+#endif
   const float z = static_cast<float>(y_zero_point);
   int64_t i = 0;
 #ifdef QUENCH_QLOOPS_AVX512
