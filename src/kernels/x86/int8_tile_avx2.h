@@ -284,17 +284,49 @@ QUENCH_AVX2_INLINE void widen16(__m128i bytes, __m256i& v0, __m256i& v1) {
   }
 }
 
+// The first `count` (<= 16) bytes at p, the rest 0; and the first `count` bytes of v stored at p.
+// Short counts go in pieces of 8, 4, 2 and 1 bytes (no library call, no reads or writes past
+// them).
 QUENCH_AVX2_INLINE __m128i load_bytes(const void* p, int count) {
   if (count == kTileCols) return _mm_loadu_si128(static_cast<const __m128i*>(p));
-  alignas(16) uint8_t bytes[kTileCols] = {};
-  std::memcpy(bytes, p, static_cast<size_t>(count));
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(bytes));
+  const auto* in = static_cast<const uint8_t*>(p);
+  uint64_t low = 0, high = 0;
+  int at = 0;
+  for (int piece : {8, 4, 2, 1}) {
+    if ((count & piece) == 0) continue;
+    uint64_t bits = 0;
+    std::memcpy(&bits, in + at, static_cast<size_t>(piece));
+    // Pieces come largest first, so none straddles the two halves.
+    if (at < 8) {
+      low |= bits << (8 * at);
+    } else {
+      high |= bits << (8 * (at - 8));
+    }
+    at += piece;
+  }
+  return _mm_set_epi64x(static_cast<int64_t>(high), static_cast<int64_t>(low));
 }
 QUENCH_AVX2_INLINE void store_bytes(void* p, __m128i v, int count) {
   if (count == kTileCols) return _mm_storeu_si128(static_cast<__m128i*>(p), v);
-  alignas(16) uint8_t bytes[kTileCols];
-  _mm_store_si128(reinterpret_cast<__m128i*>(bytes), v);
-  std::memcpy(p, bytes, static_cast<size_t>(count));
+  auto* out = static_cast<uint8_t*>(p);
+  if (count & 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), v);
+    v = _mm_srli_si128(v, 8);
+    out += 8;
+  }
+  if (count & 4) {
+    const int32_t word = _mm_cvtsi128_si32(v);
+    std::memcpy(out, &word, 4);
+    v = _mm_srli_si128(v, 4);
+    out += 4;
+  }
+  if (count & 2) {
+    const auto half = static_cast<uint16_t>(_mm_extract_epi16(v, 0));
+    std::memcpy(out, &half, 2);
+    v = _mm_srli_si128(v, 2);
+    out += 2;
+  }
+  if (count & 1) *out = static_cast<uint8_t>(_mm_cvtsi128_si32(v));
 }
 QUENCH_AVX2_INLINE void store_words(void* p, __m256i v0, __m256i v1, int count) {
   auto* out = static_cast<int32_t*>(p);
