@@ -1,5 +1,6 @@
 // The GEMM core alone (int8_gemm.h), for tests and benchmarks. Compiled with -mavx2 -mfma.
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/x86/int8_gemm.h"
 #include "kernels/x86/int8_tile_avx2.h"
@@ -25,7 +26,8 @@ void gemm_s16_avx2(int64_t m, int64_t n, int64_t pairs, PackedA a, PackedB b, in
         }
         avx2::matrix_tile(rows, a.data + row * a.row_stride, a.row_stride, pairs, panel, sums);
         for (int r = 0; r < rows; ++r) {
-          std::copy_n(sums + r * kTileCols, count, c + (row + r) * ldc + col);
+          std::memcpy(c + (row + r) * ldc + col, sums + r * kTileCols,
+                      static_cast<size_t>(count) * sizeof(int32_t));
         }
       }
     }

@@ -182,10 +182,15 @@ RequantConstants requant_constants(const Epilogue& e) {
   k.q_low = _mm256_set1_ps(static_cast<float>(q_min - e.zero_point));
   k.q_high = _mm256_set1_ps(static_cast<float>(q_max - e.zero_point));
   const double saturation_low = q_min - e.zero_point, saturation_high = q_max - e.zero_point;
-  k.merged_low = _mm256_set1_ps(static_cast<float>(std::min(
-      std::max(static_cast<double>(static_cast<float>(e.low)), saturation_low), saturation_high)));
-  k.merged_high = _mm256_set1_ps(static_cast<float>(std::max(
-      std::min(static_cast<double>(static_cast<float>(e.high)), saturation_high), saturation_low)));
+  // Plain comparisons: std::min / std::max of double instantiated here would be AVX2 code that
+  // the linker may merge with the baseline's copies.
+  const double low = static_cast<float>(e.low), high = static_cast<float>(e.high);
+  const double merged_low = low > saturation_low ? low : saturation_low;
+  const double merged_high = high < saturation_high ? high : saturation_high;
+  k.merged_low = _mm256_set1_ps(
+      static_cast<float>(merged_low < saturation_high ? merged_low : saturation_high));
+  k.merged_high = _mm256_set1_ps(
+      static_cast<float>(merged_high > saturation_low ? merged_high : saturation_low));
   k.zero_point = _mm256_set1_epi32(e.zero_point);
   k.sum_ratio = _mm256_set1_pd(e.sum_ratio);
   k.sum_ratio_float = _mm256_set1_ps(static_cast<float>(e.sum_ratio));  // a float widened: exact
