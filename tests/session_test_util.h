@@ -11,8 +11,21 @@
 
 #include "quench/data.h"
 #include "quench/session.h"
+#ifdef QUENCH_WITH_ONEDNN
+#include "kernels/onednn/context.h"
+#endif
 
 namespace quench::testing {
+
+// Whether oneDNN's int8 products run here (built with oneDNN, exact on this CPU): otherwise
+// quench's own or the reference kernels take them.
+inline bool onednn_int8_exact() {
+#ifdef QUENCH_WITH_ONEDNN
+  return onednn::int8_products_exact();
+#else
+  return false;
+#endif
+}
 
 inline std::vector<Shape> shapes_of(const std::vector<Tensor>& feeds) {
   std::vector<Shape> shapes;

@@ -9,11 +9,10 @@
 #include <string>
 
 #include "ops/activation.h"
+#include "ops/domains.h"
 #include "quench/graph.h"
 
 namespace quench {
-
-inline constexpr const char* kInternalDomain = "quench.internal";
 
 struct FusedInfo {
   std::string base_op;  // "Conv", "Gemm", "MatMul"

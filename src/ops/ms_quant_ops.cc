@@ -10,14 +10,13 @@
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
+#include "ops/domains.h"
 #include "ops/elementwise.h"
 #include "ops/quant_ops.h"
 
 namespace quench {
 namespace quant {
 namespace {
-
-constexpr char kMsDomain[] = "com.microsoft";
 
 // ---- QLinearAdd, QLinearMul: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
 // C_zero_point ----

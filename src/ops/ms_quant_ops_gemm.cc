@@ -5,6 +5,7 @@
 #include "kernels/ref/pool.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
+#include "ops/domains.h"
 #include "ops/linalg.h"
 #include "ops/pool.h"
 #include "ops/quant_ops.h"
@@ -12,8 +13,6 @@
 namespace quench {
 namespace quant {
 namespace {
-
-constexpr char kMsDomain[] = "com.microsoft";
 
 // ---- QGemm: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point ----
 

@@ -5,6 +5,7 @@
 #include "kernels/ref/quant_lstm.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
+#include "ops/domains.h"
 #include "ops/quant_ops.h"
 #include "ops/rnn.h"
 
@@ -12,7 +13,6 @@ namespace quench {
 namespace quant {
 namespace {
 
-constexpr char kMsDomain[] = "com.microsoft";
 enum : size_t { kWScale = 8, kWZeroPoint, kRScale, kRZeroPoint, kInputCount };
 
 // The LSTM attributes. parse_rnn_attributes reads ONNX's LSTM node, so it is given a copy under

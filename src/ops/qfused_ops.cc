@@ -11,6 +11,7 @@
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
 #include "ops/fused.h"
+#include "ops/qfused_requant.h"
 #include "ops/quant_ops.h"
 
 namespace quench {
@@ -18,26 +19,16 @@ namespace quant {
 namespace {
 
 // Inputs shared by both ops: the base op's eight, the int32 bias, then the sum triple.
-enum : size_t { kYScale = 6, kYZeroPoint = 7, kBias = 8, kSum = 9, kSumScale = 10, kSumZero = 11 };
+enum : size_t {
+  kYScale = QFusedInputs::kYScale,
+  kYZeroPoint = QFusedInputs::kYZeroPoint,
+  kBias = QFusedInputs::kBias,
+  kSum = QFusedInputs::kSum,
+  kSumScale = QFusedInputs::kSumScale,
+  kSumZero = QFusedInputs::kSumZeroPoint
+};
 constexpr size_t kBaseInputs = 9;  // QLinearConv's (with its bias B)
 constexpr MatMulInputs kMatMulInputs{0, 1, 2, 3, 4, 5};
-
-// The clamp bounds act_min / act_max in real units (infinite when absent); kInvalidModel when
-// they are NaN or out of order.
-struct ActBounds {
-  float min = -std::numeric_limits<float>::infinity();
-  float max = std::numeric_limits<float>::infinity();
-};
-ActBounds act_bounds(const Node& node) {
-  ActBounds b;
-  b.min = node.attr_float("act_min", b.min);
-  b.max = node.attr_float("act_max", b.max);
-  if (std::isnan(b.min) || std::isnan(b.max) || b.min > b.max) {
-    fail_node(node, "act_min {} and act_max {} do not bound a range (expected act_min <= act_max)",
-              b.min, b.max);
-  }
-  return b;
-}
 
 // Runs the base op's shape inference on the first `base_inputs` inputs.
 void infer_base(InferContext& ctx, const char* base_op, size_t base_inputs) {
@@ -107,70 +98,6 @@ void infer_qfused_matmul(InferContext& ctx) {
   }
   infer_sum(ctx);
 }
-
-// The requantization of eqs. (45), (46) with everything that depends on y's and the sum's
-// parameters; prepared when they are constant, else formed once per run (run_params).
-class FusedRequant {
- public:
-  FusedRequant(const KernelContext& ctx, const Shape& output) {
-    expect_quant_type(ctx, kYZeroPoint, "y_zero_point");
-    y_ = tensor_params(ctx, kYScale, kYZeroPoint, ctx.input(kYZeroPoint).dtype, "y");
-    act_ = act_bounds(ctx.node);
-    has_sum_ = ctx.has_input(kSum);
-    if (!has_sum_) return;
-    expect_quant_type(ctx, kSum, "sum");
-    if (ctx.input(kSum).shape != output) {
-      ctx.fail(ErrorKind::kInvalidModel, "sum has shape {}, expected the output's shape {}",
-               shape_str(ctx.input(kSum).shape), shape_str(output));
-    }
-    sum_type_ = ctx.input(kSum).dtype;
-    sum_ = tensor_params(ctx, kSumScale, kSumZero, sum_type_, "sum");
-  }
-
-  // Per-run values: the sum's ratio s_sum / s_y, its zero point, y's zero point and the clamp
-  // bounds in units of s_y (eq. (46)).
-  struct RunParams {
-    double sum_ratio = 0;
-    int32_t sum_zero_point = 0;
-    int32_t y_zero_point = 0;
-    double low = 0, high = 0;
-  };
-  RunParams run_params(const KernelArgs& args) const {
-    RunParams p;
-    const float y_scale = y_.scale(args, 0);
-    p.y_zero_point = y_.zero_point(args, 0);
-    p.low = static_cast<double>(act_.min / y_scale);
-    p.high = static_cast<double>(act_.max / y_scale);
-    if (has_sum_) {
-      p.sum_ratio = static_cast<double>(sum_.scale(args, 0) / y_scale);
-      p.sum_zero_point = sum_.zero_point(args, 0);
-    }
-    return p;
-  }
-
-  // Eqs. (45), (46) for the output at `offset`: float(acc)·M rounds once in float as in eq. (35),
-  // so without sum and clamp this is QLinearConv's / QLinearMatMul's result bit for bit; the sum
-  // term is added in double, where r_sum·(sum − z_sum) is exact.
-  template <class Q>
-  Q apply(const RunParams& p, const KernelArgs& args, int64_t offset, int32_t acc,
-          float multiplier) const {
-    double value = static_cast<double>(static_cast<float>(acc) * multiplier);
-    if (has_sum_) {
-      const int32_t sum = zero_point_at(args.inputs[kSum], sum_type_, offset);
-      value += p.sum_ratio * (sum - p.sum_zero_point);
-    }
-    value = std::clamp(value, p.low, p.high);
-    return saturate<Q>(round_half_even(value) + p.y_zero_point);
-  }
-
-  const QuantParamSource& y() const { return y_; }
-
- private:
-  QuantParamSource y_, sum_;
-  ActBounds act_;
-  bool has_sum_ = false;
-  DType sum_type_ = DType::kUInt8;
-};
 
 void expect_int32_bias(const KernelContext& ctx) {
   if (ctx.has_input(kBias) && ctx.inputs[kBias].dtype != DType::kInt32) {
@@ -285,6 +212,17 @@ std::unique_ptr<Kernel> ref_qfused_matmul(KernelContext& ctx) {
 }
 
 }  // namespace
+
+ActBounds act_bounds(const Node& node) {
+  ActBounds b;
+  b.min = node.attr_float("act_min", b.min);
+  b.max = node.attr_float("act_max", b.max);
+  if (std::isnan(b.min) || std::isnan(b.max) || b.min > b.max) {
+    fail_node(node, "act_min {} and act_max {} do not bound a range (expected act_min <= act_max)",
+              b.min, b.max);
+  }
+  return b;
+}
 
 void register_qfused_ops(OpRegistry& r) {
   // The opset is the default domain's, as for the float fused ops; QLinearConv/MatMul start at 10.

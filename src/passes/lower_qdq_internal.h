@@ -11,13 +11,12 @@
 
 #include "ir/graph_index.h"
 #include "ops/activation.h"
+#include "ops/domains.h"
 #include "ops/quant_params.h"
 #include "passes/runtime_passes.h"
 #include "quench/graph.h"
 
 namespace quench::qdq_lowering {
-
-inline constexpr char kMsDomain[] = "com.microsoft";
 
 // A bias is used as is when its scale equals s_x·s_w[c] up to this relative difference: tools
 // form the product in float or double, which differ by a few units in the last place.

@@ -8,6 +8,7 @@
 
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/qconv.h"
+#include "kernels/x86/cpu_features.h"
 #include "ops/fused.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
@@ -41,6 +42,7 @@ struct QCase {
   DType sum_type = DType::kUndefined;  // a residual sum (fused ops)
   Attrs attrs;                         // the op's attributes, act_min / act_max included
   bool fast = true;                    // whether the oneDNN kernel must be the one chosen
+  bool x86 = true;  // else whether quench's x86 kernel must be (exact: kernels/x86/int8_*.h)
 };
 
 void PrintTo(const QCase& c, std::ostream* os) { *os << c.name; }
@@ -235,6 +237,9 @@ TEST_P(OnednnInt8, MatchesReferenceWithinOne) {
   const std::string impl = impl_of(fast, b.feeds, c.op);
   if (c.fast && onednn::int8_products_exact()) {
     EXPECT_EQ(impl.rfind("onednn:", 0), 0u) << "chosen: " << impl;
+  } else if (c.x86 && x86::cpu_features().avx2) {
+    EXPECT_EQ(impl.rfind("x86:", 0), 0u) << "chosen: " << impl;
+    EXPECT_TRUE(got.equals(want)) << "the x86 kernels are exact";
   } else {
     EXPECT_EQ(impl, "ref");
   }
@@ -354,15 +359,17 @@ std::vector<QCase> cases() {
     }
     if (c.name == "matmul_broadcast_runtime") c.w_zero_point = -9;
   }
-  // What the reference must run: weights with a zero point (conv), u8 weights (conv).
-  QCase w_zero_point = named(conv3x3, "conv_weight_zero_point_runs_reference");
+  // What oneDNN leaves to quench's x86 kernels (or to the reference): weights with a zero point
+  // (conv), u8 weights (conv), an empty batch (both decline it).
+  QCase w_zero_point = named(conv3x3, "conv_weight_zero_point_not_onednn");
   w_zero_point.w_zero_point = 4;
   w_zero_point.fast = false;
   t.push_back(w_zero_point);
   QCase empty_batch = named(conv("", {0, 16, 9, 9}, {32, 16, 3, 3}, kPad1), "conv_empty_batch");
   empty_batch.fast = false;
+  empty_batch.x86 = false;
   t.push_back(empty_batch);
-  QCase u8_weights = named(conv3x3, "conv_u8_weights_run_reference");
+  QCase u8_weights = named(conv3x3, "conv_u8_weights_not_onednn");
   u8_weights.w_type = kU8;
   u8_weights.fast = false;
   t.push_back(u8_weights);
@@ -497,10 +504,15 @@ TEST_P(OnednnInt8Model, FastKernelsRunTheIntegerOps) {
   const Session fast(model, SessionOptions{});
   const Tensor got = fast.run({x})[0];
   EXPECT_TRUE(testing::tensors_near(got, want, kModelLogitTolerance, 0));
-  if (!onednn::int8_products_exact()) return;
+  // oneDNN's kernels where they are exact, else quench's x86 ones (exact: equal logits).
+  const bool onednn = onednn::int8_products_exact();
+  if (!onednn && x86::cpu_features().avx2) {
+    EXPECT_TRUE(got.equals(want));
+  }
   for (const StepInfo& s : fast.plan_steps({x.shape()})) {
     if (s.op_type == "QLinearConv" || s.op_type == "QLinearMatMul" || s.op_type == "QGemm") {
-      EXPECT_EQ(s.impl.rfind("onednn:", 0), 0u) << s.node << " (" << s.op_type << "): " << s.impl;
+      const std::string expected = onednn ? "onednn:" : x86::cpu_features().avx2 ? "x86:" : "ref";
+      EXPECT_EQ(s.impl.rfind(expected, 0), 0u) << s.node << " (" << s.op_type << "): " << s.impl;
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/onednn/context.h"
+#include "kernels/x86/cpu_features.h"
 #include "quench/data.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
@@ -61,9 +62,10 @@ OneNode one_node(const std::string& op, const std::vector<Input>& inputs,
   return b;
 }
 
-// Runs `b` with the reference and the fast kernels: every output equal bit for bit, and the fast
-// kernel chosen when `fast` (else the reference).
-void expect_fast_equals_reference(const OneNode& b, const std::string& op, bool fast) {
+// Runs `b` with the reference and the fast kernels: every output equal bit for bit, and the chosen
+// implementation's name starting with `expected` ("onednn:", "x86:" or "ref").
+void expect_fast_equals_reference(const OneNode& b, const std::string& op,
+                                  const std::string& expected) {
   const Session ref(b.model, testing::one_thread(false));
   const Session quick(b.model, testing::one_thread(true));
   const std::vector<Tensor> want = ref.run(b.feeds);
@@ -73,11 +75,21 @@ void expect_fast_equals_reference(const OneNode& b, const std::string& op, bool 
     EXPECT_TRUE(got[i].equals(want[i])) << op << " output " << i;
   }
   const std::string impl = testing::impl_of(quick, b.feeds, op);
-  if (fast) {
-    EXPECT_EQ(impl.rfind("onednn:", 0), 0u) << "chosen: " << impl;
-  } else {
+  if (expected == "ref") {
     EXPECT_EQ(impl, "ref");
+  } else {
+    EXPECT_EQ(impl.rfind(expected, 0), 0u) << "chosen: " << impl;
   }
+}
+void expect_fast_equals_reference(const OneNode& b, const std::string& op, bool fast) {
+  expect_fast_equals_reference(b, op, std::string(fast ? "onednn:" : "ref"));
+}
+
+// The implementation of an integer product: oneDNN's where they are exact and it takes the
+// configuration (`onednn`), else quench's x86 kernels (exact wherever they run).
+std::string product_impl(bool onednn) {
+  if (onednn && onednn::int8_products_exact()) return "onednn:";
+  return x86::cpu_features().avx2 ? "x86:" : "ref";
 }
 
 // DynamicQuantizeLinear ----------------------------------------------------------------------
@@ -219,7 +231,7 @@ class FastIntegerOps : public ::testing::TestWithParam<IntCase> {};
 
 TEST_P(FastIntegerOps, EqualsReference) {
   const IntCase& c = GetParam();
-  expect_fast_equals_reference(build(c), c.op, c.fast && onednn::int8_products_exact());
+  expect_fast_equals_reference(build(c), c.op, product_impl(c.fast));
 }
 
 IntCase matmul(std::string name, Shape a, Shape b, DType a_type, DType b_type) {
@@ -278,14 +290,14 @@ std::vector<IntCase> int_cases() {
              c.w_fed = true;
              c.w_zero_point_value = 120;
            }),
-      with(mm, "matmul_b_zero_point_at_run_time_reference",
+      with(mm, "matmul_b_zero_point_at_run_time_not_onednn",
            [](IntCase& c) {
              c.w_zero_point = ZeroPoint::kRunTime;
              c.fast = false;
            }),
       with(mm, "matmul_zero_point_255", [](IntCase& c) { c.x_zero_point_value = 255; }),
       // Eq. (61): 2000 · 128 > 2^15, past what oneDNN's float conversion keeps exact.
-      with(matmul("", {3, 2000}, {2000, 4}, kU8, kS8), "matmul_past_the_bound_reference",
+      with(matmul("", {3, 2000}, {2000, 4}, kU8, kS8), "matmul_past_the_bound_not_onednn",
            [](IntCase& c) {
              c.w_fill = 0x80;
              c.fast = false;
@@ -319,14 +331,14 @@ std::vector<IntCase> int_cases() {
       conv("conv_one_input_channel", {4, 1, 28, 28}, {8, 1, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}}),
       conv("conv_patches", {3, 1, 28, 28}, {16, 1, 4, 4}, {{"strides", Ints{4, 4}}}),
       conv("conv_1d", {2, 8, 20}, {16, 8, 5}),
-      // What the reference must run: a weight zero point (needs Σx per position), and sums past
-      // eq. (61)'s bound.
-      with(conv3x3, "conv_weight_zero_point_reference",
+      // What oneDNN leaves to quench's x86 kernels: a weight zero point (needs Σx per position),
+      // and sums past eq. (61)'s bound.
+      with(conv3x3, "conv_weight_zero_point_not_onednn",
            [](IntCase& c) {
              c.w_zero_point_value = 3;
              c.fast = false;
            }),
-      with(conv("", {1, 300, 4, 4}, {8, 300, 1, 1}), "conv_past_the_bound_reference",
+      with(conv("", {1, 300, 4, 4}, {8, 300, 1, 1}), "conv_past_the_bound_not_onednn",
            [](IntCase& c) {
              c.w_fill = 0x80;
              c.fast = false;
@@ -427,7 +439,7 @@ TEST_P(OnednnDynamicModel, FastKernelsRunTheIntegerOps) {
   for (const StepInfo& s : fast.plan_steps({x.shape()})) {
     const bool product = s.op_type == "ConvInteger" || s.op_type == "MatMulInteger";
     if (product && !onednn::int8_products_exact()) {
-      EXPECT_EQ(s.impl, "ref") << s.node;
+      EXPECT_EQ(s.impl.rfind(product_impl(false), 0), 0u) << s.node << ": " << s.impl;
       ++integer_steps;
     } else if (product || s.op_type == "DynamicQuantizeLinear") {
       EXPECT_EQ(s.impl.rfind("onednn:", 0), 0u) << s.node << " (" << s.op_type << "): " << s.impl;

@@ -34,6 +34,14 @@ dnnl::memory::data_type to_dnnl(DType t) {
   }
 }
 
+DType from_dnnl(dnnl::memory::data_type t) {
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt32, DType::kInt8,
+                  DType::kUInt8}) {
+    if (to_dnnl(d) == t) return d;
+  }
+  return DType::kUndefined;
+}
+
 dnnl::memory::dims to_dims(const Shape& shape) {
   return dnnl::memory::dims(shape.begin(), shape.end());
 }

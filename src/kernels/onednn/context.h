@@ -14,6 +14,8 @@ dnnl::stream& stream();
 
 // oneDNN's data type for `t`, or undef when oneDNN has none.
 dnnl::memory::data_type to_dnnl(DType t);
+// quench's type for oneDNN's `t`, or kUndefined.
+DType from_dnnl(dnnl::memory::data_type t);
 dnnl::memory::dims to_dims(const Shape& shape);
 // Plain row-major descriptor ("abcd...") for `shape`.
 dnnl::memory::desc plain_desc(DType t, const Shape& shape);

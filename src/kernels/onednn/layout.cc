@@ -1,5 +1,8 @@
 #include "kernels/onednn/layout.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "core/check.h"
 #include "kernels/onednn/context.h"
 
@@ -10,20 +13,65 @@ bool OnednnLayout::same_as(const BlockedLayout& other) const {
   return o != nullptr && o->desc_ == desc_;
 }
 
+namespace {
+
+// The order of the dims `desc` stores densely (outermost first), or an empty vector when it is
+// not a dense permutation (inner blocks, padding, an offset, or gaps between dims).
+std::vector<int> dense_order(const dnnl::memory::desc& desc) {
+  const dnnl_memory_desc_t& d = desc.data;
+  if (d.format_kind != dnnl_blocked || d.format_desc.blocking.inner_nblks != 0 || d.offset0 != 0 ||
+      d.extra.flags != 0) {
+    return {};
+  }
+  const int rank = d.ndims;
+  const auto& strides = d.format_desc.blocking.strides;
+  // Size-1 dims first (where they stand says nothing), then the others, largest stride first.
+  std::vector<int> order;
+  for (int dim = 0; dim < rank; ++dim) {
+    if (d.dims[dim] == 1) order.push_back(dim);
+  }
+  const size_t units = order.size();
+  for (int dim = 0; dim < rank; ++dim) {
+    if (d.dims[dim] != 1) order.push_back(dim);
+  }
+  std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(units), order.end(),
+                   [&](int a, int b) { return strides[a] > strides[b]; });
+  int64_t step = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    const int dim = order[i];
+    if (d.padded_dims[dim] != d.dims[dim]) return {};
+    if (d.dims[dim] != 1 && strides[dim] != step) return {};
+    step *= d.dims[dim];
+  }
+  return order;
+}
+
+}  // namespace
+
 Layout layout_from_desc(const dnnl::memory::desc& desc, const dnnl::memory::desc& plain) {
   if (desc == plain) return Layout{};
+  std::vector<int> order = dense_order(desc);
+  const DType type = from_dnnl(desc.data_type());
+  if (!order.empty() && type != DType::kUndefined) {
+    const dnnl::memory::dims dims = desc.dims();
+    return permuted_layout(type, Shape(dims.begin(), dims.end()), std::move(order));
+  }
   return Layout{std::make_shared<const OnednnLayout>(desc), desc.get_size()};
 }
 
-bool is_onednn_or_plain(const Layout& layout) {
-  return layout.plain() || dynamic_cast<const OnednnLayout*>(layout.blocked.get()) != nullptr;
+bool onednn_reads(const Layout& layout) {
+  return layout.plain() || dynamic_cast<const OnednnLayout*>(layout.blocked.get()) != nullptr ||
+         dynamic_cast<const PermutedLayout*>(layout.blocked.get()) != nullptr;
 }
 
-const dnnl::memory::desc& desc_of(const Layout& layout, const dnnl::memory::desc& plain) {
+dnnl::memory::desc desc_of(const Layout& layout, const dnnl::memory::desc& plain) {
   if (layout.plain()) return plain;
-  const auto* own = dynamic_cast<const OnednnLayout*>(layout.blocked.get());
-  QUENCH_CHECK(own != nullptr, ErrorKind::kInternal, "a blocked layout of another backend");
-  return own->desc();
+  if (const auto* own = dynamic_cast<const OnednnLayout*>(layout.blocked.get())) {
+    return own->desc();
+  }
+  const auto* permuted = dynamic_cast<const PermutedLayout*>(layout.blocked.get());
+  QUENCH_CHECK(permuted != nullptr, ErrorKind::kInternal, "a blocked layout of another backend");
+  return dnnl::memory::desc(plain.dims(), plain.data_type(), to_dims(permuted->strides()));
 }
 
 namespace {
@@ -62,13 +110,18 @@ class ReorderKernel final : public Kernel {
 
 std::unique_ptr<Kernel> OnednnLayout::make_reorder(DType dtype, const Shape& shape,
                                                    const Layout& from, const Layout& to) const {
+  return onednn::make_reorder(dtype, shape, from, to);
+}
+
+std::unique_ptr<Kernel> make_reorder(DType dtype, const Shape& shape, const Layout& from,
+                                     const Layout& to) {
   const dnnl::memory::data_type type = to_dnnl(dtype);
-  QUENCH_CHECK(type != dnnl::memory::data_type::undef, ErrorKind::kUnsupported,
-               "layout conversion of {} {} values: oneDNN does not store that type",
-               shape_str(shape), dtype_name(dtype));
+  if (type == dnnl::memory::data_type::undef || !onednn_reads(from) || !onednn_reads(to)) {
+    return nullptr;
+  }
   const dnnl::memory::desc plain = plain_desc(dtype, shape);
-  const dnnl::memory::desc& src = desc_of(from, plain);
-  const dnnl::memory::desc& dst = desc_of(to, plain);
+  const dnnl::memory::desc src = desc_of(from, plain);
+  const dnnl::memory::desc dst = desc_of(to, plain);
   for (const dnnl::memory::desc* d : {&src, &dst}) {
     QUENCH_CHECK(d->data_type() == type && d->dims() == plain.dims(), ErrorKind::kInternal,
                  "layout conversion of {} {} values between layouts of another type or shape",

@@ -6,9 +6,11 @@
 namespace quench::onednn {
 
 bool dense_layout(const TensorDesc& value) {
-  if (value.layout.plain()) return true;
-  if (!is_onednn_or_plain(value.layout)) return false;
-  const dnnl::memory::desc& desc = desc_of(value.layout, {});
+  if (value.layout.plain() || dynamic_cast<const PermutedLayout*>(value.layout.blocked.get())) {
+    return true;
+  }
+  if (!onednn_reads(value.layout)) return false;
+  const dnnl::memory::desc desc = desc_of(value.layout, plain_desc(value.dtype, value.shape));
   return desc.data.format_kind == dnnl_blocked && desc.data.extra.flags == 0 &&
          desc.get_size() == static_cast<size_t>(value.numel()) * dtype_size(value.dtype);
 }

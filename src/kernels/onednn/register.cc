@@ -22,8 +22,6 @@
 namespace quench::onednn {
 namespace {
 
-constexpr char kMs[] = "com.microsoft";
-
 void register_float_kernels(OpRegistry& r) {
   r.add_fast("", "Conv", {"onednn", make_conv, true});
   r.add_fast(kInternalDomain, "FusedConv", {"onednn", make_conv, true});
@@ -56,10 +54,10 @@ void register_int8_product_kernels(OpRegistry& r) {
   r.add_fast(kInternalDomain, "QFusedConv", {"onednn", make_qconv, true});
   r.add_fast("", "QLinearMatMul", {"onednn", make_qmatmul, false});
   r.add_fast(kInternalDomain, "QFusedMatMul", {"onednn", make_qmatmul, false});
-  r.add_fast(kMs, "QGemm", {"onednn", make_qgemm, false});
+  r.add_fast(kMsDomain, "QGemm", {"onednn", make_qgemm, false});
   r.add_fast("", "ConvInteger", {"onednn", make_conv_integer, true});
   r.add_fast("", "MatMulInteger", {"onednn", make_matmul_integer, false});
-  r.add_fast(kMs, "DynamicQuantizeLSTM", {"onednn", make_quant_lstm, false});
+  r.add_fast(kMsDomain, "DynamicQuantizeLSTM", {"onednn", make_quant_lstm, false});
 }
 
 // int8 pooling, element-wise, concat, softmax and quantization kernels (kernels/onednn/q*.h),
@@ -67,13 +65,13 @@ void register_int8_product_kernels(OpRegistry& r) {
 // declines 8-bit data.
 void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast("", "MaxPool", {"onednn-int8", make_int8_max_pool, true});
-  r.add_fast(kMs, "QLinearAveragePool", {"onednn-int8", make_qlinear_average_pool, true});
-  r.add_fast(kMs, "QLinearGlobalAveragePool",
+  r.add_fast(kMsDomain, "QLinearAveragePool", {"onednn-int8", make_qlinear_average_pool, true});
+  r.add_fast(kMsDomain, "QLinearGlobalAveragePool",
              {"onednn-int8", make_qlinear_global_average_pool, true});
-  r.add_fast(kMs, "QLinearAdd", {"onednn-int8", make_qlinear_binary, true});
-  r.add_fast(kMs, "QLinearMul", {"onednn-int8", make_qlinear_binary, true});
-  r.add_fast(kMs, "QLinearConcat", {"onednn-int8", make_qlinear_concat, false});
-  r.add_fast(kMs, "QLinearSoftmax", {"onednn-int8", make_qlinear_softmax, false});
+  r.add_fast(kMsDomain, "QLinearAdd", {"onednn-int8", make_qlinear_binary, true});
+  r.add_fast(kMsDomain, "QLinearMul", {"onednn-int8", make_qlinear_binary, true});
+  r.add_fast(kMsDomain, "QLinearConcat", {"onednn-int8", make_qlinear_concat, false});
+  r.add_fast(kMsDomain, "QLinearSoftmax", {"onednn-int8", make_qlinear_softmax, false});
   r.add_fast(kInternalDomain, "QLookup", {"onednn-int8", make_qlookup, true});
   r.add_fast("", "QuantizeLinear", {"onednn-int8", make_quantize_linear, false});
   r.add_fast("", "DequantizeLinear", {"onednn-int8", make_dequantize_linear, false});

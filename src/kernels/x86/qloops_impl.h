@@ -40,6 +40,9 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define QUENCH_QLOOPS_AVX2 1
 #endif
 
 namespace quench::x86::QUENCH_X86_ISA {
@@ -212,6 +215,10 @@ inline float add_tie_margin(float a_ratio, float b_ratio) {
   return static_cast<float>(std::ldexp(bound, -21));
 }
 
+#ifdef QUENCH_QLOOPS_AVX2
+#include "kernels/x86/qloops_avx2_steps.h"
+#endif
+
 // add_requantize() of `count` pairs: eq. (56) chunk by chunk, a chunk with a near tie recomputed
 // exactly. `y` may be `a` or `b` (each output depends on its own position only), so a chunk's
 // float results are held back (in registers, or staged on the stack) until the chunk is known to
@@ -225,6 +232,10 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
                          y_zero_point);
     return;
   }
+#ifdef QUENCH_QLOOPS_AVX2
+  return avx2_steps::add_loop(a, b, y, count, a_zero_point, a_ratio, b_zero_point, b_ratio,
+                              y_zero_point, tie_margin);
+#endif
   constexpr int64_t kChunk = 64;
   int64_t start = 0;
 #ifdef QUENCH_QLOOPS_AVX512
@@ -277,6 +288,9 @@ void add_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_
 template <class Q>
 void mul_requantize_loop(const Q* a, const Q* b, Q* y, int64_t count, int32_t a_zero_point,
                          int32_t b_zero_point, float multiplier, int32_t y_zero_point) {
+#ifdef QUENCH_QLOOPS_AVX2
+  return avx2_steps::mul_loop(a, b, y, count, a_zero_point, b_zero_point, multiplier, y_zero_point);
+#endif
   const float z = static_cast<float>(y_zero_point);
   int64_t i = 0;
 #ifdef QUENCH_QLOOPS_AVX512

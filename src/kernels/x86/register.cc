@@ -1,6 +1,10 @@
 #include "kernels/x86/register.h"
 
+#include "kernels/x86/cpu_features.h"
+#include "kernels/x86/int8_conv.h"
+#include "kernels/x86/int8_matmul.h"
 #include "kernels/x86/transpose.h"
+#include "ops/domains.h"
 #include "ops/op_registry.h"
 
 namespace quench::x86 {
@@ -8,6 +12,16 @@ namespace quench::x86 {
 void register_kernels(OpRegistry& r) {
   // Any fixed-size element type: float and 8-bit data alike.
   r.add_fast("", "Transpose", {"x86", make_transpose, false});
+  // The exact int8 products (AVX2), after oneDNN's: they run where oneDNN's are not exact (no
+  // VNNI). Convolutions read and write activations channels last between them.
+  if (!cpu_features().avx2) return;
+  r.add_fast("", "QLinearConv", {"x86", make_qconv, true});
+  r.add_fast(kInternalDomain, "QFusedConv", {"x86", make_qconv, true});
+  r.add_fast("", "ConvInteger", {"x86", make_conv_integer, true});
+  r.add_fast("", "QLinearMatMul", {"x86", make_qmatmul, false});
+  r.add_fast(kInternalDomain, "QFusedMatMul", {"x86", make_qmatmul, false});
+  r.add_fast("", "MatMulInteger", {"x86", make_matmul_integer, false});
+  r.add_fast(kMsDomain, "QGemm", {"x86", make_qgemm, false});
 }
 
 }  // namespace quench::x86

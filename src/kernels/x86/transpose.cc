@@ -157,6 +157,22 @@ bool plan_view(const ref::StridedView& view, TransposePlan& plan) {
   return true;
 }
 
+// The kernel writing `view` of a tensor of `numel` elements; nullptr when the element size is
+// not 1, 2, 4 or 8 bytes or the view is too deep.
+std::unique_ptr<Kernel> make_view_transpose(DType dtype, int64_t numel, ref::StridedView view) {
+  TransposePlan plan;
+  if (numel == 0) {
+    plan.outer_count = 0;
+  } else {
+    view.simplify();
+    if (!plan_view(view, plan)) return nullptr;
+  }
+  std::unique_ptr<Kernel> kernel;
+  ref::with_element_type(dtype_size(dtype),
+                         [&]<class T>() { kernel = std::make_unique<TransposeKernel<T>>(plan); });
+  return kernel;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_transpose(KernelContext& ctx) {
@@ -169,21 +185,25 @@ std::unique_ptr<Kernel> make_transpose(KernelContext& ctx) {
     view.shape.push_back(x.shape[p]);
     view.strides.push_back(in_strides[p]);
   }
-  TransposePlan plan;
-  if (x.numel() == 0) {
-    plan.outer_count = 0;
-  } else {
-    view.simplify();
-    if (!plan_view(view, plan)) return nullptr;
-  }
-  std::unique_ptr<Kernel> kernel;
-  const bool sized = ref::with_element_type(
-      dtype_size(x.dtype), [&]<class T>() { kernel = std::make_unique<TransposeKernel<T>>(plan); });
-  if (!sized) {
-    ctx.fail(ErrorKind::kUnsupported, "Transpose of elements of type {} (no fixed size)",
+  if (dtype_size(x.dtype) == 0) {
+    ctx.fail(ErrorKind::kUnsupported, "Transpose of elements of type {} (no whole-byte size)",
              dtype_name(x.dtype));
   }
-  return kernel;
+  return make_view_transpose(x.dtype, x.numel(), std::move(view));
+}
+
+std::unique_ptr<Kernel> make_layout_transpose(DType dtype, const Shape& shape, const Layout& from,
+                                              const Layout& to) {
+  const auto from_order = stored_order(from, shape);
+  const auto to_order = stored_order(to, shape);
+  if (!from_order || !to_order) return nullptr;
+  const Shape from_strides = PermutedLayout(shape, *from_order).strides();
+  ref::StridedView view;
+  for (int d : *to_order) {
+    view.shape.push_back(shape[d]);
+    view.strides.push_back(from_strides[d]);
+  }
+  return make_view_transpose(dtype, shape_numel(shape), std::move(view));
 }
 
 }  // namespace quench::x86

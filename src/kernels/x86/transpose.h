@@ -12,4 +12,9 @@ namespace quench::x86 {
 // bytes).
 std::unique_ptr<Kernel> make_transpose(KernelContext& ctx);
 
+// The same loops converting values between plain and permuted layouts (channels last); nullptr
+// for another backend's layout.
+std::unique_ptr<Kernel> make_layout_transpose(DType dtype, const Shape& shape, const Layout& from,
+                                              const Layout& to);
+
 }  // namespace quench::x86
