@@ -33,6 +33,35 @@ inline Node make_node(std::string op_type, std::vector<std::string> inputs,
   return n;
 }
 
+// A tensor of `shape` holding `values`.
+template <class T>
+Tensor make(Shape shape, std::vector<T> values) {
+  return Tensor::from_vector<T>(std::move(shape), values);
+}
+
+// Same type, shape and bytes; the failure prints both.
+inline ::testing::AssertionResult same(const Tensor& got, const Tensor& want) {
+  if (got.equals(want)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "got " << dtype_name(got.dtype()) << " " << shape_str(got.shape()) << " "
+         << ::testing::PrintToString(got.to_double_vector()) << ", want "
+         << dtype_name(want.dtype()) << " " << shape_str(want.shape()) << " "
+         << ::testing::PrintToString(want.to_double_vector());
+}
+
+// Float32 values uniform in [lo, hi).
+inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float lo = -1.f,
+                            float hi = 1.f) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(DType::kFloat32, shape);
+  for (float& v : t.values<float>()) v = u(rng);
+  return t;
+}
+inline Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  return random_tensor(shape, rng, lo, hi);
+}
+
 // Runs `node` once with its reference kernel.
 inline std::vector<Tensor> run_node(const Node& node, const std::vector<Tensor>& inputs,
                                     int64_t opset = 17) {

@@ -28,31 +28,6 @@ DType same_input_type(InferContext& ctx, size_t first, size_t last) {
   return type;
 }
 
-// The output shape of MatMul(a, b); kInvalidModel naming `node` when the shapes do not match.
-SymbolicShape matmul_output_shape(const SymbolicShape& a, const SymbolicShape& b,
-                                  const Node& node) {
-  QUENCH_CHECK(!a.empty() && !b.empty(), ErrorKind::kInvalidModel,
-               "{}: MatMul does not take scalars: A is {}, B is {}", node.describe(), shape_str(a),
-               shape_str(b));
-  SymbolicShape a2 = a, b2 = b;
-  if (a.size() == 1) a2.insert(a2.begin(), Dim(1));
-  if (b.size() == 1) b2.push_back(Dim(1));
-  const Dim& k_a = a2.back();
-  const Dim& k_b = b2[b2.size() - 2];
-  QUENCH_CHECK(!k_a.known() || !k_b.known() || k_a.value == k_b.value, ErrorKind::kInvalidModel,
-               "{}: inner dimensions differ: A is {}, B is {}", node.describe(), shape_str(a),
-               shape_str(b));
-  auto batch = broadcast_shapes(SymbolicShape(a2.begin(), a2.end() - 2),
-                                SymbolicShape(b2.begin(), b2.end() - 2));
-  QUENCH_CHECK(batch.has_value(), ErrorKind::kInvalidModel,
-               "{}: batch dimensions cannot be broadcast: A is {}, B is {}", node.describe(),
-               shape_str(a), shape_str(b));
-  SymbolicShape out = std::move(*batch);
-  if (a.size() > 1) out.push_back(a2[a2.size() - 2]);
-  if (b.size() > 1) out.push_back(b2.back());
-  return out;
-}
-
 // Element strides of a (>= 2-D) operand's matrices along the output batch dims `batch`.
 Shape batch_strides(const Shape& operand, const Shape& batch) {
   const size_t operand_batch_rank = operand.size() - 2;
@@ -71,7 +46,7 @@ void infer_matmul(InferContext& ctx) {
   const SymbolicShape* a = ctx.input_shape(0);
   const SymbolicShape* b = ctx.input_shape(1);
   if (a == nullptr || b == nullptr) return;
-  ctx.output(0).shape = matmul_output_shape(*a, *b, ctx.node());
+  ctx.output(0).shape = matmul_shape(ctx.node(), *a, *b);
 }
 
 template <class T>
@@ -192,7 +167,7 @@ GemmAttrs gemm_attrs(const Node& node) {
 
 MatMulGeometry matmul_geometry(const Shape& a, const Shape& b, const Node& node) {
   MatMulGeometry g;
-  g.output = *concrete(matmul_output_shape(symbolic(a), symbolic(b), node));
+  g.output = *concrete(matmul_shape(node, symbolic(a), symbolic(b)));
   Shape a2 = a, b2 = b;
   if (a.size() == 1) a2.insert(a2.begin(), 1);
   if (b.size() == 1) b2.push_back(1);
@@ -203,6 +178,31 @@ MatMulGeometry matmul_geometry(const Shape& a, const Shape& b, const Node& node)
   g.a_batch_strides = batch_strides(a2, g.batch);
   g.b_batch_strides = batch_strides(b2, g.batch);
   return g;
+}
+
+SymbolicShape matmul_shape(const Node& node, const SymbolicShape& a, const SymbolicShape& b) {
+  if (a.empty() || b.empty()) {
+    fail_node(node, "matrix products do not take scalars: A is {}, B is {}", shape_str(a),
+              shape_str(b));
+  }
+  SymbolicShape a2 = a, b2 = b;
+  if (a.size() == 1) a2.insert(a2.begin(), Dim(1));
+  if (b.size() == 1) b2.push_back(Dim(1));
+  const Dim& k_a = a2.back();
+  const Dim& k_b = b2[b2.size() - 2];
+  if (k_a.known() && k_b.known() && k_a.value != k_b.value) {
+    fail_node(node, "inner dimensions differ: A is {}, B is {}", shape_str(a), shape_str(b));
+  }
+  auto batch = broadcast_shapes(SymbolicShape(a2.begin(), a2.end() - 2),
+                                SymbolicShape(b2.begin(), b2.end() - 2));
+  if (!batch) {
+    fail_node(node, "batch dimensions cannot be broadcast: A is {}, B is {}", shape_str(a),
+              shape_str(b));
+  }
+  SymbolicShape out = std::move(*batch);
+  if (a.size() > 1) out.push_back(a2[a2.size() - 2]);
+  if (b.size() > 1) out.push_back(b2.back());
+  return out;
 }
 
 void register_linalg_ops(OpRegistry& r) {

@@ -28,4 +28,8 @@ struct MatMulGeometry {
 // kInvalidModel naming `node` when the inner or batch dims do not match.
 MatMulGeometry matmul_geometry(const Shape& a, const Shape& b, const Node& node);
 
+// MatMul's output shape (numpy semantics) for symbolic shapes, shared by MatMul, MatMulInteger
+// and QLinearMatMul; kInvalidModel naming `node` when the inner or batch dims differ.
+SymbolicShape matmul_shape(const Node& node, const SymbolicShape& a, const SymbolicShape& b);
+
 }  // namespace quench

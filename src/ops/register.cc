@@ -1,7 +1,5 @@
 #include "ops/register.h"
 
-#include "ops/quant_ops.h"
-
 namespace quench {
 
 void register_builtin_ops(OpRegistry& r) {
@@ -13,11 +11,16 @@ void register_builtin_ops(OpRegistry& r) {
   register_linalg_ops(r);
   register_reduce_ops(r);
   register_rnn_ops(r);
-  register_quant_ops(r);
   register_fused_ops(r);
-  quant::register_qfused_ops(r);
   register_gelu_op(r);
-  quant::register_qlookup_op(r);
+  register_quantize_linear_ops(r);
+  register_integer_ops(r);
+  register_qlinear_ops(r);
+  register_ms_elementwise_ops(r);
+  register_ms_gemm_pool_ops(r);
+  register_ms_lstm_op(r);
+  register_qlookup_op(r);
+  register_qfused_ops(r);
 }
 
 }  // namespace quench

@@ -16,8 +16,17 @@ void register_norm_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_reduce_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
-void register_quant_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);  // after the base ops
 void register_gelu_op(OpRegistry& r);
+
+// The quantized and integer ops (src/ops/quantized/<family>.cc).
+void register_quantize_linear_ops(OpRegistry& r);
+void register_integer_ops(OpRegistry& r);
+void register_qlinear_ops(OpRegistry& r);
+void register_ms_elementwise_ops(OpRegistry& r);
+void register_ms_gemm_pool_ops(OpRegistry& r);
+void register_ms_lstm_op(OpRegistry& r);
+void register_qlookup_op(OpRegistry& r);  // internal QLookup
+void register_qfused_ops(OpRegistry& r);  // after QLinearConv / QLinearMatMul, which they reuse
 
 }  // namespace quench

@@ -13,7 +13,8 @@
 
 #include "core/requantize.h"
 #include "ops/fused.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/qfused.h"
 #include "passes/lower_qdq_internal.h"
 #include "quench/passes.h"
 
@@ -73,9 +74,11 @@ void fuse_residuals(Context& ctx, std::vector<Unit>& units, std::vector<bool>& a
     const Unit& sum = units[u];
     conv.node.op_type = "QFusedConv";
     conv.node.domain = kInternalDomain;
-    conv.node.inputs.resize(9);  // an absent bias keeps its position
-    conv.node.inputs[6] = sum.node.inputs[6];
-    conv.node.inputs[7] = sum.node.inputs[7];
+    using In = QFusedInputs;
+    conv.node.inputs.resize(In::kSum);  // an absent bias keeps its position
+    // The add's output parameters (QLinearAdd's inputs 6, 7) become the fused node's.
+    conv.node.inputs[In::kYScale] = sum.node.inputs[6];
+    conv.node.inputs[In::kYZeroPoint] = sum.node.inputs[7];
     const size_t other = best_side == 0 ? 3 : 0;  // the QLinearAdd triple of the other operand
     for (size_t i = 0; i < 3; ++i) conv.node.inputs.push_back(sum.node.inputs[other + i]);
     conv.node.outputs = sum.node.outputs;
@@ -96,7 +99,7 @@ void fuse_residuals(Context& ctx, std::vector<Unit>& units, std::vector<bool>& a
 void emit_clamp(Context& ctx, Unit& u, std::vector<Node>& emitted) {
   if (!u.clamp) return;
   const QuantParams& y = u.output.params;
-  const auto [q_min, q_max] = quant::visit_quant_type(y.type, [](auto q) {
+  const auto [q_min, q_max] = visit_quant_type(y.type, [](auto q) {
     using Q = typename decltype(q)::type;
     return std::pair<int32_t, int32_t>(kQuantMin<Q>, kQuantMax<Q>);
   });
@@ -113,9 +116,7 @@ void emit_clamp(Context& ctx, Unit& u, std::vector<Node>& emitted) {
     node.domain = kInternalDomain;
   }
   if (node.domain == kInternalDomain && node.op_type != "QLookup") {
-    constexpr float kInf = std::numeric_limits<float>::infinity();
-    if (u.clamp->lo > -kInf) node.set_attr("act_min", u.clamp->lo);
-    if (u.clamp->hi < kInf) node.set_attr("act_max", u.clamp->hi);
+    set_act_bounds(node, ActBounds{u.clamp->lo, u.clamp->hi});
     return;
   }
   const std::string out = node.outputs[0];

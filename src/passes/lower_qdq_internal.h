@@ -12,7 +12,7 @@
 #include "ir/graph_index.h"
 #include "ops/activation.h"
 #include "ops/domains.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/params.h"
 #include "passes/runtime_passes.h"
 #include "quench/graph.h"
 

@@ -6,7 +6,7 @@
 #include "core/requantize.h"
 #include "ops/evaluate.h"
 #include "ops/fused.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 #include "passes/lower_qdq_internal.h"
 
 namespace quench::qdq_lowering {
@@ -41,10 +41,9 @@ bool elementwise_of(const Graph& g, const Node& node, const std::string& value) 
 
 Tensor lookup_table(const QuantParams& x, const QuantParams& y, const Activation& f) {
   Tensor table = Tensor::empty(y.type, {256});
-  quant::visit_quant_type(y.type, [&](auto q) {
+  visit_quant_type(y.type, [&](auto q) {
     using Q = typename decltype(q)::type;
-    quant::fill_table<Q>(x.scale(0), x.zero_point(0), y.scale(0), y.zero_point(0), f,
-                         table.data<Q>());
+    fill_table<Q>(x.scale(0), x.zero_point(0), y.scale(0), y.zero_point(0), f, table.data<Q>());
   });
   return table;
 }
@@ -104,7 +103,7 @@ std::optional<Match> match_elementwise_chain(Context& ctx, int n) {
   }
   const QuantParams& y = tail->output.params;
   Tensor table = Tensor::empty(y.type, {256});
-  quant::visit_quant_type(y.type, [&](auto q) {
+  visit_quant_type(y.type, [&](auto q) {
     using Q = typename decltype(q)::type;
     for (int i = 0; i < 256; ++i) {
       table.data<Q>()[i] = quantize<Q>(values.data<float>()[i], y.scale(0), y.zero_point(0));

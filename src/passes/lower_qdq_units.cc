@@ -9,7 +9,7 @@
 #include "ir/shape_util.h"
 #include "ops/fused.h"
 #include "ops/op_registry.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 #include "passes/lower_qdq_internal.h"
 
 namespace quench::qdq_lowering {

@@ -17,6 +17,8 @@
 namespace quench {
 namespace {
 
+using testing::random_tensor;
+
 using testing::make_node;
 
 // Lowered outputs are requantized once from exact integer sums where the float QDQ graph rounds
@@ -24,14 +26,6 @@ using testing::make_node;
 constexpr double kOutputQuanta = 1.0;
 // Slack on top of that for the float product quantum · scale.
 constexpr double kQuantumSlack = 1e-3;
-
-Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor t = Tensor::empty(DType::kFloat32, shape);
-  for (float& v : t.values<float>()) v = u(rng);
-  return t;
-}
 
 // Builds a QDQ graph the way quantizers write them.
 class QdqGraph {
@@ -487,7 +481,7 @@ TEST(LowerQdq, DataMovementRunsOnInt8Data) {
 TEST(LowerQdq, ElementwiseFunctionsBecomeTables) {
   struct Case {
     const char* op;
-    std::initializer_list<std::pair<std::string, AttributeValue>> attrs;
+    std::vector<std::pair<std::string, AttributeValue>> attrs;  // owned: no dangling list
   };
   const std::vector<Case> cases = {{"Sigmoid", {}},   {"Tanh", {}},
                                    {"Relu", {}},      {"HardSigmoid", {{"alpha", 0.3f}}},
@@ -498,7 +492,9 @@ TEST(LowerQdq, ElementwiseFunctionsBecomeTables) {
       QdqGraph b;
       const int z = type == DType::kUInt8 ? 128 : 0;
       const std::string x = b.qdq(b.input("x", {4, 50}), 0.05f, z, type);
-      b.output(b.qdq(b.op(c.op, {x}, c.attrs), 0.01f, z, type));
+      const std::string y = b.op(c.op, {x});
+      for (const auto& [key, value] : c.attrs) b.g().nodes.back().set_attr(key, value);
+      b.output(b.qdq(y, 0.01f, z, type));
       expect_lowered(b, {random_tensor({4, 50}, 33, -6.f, 6.f)}, {0.01f}, {"QLookup"}, {c.op});
     }
   }

@@ -8,6 +8,8 @@
 namespace quench {
 namespace {
 
+using testing::random_tensor;
+
 // oneDNN reorders float sums (blocking, FMA): relative error grows with the reduction length.
 constexpr double kFastFloatRtol = 1e-4;
 constexpr double kFastFloatAtol = 1e-5;
@@ -26,13 +28,6 @@ struct Case {
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
-
-Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t = Tensor::empty(DType::kFloat32, shape);
-  for (float& v : t.values<float>()) v = u(rng);
-  return t;
-}
 
 Model build(const Case& c, std::vector<Tensor>& feeds) {
   std::mt19937 rng(42);

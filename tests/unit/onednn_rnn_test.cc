@@ -9,6 +9,8 @@
 namespace quench {
 namespace {
 
+using testing::random_tensor;
+
 // The fast kernel sums the products in another order (oneDNN's blocked GEMM) and uses Sigmoid and
 // Tanh approximations within 5 ulp; both differences pass through every step of the recurrence,
 // where the gates keep them about that size (measured: below 2e-6 absolute on this table).
@@ -38,13 +40,6 @@ void PrintTo(const RnnCase& c, std::ostream* os) { *os << c.name; }
 int64_t directions(const RnnCase& c) { return c.direction == "bidirectional" ? 2 : 1; }
 int64_t gates(const RnnCase& c) { return c.op == "LSTM" ? 4 : c.op == "GRU" ? 3 : 1; }
 
-Tensor random_tensor(const Shape& shape, float scale, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  Tensor t = Tensor::empty(DType::kFloat32, shape);
-  for (float& v : t.values<float>()) v = u(rng);
-  return t;
-}
-
 Model build(const RnnCase& c, std::vector<Tensor>& feeds) {
   std::mt19937 rng(7);
   Model m;
@@ -59,12 +54,12 @@ Model build(const RnnCase& c, std::vector<Tensor>& feeds) {
   const bool batch_first = c.layout == 1;
   add_input("X", random_tensor(batch_first ? Shape{c.batch, c.seq_length, c.input_size}
                                            : Shape{c.seq_length, c.batch, c.input_size},
-                               1.f, rng));
-  g.initializers["W"] = random_tensor({dirs, rows, c.input_size}, 0.5f, rng);
-  g.initializers["R"] = random_tensor({dirs, rows, c.hidden}, 0.5f, rng);
+                               rng, -1.f, 1.f));
+  g.initializers["W"] = random_tensor({dirs, rows, c.input_size}, rng, -0.5f, 0.5f);
+  g.initializers["R"] = random_tensor({dirs, rows, c.hidden}, rng, -0.5f, 0.5f);
   std::vector<std::string> inputs = {"X", "W", "R", "", "", "", "", ""};
   if (c.bias) {
-    g.initializers["B"] = random_tensor({dirs, 2 * rows}, 0.5f, rng);
+    g.initializers["B"] = random_tensor({dirs, 2 * rows}, rng, -0.5f, 0.5f);
     inputs[3] = "B";
   }
   if (c.sequence_lens) {
@@ -77,15 +72,15 @@ Model build(const RnnCase& c, std::vector<Tensor>& feeds) {
   }
   const Shape state = batch_first ? Shape{c.batch, dirs, c.hidden} : Shape{dirs, c.batch, c.hidden};
   if (c.initial_states) {
-    add_input("initial_h", random_tensor(state, 1.f, rng));
+    add_input("initial_h", random_tensor(state, rng, -(1.f), 1.f));
     inputs[5] = "initial_h";
     if (c.op == "LSTM") {
-      add_input("initial_c", random_tensor(state, 1.f, rng));
+      add_input("initial_c", random_tensor(state, rng, -(1.f), 1.f));
       inputs[6] = "initial_c";
     }
   }
   if (c.peepholes) {
-    add_input("P", random_tensor({dirs, 3 * c.hidden}, 0.5f, rng));
+    add_input("P", random_tensor({dirs, 3 * c.hidden}, rng, -0.5f, 0.5f));
     inputs[7] = "P";
   }
   while (inputs.back().empty()) inputs.pop_back();

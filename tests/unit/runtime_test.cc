@@ -12,19 +12,13 @@
 namespace quench {
 namespace {
 
+using testing::random_tensor;
+
 using testing::make_node;
 
 // Fused epilogues reorder float operations; this bounds the drift against the unfused graph.
 constexpr double kFusionRtol = 1e-4;
 constexpr double kFusionAtol = 1e-5;
-
-Tensor random_tensor(const Shape& shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t = Tensor::empty(DType::kFloat32, shape);
-  for (float& v : t.values<float>()) v = u(rng);
-  return t;
-}
 
 Model graph_model(std::vector<Node> nodes, const std::string& input, const Shape& input_shape,
                   const std::string& output) {

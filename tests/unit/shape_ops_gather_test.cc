@@ -6,22 +6,10 @@
 namespace quench {
 namespace {
 
+using testing::make;
 using testing::make_node;
 using testing::run_node;
-
-template <class T>
-Tensor make(Shape shape, std::vector<T> values) {
-  return Tensor::from_vector<T>(std::move(shape), values);
-}
-
-::testing::AssertionResult same(const Tensor& got, const Tensor& want) {
-  if (got.equals(want)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "got " << dtype_name(got.dtype()) << " " << shape_str(got.shape()) << " "
-         << ::testing::PrintToString(got.to_double_vector()) << ", want "
-         << dtype_name(want.dtype()) << " " << shape_str(want.shape()) << " "
-         << ::testing::PrintToString(want.to_double_vector());
-}
+using testing::same;
 
 Tensor gather(const Tensor& data, const Tensor& indices, int64_t axis) {
   return run_node(make_node("Gather", {"data", "indices"}, {"y"}, {{"axis", axis}}),

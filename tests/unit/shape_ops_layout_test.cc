@@ -6,28 +6,15 @@
 namespace quench {
 namespace {
 
+using testing::make;
 using testing::make_node;
 using testing::run_node;
-
-template <class T>
-Tensor make(Shape shape, std::vector<T> values) {
-  return Tensor::from_vector<T>(std::move(shape), values);
-}
+using testing::same;
 
 Tensor iota_f32(Shape shape) {
   Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
   return t;
-}
-
-// Same type, shape and bytes.
-::testing::AssertionResult same(const Tensor& got, const Tensor& want) {
-  if (got.equals(want)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "got " << dtype_name(got.dtype()) << " " << shape_str(got.shape()) << ", want "
-         << dtype_name(want.dtype()) << " " << shape_str(want.shape()) << " "
-         << ::testing::PrintToString(want.to_double_vector()) << " vs got "
-         << ::testing::PrintToString(got.to_double_vector());
 }
 
 TEST(Transpose, DefaultPermReversesTheDims) {

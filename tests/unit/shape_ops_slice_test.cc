@@ -8,13 +8,10 @@
 namespace quench {
 namespace {
 
+using testing::make;
 using testing::make_node;
 using testing::run_node;
-
-template <class T>
-Tensor make(Shape shape, std::vector<T> values) {
-  return Tensor::from_vector<T>(std::move(shape), values);
-}
+using testing::same;
 
 Tensor ints(std::vector<int64_t> values) {
   return make<int64_t>({static_cast<int64_t>(values.size())}, values);
@@ -24,15 +21,6 @@ Tensor iota_f32(Shape shape) {
   Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
   return t;
-}
-
-::testing::AssertionResult same(const Tensor& got, const Tensor& want) {
-  if (got.equals(want)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "got " << dtype_name(got.dtype()) << " " << shape_str(got.shape()) << " "
-         << ::testing::PrintToString(got.to_double_vector()) << ", want "
-         << dtype_name(want.dtype()) << " " << shape_str(want.shape()) << " "
-         << ::testing::PrintToString(want.to_double_vector());
 }
 
 // ---- Slice ----

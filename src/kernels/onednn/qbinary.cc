@@ -9,7 +9,7 @@
 #include "kernels/onednn/qlayout.h"
 #include "kernels/ref/elementwise.h"
 #include "kernels/x86/qloops.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {
@@ -124,9 +124,9 @@ std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
   const DType type = a.dtype;
   if (!is_quant_type(type) || b.dtype != type || y.dtype != type) return nullptr;
   if (!x86::rounds_half_even()) return nullptr;
-  const QuantParamSource a_params = quant::tensor_params(ctx, 1, 2, type, "A");
-  const QuantParamSource b_params = quant::tensor_params(ctx, 4, 5, type, "B");
-  const QuantParamSource y_params = quant::tensor_params(ctx, 6, 7, type, "C");
+  const QuantParamSource a_params = tensor_params(ctx, 1, 2, type, "A");
+  const QuantParamSource b_params = tensor_params(ctx, 4, 5, type, "B");
+  const QuantParamSource y_params = tensor_params(ctx, 6, 7, type, "C");
   if (!a_params.known() || !b_params.known() || !y_params.known()) return nullptr;
 
   BinaryParams p;
@@ -146,7 +146,7 @@ std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
     if (!out || *out != y.shape || !a.layout.plain() || !b.layout.plain()) return nullptr;
     const int inplace = a.shape == y.shape ? kA : b.shape == y.shape ? kB : -1;
     auto plan = ref::elementwise::plan_broadcast({a.shape, b.shape}, y.shape);
-    return quant::visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
+    return visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
       using Q = typename decltype(q)::type;
       return std::make_unique<QLinearBroadcastKernel<Q>>(p, std::move(plan), inplace);
     });
@@ -166,7 +166,7 @@ std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
     convert = LayoutStep(desc_of(other.layout, plain), desc_of(kept_value.layout, plain));
   }
   ctx.outputs[0].layout = kept_value.layout;
-  return quant::visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<QLinearBinaryKernel<Q>>(p, a.numel(), kept, std::move(convert));
   });

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "ir/shape_util.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {
@@ -48,7 +48,7 @@ class QLinearConcatKernel final : public Kernel {
 template <class Q>
 std::unique_ptr<Kernel> make_concat(const KernelContext& ctx, size_t count, int64_t axis) {
   const DType type = ctx.input(1).dtype;
-  const QuantParamSource y_params = quant::tensor_params(ctx, 0, 1, type, "Y");
+  const QuantParamSource y_params = tensor_params(ctx, 0, 1, type, "Y");
   if (!y_params.known()) return nullptr;
   const KernelArgs none{};
   const float y_scale = y_params.scale(none, 0);
@@ -59,12 +59,12 @@ std::unique_ptr<Kernel> make_concat(const KernelContext& ctx, size_t count, int6
     const size_t data = 2 + 3 * i;
     const TensorDesc& x = ctx.input(data);
     if (x.dtype != type || x.rank() != static_cast<int>(out.size())) return nullptr;
-    const QuantParamSource x_params = quant::tensor_params(ctx, data + 1, data + 2, type, "X");
+    const QuantParamSource x_params = tensor_params(ctx, data + 1, data + 2, type, "X");
     if (!x_params.known()) return nullptr;
     ConcatPart<Q>& part = parts[i];
     part.input = data;
     part.block = shape_numel(std::span(x.shape).subspan(axis));
-    quant::fill_table<Q>(
+    fill_table<Q>(
         x_params.scale(none, 0), x_params.zero_point(none, 0), y_scale, y_zero_point,
         [](float v) { return v; }, part.table.data());
     for (int32_t q = kQuantMin<Q>; q <= kQuantMax<Q>; ++q) {
@@ -84,7 +84,7 @@ std::unique_ptr<Kernel> make_qlinear_concat(KernelContext& ctx) {
   if (!is_quant_type(type) || ctx.outputs.at(0).dtype != type) return nullptr;
   const Shape& out = ctx.outputs[0].shape;
   const int64_t axis = normalize_axis(ctx.node.require_int("axis"), out.size(), ctx.node);
-  return quant::visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return make_concat<Q>(ctx, (n - 2) / 3, axis);
   });

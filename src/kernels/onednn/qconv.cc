@@ -13,7 +13,8 @@
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/conv_primitive.h"
 #include "ops/fused.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/params.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::onednn {
 
@@ -53,20 +54,24 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_
 }
 
 bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r) {
-  enum : size_t { kSum = 9, kSumScale = 10, kSumZeroPoint = 11 };
+  using In = QFusedInputs;
   constexpr float kInf = std::numeric_limits<float>::infinity();
-  const float act_min = ctx.node.attr_float("act_min", -kInf);
-  const float act_max = ctx.node.attr_float("act_max", kInf);
-  if (std::isnan(act_min) || std::isnan(act_max) || act_min > act_max) return false;
+  ActBounds bounds;
+  try {
+    bounds = act_bounds(ctx.node);
+  } catch (const Error&) {
+    return false;  // the reference kernel reports it
+  }
   // Bounds in units of s_y, divided as the reference divides them (eq. (46)).
-  if (act_min > -kInf) r.low = act_min / y_scale;
-  if (act_max < kInf) r.high = act_max / y_scale;
-  if (!ctx.has_input(kSum)) return true;
-  const TensorDesc& sum = ctx.input(kSum);
-  if (!is_quant_type(sum.dtype) || sum.shape != ctx.outputs[0].shape || !ctx.has_input(kSumScale)) {
+  if (bounds.min > -kInf) r.low = bounds.min / y_scale;
+  if (bounds.max < kInf) r.high = bounds.max / y_scale;
+  if (!ctx.has_input(In::kSum)) return true;
+  const TensorDesc& sum = ctx.input(In::kSum);
+  if (!is_quant_type(sum.dtype) || sum.shape != ctx.outputs[0].shape ||
+      !ctx.has_input(In::kSumScale)) {
     return false;
   }
-  const QuantParamSource params(ctx, kSumScale, kSumZeroPoint, sum.dtype);
+  const QuantParamSource params(ctx, In::kSumScale, In::kSumZeroPoint, sum.dtype);
   if (!params.known() || params.size() != 1) return false;
   r.has_sum = true;
   r.sum_scale = params.params().scale(0) / y_scale;
@@ -130,9 +135,8 @@ namespace {
 
 using tag = memory::format_tag;
 
-// QLinearConv's inputs; QFusedConv's sum follows (read_fused_epilogue).
+// QLinearConv's inputs; QFusedConv's sum follows (QFusedInputs, read_fused_epilogue).
 enum : size_t { kX, kXScale, kXZeroPoint, kW, kWScale, kWZeroPoint, kYScale, kYZeroPoint, kBias };
-constexpr size_t kSum = 9;
 
 // The scales and zero points of eqs. (36), (47): nullopt unless they are constant, x and y per
 // tensor, w per tensor or per output channel with zero points 0.
@@ -268,7 +272,7 @@ std::unique_ptr<Kernel> make_qconv_kernel(KernelContext& ctx) {
   spec.requant = std::move(*requant);
   spec.weights = static_cast<const int8_t*>(w.constant->raw_data());
   spec.weight_shape = w.shape;
-  spec.sum_input = static_cast<int>(kSum);
+  spec.sum_input = static_cast<int>(QFusedInputs::kSum);
   return make_int8_conv(ctx, std::move(spec));
 }
 

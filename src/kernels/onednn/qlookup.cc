@@ -7,7 +7,7 @@
 #include "kernels/onednn/layout.h"
 #include "kernels/onednn/qlayout.h"
 #include "kernels/x86/byte_lookup.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {

@@ -12,8 +12,9 @@
 #include "kernels/onednn/runtime_zero_point.h"
 #include "ops/fused.h"
 #include "ops/linalg.h"
-#include "ops/quant_ops.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/params.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::onednn {
 namespace {
@@ -167,8 +168,8 @@ struct OperandParams {
   int32_t b_zero_point = 0;
 };
 
-std::optional<OperandParams> read_operand_params(const KernelContext& ctx,
-                                                 const quant::MatMulInputs& in, int64_t columns) {
+std::optional<OperandParams> read_operand_params(const KernelContext& ctx, const MatMulInputs& in,
+                                                 int64_t columns) {
   const DType a_type = ctx.input(in.a).dtype, b_type = ctx.input(in.b).dtype;
   const QuantParamSource a_params(ctx, in.a_scale, in.a_zero_point, a_type);
   const QuantParamSource b_params(ctx, in.b_scale, in.b_zero_point, b_type);
@@ -241,8 +242,11 @@ void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDes
 
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
   if (!int8_products_exact()) return nullptr;
-  // QLinearMatMul's inputs; QFusedMatMul adds the bias and the sum triple.
-  enum : size_t { kA = 0, kB = 3, kYScale = 6, kYZeroPoint = 7, kBias = 8, kSum = 9 };
+  // QLinearMatMul's inputs; QFusedMatMul adds the bias and the sum triple (QFusedInputs).
+  enum : size_t { kA = 0, kB = 3 };
+  using In = QFusedInputs;
+  constexpr size_t kYScale = In::kYScale, kYZeroPoint = In::kYZeroPoint, kBias = In::kBias,
+                   kSum = In::kSum;
   const TensorDesc& a = ctx.input(kA);
   const TensorDesc& b = ctx.input(kB);
   const TensorDesc& y = ctx.outputs[0];
@@ -286,7 +290,7 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
 std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
   if (!int8_products_exact()) return nullptr;
   constexpr size_t kNoScale = QuantParamSource::kNoScale;
-  constexpr quant::MatMulInputs kInputs{0, kNoScale, 2, 1, kNoScale, 3};
+  constexpr MatMulInputs kInputs{0, kNoScale, 2, 1, kNoScale, 3};
   const TensorDesc& a = ctx.input(kInputs.a);
   const TensorDesc& b = ctx.input(kInputs.b);
   const TensorDesc& y = ctx.outputs[0];

@@ -11,7 +11,7 @@
 #include "kernels/onednn/qlayout.h"
 #include "kernels/x86/qloops.h"
 #include "ops/conv_params.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {
@@ -150,8 +150,8 @@ std::unique_ptr<Kernel> make_qlinear_average_pool(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(0);
   const TensorDesc& out = ctx.outputs.at(0);
   if (!int8_window_input(x) || out.dtype != x.dtype || !x86::rounds_half_even()) return nullptr;
-  const QuantParamSource x_params = quant::tensor_params(ctx, 1, 2, x.dtype, "x");
-  const QuantParamSource y_params = quant::tensor_params(ctx, 3, 4, x.dtype, "y");
+  const QuantParamSource x_params = tensor_params(ctx, 1, 2, x.dtype, "x");
+  const QuantParamSource y_params = tensor_params(ctx, 3, 4, x.dtype, "y");
   if (!x_params.known() || !y_params.known()) return nullptr;
   const bool last = channels_last_attr(ctx.node);
   if (last && !x.layout.plain()) return nullptr;
@@ -280,8 +280,8 @@ class GlobalAveragePoolKernel final : public Kernel {
 std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(0);
   if (!int8_window_input(x) || ctx.outputs.at(0).dtype != x.dtype) return nullptr;
-  const QuantParamSource x_params = quant::tensor_params(ctx, 1, 2, x.dtype, "x");
-  const QuantParamSource y_params = quant::tensor_params(ctx, 3, 4, x.dtype, "y");
+  const QuantParamSource x_params = tensor_params(ctx, 1, 2, x.dtype, "x");
+  const QuantParamSource y_params = tensor_params(ctx, 3, 4, x.dtype, "y");
   if (!x_params.known() || !y_params.known()) return nullptr;
   const bool last = channels_last_attr(ctx.node);
   if (last && !x.layout.plain()) return nullptr;
@@ -306,7 +306,7 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
     if (stored != wanted) convert = LayoutStep(stored, wanted);
     channels_last = true;
   }
-  return quant::visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<GlobalAveragePoolKernel<Q>>(p, channels_last, std::move(convert));
   });

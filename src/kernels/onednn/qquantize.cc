@@ -4,7 +4,7 @@
 
 #include "ir/shape_util.h"
 #include "kernels/x86/qloops.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {
@@ -105,7 +105,7 @@ std::unique_ptr<Kernel> make_quantize_linear(KernelContext& ctx) {
   if (!x86::rounds_half_even()) return nullptr;
   std::optional<ChannelRuns> runs = channel_runs(ctx, y);
   if (!runs) return nullptr;
-  return quant::visit_quant_type(y, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(y, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<QdqKernel<float, Q>>(std::move(*runs));
   });
@@ -116,7 +116,7 @@ std::unique_ptr<Kernel> make_dequantize_linear(KernelContext& ctx) {
   if (!is_quant_type(x) || ctx.outputs.at(0).dtype != DType::kFloat32) return nullptr;
   std::optional<ChannelRuns> runs = channel_runs(ctx, x);
   if (!runs) return nullptr;
-  return quant::visit_quant_type(x, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(x, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<QdqKernel<Q, float>>(std::move(*runs));
   });

@@ -7,7 +7,7 @@
 #include "ir/shape_util.h"
 #include "kernels/onednn/qlayout.h"
 #include "kernels/x86/qloops.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
 namespace {
@@ -226,8 +226,8 @@ std::unique_ptr<Kernel> make_qlinear_softmax(KernelContext& ctx) {
     return nullptr;
   }
   if (!x86::rounds_half_even()) return nullptr;
-  const QuantParamSource x_params = quant::tensor_params(ctx, 1, 2, x.dtype, "X");
-  const QuantParamSource y_params = quant::tensor_params(ctx, 3, 4, x.dtype, "Y");
+  const QuantParamSource x_params = tensor_params(ctx, 1, 2, x.dtype, "X");
+  const QuantParamSource y_params = tensor_params(ctx, 3, 4, x.dtype, "Y");
   if (!x_params.known() || !y_params.known()) return nullptr;
   // The axis as the reference reads it: the `opset` attribute decides the default axis and
   // whether the dims after it are coerced into the reduced one.
@@ -250,7 +250,7 @@ std::unique_ptr<Kernel> make_qlinear_softmax(KernelContext& ctx) {
   if (!(y_scale >= 0x1p-60f && y_scale <= 0x1p60f)) return nullptr;
   // ... and rows short enough for any order of their sums: (n − 1) · 2^-53 <= 2^-23.
   if (shape.reduced > (int64_t{1} << 30)) return nullptr;
-  return quant::visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
+  return visit_quant_type(x.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
     using Q = typename decltype(q)::type;
     return std::make_unique<QLinearSoftmaxKernel<Q>>(shape, x_scale, y_scale, y_zero_point);
   });

@@ -16,8 +16,8 @@
 #include "kernels/x86/int8_gemv.h"
 #include "kernels/x86/qloops.h"
 #include "kernels/x86/rnn_cell.h"
-#include "ops/quant_ops.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/params.h"
 #include "ops/rnn.h"
 
 namespace quench::onednn {

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "kernels/onednn/context.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/params.h"
 
 namespace quench::onednn {
 

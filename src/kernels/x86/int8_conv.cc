@@ -1,5 +1,5 @@
 // Integer convolutions on the x86 GEMM core (int8_conv.h): the ops' own preparation
-// (quant::make_int_conv, ChannelMultipliers, FusedRequant), the plan, and the kernel that fills
+// (make_int_conv, ChannelMultipliers, FusedRequant), the plan, and the kernel that fills
 // the epilogue at every run and calls the AVX2 code.
 #include "kernels/x86/int8_conv.h"
 
@@ -12,8 +12,8 @@
 #include "kernels/x86/int8_gemm.h"
 #include "ops/conv.h"
 #include "ops/fused.h"
-#include "ops/qfused_requant.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::x86 {
 namespace {
@@ -182,8 +182,8 @@ class ConvKernel final : public Kernel {
   ConvKernel(ConvPlan plan, ConvInputs in, QuantParamSource x_params, OutKind out)
       : plan_(std::move(plan)), in_(in), x_params_(std::move(x_params)), out_(out) {}
 
-  void set_requant(quant::ChannelMultipliers multipliers, std::optional<QuantParamSource> y,
-                   std::optional<quant::FusedRequant> fused, bool has_bias) {
+  void set_requant(ChannelMultipliers multipliers, std::optional<QuantParamSource> y,
+                   std::optional<FusedRequant> fused, bool has_bias) {
     multipliers_ = std::move(multipliers);
     y_ = std::move(y);
     fused_ = std::move(fused);
@@ -191,7 +191,7 @@ class ConvKernel final : public Kernel {
   }
 
   void plan_scratch() {
-    quant::ScratchPlan scratch;
+    ScratchPlan scratch;
     multipliers_at_ = scratch.add(multipliers_.scratch_bytes());
     conv_at_ = scratch.add(avx2::conv_scratch_bytes(plan_));
     scratch_bytes_ = scratch.total();
@@ -201,16 +201,16 @@ class ConvKernel final : public Kernel {
     Epilogue e;
     e.out = out_;
     if (out_ != OutKind::kS32) {
-      e.multipliers = multipliers_.data(args, quant::scratch_at(args.scratch, multipliers_at_));
+      e.multipliers = multipliers_.data(args, scratch_at(args.scratch, multipliers_at_));
       e.multiplier_col_stride = 1;
       if (fused_) {
-        const quant::FusedRequant::RunParams p = fused_->run_params(args);
+        const FusedRequant::RunParams p = fused_->run_params(args);
         e.zero_point = p.y_zero_point;
         e.low = p.low;
         e.high = p.high;
         if (fused_->has_sum()) {
           e.sum_kind = fused_->sum_type() == DType::kInt8 ? SumKind::kS8 : SumKind::kU8;
-          e.sum = args.inputs[quant::QFusedInputs::kSum];
+          e.sum = args.inputs[QFusedInputs::kSum];
           e.sum_ratio = p.sum_ratio;
           e.sum_zero_point = p.sum_zero_point;
         }
@@ -226,13 +226,13 @@ class ConvKernel final : public Kernel {
       e.finite = all_finite(e.multipliers, plan_.out_channels) && std::isfinite(e.sum_ratio);
     }
     avx2::conv(plan_, args.inputs[in_.x], x_params_.zero_point(args, 0), e, args.outputs[0],
-               quant::scratch_at(args.scratch, conv_at_));
+               scratch_at(args.scratch, conv_at_));
   }
 
   size_t scratch_bytes() const override { return scratch_bytes_; }
   // The residual sum is read at each output's own offset before that output is written.
   int inplace_input() const override {
-    return fused_ && fused_->has_sum() ? static_cast<int>(quant::QFusedInputs::kSum) : -1;
+    return fused_ && fused_->has_sum() ? static_cast<int>(QFusedInputs::kSum) : -1;
   }
   std::string impl() const override {
     return plan_.path == ConvPath::kDepthwise ? "x86:avx2_depthwise" : "x86:avx2_gemm";
@@ -243,9 +243,9 @@ class ConvKernel final : public Kernel {
   ConvInputs in_;
   QuantParamSource x_params_;
   OutKind out_;
-  quant::ChannelMultipliers multipliers_;
+  ChannelMultipliers multipliers_;
   std::optional<QuantParamSource> y_;
-  std::optional<quant::FusedRequant> fused_;
+  std::optional<FusedRequant> fused_;
   bool has_bias_ = false;
   size_t multipliers_at_ = 0, conv_at_ = 0, scratch_bytes_ = 0;
 };
@@ -282,9 +282,8 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
   if (has_bias && ctx.inputs[in.bias].dtype != DType::kInt32) return nullptr;
   // Invalid models are left to the reference kernel, which reports them.
   try {
-    quant::IntConv c =
-        quant::make_int_conv(ctx, in.x, in.x_scale, in.x_zero_point, in.w, in.w_scale,
-                             in.w_zero_point, has_bias ? &ctx.inputs[in.bias].shape : nullptr);
+    IntConv c = make_int_conv(ctx, in.x, in.x_scale, in.x_zero_point, in.w, in.w_scale,
+                              in.w_zero_point, has_bias ? &ctx.inputs[in.bias].shape : nullptr);
     const ref::ConvGeometry& g = c.geometry;
     // The weights must be centered now: constant, and so are their zero points. IntConv centers
     // them when their scales are constant too; with scales read at run time, center them here
@@ -292,11 +291,11 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
     if (c.w.scratch_bytes() != 0) {
       const QuantParamSource zero_points(ctx, kNoScale, in.w_zero_point, w.dtype);
       if (!zero_points.known()) return nullptr;
-      quant::CenterLayout layout;
+      CenterLayout layout;
       layout.rows = g.out_channels;
       layout.cols = w.numel() / g.out_channels;
-      if (zero_points.size() > 1) layout.zero_points = quant::ParamIndexing{{0}, 1, 0};
-      c.w = quant::CenteredOperand(ctx, in.w, zero_points, std::move(layout));
+      if (zero_points.size() > 1) layout.zero_points = ParamIndexing{{0}, 1, 0};
+      c.w = CenteredOperand(ctx, in.w, zero_points, std::move(layout));
     }
     Shape expected{g.batch, g.out_channels};
     expected.insert(expected.end(), g.out_size.begin(), g.out_size.end());
@@ -311,13 +310,13 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
     if (!x_last) return nullptr;
     plan.x_channels_last = *x_last;
     bool sum_last = true;
-    if (fused && ctx.has_input(quant::QFusedInputs::kSum)) {
-      const std::optional<bool> last = channels_last(ctx.inputs[quant::QFusedInputs::kSum]);
+    if (fused && ctx.has_input(QFusedInputs::kSum)) {
+      const std::optional<bool> last = channels_last(ctx.inputs[QFusedInputs::kSum]);
       if (!last) return nullptr;
       sum_last = *last;
     }
     plan.y_channels_last = ctx.blocked_layouts && sum_last;
-    if (!plan.y_channels_last && fused && ctx.has_input(quant::QFusedInputs::kSum) && sum_last) {
+    if (!plan.y_channels_last && fused && ctx.has_input(QFusedInputs::kSum) && sum_last) {
       return nullptr;  // a channels-last sum with a plain output
     }
     plan.threads = std::max(1, ctx.threads);
@@ -331,16 +330,16 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
       plan_gemm(plan, centered_w);
     }
     std::optional<QuantParamSource> y_params;
-    std::optional<quant::FusedRequant> requant;
-    quant::ChannelMultipliers multipliers;
+    std::optional<FusedRequant> requant;
+    ChannelMultipliers multipliers;
     if (!integer) {
       if (fused) {
         requant.emplace(ctx, y.shape);
         y_params = requant->y();
       } else {
-        y_params = quant::tensor_params(ctx, 6, 7, y.dtype, "y");
+        y_params = tensor_params(ctx, 6, 7, y.dtype, "y");
       }
-      multipliers = quant::ChannelMultipliers(c.x_params, c.w_params, *y_params, g.out_channels);
+      multipliers = ChannelMultipliers(c.x_params, c.w_params, *y_params, g.out_channels);
     }
     if (plan.y_channels_last) {
       ctx.outputs[0].layout = channels_last_layout(y.dtype, y.shape);

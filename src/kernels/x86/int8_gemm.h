@@ -49,7 +49,7 @@ inline int64_t packed_b_size(int64_t k, int64_t n) {
 }
 
 // Packs a row-major [M][K] A, and a B given transposed, [N][K] (the centered layout of
-// quant::CenteredOperand), into the layouts above. Build-time code: plain loops.
+// CenteredOperand), into the layouts above. Build-time code: plain loops.
 void pack_a(const int16_t* a, int64_t m, int64_t k, int32_t* out);
 void pack_b_transposed(const int16_t* b_transposed, int64_t n, int64_t k, int32_t* out);
 PackedA packed_a_view(const int32_t* packed, int64_t k);

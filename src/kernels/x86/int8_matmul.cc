@@ -1,5 +1,5 @@
 // Integer matrix products on the x86 GEMM core (int8_matmul.h): the ops' own preparation
-// (quant::make_int_matmul, CenteredOperand, ChannelMultipliers, FusedRequant), B packed once when
+// (make_int_matmul, CenteredOperand, ChannelMultipliers, FusedRequant), B packed once when
 // it is constant, and the kernel that fills the epilogue at every run.
 #include "kernels/x86/int8_matmul.h"
 
@@ -10,8 +10,8 @@
 #include "kernels/x86/int8_gemm.h"
 #include "ops/fused.h"
 #include "ops/linalg.h"
-#include "ops/qfused_requant.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::x86 {
 namespace {
@@ -38,10 +38,10 @@ struct ProductSpec {
   size_t a_input = 0, b_input = 0;
   QuantParamSource a_params, b_params;
   OutKind out = OutKind::kS32;
-  quant::ChannelMultipliers multipliers;  // unused for kS32
+  ChannelMultipliers multipliers;  // unused for kS32
   int64_t multiplier_count = 0, multiplier_col_stride = 0;
   std::optional<QuantParamSource> y;  // the output's zero point (QLinearMatMul, QGemm)
-  std::optional<quant::FusedRequant> fused;
+  std::optional<FusedRequant> fused;
   int bias_input = -1;  // QFusedMatMul's bias or QGemm's C
   int64_t bias_row_stride = 0, bias_col_stride = 0;
 };
@@ -49,7 +49,7 @@ struct ProductSpec {
 class ProductKernel final : public Kernel {
  public:
   ProductKernel(MatMulPlan plan, ProductSpec spec) : plan_(std::move(plan)), s_(std::move(spec)) {
-    quant::ScratchPlan scratch;
+    ScratchPlan scratch;
     multipliers_at_ = scratch.add(s_.multipliers.scratch_bytes());
     matmul_at_ = scratch.add(avx2::matmul_scratch_bytes(plan_));
     scratch_bytes_ = scratch.total();
@@ -59,17 +59,17 @@ class ProductKernel final : public Kernel {
     Epilogue e;
     e.out = s_.out;
     if (s_.out != OutKind::kS32) {
-      e.multipliers = s_.multipliers.data(args, quant::scratch_at(args.scratch, multipliers_at_));
+      e.multipliers = s_.multipliers.data(args, scratch_at(args.scratch, multipliers_at_));
       e.multiplier_col_stride = s_.multiplier_col_stride;
     }
     if (s_.fused) {
-      const quant::FusedRequant::RunParams p = s_.fused->run_params(args);
+      const FusedRequant::RunParams p = s_.fused->run_params(args);
       e.zero_point = p.y_zero_point;
       e.low = p.low;
       e.high = p.high;
       if (s_.fused->has_sum()) {
         e.sum_kind = s_.fused->sum_type() == DType::kInt8 ? SumKind::kS8 : SumKind::kU8;
-        e.sum = args.inputs[quant::QFusedInputs::kSum];
+        e.sum = args.inputs[QFusedInputs::kSum];
         e.sum_ratio = p.sum_ratio;
         e.sum_zero_point = p.sum_zero_point;
       }
@@ -87,12 +87,12 @@ class ProductKernel final : public Kernel {
     const int32_t b_zero_point = plan_.packed_b.empty() ? s_.b_params.zero_point(args, 0) : 0;
     avx2::matmul(plan_, args.inputs[s_.a_input], s_.a_params.zero_point(args, 0),
                  args.inputs[s_.b_input], b_zero_point, e, args.outputs[0],
-                 quant::scratch_at(args.scratch, matmul_at_));
+                 scratch_at(args.scratch, matmul_at_));
   }
 
   size_t scratch_bytes() const override { return scratch_bytes_; }
   int inplace_input() const override {
-    return s_.fused && s_.fused->has_sum() ? static_cast<int>(quant::QFusedInputs::kSum) : -1;
+    return s_.fused && s_.fused->has_sum() ? static_cast<int>(QFusedInputs::kSum) : -1;
   }
   std::string impl() const override { return "x86:avx2_gemm"; }
 
@@ -123,8 +123,7 @@ void finish_plan(MatMulPlan& plan, const KernelContext& ctx) {
 
 enum class ProductOp { kQLinear, kQFused, kInteger };
 
-std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const quant::MatMulInputs& in,
-                                    ProductOp op) {
+std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, ProductOp op) {
   if (!cpu_features().avx2 || ctx.outputs.empty() || !ctx.has_input(in.a) || !ctx.has_input(in.b)) {
     return nullptr;
   }
@@ -140,7 +139,7 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const quant::MatMulInput
   if (!integer && std::fegetround() != FE_TONEAREST) return nullptr;
   // Invalid models are left to the reference kernel, which reports them.
   try {
-    quant::IntMatMul m = quant::make_int_matmul(ctx, in);
+    IntMatMul m = make_int_matmul(ctx, in);
     if (m.a_params.size() != 1 || m.output != y.shape) return nullptr;
     MatMulPlan plan;
     plan.a_signed = a.dtype == DType::kInt8;
@@ -180,7 +179,7 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const quant::MatMulInput
       if (op == ProductOp::kQFused) {
         spec.fused.emplace(ctx, m.output);
         spec.y = spec.fused->y();
-        constexpr size_t kBias = quant::QFusedInputs::kBias;
+        constexpr size_t kBias = QFusedInputs::kBias;
         if (ctx.has_input(kBias)) {
           const TensorDesc& bias = ctx.inputs[kBias];
           if (bias.dtype != DType::kInt32 || bias.shape != Shape{plan.n}) return nullptr;
@@ -188,9 +187,9 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const quant::MatMulInput
           spec.bias_col_stride = 1;
         }
       } else {
-        spec.y = quant::tensor_params(ctx, 6, 7, y.dtype, "y");
+        spec.y = tensor_params(ctx, 6, 7, y.dtype, "y");
       }
-      spec.multipliers = quant::ChannelMultipliers(m.a_params, m.b_params, *spec.y, b_params);
+      spec.multipliers = ChannelMultipliers(m.a_params, m.b_params, *spec.y, b_params);
       spec.multiplier_count = b_params;
       spec.multiplier_col_stride = b_params == 1 ? 0 : 1;
     }
@@ -247,9 +246,9 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
       return nullptr;
     }
     // B centered as [N][K] whatever its stored layout, as the reference centers it.
-    quant::CenterLayout b_layout{1, plan.n, plan.k, !attrs.trans_b, {}};
-    if (spec.b_params.size() > 1) b_layout.zero_points = quant::ParamIndexing{{0}, 1, 0};
-    const quant::CenteredOperand centered_b(ctx, kB, spec.b_params, std::move(b_layout));
+    CenterLayout b_layout{1, plan.n, plan.k, !attrs.trans_b, {}};
+    if (spec.b_params.size() > 1) b_layout.zero_points = ParamIndexing{{0}, 1, 0};
+    const CenteredOperand centered_b(ctx, kB, spec.b_params, std::move(b_layout));
     if (centered_b.scratch_bytes() != 0) return nullptr;
     plan.a_signed = a.dtype == DType::kInt8;
     plan.b_signed = b.dtype == DType::kInt8;
@@ -264,7 +263,7 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
       if (spec.y->size() != 1) return nullptr;
     }
     spec.multipliers =
-        quant::ChannelMultipliers(spec.a_params, spec.b_params, spec.y, plan.n, attrs.alpha);
+        ChannelMultipliers(spec.a_params, spec.b_params, spec.y, plan.n, attrs.alpha);
     spec.multiplier_count = plan.n;
     spec.multiplier_col_stride = 1;
     if (ctx.has_input(kC)) {

@@ -6,11 +6,11 @@
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
 #include "ops/domains.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 #include "ops/rnn.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 enum : size_t { kWScale = 8, kWZeroPoint, kRScale, kRZeroPoint, kInputCount };
@@ -303,5 +303,4 @@ void register_ms_lstm_op(OpRegistry& r) {
          {}});
 }
 
-}  // namespace quant
 }  // namespace quench

@@ -1,4 +1,4 @@
-#include "ops/quant_params.h"
+#include "ops/quantized/params.h"
 
 #include "core/check.h"
 #include "ops/conv.h"

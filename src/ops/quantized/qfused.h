@@ -9,9 +9,9 @@
 
 #include "core/requantize.h"
 #include "ir/shape_util.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 
-namespace quench::quant {
+namespace quench {
 
 // Inputs of QFusedConv and QFusedMatMul after the base op's operands and their parameters.
 struct QFusedInputs {
@@ -24,8 +24,10 @@ struct ActBounds {
   float min = -std::numeric_limits<float>::infinity();
   float max = std::numeric_limits<float>::infinity();
 };
-// kInvalidModel when the bounds are NaN or out of order.
+// The bounds of a QFused node (attributes act_min / act_max, each absent when infinite);
+// kInvalidModel when they are NaN or out of order.
 ActBounds act_bounds(const Node& node);
+void set_act_bounds(Node& node, const ActBounds& bounds);
 
 // The requantization of eqs. (45), (46) with everything that depends on y's and the sum's
 // parameters; prepared when they are constant, else formed once per run (run_params).
@@ -95,4 +97,4 @@ class FusedRequant {
   DType sum_type_ = DType::kUInt8;
 };
 
-}  // namespace quench::quant
+}  // namespace quench

@@ -12,10 +12,10 @@
 #include "ops/conv.h"
 #include "ops/domains.h"
 #include "ops/elementwise.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 // ---- QLinearAdd, QLinearMul: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale,
@@ -365,5 +365,4 @@ void register_ms_elementwise_ops(OpRegistry& r) {
   r.add({kMsDomain, "QLinearSoftmax", 1, infer_qlinear_softmax, ref_qlinear_softmax, {}});
 }
 
-}  // namespace quant
 }  // namespace quench

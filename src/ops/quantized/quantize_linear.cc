@@ -5,10 +5,10 @@
 #include "ir/shape_util.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 
 namespace {
 
@@ -204,5 +204,4 @@ void register_quantize_linear_ops(OpRegistry& r) {
          {}});
 }
 
-}  // namespace quant
 }  // namespace quench

@@ -1,5 +1,5 @@
 // Shared pieces of the quantized op family (see quant_ops.h) and its registration.
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
 #include "core/check.h"
 
 #include "core/requantize.h"
@@ -9,7 +9,6 @@
 #include "ops/register.h"
 
 namespace quench {
-namespace quant {
 
 void check_quant_input_type(const InferContext& ctx, size_t i, const char* name, bool allow_int32) {
   if (!ctx.has_input(i)) return;
@@ -191,42 +190,6 @@ size_t ScratchPlan::add(size_t bytes) {
   const size_t offset = total_;
   total_ += (bytes + 63) / 64 * 64;
   return offset;
-}
-
-SymbolicShape matmul_shape(const Node& node, const SymbolicShape& a, const SymbolicShape& b) {
-  if (a.empty() || b.empty()) {
-    fail_node(node, "matrix products do not take scalars: A is {}, B is {}", shape_str(a),
-              shape_str(b));
-  }
-  SymbolicShape a2 = a, b2 = b;
-  if (a.size() == 1) a2.insert(a2.begin(), Dim(1));
-  if (b.size() == 1) b2.push_back(Dim(1));
-  const Dim& k_a = a2.back();
-  const Dim& k_b = b2[b2.size() - 2];
-  if (k_a.known() && k_b.known() && k_a.value != k_b.value) {
-    fail_node(node, "inner dimensions differ: A is {}, B is {}", shape_str(a), shape_str(b));
-  }
-  auto batch = broadcast_shapes(SymbolicShape(a2.begin(), a2.end() - 2),
-                                SymbolicShape(b2.begin(), b2.end() - 2));
-  if (!batch) {
-    fail_node(node, "batch dimensions cannot be broadcast: A is {}, B is {}", shape_str(a),
-              shape_str(b));
-  }
-  SymbolicShape out = std::move(*batch);
-  if (a.size() > 1) out.push_back(a2[a2.size() - 2]);
-  if (b.size() > 1) out.push_back(b2.back());
-  return out;
-}
-
-}  // namespace quant
-
-void register_quant_ops(OpRegistry& r) {
-  quant::register_quantize_linear_ops(r);
-  quant::register_integer_ops(r);
-  quant::register_qlinear_ops(r);
-  quant::register_ms_elementwise_ops(r);
-  quant::register_ms_gemm_pool_ops(r);
-  quant::register_ms_lstm_op(r);
 }
 
 }  // namespace quench

@@ -1,6 +1,6 @@
-// Pieces shared by the quantized and integer op families (src/ops/quantize_linear.cc,
-// integer_ops.cc, qlinear_ops.cc, ms_quant_ops*.cc): registration, type checks and the centering
-// of quantized operands that the integer kernels run on.
+// Pieces shared by the quantized and integer op families (src/ops/quantized/): type checks, and
+// the centering of quantized operands and the preparation of integer convolutions and matrix
+// products that the reference kernels run on and the fast kernels reuse.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +11,11 @@
 #include "core/requantize.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/quant_matmul.h"
+#include "ops/linalg.h"
 #include "ops/op_registry.h"
-#include "ops/quant_params.h"
+#include "ops/quantized/params.h"
 
-namespace quench::quant {
-
-void register_quantize_linear_ops(OpRegistry& r);
-void register_integer_ops(OpRegistry& r);
-void register_qlinear_ops(OpRegistry& r);
-void register_ms_elementwise_ops(OpRegistry& r);
-void register_ms_gemm_pool_ops(OpRegistry& r);
-void register_ms_lstm_op(OpRegistry& r);
-void register_qlookup_op(OpRegistry& r);  // internal QLookup (ops/qlookup.cc)
-// QFusedConv and QFusedMatMul (domain quench.internal), after the base ops they reuse.
-void register_qfused_ops(OpRegistry& r);
+namespace quench {
 
 // Fails unless input `i`'s type (when known) is u8 or s8 (or s32 with `allow_int32`).
 void check_quant_input_type(const InferContext& ctx, size_t i, const char* name,
@@ -130,10 +121,6 @@ inline void* scratch_at(void* scratch, size_t offset) {
   return static_cast<char*>(scratch) + offset;
 }
 
-// MatMul's output shape (numpy semantics) for symbolic shapes; kInvalidModel naming the node when
-// the inner or batch dims differ. (linalg.cc keeps its own copy private.)
-SymbolicShape matmul_shape(const Node& node, const SymbolicShape& a, const SymbolicShape& b);
-
 // Input positions of an integer matrix product's operands and parameters (kNoScale for the scales
 // of MatMulInteger, an absent position for an absent zero point).
 struct MatMulInputs {
@@ -211,4 +198,4 @@ decltype(auto) visit_quant_type(DType type, Fn&& fn) {
   return fn(QType<uint8_t>{});
 }
 
-}  // namespace quench::quant
+}  // namespace quench

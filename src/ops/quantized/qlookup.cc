@@ -5,10 +5,10 @@
 // so one kernel serves every function.
 #include "kernels/ref/ref_kernel.h"
 #include "ops/fused.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 constexpr int64_t kTableSize = 256;
@@ -62,5 +62,4 @@ void register_qlookup_op(OpRegistry& r) {
   r.add({kInternalDomain, "QLookup", 1, infer_qlookup, ref_qlookup, {}});
 }
 
-}  // namespace quant
 }  // namespace quench

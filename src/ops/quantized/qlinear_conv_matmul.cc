@@ -4,10 +4,10 @@
 #include "kernels/ref/quant_conv.h"
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 // Checks the output parameters (inputs y_scale and y_zero_point, per tensor) and sets output 0's
@@ -169,5 +169,4 @@ void register_qlinear_ops(OpRegistry& r) {
   r.add({"", "QLinearMatMul", 10, infer_qlinear_matmul, ref_qlinear_matmul, {}});
 }
 
-}  // namespace quant
 }  // namespace quench

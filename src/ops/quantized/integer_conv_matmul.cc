@@ -7,10 +7,10 @@
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
 #include "ops/linalg.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 constexpr size_t kNoScale = QuantParamSource::kNoScale;
@@ -241,5 +241,4 @@ void register_integer_ops(OpRegistry& r) {
   r.add({"", "MatMulInteger", 10, infer_matmul_integer, ref_matmul_integer, {}});
 }
 
-}  // namespace quant
 }  // namespace quench

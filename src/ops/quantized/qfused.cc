@@ -11,11 +11,11 @@
 #include "kernels/ref/ref_kernel.h"
 #include "ops/conv.h"
 #include "ops/fused.h"
-#include "ops/qfused_requant.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/quantized/qfused.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 // Inputs shared by both ops: the base op's eight, the int32 bias, then the sum triple.
@@ -224,11 +224,16 @@ ActBounds act_bounds(const Node& node) {
   return b;
 }
 
+void set_act_bounds(Node& node, const ActBounds& bounds) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  if (bounds.min > -kInf) node.set_attr("act_min", bounds.min);
+  if (bounds.max < kInf) node.set_attr("act_max", bounds.max);
+}
+
 void register_qfused_ops(OpRegistry& r) {
   // The opset is the default domain's, as for the float fused ops; QLinearConv/MatMul start at 10.
   r.add({kInternalDomain, "QFusedConv", 10, infer_qfused_conv, ref_qfused_conv, {}});
   r.add({kInternalDomain, "QFusedMatMul", 10, infer_qfused_matmul, ref_qfused_matmul, {}});
 }
 
-}  // namespace quant
 }  // namespace quench

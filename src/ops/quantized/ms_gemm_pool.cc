@@ -8,10 +8,10 @@
 #include "ops/domains.h"
 #include "ops/linalg.h"
 #include "ops/pool.h"
-#include "ops/quant_ops.h"
+#include "ops/quantized/integer_products.h"
+#include "ops/register.h"
 
 namespace quench {
-namespace quant {
 namespace {
 
 // ---- QGemm: A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point ----
@@ -396,5 +396,4 @@ void register_ms_gemm_pool_ops(OpRegistry& r) {
          {}});
 }
 
-}  // namespace quant
 }  // namespace quench
