@@ -6,7 +6,7 @@
 // Ranges: quantized values are u8 [0, 255], s8 [-128, 127] or s32; zero points are held as int32
 // and must lie in the quantized type's range (checked where they are read); scales are positive
 // finite floats (checked likewise). Float arithmetic is IEEE binary32 throughout, evaluated in
-// the order written (the build does not enable -ffast-math or FMA contraction across statements).
+// the order written (the build uses neither -ffast-math nor FMA contraction: -ffp-contract=off).
 #pragma once
 
 #include <algorithm>

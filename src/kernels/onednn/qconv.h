@@ -35,19 +35,12 @@ struct Int8ConvLayer {
 };
 
 // The oneDNN implementations an int8 convolution prefers, best first (fragments of their names for
-// conv_primitive_desc; empty: oneDNN's own first choice), measured at one thread by
-// bench/int8_conv_impls.cc. Where the CPU has AMX int8 tiles (`amx`), oneDNN's AMX brgemm kernels
-// are 1.2-4.4x faster than anything else on dense and 1x1 layers of at least 64 products per
-// output (input channels per group x taps): a tile row holds 64 bytes, and narrower layers (a
-// 1-channel input, 1x1 layers of 16-32 channels) run 5-25% faster on the direct AVX-512 VNNI
-// kernel "jit_int8". The brgemm kernels decline a source zero point on a padded layer; oneDNN's
-// direct AMX kernel ("jit:avx512_core_amx") then beats jit_int8 by 1.2-2.4x on layers of at least
-// 2^24 multiply-adds per run (resnet18's first layer, batch-32 3x3 layers) but costs a fixed
-// ~20 us per run that makes it up to 5x slower on small ones. With AVX-512 VNNI alone, the direct
-// jit kernels beat the brgemm ones on every 1x1 and dense 3x3 layer of the fixture models
-// (5-25%). AMX does not serve depthwise layers: there the direct kernel wins (10-30%) when the
-// output is at least 7 wide, brdgmm_dw (up to 40%) on narrower outputs with many channels.
-// "jit_int8" names both direct kernels; oneDNN lists jit_int8_1x1 first where it applies.
+// conv_primitive_desc; empty: oneDNN's own first choice). With AMX int8 tiles (`amx`): the AMX
+// brgemm kernels for dense and 1x1 layers of at least 64 products per output (a tile row holds 64
+// bytes), the direct AMX kernel for large padded layers with a source zero point (which brgemm
+// declines); elsewhere oneDNN's direct jit kernels ("jit_int8"), and for depthwise layers the
+// direct or the brdgmm kernel by output width. The choice is measured, per layer shape, by
+// bench/int8_conv_impls.cc (figures in docs/benchmarks.md).
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
 // Eq. (47): the requantization of an int8 primitive, dst = saturate(round(clamp(scales[c]·(acc −

@@ -120,7 +120,7 @@ class QuantLstmKernel final : public Kernel {
   std::vector<float> w_scales_, r_scales_;           // [dirs, 4h]
   std::vector<float> bias_;                          // [dirs, 4h]: Wb + Rb, or zeros without B
   x86::CellMath math_[2];
-  bool has_lengths_ = false, has_initial_h_ = false, has_initial_c_ = false;
+  bool has_sequence_lens_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false, has_y_ = false, has_y_h_ = false, has_y_c_ = false;
   size_t offsets_[11] = {};
   size_t scratch_bytes_ = 0;
@@ -175,7 +175,7 @@ void QuantLstmKernel::run(const KernelArgs& a) const {
   const Buffers b = carve(a.scratch);
   const Sizes& z = sizes_;
   const int32_t* lengths =
-      has_lengths_ ? static_cast<const int32_t*>(a.inputs[kRnnSequenceLens]) : nullptr;
+      has_sequence_lens_ ? static_cast<const int32_t*>(a.inputs[kRnnSequenceLens]) : nullptr;
   int64_t max_length = lengths ? 0 : z.seq_length;
   for (int64_t batch = 0; lengths && batch < z.batch; ++batch) {
     QUENCH_CHECK(lengths[batch] >= 0 && lengths[batch] <= z.seq_length, ErrorKind::kInvalidArgument,
@@ -431,7 +431,7 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
     m.g = k->attrs_.activation(d, 1);
     m.h = k->attrs_.activation(d, 2);
   }
-  k->has_lengths_ = ctx.has_input(kRnnSequenceLens);
+  k->has_sequence_lens_ = ctx.has_input(kRnnSequenceLens);
   k->has_initial_h_ = ctx.has_input(kRnnInitialH);
   k->has_initial_c_ = ctx.has_input(kRnnInitialC);
   k->has_peepholes_ = ctx.has_input(kRnnP);

@@ -1,7 +1,7 @@
 // The epilogue of quench's x86 int8 products: what becomes of an exact int32 sum (eq. (34)), as a
 // value type that the kernels fill once per run and the AVX2 code applies tile row by tile row
 // (int8_tile_avx2.h). Each output kind reproduces a helper of core/requantize.h or
-// ops/qfused_requant.h step for step, so the results are the reference kernels' bit for bit.
+// ops/quantized/qfused.h step for step, so the results are the reference kernels' bit for bit.
 #pragma once
 
 #include <cmath>

@@ -165,7 +165,8 @@ struct LstmPlan {
   GateScales w_scales, r_scales;
   std::vector<float> fused_bias;  // [dirs, 4h] when B is constant
   bool has_bias = false;
-  bool has_lengths = false, has_initial_h = false, has_initial_c = false, has_peepholes = false;
+  bool has_sequence_lens = false, has_initial_h = false, has_initial_c = false,
+       has_peepholes = false;
   bool has_y = false, has_y_h = false, has_y_c = false;
   std::string node;
 };
@@ -194,7 +195,8 @@ std::unique_ptr<Kernel> make_lstm_kernel(LstmPlan p) {
       [p = std::move(p), dirs, gate_rows, w_at, r_at, w_scales_at, r_scales_at, bias_at,
        bias_at_run_time, lstm_at](const KernelArgs& a) {
         const ref::QuantLstmSizes& s = p.sizes;
-        const int32_t* lengths = p.has_lengths ? ref::in<int32_t>(a, kRnnSequenceLens) : nullptr;
+        const int32_t* lengths =
+            p.has_sequence_lens ? ref::in<int32_t>(a, kRnnSequenceLens) : nullptr;
         for (int64_t batch = 0; lengths && batch < s.batch; ++batch) {
           QUENCH_CHECK(lengths[batch] >= 0 && lengths[batch] <= s.seq_length,
                        ErrorKind::kInvalidArgument,
@@ -280,7 +282,7 @@ std::unique_ptr<Kernel> ref_dynamic_quantize_lstm(KernelContext& ctx) {
     p.fused_bias.resize(static_cast<size_t>(dirs * gate_rows));
     fuse_bias(ctx.inputs[kRnnB].constant->data<float>(), dirs, gate_rows, p.fused_bias.data());
   }
-  p.has_lengths = ctx.has_input(kRnnSequenceLens);
+  p.has_sequence_lens = ctx.has_input(kRnnSequenceLens);
   p.has_initial_h = ctx.has_input(kRnnInitialH);
   p.has_initial_c = ctx.has_input(kRnnInitialC);
   p.has_peepholes = ctx.has_input(kRnnP);
