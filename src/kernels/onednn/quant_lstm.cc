@@ -1,4 +1,5 @@
-// DynamicQuantizeLSTM as oneDNN int8 matmuls around the float LSTM cell. The integer sums are
+// DynamicQuantizeLSTM as int8 matmuls around the float LSTM cell: oneDNN's where its products are
+// exact (VNNI, AMX), else quench's AVX2 ones (kernels/x86/int8_matmul.h). The integer sums are
 // those of the reference kernel (kernels/ref/quant_lstm.cc), and the float operations that turn
 // them into gates are written in the same order, so only the cell's Sigmoid and Tanh
 // approximations (rnn_cell.h, a few float ulps) separate the outputs.
@@ -13,7 +14,9 @@
 #include "core/requantize.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/qconv.h"
+#include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_gemv.h"
+#include "kernels/x86/int8_matmul.h"
 #include "kernels/x86/qloops.h"
 #include "kernels/x86/rnn_cell.h"
 #include "ops/quantized/integer_products.h"
@@ -90,10 +93,12 @@ class QuantLstmKernel final : public Kernel {
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
     if (!recurrent_gemv_.empty()) return "onednn:quant_lstm/vnni_gemv";
+    if (!recurrent_) return "onednn:quant_lstm/x86_avx2_gemm";
     return "onednn:quant_lstm/" + recurrent_->impl;
   }
 
-  static std::unique_ptr<Kernel> make(KernelContext& ctx);
+  // With oneDNN's products, or quench's AVX2 ones (nullptr where neither applies).
+  static std::unique_ptr<Kernel> make(KernelContext& ctx, bool onednn_products);
 
  private:
   struct Buffers {
@@ -111,14 +116,15 @@ class QuantLstmKernel final : public Kernel {
   };
   Buffers carve(void* scratch) const;
   void run_direction(const KernelArgs& a, QuantLstmState& s, const Buffers& b, int64_t d,
-                     const int32_t* lengths, int64_t max_length, float x_scale) const;
+                     const int32_t* lengths, int64_t max_length, DynamicQuantParams x) const;
 
   RnnAttributes attrs_;
   Sizes sizes_;
-  std::optional<Product> input_, recurrent_;
-  std::vector<x86::PackedInt8Gemv> recurrent_gemv_;  // per direction, at batch 1
-  std::vector<float> w_scales_, r_scales_;           // [dirs, 4h]
-  std::vector<float> bias_;                          // [dirs, 4h]: Wb + Rb, or zeros without B
+  std::optional<Product> input_, recurrent_;                // oneDNN's products, or
+  std::vector<x86::MatMulPlan> x86_input_, x86_recurrent_;  // quench's, per direction
+  std::vector<x86::PackedInt8Gemv> recurrent_gemv_;         // per direction, at batch 1
+  std::vector<float> w_scales_, r_scales_;                  // [dirs, 4h]
+  std::vector<float> bias_;  // [dirs, 4h]: Wb + Rb, or zeros without B
   x86::CellMath math_[2];
   bool has_sequence_lens_ = false, has_initial_h_ = false, has_initial_c_ = false;
   bool has_peepholes_ = false, has_y_ = false, has_y_h_ = false, has_y_c_ = false;
@@ -145,6 +151,7 @@ QuantLstmKernel::Buffers QuantLstmKernel::carve(void* scratch) const {
 
 std::unique_ptr<KernelState> QuantLstmKernel::make_state() const {
   auto s = std::make_unique<QuantLstmState>();
+  if (!input_) return s;
   auto unbound = [](const memory::desc& md) { return memory(md, engine(), DNNL_MEMORY_NONE); };
   s->x_q = unbound(input_->src);
   s->x_acc = unbound(input_->dst);
@@ -183,12 +190,14 @@ void QuantLstmKernel::run(const KernelArgs& a) const {
                  batch, lengths[batch], z.seq_length);
     max_length = std::max<int64_t>(max_length, lengths[batch]);
   }
-  s.x_q.set_data_handle(b.x_q);
-  s.x_acc.set_data_handle(b.x_acc);
-  s.h_q.set_data_handle(b.h_q);
-  s.h_acc.set_data_handle(b.h_acc);
-  s.x_scratchpad.set_data_handle(b.scratchpad);
-  s.h_scratchpad.set_data_handle(b.scratchpad);
+  if (input_) {
+    s.x_q.set_data_handle(b.x_q);
+    s.x_acc.set_data_handle(b.x_acc);
+    s.h_q.set_data_handle(b.h_q);
+    s.h_acc.set_data_handle(b.h_acc);
+    s.x_scratchpad.set_data_handle(b.scratchpad);
+    s.h_scratchpad.set_data_handle(b.scratchpad);
+  }
 
   // Eq. (44): the rows of the first max_length steps quantized together (eq. (37)), shared by both
   // directions. The product runs over every row; those past max_length are zeros, never read.
@@ -199,23 +208,28 @@ void QuantLstmKernel::run(const KernelArgs& a) const {
   const DynamicQuantParams p = dynamic_quant_params(min, max);
   x86::quantize_loop(x, b.x_q, rows * z.input, p.scale, p.zero_point);
   std::memset(b.x_q + rows * z.input, 0, (all_rows - rows) * z.input);
-  *static_cast<int32_t*>(s.x_zero_point.get_data_handle()) = p.zero_point;
+  if (input_) *static_cast<int32_t*>(s.x_zero_point.get_data_handle()) = p.zero_point;
   for (int64_t d = 0; d < z.dirs; ++d) {
-    run_direction(a, s, b, d, lengths, max_length, p.scale);
+    run_direction(a, s, b, d, lengths, max_length, p);
   }
 }
 
 void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, const Buffers& b,
                                     int64_t d, const int32_t* lengths, int64_t max_length,
-                                    float x_scale) const {
+                                    DynamicQuantParams x) const {
   const Sizes& z = sizes_;
   const int64_t hidden = z.hidden, gate_rows = 4 * hidden, states = z.batch * hidden;
   auto length_of = [&](int64_t batch) { return lengths ? lengths[batch] : z.seq_length; };
 
   // The sums of eq. (44) with W for every step; each step scales its own (below).
-  input_->prim.execute(stream(), s.input_args[d]);
+  const x86::Epilogue sums;  // kS32: the sums themselves
+  if (input_) {
+    input_->prim.execute(stream(), s.input_args[d]);
+  } else {
+    x86::avx2::matmul(x86_input_[d], b.x_q, x.zero_point, nullptr, 0, sums, b.x_acc, b.scratchpad);
+  }
   const float* w_scales = w_scales_.data() + d * gate_rows;
-  for (int64_t row = 0; row < gate_rows; ++row) b.x_multiplier[row] = x_scale * w_scales[row];
+  for (int64_t row = 0; row < gate_rows; ++row) b.x_multiplier[row] = x.scale * w_scales[row];
 
   const int64_t state_at = d * states;
   auto load = [&](bool present, size_t input, float* to) {
@@ -252,11 +266,14 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
     x86::range_with_zero(seen, states, min, max);
     const DynamicQuantParams p = dynamic_quant_params(min, max);
     x86::quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
-    *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
     if (!recurrent_gemv_.empty()) {
       recurrent_gemv_[d].multiply(b.h_q, p.zero_point, b.h_acc);
-    } else {
+    } else if (recurrent_) {
+      *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
       recurrent_->prim.execute(stream(), s.recurrent_args[d]);
+    } else {
+      x86::avx2::matmul(x86_recurrent_[d], b.h_q, p.zero_point, nullptr, 0, sums, b.h_acc,
+                        b.scratchpad);
     }
     for (int64_t row = 0; row < gate_rows; ++row) b.h_multiplier[row] = p.scale * r_scales[row];
 
@@ -336,7 +353,7 @@ std::vector<float> gate_scales(const KernelContext& ctx, size_t input, int64_t d
   return out;
 }
 
-std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
+std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx, bool onednn_products) {
   const Node& node = ctx.node;
   if (ctx.inputs.size() != kInputCount || ctx.outputs.size() > 3) return nullptr;
   if (node.has_attr("layout") || !x86::rounds_half_even()) return nullptr;
@@ -391,7 +408,7 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
   const std::vector<int8_t> r_s8 = s8_values(*r.constant);
   // Eq. (61) per gate row (column of [K, 4h]) of every direction: else oneDNN's s32 output,
   // converted through float, could differ from the reference's exact sum.
-  for (int64_t d = 0; d < z.dirs; ++d) {
+  for (int64_t d = 0; onednn_products && d < z.dirs; ++d) {
     if (!int32_output_exact(w_s8.data() + d * z.input * gate_rows, gate_rows, z.input, 1, gate_rows,
                             *w_zero_point) ||
         !int32_output_exact(r_s8.data() + d * z.hidden * gate_rows, gate_rows, z.hidden, 1,
@@ -399,10 +416,26 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
       return nullptr;
     }
   }
-  k->input_ =
-      make_product(z.seq_length * z.batch, z.input, gate_rows, w_s8.data(), z.dirs, *w_zero_point);
-  k->recurrent_ = make_product(z.batch, z.hidden, gate_rows, r_s8.data(), z.dirs, *r_zero_point);
-  if (!k->input_ || !k->recurrent_) return nullptr;
+  size_t product_scratch = 0;
+  if (onednn_products) {
+    k->input_ = make_product(z.seq_length * z.batch, z.input, gate_rows, w_s8.data(), z.dirs,
+                             *w_zero_point);
+    k->recurrent_ = make_product(z.batch, z.hidden, gate_rows, r_s8.data(), z.dirs, *r_zero_point);
+    if (!k->input_ || !k->recurrent_) return nullptr;
+    product_scratch =
+        std::max(k->input_->scratchpad.get_size(), k->recurrent_->scratchpad.get_size());
+  } else {
+    for (int64_t d = 0; d < z.dirs; ++d) {
+      k->x86_input_.push_back(x86::constant_b_plan(z.seq_length * z.batch, z.input, gate_rows,
+                                                   false, w_s8.data() + d * z.input * gate_rows,
+                                                   *w_zero_point, ctx.threads));
+      k->x86_recurrent_.push_back(x86::constant_b_plan(z.batch, z.hidden, gate_rows, false,
+                                                       r_s8.data() + d * z.hidden * gate_rows,
+                                                       *r_zero_point, ctx.threads));
+    }
+    product_scratch = std::max(x86::avx2::matmul_scratch_bytes(k->x86_input_[0]),
+                               x86::avx2::matmul_scratch_bytes(k->x86_recurrent_[0]));
+  }
   if (x86::PackedInt8Gemv::available() && z.batch == 1 && gate_rows % 16 == 0 &&
       z.hidden <= x86::PackedInt8Gemv::kMaxTaps) {
     for (int64_t d = 0; d < z.dirs; ++d) {
@@ -444,18 +477,17 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
   const size_t all_rows = static_cast<size_t>(z.seq_length * z.batch);
   const size_t states = static_cast<size_t>(z.batch * z.hidden);
   const size_t gates = static_cast<size_t>(gate_rows);
-  const size_t sizes[11] = {
-      std::max(k->input_->scratchpad.get_size(), k->recurrent_->scratchpad.get_size()),
-      all_rows * z.input,
-      all_rows * gates * sizeof(int32_t),
-      z.batch * gates * sizeof(float),
-      states,
-      z.batch * gates * sizeof(int32_t),
-      states * sizeof(float),
-      states * sizeof(float),
-      states * sizeof(float),
-      gates * sizeof(float),
-      gates * sizeof(float)};
+  const size_t sizes[11] = {product_scratch,
+                            all_rows * z.input,
+                            all_rows * gates * sizeof(int32_t),
+                            z.batch * gates * sizeof(float),
+                            states,
+                            z.batch * gates * sizeof(int32_t),
+                            states * sizeof(float),
+                            states * sizeof(float),
+                            states * sizeof(float),
+                            gates * sizeof(float),
+                            gates * sizeof(float)};
   size_t at = 0;
   for (int i = 0; i < 11; ++i) {
     k->offsets_[i] = at;
@@ -468,7 +500,8 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx) {
 }  // namespace
 
 std::unique_ptr<Kernel> make_quant_lstm(KernelContext& ctx) {
-  return int8_products_exact() ? QuantLstmKernel::make(ctx) : nullptr;
+  if (int8_products_exact()) return QuantLstmKernel::make(ctx, true);
+  return x86::cpu_features().avx2 ? QuantLstmKernel::make(ctx, false) : nullptr;
 }
 
 }  // namespace quench::onednn

@@ -112,9 +112,9 @@ void pack_constant_b(MatMulPlan& plan, const int16_t* b_transposed, int64_t matr
   }
 }
 
-void finish_plan(MatMulPlan& plan, const KernelContext& ctx) {
+void finish_plan(MatMulPlan& plan, int threads) {
   plan.pairs = pair_count(plan.k);
-  plan.threads = std::max(1, ctx.threads);
+  plan.threads = std::max(1, threads);
   plan.a_bytes = round64(plan.a_matrices * plan.m * plan.pairs * 4);
   if (plan.packed_b.empty()) {
     plan.b_bytes = round64(plan.b_matrices * packed_b_size(plan.k, plan.n) * 4);
@@ -167,7 +167,7 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, 
     } else if (b_params != 1) {
       return nullptr;  // per-column zero points of a B read at run time
     }
-    finish_plan(plan, ctx);
+    finish_plan(plan, ctx.threads);
 
     ProductSpec spec;
     spec.a_input = in.a;
@@ -200,6 +200,28 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, 
 }
 
 }  // namespace
+
+MatMulPlan constant_b_plan(int64_t m, int64_t k, int64_t n, bool a_signed, const int8_t* b,
+                           int32_t b_zero_point, int threads) {
+  MatMulPlan plan;
+  plan.a_signed = a_signed;
+  plan.b_signed = true;
+  plan.m = m;
+  plan.n = n;
+  plan.k = k;
+  plan.a_matrix = {0};
+  plan.b_matrix = {0};
+  // Eq. (33): B centered, given transposed as pack_b_transposed reads it.
+  std::vector<int16_t> centered(static_cast<size_t>(n * k));
+  for (int64_t row = 0; row < k; ++row) {
+    for (int64_t col = 0; col < n; ++col) {
+      centered[col * k + row] = static_cast<int16_t>(b[row * n + col] - b_zero_point);
+    }
+  }
+  pack_constant_b(plan, centered.data(), 1);
+  finish_plan(plan, threads);
+  return plan;
+}
 
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
   const ProductOp op =
@@ -256,7 +278,7 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {
     plan.a_matrix = {0};
     plan.b_matrix = {0};
     pack_constant_b(plan, centered_b.data(KernelArgs{}, nullptr), 1);
-    finish_plan(plan, ctx);
+    finish_plan(plan, ctx.threads);
     spec.out = out_kind(y.dtype);
     if (quantized) {
       spec.y = QuantParamSource(ctx, kYScale, kYZeroPoint, y.dtype);

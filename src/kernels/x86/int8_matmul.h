@@ -44,6 +44,12 @@ struct MatMulPlan {
   size_t a_bytes = 0, b_bytes = 0;
 };
 
+// The plan of one [m, k] x [k, n] product whose B is constant: `b` row-major [K][N] int8 with one
+// zero point, A (u8 or s8) and its zero point given at run time. avx2::matmul with an kS32
+// epilogue then gives eq. (34)'s exact sums. Build-time code.
+MatMulPlan constant_b_plan(int64_t m, int64_t k, int64_t n, bool a_signed, const int8_t* b,
+                           int32_t b_zero_point, int threads);
+
 // Compiled for AVX2 (the *_avx2.cc files); call only where cpu_features().avx2.
 namespace avx2 {
 
