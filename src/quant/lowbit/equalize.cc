@@ -71,6 +71,7 @@ Model equalize_cross_layer(const Model& prepared, const Dataset* data,
                            const CalibrateOptions& calib, EqualizationReport* report) {
   EqualizationReport local;
   EqualizationReport& r = report ? *report : local;
+  r = EqualizationReport{};
   Model m = prepared;
   Graph& g = m.graph;
   if (data != nullptr) quant::lowbit::add_zero_biases(g);

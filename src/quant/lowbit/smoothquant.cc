@@ -65,6 +65,7 @@ Model smooth_quant(const Model& prepared, const Dataset& data, float alpha,
                "SmoothQuant's migration strength must be in [0, 1], got {}", alpha);
   SmoothQuantReport local;
   SmoothQuantReport& r = report ? *report : local;
+  r = SmoothQuantReport{};
   Model m = prepared;
   Graph& g = m.graph;
   const std::vector<Smoothable> targets = find_smoothable(g, r.notes);

@@ -72,6 +72,7 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
   const auto start = std::chrono::steady_clock::now();
   WeightRoundingReport local_rounding;
   WeightRoundingReport& rr = rounding ? *rounding : local_rounding;
+  rr = WeightRoundingReport{};
   Model work = prepared;
   if (o.bias_correction) add_zero_biases(work.graph);
   const QuantPlan plan = plan_quantization(work.graph, recipe);
