@@ -20,6 +20,11 @@ namespace quench {
 struct QuantRecipe {
   DType activation_type = DType::kUInt8;  // kUInt8 (asymmetric) or kInt8 (symmetric)
   bool per_channel = true;                // weights: per output channel, else per tensor
+  // Weight bit width, 2 to 8: symmetric [-(2^(b-1) - 1), 2^(b-1) - 1], stored as int8 values in
+  // that range (docs/quantization.md eq. (25)).
+  int weight_bits = 8;
+  // Weights quantized, activations kept in float (no QuantizeLinear on activations, float bias).
+  bool weight_only = false;
   // Op types whose nodes are quantized (default_quantized_ops() when empty).
   std::set<std::string> op_types;
   // Nodes kept in float: exact names, or patterns with '*' and '?' ("/classifier/*"); the words

@@ -201,12 +201,14 @@ Model quantize_static(const Model& prepared, const CalibrationTable& table,
   QuantizeReport& r = report ? *report : local;
   const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
   Model m = quant::write_qdq(prepared, plan, quant::CalibratedSource(table, recipe), recipe, r);
-  m.metadata.emplace_back("quench.quantization",
-                          fmt::format("static, {} activations, {} weights, {} calibration ({} "
-                                      "samples)",
-                                      dtype_name(recipe.activation_type),
-                                      recipe.per_channel ? "per-channel" : "per-tensor",
-                                      calibration_method_name(table.config.method), table.samples));
+  m.metadata.emplace_back(
+      "quench.quantization",
+      fmt::format("static, {} activations, {}-bit {} weights, {} calibration "
+                  "({} samples)",
+                  recipe.weight_only ? std::string("float")
+                                     : std::string(dtype_name(recipe.activation_type)),
+                  recipe.weight_bits, recipe.per_channel ? "per-channel" : "per-tensor",
+                  calibration_method_name(table.config.method), table.samples));
   return m;
 }
 

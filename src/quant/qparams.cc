@@ -36,7 +36,14 @@ QuantParams activation_params(float min, float max, DType type) {
   return QuantParams::per_tensor(type, std::max(amax / 127.f, kMinScale), 0);  // eq. (23)
 }
 
-WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel) {
+int32_t weight_qmax(int bits) {
+  QUENCH_CHECK(bits >= 2 && bits <= 8, ErrorKind::kInvalidArgument,
+               "weights are quantized to 2 to 8 bits, not {}", bits);
+  return (1 << (bits - 1)) - 1;
+}
+
+WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel, int bits) {
+  const auto qmax = static_cast<float>(weight_qmax(bits));
   QUENCH_CHECK(weights.dtype() == DType::kFloat32, ErrorKind::kUnsupported,
                "weights of type {} cannot be quantized", dtype_name(weights.dtype()));
   WeightQuant w;
@@ -61,14 +68,15 @@ WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_chann
       }
     }
   }
-  for (float a : amax) w.scales.push_back(a > 0.f ? std::max(a / 127.f, kMinScale) : 1.f);  // (25)
+  for (float a : amax) w.scales.push_back(a > 0.f ? std::max(a / qmax, kMinScale) : 1.f);  // (25)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (o * channels + c) * span;
       for (int64_t i = 0; i < span; ++i) {
-        // Eq. (4) with the symmetric bounds [-127, 127]: |x| <= 127·s, so only a rounding of
-        // x / s just below -127 could reach -128.
-        dst[base + i] = std::max<int8_t>(quantize<int8_t>(src[base + i], w.scales[c], 0), -127);
+        // Eq. (4) with the symmetric bounds [-qmax, qmax]: |x| <= qmax·s, so only a rounding of
+        // x / s just beyond ±qmax could leave them.
+        const auto q = static_cast<float>(quantize<int8_t>(src[base + i], w.scales[c], 0));
+        dst[base + i] = static_cast<int8_t>(std::clamp(q, -qmax, qmax));
       }
     }
   }

@@ -24,14 +24,18 @@ IntRange quantizer_range(DType type);
 // is widened to include 0 so that zero is exact; a degenerate range gets scale 1 (eq. (24)).
 QuantParams activation_params(float min, float max, DType type);
 
-// Weights of shape [C, ...] along `axis`: s8 symmetric per channel (or per tensor when
-// `per_channel` is false): scale_c = max|W_c| / 127, zero point 0 (eq. (25)).
+// Largest integer of a symmetric `bits`-bit weight: 2^(bits-1) - 1 (127, 7, 1; eq. (25)).
+int32_t weight_qmax(int bits);
+
+// Weights of shape [C, ...] along `axis`: symmetric per channel (or per tensor when
+// `per_channel` is false): scale_c = max|W_c| / qmax, zero point 0, values in [-qmax, qmax]
+// stored as int8 (eq. (25)).
 struct WeightQuant {
   Tensor quantized;           // int8, same shape
   std::vector<float> scales;  // one per channel (one when per tensor)
   int64_t axis = 0;
 };
-WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel);
+WeightQuant quantize_weights(const Tensor& weights, int64_t axis, bool per_channel, int bits = 8);
 
 // Bias of a Conv/Gemm: int32 with scale s_x * s_w[c] and zero point 0 (eq. (26)).
 Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<float>& w_scales,

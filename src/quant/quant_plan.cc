@@ -40,6 +40,7 @@ class Planner {
     plan.quantized.assign(n, false);
     plan.decisions.resize(n);
     check_recipe_names();
+    check_weight_only();
     find_first_and_last();
     for (size_t i = 0; i < n; ++i) {
       const Node& node = g_.nodes[i];
@@ -85,6 +86,18 @@ class Planner {
     }
   }
 
+  // Weight-only quantization stores weights of Conv, Gemm and MatMul; an op type the recipe asks
+  // for that has no weight to store is a mistake in the request, not a node to skip silently.
+  void check_weight_only() const {
+    if (!r_.weight_only) return;
+    for (const auto& op : r_.op_types) {
+      QUENCH_CHECK(is_compute(op), ErrorKind::kInvalidArgument,
+                   "weight-only quantization stores the weights of Conv, Gemm and MatMul; the "
+                   "recipe asks for {}, which has none (remove it from \"op_types\")",
+                   op);
+    }
+  }
+
   void find_first_and_last() {
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
       if (!is_compute(g_.nodes[i].op_type) || !g_.nodes[i].domain.empty()) continue;
@@ -98,6 +111,7 @@ class Planner {
     const auto& ops = r_.op_types.empty() ? default_quantized_ops() : r_.op_types;
     if (!node.domain.empty() || ops.count(node.op_type) == 0) return "op type not quantized";
     if (r_.skip_op_types.count(node.op_type)) return "op type skipped by the recipe";
+    if (r_.weight_only && !is_compute(node.op_type)) return "weight-only: no weights";
     auto it = r_.node_overrides.find(node.name);
     if (it != r_.node_overrides.end() && it->second == "skip") return "skipped by the recipe";
     for (const auto& s : r_.skip_nodes) {
@@ -116,6 +130,7 @@ class Planner {
     if (node.op_type == "Conv" && !g_.is_initializer(node.input(1))) {
       return "weights are not constant";
     }
+    if (r_.weight_only && !g_.is_initializer(node.input(1))) return "weights are not constant";
     if (node.op_type == "Clip") {
       for (size_t k = 1; k < node.inputs.size(); ++k) {
         if (node.has_input(k) && !g_.is_initializer(node.input(k))) return "bounds not constant";
@@ -180,12 +195,21 @@ class Planner {
         if (c != nullptr && c->rank() == 1 && unit_scales) nq.bias_input = 2;
       }
     }
+    if (r_.weight_only) {
+      nq.bias_input = -1;  // the bias is added in float
+      how = "weight-only";
+    }
     if (!nq.weights.empty()) {
-      how += r_.per_channel ? ", int8 per-channel weights" : ", int8 per-tensor weights";
+      how += fmt::format(", int{} {} weights", r_.weight_bits,
+                         r_.per_channel ? "per-channel" : "per-tensor");
     }
     if (nq.bias_input >= 0) how += ", int32 bias";
     if (data_movement_ops().count(node.op_type)) how = "keeps its input's scale";
     if (plan.decisions[i].reason.empty()) plan.decisions[i].reason = how;
+    if (r_.weight_only) {
+      if (!nq.weights.empty()) plan.nodes.push_back(nq);
+      return;
+    }
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       const bool weight = std::any_of(nq.weights.begin(), nq.weights.end(),
                                       [&](const WeightInput& w) { return w.input == k; });

@@ -5,6 +5,7 @@
 
 #include "quench/cli.h"
 #include "quench/files.h"
+#include "quench/lowbit_options.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
 
@@ -26,31 +27,53 @@ struct QuantizeCmdOptions {
   int threads = 0;
   bool json = false;
   DataCliOptions data_options;
+  LowBitCliOptions lowbit;
 };
 
 int run_quantize(const QuantizeCmdOptions& o) {
   require(o.mode == "static", ErrorKind::kUnsupported,
           "--mode {}: only static quantization is available so far", o.mode);
   check_writable(o.output, "output model");
-  require(!o.calib_data.empty() || !o.table.empty(), ErrorKind::kInvalidArgument,
+  QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  o.lowbit.apply(recipe);
+  require(!o.calib_data.empty() || !o.table.empty() || recipe.weight_only,
+          ErrorKind::kInvalidArgument,
           "static quantization needs calibration data (--calib DATA) or a table (--table)");
-  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  require(!(o.lowbit.cle || o.lowbit.smoothquant >= 0.f) || o.table.empty(),
+          ErrorKind::kInvalidArgument,
+          "--cle and --smoothquant change the model's ranges, so a table made before them does "
+          "not fit; calibrate with --calib instead of --table");
+  require(!o.lowbit.rounding() || !o.calib_data.empty(), ErrorKind::kInvalidArgument,
+          "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
+          "table gives activation ranges only");
   const Model fp32 = load_model(o.model);
   std::unique_ptr<Dataset> data;
-  if (o.table.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
-  const Model prepared = prepare_for_quantization(fp32);
+  if (!o.calib_data.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
+  Model prepared = prepare_for_quantization(fp32);
+  o.lowbit.rewrite(prepared, data.get(), o.calib.to_options());
   CalibrationTable table;
   if (!o.table.empty()) {
     table = CalibrationTable::load(o.table);
-  } else {
+  } else if (data) {
     CalibrateOptions co = o.calib.to_options();
     co.threads = o.threads;
     table = calibrate(prepared, *data, recipe, co);
   }
   warn_nonfinite(table);
   QuantizeReport report;
-  const Model quantized = quantize_static(prepared, table, recipe, &report);
+  WeightRoundingReport rounding;
+  const Model quantized =
+      o.lowbit.rounding()
+          ? quantize_rounded(prepared, table, recipe, *data,
+                             o.lowbit.rounding_options(o.calib.to_options(), o.threads), &report,
+                             &rounding)
+          : quantize_static(prepared, table, recipe, &report);
   save_model(quantized, o.output);
+  for (const auto& note : rounding.notes) std::cout << "  note: " << note << "\n";
+  if (o.lowbit.rounding()) {
+    std::cout << fmt::format("weights of {} layer(s) chosen in {:.1f} s\n", rounding.layers,
+                             rounding.seconds);
+  }
 
   const uint64_t before = std::filesystem::file_size(o.model);
   const uint64_t after = std::filesystem::file_size(o.output);
@@ -90,7 +113,9 @@ int run_quantize(const QuantizeCmdOptions& o) {
                 {"activation_tensors", report.activation_tensors},
                 {"weight_tensors", report.weight_tensors},
                 {"bytes_before", before},
-                {"bytes_after", after}});
+                {"bytes_after", after},
+                {"weight_bits", recipe.weight_bits},
+                {"rounding_seconds", rounding.seconds}});
   }
   return 0;
 }
@@ -113,6 +138,7 @@ void add_quantize_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   add_calibration_options(*cmd, o->calib);
   add_data_options(*cmd, o->data_options);
+  add_lowbit_options(*cmd, o->lowbit);
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_quantize(*o); }; });
 }

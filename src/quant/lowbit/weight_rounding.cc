@@ -1,0 +1,168 @@
+// The weight-rounding driver: layer by layer in graph order, the layer's inputs are collected
+// from the model whose earlier layers are already quantized, an algorithm (GPTQ, AdaRound, or
+// rounding to nearest) chooses its integer weights, bias correction adjusts its bias, and the
+// result feeds the next layers' inputs and, at the end, the QDQ writer.
+#include <chrono>
+#include <cmath>
+
+#include "core/check.h"
+#include "core/progress.h"
+#include "core/requantize.h"
+#include "quant/lowbit/adaround.h"
+#include "quant/lowbit/bias_correction.h"
+#include "quant/lowbit/gptq.h"
+#include "quant/lowbit/layer_graph.h"
+#include "quant/lowbit/layer_samples.h"
+#include "quant/lowbit/rounded_source.h"
+#include "quench/evaluate.h"
+#include "quench/lowbit.h"
+
+namespace quench {
+namespace {
+
+using namespace quant;
+using namespace quant::lowbit;
+
+Feeds load_feeds(const Session& session, const Dataset& data, int64_t count, int64_t batch) {
+  const DataBinding binding(session, data, "the calibration data");
+  Feeds feeds;
+  const int64_t n = std::min(count, data.size());
+  for (int64_t first = 0; first < n; first += batch) {
+    feeds.push_back(binding.feeds(data.batch(first, std::min(batch, n - first))));
+  }
+  return feeds;
+}
+
+int node_with_output(const Graph& g, const std::string& output) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!g.nodes[i].outputs.empty() && g.nodes[i].outputs[0] == output) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<int8_t> round_to_nearest(const std::vector<float>& w, int64_t cols,
+                                     const std::vector<float>& scales, int32_t qmax) {
+  std::vector<int8_t> q(w.size());
+  const auto lim = static_cast<float>(qmax);
+  for (size_t i = 0; i < w.size(); ++i) {
+    const float s = scales[scales.size() == 1 ? 0 : static_cast<int64_t>(i) / cols];
+    q[i] = static_cast<int8_t>(std::clamp(round_half_even(w[i] / s), -lim, lim));  // eq. (25)
+  }
+  return q;
+}
+
+std::string method_name(const WeightRoundingOptions& o) {
+  std::string m = o.gptq ? "GPTQ" : o.adaround ? "AdaRound" : "rounding to nearest";
+  if (o.bias_correction) m += " + bias correction";
+  return m;
+}
+
+}  // namespace
+
+Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
+                       const QuantRecipe& recipe, const Dataset& data,
+                       const WeightRoundingOptions& o, QuantizeReport* report,
+                       WeightRoundingReport* rounding) {
+  QUENCH_CHECK(!(o.gptq && o.adaround), ErrorKind::kInvalidArgument,
+               "GPTQ and AdaRound both choose the integer weights; ask for one of them");
+  QUENCH_CHECK(o.gptq || o.adaround || o.bias_correction, ErrorKind::kInvalidArgument,
+               "no weight-rounding algorithm asked for (GPTQ, AdaRound or bias correction)");
+  QUENCH_CHECK(data.size() > 0 && o.calib_size > 0, ErrorKind::kInvalidArgument,
+               "GPTQ, AdaRound and bias correction need calibration data (got none)");
+  const auto start = std::chrono::steady_clock::now();
+  WeightRoundingReport local_rounding;
+  WeightRoundingReport& rr = rounding ? *rounding : local_rounding;
+  rr = WeightRoundingReport{};
+  Model work = prepared;
+  if (o.bias_correction) add_zero_biases(work.graph);
+  const QuantPlan plan = plan_quantization(work.graph, recipe);
+  const CalibratedSource calibrated(table, recipe);
+  RoundedSource source(calibrated);
+  SessionOptions so;
+  so.threads = o.threads;
+  const Session fp(work, so);  // the float model, biases as they were
+  const Feeds feeds = load_feeds(fp, data, o.calib_size, o.batch);
+  const int32_t qmax = weight_qmax(recipe.weight_bits);
+  Progress progress("rounding weights (" + method_name(o) + ")",
+                    static_cast<int64_t>(plan.nodes.size()), o.progress);
+  for (size_t l = 0; l < plan.nodes.size(); ++l) {
+    progress.update(static_cast<int64_t>(l));
+    const NodeQuant& nq = plan.nodes[l];
+    if (nq.weights.empty()) continue;
+    const Node node = work.graph.nodes[nq.node];
+    const WeightInput& wi = nq.weights[0];
+    const std::string& wname = node.input(wi.input);
+    if (source.has(wname)) continue;
+    const LayerView view = describe_layer(work.graph, node, wi);
+    if (!view.unsupported.empty()) {
+      rr.notes.push_back(
+          fmt::format("{}: rounded to nearest ({})", node.describe(), view.unsupported));
+      continue;
+    }
+    QuantizeReport scratch;
+    const Model qm = write_qdq(work, plan, source, recipe, scratch);
+    const Session qs(qm, so);
+    const int qi = node_with_output(qm.graph, node.outputs[0]);
+    QUENCH_CHECK(qi >= 0, ErrorKind::kInternal, "{} is missing from the quantized model",
+                 node.describe());
+    SampleRequest request;
+    request.max_rows = o.max_rows;
+    request.float_rows = o.adaround;
+    request.means = o.bias_correction;
+    request.seed = l;
+    const LayerSamples ls =
+        collect_samples(view, qs, qm.graph.nodes[qi].input(0), &fp, node.input(0), feeds, request);
+    const Tensor& weight = *work.graph.initializer(wname);
+    const std::vector<float> scales =
+        quantize_weights(weight, wi.axis, recipe.per_channel, recipe.weight_bits).scales;
+    const std::vector<float> w = weight_matrix(weight, wi);
+    const std::string bname = bias_of(work.graph, node);
+    std::vector<float> bias;
+    if (!bname.empty()) {
+      const Tensor& b = *work.graph.initializer(bname);
+      bias.assign(b.data<float>(), b.data<float>() + b.numel());
+    }
+    std::vector<int8_t> q;
+    if (o.gptq) {
+      GptqOptions go;
+      go.damp = o.gptq_damp;
+      q = gptq(view.shape, w, ls.x.data(), ls.m, scales, qmax, go);
+    } else if (o.adaround) {
+      AdaRoundOptions ao;
+      ao.iters = o.adaround_iters;
+      ao.seed = l;
+      fused_activation(work.graph, nq.node, ao);
+      q = adaround(view.shape, w, bias, ls.x.data(), ls.x_fp.data(), ls.m, scales, qmax, ao);
+    } else {
+      q = round_to_nearest(w, view.shape.cols, scales, qmax);
+    }
+    if (o.bias_correction) {
+      if (bname.empty()) {
+        rr.notes.push_back(fmt::format("{}: no bias to correct", node.describe()));
+      } else {
+        correct_bias(view.shape, w, q, scales, ls.mean_fp, ls.mean, bias);
+        work.graph.initializers[bname] =
+            Tensor::from_vector<float>({static_cast<int64_t>(bias.size())}, bias);
+      }
+    }
+    source.set(wname, WeightQuant{weight_from_matrix(q, weight, wi), scales, wi.axis});
+    ++rr.layers;
+  }
+  progress.update(static_cast<int64_t>(plan.nodes.size()));
+  progress.finish();
+  QuantizeReport local;
+  QuantizeReport& r = report ? *report : local;
+  Model m = write_qdq(work, plan, source, recipe, r);
+  rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.metadata.emplace_back(
+      "quench.quantization",
+      fmt::format("static, {} activations, {}-bit {} weights chosen by {}, {} calibration ({} "
+                  "samples)",
+                  recipe.weight_only ? std::string("float")
+                                     : std::string(dtype_name(recipe.activation_type)),
+                  recipe.weight_bits, recipe.per_channel ? "per-channel" : "per-tensor",
+                  method_name(o), calibration_method_name(table.config.method), table.samples));
+  return m;
+}
+
+}  // namespace quench

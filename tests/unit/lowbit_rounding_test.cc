@@ -1,0 +1,228 @@
+// Low-bit weights: the b-bit grid, GPTQ, AdaRound and bias correction on small random layers,
+// and the weight-rounding driver on the cnn fixture.
+#include <cmath>
+#include <random>
+
+#include "quant/lowbit/adaround.h"
+#include "quant/lowbit/bias_correction.h"
+#include "quant/lowbit/cholesky.h"
+#include "quant/lowbit/gptq.h"
+#include "quant/qparams.h"
+#include "quench/lowbit.h"
+#include "quench/model_io.h"
+#include "quench/session.h"
+#include "test_util.h"
+
+namespace quench::quant::lowbit {
+namespace {
+
+struct RandomLayer {
+  LayerShape shape;
+  std::vector<float> w, bias, x;  // x: m × x_cols, columns correlated (as real activations are)
+  int64_t m = 0;
+};
+
+RandomLayer random_layer(int64_t rows, int64_t cols, int64_t groups, int64_t m, uint64_t seed) {
+  RandomLayer l;
+  l.shape = LayerShape{rows, cols, groups};
+  l.m = m;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  l.w.resize(rows * cols);
+  for (auto& v : l.w) v = 0.1f * normal(rng);
+  l.bias.resize(rows);
+  for (auto& v : l.bias) v = 0.1f * normal(rng);
+  const int64_t k = l.shape.x_cols();
+  l.x.resize(m * k);
+  for (int64_t i = 0; i < m; ++i) {
+    const float common = normal(rng);
+    for (int64_t c = 0; c < k; ++c) {
+      // Positive, correlated and of unequal size per column, like post-ReLU features.
+      l.x[i * k + c] = std::max(0.f, common * 0.7f + normal(rng) + 0.3f) * (1.f + c % 5);
+    }
+  }
+  return l;
+}
+
+std::vector<float> row_scales(const RandomLayer& l, int32_t qmax) {
+  std::vector<float> s(l.shape.rows);
+  for (int64_t r = 0; r < l.shape.rows; ++r) {
+    float a = 0.f;
+    for (int64_t c = 0; c < l.shape.cols; ++c) a = std::max(a, std::abs(l.w[r * l.shape.cols + c]));
+    s[r] = a / static_cast<float>(qmax);
+  }
+  return s;
+}
+
+std::vector<int8_t> nearest(const RandomLayer& l, const std::vector<float>& s, int32_t qmax) {
+  std::vector<int8_t> q(l.w.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    const float v = std::nearbyint(l.w[i] / s[i / l.shape.cols]);
+    q[i] = static_cast<int8_t>(std::clamp(v, -1.f * qmax, 1.f * qmax));
+  }
+  return q;
+}
+
+TEST(LowBitGrid, FourBitWeightsStayInRangeWithinHalfAStep) {
+  Tensor w = Tensor::empty(DType::kFloat32, {2, 3});
+  const std::vector<float> values = {0.7f, -0.35f, 0.1f, -2.f, 1.f, 0.05f};
+  std::copy(values.begin(), values.end(), w.data<float>());
+  const WeightQuant q = quantize_weights(w, 0, true, 4);  // eq. (25), qmax = 7
+  EXPECT_FLOAT_EQ(q.scales[0], 0.1f);
+  EXPECT_FLOAT_EQ(q.scales[1], 2.f / 7.f);
+  for (int i = 0; i < 6; ++i) {
+    const int v = q.quantized.data<int8_t>()[i];
+    EXPECT_LE(std::abs(v), 7);
+    EXPECT_LE(std::abs(v * q.scales[i / 3] - values[i]), q.scales[i / 3] / 2 + 1e-6f);
+  }
+  EXPECT_EQ(weight_qmax(2), 1);
+  EXPECT_THROW(weight_qmax(1), Error);
+}
+
+TEST(LowBitCholesky, InverseFactorReproducesTheInverse) {
+  const int64_t n = 5;
+  std::vector<double> a(n * n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) a[i * n + j] = 1.0 / (1.0 + std::abs(i - j)) + (i == j ? n : 0);
+  }
+  std::vector<double> u;
+  ASSERT_TRUE(inverse_cholesky_upper(a, n, u));
+  // (UᵀU)·A = I
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t k = 0; k < n; ++k) {
+        double inv = 0.0;
+        for (int64_t t = 0; t < n; ++t) inv += u[t * n + i] * u[t * n + k];
+        s += inv * a[k * n + j];
+      }
+      EXPECT_NEAR(s, i == j ? 1.0 : 0.0, 1e-10);
+    }
+  }
+  std::vector<double> indefinite = {1.0, 2.0, 2.0, 1.0};
+  EXPECT_FALSE(inverse_cholesky_upper(indefinite, 2, u));
+}
+
+TEST(LowBitGptq, ReconstructsBetterThanRoundingToNearest) {
+  for (int64_t groups : {1, 4}) {
+    const RandomLayer l = random_layer(16, 48, groups, 2048, 7 + groups);
+    for (int32_t qmax : {7, 1}) {
+      const auto s = row_scales(l, qmax);
+      const auto plain = nearest(l, s, qmax);
+      const auto q = gptq(l.shape, l.w, l.x.data(), l.m, s, qmax, GptqOptions{});
+      for (int8_t v : q) ASSERT_LE(std::abs(v), qmax);
+      const AdaRoundOptions linear;
+      const double e_plain =
+          layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, plain, s, linear);
+      const double e_gptq =
+          layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, s, linear);
+      EXPECT_LT(e_gptq, 0.8 * e_plain) << "groups " << groups << " qmax " << qmax;
+    }
+  }
+}
+
+TEST(LowBitAdaRound, ReconstructsBetterThanRoundingToNearest) {
+  const RandomLayer l = random_layer(8, 36, 1, 1024, 3);
+  const int32_t qmax = 7;
+  const auto s = row_scales(l, qmax);
+  AdaRoundOptions o;
+  o.iters = 1000;
+  o.act_lo = 0.f;  // a fused Relu
+  const auto plain = nearest(l, s, qmax);
+  const auto q = adaround(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, s, qmax, o);
+  int changed = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    ASSERT_LE(std::abs(q[i] - plain[i]), 1);  // up or down from W/s, never further
+    changed += q[i] != plain[i];
+  }
+  EXPECT_GT(changed, 0);
+  const double e_plain =
+      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, plain, s, o);
+  const double e_ada =
+      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, s, o);
+  EXPECT_LT(e_ada, 0.9 * e_plain);
+}
+
+TEST(LowBitBiasCorrection, RemovesTheMeanOutputShift) {
+  const RandomLayer l = random_layer(6, 20, 2, 512, 11);
+  const int32_t qmax = 1;  // 2-bit: a large shift to remove
+  const auto s = row_scales(l, qmax);
+  const auto q = nearest(l, s, qmax);
+  const int64_t k = l.shape.x_cols();
+  std::vector<double> mean(k, 0.0);
+  for (int64_t i = 0; i < l.m; ++i) {
+    for (int64_t c = 0; c < k; ++c) mean[c] += l.x[i * k + c] / static_cast<double>(l.m);
+  }
+  std::vector<float> bias = l.bias;
+  correct_bias(l.shape, l.w, q, s, mean, mean, bias);
+  const int64_t r = l.shape.group_rows();
+  for (int64_t row = 0; row < l.shape.rows; ++row) {
+    double before = 0.0, after = 0.0;
+    for (int64_t i = 0; i < l.m; ++i) {
+      double y = l.bias[row], yq = 0.0;
+      for (int64_t c = 0; c < l.shape.cols; ++c) {
+        const double x = l.x[i * k + (row / r) * l.shape.cols + c];
+        y += l.w[row * l.shape.cols + c] * x;
+        yq += s[row] * q[row * l.shape.cols + c] * x;
+      }
+      before += (yq + l.bias[row] - y) / static_cast<double>(l.m);
+      after += (yq + bias[row] - y) / static_cast<double>(l.m);
+    }
+    EXPECT_NEAR(after, 0.0, 1e-4 + 1e-3 * std::abs(before)) << "row " << row;
+  }
+}
+
+TEST(LowBitDriver, GptqFourBitCnnRunsAndKeepsWeightsInRange) {
+  const Model prepared = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.skip_op_types = {"Gemm"};  // K = 3136: seconds of Cholesky, too slow for a unit test
+  CalibrateOptions co;
+  co.calib_size = 32;
+  co.progress = false;
+  const auto data = open_dataset("random:32:1x28x28");
+  const CalibrationTable table = calibrate(prepared, *data, recipe, co);
+  WeightRoundingOptions o;
+  o.gptq = true;
+  o.bias_correction = true;
+  o.calib_size = 32;
+  o.max_rows = 512;
+  o.progress = false;
+  WeightRoundingReport rr;
+  const Model q = quantize_rounded(prepared, table, recipe, *data, o, nullptr, &rr);
+  EXPECT_EQ(rr.layers, 5);  // the 5 Conv
+  int dq_weights = 0;
+  for (const Node& n : q.graph.nodes) {
+    if (n.op_type != "DequantizeLinear") continue;
+    const Tensor* t = q.graph.initializer(n.input(0));
+    if (t == nullptr || t->dtype() != DType::kInt8 || t->rank() < 2) continue;
+    ++dq_weights;
+    for (int8_t v : t->values<int8_t>()) ASSERT_LE(std::abs(v), 7);
+  }
+  EXPECT_EQ(dq_weights, 5);
+  Session session(q);
+  const auto out = session.run({data->batch(0, 4).inputs[0]});
+  EXPECT_EQ(out[0].dim(0), 4);
+  o.adaround = true;
+  EXPECT_THROW(quantize_rounded(prepared, table, recipe, *data, o), Error);
+}
+
+TEST(LowBitPlan, WeightOnlyWritesNoActivationQuantization) {
+  const Model prepared = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  QuantRecipe recipe;
+  recipe.weight_only = true;
+  recipe.weight_bits = 4;
+  const Model q = quantize_static(prepared, CalibrationTable{}, recipe);
+  int quantize = 0, dequantize = 0;
+  for (const Node& n : q.graph.nodes) {
+    quantize += n.op_type == "QuantizeLinear";
+    dequantize += n.op_type == "DequantizeLinear";
+  }
+  EXPECT_EQ(quantize, 0);
+  EXPECT_EQ(dequantize, 7);
+  recipe.op_types = {"Conv", "Add"};
+  EXPECT_THROW(quantize_static(prepared, CalibrationTable{}, recipe), Error);
+}
+
+}  // namespace
+}  // namespace quench::quant::lowbit
