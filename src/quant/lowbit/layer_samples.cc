@@ -7,10 +7,15 @@
 namespace quench::quant::lowbit {
 namespace {
 
-// The value `name` of one run of `session` on `feeds` (a graph input or any computed value).
+// The value `name` of one run of `session` on `feeds` (a graph input or any computed value). A
+// value that is a graph output comes from a plain run, on the fast kernels; any other from a
+// tensor callback, which runs the model unlowered.
 Tensor capture(const Session& session, const std::string& name, const std::vector<Tensor>& feeds) {
   for (size_t i = 0; i < session.inputs().size(); ++i) {
     if (session.inputs()[i].name == name) return feeds[i];
+  }
+  for (size_t i = 0; i < session.outputs().size(); ++i) {
+    if (session.outputs()[i].name == name) return std::move(session.run(feeds)[i]);
   }
   Tensor out;
   RunOptions ro;

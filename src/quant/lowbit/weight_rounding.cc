@@ -4,6 +4,7 @@
 // result feeds the next layers' inputs and, at the end, the QDQ writer.
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "core/check.h"
 #include "core/progress.h"
@@ -80,8 +81,8 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
   RoundedSource source(calibrated);
   SessionOptions so;
   so.threads = o.threads;
-  const Session fp(work, so);  // the float model, biases as they were
-  const Feeds feeds = load_feeds(fp, data, o.calib_size, o.batch);
+  const Model float_model = work;  // biases as they were
+  const Feeds feeds = load_feeds(Session(float_model, so), data, o.calib_size, o.batch);
   const int32_t qmax = weight_qmax(recipe.weight_bits);
   Progress progress("rounding weights (" + method_name(o) + ")",
                     static_cast<int64_t>(plan.nodes.size()), o.progress);
@@ -100,18 +101,26 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
       continue;
     }
     QuantizeReport scratch;
-    const Model qm = write_qdq(work, plan, source, recipe, scratch);
-    const Session qs(qm, so);
+    Model qm = write_qdq(work, plan, source, recipe, scratch);
     const int qi = node_with_output(qm.graph, node.outputs[0]);
     QUENCH_CHECK(qi >= 0, ErrorKind::kInternal, "{} is missing from the quantized model",
                  node.describe());
+    // The layer's inputs as graph outputs, so that both models run on their fast kernels.
+    qm.graph.outputs.push_back(qm.graph.nodes[qi].input(0));
+    const Session qs(qm, so);
     SampleRequest request;
     request.max_rows = o.max_rows;
     request.float_rows = o.adaround;
     request.means = o.bias_correction;
     request.seed = l;
-    const LayerSamples ls =
-        collect_samples(view, qs, qm.graph.nodes[qi].input(0), &fp, node.input(0), feeds, request);
+    std::optional<Session> fs;
+    if (request.float_rows || request.means) {
+      Model fm = float_model;
+      fm.graph.outputs.push_back(node.input(0));
+      fs.emplace(fm, so);
+    }
+    const LayerSamples ls = collect_samples(view, qs, qm.graph.nodes[qi].input(0),
+                                            fs ? &*fs : nullptr, node.input(0), feeds, request);
     const Tensor& weight = *work.graph.initializer(wname);
     const std::vector<float> scales =
         quantize_weights(weight, wi.axis, recipe.per_channel, recipe.weight_bits).scales;
