@@ -1,6 +1,8 @@
-// Static post-training quantization: prepare an FP32 model, calibrate activation ranges on
+// Post-training quantization. Static: prepare an FP32 model, calibrate activation ranges on
 // representative data, and write a standard QDQ ONNX model (QuantizeLinear/DequantizeLinear
-// around float ops, per-channel int8 weights, int32 bias) that quench and ONNX Runtime both run.
+// around float ops, per-channel int8 weights, int32 bias). Dynamic: int8 weights written ahead of
+// time, activations quantized at run time from each batch (no calibration data). Both outputs run
+// in quench and ONNX Runtime.
 #pragma once
 
 #include <filesystem>
@@ -35,8 +37,10 @@ struct QuantRecipe {
   static QuantRecipe load(const std::filesystem::path& path);
 };
 
-// Op types quantized by default.
+// Op types quantized by default (static mode).
 const std::set<std::string>& default_quantized_ops();
+// Op types quantized by default in dynamic mode: MatMul, Gemm, Conv, LSTM, GRU.
+const std::set<std::string>& default_dynamic_ops();
 
 // The FP32 graph both calibration and quantization work on: shapes inferred, constants folded,
 // batch norms folded into Conv/Gemm, dead nodes removed. Deterministic, so that a calibration
@@ -79,5 +83,26 @@ struct QuantizeReport {
 // quantizes (kInvalidArgument naming a missing tensor). The result passes the ONNX checker.
 Model quantize_static(const Model& prepared, const CalibrationTable& table,
                       const QuantRecipe& recipe, QuantizeReport* report = nullptr);
+
+// Dynamic quantization: how activations get their run-time parameters.
+enum class ActGranularity {
+  kTensor,  // u8 asymmetric, one scale and zero point per batch (DynamicQuantizeLinear)
+  kToken,   // s8 symmetric, one scale per row of a MatMul/Gemm input (per token); Conv and the
+            // recurrent ops stay per tensor
+};
+const char* act_granularity_name(ActGranularity g);
+
+struct DynamicQuantOptions {
+  ActGranularity act_granularity = ActGranularity::kTensor;
+};
+
+// Writes the dynamically quantized model from a prepared model (docs/quantization.md, "Dynamic
+// quantization"): MatMul/Gemm -> DynamicQuantizeLinear + MatMulInteger + scaling, Conv -> the same
+// with ConvInteger, LSTM -> com.microsoft DynamicQuantizeLSTM, GRU -> int8 weights behind
+// DequantizeLinear feeding the float GRU (weight only). The recipe selects nodes as in static mode;
+// its activation types do not apply. kInvalidArgument when no node can be quantized (the message
+// says why each candidate was kept in float). The result passes the ONNX checker.
+Model quantize_dynamic(const Model& prepared, const QuantRecipe& recipe,
+                       const DynamicQuantOptions& options, QuantizeReport* report = nullptr);
 
 }  // namespace quench

@@ -1,4 +1,5 @@
-// quench quantize MODEL -o OUT: static post-training quantization to a QDQ ONNX model.
+// quench quantize MODEL -o OUT: post-training quantization, static (a QDQ ONNX model from
+// calibrated ranges) or dynamic (int8 weights, activations quantized at run time).
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -20,6 +21,7 @@ struct QuantizeCmdOptions {
   CalibrationCliOptions calib;
   bool per_tensor = false;
   std::string act;
+  std::string act_granularity;
   std::vector<std::string> skip;
   std::vector<std::string> skip_ops;
   std::string recipe;
@@ -28,14 +30,14 @@ struct QuantizeCmdOptions {
   DataCliOptions data_options;
 };
 
-int run_quantize(const QuantizeCmdOptions& o) {
-  require(o.mode == "static", ErrorKind::kUnsupported,
-          "--mode {}: only static quantization is available so far", o.mode);
-  check_writable(o.output, "output model");
+// Static: calibrate (or read a table), then write the QDQ model.
+Model quantize_static_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, const Model& fp32,
+                          QuantizeReport& report, nlohmann::json& extra) {
   require(!o.calib_data.empty() || !o.table.empty(), ErrorKind::kInvalidArgument,
           "static quantization needs calibration data (--calib DATA) or a table (--table)");
-  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
-  const Model fp32 = load_model(o.model);
+  require(o.act_granularity.empty(), ErrorKind::kInvalidArgument,
+          "--act-granularity applies to --mode dynamic only (static activations are calibrated "
+          "per tensor)");
   std::unique_ptr<Dataset> data;
   if (o.table.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
   const Model prepared = prepare_for_quantization(fp32);
@@ -48,8 +50,37 @@ int run_quantize(const QuantizeCmdOptions& o) {
     table = calibrate(prepared, *data, recipe, co);
   }
   warn_nonfinite(table);
+  extra["method"] = calibration_method_name(table.config.method);
+  extra["calib_samples"] = table.samples;
+  return quantize_static(prepared, table, recipe, &report);
+}
+
+// Dynamic: no calibration; activations are quantized from each batch at run time.
+Model quantize_dynamic_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe,
+                           const Model& fp32, QuantizeReport& report, nlohmann::json& extra) {
+  require(o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--mode dynamic takes its activation ranges from each batch at run time and uses no "
+          "calibration data; drop {} (or use --mode static)",
+          o.calib_data.empty() ? "--table" : "--calib");
+  require(o.act.empty(), ErrorKind::kInvalidArgument,
+          "--act does not apply to --mode dynamic: activations are u8 per tensor "
+          "(--act-granularity tensor) or s8 per token (--act-granularity token)");
+  DynamicQuantOptions options;
+  if (o.act_granularity == "token") options.act_granularity = ActGranularity::kToken;
+  extra["act_granularity"] = act_granularity_name(options.act_granularity);
+  return quantize_dynamic(prepare_for_quantization(fp32), recipe, options, &report);
+}
+
+int run_quantize(const QuantizeCmdOptions& o) {
+  require(o.mode == "static" || o.mode == "dynamic", ErrorKind::kInvalidArgument,
+          "--mode {}: expected static or dynamic", o.mode);
+  check_writable(o.output, "output model");
+  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  const Model fp32 = load_model(o.model);
   QuantizeReport report;
-  const Model quantized = quantize_static(prepared, table, recipe, &report);
+  nlohmann::json extra = nlohmann::json::object();
+  const Model quantized = o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
+                                              : quantize_static_cmd(o, recipe, fp32, report, extra);
   save_model(quantized, o.output);
 
   const uint64_t before = std::filesystem::file_size(o.model);
@@ -79,18 +110,18 @@ int run_quantize(const QuantizeCmdOptions& o) {
       human_bytes(report.weight_bytes_before), human_bytes(report.weight_bytes_after));
   std::cout << "wrote " << o.output << "\n";
   if (o.json) {
-    print_json({{"model", o.model},
-                {"output", o.output},
-                {"mode", o.mode},
-                {"method", calibration_method_name(table.config.method)},
-                {"calib_samples", table.samples},
-                {"quantized_nodes", report.quantized_nodes},
-                {"skipped_nodes", report.skipped_nodes},
-                {"skipped", skipped_json},
-                {"activation_tensors", report.activation_tensors},
-                {"weight_tensors", report.weight_tensors},
-                {"bytes_before", before},
-                {"bytes_after", after}});
+    nlohmann::json j = {{"model", o.model},
+                        {"output", o.output},
+                        {"mode", o.mode},
+                        {"quantized_nodes", report.quantized_nodes},
+                        {"skipped_nodes", report.skipped_nodes},
+                        {"skipped", skipped_json},
+                        {"activation_tensors", report.activation_tensors},
+                        {"weight_tensors", report.weight_tensors},
+                        {"bytes_before", before},
+                        {"bytes_after", after}};
+    j.update(extra);
+    print_json(j);
   }
   return 0;
 }
@@ -99,10 +130,14 @@ int run_quantize(const QuantizeCmdOptions& o) {
 
 void add_quantize_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<QuantizeCmdOptions>();
-  CLI::App* cmd = app.add_subcommand("quantize", "Quantize an FP32 model (QDQ ONNX output)");
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize an FP32 model (static QDQ or dynamic)");
   cmd->add_option("model", o->model, "ONNX model file (FP32)")->required();
   cmd->add_option("-o,--output", o->output, "Quantized model to write")->required();
-  cmd->add_option("--mode", o->mode, "static")->capture_default_str();
+  cmd->add_option("--mode", o->mode, "static (calibrated QDQ) or dynamic (no calibration)")
+      ->capture_default_str();
+  cmd->add_option("--act-granularity", o->act_granularity,
+                  "Dynamic mode: activations per tensor (u8, default) or per token (s8)")
+      ->check(CLI::IsMember({"tensor", "token"}));
   cmd->add_option("--calib", o->calib_data, "Calibration data (fmnist:train, folder:DIR, ...)");
   cmd->add_option("--table", o->table, "Use this calibration table instead of calibrating");
   cmd->add_flag("--per-tensor", o->per_tensor, "Per-tensor weight scales (default per channel)");
