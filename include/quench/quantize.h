@@ -105,4 +105,27 @@ struct DynamicQuantOptions {
 Model quantize_dynamic(const Model& prepared, const QuantRecipe& recipe,
                        const DynamicQuantOptions& options, QuantizeReport* report = nullptr);
 
+// Half precision (--mode fp16 / bf16): float32 weights stored as float16 or bfloat16, and by
+// default the activations between the ops that run in that type (half_precision_ops()); other
+// ops run in float32 with Casts around them (docs/quantization.md, "Half precision").
+struct HalfPrecisionOptions {
+  DType type = DType::kFloat16;  // kFloat16 or kBFloat16
+  bool keep_io_types = true;     // graph inputs and outputs stay float32 (Casts at the edges)
+};
+
+// The ops a half-precision model runs in the half type; every other op is kept in float32.
+// float16: convolutions, matrix products, element-wise arithmetic and activations, pooling and
+// data movement (the normalisations, Softmax, reductions, Pow/Sqrt/Exp/Log and the recurrent ops
+// stay float32 for precision). bfloat16: data movement only, since ONNX Runtime's CPU provider has
+// no bfloat16 arithmetic kernels (the values between ops are still stored and rounded as
+// bfloat16).
+const std::set<std::string>& half_precision_ops(DType type);
+
+// Converts a prepared FP32 model. The recipe's skip and skip_op_types keep nodes in float32
+// ("first"/"last" and activation types do not apply). kInvalidArgument when the model already
+// holds float16/bfloat16 tensors or nothing would change. The result passes the ONNX checker.
+Model convert_to_half_precision(const Model& prepared, const QuantRecipe& recipe,
+                                const HalfPrecisionOptions& options,
+                                QuantizeReport* report = nullptr);
+
 }  // namespace quench

@@ -22,6 +22,7 @@ struct QuantizeCmdOptions {
   bool per_tensor = false;
   std::string act;
   std::string act_granularity;
+  bool keep_io_types = true;
   std::vector<std::string> skip;
   std::vector<std::string> skip_ops;
   std::string recipe;
@@ -71,16 +72,38 @@ Model quantize_dynamic_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recip
   return quantize_dynamic(prepare_for_quantization(fp32), recipe, options, &report);
 }
 
+// fp16 / bf16: weights and activations stored in the half type; nothing to calibrate.
+Model half_precision_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, const Model& fp32,
+                         QuantizeReport& report, nlohmann::json& extra) {
+  require(o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--mode {} converts weights and activations to a 16-bit float type and uses no "
+          "calibration data; drop {}",
+          o.mode, o.calib_data.empty() ? "--table" : "--calib");
+  require(o.act.empty() && o.act_granularity.empty() && !o.per_tensor, ErrorKind::kInvalidArgument,
+          "--act, --act-granularity and --per-tensor apply to int8 quantization, not to --mode {}",
+          o.mode);
+  HalfPrecisionOptions options;
+  options.type = o.mode == "bf16" ? DType::kBFloat16 : DType::kFloat16;
+  options.keep_io_types = o.keep_io_types;
+  extra["keep_io_types"] = o.keep_io_types;
+  return convert_to_half_precision(prepare_for_quantization(fp32), recipe, options, &report);
+}
+
 int run_quantize(const QuantizeCmdOptions& o) {
-  require(o.mode == "static" || o.mode == "dynamic", ErrorKind::kInvalidArgument,
-          "--mode {}: expected static or dynamic", o.mode);
+  const bool half = o.mode == "fp16" || o.mode == "bf16";
+  require(o.mode == "static" || o.mode == "dynamic" || half, ErrorKind::kInvalidArgument,
+          "--mode {}: expected static, dynamic, fp16 or bf16", o.mode);
+  require(half || o.keep_io_types, ErrorKind::kInvalidArgument,
+          "--keep-io-types applies to --mode fp16 and bf16 only");
   check_writable(o.output, "output model");
   const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
   const Model fp32 = load_model(o.model);
   QuantizeReport report;
   nlohmann::json extra = nlohmann::json::object();
-  const Model quantized = o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
-                                              : quantize_static_cmd(o, recipe, fp32, report, extra);
+  const Model quantized = half ? half_precision_cmd(o, recipe, fp32, report, extra)
+                          : o.mode == "dynamic"
+                              ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
+                              : quantize_static_cmd(o, recipe, fp32, report, extra);
   save_model(quantized, o.output);
 
   const uint64_t before = std::filesystem::file_size(o.model);
@@ -133,7 +156,11 @@ void add_quantize_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize an FP32 model (static QDQ or dynamic)");
   cmd->add_option("model", o->model, "ONNX model file (FP32)")->required();
   cmd->add_option("-o,--output", o->output, "Quantized model to write")->required();
-  cmd->add_option("--mode", o->mode, "static (calibrated QDQ) or dynamic (no calibration)")
+  cmd->add_option("--mode", o->mode,
+                  "static (calibrated QDQ), dynamic (no calibration), fp16 or bf16 (16-bit floats)")
+      ->capture_default_str();
+  cmd->add_option("--keep-io-types", o->keep_io_types,
+                  "fp16/bf16: keep the graph inputs and outputs float32 (true/false)")
       ->capture_default_str();
   cmd->add_option("--act-granularity", o->act_granularity,
                   "Dynamic mode: activations per tensor (u8, default) or per token (s8)")
