@@ -159,6 +159,30 @@ def dynamic_cases(c, t):
     c.expect("the per-token vit runs", ["eval", t("vit_tok.onnx"), "--limit", "64"], 0)
 
 
+def half_cases(c, t):
+    """quench quantize --mode fp16 / bf16: refused options and inputs, small runs."""
+    out = t("half.onnx")
+    c.expect("fp16 with calibration data", ["quantize", CNN, "-o", out, "--mode", "fp16", "--calib",
+                                            "fmnist:train"], USAGE, "--mode fp16", "--calib")
+    c.expect("bf16 with --per-tensor", ["quantize", CNN, "-o", out, "--mode", "bf16", "--per-tensor"],
+             USAGE, "--per-tensor")
+    c.expect("--keep-io-types in dynamic mode", ["quantize", CNN, "-o", out, "--mode", "dynamic",
+                                                 "--keep-io-types", "false"], USAGE, "fp16 and bf16")
+    c.expect("fp16 on a quantized model", ["quantize", ORT_QDQ, "-o", out, "--mode", "fp16"], USAGE,
+             "already quantized")
+    c.expect("fp16 with first", ["quantize", CNN, "-o", out, "--mode", "fp16", "--skip", "first"],
+             USAGE, "first")
+    if os.path.exists(out):
+        print("FAILED  a refused fp16 conversion wrote its output")
+        c.failures.append("fp16 output left behind")
+    c.expect("fp16 cnn", ["quantize", CNN, "-o", t("cnn16.onnx"), "--mode", "fp16"], 0)
+    c.expect("the fp16 cnn runs", ["eval", t("cnn16.onnx"), "--limit", "64"], 0)
+    c.expect("fp16 of an fp16 model", ["quantize", t("cnn16.onnx"), "-o", out, "--mode", "fp16"],
+             USAGE, "already holds float16")
+    c.expect("bf16 lstm, half inputs", ["quantize", LSTM, "-o", t("lstm_bf16.onnx"), "--mode", "bf16",
+                                        "--keep-io-types", "false"], 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -214,6 +238,7 @@ def main():
         c.expect("bad shape option", ["bench", CNN, "--shape", "1,x,28"], USAGE, "--shape")
         quantize_cases(c, t)
         dynamic_cases(c, t)
+        half_cases(c, t)
         if c.failures:
             print(f"{len(c.failures)} case(s) failed: {', '.join(c.failures)}")
             return 1
