@@ -35,6 +35,9 @@ class HalfWriter {
         keep_io_(options.keep_io_types),
         report_(report) {}
 
+  // float16 weights clamped to ±65504.
+  int64_t clamped() const { return clamped_; }
+
   void run() {
     for (const std::string& in : g_.inputs) {
       if (!keep_io_ && is_f32(in)) set_half(in);
@@ -162,9 +165,6 @@ class HalfWriter {
     g_.values[y].dtype = to;
     g_.nodes.push_back(cast_node(renamed, to, y));
   }
-
- public:
-  int64_t clamped() const { return clamped_; }
 
  private:
   Graph& g_;
