@@ -41,6 +41,12 @@ int fold_constants(Graph& graph, const FoldOptions& options = {});
 // the number of nodes removed.
 int eliminate_dead_nodes(Graph& graph);
 
+// float16/bfloat16 models on float32 kernels: every node that reads a half-precision value reads
+// it through a Cast to float32, and its float32 outputs are Cast back to that type, so values keep
+// the file's types and rounding (Cast, CastLike, Shape, Size excepted). kInvalidModel when a node
+// mixes float16 and bfloat16. Returns the number of nodes wrapped.
+int compute_half_in_float(Graph& graph);
+
 // Folds inference-mode BatchNormalization into a preceding Conv or Gemm whose weights are
 // constant and whose output feeds only the BatchNormalization. Returns the number folded.
 int fold_batch_norms(Graph& graph);

@@ -1,6 +1,8 @@
-// Static post-training quantization: prepare an FP32 model, calibrate activation ranges on
+// Post-training quantization. Static: prepare an FP32 model, calibrate activation ranges on
 // representative data, and write a standard QDQ ONNX model (QuantizeLinear/DequantizeLinear
-// around float ops, per-channel int8 weights, int32 bias) that quench and ONNX Runtime both run.
+// around float ops, per-channel int8 weights, int32 bias). Dynamic: int8 weights written ahead of
+// time, activations quantized at run time from each batch (no calibration data). Both outputs run
+// in quench and ONNX Runtime.
 #pragma once
 
 #include <filesystem>
@@ -40,8 +42,10 @@ struct QuantRecipe {
   static QuantRecipe load(const std::filesystem::path& path);
 };
 
-// Op types quantized by default.
+// Op types quantized by default (static mode).
 const std::set<std::string>& default_quantized_ops();
+// Op types quantized by default in dynamic mode: MatMul, Gemm, Conv, LSTM, GRU.
+const std::set<std::string>& default_dynamic_ops();
 
 // The FP32 graph both calibration and quantization work on: shapes inferred, constants folded,
 // batch norms folded into Conv/Gemm, dead nodes removed. Deterministic, so that a calibration
@@ -84,5 +88,49 @@ struct QuantizeReport {
 // quantizes (kInvalidArgument naming a missing tensor). The result passes the ONNX checker.
 Model quantize_static(const Model& prepared, const CalibrationTable& table,
                       const QuantRecipe& recipe, QuantizeReport* report = nullptr);
+
+// Dynamic quantization: how activations get their run-time parameters.
+enum class ActGranularity {
+  kTensor,  // u8 asymmetric, one scale and zero point per batch (DynamicQuantizeLinear)
+  kToken,   // s8 symmetric, one scale per row of a MatMul/Gemm input (per token); Conv and the
+            // recurrent ops stay per tensor
+};
+const char* act_granularity_name(ActGranularity g);
+
+struct DynamicQuantOptions {
+  ActGranularity act_granularity = ActGranularity::kTensor;
+};
+
+// Writes the dynamically quantized model from a prepared model (docs/quantization.md, "Dynamic
+// quantization"): MatMul/Gemm -> DynamicQuantizeLinear + MatMulInteger + scaling, Conv -> the same
+// with ConvInteger, LSTM -> com.microsoft DynamicQuantizeLSTM, GRU -> int8 weights behind
+// DequantizeLinear feeding the float GRU (weight only). The recipe selects nodes as in static mode;
+// its activation types do not apply. kInvalidArgument when no node can be quantized (the message
+// says why each candidate was kept in float). The result passes the ONNX checker.
+Model quantize_dynamic(const Model& prepared, const QuantRecipe& recipe,
+                       const DynamicQuantOptions& options, QuantizeReport* report = nullptr);
+
+// Half precision (--mode fp16 / bf16): float32 weights stored as float16 or bfloat16, and by
+// default the activations between the ops that run in that type (half_precision_ops()); other
+// ops run in float32 with Casts around them (docs/quantization.md, "Half precision").
+struct HalfPrecisionOptions {
+  DType type = DType::kFloat16;  // kFloat16 or kBFloat16
+  bool keep_io_types = true;     // graph inputs and outputs stay float32 (Casts at the edges)
+};
+
+// The ops a half-precision model runs in the half type; every other op is kept in float32.
+// float16: convolutions, matrix products, element-wise arithmetic and activations, pooling and
+// data movement (the normalisations, Softmax, reductions, Pow/Sqrt/Exp/Log and the recurrent ops
+// stay float32 for precision). bfloat16: data movement only, since ONNX Runtime's CPU provider has
+// no bfloat16 arithmetic kernels (the values between ops are still stored and rounded as
+// bfloat16).
+const std::set<std::string>& half_precision_ops(DType type);
+
+// Converts a prepared FP32 model. The recipe's skip and skip_op_types keep nodes in float32
+// ("first"/"last" and activation types do not apply). kInvalidArgument when the model already
+// holds float16/bfloat16 tensors or nothing would change. The result passes the ONNX checker.
+Model convert_to_half_precision(const Model& prepared, const QuantRecipe& recipe,
+                                const HalfPrecisionOptions& options,
+                                QuantizeReport* report = nullptr);
 
 }  // namespace quench

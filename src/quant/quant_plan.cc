@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "ir/graph_index.h"
+#include "quant/dynamic_plan.h"
 
 namespace quench::quant {
 namespace {
@@ -32,7 +33,8 @@ bool matches(const std::string& pattern, const std::string& name) {
 
 class Planner {
  public:
-  Planner(const Graph& g, const QuantRecipe& r) : g_(g), r_(r), index_(g) {}
+  Planner(const Graph& g, const QuantRecipe& r, PlanMode mode)
+      : g_(g), r_(r), mode_(mode), index_(g) {}
 
   QuantPlan run() {
     QuantPlan plan;
@@ -49,6 +51,12 @@ class Planner {
       d.op_type = node.op_type;
       d.reason = skip_reason(i);
       plan.quantized[i] = d.reason.empty();
+    }
+    if (mode_ == PlanMode::kDynamic) {
+      for (size_t i = 0; i < n; ++i) {
+        if (plan.quantized[i]) quantize_dynamic_node(plan, i);
+      }
+      return plan;
     }
     mark_fused_activations(plan);
     for (size_t i = 0; i < n; ++i) {
@@ -98,9 +106,17 @@ class Planner {
     }
   }
 
+  // "first" and "last": the first and last Conv/Gemm/MatMul; in dynamic mode, the first and last
+  // node with a constant weight, recurrent ones included.
+  bool counts_as_layer(const Node& node) const {
+    if (!node.domain.empty()) return false;
+    if (mode_ == PlanMode::kStatic) return is_compute(node.op_type);
+    return has_constant_weight(g_, node);
+  }
+
   void find_first_and_last() {
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
-      if (!is_compute(g_.nodes[i].op_type) || !g_.nodes[i].domain.empty()) continue;
+      if (!counts_as_layer(g_.nodes[i])) continue;
       if (first_ < 0) first_ = static_cast<int>(i);
       last_ = static_cast<int>(i);
     }
@@ -108,7 +124,9 @@ class Planner {
 
   std::string skip_reason(size_t i) const {
     const Node& node = g_.nodes[i];
-    const auto& ops = r_.op_types.empty() ? default_quantized_ops() : r_.op_types;
+    const auto& ops = !r_.op_types.empty()          ? r_.op_types
+                      : mode_ == PlanMode::kDynamic ? default_dynamic_ops()
+                                                    : default_quantized_ops();
     if (!node.domain.empty() || ops.count(node.op_type) == 0) return "op type not quantized";
     if (r_.skip_op_types.count(node.op_type)) return "op type skipped by the recipe";
     if (r_.weight_only && !is_compute(node.op_type)) return "weight-only: no weights";
@@ -131,6 +149,7 @@ class Planner {
       return "weights are not constant";
     }
     if (r_.weight_only && !g_.is_initializer(node.input(1))) return "weights are not constant";
+    if (mode_ == PlanMode::kDynamic) return dynamic_support(g_, node);
     if (node.op_type == "Clip") {
       for (size_t k = 1; k < node.inputs.size(); ++k) {
         if (node.has_input(k) && !g_.is_initializer(node.input(k))) return "bounds not constant";
@@ -221,8 +240,16 @@ class Planner {
     if (!nq.weights.empty() || nq.bias_input >= 0) plan.nodes.push_back(nq);
   }
 
+  void quantize_dynamic_node(QuantPlan& plan, size_t i) {
+    NodeQuant nq = dynamic_weights(g_.nodes[i]);
+    nq.node = i;
+    plan.decisions[i].reason = dynamic_description(g_.nodes[i], r_.per_channel);
+    plan.nodes.push_back(nq);
+  }
+
   const Graph& g_;
   const QuantRecipe& r_;
+  PlanMode mode_;
   GraphIndex index_;
   std::set<std::string> internal_;
   int first_ = -1, last_ = -1;
@@ -238,8 +265,8 @@ std::set<std::string> QuantPlan::observed() const {
   return out;
 }
 
-QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe) {
-  return Planner(prepared, recipe).run();
+QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe, PlanMode mode) {
+  return Planner(prepared, recipe, mode).run();
 }
 
 }  // namespace quench::quant

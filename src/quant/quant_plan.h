@@ -41,8 +41,13 @@ struct QuantPlan {
   std::set<std::string> observed() const;
 };
 
+// Static: Q/DQ pairs on activations, calibrated. Dynamic: weights only, activations quantized at
+// run time; a node is quantized when dynamic_support() (dynamic_plan.h) accepts it.
+enum class PlanMode { kStatic, kDynamic };
+
 // kInvalidArgument when the recipe names a node (or a pattern matches none) that is not in the
 // graph.
-QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe);
+QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe,
+                            PlanMode mode = PlanMode::kStatic);
 
 }  // namespace quench::quant

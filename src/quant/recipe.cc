@@ -19,6 +19,11 @@ const std::set<std::string>& default_quantized_ops() {
   return ops;
 }
 
+const std::set<std::string>& default_dynamic_ops() {
+  static const std::set<std::string> ops = {"MatMul", "Gemm", "Conv", "LSTM", "GRU"};
+  return ops;
+}
+
 namespace {
 
 using json = nlohmann::json;

@@ -24,6 +24,7 @@ void prepare_session_graph(Graph& g, bool optimize) {
     fail(ErrorKind::kUnsupported, "the model has {} node(s) quench cannot run:{}", problems.size(),
          list);
   }
+  compute_half_in_float(g);
   infer_shapes(g, InferOptions{true});
   fold_constants(g);
   eliminate_dead_nodes(g);

@@ -9,6 +9,8 @@ BAD = os.path.join(ROOT, "tests", "data", "bad")
 CNN = os.path.join(ROOT, "models", "fmnist", "cnn.onnx")
 MOBILENET = os.path.join(ROOT, "models", "fmnist", "mobilenetv2.onnx")
 ORT_QDQ = os.path.join(ROOT, "models", "fmnist", "ort", "cnn.ort_qdq.onnx")
+LSTM = os.path.join(ROOT, "models", "fmnist", "lstm.onnx")
+VIT = os.path.join(ROOT, "models", "fmnist", "vit.onnx")
 
 # Exit codes (docs/cli.md).
 USAGE, INVALID_MODEL, UNSUPPORTED, IO = 2, 3, 4, 5
@@ -128,6 +130,59 @@ def quantize_cases(c, t):
     interrupt_calibration(c, t)
 
 
+def dynamic_cases(c, t):
+    """quench quantize --mode dynamic: refused options, nothing to quantize, small runs."""
+    out = t("dyn.onnx")
+    c.expect("dynamic with calibration data", ["quantize", CNN, "-o", out, "--mode", "dynamic",
+                                               "--calib", "fmnist:train"], USAGE,
+             "--mode dynamic", "no calibration data", "--calib")
+    c.expect("dynamic with --act", ["quantize", CNN, "-o", out, "--mode", "dynamic", "--act", "s8"],
+             USAGE, "--act-granularity")
+    c.expect("granularity in static mode", ["quantize", CNN, "-o", out, "--calib", "random:8",
+                                            "--act-granularity", "token"], USAGE, "dynamic only")
+    c.expect("unknown granularity", ["quantize", CNN, "-o", out, "--mode", "dynamic",
+                                     "--act-granularity", "channel"], USAGE, "--act-granularity")
+    c.expect("unknown mode", ["quantize", CNN, "-o", out, "--mode", "int3"], USAGE, "int3")
+    c.expect("nothing to quantize", ["quantize", CNN, "-o", out, "--mode", "dynamic", "--skip-op",
+                                     "Conv", "Gemm"], USAGE, "nothing to quantize", "Conv",
+             "no file written")
+    c.expect("dynamic on a quantized model", ["quantize", ORT_QDQ, "-o", out, "--mode", "dynamic"],
+             USAGE, "already quantized")
+    if os.path.exists(out):
+        print("FAILED  a refused dynamic quantization wrote its output")
+        c.failures.append("dynamic output left behind")
+    c.expect("dynamic lstm, first layer kept", ["quantize", LSTM, "-o", out, "--mode", "dynamic",
+                                                "--skip", "first"], 0)
+    c.expect("the dynamic lstm runs", ["eval", out, "--limit", "64"], 0)
+    c.expect("dynamic vit per token", ["quantize", VIT, "-o", t("vit_tok.onnx"), "--mode",
+                                       "dynamic", "--act-granularity", "token"], 0)
+    c.expect("the per-token vit runs", ["eval", t("vit_tok.onnx"), "--limit", "64"], 0)
+
+
+def half_cases(c, t):
+    """quench quantize --mode fp16 / bf16: refused options and inputs, small runs."""
+    out = t("half.onnx")
+    c.expect("fp16 with calibration data", ["quantize", CNN, "-o", out, "--mode", "fp16", "--calib",
+                                            "fmnist:train"], USAGE, "--mode fp16", "--calib")
+    c.expect("bf16 with --per-tensor", ["quantize", CNN, "-o", out, "--mode", "bf16", "--per-tensor"],
+             USAGE, "--per-tensor")
+    c.expect("--keep-io-types in dynamic mode", ["quantize", CNN, "-o", out, "--mode", "dynamic",
+                                                 "--keep-io-types", "false"], USAGE, "fp16 and bf16")
+    c.expect("fp16 on a quantized model", ["quantize", ORT_QDQ, "-o", out, "--mode", "fp16"], USAGE,
+             "already quantized")
+    c.expect("fp16 with first", ["quantize", CNN, "-o", out, "--mode", "fp16", "--skip", "first"],
+             USAGE, "first")
+    if os.path.exists(out):
+        print("FAILED  a refused fp16 conversion wrote its output")
+        c.failures.append("fp16 output left behind")
+    c.expect("fp16 cnn", ["quantize", CNN, "-o", t("cnn16.onnx"), "--mode", "fp16"], 0)
+    c.expect("the fp16 cnn runs", ["eval", t("cnn16.onnx"), "--limit", "64"], 0)
+    c.expect("fp16 of an fp16 model", ["quantize", t("cnn16.onnx"), "-o", out, "--mode", "fp16"],
+             USAGE, "already holds float16")
+    c.expect("bf16 lstm, half inputs", ["quantize", LSTM, "-o", t("lstm_bf16.onnx"), "--mode", "bf16",
+                                        "--keep-io-types", "false"], 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -182,6 +237,8 @@ def main():
         c.expect("bad option value", ["bench", CNN, "--batch", "0"], USAGE, "--batch")
         c.expect("bad shape option", ["bench", CNN, "--shape", "1,x,28"], USAGE, "--shape")
         quantize_cases(c, t)
+        dynamic_cases(c, t)
+        half_cases(c, t)
         if c.failures:
             print(f"{len(c.failures)} case(s) failed: {', '.join(c.failures)}")
             return 1

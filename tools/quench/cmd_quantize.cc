@@ -1,4 +1,5 @@
-// quench quantize MODEL -o OUT: static post-training quantization to a QDQ ONNX model.
+// quench quantize MODEL -o OUT: post-training quantization, static (a QDQ ONNX model from
+// calibrated ranges) or dynamic (int8 weights, activations quantized at run time).
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -21,6 +22,8 @@ struct QuantizeCmdOptions {
   CalibrationCliOptions calib;
   bool per_tensor = false;
   std::string act;
+  std::string act_granularity;
+  bool keep_io_types = true;
   std::vector<std::string> skip;
   std::vector<std::string> skip_ops;
   std::string recipe;
@@ -30,15 +33,16 @@ struct QuantizeCmdOptions {
   LowBitCliOptions lowbit;
 };
 
-int run_quantize(const QuantizeCmdOptions& o) {
-  require(o.mode == "static", ErrorKind::kUnsupported,
-          "--mode {}: only static quantization is available so far", o.mode);
-  check_writable(o.output, "output model");
-  QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+// Static: calibrate (or read a table), then write the QDQ model, with the low-bit options.
+Model quantize_static_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
+                          QuantizeReport& report, nlohmann::json& extra) {
   o.lowbit.apply(recipe);
   require(!o.calib_data.empty() || !o.table.empty() || recipe.weight_only,
           ErrorKind::kInvalidArgument,
           "static quantization needs calibration data (--calib DATA) or a table (--table)");
+  require(o.act_granularity.empty(), ErrorKind::kInvalidArgument,
+          "--act-granularity applies to --mode dynamic only (static activations are calibrated "
+          "per tensor)");
   require(!(o.lowbit.cle || o.lowbit.smoothquant >= 0.f) || o.table.empty(),
           ErrorKind::kInvalidArgument,
           "--cle and --smoothquant change the model's ranges, so a table made before them does "
@@ -46,7 +50,6 @@ int run_quantize(const QuantizeCmdOptions& o) {
   require(!o.lowbit.rounding() || !o.calib_data.empty(), ErrorKind::kInvalidArgument,
           "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
           "table gives activation ranges only");
-  const Model fp32 = load_model(o.model);
   std::unique_ptr<Dataset> data;
   if (!o.calib_data.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
   Model prepared = prepare_for_quantization(fp32);
@@ -60,20 +63,74 @@ int run_quantize(const QuantizeCmdOptions& o) {
     table = calibrate(prepared, *data, recipe, co);
   }
   warn_nonfinite(table);
-  QuantizeReport report;
+  extra["method"] = calibration_method_name(table.config.method);
+  extra["calib_samples"] = table.samples;
+  extra["weight_bits"] = recipe.weight_bits;
+  extra["rounding_seconds"] = 0.0;
+  if (!o.lowbit.rounding()) return quantize_static(prepared, table, recipe, &report);
   WeightRoundingReport rounding;
-  const Model quantized =
-      o.lowbit.rounding()
-          ? quantize_rounded(prepared, table, recipe, *data,
-                             o.lowbit.rounding_options(o.calib.to_options(), o.threads), &report,
-                             &rounding)
-          : quantize_static(prepared, table, recipe, &report);
-  save_model(quantized, o.output);
+  Model quantized = quantize_rounded(prepared, table, recipe, *data,
+                                     o.lowbit.rounding_options(o.calib.to_options(), o.threads),
+                                     &report, &rounding);
   for (const auto& note : rounding.notes) std::cout << "  note: " << note << "\n";
-  if (o.lowbit.rounding()) {
-    std::cout << fmt::format("weights of {} layer(s) chosen in {:.1f} s\n", rounding.layers,
-                             rounding.seconds);
-  }
+  std::cout << fmt::format("weights of {} layer(s) chosen in {:.1f} s\n", rounding.layers,
+                           rounding.seconds);
+  extra["rounding_seconds"] = rounding.seconds;
+  return quantized;
+}
+
+// Dynamic: no calibration; activations are quantized from each batch at run time.
+Model quantize_dynamic_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe,
+                           const Model& fp32, QuantizeReport& report, nlohmann::json& extra) {
+  require(o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--mode dynamic takes its activation ranges from each batch at run time and uses no "
+          "calibration data; drop {} (or use --mode static)",
+          o.calib_data.empty() ? "--table" : "--calib");
+  require(o.act.empty(), ErrorKind::kInvalidArgument,
+          "--act does not apply to --mode dynamic: activations are u8 per tensor "
+          "(--act-granularity tensor) or s8 per token (--act-granularity token)");
+  DynamicQuantOptions options;
+  if (o.act_granularity == "token") options.act_granularity = ActGranularity::kToken;
+  extra["act_granularity"] = act_granularity_name(options.act_granularity);
+  return quantize_dynamic(prepare_for_quantization(fp32), recipe, options, &report);
+}
+
+// fp16 / bf16: weights and activations stored in the half type; nothing to calibrate.
+Model half_precision_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, const Model& fp32,
+                         QuantizeReport& report, nlohmann::json& extra) {
+  require(o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--mode {} converts weights and activations to a 16-bit float type and uses no "
+          "calibration data; drop {}",
+          o.mode, o.calib_data.empty() ? "--table" : "--calib");
+  require(o.act.empty() && o.act_granularity.empty() && !o.per_tensor, ErrorKind::kInvalidArgument,
+          "--act, --act-granularity and --per-tensor apply to int8 quantization, not to --mode {}",
+          o.mode);
+  HalfPrecisionOptions options;
+  options.type = o.mode == "bf16" ? DType::kBFloat16 : DType::kFloat16;
+  options.keep_io_types = o.keep_io_types;
+  extra["keep_io_types"] = o.keep_io_types;
+  return convert_to_half_precision(prepare_for_quantization(fp32), recipe, options, &report);
+}
+
+int run_quantize(const QuantizeCmdOptions& o) {
+  const bool half = o.mode == "fp16" || o.mode == "bf16";
+  require(o.mode == "static" || o.mode == "dynamic" || half, ErrorKind::kInvalidArgument,
+          "--mode {}: expected static, dynamic, fp16 or bf16", o.mode);
+  require(half || o.keep_io_types, ErrorKind::kInvalidArgument,
+          "--keep-io-types applies to --mode fp16 and bf16 only");
+  require(o.mode == "static" || !o.lowbit.any(), ErrorKind::kInvalidArgument,
+          "--weights, --group-size, --weight-only, --int4-storage, --gptq, --adaround, "
+          "--bias-correction, --cle and --smoothquant apply to --mode static only");
+  check_writable(o.output, "output model");
+  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  const Model fp32 = load_model(o.model);
+  QuantizeReport report;
+  nlohmann::json extra = nlohmann::json::object();
+  const Model quantized = half ? half_precision_cmd(o, recipe, fp32, report, extra)
+                          : o.mode == "dynamic"
+                              ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
+                              : quantize_static_cmd(o, recipe, fp32, report, extra);
+  save_model(quantized, o.output);
 
   const uint64_t before = std::filesystem::file_size(o.model);
   const uint64_t after = std::filesystem::file_size(o.output);
@@ -102,20 +159,18 @@ int run_quantize(const QuantizeCmdOptions& o) {
       human_bytes(report.weight_bytes_before), human_bytes(report.weight_bytes_after));
   std::cout << "wrote " << o.output << "\n";
   if (o.json) {
-    print_json({{"model", o.model},
-                {"output", o.output},
-                {"mode", o.mode},
-                {"method", calibration_method_name(table.config.method)},
-                {"calib_samples", table.samples},
-                {"quantized_nodes", report.quantized_nodes},
-                {"skipped_nodes", report.skipped_nodes},
-                {"skipped", skipped_json},
-                {"activation_tensors", report.activation_tensors},
-                {"weight_tensors", report.weight_tensors},
-                {"bytes_before", before},
-                {"bytes_after", after},
-                {"weight_bits", recipe.weight_bits},
-                {"rounding_seconds", rounding.seconds}});
+    nlohmann::json j = {{"model", o.model},
+                        {"output", o.output},
+                        {"mode", o.mode},
+                        {"quantized_nodes", report.quantized_nodes},
+                        {"skipped_nodes", report.skipped_nodes},
+                        {"skipped", skipped_json},
+                        {"activation_tensors", report.activation_tensors},
+                        {"weight_tensors", report.weight_tensors},
+                        {"bytes_before", before},
+                        {"bytes_after", after}};
+    j.update(extra);
+    print_json(j);
   }
   return 0;
 }
@@ -124,10 +179,18 @@ int run_quantize(const QuantizeCmdOptions& o) {
 
 void add_quantize_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<QuantizeCmdOptions>();
-  CLI::App* cmd = app.add_subcommand("quantize", "Quantize an FP32 model (QDQ ONNX output)");
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize an FP32 model (static QDQ or dynamic)");
   cmd->add_option("model", o->model, "ONNX model file (FP32)")->required();
   cmd->add_option("-o,--output", o->output, "Quantized model to write")->required();
-  cmd->add_option("--mode", o->mode, "static")->capture_default_str();
+  cmd->add_option("--mode", o->mode,
+                  "static (calibrated QDQ), dynamic (no calibration), fp16 or bf16 (16-bit floats)")
+      ->capture_default_str();
+  cmd->add_option("--keep-io-types", o->keep_io_types,
+                  "fp16/bf16: keep the graph inputs and outputs float32 (true/false)")
+      ->capture_default_str();
+  cmd->add_option("--act-granularity", o->act_granularity,
+                  "Dynamic mode: activations per tensor (u8, default) or per token (s8)")
+      ->check(CLI::IsMember({"tensor", "token"}));
   cmd->add_option("--calib", o->calib_data, "Calibration data (fmnist:train, folder:DIR, ...)");
   cmd->add_option("--table", o->table, "Use this calibration table instead of calibrating");
   cmd->add_flag("--per-tensor", o->per_tensor, "Per-tensor weight scales (default per channel)");

@@ -23,6 +23,11 @@ struct LowBitCliOptions {
   float smoothquant = -1.f;  // migration strength; negative: off
 
   bool rounding() const { return gptq || adaround || bias_correction; }
+  // Whether any option differs from plain 8-bit static quantization.
+  bool any() const {
+    return weights != "int8" || group_size != 0 || weight_only || int4_storage || rounding() ||
+           cle || smoothquant >= 0.f;
+  }
   // Checks the combination and sets the recipe's weight format.
   void apply(QuantRecipe& recipe) const;
   WeightRoundingOptions rounding_options(const CalibrateOptions& calib, int threads) const;

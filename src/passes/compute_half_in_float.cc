@@ -1,0 +1,144 @@
+// float16 and bfloat16 models: quench's kernels compute in float32 (docs/quantization.md,
+// "Half precision"). Each node that reads a half-precision value gets Casts to float32 on
+// those inputs and Casts back to the half type on its float32 outputs, so every value keeps the
+// type and the rounding the file describes; constant folding then converts half weights to
+// float32 once, when the session is built. Cast, CastLike, Shape and Size read any type and are
+// left alone.
+#include <set>
+
+#include "core/check.h"
+#include "ops/op_registry.h"
+#include "quench/passes.h"
+
+namespace quench {
+namespace {
+
+bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
+
+bool reads_any_type(const Node& node) {
+  static const std::set<std::string> ops = {"Cast", "CastLike", "Shape", "Size"};
+  return node.domain.empty() && ops.count(node.op_type) != 0;
+}
+
+class HalfToFloat {
+ public:
+  explicit HalfToFloat(Graph& g) : g_(g) {}
+
+  int run() {
+    std::vector<Node> out;
+    int wrapped = 0;
+    for (Node& node : g_.nodes) {
+      const DType half = half_input_type(node);
+      if (half == DType::kUndefined || reads_any_type(node)) {
+        // Only to learn which later values are half: infer_shapes reports errors afterwards.
+        try {
+          infer(node);
+        } catch (const Error&) {
+        }
+        out.push_back(std::move(node));
+        continue;
+      }
+      ++wrapped;
+      for (std::string& in : node.inputs) {
+        if (!in.empty() && is_half(type_of(in))) in = cast(in, DType::kFloat32, out);
+      }
+      const std::vector<ValueInfo> outputs = infer(node);
+      std::vector<Node> back;
+      for (size_t i = 0; i < node.outputs.size(); ++i) {
+        std::string& y = node.outputs[i];
+        if (y.empty() || outputs[i].dtype != DType::kFloat32) continue;
+        const std::string original = y;
+        y = g_.unique_name(original + "_float");
+        g_.values[y] = ValueInfo{DType::kFloat32, outputs[i].shape, ""};
+        back.push_back(cast_node(y, half, original));
+        g_.values[original].dtype = half;
+      }
+      out.push_back(std::move(node));
+      for (Node& n : back) out.push_back(std::move(n));
+    }
+    g_.nodes = std::move(out);
+    return wrapped;
+  }
+
+ private:
+  DType type_of(const std::string& value) const {
+    if (const Tensor* t = g_.initializer(value)) return t->dtype();
+    const ValueInfo* info = g_.info(value);
+    return info ? info->dtype : DType::kUndefined;
+  }
+
+  // The half type the node reads, or kUndefined; kInvalidModel when it mixes float16 and
+  // bfloat16.
+  DType half_input_type(const Node& node) const {
+    DType found = DType::kUndefined;
+    for (const std::string& in : node.inputs) {
+      if (in.empty() || !is_half(type_of(in))) continue;
+      const DType t = type_of(in);
+      QUENCH_CHECK(found == DType::kUndefined || found == t, ErrorKind::kInvalidModel,
+                   "{} mixes float16 and bfloat16 inputs ('{}' is {}); quench computes half "
+                   "precision in float32 and needs one half type per node",
+                   node.describe(), in, dtype_name(t));
+      found = t;
+    }
+    return found;
+  }
+
+  std::vector<ValueInfo> infer(const Node& node) {
+    std::vector<const ValueInfo*> inputs;
+    std::vector<const Tensor*> constants;
+    std::vector<ValueInfo> storage(node.inputs.size());
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const std::string& in = node.inputs[i];
+      const Tensor* t = in.empty() ? nullptr : g_.initializer(in);
+      if (t != nullptr) storage[i] = ValueInfo{t->dtype(), symbolic(t->shape()), ""};
+      const ValueInfo* info = in.empty() ? nullptr : (t ? &storage[i] : g_.info(in));
+      inputs.push_back(info && info->dtype != DType::kUndefined ? info : nullptr);
+      constants.push_back(t);
+    }
+    std::vector<ValueInfo> outputs(node.outputs.size());
+    const OpDef* def = op_registry().find(node.domain, node.op_type);
+    QUENCH_CHECK(def != nullptr, ErrorKind::kUnsupported, "{}: op not supported", node.describe());
+    InferContext ctx(node, g_.opset(node.domain), inputs, constants, outputs);
+    def->infer(ctx);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!node.outputs[i].empty() && outputs[i].dtype != DType::kUndefined) {
+        g_.values[node.outputs[i]] = outputs[i];
+      }
+    }
+    return outputs;
+  }
+
+  Node cast_node(const std::string& from, DType to, const std::string& output) {
+    Node c;
+    c.op_type = "Cast";
+    c.name = output + "/Cast";
+    c.inputs = {from};
+    c.outputs = {output};
+    c.set_attr("to", static_cast<int64_t>(to));
+    return c;
+  }
+
+  // `value` as `to` (one Cast per value, shared by its readers).
+  std::string cast(const std::string& value, DType to, std::vector<Node>& out) {
+    auto done = casts_.find(value);
+    if (done != casts_.end()) return done->second;
+    const std::string name = g_.unique_name(value + "_as_float");
+    const ValueInfo* info = g_.info(value);
+    g_.values[name] = ValueInfo{to, info ? info->shape : std::nullopt, ""};
+    out.push_back(cast_node(value, to, name));
+    casts_[value] = name;
+    return name;
+  }
+
+  Graph& g_;
+  std::map<std::string, std::string> casts_;
+};
+
+}  // namespace
+
+int compute_half_in_float(Graph& graph) {
+  topological_sort(graph);
+  return HalfToFloat(graph).run();
+}
+
+}  // namespace quench

@@ -1,0 +1,172 @@
+// --mode fp16 / bf16 (convert_to_half_precision) and quench running half-precision models
+// (compute_half_in_float): types, casts, the kept-float list, and results against float math.
+#include <cmath>
+
+#include "core/half.h"
+#include "quench/model_io.h"
+#include "quench/passes.h"
+#include "quench/quantize.h"
+#include "quench/session.h"
+#include "session_test_util.h"
+#include "test_util.h"
+
+namespace quench {
+namespace {
+
+// One float16 rounding of a value of magnitude <= 1 (10 fraction bits), twice for the product's
+// rounding and the output's.
+constexpr double kHalfTolerance = 2.0 / 1024;
+
+Tensor run_one(const Model& m, const Tensor& x) {
+  return Session(m, testing::one_thread(true)).run({x})[0];
+}
+
+DType value_type(const Graph& g, const std::string& v) {
+  if (const Tensor* t = g.initializer(v)) return t->dtype();
+  const ValueInfo* info = g.info(v);
+  return info ? info->dtype : DType::kUndefined;
+}
+
+class HalfModels : public ::testing::TestWithParam<DType> {};
+
+TEST_P(HalfModels, CnnWeightsHalfIoFloatSameTop1) {
+  const DType half = GetParam();
+  const Model fp32 = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  HalfPrecisionOptions options;
+  options.type = half;
+  QuantizeReport report;
+  const Model m = convert_to_half_precision(fp32, QuantRecipe{}, options, &report);
+  EXPECT_NO_THROW(check_model(m));
+  for (const auto& [name, t] : m.graph.initializers) {
+    EXPECT_NE(t.dtype(), DType::kFloat32) << name;  // every float weight stored in 16 bits
+  }
+  EXPECT_EQ(value_type(m.graph, m.graph.inputs[0]), DType::kFloat32);
+  EXPECT_EQ(value_type(m.graph, m.graph.outputs[0]), DType::kFloat32);
+  EXPECT_EQ(report.weight_bytes_after * 2, report.weight_bytes_before);
+  // Ops in the list read and write the half type; the others float32.
+  for (const Node& n : m.graph.nodes) {
+    if (n.op_type == "Cast") continue;
+    const bool in_half = half_precision_ops(half).count(n.op_type) != 0;
+    EXPECT_EQ(value_type(m.graph, n.outputs[0]), in_half ? half : DType::kFloat32) << n.name;
+  }
+  const Tensor x = testing::fmnist_images_or_random(64);
+  testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
+
+  options.keep_io_types = false;
+  const Model io = convert_to_half_precision(fp32, QuantRecipe{}, options);
+  EXPECT_EQ(value_type(io.graph, io.graph.inputs[0]), half);
+  EXPECT_EQ(value_type(io.graph, io.graph.outputs[0]), half);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, HalfModels, ::testing::Values(DType::kFloat16, DType::kBFloat16));
+
+TEST(HalfPrecision, VitKeepsNormalisationsAndSoftmaxFloat) {
+  const Model fp32 = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  QuantRecipe recipe;
+  recipe.skip_op_types = {"Gemm"};
+  QuantizeReport report;
+  const Model m = convert_to_half_precision(fp32, recipe, HalfPrecisionOptions{}, &report);
+  EXPECT_NO_THROW(check_model(m));
+  int kept = 0;
+  for (const Node& n : m.graph.nodes) {
+    if (n.op_type == "LayerNormalization" || n.op_type == "Softmax" || n.op_type == "Gemm") {
+      EXPECT_EQ(value_type(m.graph, n.inputs[0]), DType::kFloat32) << n.name;
+      EXPECT_EQ(value_type(m.graph, n.outputs[0]), DType::kFloat32) << n.name;
+      ++kept;
+    }
+    if (n.op_type == "MatMul") {
+      EXPECT_EQ(value_type(m.graph, n.outputs[0]), DType::kFloat16) << n.name;
+    }
+  }
+  EXPECT_EQ(kept, 9 + 4 + 1);
+  for (const NodeDecision& d : report.nodes) {
+    if (d.op_type == "Gemm") {
+      EXPECT_EQ(d.reason, "op type skipped by the recipe");
+    }
+  }
+  const Tensor x = testing::fmnist_images_or_random(64);
+  testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
+}
+
+TEST(HalfPrecision, BadRequestsAreRefused) {
+  const Model fp32 = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  const Model m = convert_to_half_precision(fp32, QuantRecipe{}, HalfPrecisionOptions{});
+  try {
+    convert_to_half_precision(m, QuantRecipe{}, HalfPrecisionOptions{});
+    FAIL() << "a float16 model was converted again";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("already holds float16"), std::string::npos) << e.what();
+  }
+  QuantRecipe first;
+  first.skip_nodes = {"first"};
+  EXPECT_THROW(convert_to_half_precision(fp32, first, HalfPrecisionOptions{}), Error);
+  HalfPrecisionOptions int8;
+  int8.type = DType::kInt8;
+  EXPECT_THROW(convert_to_half_precision(fp32, QuantRecipe{}, int8), Error);
+}
+
+// x [2, 3] float16 -> MatMul(w float16) -> Relu -> y float16, as a file written by another tool.
+Model half_matmul_model(DType w_type) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"y"};
+  g.values["x"] = ValueInfo{DType::kFloat16, SymbolicShape{2, 3}, ""};
+  g.values["y"] = ValueInfo{DType::kFloat16, std::nullopt, ""};
+  Tensor w = Tensor::empty(w_type, {3, 2});
+  const float values[] = {0.5f, -0.25f, 0.125f, 1.f, -0.75f, 0.3f};
+  for (int i = 0; i < 6; ++i) {
+    static_cast<uint16_t*>(w.raw_data())[i] =
+        w_type == DType::kFloat16 ? float_to_half(values[i]) : float_to_bfloat16(values[i]);
+  }
+  g.initializers["w"] = w;
+  g.values["w"] = ValueInfo{w_type, SymbolicShape{3, 2}, ""};
+  g.nodes = {testing::make_node("MatMul", {"x", "w"}, {"xw"}),
+             testing::make_node("Relu", {"xw"}, {"y"})};
+  g.nodes[0].name = "matmul";
+  g.nodes[1].name = "relu";
+  return m;
+}
+
+TEST(HalfPrecision, RuntimeComputesInFloatAndRoundsEveryValue) {
+  const Model m = half_matmul_model(DType::kFloat16);
+  Tensor x = Tensor::empty(DType::kFloat16, {2, 3});
+  const float xs[] = {0.1f, -0.2f, 0.7f, 1.f, 0.3f, -0.9f};
+  for (int i = 0; i < 6; ++i) static_cast<uint16_t*>(x.raw_data())[i] = float_to_half(xs[i]);
+  const Tensor y = run_one(m, x);
+  ASSERT_EQ(y.dtype(), DType::kFloat16);
+  const Tensor& w = *m.graph.initializer("w");
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      double sum = 0;
+      for (int k = 0; k < 3; ++k) {
+        sum += static_cast<double>(
+                   half_to_float(static_cast<const uint16_t*>(x.raw_data())[r * 3 + k])) *
+               half_to_float(static_cast<const uint16_t*>(w.raw_data())[k * 2 + c]);
+      }
+      const double want = std::max(sum, 0.0);
+      const float got = half_to_float(static_cast<const uint16_t*>(y.raw_data())[r * 2 + c]);
+      EXPECT_NEAR(got, want, kHalfTolerance) << r << "," << c;
+      // The output is a float16 value: converting it back is exact.
+      EXPECT_EQ(half_to_float(float_to_half(got)), got);
+    }
+  }
+}
+
+TEST(HalfPrecision, MixedHalfTypesInOneNodeAreRefused) {
+  Model m = half_matmul_model(DType::kBFloat16);  // x float16, w bfloat16
+  Graph g = m.graph;
+  try {
+    compute_half_in_float(g);
+    FAIL() << "a node mixing float16 and bfloat16 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel);
+    EXPECT_NE(std::string(e.what()).find("mixes float16 and bfloat16"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace quench
