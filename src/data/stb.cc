@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/resource_check.h"
+#include "data/jpeg_segments.h"
 #include "quench/error.h"
 
 #pragma GCC diagnostic push
@@ -69,6 +70,8 @@ ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
   if (png_dimensions(bytes, png_width, png_height)) {
     check_image_pixels(png_width, png_height, fmt::format("image '{}'", path));
   }
+  // stb's header probe reads Huffman tables that come before the frame header.
+  check_jpeg_huffman_tables(bytes, path);
   ImageInfo info;
   if (!stbi_info_from_memory(as_stbi(bytes), length_of(bytes, path), &info.width, &info.height,
                              &info.channels)) {
