@@ -31,6 +31,14 @@ struct UnsupportedNode {
 // The nodes of `graph` quench cannot run; empty when it runs them all.
 std::vector<UnsupportedNode> unsupported_nodes(const Graph& graph);
 
+// Every reason quench cannot run `model`, in the order a session meets them: the structure
+// (graph_problems: dangling inputs, cycles, ...), unsupported nodes (kUnsupported), shape
+// inference node by node; then, when those pass, the session's own preparation and a plan for
+// the declared input shapes with unknown dims set to 1, which finds what only concrete shapes
+// reveal (a kernel larger than its input, a buffer over the limits of quench/limits.h).
+// Empty when quench can run the model.
+std::vector<GraphProblem> model_problems(const Model& model);
+
 // Whether `graph` holds QuantizeLinear / DequantizeLinear nodes (a QDQ model).
 bool is_qdq_graph(const Graph& graph);
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "quench/error.h"
 #include "quench/graph.h"
 
 namespace quench {
@@ -14,14 +15,28 @@ namespace quench {
 // ordered graphs). kInvalidModel naming a node on the cycle when there is one.
 void topological_sort(Graph& graph);
 
+// A problem found in a graph: its kind, where (a node's description, a value; empty when the
+// problem is the graph's) and the whole message (what, where, expected vs got).
+struct GraphProblem {
+  ErrorKind kind = ErrorKind::kInvalidModel;
+  std::string node;
+  std::string value;
+  std::string message;
+};
+
 // Structure checks: names unique, every node input produced by a graph input, an initializer or
-// exactly one node, graph outputs produced, no cycle. kInvalidModel with the value and node.
+// exactly one node, graph outputs produced, no cycle. Every problem found, in graph order.
+std::vector<GraphProblem> graph_problems(const Graph& graph);
+// graph_problems(), as one kInvalidModel error listing them all (none: returns).
 void verify_graph(const Graph& graph);
 
 struct InferOptions {
   // Unknown ops, and inferred types that contradict declared ones, are errors (else they leave
   // the outputs' types and shapes unknown).
   bool strict = false;
+  // When set, a node whose inference fails adds its problem here, its outputs stay unknown and
+  // the sweep goes on (to report every problem); unknown ops are skipped.
+  std::vector<GraphProblem>* problems = nullptr;
 };
 // Infers the type and shape of every value it can, in topological order.
 void infer_shapes(Graph& graph, const InferOptions& options = {});

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "core/resource_check.h"
 
 namespace quench {
 
@@ -33,6 +34,7 @@ std::string shape_str(std::span<const int64_t> shape) {
 
 std::shared_ptr<void> aligned_alloc_shared(size_t bytes) {
   constexpr size_t kAlign = 64;
+  check_buffer_bytes(bytes, "a buffer");
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
   void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
   if (p == nullptr) fail(ErrorKind::kResource, "out of memory allocating {} bytes", bytes);
@@ -51,9 +53,7 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
          info.name, shape_str(shape), kMaxTensorBytes);
   }
   const uint64_t bytes = storage_bytes(dtype, t.numel_);
-  QUENCH_CHECK(bytes <= kMaxTensorBytes, ErrorKind::kResource,
-               "tensor of type {} and shape {} needs {} bytes, more than the limit of {}",
-               info.name, shape_str(shape), bytes, kMaxTensorBytes);
+  check_tensor_fits(dtype, shape, "a tensor");
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.data_ = aligned_alloc_shared(bytes);

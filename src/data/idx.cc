@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/file_util.h"
+#include "core/resource_check.h"
 #include "data/gzip.h"
 #include "data/stored_array.h"
 
@@ -88,9 +89,8 @@ StoredArray open_gzipped(const std::string& path, const std::string& compressed)
                "'{}': IDX file is truncated: shape {} needs {} bytes of data, more than {} "
                "compressed bytes can hold",
                path, shape_str(header.shape), header.data_bytes, compressed.size());
-  QUENCH_CHECK(header.data_bytes <= kMaxTensorBytes, ErrorKind::kResource,
-               "'{}': IDX data of shape {} needs {} bytes, more than the limit of {}", path,
-               shape_str(header.shape), header.data_bytes, kMaxTensorBytes);
+  check_buffer_bytes(header.data_bytes, fmt::format("'{}': gzipped IDX data of shape {}", path,
+                                                    shape_str(header.shape)));
   auto bytes = std::make_shared<std::vector<unsigned char>>(header.data_bytes);
   const uint64_t got = reader.read(bytes->data(), header.data_bytes);
   QUENCH_CHECK(got == header.data_bytes, ErrorKind::kInvalidArgument, "{}",

@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/file_util.h"
+#include "core/resource_check.h"
 #include "data/sources.h"
 #include "data/stb.h"
 #include "data/transform.h"
@@ -74,6 +75,8 @@ class FolderDataset final : public Dataset {
       }
       // HWC bytes to CHW floats.
       const int64_t plane = int64_t{image.height} * image.width;
+      check_buffer_bytes(static_cast<uint64_t>(plane * channels_) * sizeof(float),
+                         fmt::format("image '{}' as floats", item.path));
       planes.resize(static_cast<size_t>(plane * channels_));
       const unsigned char* pixels = image.pixels.get();
       for (int64_t pixel = 0; pixel < plane; ++pixel) {

@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/file_util.h"
+#include "core/resource_check.h"
 #include "data/npy_format.h"
 #include "quench/data.h"
 
@@ -289,6 +290,7 @@ NpyHeader read_npy_header(const RandomAccessFile& file) {
 Tensor read_npy(const std::filesystem::path& path) {
   const RandomAccessFile file(path, ".npy file");
   const NpyHeader header = read_npy_header(file);
+  check_tensor_fits(header.dtype, header.shape, fmt::format("'{}'", path.string()));
   Tensor tensor = Tensor::empty(header.dtype, header.shape);
   file.read_exact(header.data_offset, header.data_bytes, tensor.raw_data());
   if (header.dtype == DType::kBool) {

@@ -3,6 +3,8 @@
 #include "data/stb.h"
 
 #include "core/check.h"
+#include "core/resource_check.h"
+#include "data/jpeg_segments.h"
 #include "quench/error.h"
 
 #pragma GCC diagnostic push
@@ -12,7 +14,9 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
 #define STB_IMAGE_STATIC
@@ -35,6 +39,24 @@ const auto* as_stbi(std::string_view bytes) {
   return reinterpret_cast<const stbi_uc*>(bytes.data());
 }
 
+// A PNG's size from its IHDR chunk (signature, length, "IHDR", width, height, big-endian), read
+// before stb: stb refuses images over 2^30 bytes with a reason that a later format's probe then
+// overwrites ("unknown image type"), so a huge PNG would look like a file that is not an image.
+bool png_dimensions(std::string_view bytes, int64_t& width, int64_t& height) {
+  constexpr std::string_view kSignature = "\x89PNG\r\n\x1a\n";
+  if (bytes.size() < 24 || bytes.substr(0, 8) != kSignature || bytes.substr(12, 4) != "IHDR") {
+    return false;
+  }
+  auto be32 = [&](size_t at) {
+    int64_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  width = be32(16);
+  height = be32(20);
+  return true;
+}
+
 int length_of(std::string_view bytes, const std::string& path) {
   QUENCH_CHECK(bytes.size() <= static_cast<size_t>(INT32_MAX), ErrorKind::kResource,
                "image '{}' is larger than 2 GB", path);
@@ -44,15 +66,19 @@ int length_of(std::string_view bytes, const std::string& path) {
 }  // namespace
 
 ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
+  int64_t png_width = 0, png_height = 0;
+  if (png_dimensions(bytes, png_width, png_height)) {
+    check_image_pixels(png_width, png_height, fmt::format("image '{}'", path));
+  }
+  // stb's header probe reads Huffman tables that come before the frame header.
+  check_jpeg_huffman_tables(bytes, path);
   ImageInfo info;
   if (!stbi_info_from_memory(as_stbi(bytes), length_of(bytes, path), &info.width, &info.height,
                              &info.channels)) {
     fail(ErrorKind::kInvalidArgument, "'{}' is not a PNG, JPEG, BMP or PGM/PPM image ({})", path,
          stbi_failure_reason());
   }
-  QUENCH_CHECK(int64_t{info.width} * info.height <= kMaxImagePixels, ErrorKind::kResource,
-               "image '{}' is {}x{} pixels, more than the limit of {}", path, info.width,
-               info.height, kMaxImagePixels);
+  check_image_pixels(info.width, info.height, fmt::format("image '{}'", path));
   return info;
 }
 

@@ -15,10 +15,8 @@ struct ImageInfo {
 };
 
 // Reads the image header only; kInvalidArgument naming `path` if it is not a PNG, JPEG, BMP or
-// PGM/PPM image, or is larger than kMaxImagePixels.
+// PGM/PPM image; kResource when it has more pixels than the limit (quench/limits.h).
 ImageInfo read_image_info(std::string_view bytes, const std::string& path);
-
-inline constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
 
 struct DecodedImage {
   std::unique_ptr<unsigned char, void (*)(void*)> pixels{nullptr, nullptr};  // HWC, 8 bits

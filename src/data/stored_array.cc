@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/resource_check.h"
 #include "data/npy_format.h"
 
 namespace quench {
@@ -52,6 +53,9 @@ std::vector<int64_t> StoredArray::read_all_int64(std::string_view what) const {
                "{} '{}' holds {} values; labels must be integers", what, path_,
                dtype_name(format_.dtype));
   const int64_t count = shape_numel(shape_);
+  // The raw bytes and the int64 copy are both held at once.
+  check_buffer_bytes(static_cast<uint64_t>(count) * (sizeof(int64_t) + dtype_size(format_.dtype)),
+                     fmt::format("{} '{}' of shape {}", what, path_, shape_str(shape_)));
   std::vector<unsigned char> raw(static_cast<size_t>(count) * dtype_size(format_.dtype));
   read_rows(0, rows(), raw.data());
   std::vector<int64_t> values(static_cast<size_t>(count));

@@ -1,6 +1,7 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "core/resource_check.h"
 #include "onnx/proto.h"
 
 namespace quench::onnx_io {
@@ -207,6 +208,7 @@ Model model_from_proto(const onnx::ModelProto& proto, const TensorSource& source
     if (g.is_initializer(vi.name())) continue;
     g.values[vi.name()] = value_info_from_proto(vi, origin, false);
   }
+  check_node_count(gp.node_size(), fmt::format("{}: graph '{}'", origin, gp.name()));
   g.nodes.reserve(gp.node_size());
   for (const auto& np : gp.node()) {
     Node node;

@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 #include "core/packing.h"
+#include "core/resource_check.h"
 #include "onnx/external_data.h"
 #include "onnx/proto.h"
 
@@ -37,12 +38,8 @@ CheckedLayout check_layout(const onnx::TensorProto& proto, const TensorSource& s
     QUENCH_CHECK(d >= 0, ErrorKind::kInvalidModel, "{}: tensor '{}' has a negative dimension: {}",
                  source.origin, name, shape_str(layout.shape));
   }
+  check_tensor_fits(dtype, layout.shape, fmt::format("{}: tensor '{}'", source.origin, name));
   layout.numel = shape_numel(layout.shape);
-  const uint64_t n = static_cast<uint64_t>(layout.numel);
-  QUENCH_CHECK(n <= kMaxTensorBytes && storage_bytes(dtype, layout.numel) <= kMaxTensorBytes,
-               ErrorKind::kResource,
-               "{}: tensor '{}' of shape {} is larger than the limit of {} bytes", source.origin,
-               name, shape_str(layout.shape), kMaxTensorBytes);
   layout.bytes = storage_bytes(dtype, layout.numel);
   return layout;
 }

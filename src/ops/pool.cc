@@ -167,20 +167,22 @@ std::pair<int64_t, int64_t> global_planes(const KernelContext& ctx) {
 
 template <class T>
 std::unique_ptr<Kernel> make_global_pool(const KernelContext& ctx) {
+  // The lambdas capture copies by name (planes = planes): clang before 16 cannot capture a
+  // structured binding itself.
   const auto [planes, plane_size] = global_planes(ctx);
   const std::string& op = ctx.node.op_type;
   if (op == "GlobalAveragePool") {
-    return ref::make_kernel([planes, plane_size](const KernelArgs& a) {
+    return ref::make_kernel([planes = planes, plane_size = plane_size](const KernelArgs& a) {
       ref::global_average_pool<T>(planes, plane_size, ref::in<T>(a, 0), ref::out<T>(a, 0));
     });
   }
   if (op == "GlobalMaxPool") {
-    return ref::make_kernel([planes, plane_size](const KernelArgs& a) {
+    return ref::make_kernel([planes = planes, plane_size = plane_size](const KernelArgs& a) {
       ref::global_max_pool<T>(planes, plane_size, ref::in<T>(a, 0), ref::out<T>(a, 0));
     });
   }
   const double p = lp_power(ctx.node, ctx.opset);
-  return ref::make_kernel([planes, plane_size, p](const KernelArgs& a) {
+  return ref::make_kernel([planes = planes, plane_size = plane_size, p](const KernelArgs& a) {
     ref::global_lp_pool<T>(planes, plane_size, ref::in<T>(a, 0), ref::out<T>(a, 0), p);
   });
 }

@@ -92,7 +92,7 @@ std::unique_ptr<Kernel> ref_concat(KernelContext& ctx) {
     ctx.fail(ErrorKind::kInvalidModel, "inputs add up to {} on axis {}, the output has {}",
              axis_sum, axis, out[axis]);
   }
-  return ref::make_kernel([outer, block_bytes](const KernelArgs& a) {
+  return ref::make_kernel([outer = outer, block_bytes](const KernelArgs& a) {
     char* y = static_cast<char*>(a.outputs[0]);
     for (int64_t o = 0; o < outer; ++o) {
       for (size_t i = 0; i < block_bytes.size(); ++i) {
@@ -193,7 +193,7 @@ std::unique_ptr<Kernel> ref_split(KernelContext& ctx) {
   const size_t in_block = static_cast<size_t>(in[axis] * inner) * bytes;
   std::vector<size_t> block_bytes;  // bytes of each output per outer index
   for (int64_t size : sizes) block_bytes.push_back(static_cast<size_t>(size * inner) * bytes);
-  return ref::make_kernel([outer, in_block, block_bytes](const KernelArgs& a) {
+  return ref::make_kernel([outer = outer, in_block, block_bytes](const KernelArgs& a) {
     for (int64_t o = 0; o < outer; ++o) {
       const char* x = static_cast<const char*>(a.inputs[0]) + o * in_block;
       for (size_t k = 0; k < block_bytes.size(); ++k) {

@@ -58,20 +58,30 @@ SymbolicShape reshape_dims(const InferContext& ctx, const SymbolicShape* input,
   }
   if (input == nullptr) return out;
 
-  // Copied dims appear on both sides and cancel; what remains must hold the same count.
+  // Copied dims appear on both sides and cancel; what remains must hold the same count. The
+  // products are checked: a count past 2^63 wrapped around once and made [65536]*4 reshape to
+  // [0] (UBSan, fuzzing's resource cases).
+  const auto times = [&](int64_t count, int64_t dim, const std::string& shape) {
+    int64_t product = 0;
+    if (__builtin_mul_overflow(count, dim, &product)) {
+      quench::fail(ErrorKind::kResource, "{}: shape {} has more than 2^63 elements",
+                   ctx.node().describe(), shape);
+    }
+    return product;
+  };
   int64_t in_known = 1, out_known = 1;
   std::vector<const Dim*> in_unknown;
   for (size_t i = 0; i < input->size(); ++i) {
     if (copied[i]) continue;
     if ((*input)[i].known()) {
-      in_known *= (*input)[i].value;
+      in_known = times(in_known, (*input)[i].value, shape_str(*input));
     } else {
       in_unknown.push_back(&(*input)[i]);
     }
   }
   for (size_t i = 0; i < out.size(); ++i) {
     if (!(i < copied.size() && copied[i]) && static_cast<int>(i) != infer_at) {
-      out_known *= out[i].value;
+      out_known = times(out_known, out[i].value, requested_str);
     }
   }
   if (infer_at < 0) {

@@ -47,9 +47,45 @@ bool can_fold(const Node& node, const Graph& graph, const FoldOptions& options) 
     if (info == nullptr || !info->shape || info->dtype == DType::kUndefined) return false;
     auto shape = concrete(*info->shape);
     if (!shape) return false;
-    bytes += static_cast<size_t>(storage_bytes(info->dtype, shape_numel(*shape)));
+    // Counted without overflow: a huge output is left for the planner to refuse, by name.
+    uint64_t numel = 1;
+    for (int64_t d : *shape) {
+      if (d != 0 && numel > options.max_folded_bytes / static_cast<uint64_t>(d)) return false;
+      numel *= static_cast<uint64_t>(d);
+    }
+    bytes += static_cast<size_t>(storage_bytes(info->dtype, static_cast<int64_t>(numel)));
   }
   return bytes <= options.max_folded_bytes;
+}
+
+// Infers the outputs of one node into the graph's value infos.
+void infer_node(Graph& graph, const Node& node, const OpDef& def, bool strict) {
+  std::vector<const ValueInfo*> inputs;
+  std::vector<const Tensor*> constants;
+  for (const auto& in : node.inputs) {
+    if (in.empty()) {
+      inputs.push_back(nullptr);
+      constants.push_back(nullptr);
+      continue;
+    }
+    ValueInfo& info = graph.info_mut(in);
+    const Tensor* value = graph.initializer(in);
+    if (value != nullptr) {  // an initializer's own type and shape are authoritative
+      info.dtype = value->dtype();
+      info.shape = symbolic(value->shape());
+    }
+    inputs.push_back(&info);
+    constants.push_back(value);
+  }
+  std::vector<ValueInfo> outputs(node.outputs.size());
+  InferContext ctx(node, graph.opset(node.domain), std::move(inputs), std::move(constants),
+                   outputs);
+  def.infer(ctx);
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    if (!node.outputs[i].empty()) {
+      merge_output(graph, node, node.outputs[i], std::move(outputs[i]), strict);
+    }
+  }
 }
 
 }  // namespace
@@ -63,38 +99,23 @@ int propagate(Graph& graph, const InferOptions& infer, const FoldOptions* fold) 
     const Node& node = graph.nodes[n];
     const OpDef* def = registry.find(node.domain, node.op_type);
     if (def == nullptr || def->infer == nullptr) {
-      QUENCH_CHECK(!infer.strict, ErrorKind::kUnsupported, "{}: {}", node.describe(),
-                   unsupported_reason(node, graph));
+      QUENCH_CHECK(!infer.strict || infer.problems != nullptr, ErrorKind::kUnsupported, "{}: {}",
+                   node.describe(), unsupported_reason(node, graph));
       continue;
     }
-    std::vector<const ValueInfo*> inputs;
-    std::vector<const Tensor*> constants;
-    for (const auto& in : node.inputs) {
-      if (in.empty()) {
-        inputs.push_back(nullptr);
-        constants.push_back(nullptr);
+    if (infer.problems != nullptr) {
+      try {
+        infer_node(graph, node, *def, infer.strict);
+      } catch (const Error& e) {
+        infer.problems->push_back(GraphProblem{e.kind(), node.describe(), "", e.what()});
         continue;
       }
-      ValueInfo& info = graph.info_mut(in);
-      const Tensor* value = graph.initializer(in);
-      if (value != nullptr) {  // an initializer's own type and shape are authoritative
-        info.dtype = value->dtype();
-        info.shape = symbolic(value->shape());
-      }
-      inputs.push_back(&info);
-      constants.push_back(value);
-    }
-    std::vector<ValueInfo> outputs(node.outputs.size());
-    const int64_t opset = graph.opset(node.domain);
-    InferContext ctx(node, opset, std::move(inputs), std::move(constants), outputs);
-    def->infer(ctx);
-    for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (!node.outputs[i].empty()) {
-        merge_output(graph, node, node.outputs[i], std::move(outputs[i]), infer.strict);
-      }
+    } else {
+      infer_node(graph, node, *def, infer.strict);
     }
     if (fold == nullptr) continue;
 
+    const int64_t opset = graph.opset(node.domain);
     std::vector<Tensor> values;
     if (node.op_type == "Shape" && node.domain.empty()) {
       const ValueInfo* in = graph.info(node.input(0));

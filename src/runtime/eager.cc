@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "ops/evaluate.h"
 
 namespace quench {
@@ -41,7 +43,14 @@ std::vector<Tensor> run_eager(const Graph& graph, const std::vector<Tensor>& inp
         args.push_back(&values.at(in));
       }
     }
-    std::vector<Tensor> outs = evaluate_node(node, graph.opset(node.domain), args);
+    std::vector<Tensor> outs;
+    try {
+      outs = evaluate_node(node, graph.opset(node.domain), args);
+    } catch (const Error& e) {
+      // A value-dependent shape met at run time: say which node asked for it.
+      if (e.kind() != ErrorKind::kResource) throw;
+      throw Error(e.kind(), fmt::format("{}: {}", node.describe(), e.what()));
+    }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       if (options.on_tensor) options.on_tensor(node.outputs[i], outs[i]);

@@ -1,9 +1,11 @@
 #include "quench/inspect.h"
 
 #include <map>
+#include <optional>
 
 #include "core/check.h"
 #include "passes/runtime_passes.h"
+#include "quench/session.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/session_graph.h"
 
@@ -34,6 +36,44 @@ std::vector<UnsupportedNode> unsupported_nodes(const Graph& graph) {
                                   node.domain.empty() ? "ai.onnx" : node.domain, std::move(why)});
   }
   return out;
+}
+
+namespace {
+
+// The declared input shapes with unknown dims set to 1; nullopt when an input has no shape.
+std::optional<std::vector<Shape>> batch_one_shapes(const Graph& graph) {
+  std::vector<Shape> shapes;
+  for (const auto& name : graph.inputs) {
+    const ValueInfo* info = graph.info(name);
+    if (info == nullptr || !info->shape) return std::nullopt;
+    Shape shape;
+    for (const Dim& d : *info->shape) shape.push_back(d.known() ? d.value : 1);
+    shapes.push_back(std::move(shape));
+  }
+  return shapes;
+}
+
+}  // namespace
+
+std::vector<GraphProblem> model_problems(const Model& model) {
+  std::vector<GraphProblem> problems = graph_problems(model.graph);
+  const bool broken = !problems.empty();
+  for (const UnsupportedNode& u : unsupported_nodes(model.graph)) {
+    problems.push_back(GraphProblem{
+        ErrorKind::kUnsupported, u.node, "",
+        fmt::format("node '{}' ({}, domain {}): {}", u.node, u.op_type, u.domain, u.reason)});
+  }
+  if (broken) return problems;  // shapes cannot be inferred on a broken graph
+  Graph inferred = model.graph;
+  infer_shapes(inferred, InferOptions{true, &problems});
+  if (!problems.empty()) return problems;
+  try {
+    const Session session(model, SessionOptions{1});
+    if (auto shapes = batch_one_shapes(session.graph())) session.plan_steps(*shapes);
+  } catch (const Error& e) {
+    problems.push_back(GraphProblem{e.kind(), "", "", e.what()});
+  }
+  return problems;
 }
 
 bool is_qdq_graph(const Graph& graph) {

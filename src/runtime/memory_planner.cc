@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/resource_check.h"
 #include "runtime/plan.h"
 
 namespace quench {
@@ -111,6 +112,9 @@ void plan_memory(Plan& plan) {
       plan.slots[i].offset = blocks[block_of[find(static_cast<int>(i))]].offset;
     }
   }
+  check_buffer_bytes(total,
+                     "the plan's activation arena (every intermediate value that is live at "
+                     "the same time)");
   plan.arena_bytes = total;
 }
 

@@ -2,6 +2,7 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "core/resource_check.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/plan.h"
 
@@ -119,6 +120,7 @@ class PlanBuilder {
                    "{}: the type and shape of output '{}' cannot be determined before running "
                    "(data-dependent shapes are not supported)",
                    node.describe(), out);
+      check_tensor_fits(info->dtype, *shape, fmt::format("{}: output '{}'", node.describe(), out));
       ctx.outputs.push_back(TensorDesc{info->dtype, *shape, nullptr, {}});
     }
     bool any_blocked = false;

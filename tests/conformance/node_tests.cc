@@ -1,6 +1,9 @@
-// The ONNX backend node tests (Debian's libonnx-testdata) as conformance tests: every test whose
-// ops quench supports runs with the reference kernels and with the fast kernels, and its outputs
-// must match the expected ones within the ONNX backend's default tolerance.
+// The ONNX backend tests (Debian's libonnx-testdata) as conformance tests, run with the reference
+// kernels and with the fast kernels, outputs within the ONNX backend's default tolerance:
+// - node tests: every test whose ops quench supports;
+// - model tests (pytorch-converted, pytorch-operator, simple): every test, unless
+//   tests/conformance/excluded.txt names it ("pytorch-operator/test_operator_index") with the
+//   reason; a model test that cannot run and is not excluded fails.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -45,8 +48,11 @@ const std::map<std::string, std::string>& excluded() {
   return table;
 }
 
+// The model suites: every case runs or is excluded with a reason.
+constexpr const char* kModelSuites[] = {"pytorch-converted", "pytorch-operator", "simple"};
+
 struct Case {
-  std::string name;
+  std::string name;  // gtest-safe: "test_abs", "pytorch_operator__test_operator_add_broadcast"
   fs::path dir;
 };
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -64,15 +70,34 @@ bool applicable(const fs::path& dir) {
   }
 }
 
+// "pytorch-operator/test_x" -> "pytorch_operator__test_x" (gtest names are C identifiers).
+std::string case_name(const std::string& suite, const std::string& test) {
+  if (suite == "node") return test;
+  std::string name = suite + "__" + test;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
 std::vector<Case> discover() {
   std::vector<Case> cases;
-  const fs::path root = data_root() / "node";
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) return cases;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || excluded().count(name)) continue;
-    if (applicable(entry.path())) cases.push_back({name, entry.path()});
+  const fs::path root = data_root() / "node";
+  if (fs::is_directory(root, ec)) {
+    for (const auto& entry : fs::directory_iterator(root)) {
+      const std::string name = entry.path().filename().string();
+      if (!entry.is_directory() || excluded().count(name)) continue;
+      if (applicable(entry.path())) cases.push_back({name, entry.path()});
+    }
+  }
+  // Model suites: no applicability filter; what cannot run must be in excluded.txt.
+  for (const char* suite : kModelSuites) {
+    const fs::path dir = data_root() / suite;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string test = entry.path().filename().string();
+      if (!entry.is_directory() || excluded().count(std::string(suite) + "/" + test)) continue;
+      cases.push_back({case_name(suite, test), entry.path()});
+    }
   }
   std::sort(cases.begin(), cases.end(),
             [](const Case& a, const Case& b) { return a.name < b.name; });
@@ -128,7 +153,10 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(NodeTest);
 TEST(Conformance, ExcludedCasesExist) {
   if (!fs::is_directory(data_root() / "node")) GTEST_SKIP() << "libonnx-testdata is not installed";
   for (const auto& [name, reason] : excluded()) {
-    EXPECT_TRUE(fs::is_directory(data_root() / "node" / name)) << name;
+    const bool model_test = name.find('/') != std::string::npos;
+    EXPECT_TRUE(
+        fs::is_directory(data_root() / (model_test ? fs::path(name) : "node" / fs::path(name))))
+        << name;
     EXPECT_FALSE(reason.empty()) << name << " is excluded without a reason";
   }
 }

@@ -67,6 +67,34 @@ def main():
     k = helper.make_tensor("k", TensorProto.FLOAT, [1, 1, 5, 5], [0.0] * 25)
     save(model([helper.make_node("Conv", ["x", "k"], ["y"], name="big_kernel")],
                [fin("x", [1, 1, 3, 3])], [fin("y", None)], [k]), "conv_kernel_too_big.onnx")
+    # Several problems in one graph: inspect must report them all.
+    save(model([helper.make_node("Add", ["x", "ghost"], ["a"], name="add"),
+                helper.make_node("Mul", ["a", "phantom"], ["b"], name="mul"),
+                helper.make_node("FrobnicateLayer", ["b"], ["y"], name="mystery", domain="com.example")],
+               [x], [y]), "many_problems.onnx")
+    # Shape inference fails on two nodes: [1,4] x [3,5] and a Concat of ranks 2 and 3.
+    w35 = helper.make_tensor("w35", TensorProto.FLOAT, [3, 5], [0.0] * 15)
+    z = helper.make_tensor("z", TensorProto.FLOAT, [1, 1, 4], [0.0] * 4)
+    save(model([helper.make_node("MatMul", ["x", "w35"], ["m"], name="matmul"),
+                helper.make_node("Concat", ["x", "z"], ["y"], name="concat", axis=0)],
+               [x], [fin("y", None), fin("m", None)], [w35, z]), "bad_shapes.onnx")
+    # Outputs of petabytes from a few bytes: each must be refused by name, never allocated.
+    peta = helper.make_tensor("peta", TensorProto.INT64, [4], [1 << 16] * 4)
+    save(model([helper.make_node("Expand", ["x", "peta"], ["y"], name="expand_peta")],
+               [fin("x", [1, 1])], [fin("y", None)], [peta]), "expand_petabytes.onnx")
+    reps = helper.make_tensor("reps", TensorProto.INT64, [2], [1 << 24, 1 << 24])
+    save(model([helper.make_node("Tile", ["x", "reps"], ["y"], name="tile_peta")],
+               [x], [fin("y", None)], [reps]), "tile_petabytes.onnx")
+    save(model([helper.make_node("ConstantOfShape", ["peta"], ["c"], name="fill_peta"),
+                helper.make_node("Reshape", ["c", "flat"], ["r"], name="reshape_peta"),
+                helper.make_node("ReduceSum", ["r"], ["y"], name="sum", keepdims=0)],
+               [], [fin("y", None)],
+               [peta, helper.make_tensor("flat", TensorProto.INT64, [1], [-1])]),
+         "reshape_petabytes.onnx")
+    # A shape whose element count overflows 64 bits.
+    huge = helper.make_tensor("huge", TensorProto.INT64, [4], [1 << 40] * 4)
+    save(model([helper.make_node("Expand", ["x", "huge"], ["y"], name="expand_overflow")],
+               [fin("x", [1, 1])], [fin("y", None)], [huge]), "expand_overflow.onnx")
 
 
 if __name__ == "__main__":

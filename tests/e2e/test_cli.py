@@ -13,7 +13,7 @@ LSTM = os.path.join(ROOT, "models", "fmnist", "lstm.onnx")
 VIT = os.path.join(ROOT, "models", "fmnist", "vit.onnx")
 
 # Exit codes (docs/cli.md).
-USAGE, INVALID_MODEL, UNSUPPORTED, IO = 2, 3, 4, 5
+USAGE, INVALID_MODEL, UNSUPPORTED, IO, RESOURCE = 2, 3, 4, 5, 6
 
 
 def write_npy(path, dtype, shape, fill=0):
@@ -39,13 +39,46 @@ class Cli:
     def expect(self, label, args, code, *needles):
         p = subprocess.run([self.quench] + args, capture_output=True, text=True)
         err = p.stderr
-        ok = p.returncode == code and all(n in err for n in needles)
+        ok = p.returncode == code and all(n in err + p.stdout for n in needles)
         crashed = p.returncode < 0 or p.returncode >= 128 and p.returncode != 130
         print(("ok      " if ok else "FAILED  ") + f"{label}: exit {p.returncode}: {err.strip()[:160]}")
         if not ok or crashed:
             self.failures.append(label)
             if not ok:
                 print(f"        expected exit {code} and {needles}")
+
+
+def inspect_cases(c):
+    """`inspect` runs the checks a session runs and exits with the code `run` would: every
+    problem listed (node, value, expected vs got), non-zero for a model quench cannot run."""
+    bad = lambda name: os.path.join(BAD, name)  # noqa: E731
+    c.expect("inspect: cycle", ["inspect", bad("cycle.onnx")], INVALID_MODEL, "cycle", "'r1'",
+             "'r2'")
+    c.expect("inspect: input nothing produces", ["inspect", bad("dangling_input.onnx")],
+             INVALID_MODEL, "'add'", "'ghost'")
+    c.expect("inspect: conv kernel larger than its input", ["inspect", bad("conv_kernel_too_big.onnx")],
+             INVALID_MODEL, "big_kernel", "larger")
+    c.expect("inspect: unsupported op", ["inspect", bad("unsupported_op.onnx")], UNSUPPORTED,
+             "mystery", "FrobnicateLayer")
+    c.expect("inspect: every problem of a graph", ["inspect", bad("many_problems.onnx")],
+             INVALID_MODEL, "'ghost'", "'phantom'", "mystery", "3 problem(s)")
+    c.expect("inspect: every shape error", ["inspect", bad("bad_shapes.onnx")], INVALID_MODEL,
+             "'matmul'", "'concat'", "2 problem(s)")
+    c.expect("inspect: a model quench runs", ["inspect", CNN], 0)
+    c.expect("inspect: a QDQ model quench runs", ["inspect", ORT_QDQ], 0)
+    # The problems are also in --json, one object each.
+    p = subprocess.run([c.quench, "inspect", bad("many_problems.onnx"), "--json"],
+                       capture_output=True, text=True)
+    try:
+        j = json.loads(p.stdout.strip().splitlines()[-1])
+        ok = (p.returncode == INVALID_MODEL and j["runnable"] is False and
+              [q["value"] for q in j["problems"][:2]] == ["ghost", "phantom"] and
+              j["problems"][2]["kind"] == "unsupported")
+    except (ValueError, IndexError, KeyError):
+        ok = False
+    print(("ok      " if ok else "FAILED  ") + f"inspect --json problems: exit {p.returncode}")
+    if not ok:
+        c.failures.append("inspect --json problems")
 
 
 def interrupt_calibration(c, t):
@@ -236,6 +269,7 @@ def main():
                  "[3,32,32]", "[N,1,28,28]")
         c.expect("bad option value", ["bench", CNN, "--batch", "0"], USAGE, "--batch")
         c.expect("bad shape option", ["bench", CNN, "--shape", "1,x,28"], USAGE, "--shape")
+        inspect_cases(c)
         quantize_cases(c, t)
         dynamic_cases(c, t)
         half_cases(c, t)

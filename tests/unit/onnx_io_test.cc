@@ -195,6 +195,56 @@ TEST(GraphVerify, FindsCyclesAndDanglingInputs) {
   EXPECT_NE(error_of([&] { verify_graph(g); }).find("graph output 'b'"), std::string::npos);
 }
 
+TEST(GraphVerify, ReportsEveryProblem) {
+  Graph g;
+  g.inputs = {"x"};
+  g.outputs = {"y", "missing"};
+  // Two dangling inputs, a cycle (r1 <-> r2) and a node downstream of it, an output nothing
+  // produces: every one is reported, the downstream node is not called part of the cycle.
+  g.nodes = {testing::make_node("Add", {"x", "ghost"}, {"a"}),
+             testing::make_node("Mul", {"a", "phantom"}, {"b"}),
+             testing::make_node("Relu", {"c2"}, {"c1"}), testing::make_node("Relu", {"c1"}, {"c2"}),
+             testing::make_node("Sigmoid", {"c2"}, {"y"})};
+  g.nodes[2].name = "r1";
+  g.nodes[3].name = "r2";
+  g.nodes[4].name = "after";
+  const std::vector<GraphProblem> problems = graph_problems(g);
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_EQ(problems[0].value, "ghost");
+  EXPECT_EQ(problems[1].value, "phantom");
+  EXPECT_EQ(problems[2].value, "missing");
+  EXPECT_NE(problems[3].message.find("2 node(s)"), std::string::npos) << problems[3].message;
+  EXPECT_NE(problems[3].message.find("'r1'"), std::string::npos);
+  EXPECT_EQ(problems[3].message.find("'after'"), std::string::npos) << problems[3].message;
+  const std::string all = error_of([&] { verify_graph(g); });
+  EXPECT_NE(all.find("4 problems"), std::string::npos) << all;
+}
+
+TEST(ShapeInference, CollectsEveryNodeThatFails) {
+  Graph g;
+  g.inputs = {"x"};
+  g.outputs = {"m", "y"};
+  g.values["x"].dtype = DType::kFloat32;
+  g.values["x"].shape = symbolic(Shape{1, 4});
+  g.initializers["w"] = Tensor::zeros(DType::kFloat32, {3, 5});
+  g.initializers["z"] = Tensor::zeros(DType::kFloat32, {1, 1, 4});
+  g.opsets[""] = 17;
+  g.nodes = {testing::make_node("MatMul", {"x", "w"}, {"m"}),
+             testing::make_node("Concat", {"x", "z"}, {"y"}, {{"axis", int64_t{0}}}),
+             testing::make_node("Relu", {"x"}, {"ok"})};
+  std::vector<GraphProblem> problems;
+  infer_shapes(g, InferOptions{true, &problems});
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].message.find("MatMul"), std::string::npos) << problems[0].message;
+  EXPECT_NE(problems[1].message.find("Concat"), std::string::npos) << problems[1].message;
+  // The sweep went on past them.
+  ASSERT_NE(g.info("ok"), nullptr);
+  EXPECT_EQ(g.info("ok")->dtype, DType::kFloat32);
+  // Without a list, the first one throws.
+  EXPECT_NE(error_of([&] { infer_shapes(g, InferOptions{true}); }).find("MatMul"),
+            std::string::npos);
+}
+
 TEST(GraphPasses, DeadNodesAndUnusedInitializersAreRemoved) {
   Graph g;
   g.inputs = {"x"};

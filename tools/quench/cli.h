@@ -23,6 +23,9 @@ void require(bool condition, ErrorKind kind, fmt::format_string<Args...> format,
   if (!condition) throw Error(kind, fmt::format(format, std::forward<Args>(args)...));
 }
 
+// The process exit code for an error of `kind` (docs/cli.md).
+int exit_code(ErrorKind kind);
+
 // A subcommand's action; returns the process exit code.
 using Action = std::function<int()>;
 

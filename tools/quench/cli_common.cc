@@ -28,6 +28,26 @@ Shape parse_shape(const std::string& text, const std::string& option) {
   return shape;
 }
 
+int exit_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidArgument:
+      return 2;
+    case ErrorKind::kInvalidModel:
+      return 3;
+    case ErrorKind::kUnsupported:
+      return 4;
+    case ErrorKind::kIo:
+      return 5;
+    case ErrorKind::kResource:
+      return 6;
+    case ErrorKind::kInterrupted:
+      return 130;
+    case ErrorKind::kInternal:
+      return 70;
+  }
+  return 1;
+}
+
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

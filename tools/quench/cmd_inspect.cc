@@ -1,5 +1,6 @@
-// quench inspect MODEL: inputs/outputs, opsets, op histogram, parameters, unsupported ops, and for
-// QDQ models what the session lowers to integer ops and what stays in float.
+// quench inspect MODEL: inputs/outputs, opsets, op histogram, parameters, unsupported ops, every
+// problem that keeps quench from running the model (exit code of the first), and for QDQ models
+// what the session lowers to integer ops and what stays in float.
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -39,6 +40,26 @@ void print_lowering(const Graph& g, nlohmann::json& j) {
     j["lowering"]["float_nodes"].push_back(
         {{"node", f.node}, {"op", f.op_type}, {"reason", f.reason}});
   }
+}
+
+const char* error_kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kInvalidModel:
+      return "invalid model";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
+    case ErrorKind::kIo:
+      return "I/O";
+    case ErrorKind::kResource:
+      return "resource limit";
+    case ErrorKind::kInterrupted:
+      return "interrupted";
+    case ErrorKind::kInternal:
+      return "internal";
+  }
+  return "unknown";
 }
 
 // The ops quench runs, one line each: domain, type, oldest opset, backends with a fast kernel.
@@ -120,7 +141,7 @@ int run_inspect(const InspectOptions& o) {
         {{"node", u.node}, {"op", u.op_type}, {"domain", u.domain}, {"reason", u.reason}});
   }
   if (j["unsupported"].empty()) {
-    std::cout << "unsupported none: quench can run every node\n";
+    std::cout << "unsupported none: quench has a kernel for every node\n";
   } else {
     std::cout << fmt::format("unsupported {} node(s):\n", j["unsupported"].size());
     for (const auto& u : j["unsupported"]) {
@@ -128,9 +149,36 @@ int run_inspect(const InspectOptions& o) {
                                u["op"].get<std::string>(), u["reason"].get<std::string>());
     }
   }
-  if (j["unsupported"].empty() && is_qdq_graph(g)) print_lowering(g, j);
+  const std::vector<GraphProblem> problems = model_problems(model);
+  j["problems"] = nlohmann::json::array();
+  for (const GraphProblem& p : problems) {
+    j["problems"].push_back({{"kind", error_kind_name(p.kind)},
+                             {"node", p.node},
+                             {"value", p.value},
+                             {"message", p.message}});
+  }
+  j["runnable"] = problems.empty();
+  if (problems.empty()) {
+    std::cout << "check      ok: verified, shapes inferred, planned for the declared input "
+                 "shapes (unknown dims set to 1)\n";
+    if (is_qdq_graph(g)) print_lowering(g, j);
+  } else {
+    std::cout << fmt::format("problems   {} problem(s): quench cannot run this model\n",
+                             problems.size());
+    for (const GraphProblem& p : problems) {
+      std::cout << fmt::format("  [{}] {}\n", error_kind_name(p.kind), p.message);
+    }
+  }
   if (o.json) print_json(j);
-  return 0;
+  if (problems.empty()) return 0;
+  // The first problem decides the exit code: structure, then unsupported ops, then the rest.
+  std::fflush(stdout);
+  std::cerr << fmt::format(
+      "quench: error: {}{}\n", problems.front().message,
+      problems.size() > 1
+          ? fmt::format(" (and {} more problem(s), listed above)", problems.size() - 1)
+          : "");
+  return exit_code(problems.front().kind);
 }
 
 }  // namespace

@@ -1,35 +1,12 @@
 // quench: quantize neural networks and run them fast.
 #include <cstdio>
 #include <iostream>
+#include <new>
 
 #include "quench/cli.h"
 #include "quench/error.h"
 #include "quench/interrupt.h"
-
-namespace {
-
-// Exit codes by error kind (docs/cli.md).
-int exit_code(quench::ErrorKind kind) {
-  switch (kind) {
-    case quench::ErrorKind::kInvalidArgument:
-      return 2;
-    case quench::ErrorKind::kInvalidModel:
-      return 3;
-    case quench::ErrorKind::kUnsupported:
-      return 4;
-    case quench::ErrorKind::kIo:
-      return 5;
-    case quench::ErrorKind::kResource:
-      return 6;
-    case quench::ErrorKind::kInterrupted:
-      return 130;
-    case quench::ErrorKind::kInternal:
-      return 70;
-  }
-  return 1;
-}
-
-}  // namespace
+#include "quench/limits.h"
 
 int main(int argc, char** argv) {
   quench::install_interrupt_handler();
@@ -61,7 +38,14 @@ int main(int argc, char** argv) {
   } catch (const quench::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "quench: error: %s\n", e.what());
-    return exit_code(e.kind());
+    return quench::cli::exit_code(e.kind());
+  } catch (const std::bad_alloc&) {
+    // Allocations quench checks against its limits fail earlier with a message; this is one it
+    // does not (a container inside a library) failing under `ulimit -v` or a cgroup limit.
+    std::fflush(stdout);
+    std::fprintf(stderr, "quench: error: out of memory (%llu bytes are available to quench)\n",
+                 static_cast<unsigned long long>(quench::available_memory_bytes()));
+    return quench::cli::exit_code(quench::ErrorKind::kResource);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "quench: internal error: %s\n", e.what());

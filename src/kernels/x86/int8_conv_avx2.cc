@@ -174,8 +174,13 @@ void center_channels_last(const ConvPlan& p, const uint8_t* image, const uint8_t
     for (int64_t from = 0; from < p.in_plane; from += 16) {
       __m128i r[16];
       for (int lane = 0; lane < 16; ++lane) {
+        // No arithmetic on the null pointer of an absent channel (undefined, UBSan reports it).
+        if (planes[lane] == nullptr) {
+          r[lane] = absent;
+          continue;
+        }
         const uint8_t* src = planes[lane] + from;
-        r[lane] = planes[lane] ? load16(src, x_end - src) : absent;
+        r[lane] = load16(src, x_end - src);
       }
       transpose16x16(r);  // r[i]: position from + i, its 16 channels
       const int positions = static_cast<int>(std::min<int64_t>(16, p.in_plane - from));

@@ -38,7 +38,9 @@
 // GCC 12 reports the intrinsics' own undefined pass-through operands (_mm512_undefined_*) as
 // (maybe) used uninitialized once they are inlined here; they are not.
 #pragma GCC diagnostic push
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #elif defined(__AVX2__)
 #include <immintrin.h>

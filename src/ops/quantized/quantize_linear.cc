@@ -123,7 +123,7 @@ std::unique_ptr<Kernel> ref_quantize_linear(KernelContext& ctx) {
     ctx.fail(ErrorKind::kInvalidModel, "y_zero_point is {}, expected uint8 or int8", dtype_name(y));
   }
   auto [loop, params] = qdq_setup(ctx, y, "y");
-  return visit_quant_type(y, [&, loop = loop](auto q) {
+  return visit_quant_type(y, [&, loop = loop, &params = params](auto q) {
     using Q = typename decltype(q)::type;
     if (x == DType::kInt32) return quantize_kernel<int32_t, Q>(loop, std::move(params));
     return quantize_kernel<float, Q>(loop, std::move(params));
