@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what quench needs to build, test and run its demo on Debian bookworm (as root).
+# Installs what quench needs to build, test and run its demo on Debian bookworm (as root); clang
+# and its runtimes (libFuzzer, ASan, UBSan, TSan) are for scripts/sanitize.sh and scripts/fuzz.sh.
 # Idempotent: packages already present are not touched; nothing is downloaded at build time.
 set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config clang-format
+  clang libclang-rt-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libdnnl-dev ocl-icd-opencl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   libgtest-dev libbenchmark-dev

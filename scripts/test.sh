@@ -17,3 +17,8 @@ cmake -S . -B build-ref -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUENCH_WITH_ONEDNN
   -DQUENCH_BUILD_BENCH=OFF >/dev/null
 ninja -C build-ref quench_tests quench_conformance
 ctest --test-dir build-ref --output-on-failure -R '^(unit|conformance)$'
+
+# AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-fuzz/): the CLI and limits
+# end-to-end tests, then every fuzz target from its seeds for FUZZ_SECONDS each. The unit tests
+# under ASan are not in CI yet (UNIT=0): they have not had a complete run (docs/testing.md).
+UNIT=0 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./scripts/sanitize.sh address

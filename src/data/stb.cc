@@ -78,6 +78,9 @@ ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
     fail(ErrorKind::kInvalidArgument, "'{}' is not a PNG, JPEG, BMP or PGM/PPM image ({})", path,
          stbi_failure_reason());
   }
+  // stb accepts a PGM/PPM header with a zero size (found by fuzz_image).
+  QUENCH_CHECK(info.width > 0 && info.height > 0, ErrorKind::kInvalidArgument,
+               "image '{}' is {}x{} pixels: it has none", path, info.width, info.height);
   check_image_pixels(info.width, info.height, fmt::format("image '{}'", path));
   return info;
 }

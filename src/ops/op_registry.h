@@ -46,7 +46,12 @@ class InferContext {
   const SymbolicShape* input_shape(size_t i) const;
   // The input's value when it is known before running (initializer or folded constant).
   const Tensor* constant(size_t i) const { return i < constants_.size() ? constants_[i] : nullptr; }
-  ValueInfo& output(size_t i) { return outputs_.at(i); }
+  // kInvalidModel naming the node when it has no output `i` (a node whose outputs list is short;
+  // found by fuzz_onnx_model: it escaped as std::out_of_range).
+  ValueInfo& output(size_t i) {
+    if (i >= outputs_.size()) fail("has {} output(s); output {} is required", outputs_.size(), i);
+    return outputs_[i];
+  }
   void set_output(size_t i, DType dtype, SymbolicShape shape) {
     if (i < outputs_.size()) {
       outputs_[i].dtype = dtype;

@@ -12,7 +12,8 @@ namespace quench {
 namespace {
 
 std::string bad_image(const std::string& name) {
-  return read_file(std::string(QUENCH_SOURCE_DIR) + "/tests/data/bad/images/" + name, "image");
+  return read_file(std::string(QUENCH_SOURCE_DIR) + "/tests/fuzz/regressions/image/" + name,
+                   "image");
 }
 
 // The message of the kInvalidArgument error `f` throws ("" when it throws nothing).
@@ -38,6 +39,16 @@ TEST(DataImage, JpegHuffmanTableWithTooManyCodesIsRefused) {
     EXPECT_NE(message.find("Huffman table at byte 206 declares 290 codes"), std::string::npos)
         << message;
   }
+}
+
+// fuzz_image's second finding: stb accepts a PGM whose height reads as 0, and decodes no pixels.
+TEST(DataImage, ImageWithoutPixelsIsRefused) {
+  const std::string pgm(
+      "P5\n3 \x0f\0\0\0"
+      "2\n255\n\0\1\2\3\4\5",
+      21);
+  const std::string message = invalid_argument([&] { decode_image(pgm, 1, "empty.pgm"); });
+  EXPECT_NE(message.find("'empty.pgm' is 3x0 pixels: it has none"), std::string::npos) << message;
 }
 
 TEST(DataImage, JpegHuffmanCheckWalksSegmentsAndScans) {

@@ -245,6 +245,22 @@ TEST(ShapeInference, CollectsEveryNodeThatFails) {
             std::string::npos);
 }
 
+// fuzz_onnx_model's first crash: a QuantizeLinear without outputs made shape inference throw
+// std::out_of_range (quench: internal error) instead of naming the node.
+TEST(ShapeInference, NodeWithoutItsOutputIsAnInvalidModel) {
+  Graph g;
+  g.inputs = {"x"};
+  g.outputs = {"x"};
+  g.values["x"].dtype = DType::kFloat32;
+  g.values["x"].shape = symbolic(Shape{4});
+  g.initializers["s"] = Tensor::scalar(0.5f);
+  g.opsets[""] = 17;
+  g.nodes = {testing::make_node("QuantizeLinear", {"x", "s"}, {})};
+  const std::string message = error_of([&] { infer_shapes(g, InferOptions{true}); });
+  EXPECT_NE(message.find("QuantizeLinear"), std::string::npos) << message;
+  EXPECT_NE(message.find("has 0 output(s); output 0 is required"), std::string::npos) << message;
+}
+
 TEST(GraphPasses, DeadNodesAndUnusedInitializersAreRemoved) {
   Graph g;
   g.inputs = {"x"};

@@ -28,7 +28,7 @@
 namespace quench {
 namespace {
 
-constexpr DType kU8 = DType::kUInt8, kS8 = DType::kInt8, kS32 = DType::kInt32;
+constexpr DType kU8 = DType::kUInt8, kS8 = DType::kInt8;
 constexpr DType kF32 = DType::kFloat32;
 using Ints = std::vector<int64_t>;
 using Attrs = std::vector<std::pair<std::string, AttributeValue>>;
