@@ -19,6 +19,10 @@ ninja -C build-ref quench_tests quench_conformance
 ctest --test-dir build-ref --output-on-failure -R '^(unit|conformance)$'
 
 # AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-fuzz/): the CLI and limits
-# end-to-end tests, then every fuzz target from its seeds for FUZZ_SECONDS each. The unit tests
-# under ASan are not in CI yet (UNIT=0): they have not had a complete run (docs/testing.md).
-UNIT=0 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./scripts/sanitize.sh address
+# end-to-end tests, then every fuzz target from its seeds for FUZZ_SECONDS each. Opt-in
+# (QUENCH_TEST_SANITIZE=1) until its wall time on a clean 2-core machine is measured and the fuzz
+# step replays the committed seeds only, so that a new crash cannot turn a run red at random
+# (docs/testing.md). The unit tests under ASan have not had a complete run yet (UNIT=0).
+if [ "${QUENCH_TEST_SANITIZE:-0}" = 1 ]; then
+  UNIT=0 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./scripts/sanitize.sh address
+fi
