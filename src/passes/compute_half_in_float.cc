@@ -100,8 +100,12 @@ class HalfToFloat {
     QUENCH_CHECK(def != nullptr, ErrorKind::kUnsupported, "{}: op not supported", node.describe());
     InferContext ctx(node, g_.opset(node.domain), inputs, constants, outputs);
     def->infer(ctx);
+    // Values the file already describes keep their description (a declared output shape is what
+    // plans check the run against); the others learn their type here.
     for (size_t i = 0; i < outputs.size(); ++i) {
-      if (!node.outputs[i].empty() && outputs[i].dtype != DType::kUndefined) {
+      if (node.outputs[i].empty() || outputs[i].dtype == DType::kUndefined) continue;
+      const ValueInfo* known = g_.info(node.outputs[i]);
+      if (known == nullptr || known->dtype == DType::kUndefined) {
         g_.values[node.outputs[i]] = outputs[i];
       }
     }
@@ -137,6 +141,11 @@ class HalfToFloat {
 }  // namespace
 
 int compute_half_in_float(Graph& graph) {
+  // Nothing to do (and the graph left untouched) unless some value is float16 or bfloat16.
+  bool any_half = false;
+  for (const auto& [name, t] : graph.initializers) any_half |= is_half(t.dtype());
+  for (const auto& [name, info] : graph.values) any_half |= is_half(info.dtype);
+  if (!any_half) return 0;
   topological_sort(graph);
   return HalfToFloat(graph).run();
 }
