@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "ops/op_registry.h"
+#include "passes/cast_node.h"
 #include "quench/passes.h"
 
 namespace quench {
@@ -110,16 +111,6 @@ class HalfToFloat {
       }
     }
     return outputs;
-  }
-
-  Node cast_node(const std::string& from, DType to, const std::string& output) {
-    Node c;
-    c.op_type = "Cast";
-    c.name = output + "/Cast";
-    c.inputs = {from};
-    c.outputs = {output};
-    c.set_attr("to", static_cast<int64_t>(to));
-    return c;
   }
 
   // `value` as `to` (one Cast per value, shared by its readers).

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "passes/cast_node.h"
 #include "quench/model_io.h"
 #include "quench/passes.h"
 #include "quench/quantize.h"
@@ -116,16 +117,6 @@ class HalfWriter {
     g_.initializers[name] = std::move(h);
     half_inits_[v] = name;
     return name;
-  }
-
-  Node cast_node(const std::string& from, DType to, const std::string& output) {
-    Node c;
-    c.op_type = "Cast";
-    c.name = output + "/Cast";
-    c.inputs = {from};
-    c.outputs = {output};
-    c.set_attr("to", static_cast<int64_t>(to));
-    return c;
   }
 
   // `v` (originally float32) as the reader needs it: half or float32.
