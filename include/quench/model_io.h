@@ -34,6 +34,11 @@ std::string serialize_model(const Model& model);
 // Runs the ONNX checker (libonnx) on the model; throws kInvalidModel with its message.
 void check_model(const Model& model);
 
+// What in the model is newer than this build's ONNX checker knows (its IR version, or an opset of
+// a standard domain), e.g. "IR version 10 (the checker knows up to 8)"; empty when the checker
+// can check the model. check_model() refuses such a model whatever its content.
+std::string newer_than_checker(const Model& model);
+
 // Reads a serialized onnx.TensorProto (the format of the ONNX backend test data).
 Tensor load_tensor_proto(const std::filesystem::path& path);
 

@@ -82,6 +82,7 @@ struct QuantizeReport {
   int64_t weight_tensors = 0;      // weights stored as int8
   uint64_t weight_bytes_before = 0;
   uint64_t weight_bytes_after = 0;
+  std::vector<std::string> notes;  // remarks for the user, e.g. a check that could not run
 };
 
 // Writes the QDQ model from a prepared model and a table that covers the tensors the recipe

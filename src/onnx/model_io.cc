@@ -1,7 +1,9 @@
 #include "quench/model_io.h"
 
+#include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 
 #include <climits>
 #include <ostream>
@@ -99,6 +101,24 @@ void check_model(const Model& model) {
   } catch (const std::exception& e) {
     fail(ErrorKind::kInvalidModel, "ONNX checker: {}", e.what());
   }
+}
+
+std::string newer_than_checker(const Model& model) {
+  std::vector<std::string> newer;
+  if (model.ir_version > onnx::IR_VERSION) {
+    newer.push_back(fmt::format("IR version {} (the checker knows up to {})", model.ir_version,
+                                static_cast<int>(onnx::IR_VERSION)));
+  }
+  const auto& known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& [domain, version] : model.graph.opsets) {
+    // Domains the checker has no schemas for (com.microsoft, ...) are not checked by it.
+    const auto it = known.find(domain == "ai.onnx" ? "" : domain);
+    if (it != known.end() && version > it->second.second) {
+      newer.push_back(fmt::format("opset {} of '{}' (the checker knows up to {})", version,
+                                  domain.empty() ? "ai.onnx" : domain, it->second.second));
+    }
+  }
+  return fmt::format("{}", fmt::join(newer, ", "));
 }
 
 Tensor load_tensor_proto(const fs::path& path) {

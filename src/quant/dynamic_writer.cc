@@ -6,7 +6,7 @@
 #include "core/check.h"
 #include "ops/domains.h"
 #include "quant/dynamic_writer.h"
-#include "quench/model_io.h"
+#include "quant/written_model_check.h"
 #include "quench/passes.h"
 
 namespace quench::quant {
@@ -203,11 +203,7 @@ Model quantize_dynamic(const Model& prepared, const QuantRecipe& recipe,
                           fmt::format("dynamic, activations per {}, {} weights",
                                       act_granularity_name(options.act_granularity),
                                       recipe.per_channel ? "per-channel" : "per-tensor"));
-  try {
-    check_model(m);
-  } catch (const Error& e) {
-    fail(ErrorKind::kInternal, "the quantized model fails the ONNX checker: {}", e.what());
-  }
+  quant::check_written_model(m, "the quantized model", r.notes);
   return m;
 }
 

@@ -9,7 +9,7 @@
 #include "core/check.h"
 #include "core/half.h"
 #include "passes/cast_node.h"
-#include "quench/model_io.h"
+#include "quant/written_model_check.h"
 #include "quench/passes.h"
 #include "quench/quantize.h"
 
@@ -239,12 +239,7 @@ Model convert_to_half_precision(const Model& prepared, const QuantRecipe& recipe
           "{} weights and activations, inputs and outputs {}{}", dtype_name(options.type),
           options.keep_io_types ? "float32" : dtype_name(options.type),
           writer.clamped() ? fmt::format(", {} weights clamped to ±65504", writer.clamped()) : ""));
-  try {
-    check_model(m);
-  } catch (const Error& e) {
-    fail(ErrorKind::kInternal, "the {} model fails the ONNX checker: {}", dtype_name(options.type),
-         e.what());
-  }
+  quant::check_written_model(m, fmt::format("the {} model", dtype_name(options.type)), r.notes);
   return m;
 }
 

@@ -150,6 +150,26 @@ TEST(QuantizeDynamic, CnnGraphAndAccuracyOfTheIntegerForm) {
   testing::expect_same_top1(run_one(q, x), run_one(fp32, x));
 }
 
+// A model newer than this build's ONNX checker (IR 10, opset 21; libonnx 1.12 knows IR 8 and
+// opset 17) is quantized and checked by quench's graph checks, with a note; the checker itself
+// refuses it whatever its content.
+TEST(QuantizeDynamic, ModelNewerThanTheCheckerIsCheckedByQuenchAndNoted) {
+  Model newer = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  EXPECT_EQ(newer_than_checker(newer), "");
+  newer.ir_version = 10;
+  newer.graph.opsets[""] = 21;
+  const std::string what = newer_than_checker(newer);
+  EXPECT_NE(what.find("IR version 10"), std::string::npos) << what;
+  EXPECT_NE(what.find("opset 21 of 'ai.onnx'"), std::string::npos) << what;
+  EXPECT_THROW(check_model(newer), Error);
+  QuantizeReport report;
+  const Model q = quantize_dynamic(newer, QuantRecipe{}, DynamicQuantOptions{}, &report);
+  EXPECT_EQ(q.ir_version, 10);
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_NE(report.notes[0].find("checked by quench's graph checks only"), std::string::npos);
+  EXPECT_GT(report.quantized_nodes, 0);
+}
+
 TEST(QuantizeDynamic, MatMulPerTensorFollowsTheEquations) {
   const Tensor w = testing::random_tensor({5, 4}, 11);
   const Model fp32 =

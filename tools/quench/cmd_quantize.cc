@@ -157,6 +157,7 @@ int run_quantize(const QuantizeCmdOptions& o) {
       "size {} -> {} ({:.2f}x smaller); weights {} -> {}\n", human_bytes(before),
       human_bytes(after), static_cast<double>(before) / static_cast<double>(after),
       human_bytes(report.weight_bytes_before), human_bytes(report.weight_bytes_after));
+  for (const auto& note : report.notes) std::cout << "note: " << note << "\n";
   std::cout << "wrote " << o.output << "\n";
   if (o.json) {
     nlohmann::json j = {{"model", o.model},
@@ -168,7 +169,8 @@ int run_quantize(const QuantizeCmdOptions& o) {
                         {"activation_tensors", report.activation_tensors},
                         {"weight_tensors", report.weight_tensors},
                         {"bytes_before", before},
-                        {"bytes_after", after}};
+                        {"bytes_after", after},
+                        {"notes", report.notes}};
     j.update(extra);
     print_json(j);
   }
