@@ -36,6 +36,11 @@ struct QuantRecipe {
   // Per-node overrides from a recipe file: node name -> "skip" or an activation type
   // ("uint8"/"int8") for that node's inputs and outputs.
   std::map<std::string, std::string> node_overrides;
+  // Per-node weight bit widths (2 to 8) from a recipe file, in place of weight_bits (static mode),
+  // e.g. the first and last layer at 8 bits in a 4-bit model.
+  std::map<std::string, int> node_weight_bits;
+  // The weight bit width of node `name`.
+  int weight_bits_of(const std::string& name) const;
 
   // Reads a JSON recipe (format documented in docs/cli.md); kInvalidArgument naming the file
   // and field on any problem.

@@ -24,8 +24,7 @@ QuantParams CalibratedSource::activation(const Graph& graph, const std::string& 
 
 WeightQuant CalibratedSource::weight(const Graph& graph, const std::string& value,
                                      const WeightInput& input) const {
-  return quantize_weights(*graph.initializer(value), input.axis, recipe_.per_channel,
-                          recipe_.weight_bits);
+  return quantize_weights(*graph.initializer(value), input.axis, recipe_.per_channel, input.bits);
 }
 
 }  // namespace quench::quant

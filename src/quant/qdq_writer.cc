@@ -199,11 +199,12 @@ Model quantize_static(const Model& prepared, const CalibrationTable& table,
   Model m = quant::write_qdq(prepared, plan, quant::CalibratedSource(table, recipe), recipe, r);
   m.metadata.emplace_back(
       "quench.quantization",
-      fmt::format("static, {} activations, {}-bit {} weights, {} calibration "
+      fmt::format("static, {} activations, {} {} weights, {} calibration "
                   "({} samples)",
                   recipe.weight_only ? std::string("float")
                                      : std::string(dtype_name(recipe.activation_type)),
-                  recipe.weight_bits, recipe.per_channel ? "per-channel" : "per-tensor",
+                  quant::describe_weight_bits(recipe),
+                  recipe.per_channel ? "per-channel" : "per-tensor",
                   calibration_method_name(table.config.method), table.samples));
   return m;
 }

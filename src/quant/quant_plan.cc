@@ -92,6 +92,14 @@ class Planner {
       QUENCH_CHECK(exists(name), ErrorKind::kInvalidArgument,
                    "the recipe sets node '{}', which is not in the model", name);
     }
+    for (const auto& [name, _] : r_.node_weight_bits) {
+      QUENCH_CHECK(exists(name), ErrorKind::kInvalidArgument,
+                   "the recipe sets the weight bits of node '{}', which is not in the model", name);
+      QUENCH_CHECK(mode_ == PlanMode::kStatic, ErrorKind::kInvalidArgument,
+                   "the recipe sets the weight bits of node '{}'; per-node weight bits apply to "
+                   "static mode (dynamic mode stores 8-bit weights)",
+                   name);
+    }
   }
 
   // Weight-only quantization stores weights of Conv, Gemm and MatMul; an op type the recipe asks
@@ -218,8 +226,9 @@ class Planner {
       nq.bias_input = -1;  // the bias is added in float
       how = "weight-only";
     }
+    for (WeightInput& w : nq.weights) w.bits = r_.weight_bits_of(node.name);
     if (!nq.weights.empty()) {
-      how += fmt::format(", int{} {} weights", r_.weight_bits,
+      how += fmt::format(", int{} {} weights", nq.weights[0].bits,
                          r_.per_channel ? "per-channel" : "per-tensor");
     }
     if (nq.bias_input >= 0) how += ", int32 bias";
@@ -267,6 +276,14 @@ std::set<std::string> QuantPlan::observed() const {
 
 QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe, PlanMode mode) {
   return Planner(prepared, recipe, mode).run();
+}
+
+std::string describe_weight_bits(const QuantRecipe& recipe) {
+  std::string d = fmt::format("{}-bit", recipe.weight_bits);
+  if (!recipe.node_weight_bits.empty()) {
+    d += fmt::format(" ({} node(s) with their own width)", recipe.node_weight_bits.size());
+  }
+  return d;
 }
 
 }  // namespace quench::quant

@@ -24,6 +24,7 @@ struct ActivationQuant {
 struct WeightInput {
   size_t input = 0;
   int64_t axis = 0;  // output-channel axis for per-channel scales
+  int bits = 8;      // symmetric bit width, 2 to 8 (eq. (25))
 };
 
 struct NodeQuant {
@@ -49,5 +50,8 @@ enum class PlanMode { kStatic, kDynamic };
 // graph.
 QuantPlan plan_quantization(const Graph& prepared, const QuantRecipe& recipe,
                             PlanMode mode = PlanMode::kStatic);
+
+// "4-bit", or "4-bit (2 nodes with their own width)" when the recipe sets some per node.
+std::string describe_weight_bits(const QuantRecipe& recipe);
 
 }  // namespace quench::quant

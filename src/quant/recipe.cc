@@ -49,6 +49,39 @@ DType activation_type_named(const std::string& name, const std::string& where) {
        where, name);
 }
 
+// A node's setting in "nodes": "skip", an activation type, or an object with "activations"
+// and/or "weight_bits".
+void read_node_setting(const std::string& node, const json& setting, const std::string& origin,
+                       QuantRecipe& r) {
+  const std::string where = origin + ": node \"" + node + "\"";
+  if (setting.is_string()) {
+    const std::string s = setting.get<std::string>();
+    if (s != "skip") activation_type_named(s, where);
+    r.node_overrides[node] = s;
+    return;
+  }
+  QUENCH_CHECK(setting.is_object(), ErrorKind::kInvalidArgument,
+               "{}: a node's setting is \"skip\", \"uint8\", \"int8\" or an object with "
+               "\"activations\" and/or \"weight_bits\"",
+               where);
+  for (const auto& [key, value] : setting.items()) {
+    if (key == "activations") {
+      const std::string s = string_field(value, "activations", where);
+      activation_type_named(s, where);
+      r.node_overrides[node] = s;
+    } else if (key == "weight_bits") {
+      QUENCH_CHECK(
+          value.is_number_integer() && value.get<int64_t>() >= 2 && value.get<int64_t>() <= 8,
+          ErrorKind::kInvalidArgument, "{}: \"weight_bits\" must be an integer from 2 to 8, got {}",
+          where, value.dump());
+      r.node_weight_bits[node] = value.get<int>();
+    } else {
+      fail(ErrorKind::kInvalidArgument,
+           "{}: unknown field \"{}\" (known: activations, weight_bits)", where, key);
+    }
+  }
+}
+
 }  // namespace
 
 QuantRecipe QuantRecipe::load(const std::filesystem::path& path) {
@@ -79,12 +112,8 @@ QuantRecipe QuantRecipe::load(const std::filesystem::path& path) {
       for (const auto& op : string_list(value, "skip_op_types", origin)) r.skip_op_types.insert(op);
     } else if (key == "nodes") {
       QUENCH_CHECK(value.is_object(), ErrorKind::kInvalidArgument,
-                   "{}: \"nodes\" must map node names to \"skip\", \"uint8\" or \"int8\"", origin);
-      for (const auto& [node, setting] : value.items()) {
-        const std::string s = string_field(setting, "nodes", origin);
-        if (s != "skip") activation_type_named(s, origin + ": node \"" + node + "\"");
-        r.node_overrides[node] = s;
-      }
+                   "{}: \"nodes\" must map node names to settings", origin);
+      for (const auto& [node, setting] : value.items()) read_node_setting(node, setting, origin, r);
     } else {
       fail(ErrorKind::kInvalidArgument,
            "{}: unknown recipe field \"{}\" (known: activations, weights, op_types, skip, "
@@ -93,6 +122,11 @@ QuantRecipe QuantRecipe::load(const std::filesystem::path& path) {
     }
   }
   return r;
+}
+
+int QuantRecipe::weight_bits_of(const std::string& name) const {
+  const auto it = node_weight_bits.find(name);
+  return it == node_weight_bits.end() ? weight_bits : it->second;
 }
 
 }  // namespace quench

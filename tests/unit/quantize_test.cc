@@ -1,4 +1,5 @@
 // Static quantization: the plan, the QDQ graph, parameter math, recipes, calibration.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -173,6 +174,55 @@ TEST(QuantizeStatic, RecipesSkipAndOverride) {
     }
   }
   for (const auto& [name, a] : plan.activations) EXPECT_EQ(a.type, DType::kInt8) << name;
+}
+
+// Per-node weight bit widths from a recipe: the two named layers keep 8-bit weights inside a
+// 4-bit model (their largest |q| is 127, every other layer's is at most 7, eq. (25)).
+TEST(QuantizeStatic, RecipeSetsWeightBitsPerNode) {
+  const Model& m = prepared_cnn();
+  TempDir dir;
+  std::ofstream(dir.file("r.json")) << R"({"nodes": {
+      "/features/features.1/Conv": {"weight_bits": 8},
+      "/classifier/classifier.3/Gemm": {"weight_bits": 8, "activations": "int8"}}})";
+  QuantRecipe recipe = QuantRecipe::load(dir.file("r.json"));
+  recipe.weight_bits = 4;
+  EXPECT_EQ(recipe.weight_bits_of("/features/features.1/Conv"), 8);
+  EXPECT_EQ(recipe.weight_bits_of("/features/features.4/Conv"), 4);
+  const Model q = quantize_static(m, synthetic_table(m, recipe), recipe);
+  std::map<std::string, const Node*> producer;
+  for (const Node& n : q.graph.nodes) {
+    for (const auto& o : n.outputs) producer[o] = &n;
+  }
+  int checked = 0;
+  for (const Node& n : q.graph.nodes) {
+    if (n.op_type != "Conv" && n.op_type != "Gemm") continue;
+    const Node* dq = producer.at(n.input(1));
+    ASSERT_EQ(dq->op_type, "DequantizeLinear") << n.name;
+    const auto w = q.graph.initializer(dq->input(0))->to_double_vector();
+    double max_abs = 0;
+    for (double v : w) max_abs = std::max(max_abs, std::fabs(v));
+    const bool eight =
+        n.name == "/features/features.1/Conv" || n.name == "/classifier/classifier.3/Gemm";
+    EXPECT_EQ(max_abs, eight ? 127 : 7) << n.name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7);
+  const std::string meta = q.metadata.back().second;
+  EXPECT_NE(meta.find("4-bit (2 node(s) with their own width)"), std::string::npos) << meta;
+
+  for (const char* text : {R"({"nodes": {"/features/features.1/Conv": {"weight_bits": 9}}})",
+                           R"({"nodes": {"/features/features.1/Conv": {"weight_bits": "8"}}})",
+                           R"({"nodes": {"/features/features.1/Conv": {"bits": 8}}})"}) {
+    std::ofstream(dir.file("bad.json")) << text;
+    EXPECT_THROW(QuantRecipe::load(dir.file("bad.json")), Error) << text;
+  }
+  QuantRecipe ghost;
+  ghost.node_weight_bits["ghost"] = 4;
+  EXPECT_THROW(plan_quantization(m.graph, ghost), Error);
+  QuantRecipe dynamic;
+  dynamic.node_weight_bits["/features/features.1/Conv"] = 4;
+  EXPECT_NO_THROW(plan_quantization(m.graph, dynamic));
+  EXPECT_THROW(plan_quantization(m.graph, dynamic, quant::PlanMode::kDynamic), Error);
 }
 
 TEST(QuantizeStatic, BadRecipesAndModelsAreRefused) {

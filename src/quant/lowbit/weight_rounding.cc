@@ -83,7 +83,6 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
   so.threads = o.threads;
   const Model float_model = work;  // biases as they were
   const Feeds feeds = load_feeds(Session(float_model, so), data, o.calib_size, o.batch);
-  const int32_t qmax = weight_qmax(recipe.weight_bits);
   Progress progress("rounding weights (" + method_name(o) + ")",
                     static_cast<int64_t>(plan.nodes.size()), o.progress);
   for (size_t l = 0; l < plan.nodes.size(); ++l) {
@@ -122,8 +121,9 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
     const LayerSamples ls = collect_samples(view, qs, qm.graph.nodes[qi].input(0),
                                             fs ? &*fs : nullptr, node.input(0), feeds, request);
     const Tensor& weight = *work.graph.initializer(wname);
+    const int32_t qmax = weight_qmax(wi.bits);
     const std::vector<float> scales =
-        quantize_weights(weight, wi.axis, recipe.per_channel, recipe.weight_bits).scales;
+        quantize_weights(weight, wi.axis, recipe.per_channel, wi.bits).scales;
     const std::vector<float> w = weight_matrix(weight, wi);
     const std::string bname = bias_of(work.graph, node);
     std::vector<float> bias;
@@ -165,12 +165,13 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.metadata.emplace_back(
       "quench.quantization",
-      fmt::format("static, {} activations, {}-bit {} weights chosen by {}, {} calibration ({} "
+      fmt::format("static, {} activations, {} {} weights chosen by {}, {} calibration ({} "
                   "samples)",
                   recipe.weight_only ? std::string("float")
                                      : std::string(dtype_name(recipe.activation_type)),
-                  recipe.weight_bits, recipe.per_channel ? "per-channel" : "per-tensor",
-                  method_name(o), calibration_method_name(table.config.method), table.samples));
+                  quant::describe_weight_bits(recipe),
+                  recipe.per_channel ? "per-channel" : "per-tensor", method_name(o),
+                  calibration_method_name(table.config.method), table.samples));
   return m;
 }
 
