@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import quench
-from conftest import fmnist_available
+from conftest import MODELS, fmnist_available
 
 needs_fmnist = pytest.mark.skipif(not fmnist_available(), reason="dataset-fashion-mnist missing")
 
@@ -160,3 +160,21 @@ def test_torch_export_and_quantize_with_a_dataloader(tmp_path):
         want = model(data[:32]).argmax(1).numpy()
     (got,) = quench.Session(str(tmp_path / "q.onnx"), threads=1).run(data[:32].numpy())
     assert np.mean(got.argmax(1) == want) >= 0.9
+
+
+def test_ctrl_c_interrupts_quantize(tmp_path):
+    # In a child process: SIGINT to itself while calibrating; quench.Interrupted, nothing written.
+    out = tmp_path / "q.onnx"
+    code = f"""
+import os, signal, threading, numpy as np, quench
+x = np.random.default_rng(0).random((512, 1, 28, 28), dtype=np.float32)
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    quench.quantize({str(MODELS / "resnet20.onnx")!r}, {str(out)!r}, calib=x, method="entropy")
+    print("finished")
+except quench.Interrupted as e:
+    print("interrupted", isinstance(e, KeyboardInterrupt))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.stdout.strip() == "interrupted True", p.stdout + p.stderr
+    assert not out.exists()
