@@ -155,7 +155,8 @@ void warn_nonfinite(const CalibrationTable& table) {
       const std::string message =
           fmt::format("tensor '{}': {} NaN/infinite values were left out of calibration", name,
                       observer.nonfinite());
-      PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 1);
+      // -1: warnings are turned into errors (python -W error); raise that one.
+      if (PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 1) != 0) throw nb::python_error();
     }
   }
 }
