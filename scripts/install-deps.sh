@@ -5,13 +5,13 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ pkg-config clang-format
+  cmake ninja-build g++ pkg-config clang-format ccache
   clang libclang-rt-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libdnnl-dev ocl-icd-opencl-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip python3-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,16 @@ if [ -z "$QUENCH_PYTHON" ]; then
 fi
 ctest --test-dir build --output-on-failure
 
+# The Python package (python/, docs/python.md): `pip install .` into the peer virtual environment
+# (built in build-python/, where ccache gives back build/'s objects), then its pytest suite.
+venv_python="$(./scripts/python-peer.sh --venv)"
+if [ -n "$venv_python" ]; then
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "$venv_python" -m pip install -q .
+  "$venv_python" -m pytest -q python/tests
+else
+  echo "note: no Python virtual environment (no network?); the Python package was not tested"
+fi
+
 # The reference-only build (no oneDNN backend): the layers link without it and the reference and
 # hand-written kernels pass their tests alone.
 cmake -S . -B build-ref -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUENCH_WITH_ONEDNN=OFF \

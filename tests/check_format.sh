@@ -9,5 +9,5 @@ while IFS= read -r f; do
     echo "not formatted: $f"
     bad=1
   fi
-done < <(find include src tools tests bench -name '*.cc' -o -name '*.h' | sort)
+done < <(find include src tools tests bench python -name '*.cc' -o -name '*.h' | sort)
 exit $bad

@@ -1,0 +1,247 @@
+"""quench: quantize ONNX models and run them fast on CPUs, from Python.
+
+    import quench
+    quench.quantize("model.onnx", "model.int8.onnx", calib=loader, method="entropy")
+    session = quench.Session("model.int8.onnx", threads=1)
+    logits, = session.run({"input": images})
+
+The functions mirror the ``quench`` CLI's commands (docs/cli.md): same option names (``--calib-size``
+is ``calib_size``), same defaults, same errors, and they return the fields of the CLI's ``--json``
+object as a dict. Errors raise a subclass of :class:`quench.Error` (docs/python.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import _quench
+from ._data import collect as _collect
+from ._errors import (
+    Error,
+    InternalError,
+    Interrupted,
+    InvalidArgumentError,
+    InvalidModelError,
+    IoError,
+    ResourceError,
+    UnsupportedError,
+    BY_KIND as _BY_KIND,
+)
+
+_quench._set_error_classes(_BY_KIND)
+
+Session = _quench.Session
+IoInfo = _quench.IoInfo
+
+__all__ = [
+    "Session",
+    "IoInfo",
+    "quantize",
+    "calibrate",
+    "evaluate",
+    "benchmark",
+    "Error",
+    "InvalidArgumentError",
+    "InvalidModelError",
+    "UnsupportedError",
+    "IoError",
+    "ResourceError",
+    "Interrupted",
+    "InternalError",
+]
+__version__ = "0.1.0"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _data_args(resize, mean, std, channels, layout, random_shape) -> "_quench._DataArgs":
+    d = _quench._DataArgs()
+    d.resize = None if resize is None else [int(v) for v in resize]
+    d.mean = _floats(mean)
+    d.std = _floats(std)
+    d.channels = int(channels)
+    d.layout = layout
+    d.random_shape = [] if random_shape is None else [int(v) for v in random_shape]
+    return d
+
+
+def _floats(v) -> List[float]:
+    if v is None:
+        return []
+    if isinstance(v, (int, float)):
+        return [float(v)]
+    return [float(x) for x in v]
+
+
+def _model_rank(model: str) -> int:
+    _, _, dims = _quench._model_input(model)
+    return len(dims) if dims else -1
+
+
+def quantize(
+    model: PathLike,
+    output: PathLike,
+    calib: Any = None,
+    *,
+    mode: str = "static",
+    table: Optional[PathLike] = None,
+    method: str = "minmax",
+    percentile: float = 99.99,
+    calib_size: int = 512,
+    calib_batch: int = 32,
+    per_tensor: bool = False,
+    act: Optional[str] = None,
+    act_granularity: Optional[str] = None,
+    keep_io_types: bool = True,
+    skip: Sequence[str] = (),
+    skip_op: Sequence[str] = (),
+    recipe: Optional[PathLike] = None,
+    threads: int = 0,
+    resize: Optional[Tuple[int, int]] = None,
+    mean: Union[float, Sequence[float], None] = None,
+    std: Union[float, Sequence[float], None] = None,
+    channels: int = 0,
+    layout: str = "nchw",
+    random_shape: Optional[Sequence[int]] = None,
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Quantizes an FP32 ONNX model and writes the result to ``output`` (``quench quantize``).
+
+    mode: "static" (calibrated QDQ; needs ``calib`` or ``table``), "dynamic" (int8 weights,
+    activations quantized at run time), "fp16" or "bf16".
+    calib: a data-source string ("fmnist:train"), a float32 array of samples [N, ...], or any
+    iterable of batches/samples, alone or as (inputs, labels) pairs (a torch DataLoader works);
+    at most ``calib_size`` samples are used. method: minmax, movavg, percentile, entropy or mse.
+    resize/mean/std/channels/layout/random_shape preprocess a data-source string as the CLI's
+    --resize etc. Returns the CLI's ``--json`` fields. Ctrl-C stops it (quench.Interrupted).
+    """
+    model, output = os.fspath(model), os.fspath(output)
+    samples, labels = None, None
+    if calib is not None:
+        samples, labels = _collect(calib, _model_rank(model), calib_size, "calib")
+    a = _quench._QuantizeArgs()
+    a.model, a.output, a.mode = model, output, mode
+    a.table = "" if table is None else os.fspath(table)
+    a.method, a.percentile = method, float(percentile)
+    a.calib_size, a.calib_batch = int(calib_size), int(calib_batch)
+    a.per_tensor, a.act = bool(per_tensor), act or ""
+    a.act_granularity, a.keep_io_types = act_granularity or "", bool(keep_io_types)
+    a.skip, a.skip_op = list(skip), list(skip_op)
+    a.recipe = "" if recipe is None else os.fspath(recipe)
+    a.threads, a.progress = int(threads), bool(progress)
+    return _quench._quantize(
+        a, samples, labels, _data_args(resize, mean, std, channels, layout, random_shape)
+    )
+
+
+def calibrate(
+    model: Optional[PathLike] = None,
+    data: Any = None,
+    output: Optional[PathLike] = None,
+    *,
+    merge: Sequence[PathLike] = (),
+    trt_cache: Optional[PathLike] = None,
+    method: str = "minmax",
+    percentile: float = 99.99,
+    calib_size: int = 512,
+    calib_batch: int = 32,
+    offset: int = 0,
+    recipe: Optional[PathLike] = None,
+    skip: Sequence[str] = (),
+    threads: int = 0,
+    resize: Optional[Tuple[int, int]] = None,
+    mean: Union[float, Sequence[float], None] = None,
+    std: Union[float, Sequence[float], None] = None,
+    channels: int = 0,
+    layout: str = "nchw",
+    random_shape: Optional[Sequence[int]] = None,
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Calibrates activation ranges into a JSON table (``quench calibrate``).
+
+    ``data`` takes what ``quantize``'s ``calib`` takes. With ``merge=[tables...]`` (no model or
+    data), combines the tables of data shards instead. Returns the CLI's ``--json`` fields.
+    """
+    if output is None:
+        raise InvalidArgumentError("calibrate: output (the table to write) is required")
+    samples, labels = None, None
+    if data is not None:
+        if model is None:
+            raise InvalidArgumentError("give a model and data (or merge=[tables...])")
+        samples, labels = _collect(data, _model_rank(os.fspath(model)), 0, "data")
+        if not isinstance(samples, str) and offset:
+            samples = samples[offset:]
+            labels = None if labels is None else labels[offset:]
+            offset = 0
+    return _quench._calibrate(
+        "" if model is None else os.fspath(model),
+        samples,
+        labels,
+        os.fspath(output),
+        [os.fspath(m) for m in merge],
+        "" if trt_cache is None else os.fspath(trt_cache),
+        method,
+        float(percentile),
+        int(calib_size),
+        int(calib_batch),
+        int(offset),
+        "" if recipe is None else os.fspath(recipe),
+        list(skip),
+        int(threads),
+        bool(progress),
+        _data_args(resize, mean, std, channels, layout, random_shape),
+    )
+
+
+def evaluate(
+    model: PathLike,
+    data: Any = "fmnist:test",
+    *,
+    limit: int = 0,
+    batch: int = 64,
+    threads: int = 0,
+    resize: Optional[Tuple[int, int]] = None,
+    mean: Union[float, Sequence[float], None] = None,
+    std: Union[float, Sequence[float], None] = None,
+    channels: int = 0,
+    layout: str = "nchw",
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Top-1 accuracy of a classifier on labeled data (``quench eval``).
+
+    ``data``: a data-source string, an (images, labels) pair of arrays, or an iterable of
+    (images, labels) batches. Returns the CLI's ``--json`` fields.
+    """
+    model = os.fspath(model)
+    samples, labels = _collect(data, _model_rank(model), 0, "data")
+    if not isinstance(samples, str) and labels is None:
+        raise InvalidArgumentError("evaluate: data has no labels; give (images, labels)")
+    return _quench._evaluate(
+        model,
+        samples,
+        labels,
+        int(limit),
+        int(batch),
+        int(threads),
+        bool(progress),
+        _data_args(resize, mean, std, channels, layout, None),
+    )
+
+
+def benchmark(
+    model: PathLike,
+    *,
+    batch: int = 1,
+    threads: int = 1,
+    shape: Optional[Sequence[int]] = None,
+    seconds: float = 2.0,
+) -> Dict[str, Any]:
+    """Latency (median, p90, min) and throughput on random input (``quench bench``)."""
+    return _quench._benchmark(
+        os.fspath(model),
+        int(batch),
+        int(threads),
+        None if shape is None else [int(v) for v in shape],
+        float(seconds),
+    )

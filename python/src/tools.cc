@@ -1,0 +1,470 @@
+// quench.quantize, quench.calibrate, quench.evaluate, quench.benchmark: the CLI's commands
+// (tools/quench/cmd_*.cc) as functions returning the fields of the CLI's --json object. The keyword
+// arguments and their defaults are in python/quench/__init__.py; this file checks them as the CLI
+// does and calls the same library functions.
+#include <fmt/format.h>
+#include <malloc.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "array_dataset.h"
+#include "convert.h"
+#include "module.h"
+#include "quench/benchmark.h"
+#include "quench/evaluate.h"
+#include "quench/files.h"
+#include "quench/model_io.h"
+#include "quench/quantize.h"
+
+namespace quench::py {
+namespace {
+
+template <class... Args>
+void require(bool condition, fmt::format_string<Args...> format, Args&&... args) {
+  if (!condition) {
+    throw Error(ErrorKind::kInvalidArgument, fmt::format(format, std::forward<Args>(args)...));
+  }
+}
+
+// Preprocessing of data sources, as the CLI's --resize, --mean, --std, --channels, --layout and
+// --random-shape.
+struct DataArgs {
+  std::optional<std::vector<int64_t>> resize;
+  std::vector<float> mean;
+  std::vector<float> std;
+  int channels = 0;
+  std::string layout = "nchw";
+  std::vector<int64_t> random_shape;
+
+  DataOptions to_options(const Model* model) const {
+    DataOptions o;
+    if (resize) {
+      require(resize->size() == 2, "resize expects (H, W), got {} value(s)", resize->size());
+      o.resize_height = (*resize)[0];
+      o.resize_width = (*resize)[1];
+    }
+    o.mean = mean;
+    o.std = std;
+    o.channels = channels;
+    require(layout == "nchw" || layout == "nhwc", "layout expects 'nchw' or 'nhwc', got '{}'",
+            layout);
+    o.layout = layout == "nhwc" ? DataLayout::kNHWC : DataLayout::kNCHW;
+    o.random_shape = random_shape;
+    if (!model || !o.random_shape.empty() || model->graph.inputs.empty()) return o;
+    // random:N without a shape: the dims after the batch of the model's first input.
+    const ValueInfo* info = model->graph.info(model->graph.inputs[0]);
+    if (!info || !info->shape || info->shape->empty()) return o;
+    Shape sample;
+    for (size_t d = 1; d < info->shape->size(); ++d) {
+      if (!(*info->shape)[d].known()) return o;
+      sample.push_back((*info->shape)[d].value);
+    }
+    o.random_shape = sample;
+    return o;
+  }
+};
+
+// A data source from Python: a spec string ("fmnist:train"), or samples [N, ...] (float32,
+// collected by python/quench/_data.py) with optional int64 labels [N].
+struct DataSource {
+  std::string spec;
+  std::unique_ptr<Dataset> dataset;
+  std::string name;  // for messages and the returned dict
+};
+
+DataSource open_source(nb::handle data, nb::handle labels, const DataArgs& args, const Model* model,
+                       int64_t offset, int64_t limit, std::vector<nb::ndarray<nb::ro>>& keep) {
+  DataSource s;
+  if (nb::isinstance<nb::str>(data)) {
+    s.spec = nb::cast<std::string>(data);
+    s.name = s.spec;
+    DataOptions o = args.to_options(model);
+    o.offset = offset;
+    o.limit = limit;
+    s.dataset = open_dataset(s.spec, o);
+    return s;
+  }
+  keep.push_back(as_ndarray(data, "data"));
+  Tensor samples = tensor_from_array(keep.back(), DType::kFloat32, "data");
+  std::vector<int64_t> label_values;
+  if (!labels.is_none()) {
+    keep.push_back(as_ndarray(labels, "labels"));
+    const Tensor l = tensor_from_array(keep.back(), DType::kInt64, "labels");
+    label_values.assign(l.data<int64_t>(), l.data<int64_t>() + l.numel());
+  }
+  require(offset >= 0 && limit >= 0, "offset and limit must not be negative");
+  const int64_t n = samples.rank() > 0 ? samples.dim(0) : 0;
+  const int64_t begin = std::min(offset, n);
+  const int64_t end = limit > 0 ? std::min(n, begin + limit) : n;
+  if (begin > 0 || end < n) {
+    Shape shape = samples.shape();
+    shape[0] = end - begin;
+    const int64_t row = n > 0 ? samples.numel() / n : 0;
+    samples = Tensor::wrap(DType::kFloat32, shape, samples.data<float>() + begin * row,
+                           samples.storage());
+    if (!label_values.empty()) {
+      label_values = std::vector<int64_t>(label_values.begin() + begin, label_values.begin() + end);
+    }
+  }
+  s.name = fmt::format("<array {}>", shape_str(samples.shape()));
+  s.dataset = std::make_unique<ArrayDataset>(std::move(samples), std::move(label_values));
+  return s;
+}
+
+CalibrateOptions calibrate_options(const std::string& method, double percentile, int64_t calib_size,
+                                   int64_t calib_batch, int threads, bool progress) {
+  CalibrateOptions o;
+  o.observer.method = parse_calibration_method(method);
+  require(percentile > 0 && percentile <= 100, "percentile must be in (0, 100], got {}",
+          percentile);
+  require(calib_size > 0 && calib_batch > 0, "calib_size and calib_batch must be positive");
+  o.observer.percentile = percentile;
+  o.calib_size = calib_size;
+  o.batch = calib_batch;
+  o.threads = threads;
+  o.progress = progress;
+  return o;
+}
+
+QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
+                        const std::vector<std::string>& skip_ops, const std::string& act,
+                        bool per_tensor) {
+  QuantRecipe r = file.empty() ? QuantRecipe{} : QuantRecipe::load(file);
+  r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
+  r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
+  if (!act.empty()) {
+    require(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
+            "act expects 'u8' or 's8', got '{}'", act);
+    r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
+  }
+  if (per_tensor) r.per_channel = false;
+  return r;
+}
+
+void warn_nonfinite(const CalibrationTable& table) {
+  for (const auto& [name, observer] : table.observers) {
+    if (observer.nonfinite() > 0) {
+      const std::string message =
+          fmt::format("tensor '{}': {} NaN/infinite values were left out of calibration", name,
+                      observer.nonfinite());
+      // -1: warnings are turned into errors (python -W error); raise that one.
+      if (PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 1) != 0) throw nb::python_error();
+    }
+  }
+}
+
+struct QuantizeArgs {
+  std::string model, output, mode, table, method;
+  double percentile;
+  int64_t calib_size, calib_batch;
+  bool per_tensor;
+  std::string act, act_granularity;
+  bool keep_io_types;
+  std::vector<std::string> skip, skip_op;
+  std::string recipe;
+  int threads;
+  bool progress;
+};
+
+nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, const DataArgs& da) {
+  const bool half = a.mode == "fp16" || a.mode == "bf16";
+  require(a.mode == "static" || a.mode == "dynamic" || half,
+          "mode '{}': expected 'static', 'dynamic', 'fp16' or 'bf16'", a.mode);
+  require(half || a.keep_io_types, "keep_io_types applies to mode 'fp16' and 'bf16' only");
+  require(
+      a.act_granularity.empty() || a.act_granularity == "tensor" || a.act_granularity == "token",
+      "act_granularity expects 'tensor' or 'token', got '{}'", a.act_granularity);
+  const bool has_calib = !calib.is_none();
+  check_writable(a.output, "output model");
+  const QuantRecipe recipe = make_recipe(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
+  std::vector<nb::ndarray<nb::ro>> keep;
+  Model fp32;
+  {
+    nb::gil_scoped_release release;
+    fp32 = load_model(a.model);
+  }
+  DataSource source;
+  nb::dict extra;
+  if (a.mode == "static") {
+    require(has_calib || !a.table.empty(),
+            "static quantization needs calibration data (calib=...) or a table (table=...)");
+    require(a.act_granularity.empty(),
+            "act_granularity applies to mode 'dynamic' only (static activations are calibrated "
+            "per tensor)");
+    if (has_calib) source = open_source(calib, labels, da, &fp32, 0, 0, keep);
+  } else if (a.mode == "dynamic") {
+    require(!has_calib && a.table.empty(),
+            "mode 'dynamic' takes its activation ranges from each batch at run time and uses no "
+            "calibration data; drop {} (or use mode 'static')",
+            has_calib ? "calib" : "table");
+    require(a.act.empty(),
+            "act does not apply to mode 'dynamic': activations are u8 per tensor "
+            "(act_granularity 'tensor') or s8 per token (act_granularity 'token')");
+  } else {
+    require(!has_calib && a.table.empty(),
+            "mode '{}' converts weights and activations to a 16-bit float type and uses no "
+            "calibration data; drop {}",
+            a.mode, has_calib ? "calib" : "table");
+    require(a.act.empty() && a.act_granularity.empty() && !a.per_tensor,
+            "act, act_granularity and per_tensor apply to int8 quantization, not to mode '{}'",
+            a.mode);
+  }
+  const CalibrateOptions co =
+      calibrate_options(a.method, a.percentile, a.calib_size, a.calib_batch, a.threads, a.progress);
+  QuantizeReport report;
+  CalibrationTable table;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    Model prepared = prepare_for_quantization(fp32);
+    Model quantized;
+    if (a.mode == "static") {
+      if (!a.table.empty()) {
+        table = CalibrationTable::load(a.table);
+      } else {
+        table = calibrate(prepared, *source.dataset, recipe, co);
+      }
+      quantized = quantize_static(prepared, table, recipe, &report);
+    } else if (a.mode == "dynamic") {
+      DynamicQuantOptions options;
+      if (a.act_granularity == "token") options.act_granularity = ActGranularity::kToken;
+      quantized = quantize_dynamic(prepared, recipe, options, &report);
+    } else {
+      HalfPrecisionOptions options;
+      options.type = a.mode == "bf16" ? DType::kBFloat16 : DType::kFloat16;
+      options.keep_io_types = a.keep_io_types;
+      quantized = convert_to_half_precision(prepared, recipe, options, &report);
+    }
+    save_model(quantized, a.output);
+  }
+  if (a.mode == "static") {
+    warn_nonfinite(table);
+    extra["method"] = std::string(calibration_method_name(table.config.method));
+    extra["calib_samples"] = table.samples;
+    extra["weight_bits"] = recipe.weight_bits;
+    extra["rounding_seconds"] = 0.0;
+  } else if (a.mode == "dynamic") {
+    extra["act_granularity"] = std::string(act_granularity_name(
+        a.act_granularity == "token" ? ActGranularity::kToken : ActGranularity::kTensor));
+  } else {
+    extra["keep_io_types"] = a.keep_io_types;
+  }
+  nb::list skipped;
+  for (const NodeDecision& d : report.nodes) {
+    if (d.quantized) continue;
+    nb::dict s;
+    s["node"] = d.node;
+    s["op"] = d.op_type;
+    s["reason"] = d.reason;
+    skipped.append(s);
+  }
+  nb::dict j;
+  j["model"] = a.model;
+  j["output"] = a.output;
+  j["mode"] = a.mode;
+  j["quantized_nodes"] = report.quantized_nodes;
+  j["skipped_nodes"] = report.skipped_nodes;
+  j["skipped"] = skipped;
+  j["activation_tensors"] = report.activation_tensors;
+  j["weight_tensors"] = report.weight_tensors;
+  j["bytes_before"] = static_cast<uint64_t>(std::filesystem::file_size(a.model));
+  j["bytes_after"] = static_cast<uint64_t>(std::filesystem::file_size(a.output));
+  j.update(extra);
+  return j;
+}
+
+nb::dict table_summary(const CalibrationTable& t, const std::string& output) {
+  warn_nonfinite(t);
+  nb::dict j;
+  j["output"] = output;
+  j["tensors"] = t.observers.size();
+  j["samples"] = t.samples;
+  j["method"] = std::string(calibration_method_name(t.config.method));
+  return j;
+}
+
+nb::dict calibrate_fn(const std::string& model, nb::handle data, nb::handle labels,
+                      const std::string& output, const std::vector<std::string>& merge,
+                      const std::string& trt_cache, const std::string& method, double percentile,
+                      int64_t calib_size, int64_t calib_batch, int64_t offset,
+                      const std::string& recipe_file, const std::vector<std::string>& skip,
+                      int threads, bool progress, const DataArgs& da) {
+  check_writable(output, "calibration table");
+  if (!trt_cache.empty()) check_writable(trt_cache, "TensorRT cache");
+  if (!merge.empty()) {
+    require(model.empty() && data.is_none(),
+            "merge combines tables; do not give a model or data with it");
+    CalibrationTable all = CalibrationTable::load(merge[0]);
+    for (size_t i = 1; i < merge.size(); ++i) all.merge(CalibrationTable::load(merge[i]));
+    all.save(output);
+    if (!trt_cache.empty()) all.save_tensorrt_cache(trt_cache);
+    return table_summary(all, output);
+  }
+  require(!model.empty() && !data.is_none(), "give a model and data (or merge=[tables...])");
+  const CalibrateOptions co =
+      calibrate_options(method, percentile, calib_size, calib_batch, threads, progress);
+  const QuantRecipe recipe = make_recipe(recipe_file, skip, {}, "", false);
+  std::vector<nb::ndarray<nb::ro>> keep;
+  Model fp32;
+  {
+    nb::gil_scoped_release release;
+    fp32 = load_model(model);
+  }
+  const DataSource source = open_source(data, labels, da, &fp32, offset, 0, keep);
+  CalibrationTable table;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    const Model prepared = prepare_for_quantization(fp32);
+    table = calibrate(prepared, *source.dataset, recipe, co);
+    table.save(output);
+    if (!trt_cache.empty()) table.save_tensorrt_cache(trt_cache);
+  }
+  return table_summary(table, output);
+}
+
+nb::dict evaluate_fn(const std::string& model, nb::handle data, nb::handle labels, int64_t limit,
+                     int64_t batch, int threads, bool progress, const DataArgs& da) {
+  require(batch > 0 && threads >= 0 && limit >= 0,
+          "batch must be positive, threads and limit not negative");
+  std::vector<nb::ndarray<nb::ro>> keep;
+  const DataSource source = open_source(data, labels, da, nullptr, 0, limit, keep);
+  EvalResult r;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    SessionOptions so;
+    so.threads = threads;
+    const Session session = Session::load(model, so);
+    EvalOptions eo;
+    eo.batch = batch;
+    eo.progress = progress;
+    r = evaluate_accuracy(session, *source.dataset, eo);
+  }
+  nb::dict j;
+  j["model"] = model;
+  j["data"] = source.name;
+  j["accuracy"] = r.accuracy;
+  j["correct"] = r.correct;
+  j["n"] = r.n;
+  j["batch"] = batch;
+  j["seconds"] = r.seconds;
+  j["throughput"] = r.throughput;
+  return j;
+}
+
+// Heap bytes in use (as `quench bench`): falls when memory is freed.
+uint64_t heap_in_use() {
+  const struct mallinfo2 m = ::mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+nb::dict benchmark_fn(const std::string& model, int64_t batch, int threads,
+                      const std::optional<std::vector<int64_t>>& shape, double seconds) {
+  require(batch > 0 && threads >= 0 && seconds > 0,
+          "batch and seconds must be positive, threads not negative");
+  LatencyStats s;
+  uint64_t session_bytes = 0;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    std::optional<Shape> sample;
+    if (shape) sample = Shape(shape->begin(), shape->end());
+    const uint64_t before = heap_in_use();
+    SessionOptions so;
+    so.threads = threads;
+    const Session session = Session::load(model, so);
+    const std::vector<Tensor> inputs = random_inputs(session, batch, sample);
+    LatencyOptions lo;
+    lo.seconds = seconds;
+    s = measure_latency([&] { session.run(inputs); }, lo);
+    const uint64_t after = heap_in_use();
+    session_bytes = after > before ? after - before : 0;
+  }
+  nb::dict j;
+  j["model"] = model;
+  j["batch"] = batch;
+  j["threads"] = threads;
+  j["runs"] = s.runs;
+  j["median_ms"] = s.median_ms;
+  j["p90_ms"] = s.p90_ms;
+  j["min_ms"] = s.min_ms;
+  j["throughput"] = static_cast<double>(batch) * 1000.0 / s.median_ms;
+  j["session_bytes"] = session_bytes;
+  return j;
+}
+
+// The first input of a model file: (name, NumPy dtype, dims with -1 for unknown), for
+// python/quench/_data.py to shape calibration batches.
+nb::tuple model_input(const std::string& path) {
+  Model m;
+  {
+    nb::gil_scoped_release release;
+    m = load_model(path);
+  }
+  require(!m.graph.inputs.empty(), "{}: the model has no inputs", path);
+  const ValueInfo* info = m.graph.info(m.graph.inputs[0]);
+  std::vector<int64_t> dims;
+  DType dtype = DType::kFloat32;
+  if (info) {
+    dtype = info->dtype;
+    if (info->shape) {
+      for (const Dim& d : *info->shape) dims.push_back(d.known() ? d.value : -1);
+    }
+  }
+  return nb::make_tuple(m.graph.inputs[0], numpy_name(dtype), dims);
+}
+
+}  // namespace
+
+void bind_tools(nb::module_& m) {
+  nb::class_<DataArgs>(m, "_DataArgs")
+      .def(nb::init<>())
+      .def_rw("resize", &DataArgs::resize)
+      .def_rw("mean", &DataArgs::mean)
+      .def_rw("std", &DataArgs::std)
+      .def_rw("channels", &DataArgs::channels)
+      .def_rw("layout", &DataArgs::layout)
+      .def_rw("random_shape", &DataArgs::random_shape);
+  nb::class_<QuantizeArgs>(m, "_QuantizeArgs")
+      .def(nb::init<>())
+      .def_rw("model", &QuantizeArgs::model)
+      .def_rw("output", &QuantizeArgs::output)
+      .def_rw("mode", &QuantizeArgs::mode)
+      .def_rw("table", &QuantizeArgs::table)
+      .def_rw("method", &QuantizeArgs::method)
+      .def_rw("percentile", &QuantizeArgs::percentile)
+      .def_rw("calib_size", &QuantizeArgs::calib_size)
+      .def_rw("calib_batch", &QuantizeArgs::calib_batch)
+      .def_rw("per_tensor", &QuantizeArgs::per_tensor)
+      .def_rw("act", &QuantizeArgs::act)
+      .def_rw("act_granularity", &QuantizeArgs::act_granularity)
+      .def_rw("keep_io_types", &QuantizeArgs::keep_io_types)
+      .def_rw("skip", &QuantizeArgs::skip)
+      .def_rw("skip_op", &QuantizeArgs::skip_op)
+      .def_rw("recipe", &QuantizeArgs::recipe)
+      .def_rw("threads", &QuantizeArgs::threads)
+      .def_rw("progress", &QuantizeArgs::progress);
+  m.def("_quantize", &quantize, nb::arg("args"), nb::arg("calib").none(), nb::arg("labels").none(),
+        nb::arg("data_args"));
+  m.def("_calibrate", &calibrate_fn, nb::arg("model"), nb::arg("data").none(),
+        nb::arg("labels").none(), nb::arg("output"), nb::arg("merge"), nb::arg("trt_cache"),
+        nb::arg("method"), nb::arg("percentile"), nb::arg("calib_size"), nb::arg("calib_batch"),
+        nb::arg("offset"), nb::arg("recipe"), nb::arg("skip"), nb::arg("threads"),
+        nb::arg("progress"), nb::arg("data_args"));
+  m.def("_evaluate", &evaluate_fn, nb::arg("model"), nb::arg("data").none(),
+        nb::arg("labels").none(), nb::arg("limit"), nb::arg("batch"), nb::arg("threads"),
+        nb::arg("progress"), nb::arg("data_args"));
+  m.def("_benchmark", &benchmark_fn);
+  m.def("_model_input", &model_input);
+}
+
+}  // namespace quench::py
