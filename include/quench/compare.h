@@ -11,6 +11,14 @@
 
 namespace quench {
 
+// Counts of A's values in `counts.size()` equal bins over [lo, hi); values outside are counted in
+// below / above.
+struct ValueHistogram {
+  double lo = 0, hi = 0;
+  std::vector<int64_t> counts;
+  int64_t below = 0, above = 0;
+};
+
 // Error of B's values against A's over every element seen (docs/quantization.md eqs. (88)-(91)).
 struct TensorComparison {
   std::string name;    // A's tensor
@@ -20,6 +28,13 @@ struct TensorComparison {
   double cosine = 0;   // sum ab / sqrt(sum a^2 sum b^2); 1 when both are all zeros
   double mse = 0;      // mean (a - b)^2
   double max_abs = 0;  // max |a - b|
+  // The float range B's 8-bit form of the tensor represents (its calibrated range), when B holds
+  // it quantized with constant per-tensor parameters.
+  bool has_range = false;
+  double range_lo = 0, range_hi = 0;
+  // With CompareOptions::histogram_bins: A's values, over B's range widened by half its width
+  // (or over the first batch's range widened by a tenth).
+  ValueHistogram histogram;
 };
 
 struct OutputComparison : TensorComparison {
@@ -32,6 +47,7 @@ struct CompareOptions {
   int64_t batch = 64;
   SessionOptions session;  // for both models
   bool progress = true;    // progress line on stderr
+  int histogram_bins = 0;  // > 0: a histogram of each shared tensor's values in A
 };
 
 struct CompareResult {

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "eval/error_stats.h"
 #include "eval/tensor_match.h"
+#include "eval/value_histogram.h"
 #include "quench/evaluate.h"
 #include "quench/passes.h"
 
@@ -62,7 +63,27 @@ struct Row {
   TensorMatch match;
   ErrorStats stats;
   bool shape_mismatch = false;
+  ValueHistogram histogram;
+  bool histogram_ready = false;
 };
+
+// The histogram's range: B's quantization range widened by half its width on each side, else
+// the range of the first values seen widened by a tenth.
+void start_histogram(Row& row, const Tensor& a, int bins) {
+  double lo, hi;
+  if (row.match.has_range) {
+    const double w = row.match.range_hi - row.match.range_lo;
+    lo = row.match.range_lo - w / 2;
+    hi = row.match.range_hi + w / 2;
+  } else {
+    const auto [mn, mx] = std::minmax_element(a.data<float>(), a.data<float>() + a.numel());
+    const double w = std::max(double(*mx) - double(*mn), 1e-6);
+    lo = *mn - w / 10;
+    hi = *mx + w / 10;
+  }
+  reset_histogram(row.histogram, lo, hi, bins);
+  row.histogram_ready = true;
+}
 
 // The model with its constant DequantizeLinear nodes (quantized weights) replaced by their float
 // values: exactly what they compute, as constants the fast float kernels accept.
@@ -98,7 +119,7 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
     const auto b_values = reported_values(b, binding_b.feeds(first));
     const std::set<std::string> a_outputs(a.graph().outputs.begin(), a.graph().outputs.end());
     for (TensorMatch& m : match_tensors(a_values, b_values, a.graph(), b.graph())) {
-      if (!a_outputs.count(m.a_name)) rows.push_back({std::move(m), {}, false});
+      if (!a_outputs.count(m.a_name)) rows.push_back({std::move(m), {}, false, {}, false});
     }
   }
   std::unordered_map<std::string, size_t> row_of_a, row_of_b;
@@ -147,6 +168,10 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
       y = t.data<float>();
     }
     row.stats.add(x.data<float>(), y, t.numel());
+    if (options.histogram_bins > 0 && x.numel() > 0) {
+      if (!row.histogram_ready) start_histogram(row, x, options.histogram_bins);
+      add_to_histogram(row.histogram, x.data<float>(), x.numel());
+    }
   };
 
   Progress progress("comparing", r.n, options.progress);
@@ -190,6 +215,10 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
     TensorComparison c;
     c.name = row.match.a_name;
     c.b_name = row.match.b_name;
+    c.has_range = row.match.has_range;
+    c.range_lo = row.match.range_lo;
+    c.range_hi = row.match.range_hi;
+    c.histogram = row.histogram;
     row.stats.finish(c);
     r.tensors.push_back(std::move(c));
   }

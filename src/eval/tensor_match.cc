@@ -12,6 +12,7 @@ constexpr std::string_view kQuantizedSuffix = "_quantized";
 struct Params {
   float scale;
   int32_t zero_point;
+  DType type;  // of the 8-bit values
 };
 
 // Output scale / zero-point input positions of the ops that produce an 8-bit tensor.
@@ -79,20 +80,30 @@ class Producers {
     const Tensor* scale = g_.initializer(n->input(at->first));
     if (!scale || scale->numel() != 1 || scale->dtype() != DType::kFloat32) return std::nullopt;
     int32_t zero_point = 0;
+    DType type = DType::kUInt8;  // ONNX's default without a zero point
     if (n->has_input(at->second)) {
       const Tensor* zp = g_.initializer(n->input(at->second));
       if (!zp || zp->numel() != 1) return std::nullopt;
       const auto z = scalar_int(*zp);
       if (!z) return std::nullopt;
       zero_point = *z;
+      type = zp->dtype();
     }
-    return Params{scalar_float(*scale), zero_point};
+    return Params{scalar_float(*scale), zero_point, type};
   }
 
  private:
   const Graph& g_;
   std::unordered_map<std::string, const Node*> of_;
 };
+
+// The float range the 8-bit values can represent: scale * (q - zero point) at the type's limits.
+void set_range(TensorMatch& m, const Params& p) {
+  const double qmin = p.type == DType::kInt8 ? -128 : 0, qmax = p.type == DType::kInt8 ? 127 : 255;
+  m.has_range = true;
+  m.range_lo = p.scale * (qmin - p.zero_point);
+  m.range_hi = p.scale * (qmax - p.zero_point);
+}
 
 bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
 
@@ -138,7 +149,9 @@ std::vector<TensorMatch> match_tensors(const std::map<std::string, DType>& a_val
       if (dq && dq->op_type == "DequantizeLinear") {
         const Node* q = producers.of(dq->input(0));
         if (q && q->op_type == "QuantizeLinear" && is_a_float(q->input(0))) {
-          offer(3, {q->input(0), name});
+          TensorMatch m{q->input(0), name};
+          if (const auto p = producers.params(dq->input(0))) set_range(m, *p);
+          offer(3, std::move(m));
           continue;
         }
       }
@@ -153,7 +166,9 @@ std::vector<TensorMatch> match_tensors(const std::map<std::string, DType>& a_val
       if (const std::string y = fused_activation(a_name); !y.empty() && is_a_float(y)) a_name = y;
       const auto p = producers.params(name);
       if (!p) continue;
-      offer(2, {a_name, name, true, p->scale, p->zero_point});
+      TensorMatch m{a_name, name, true, p->scale, p->zero_point};
+      set_range(m, *p);
+      offer(2, std::move(m));
     }
   }
   std::vector<TensorMatch> out;

@@ -18,6 +18,9 @@ struct TensorMatch {
   bool dequantize = false;  // B's value is 8-bit: compare scale * (q - zero_point)
   float scale = 1;
   int32_t zero_point = 0;
+  // The range B's 8-bit form represents (from its quantization parameters), when known.
+  bool has_range = false;
+  double range_lo = 0, range_hi = 0;
 };
 
 // `a_values` / `b_values`: the element type of every value a run of A / B reports to its tensor

@@ -121,8 +121,24 @@ TEST(Compare, QuenchQdqModel) {
   co.progress = false;
   const QuantRecipe recipe;
   const Model q = quantize_static(prepared, calibrate(prepared, *data, recipe, co), recipe);
-  const CompareResult r = compare_models(cnn(), q, *data, quiet());
+  CompareOptions options = quiet();
+  options.histogram_bins = 32;
+  const CompareResult r = compare_models(cnn(), q, *data, options);
   expect_quantized_rows(r, 10);
+  // Each histogram counts every element once; B's calibrated range holds zero.
+  int with_range = 0;
+  for (const TensorComparison& t : r.tensors) {
+    ASSERT_EQ(t.histogram.counts.size(), 32u) << t.name;
+    const int64_t total =
+        std::accumulate(t.histogram.counts.begin(), t.histogram.counts.end(), int64_t{0});
+    EXPECT_EQ(total + t.histogram.below + t.histogram.above, t.elements) << t.name;
+    if (t.has_range) {
+      ++with_range;
+      EXPECT_LE(t.range_lo, 0) << t.name;
+      EXPECT_GT(t.range_hi, 0) << t.name;
+    }
+  }
+  EXPECT_GE(with_range, 8);
   // The quantized activations are seen through their DequantizeLinear.
   int dequantized = 0;
   for (const TensorComparison& t : r.tensors) dequantized += t.b_name != t.name;
