@@ -75,8 +75,9 @@ void add_data_options(CLI::App& cmd, DataCliOptions& o);
 Shape parse_shape(const std::string& text, const std::string& option);
 // 1536 -> "1.5 KiB".
 std::string human_bytes(uint64_t bytes);
-// The command line of this process (set once by main), each argument shell-quoted where needed:
-// recorded in the files quench writes (metadata "quench.command").
+// The command line of this process (set once by main), each argument shell-quoted where needed,
+// without -o/--output and --threads: recorded in the files quench writes (metadata
+// "quench.command").
 void set_command_line(int argc, char** argv);
 const std::string& command_line();
 // Median latency of `path` at batch 1 and 32 on random input (quench demo, quench report).

@@ -87,6 +87,13 @@ void set_command_line(int argc, char** argv) {
   std::string line;
   for (int i = 0; i < argc; ++i) {
     std::string arg = i == 0 ? "quench" : argv[i];
+    // Where the file goes and how many threads made it do not change what it holds: left out,
+    // so that the same job writes the same bytes (tests/e2e/test_determinism.py).
+    if (arg == "-o" || arg == "--output" || arg == "--threads") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("--output=", 0) == 0 || arg.rfind("--threads=", 0) == 0) continue;
     const bool plain = !arg.empty() && arg.find_first_not_of(
                                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                            "0123456789-_./:=,+@%") == std::string::npos;
