@@ -239,6 +239,19 @@ def compare_cases(c, t):
              "no shared tensors", "outputs compared only")
     c.expect("compare with a missing model", ["compare", CNN, LSTM.replace("lstm", "nope"),
                                                     "--limit", "4"], IO, "nope")
+    # Ctrl-C once the comparison has started: exit 130.
+    p = subprocess.Popen([c.quench, "compare", CNN, ORT_QDQ, "--threads", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "comparing" not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    ok = p.returncode == 130 and "comparing" in line and "interrupted" in err
+    print(("ok      " if ok else "FAILED  ") + f"interrupt during compare: exit {p.returncode}")
+    if not ok:
+        c.failures.append("interrupt during compare")
     write_npy(t("vec.npy"), "<f4", [4, 10])
     c.expect("compare on data that fits neither", ["compare", CNN, ORT_QDQ, "--data",
                                                    "npy:" + t("vec.npy")], USAGE, "[N,1,28,28]")
