@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what quench needs to build, test and run its demo on Debian bookworm (as root); clang
-# and its runtimes (libFuzzer, ASan, UBSan, TSan) are for scripts/sanitize.sh and scripts/fuzz.sh.
+# and its runtimes (libFuzzer, ASan, UBSan, TSan) are for scripts/sanitize.sh and scripts/fuzz.sh;
+# chromium renders `quench report` pages in the e2e_report test.
 # Idempotent: packages already present are not touched; nothing is downloaded at build time.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libonnx-testdata dataset-fashion-mnist
   python3 python3-venv python3-pip python3-dev
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -216,6 +216,47 @@ def half_cases(c, t):
                                         "--keep-io-types", "false"], 0)
 
 
+def compare_cases(c, t):
+    """quench compare: JSON fields, models that share nothing, refused inputs."""
+    RESNET = os.path.join(ROOT, "models", "fmnist", "resnet20.onnx")
+    p = subprocess.run([c.quench, "compare", CNN, ORT_QDQ, "--limit", "32", "--json"],
+                       capture_output=True, text=True)
+    ok = p.returncode == 0
+    if ok:
+        j = json.loads(p.stdout.strip().splitlines()[-1])
+        rows = j.get("tensors", [])
+        fields = {"name", "sqnr_db", "cosine", "mse", "max_abs"}
+        # null: an exact match, +infinity
+        db = [float("inf") if r.get("sqnr_db") is None else r["sqnr_db"] for r in rows]
+        ok = (len(rows) >= 10 and all(fields <= set(r) for r in rows)
+              and db == sorted(db)
+              and len(j.get("outputs", [])) == 1 and "accuracy_a" in j and "accuracy_b" in j)
+    print(("ok      " if ok else "FAILED  ") + "compare --json fields and order")
+    if not ok:
+        c.failures.append("compare --json")
+        print(p.stdout[-400:], p.stderr[-400:])
+    c.expect("compare with no shared tensors", ["compare", CNN, RESNET, "--limit", "16"], 0,
+             "no shared tensors", "outputs compared only")
+    c.expect("compare with a missing model", ["compare", CNN, LSTM.replace("lstm", "nope"),
+                                                    "--limit", "4"], IO, "nope")
+    # Ctrl-C once the comparison has started: exit 130.
+    p = subprocess.Popen([c.quench, "compare", CNN, ORT_QDQ, "--threads", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "comparing" not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    ok = p.returncode == 130 and "comparing" in line and "interrupted" in err
+    print(("ok      " if ok else "FAILED  ") + f"interrupt during compare: exit {p.returncode}")
+    if not ok:
+        c.failures.append("interrupt during compare")
+    write_npy(t("vec.npy"), "<f4", [4, 10])
+    c.expect("compare on data that fits neither", ["compare", CNN, ORT_QDQ, "--data",
+                                                   "npy:" + t("vec.npy")], USAGE, "[N,1,28,28]")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -273,6 +314,7 @@ def main():
         quantize_cases(c, t)
         dynamic_cases(c, t)
         half_cases(c, t)
+        compare_cases(c, t)
         if c.failures:
             print(f"{len(c.failures)} case(s) failed: {', '.join(c.failures)}")
             return 1

@@ -36,6 +36,8 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_calibrate_command(CLI::App& app, Action& action);
 void add_quantize_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
 
 // Calibration options shared by `calibrate` and `quantize`.
 struct CalibrationCliOptions {
@@ -73,6 +75,18 @@ void add_data_options(CLI::App& cmd, DataCliOptions& o);
 Shape parse_shape(const std::string& text, const std::string& option);
 // 1536 -> "1.5 KiB".
 std::string human_bytes(uint64_t bytes);
+// The command line of this process (set once by main), each argument shell-quoted where needed,
+// without -o/--output and --threads: recorded in the files quench writes (metadata
+// "quench.command").
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+// Median latency of `path` at batch 1 and 32 on random input (quench demo, quench report).
+struct SizeAndLatency {
+  uint64_t bytes = 0;
+  double b1_ms = 0, b32_ms = 0;
+};
+SizeAndLatency measure_size_latency(const std::string& path, int threads);
+
 // The JSON object printed as the last line of stdout under --json.
 void print_json(const nlohmann::json& object);
 nlohmann::json shape_json(const SymbolicShape& shape);

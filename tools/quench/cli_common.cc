@@ -1,6 +1,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <filesystem>
+
+#include "quench/benchmark.h"
 #include "quench/cli.h"
 
 namespace quench::cli {
@@ -71,6 +74,55 @@ nlohmann::json shape_json(const SymbolicShape& shape) {
     }
   }
   return out;
+}
+
+namespace {
+std::string& stored_command_line() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = i == 0 ? "quench" : argv[i];
+    // Where the file goes and how many threads made it do not change what it holds: left out,
+    // so that the same job writes the same bytes (tests/e2e/test_determinism.py).
+    if (arg == "-o" || arg == "--output" || arg == "--threads") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("--output=", 0) == 0 || arg.rfind("--threads=", 0) == 0) continue;
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+                                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789-_./:=,+@%") == std::string::npos;
+    if (!plain) {
+      std::string quoted = "'";
+      for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      arg = quoted + "'";
+    }
+    if (!line.empty()) line += ' ';
+    line += arg;
+  }
+  stored_command_line() = line;
+}
+
+const std::string& command_line() { return stored_command_line(); }
+
+SizeAndLatency measure_size_latency(const std::string& path, int threads) {
+  const Session session = Session::load(path, session_options(threads));
+  SizeAndLatency m;
+  m.bytes = std::filesystem::file_size(path);
+  LatencyOptions lo;
+  lo.seconds = 1.0;
+  auto latency = [&](int64_t batch) {
+    const auto inputs = random_inputs(session, batch, std::nullopt);
+    return measure_latency([&] { session.run(inputs); }, lo).median_ms;
+  };
+  m.b1_ms = latency(1);
+  m.b32_ms = latency(32);
+  return m;
 }
 
 SessionOptions session_options(int threads) {

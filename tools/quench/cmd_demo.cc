@@ -32,8 +32,7 @@ struct DemoOptions {
 
 struct Measured {
   EvalResult eval;
-  uint64_t bytes = 0;
-  LatencyStats b1, b32;
+  SizeAndLatency figures;
 };
 
 Measured measure(const fs::path& path, const DemoOptions& o, const char* label) {
@@ -44,24 +43,16 @@ Measured measure(const fs::path& path, const DemoOptions& o, const char* label) 
   std::cerr << fmt::format("evaluating {} on {}\n", label, o.data);
   Measured m;
   m.eval = evaluate_accuracy(session, *data);
-  m.bytes = fs::file_size(path);
-  LatencyOptions lo;
-  lo.seconds = 1.0;
-  auto latency = [&](int64_t batch) {
-    const auto inputs = random_inputs(session, batch, std::nullopt);
-    return measure_latency([&] { session.run(inputs); }, lo);
-  };
-  m.b1 = latency(1);
-  m.b32 = latency(32);
+  m.figures = measure_size_latency(path.string(), o.threads);
   return m;
 }
 
 nlohmann::json to_json(const Measured& m) {
   return {{"accuracy", m.eval.accuracy},
           {"n", m.eval.n},
-          {"bytes", m.bytes},
-          {"b1_ms", m.b1.median_ms},
-          {"b32_ms", m.b32.median_ms}};
+          {"bytes", m.figures.bytes},
+          {"b1_ms", m.figures.b1_ms},
+          {"b32_ms", m.figures.b32_ms}};
 }
 
 int run_demo(const DemoOptions& o) {
@@ -80,7 +71,9 @@ int run_demo(const DemoOptions& o) {
   co.threads = o.threads;
   const CalibrationTable table = calibrate(prepared, *calib_data, recipe, co);
   warn_nonfinite(table);
-  save_model(quantize_static(prepared, table, recipe), int8_path);
+  Model int8_model = quantize_static(prepared, table, recipe);
+  int8_model.metadata.emplace_back("quench.command", command_line());
+  save_model(int8_model, int8_path);
 
   const Measured fp32 = measure(o.model, o, "FP32");
   const Measured int8 = measure(int8_path, o, "INT8");
@@ -89,15 +82,16 @@ int run_demo(const DemoOptions& o) {
                            "b1 latency", "b32 latency");
   for (const auto& [label, m] : {std::pair{"FP32", &fp32}, std::pair{"INT8", &int8}}) {
     std::cout << fmt::format("{:<8} {:>9.2f}% {:>12} {:>11.3f} ms {:>11.3f} ms\n", label,
-                             100 * m->eval.accuracy, human_bytes(m->bytes), m->b1.median_ms,
-                             m->b32.median_ms);
+                             100 * m->eval.accuracy, human_bytes(m->figures.bytes),
+                             m->figures.b1_ms, m->figures.b32_ms);
   }
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-  std::cout << fmt::format("{:<8} {:>+7.2f} pt {:>9.2f}x {:>12.2f}x {:>12.2f}x\n", "INT8 vs",
-                           100 * (int8.eval.accuracy - fp32.eval.accuracy),
-                           ratio(static_cast<double>(fp32.bytes), static_cast<double>(int8.bytes)),
-                           ratio(fp32.b1.median_ms, int8.b1.median_ms),
-                           ratio(fp32.b32.median_ms, int8.b32.median_ms));
+  std::cout << fmt::format(
+      "{:<8} {:>+7.2f} pt {:>9.2f}x {:>12.2f}x {:>12.2f}x\n", "INT8 vs",
+      100 * (int8.eval.accuracy - fp32.eval.accuracy),
+      ratio(static_cast<double>(fp32.figures.bytes), static_cast<double>(int8.figures.bytes)),
+      ratio(fp32.figures.b1_ms, int8.figures.b1_ms),
+      ratio(fp32.figures.b32_ms, int8.figures.b32_ms));
   std::cout << fmt::format(
       "\n{} test images, {} thread(s); sizes are ONNX file sizes (x: times smaller); latency is "
       "the median of repeated runs on random input (x: times faster)\n",

@@ -10,6 +10,7 @@
 
 int main(int argc, char** argv) {
   quench::install_interrupt_handler();
+  quench::cli::set_command_line(argc, argv);
   CLI::App app{"quench: quantize neural networks and run them fast"};
   app.set_version_flag("--version", "quench 0.1.0");
   app.require_subcommand(1);
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   quench::cli::add_demo_command(app, action);
   quench::cli::add_calibrate_command(app, action);
   quench::cli::add_quantize_command(app, action);
+  quench::cli::add_compare_command(app, action);
+  quench::cli::add_report_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
