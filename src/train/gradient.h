@@ -1,0 +1,58 @@
+// Gradients by op type: each differentiable op family registers, in train/gradients/<family>.cc,
+// a backward function (and, where a faster one exists, a forward one) that the tape calls.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "quench/graph.h"
+
+namespace quench::train {
+
+// What a backward function sees: the node, its forward inputs and outputs (nullptr for an absent
+// optional input) and the gradient of the loss with respect to each output (an undefined Tensor
+// where no gradient flows). `needs_input[i]` is false where the input's gradient is not wanted
+// (data, constants), so that the function may skip computing it.
+struct GradContext {
+  const Node& node;
+  std::vector<const Tensor*> inputs;
+  std::vector<const Tensor*> outputs;
+  std::vector<Tensor> output_grads;
+  std::vector<bool> needs_input;
+
+  bool needs(size_t i) const { return i < needs_input.size() && needs_input[i]; }
+  const Tensor& input(size_t i) const;  // kInvalidModel naming the node when absent
+};
+
+// Returns one gradient per input (undefined where none flows or none was needed), each of the
+// input's shape.
+using BackwardFn = std::function<std::vector<Tensor>(const GradContext&)>;
+// Computes the outputs of the node from its inputs (as evaluate_node does, faster).
+using ForwardFn =
+    std::function<std::vector<Tensor>(const Node&, const std::vector<const Tensor*>&)>;
+
+struct GradientDef {
+  BackwardFn backward;
+  ForwardFn forward;  // empty: the tape runs the reference kernel (evaluate_node)
+  // Inputs through which no gradient flows whatever the graph (shape tensors, indices).
+  std::vector<int> non_differentiable_inputs;
+};
+
+// The definition for `op_type` in the default domain, or nullptr when the op has no gradient.
+const GradientDef* find_gradient(const std::string& op_type);
+
+// Ops whose outputs do not depend differentiably on any input (Constant, Shape): the tape treats
+// their outputs as constants.
+bool is_constant_op(const std::string& op_type);
+
+// Registration (train/gradients/<family>.cc), called once by find_gradient().
+using GradientTable = std::vector<std::pair<std::string, GradientDef>>;
+void register_conv_gradients(GradientTable& t);
+void register_linalg_gradients(GradientTable& t);
+void register_activation_gradients(GradientTable& t);
+void register_elementwise_gradients(GradientTable& t);
+void register_pool_gradients(GradientTable& t);
+void register_shape_gradients(GradientTable& t);
+
+}  // namespace quench::train
