@@ -36,6 +36,7 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_demo_command(CLI::App& app, Action& action);
 void add_calibrate_command(CLI::App& app, Action& action);
 void add_quantize_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
 
 // Calibration options shared by `calibrate` and `quantize`.
 struct CalibrationCliOptions {
