@@ -24,6 +24,9 @@ std::unordered_map<std::string, GradientDef> build_table() {
   register_elementwise_gradients(t);
   register_pool_gradients(t);
   register_shape_gradients(t);
+  register_tensor_gradients(t);
+  register_softmax_gradients(t);
+  register_reduce_gradients(t);
   std::unordered_map<std::string, GradientDef> table;
   for (auto& [op, def] : t) table.emplace(op, std::move(def));
   return table;

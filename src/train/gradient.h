@@ -20,6 +20,7 @@ struct GradContext {
   std::vector<const Tensor*> outputs;
   std::vector<Tensor> output_grads;
   std::vector<bool> needs_input;
+  int64_t opset = 0;  // of the default domain
 
   bool needs(size_t i) const { return i < needs_input.size() && needs_input[i]; }
   const Tensor& input(size_t i) const;  // kInvalidModel naming the node when absent
@@ -54,5 +55,8 @@ void register_activation_gradients(GradientTable& t);
 void register_elementwise_gradients(GradientTable& t);
 void register_pool_gradients(GradientTable& t);
 void register_shape_gradients(GradientTable& t);
+void register_tensor_gradients(GradientTable& t);
+void register_softmax_gradients(GradientTable& t);
+void register_reduce_gradients(GradientTable& t);
 
 }  // namespace quench::train

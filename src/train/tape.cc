@@ -147,7 +147,7 @@ std::map<std::string, Tensor> Tape::backward(const std::string& output, const Te
     if (!any_grad) continue;
     if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
     const GradientDef* def = find_gradient(node.op_type);
-    GradContext ctx{node, {}, outs, std::move(out_grads), {}};
+    GradContext ctx{node, {}, outs, std::move(out_grads), {}, opset_};
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const std::string& name = node.inputs[i];
       ctx.inputs.push_back(name.empty() ? nullptr : &values_.at(name));

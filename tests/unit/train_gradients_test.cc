@@ -170,6 +170,53 @@ TEST(TrainGradients, ShapeOps) {
                                      Attrs{{"perm", Ints{1, 2, 0}}}));
 }
 
+TEST(TrainGradients, ConcatSplitGather) {
+  std::mt19937 rng(15);
+  expect_gradients(single_node_graph("Concat",
+                                     {random_tensor({2, 3, 2}, rng), random_tensor({2, 1, 2}, rng)},
+                                     Attrs{{"axis", int64_t{1}}}));
+  // Split into two, joined again the other way round: both outputs' gradients reach the input.
+  Graph g;
+  g.opsets[""] = 17;
+  g.initializers["x"] = random_tensor({2, 5}, rng);
+  g.initializers["split"] = Tensor::from_vector<int64_t>({2}, {2, 3});
+  Node split;
+  split.name = "split";
+  split.op_type = "Split";
+  split.inputs = {"x", "split"};
+  split.outputs = {"a", "b"};
+  split.set_attr("axis", int64_t{1});
+  Node concat;
+  concat.name = "concat";
+  concat.op_type = "Concat";
+  concat.inputs = {"b", "a"};
+  concat.outputs = {"y"};
+  concat.set_attr("axis", int64_t{1});
+  g.nodes = {split, concat};
+  g.outputs = {"y"};
+  EXPECT_EQ(gradient_mismatches(g, {"x"}, "y", 2), 0);
+  // A repeated index gathers the same row twice: its gradient is the sum of both.
+  expect_gradients(single_node_graph(
+      "Gather", {random_tensor({3, 4}, rng), Tensor::from_vector<int64_t>({3}, {2, 0, -1})},
+      Attrs{{"axis", int64_t{0}}}));
+  expect_gradients(single_node_graph(
+      "Gather", {random_tensor({2, 4, 3}, rng), Tensor::from_vector<int64_t>({2, 2}, {1, 3, 3, 0})},
+      Attrs{{"axis", int64_t{1}}}));
+}
+
+TEST(TrainGradients, SoftmaxAndReduceMean) {
+  std::mt19937 rng(16);
+  expect_gradients(single_node_graph("Softmax", {random_tensor({2, 3, 4}, rng, -2.0f, 2.0f)},
+                                     Attrs{{"axis", int64_t{1}}}));
+  Graph old = single_node_graph("Softmax", {random_tensor({2, 3, 4}, rng, -2.0f, 2.0f)},
+                                Attrs{{"axis", int64_t{1}}});
+  old.opsets[""] = 11;  // over the flattened dims 1 and 2
+  expect_gradients(old);
+  expect_gradients(single_node_graph("ReduceMean", {random_tensor({2, 3, 4}, rng)},
+                                     Attrs{{"axes", Ints{1}}, {"keepdims", int64_t{0}}}));
+  expect_gradients(single_node_graph("ReduceMean", {random_tensor({2, 3, 4}, rng)}));
+}
+
 TEST(TrainGradients, FanOutSums) {
   // y = (a * a) + a: dy/da = 2a + 1, reached through two uses of a and two of t.
   std::mt19937 rng(12);
