@@ -27,6 +27,7 @@ std::unordered_map<std::string, GradientDef> build_table() {
   register_tensor_gradients(t);
   register_softmax_gradients(t);
   register_reduce_gradients(t);
+  register_norm_gradients(t);
   std::unordered_map<std::string, GradientDef> table;
   for (auto& [op, def] : t) table.emplace(op, std::move(def));
   return table;

@@ -58,5 +58,6 @@ void register_shape_gradients(GradientTable& t);
 void register_tensor_gradients(GradientTable& t);
 void register_softmax_gradients(GradientTable& t);
 void register_reduce_gradients(GradientTable& t);
+void register_norm_gradients(GradientTable& t);
 
 }  // namespace quench::train

@@ -217,6 +217,17 @@ TEST(TrainGradients, SoftmaxAndReduceMean) {
   expect_gradients(single_node_graph("ReduceMean", {random_tensor({2, 3, 4}, rng)}));
 }
 
+TEST(TrainGradients, LayerNormalization) {
+  std::mt19937 rng(17);
+  expect_gradients(
+      single_node_graph("LayerNormalization", {random_tensor({2, 3, 4}, rng, -2.0f, 2.0f),
+                                               random_tensor({4}, rng), random_tensor({4}, rng)}));
+  expect_gradients(single_node_graph("LayerNormalization",
+                                     {random_tensor({2, 3, 4}, rng, -2.0f, 2.0f),
+                                      random_tensor({3, 4}, rng), random_tensor({3, 4}, rng)},
+                                     Attrs{{"axis", int64_t{1}}, {"epsilon", 1e-3f}}));
+}
+
 TEST(TrainGradients, FanOutSums) {
   // y = (a * a) + a: dy/da = 2a + 1, reached through two uses of a and two of t.
   std::mt19937 rng(12);
