@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "quench/graph.h"
@@ -33,11 +34,26 @@ using BackwardFn = std::function<std::vector<Tensor>(const GradContext&)>;
 using ForwardFn =
     std::function<std::vector<Tensor>(const Node&, const std::vector<const Tensor*>&)>;
 
+// The forward pass of an op that behaves differently in training (BatchNormalization: batch
+// statistics); it may return new values for some of its inputs (running statistics), which the
+// tape keeps as state.
+using UpdatedInputs = std::vector<std::pair<size_t, Tensor>>;
+using TrainingForwardFn = std::function<std::vector<Tensor>(
+    const Node&, const std::vector<const Tensor*>&, UpdatedInputs& updated)>;
+
 struct GradientDef {
+  GradientDef(BackwardFn b, ForwardFn f = {}, std::vector<int> non_differentiable = {},
+              TrainingForwardFn training = {})
+      : backward(std::move(b)),
+        forward(std::move(f)),
+        non_differentiable_inputs(std::move(non_differentiable)),
+        training_forward(std::move(training)) {}
+
   BackwardFn backward;
   ForwardFn forward;  // empty: the tape runs the reference kernel (evaluate_node)
   // Inputs through which no gradient flows whatever the graph (shape tensors, indices).
   std::vector<int> non_differentiable_inputs;
+  TrainingForwardFn training_forward;  // empty: `forward` in training too
 };
 
 // The definition for `op_type` in the default domain, or nullptr when the op has no gradient.

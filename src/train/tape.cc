@@ -50,6 +50,15 @@ Tape::Tape(const Graph& graph, const std::vector<std::string>& parameters)
     parameters_[name] = init->clone();
     depends_on_parameter_[name] = true;
   }
+  for (const Node& node : graph_.nodes) {
+    if (node.op_type != "BatchNormalization" || !node.domain.empty()) continue;
+    for (size_t i = 3; i < node.inputs.size() && i <= 4; ++i) {
+      const Tensor* init = graph_.initializer(node.inputs[i]);
+      if (init != nullptr && init->dtype() == DType::kFloat32) {
+        buffers_[node.inputs[i]] = init->clone();
+      }
+    }
+  }
   differentiable_.assign(graph_.nodes.size(), false);
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
     const Node& node = graph_.nodes[n];
@@ -74,9 +83,10 @@ Tape::Tape(const Graph& graph, const std::vector<std::string>& parameters)
   }
 }
 
-void Tape::forward(const std::map<std::string, Tensor>& feeds) {
+void Tape::forward(const std::map<std::string, Tensor>& feeds, bool training) {
   values_.clear();
   for (const auto& [name, t] : graph_.initializers) values_[name] = t;
+  for (const auto& [name, t] : buffers_) values_[name] = t;
   for (const auto& [name, t] : parameters_) values_[name] = t;
   for (const std::string& in : graph_.inputs) {
     if (graph_.is_initializer(in)) continue;
@@ -102,9 +112,19 @@ void Tape::forward(const std::map<std::string, Tensor>& feeds) {
       inputs.push_back(&it->second);
     }
     const GradientDef* def = node.domain.empty() ? find_gradient(node.op_type) : nullptr;
-    std::vector<Tensor> outputs = def != nullptr && def->forward
-                                      ? def->forward(node, inputs)
-                                      : evaluate_node(node, opset_, inputs);
+    std::vector<Tensor> outputs;
+    if (training && def != nullptr && def->training_forward) {
+      UpdatedInputs updated;
+      outputs = def->training_forward(node, inputs, updated);
+      for (auto& [i, t] : updated) {
+        auto it = buffers_.find(node.inputs.at(i));
+        if (it != buffers_.end()) it->second = std::move(t);
+      }
+    } else if (def != nullptr && def->forward) {
+      outputs = def->forward(node, inputs);
+    } else {
+      outputs = evaluate_node(node, opset_, inputs);
+    }
     for (size_t i = 0; i < node.outputs.size() && i < outputs.size(); ++i) {
       if (!node.outputs[i].empty()) values_[node.outputs[i]] = std::move(outputs[i]);
     }

@@ -20,8 +20,10 @@ class Tape {
   // gradient, kInvalidArgument for a parameter that is not a float32 initializer.
   Tape(const Graph& graph, const std::vector<std::string>& parameters);
 
-  // Runs every node; `feeds` maps each graph input to its tensor.
-  void forward(const std::map<std::string, Tensor>& feeds);
+  // Runs every node; `feeds` maps each graph input to its tensor. `training`: ops that behave
+  // differently in training use that behaviour (batch norms: batch statistics, and their running
+  // statistics updated in buffers()).
+  void forward(const std::map<std::string, Tensor>& feeds, bool training = true);
   // The value computed by the last forward().
   const Tensor& value(const std::string& name) const;
 
@@ -31,12 +33,15 @@ class Tape {
 
   std::map<std::string, Tensor>& parameters() { return parameters_; }
   const std::map<std::string, Tensor>& parameters() const { return parameters_; }
+  // Non-trained state the forward pass updates: the running statistics of batch norms.
+  const std::map<std::string, Tensor>& buffers() const { return buffers_; }
   const Graph& graph() const { return graph_; }
 
  private:
   Graph graph_;
   int64_t opset_ = 0;
   std::map<std::string, Tensor> parameters_;
+  std::map<std::string, Tensor> buffers_;
   std::unordered_map<std::string, Tensor> values_;
   // Per node: whether any of its inputs depends on a parameter.
   std::vector<bool> differentiable_;

@@ -168,6 +168,7 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     for (const auto& [name, p] : tape.parameters()) work.graph.initializers[name] = p.clone();
+    for (const auto& [name, b] : tape.buffers()) work.graph.initializers[name] = b.clone();
     TrainEpoch report;
     report.epoch = epoch + 1;
     report.steps = steps;

@@ -228,6 +228,37 @@ TEST(TrainGradients, LayerNormalization) {
                                      Attrs{{"axis", int64_t{1}}, {"epsilon", 1e-3f}}));
 }
 
+TEST(TrainGradients, BatchNormalizationTrainingMode) {
+  std::mt19937 rng(18);
+  // Gradients through the batch statistics, of X, scale and bias (not of the running stats).
+  const Graph g = single_node_graph(
+      "BatchNormalization",
+      {random_tensor({3, 2, 2, 3}, rng, -2.0f, 2.0f), random_tensor({2}, rng),
+       random_tensor({2}, rng), random_tensor({2}, rng), random_tensor({2}, rng, 0.5f, 1.5f)});
+  EXPECT_EQ(gradient_mismatches(g, {"in0", "in1", "in2"}, "y", 4), 0);
+}
+
+TEST(TrainGradients, BatchNormalizationUpdatesRunningStatistics) {
+  // One channel, X = {1, 2, 3, 6}: batch mean 3, population variance 3.5; momentum 0.9 from
+  // mean 0 / variance 1: running mean 0.3, running variance 0.9 + 0.35 = 1.25. Y uses the batch
+  // statistics: (6 − 3) / sqrt(3.5 + 1e-5) for the last element (scale 1, bias 0).
+  Graph g = single_node_graph(
+      "BatchNormalization",
+      {Tensor::from_vector<float>({4, 1}, {1, 2, 3, 6}), Tensor::from_vector<float>({1}, {1}),
+       Tensor::from_vector<float>({1}, {0}), Tensor::from_vector<float>({1}, {0}),
+       Tensor::from_vector<float>({1}, {1})});
+  Tape tape(g, {"in1", "in2"});
+  tape.forward({});
+  EXPECT_NEAR(tape.buffers().at("in3").data<float>()[0], 0.3f, 1e-6f);
+  EXPECT_NEAR(tape.buffers().at("in4").data<float>()[0], 1.25f, 1e-6f);
+  EXPECT_NEAR(tape.value("y").data<float>()[3], 3.0 / std::sqrt(3.5 + 1e-5), 1e-5);
+  tape.forward({});  // a second step moves them further
+  EXPECT_NEAR(tape.buffers().at("in3").data<float>()[0], 0.57f, 1e-6f);
+  // Inference mode uses the running statistics: (6 − 0.57) / sqrt(1.475 + 1e-5).
+  tape.forward({}, false);
+  EXPECT_NEAR(tape.value("y").data<float>()[3], (6 - 0.57) / std::sqrt(1.475 + 1e-5), 1e-4);
+}
+
 TEST(TrainGradients, FanOutSums) {
   // y = (a * a) + a: dy/da = 2a + 1, reached through two uses of a and two of t.
   std::mt19937 rng(12);
