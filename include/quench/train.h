@@ -26,7 +26,7 @@ struct TrainOptions {
   int64_t epochs = 1;
   int64_t steps = 0;  // > 0: train this many steps instead of whole epochs
   int64_t batch = 64;
-  float lr = 0.05f;
+  float lr = 0.01f;
   std::string optimizer = "sgd";  // "sgd" or "adamw"
   float momentum = 0.9f;
   bool nesterov = false;

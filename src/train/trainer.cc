@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -162,6 +163,11 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
       seen += static_cast<int64_t>(batch.labels.size());
       const auto grads = tape.backward(output, loss.grad);
       optimizer->step(tape.parameters(), grads, train::learning_rate(so, o.lr, step));
+      if (o.progress) {
+        char detail[64];
+        std::snprintf(detail, sizeof detail, "loss %.4f", loss_sum / static_cast<double>(i + 1));
+        progress.set_detail(detail);
+      }
       progress.update(i + 1);
     }
     progress.finish();
