@@ -204,6 +204,18 @@ TEST(TrainGradients, ConcatSplitGather) {
       Attrs{{"axis", int64_t{1}}}));
 }
 
+TEST(TrainGradients, Slice) {
+  std::mt19937 rng(19);
+  auto ints = [](std::vector<int64_t> v) {
+    return Tensor::from_vector<int64_t>({static_cast<int64_t>(v.size())}, v);
+  };
+  // Positive steps with a negative start, and a negative step with an end past the front.
+  expect_gradients(single_node_graph("Slice", {random_tensor({3, 6, 4}, rng), ints({-5, 1}),
+                                               ints({6, 100}), ints({1, 2}), ints({2, 2})}));
+  expect_gradients(single_node_graph(
+      "Slice", {random_tensor({5, 4}, rng), ints({4}), ints({-100}), ints({0}), ints({-2})}));
+}
+
 TEST(TrainGradients, SoftmaxAndReduceMean) {
   std::mt19937 rng(16);
   expect_gradients(single_node_graph("Softmax", {random_tensor({2, 3, 4}, rng, -2.0f, 2.0f)},

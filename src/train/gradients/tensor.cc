@@ -1,6 +1,7 @@
-// Concat, Split and Gather (docs/training.md (T17)): Concat hands each input its slice of dY
+// Concat, Split, Gather and Slice (docs/training.md (T17)): Concat hands each input its slice of dY
 // along the axis; Split concatenates its outputs' gradients (zeros where none flows); Gather adds
 // each gathered row's gradient back at its index (an index used twice gets both).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -105,12 +106,70 @@ std::vector<Tensor> gather_backward(const GradContext& ctx) {
   return grads;
 }
 
+// Slice: dY is scattered back at the positions the slice read (starts/ends/axes/steps from the
+// inputs, or from the attributes before opset 10), the rest of dX is 0.
+std::vector<Tensor> slice_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const int rank = x.rank();
+  auto list = [&](size_t input, const char* attr) {
+    if (ctx.opset >= 10) {
+      return input < ctx.inputs.size() && ctx.inputs[input] != nullptr
+                 ? ctx.inputs[input]->to_int64_vector()
+                 : std::vector<int64_t>{};
+    }
+    return ctx.node.attr_ints(attr);
+  };
+  const std::vector<int64_t> starts = list(1, "starts");
+  const std::vector<int64_t> ends = list(2, "ends");
+  std::vector<int64_t> axes = list(3, "axes");
+  std::vector<int64_t> steps = ctx.opset >= 10 ? list(4, "") : std::vector<int64_t>{};
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      (!steps.empty() && steps.size() != starts.size())) {
+    throw Error(ErrorKind::kInvalidModel,
+                ctx.node.describe() + ": starts, ends, axes and steps " + "differ in length");
+  }
+  std::vector<int64_t> begin(rank, 0), step(rank, 1);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int axis = normalize_axis(ctx.node, axes[i], rank);
+    const int64_t dim = x.dim(axis);
+    const int64_t st = steps.empty() ? 1 : steps[i];
+    if (st == 0) throw Error(ErrorKind::kInvalidModel, ctx.node.describe() + ": step 0");
+    int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
+    b = st > 0 ? std::clamp<int64_t>(b, 0, dim) : std::clamp<int64_t>(b, 0, dim - 1);
+    begin[axis] = b;
+    step[axis] = st;
+  }
+  const Tensor& dy = ctx.output_grads[0];
+  Tensor dx = Tensor::zeros(DType::kFloat32, x.shape());
+  std::vector<int64_t> x_strides(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) x_strides[d] = x_strides[d + 1] * x.dim(d + 1);
+  std::vector<int64_t> index(rank, 0);
+  const float* g = dy.data<float>();
+  float* o = dx.data<float>();
+  for (int64_t i = 0; i < dy.numel(); ++i) {
+    int64_t offset = 0;
+    for (int d = 0; d < rank; ++d) offset += (begin[d] + index[d] * step[d]) * x_strides[d];
+    o[offset] += g[i];
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++index[d] < dy.dim(d)) break;
+      index[d] = 0;
+    }
+  }
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = dx;
+  return grads;
+}
+
 }  // namespace
 
 void register_tensor_gradients(GradientTable& t) {
   t.emplace_back("Concat", GradientDef{concat_backward, {}, {}});
   t.emplace_back("Split", GradientDef{split_backward, {}, {1}});
   t.emplace_back("Gather", GradientDef{gather_backward, {}, {1}});
+  t.emplace_back("Slice", GradientDef{slice_backward, {}, {1, 2, 3, 4}});
 }
 
 }  // namespace quench::train
