@@ -55,13 +55,14 @@ void Progress::draw(int64_t done, bool final) {
     const int filled = static_cast<int>(frac * kWidth);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %lld/%lld  %.0f/s  %s %.1fs", what_.c_str(), bar.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), rate,
-                 final ? "took" : "eta", final ? seconds : eta);
+    std::fprintf(stderr, "\r%s [%s] %lld/%lld  %s%s%.0f/s  %s %.1fs ", what_.c_str(), bar.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), detail_.c_str(),
+                 detail_.empty() ? "" : "  ", rate, final ? "took" : "eta", final ? seconds : eta);
     if (final) std::fputc('\n', stderr);
   } else {
-    std::fprintf(stderr, "%s: %lld/%lld (%.0f%%) %.0f/s\n", what_.c_str(),
-                 static_cast<long long>(done), static_cast<long long>(total_), frac * 100, rate);
+    std::fprintf(stderr, "%s: %lld/%lld (%.0f%%) %s%s%.0f/s\n", what_.c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total_), frac * 100,
+                 detail_.c_str(), detail_.empty() ? "" : " ", rate);
   }
   std::fflush(stderr);
 }

@@ -103,6 +103,37 @@ def interrupt_calibration(c, t):
         c.failures.append("interrupt during calibration")
 
 
+def train_cases(c, t):
+    """quench train: refusals before any work, NaN loss, and Ctrl-C without a half-written file."""
+    write_npy(t("unlabeled.npy"), "<f4", [8, 1, 28, 28])
+    c.expect("train on unlabeled data", ["train", CNN, "--data", "npy:" + t("unlabeled.npy"),
+                                         "-o", t("t.onnx")], USAGE, "no labels")
+    c.expect("train an op without a gradient", ["train", LSTM, "--steps", "1", "-o", t("t.onnx")],
+             UNSUPPORTED, "has no gradient")
+    c.expect("train with a NaN loss", ["train", CNN, "--steps", "20", "--lr", "1e30", "--threads",
+                                       "1", "--schedule", "constant", "-o", t("t.onnx")],
+             USAGE, "at step")
+    c.expect("train with an unknown optimizer", ["train", CNN, "--optimizer", "rmsprop", "-o",
+                                                 t("t.onnx")], USAGE, "rmsprop")
+    out_dir = t("train_interrupted")
+    os.makedirs(out_dir)
+    p = subprocess.Popen([c.quench, "train", CNN, "--epochs", "1", "--threads", "1", "-o",
+                          os.path.join(out_dir, "m.onnx")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "epoch" not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    left = os.listdir(out_dir)
+    ok = p.returncode == 130 and "epoch" in line and not left
+    print(("ok      " if ok else "FAILED  ") +
+          f"interrupt during training: exit {p.returncode}, files left {left}: {err.strip()[-120:]}")
+    if not ok:
+        c.failures.append("interrupt during training")
+
+
 def quantize_cases(c, t):
     """quench quantize / calibrate on bad input (static-quantization issue)."""
     write_npy(t("calib3.npy"), "<f4", [4, 3, 32, 32])
@@ -279,6 +310,7 @@ def main():
         c.expect("a folder", ["inspect", tmp], IO, "folder")
         # Malformed graphs and tensors.
         bad = lambda name: os.path.join(BAD, name)  # noqa: E731
+        train_cases(c, t)
         c.expect("unsupported op", ["bench", bad("unsupported_op.onnx")], UNSUPPORTED,
                  "mystery", "FrobnicateLayer", "com.example")
         c.expect("cycle", ["bench", bad("cycle.onnx")], INVALID_MODEL, "cycle")

@@ -1,0 +1,64 @@
+// FP32 training of a classifier: softmax cross-entropy on the model's first output against the
+// dataset's labels, by mini-batch SGD or AdamW (docs/training.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "quench/data.h"
+#include "quench/graph.h"
+
+namespace quench {
+
+struct TrainEpoch {
+  int64_t epoch = 0;  // 1-based
+  int64_t steps = 0;  // steps in this epoch
+  double loss = 0;    // mean training loss over the epoch
+  double train_accuracy = 0;
+  double val_accuracy = -1;  // -1 without validation data
+  double seconds = 0;
+  double throughput = 0;  // training samples per second
+};
+
+struct TrainOptions {
+  int64_t epochs = 1;
+  int64_t steps = 0;  // > 0: train this many steps instead of whole epochs
+  int64_t batch = 64;
+  float lr = 0.01f;
+  std::string optimizer = "sgd";  // "sgd" or "adamw"
+  float momentum = 0.9f;
+  bool nesterov = false;
+  float weight_decay = 5e-4f;
+  std::string schedule = "cosine";  // "cosine" (linear warm-up), "step" or "constant"
+  int64_t warmup_steps = -1;        // -1: 2% of the steps (cosine)
+  int64_t step_size = 0;            // step schedule: 0 = a third of the steps
+  float gamma = 0.1f;               // step schedule
+  uint64_t seed = 0;
+  bool init_random = false;  // re-initialise every weight (Kaiming normal; biases 0; BN reset)
+  int64_t crop_padding = 0;  // random crop of the image padded by this many pixels
+  bool flip = false;         // random horizontal flip
+  int threads = 0;           // threads of the GEMMs (0: OpenMP's default)
+  bool progress = true;      // progress bar on stderr
+  std::function<void(const TrainEpoch&)> on_epoch;  // after each epoch (or the last step)
+};
+
+struct TrainResult {
+  Model model;  // the input model with the trained weights
+  std::vector<TrainEpoch> epochs;
+  int64_t steps = 0;
+  double first_loss = 0;  // loss of the first step
+  double last_loss = 0;   // mean loss of the last 10% of steps
+  double seconds = 0;
+};
+
+// Trains `model` on `train` (labels required) and reports accuracy on `val` (may be nullptr)
+// after each epoch. Refuses, before any work, a model with an op that has no gradient between a
+// weight and the output (kUnsupported naming node and op), an unlabeled dataset, and labels
+// outside the model's classes (kInvalidArgument naming the sample); stops at a NaN or infinite
+// loss naming the step. Ctrl-C throws kInterrupted.
+TrainResult train_model(const Model& model, const Dataset& train, const Dataset* val,
+                        const TrainOptions& options);
+
+}  // namespace quench

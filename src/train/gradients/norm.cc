@@ -1,0 +1,205 @@
+// BatchNormalization in training mode (docs/training.md (T21)-(T22)) and LayerNormalization over
+// the dims from `axis` on (docs/training.md (T20)). With x̂ = (x − μ)/σ over a group of n elements,
+// g = dY ⊙ γ:
+//   dX = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / σ,  dγ = Σ_groups dY ⊙ x̂,  dβ = Σ_groups dY.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "quench/error.h"
+#include "train/gradient.h"
+#include "train/tensor_math.h"
+
+namespace quench::train {
+
+namespace {
+
+std::vector<Tensor> layer_norm_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& dy = ctx.output_grads[0];
+  const int rank = x.rank();
+  int64_t axis = ctx.node.attr_int("axis", -1);
+  if (axis < -rank || axis >= rank) {
+    throw Error(ErrorKind::kInvalidModel, ctx.node.describe() + ": axis out of range");
+  }
+  if (axis < 0) axis += rank;
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const Shape group_shape(x.shape().begin() + axis, x.shape().end());
+  const int64_t n = shape_numel(group_shape);
+  const int64_t groups = n > 0 ? x.numel() / n : 0;
+  const Tensor scale = broadcast_to(ctx.input(1), group_shape);
+  const float* px = x.data<float>();
+  const float* pg = dy.data<float>();
+  const float* ps = scale.data<float>();
+  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
+  Tensor dscale = Tensor::zeros(DType::kFloat32, group_shape);
+  Tensor dbias = Tensor::zeros(DType::kFloat32, group_shape);
+  std::vector<double> xhat(static_cast<size_t>(n)), g(static_cast<size_t>(n));
+  for (int64_t k = 0; k < groups; ++k) {
+    const float* xr = px + k * n;
+    const float* gr = pg + k * n;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += xr[i];
+    mean /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<double>(n);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    double mean_g = 0, mean_gx = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      xhat[i] = (xr[i] - mean) * inv;
+      g[i] = static_cast<double>(gr[i]) * ps[i];
+      mean_g += g[i];
+      mean_gx += g[i] * xhat[i];
+      dscale.data<float>()[i] += static_cast<float>(gr[i] * xhat[i]);
+      dbias.data<float>()[i] += gr[i];
+    }
+    mean_g /= static_cast<double>(n);
+    mean_gx /= static_cast<double>(n);
+    float* dr = dx.data<float>() + k * n;
+    for (int64_t i = 0; i < n; ++i) {
+      dr[i] = static_cast<float>((g[i] - mean_g - xhat[i] * mean_gx) * inv);
+    }
+  }
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = dx;
+  if (ctx.needs(1)) grads[1] = reduce_to_shape(dscale, ctx.input(1).shape());
+  if (ctx.needs(2)) grads[2] = reduce_to_shape(dbias, ctx.input(2).shape());
+  return grads;
+}
+
+// Per-channel statistics of X [N, C, spatial...] over N and the spatial dims.
+struct ChannelStats {
+  int64_t batch, channels, spatial;
+  std::vector<double> mean, var;
+};
+
+ChannelStats channel_stats(const Node& node, const Tensor& x) {
+  if (x.rank() < 2) {
+    throw Error(ErrorKind::kInvalidModel,
+                node.describe() + ": input " + shape_str(x.shape()) + " has no channel dim");
+  }
+  ChannelStats s{x.dim(0), x.dim(1), x.numel() / std::max<int64_t>(1, x.dim(0) * x.dim(1)), {}, {}};
+  s.mean.assign(static_cast<size_t>(s.channels), 0.0);
+  s.var.assign(static_cast<size_t>(s.channels), 0.0);
+  const float* px = x.data<float>();
+  const double count = static_cast<double>(s.batch * s.spatial);
+  for (int64_t c = 0; c < s.channels; ++c) {
+    double sum = 0, sq = 0;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const float* row = px + (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) sum += row[i];
+    }
+    const double mean = sum / count;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const float* row = px + (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) sq += (row[i] - mean) * (row[i] - mean);
+    }
+    s.mean[c] = mean;
+    s.var[c] = sq / count;
+  }
+  return s;
+}
+
+const Tensor& required(const Node& node, const std::vector<const Tensor*>& in, size_t i) {
+  if (i >= in.size() || in[i] == nullptr) {
+    throw Error(ErrorKind::kInvalidModel,
+                node.describe() + ": input " + std::to_string(i) + " is required");
+  }
+  return *in[i];
+}
+
+// (T21) Training-mode BatchNormalization: Y = γ (X − μ_B) / √(σ²_B + ε) + β with the batch's
+// per-channel mean and (population) variance; running statistics
+// r ← momentum · r + (1 − momentum) · batch statistic.
+std::vector<Tensor> batch_norm_training_forward(const Node& node,
+                                                const std::vector<const Tensor*>& in,
+                                                UpdatedInputs& updated) {
+  const Tensor& x = required(node, in, 0);
+  const float* gamma = required(node, in, 1).data<float>();
+  const float* beta = required(node, in, 2).data<float>();
+  const Tensor& running_mean = required(node, in, 3);
+  const Tensor& running_var = required(node, in, 4);
+  const double eps = node.attr_float("epsilon", 1e-5f);
+  const float momentum = node.attr_float("momentum", 0.9f);
+  const ChannelStats s = channel_stats(node, x);
+  Tensor y = Tensor::empty(DType::kFloat32, x.shape());
+  Tensor new_mean = Tensor::empty(DType::kFloat32, running_mean.shape());
+  Tensor new_var = Tensor::empty(DType::kFloat32, running_var.shape());
+  for (int64_t c = 0; c < s.channels; ++c) {
+    const double inv = 1.0 / std::sqrt(s.var[c] + eps);
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t base = (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) {
+        y.data<float>()[base + i] =
+            static_cast<float>(gamma[c] * (x.data<float>()[base + i] - s.mean[c]) * inv + beta[c]);
+      }
+    }
+    new_mean.data<float>()[c] =
+        static_cast<float>(momentum * running_mean.data<float>()[c] + (1.0 - momentum) * s.mean[c]);
+    new_var.data<float>()[c] =
+        static_cast<float>(momentum * running_var.data<float>()[c] + (1.0 - momentum) * s.var[c]);
+  }
+  updated.emplace_back(3, new_mean);
+  updated.emplace_back(4, new_var);
+  std::vector<Tensor> outputs = {y};
+  if (node.outputs.size() > 1) outputs.push_back(new_mean);
+  if (node.outputs.size() > 2) outputs.push_back(new_var);
+  return outputs;
+}
+
+// (T22) Its gradient, per channel over the n = N·spatial elements, x̂ = (x − μ_B)/σ_B,
+// g = dY · γ:  dX = (g − mean(g) − x̂ · mean(g x̂)) / σ_B,  dγ = Σ dY x̂,  dβ = Σ dY.
+std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const float* gamma = ctx.input(1).data<float>();
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const ChannelStats s = channel_stats(ctx.node, x);
+  const Tensor& dy = ctx.output_grads[0];
+  if (!dy.defined()) return std::vector<Tensor>(ctx.inputs.size());
+  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
+  Tensor dgamma = Tensor::zeros(DType::kFloat32, ctx.input(1).shape());
+  Tensor dbeta = Tensor::zeros(DType::kFloat32, ctx.input(2).shape());
+  const float* px = x.data<float>();
+  const float* pg = dy.data<float>();
+  const double count = static_cast<double>(s.batch * s.spatial);
+  for (int64_t c = 0; c < s.channels; ++c) {
+    const double inv = 1.0 / std::sqrt(s.var[c] + eps);
+    double sum_g = 0, sum_gx = 0;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t base = (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) {
+        const double xhat = (px[base + i] - s.mean[c]) * inv;
+        sum_g += pg[base + i];
+        sum_gx += pg[base + i] * xhat;
+      }
+    }
+    dgamma.data<float>()[c] = static_cast<float>(sum_gx);
+    dbeta.data<float>()[c] = static_cast<float>(sum_g);
+    const double mean_g = gamma[c] * sum_g / count;
+    const double mean_gx = gamma[c] * sum_gx / count;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t base = (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) {
+        const double xhat = (px[base + i] - s.mean[c]) * inv;
+        dx.data<float>()[base + i] =
+            static_cast<float>((gamma[c] * pg[base + i] - mean_g - xhat * mean_gx) * inv);
+      }
+    }
+  }
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = dx;
+  grads[1] = dgamma;
+  grads[2] = dbeta;
+  return grads;
+}
+
+}  // namespace
+
+void register_norm_gradients(GradientTable& t) {
+  t.emplace_back("BatchNormalization",
+                 GradientDef{batch_norm_backward, {}, {3, 4}, batch_norm_training_forward});
+  t.emplace_back("LayerNormalization", GradientDef{layer_norm_backward, {}, {}});
+}
+
+}  // namespace quench::train

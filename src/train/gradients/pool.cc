@@ -1,0 +1,148 @@
+// MaxPool, AveragePool (1-D and 2-D) and GlobalAveragePool (docs/training.md (T9)): a max pool
+// passes each output's gradient to the first maximum of its window (the one ONNX's indices
+// name); an average pool spreads it evenly over the taps its divisor counted.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "ops/conv_params.h"
+#include "quench/error.h"
+#include "train/gradient.h"
+
+namespace quench::train {
+
+namespace {
+
+struct Pool2d {
+  int64_t planes, h, w, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, pad_h_end, pad_w_end;
+};
+
+Pool2d pool_geometry(const Node& node, const Tensor& x, const Tensor& y) {
+  const int rank = x.rank();
+  if (rank != 3 && rank != 4) {
+    throw Error(ErrorKind::kUnsupported, node.describe() +
+                                             ": training supports 1-D and 2-D pooling; input is " +
+                                             shape_str(x.shape()));
+  }
+  std::vector<int64_t> spatial(x.shape().begin() + 2, x.shape().end());
+  const WindowParams p = parse_window(node, spatial, node.require_ints("kernel_shape"));
+  const bool one_d = rank == 3;
+  Pool2d g{};
+  g.planes = x.dim(0) * x.dim(1);
+  g.h = one_d ? 1 : x.dim(2);
+  g.w = x.dim(-1);
+  g.oh = one_d ? 1 : y.dim(2);
+  g.ow = y.dim(-1);
+  g.kh = one_d ? 1 : p.kernel[0];
+  g.kw = p.kernel.back();
+  g.sh = one_d ? 1 : p.strides[0];
+  g.sw = p.strides.back();
+  g.dh = one_d ? 1 : p.dilations[0];
+  g.dw = p.dilations.back();
+  g.ph = one_d ? 0 : p.pads_begin[0];
+  g.pw = p.pads_begin.back();
+  g.pad_h_end = one_d ? 0 : p.pads_end[0];
+  g.pad_w_end = p.pads_end.back();
+  return g;
+}
+
+std::vector<Tensor> max_pool_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& y = *ctx.outputs[0];
+  const Pool2d g = pool_geometry(ctx.node, x, y);
+  Tensor dx = Tensor::zeros(DType::kFloat32, x.shape());
+  const float* px = x.data<float>();
+  const float* pdy = ctx.output_grads[0].data<float>();
+  float* pdx = dx.data<float>();
+  for (int64_t p = 0; p < g.planes; ++p) {
+    const float* xp = px + p * g.h * g.w;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        int64_t best = -1;
+        float best_value = 0;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t yy = oy * g.sh - g.ph + i * g.dh;
+          if (yy < 0 || yy >= g.h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t xx = ox * g.sw - g.pw + j * g.dw;
+            if (xx < 0 || xx >= g.w) continue;
+            const float v = xp[yy * g.w + xx];
+            if (best < 0 || v > best_value) {
+              best = yy * g.w + xx;
+              best_value = v;
+            }
+          }
+        }
+        if (best >= 0) pdx[p * g.h * g.w + best] += pdy[(p * g.oh + oy) * g.ow + ox];
+      }
+    }
+  }
+  return {dx};
+}
+
+std::vector<Tensor> average_pool_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& y = *ctx.outputs[0];
+  const Pool2d g = pool_geometry(ctx.node, x, y);
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  Tensor dx = Tensor::zeros(DType::kFloat32, x.shape());
+  const float* pdy = ctx.output_grads[0].data<float>();
+  float* pdx = dx.data<float>();
+  for (int64_t p = 0; p < g.planes; ++p) {
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        // The divisor: taps inside the input, or with count_include_pad inside the padded input.
+        int64_t count = 0;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t yy = oy * g.sh - g.ph + i * g.dh;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t xx = ox * g.sw - g.pw + j * g.dw;
+            const bool inside = yy >= 0 && yy < g.h && xx >= 0 && xx < g.w;
+            const bool in_pad =
+                yy >= -g.ph && yy < g.h + g.pad_h_end && xx >= -g.pw && xx < g.w + g.pad_w_end;
+            if (inside || (include_pad && in_pad)) ++count;
+          }
+        }
+        if (count == 0) continue;
+        const float share = pdy[(p * g.oh + oy) * g.ow + ox] / static_cast<float>(count);
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t yy = oy * g.sh - g.ph + i * g.dh;
+          if (yy < 0 || yy >= g.h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t xx = ox * g.sw - g.pw + j * g.dw;
+            if (xx >= 0 && xx < g.w) pdx[(p * g.h + yy) * g.w + xx] += share;
+          }
+        }
+      }
+    }
+  }
+  return {dx};
+}
+
+std::vector<Tensor> global_average_pool_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 3) {
+    throw Error(ErrorKind::kInvalidModel,
+                ctx.node.describe() + ": input " + shape_str(x.shape()) + " has no spatial dims");
+  }
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const int64_t size = x.numel() / std::max<int64_t>(planes, 1);
+  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
+  const float* pdy = ctx.output_grads[0].data<float>();
+  float* pdx = dx.data<float>();
+  for (int64_t p = 0; p < planes; ++p) {
+    const float v = pdy[p] / static_cast<float>(size);
+    for (int64_t i = 0; i < size; ++i) pdx[p * size + i] = v;
+  }
+  return {dx};
+}
+
+}  // namespace
+
+void register_pool_gradients(GradientTable& t) {
+  t.emplace_back("MaxPool", GradientDef{max_pool_backward, {}, {}});
+  t.emplace_back("AveragePool", GradientDef{average_pool_backward, {}, {}});
+  t.emplace_back("GlobalAveragePool", GradientDef{global_average_pool_backward, {}, {}});
+}
+
+}  // namespace quench::train

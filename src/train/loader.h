@@ -1,0 +1,45 @@
+// The training data loader: a dataset's samples held in memory, reshuffled every epoch from the
+// seed, served as mini-batches with optional random crop (of the image padded with zeros) and
+// random horizontal flip. Deterministic for a given seed.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "quench/data.h"
+
+namespace quench::train {
+
+struct LoaderOptions {
+  int64_t batch = 64;
+  uint64_t seed = 0;
+  int64_t crop_padding = 0;
+  bool flip = false;
+};
+
+class Loader {
+ public:
+  // Reads every sample of `data` (one float32 input [C, H, W] with labels); kInvalidArgument
+  // for an unlabeled dataset or another input layout.
+  Loader(const Dataset& data, const LoaderOptions& options);
+
+  int64_t size() const { return static_cast<int64_t>(labels_.size()); }
+  // Full batches per epoch (the last partial batch is dropped; at least one batch).
+  int64_t batches_per_epoch() const;
+  // Starts epoch `epoch` (0-based): a new permutation of the samples.
+  void start_epoch(int64_t epoch);
+  // Batch `index` of the current epoch.
+  Batch batch(int64_t index);
+  const std::vector<int64_t>& labels() const { return labels_; }
+
+ private:
+  LoaderOptions o_;
+  Shape sample_;  // [C, H, W]
+  std::vector<float> images_;
+  std::vector<int64_t> labels_;
+  std::vector<int64_t> order_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace quench::train

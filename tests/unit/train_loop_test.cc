@@ -1,0 +1,225 @@
+// The data loader (shuffling, augmentation) and the training loop on a small synthetic task.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "quench/error.h"
+#include "quench/train.h"
+#include "train/loader.h"
+
+namespace quench::train {
+namespace {
+
+// n samples [1, h, w]: sample i holds values i*1000 + position; label i % classes (or none).
+class TinyData : public Dataset {
+ public:
+  TinyData(int64_t n, int64_t h, int64_t w, int64_t classes, bool labeled = true)
+      : n_(n), h_(h), w_(w), classes_(classes), labeled_(labeled) {}
+  int64_t size() const override { return n_; }
+  Shape sample_shape() const override { return {1, h_, w_}; }
+  bool has_labels() const override { return labeled_; }
+  Batch batch(int64_t start, int64_t count) const override {
+    Batch b;
+    Tensor x = Tensor::empty(DType::kFloat32, {count, 1, h_, w_});
+    for (int64_t i = 0; i < count; ++i) {
+      for (int64_t p = 0; p < h_ * w_; ++p) {
+        x.data<float>()[i * h_ * w_ + p] = static_cast<float>((start + i) * 1000 + p);
+      }
+      if (labeled_) b.labels.push_back((start + i) % classes_);
+    }
+    b.inputs.push_back(x);
+    return b;
+  }
+
+ private:
+  int64_t n_, h_, w_, classes_;
+  bool labeled_;
+};
+
+int64_t sample_of(const Tensor& x, int64_t i, int64_t per) {
+  // The sample id survives crop and flip in every non-zero value: value / 1000.
+  for (int64_t p = 0; p < per; ++p) {
+    const float v = x.data<float>()[i * per + p];
+    if (v != 0.0f) return static_cast<int64_t>(v) / 1000;
+  }
+  return 0;
+}
+
+TEST(TrainLoader, EpochIsAPermutationAndSeeded) {
+  TinyData data(20, 2, 3, 4);
+  Loader a(data, {5, 7, 0, false});
+  Loader b(data, {5, 7, 0, false});
+  Loader c(data, {5, 8, 0, false});
+  EXPECT_EQ(a.batches_per_epoch(), 4);
+  std::vector<int64_t> order_a, order_b, order_c, order_a2;
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    a.start_epoch(epoch);
+    b.start_epoch(epoch);
+    c.start_epoch(epoch);
+    for (int64_t i = 0; i < 4; ++i) {
+      const Batch ba = a.batch(i), bb = b.batch(i), bc = c.batch(i);
+      for (int64_t s = 0; s < 5; ++s) {
+        const int64_t id = sample_of(ba.images(), s, 6);
+        EXPECT_EQ(ba.labels[s], id % 4);  // labels follow their samples
+        (epoch == 0 ? order_a : order_a2).push_back(id);
+        if (epoch == 0) {
+          order_b.push_back(sample_of(bb.images(), s, 6));
+          order_c.push_back(sample_of(bc.images(), s, 6));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(std::set<int64_t>(order_a.begin(), order_a.end()).size(), 20u);
+  EXPECT_EQ(order_a, order_b);
+  EXPECT_NE(order_a, order_c);
+  EXPECT_NE(order_a, order_a2);  // reshuffled every epoch
+}
+
+TEST(TrainLoader, CropAndFipMoveWholeImages) {
+  TinyData data(4, 3, 4, 2);
+  Loader loader(data, {4, 3, 1, true});
+  loader.start_epoch(0);
+  int flipped = 0, shifted = 0;
+  for (int rep = 0; rep < 8; ++rep) {
+    const Batch b = loader.batch(0);
+    for (int64_t s = 0; s < 4; ++s) {
+      const int64_t id = sample_of(b.images(), s, 12);
+      const float* img = b.images().data<float>() + s * 12;
+      // Find the shift and flip that explain the output; each pixel must be the source pixel
+      // or padding.
+      bool explained = false;
+      for (int dy = -1; dy <= 1 && !explained; ++dy) {
+        for (int dx = -1; dx <= 1 && !explained; ++dx) {
+          for (int f = 0; f < 2 && !explained; ++f) {
+            bool ok = true;
+            for (int y = 0; y < 3 && ok; ++y) {
+              for (int x = 0; x < 4 && ok; ++x) {
+                const int sy = y + dy, sx = (f ? 3 - x : x) + dx;
+                const float want =
+                    sy >= 0 && sy < 3 && sx >= 0 && sx < 4 ? id * 1000.0f + sy * 4 + sx : 0.0f;
+                ok = img[y * 4 + x] == want;
+              }
+            }
+            if (ok) {
+              explained = true;
+              flipped += f;
+              shifted += dy != 0 || dx != 0;
+            }
+          }
+        }
+      }
+      EXPECT_TRUE(explained) << "sample " << id;
+    }
+  }
+  EXPECT_GT(flipped, 0);
+  EXPECT_GT(shifted, 0);
+}
+
+TEST(TrainLoader, UnlabeledDataIsRefused) {
+  TinyData data(4, 2, 2, 2, false);
+  EXPECT_THROW(Loader(data, {2, 0, 0, false}), Error);
+}
+
+// logits = Gemm(Flatten(x), W, b): a linear classifier of [1, 2, 2] inputs into 2 classes.
+Model linear_model() {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"logits"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 1, 2, 2}, ""};
+  g.values["logits"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 2}, ""};
+  g.initializers["W"] = Tensor::zeros(DType::kFloat32, {2, 4});
+  g.initializers["b"] = Tensor::zeros(DType::kFloat32, {2});
+  Node flat;
+  flat.name = "flat";
+  flat.op_type = "Flatten";
+  flat.inputs = {"x"};
+  flat.outputs = {"f"};
+  Node gemm;
+  gemm.name = "fc";
+  gemm.op_type = "Gemm";
+  gemm.inputs = {"f", "W", "b"};
+  gemm.outputs = {"logits"};
+  gemm.set_attr("transB", int64_t{1});
+  g.nodes = {flat, gemm};
+  return m;
+}
+
+// Class 0: first pixel high; class 1: last pixel high (plus noise).
+class Separable : public Dataset {
+ public:
+  explicit Separable(int64_t labels_offset = 0) : offset_(labels_offset) {}
+  int64_t size() const override { return 64; }
+  Shape sample_shape() const override { return {1, 2, 2}; }
+  bool has_labels() const override { return true; }
+  Batch batch(int64_t start, int64_t count) const override {
+    Batch b;
+    Tensor x = Tensor::zeros(DType::kFloat32, {count, 1, 2, 2});
+    std::mt19937 rng(static_cast<uint32_t>(start));
+    std::uniform_real_distribution<float> noise(-0.1f, 0.1f);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t label = (start + i) % 2;
+      for (int p = 0; p < 4; ++p) x.data<float>()[i * 4 + p] = noise(rng);
+      x.data<float>()[i * 4 + (label == 0 ? 0 : 3)] += 1.0f;
+      b.labels.push_back(label + offset_);
+    }
+    b.inputs.push_back(x);
+    return b;
+  }
+
+ private:
+  int64_t offset_;
+};
+
+TEST(TrainLoop, LinearClassifierLearns) {
+  Separable data;
+  TrainOptions o;
+  o.epochs = 10;
+  o.batch = 8;
+  o.lr = 0.5f;
+  o.progress = false;
+  const TrainResult r = train_model(linear_model(), data, &data, o);
+  EXPECT_EQ(r.steps, 80);
+  EXPECT_LT(r.last_loss, 0.5 * r.first_loss);
+  EXPECT_EQ(r.epochs.back().val_accuracy, 1.0);
+  // The output model carries the trained weights.
+  EXPECT_NE(r.model.graph.initializers.at("W").to_double_vector()[0], 0.0);
+}
+
+TEST(TrainLoop, NanLossStopsNamingTheStep) {
+  Separable data;
+  TrainOptions o;
+  o.steps = 50;
+  o.batch = 8;
+  o.lr = 1e30f;
+  o.momentum = 0.0f;
+  o.schedule = "constant";
+  o.progress = false;
+  try {
+    train_model(linear_model(), data, nullptr, o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at step"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainLoop, LabelsOutsideTheClassesAreRefused) {
+  Separable data(1);  // labels 1 and 2 for a 2-class model
+  TrainOptions o;
+  o.steps = 1;
+  o.progress = false;
+  try {
+    train_model(linear_model(), data, nullptr, o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("label 2 of training sample 1"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace quench::train
