@@ -86,6 +86,11 @@ Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t b
                "--group-size {}: MatMulNBits takes a power of two of at least 16 (32, 64, 128 are "
                "usual)",
                block_size);
+  QUENCH_CHECK(recipe.node_weight_bits.empty(), ErrorKind::kUnsupported,
+               "--group-size writes every selected MatMul/Gemm as 4-bit MatMulNBits; the recipe's "
+               "per-node \"weight_bits\" ({} node(s)) do not apply to it: keep such nodes in float "
+               "with \"skip\" instead",
+               recipe.node_weight_bits.size());
   recipe.weight_only = true;
   if (recipe.op_types.empty()) recipe.op_types = {"MatMul", "Gemm"};
   for (const auto& op : recipe.op_types) {

@@ -10,7 +10,8 @@ that ONNX Runtime runs, with the layout ORT reads.
    is checked against NumPy's product with those unpacked weights (OUTPUT_TOL, relative to the
    output's scale): any disagreement on nibble order, block order or zero points fails here.
 2. Refusals: --group-size without --weight-only, with --weights int8, with --gptq, with a block
-   size that is not a power of two >= 16: a non-zero exit and a message naming the problem.
+   size that is not a power of two >= 16, with a recipe's per-node weight_bits or
+   Conv in its op_types: a non-zero exit and a message naming the problem.
 3. vit (Fashion-MNIST, first 200 test images): ORT runs the group-32 file; its top-1 agrees with
    ORT on the FP32 model on at least MIN_AGREEMENT of the images.
 Started by run_python.sh (exit 77 without onnxruntime).
@@ -120,12 +121,21 @@ REFUSALS = [
     (["--weight-only", "--weights", "int4", "--group-size", "32", "--gptq", "--calib", "fmnist:train"],
      "do not support blockwise"),
     (["--weight-only", "--weights", "int4", "--group-size", "24"], "power of two"),
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/bits.json"],
+     "per-node \"weight_bits\""),
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/conv.json"],
+     "Conv has no blockwise form"),
 ]
 
 
 def check_refusals(quench, tmp):
     ok = True
+    with open(os.path.join(tmp, "bits.json"), "w") as f:
+        f.write('{"nodes": {"first_gemm": {"weight_bits": 8}}}')
+    with open(os.path.join(tmp, "conv.json"), "w") as f:
+        f.write('{"op_types": ["Conv", "MatMul"]}')
     for extra, needle in REFUSALS:
+        extra = [e.format(tmp=tmp) for e in extra]
         out = os.path.join(tmp, "refused.onnx")
         p = subprocess.run([quench, "quantize", os.path.join(tmp, "small.onnx"), "-o", out] + extra,
                            capture_output=True, text=True)
