@@ -19,7 +19,7 @@ struct ValueHistogram {
   int64_t below = 0, above = 0;
 };
 
-// Error of B's values against A's over every element seen (docs/quantization.md eqs. (88)-(91)).
+// Error of B's values against A's over every element seen (docs/quantization.md eqs. (91)-(94)).
 struct TensorComparison {
   std::string name;    // A's tensor
   std::string b_name;  // the B value matched to it (a DequantizeLinear output, say)

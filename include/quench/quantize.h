@@ -95,6 +95,13 @@ struct QuantizeReport {
 Model quantize_static(const Model& prepared, const CalibrationTable& table,
                       const QuantRecipe& recipe, QuantizeReport* report = nullptr);
 
+// Weight-only blockwise 4-bit: every MatMul (and Gemm without transA) the recipe selects whose
+// weight is a constant 2-D float becomes com.microsoft MatMulNBits with asymmetric blocks of
+// `block_size` (a power of two >= 16) along K (docs/quantization.md eqs. (88)-(90)); the rest
+// stays float. Runs in ONNX Runtime; kInvalidArgument when nothing qualifies.
+Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
+                            QuantizeReport* report = nullptr);
+
 // Dynamic quantization: how activations get their run-time parameters.
 enum class ActGranularity {
   kTensor,  // u8 asymmetric, one scale and zero point per batch (DynamicQuantizeLinear)

@@ -25,16 +25,16 @@ void ErrorStats::add(const float* a, const float* b, int64_t n) {
 
 void ErrorStats::finish(TensorComparison& out) const {
   out.elements = count_;
-  out.mse = count_ ? noise_ / static_cast<double>(count_) : 0;  // eq. (90)
-  out.max_abs = max_abs_;                                       // eq. (91)
-  // eq. (88): a signal of zeros against any noise is -inf dB; no noise at all is +inf.
+  out.mse = count_ ? noise_ / static_cast<double>(count_) : 0;  // eq. (93)
+  out.max_abs = max_abs_;                                       // eq. (94)
+  // eq. (91): a signal of zeros against any noise is -inf dB; no noise at all is +inf.
   if (noise_ == 0) {
     out.sqnr_db = std::numeric_limits<double>::infinity();
   } else {
     out.sqnr_db =
         aa_ == 0 ? -std::numeric_limits<double>::infinity() : 10.0 * std::log10(aa_ / noise_);
   }
-  // eq. (89): two all-zero tensors are identical (1); one all-zero against another is 0.
+  // eq. (92): two all-zero tensors are identical (1); one all-zero against another is 0.
   if (aa_ == 0 && bb_ == 0) {
     out.cosine = 1;
   } else if (aa_ == 0 || bb_ == 0) {

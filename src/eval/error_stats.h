@@ -1,4 +1,4 @@
-// Streaming error statistics of one tensor of B against A (docs/quantization.md eqs. (88)-(91)):
+// Streaming error statistics of one tensor of B against A (docs/quantization.md eqs. (91)-(94)):
 // sums accumulated over batches, nothing of the tensors kept.
 #pragma once
 

@@ -50,6 +50,14 @@ Model quantize_static_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
   require(!o.lowbit.rounding() || !o.calib_data.empty(), ErrorKind::kInvalidArgument,
           "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
           "table gives activation ranges only");
+  if (o.lowbit.group_size != 0) {
+    require(!o.lowbit.cle && o.lowbit.smoothquant < 0.f, ErrorKind::kUnsupported,
+            "--group-size with --cle or --smoothquant is not supported");
+    extra["weight_bits"] = recipe.weight_bits;
+    extra["group_size"] = o.lowbit.group_size;
+    return quantize_matmul_nbits(prepare_for_quantization(fp32), recipe, o.lowbit.group_size,
+                                 &report);
+  }
   std::unique_ptr<Dataset> data;
   if (!o.calib_data.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
   Model prepared = prepare_for_quantization(fp32);

@@ -27,11 +27,22 @@ int parse_weight_bits(const std::string& text) {
 void LowBitCliOptions::apply(QuantRecipe& recipe) const {
   recipe.weight_bits = parse_weight_bits(weights);
   recipe.weight_only = recipe.weight_only || weight_only;
-  require(group_size == 0, ErrorKind::kUnsupported,
-          "--group-size {}: blockwise weight scales need DequantizeLinear's block_size "
-          "(opset 21) or com.microsoft MatMulNBits, which this build does not write (its ONNX "
-          "checker knows opsets up to 17); use per-channel scales (the default)",
-          group_size);
+  if (group_size != 0) {
+    require(group_size > 0, ErrorKind::kInvalidArgument,
+            "--group-size expects a positive block size (32, 64 or 128), got {}", group_size);
+    require(weight_only, ErrorKind::kUnsupported,
+            "--group-size {}: blockwise weights are written as com.microsoft MatMulNBits, which "
+            "keeps activations in float; add --weight-only (blockwise weights with quantized "
+            "activations are not supported)",
+            group_size);
+    require(recipe.weight_bits == 4, ErrorKind::kUnsupported,
+            "--group-size {}: blockwise weights are 4-bit (MatMulNBits bits=4); use --weights "
+            "int4, got --weights {}",
+            group_size, weights);
+    require(!rounding(), ErrorKind::kUnsupported,
+            "--group-size: --gptq, --adaround and --bias-correction do not support blockwise "
+            "scales yet; use round-to-nearest blocks or per-channel scales");
+  }
   require(!int4_storage, ErrorKind::kUnsupported,
           "--int4-storage: INT4 initializers need opset 21, which this build's ONNX checker "
           "(opsets up to 17) cannot validate; weights below 8 bits are stored as int8 values "
@@ -82,7 +93,9 @@ void LowBitCliOptions::rewrite(Model& prepared, const Dataset* data,
 void add_lowbit_options(CLI::App& cmd, LowBitCliOptions& o) {
   cmd.add_option("--weights", o.weights, "Weight bits: int8 (default), int4, int2 (any int2..int8)")
       ->capture_default_str();
-  cmd.add_option("--group-size", o.group_size, "Blockwise weight scales (not available; see docs)");
+  cmd.add_option("--group-size", o.group_size,
+                 "4-bit weight block size along K (with --weight-only --weights int4): MatMul/Gemm "
+                 "written as com.microsoft MatMulNBits");
   cmd.add_flag("--weight-only", o.weight_only,
                "Quantize weights only (Conv/Gemm/MatMul); activations stay float");
   cmd.add_flag("--int4-storage", o.int4_storage, "INT4 initializers (needs opset 21; refused)");

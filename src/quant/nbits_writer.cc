@@ -1,0 +1,200 @@
+// Weight-only blockwise 4-bit MatMul/Gemm written as com.microsoft MatMulNBits: per output
+// column, blocks of `block_size` rows along K, each with a float scale and a 4-bit zero point
+// (asymmetric, ONNX Runtime's default; docs/quantization.md eqs. (88)-(90)).
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+#include "ops/domains.h"
+#include "quant/quant_plan.h"
+#include "quant/written_model_check.h"
+#include "quench/passes.h"
+#include "quench/quantize.h"
+
+namespace quench {
+namespace {
+
+constexpr int kBits = 4;
+constexpr int kLevels = (1 << kBits) - 1;  // 15
+
+struct PackedWeight {
+  Tensor b;            // uint8 [N, k_blocks, block_size / 2]
+  Tensor scales;       // float [N * k_blocks]
+  Tensor zero_points;  // uint8 [N * ceil(k_blocks / 2)]
+};
+
+// w is the weight as [K, N] (read through `at(k, n)`); K need not divide by block_size: the
+// last block is padded with the zero point (eq. (90)).
+template <typename At>
+PackedWeight pack(int64_t k_dim, int64_t n_dim, int64_t block_size, At at) {
+  const int64_t blocks = (k_dim + block_size - 1) / block_size;
+  const int64_t blob = block_size * kBits / 8;
+  const int64_t zp_bytes = (blocks + 1) / 2;
+  PackedWeight p{Tensor::zeros(DType::kUInt8, {n_dim, blocks, blob}),
+                 Tensor::empty(DType::kFloat32, {n_dim * blocks}),
+                 Tensor::zeros(DType::kUInt8, {n_dim * zp_bytes})};
+  uint8_t* q = p.b.data<uint8_t>();
+  float* scales = p.scales.data<float>();
+  uint8_t* zps = p.zero_points.data<uint8_t>();
+  for (int64_t n = 0; n < n_dim; ++n) {
+    for (int64_t j = 0; j < blocks; ++j) {
+      const int64_t k0 = j * block_size, k1 = std::min(k_dim, k0 + block_size);
+      // The range always holds 0 so that 0 is exact (eq. (88)).
+      float lo = 0.f, hi = 0.f;
+      for (int64_t k = k0; k < k1; ++k) {
+        lo = std::min(lo, at(k, n));
+        hi = std::max(hi, at(k, n));
+      }
+      const float scale = hi > lo ? (hi - lo) / kLevels : 1.f;
+      const int zp = static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.f, 15.f));
+      scales[n * blocks + j] = scale;
+      zps[n * zp_bytes + j / 2] |= static_cast<uint8_t>(zp << (4 * (j % 2)));
+      uint8_t* block = q + (n * blocks + j) * blob;
+      for (int64_t k = k0; k < k0 + block_size; ++k) {
+        int v = zp;  // padding rows past K dequantize to 0
+        if (k < k1) {
+          v = static_cast<int>(std::clamp(std::nearbyint(at(k, n) / scale) + zp, 0.f, 15.f));
+        }
+        // Element i of a block: byte i / 2, low nibble for even i (eq. (90)).
+        block[(k - k0) / 2] |= static_cast<uint8_t>(v << (4 * ((k - k0) % 2)));
+      }
+    }
+  }
+  return p;
+}
+
+// Why `node` cannot be written as MatMulNBits ("" when it can).
+std::string nbits_support(const Graph& g, const Node& node) {
+  const Tensor* w = g.initializer(node.input(1));
+  if (w == nullptr) return "weights are not constant";
+  if (w->dtype() != DType::kFloat32 || w->rank() != 2) return "weights are not 2-D float";
+  if (node.op_type == "Gemm") {
+    if (node.attr_int("transA", 0) != 0) return "Gemm with transA";
+  }
+  return "";
+}
+
+}  // namespace
+
+Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
+                            QuantizeReport* report) {
+  QuantizeReport local;
+  QuantizeReport& r = report ? *report : local;
+  r = QuantizeReport{};
+  QUENCH_CHECK(block_size >= 16 && (block_size & (block_size - 1)) == 0,
+               ErrorKind::kInvalidArgument,
+               "--group-size {}: MatMulNBits takes a power of two of at least 16 (32, 64, 128 are "
+               "usual)",
+               block_size);
+  QUENCH_CHECK(recipe.node_weight_bits.empty(), ErrorKind::kUnsupported,
+               "--group-size writes every selected MatMul/Gemm as 4-bit MatMulNBits; the recipe's "
+               "per-node \"weight_bits\" ({} node(s)) do not apply to it: keep such nodes in float "
+               "with \"skip\" instead",
+               recipe.node_weight_bits.size());
+  recipe.weight_only = true;
+  if (recipe.op_types.empty()) recipe.op_types = {"MatMul", "Gemm"};
+  for (const auto& op : recipe.op_types) {
+    QUENCH_CHECK(op == "MatMul" || op == "Gemm", ErrorKind::kUnsupported,
+                 "--group-size writes blockwise 4-bit MatMul and Gemm as com.microsoft "
+                 "MatMulNBits; {} has no blockwise form that this build can write (Conv would "
+                 "need DequantizeLinear's block_size, opset 21); remove it from \"op_types\"",
+                 op);
+  }
+  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
+  Model m = prepared;
+  Graph& g = m.graph;
+  std::vector<Node> nodes;
+  for (size_t i = 0; i < prepared.graph.nodes.size(); ++i) {
+    const Node& node = prepared.graph.nodes[i];
+    NodeDecision d = plan.decisions[i];
+    std::string why = plan.quantized[i] ? nbits_support(g, node) : d.reason;
+    if (!why.empty()) {
+      d.quantized = false;
+      d.reason = why;
+      r.nodes.push_back(d);
+      ++r.skipped_nodes;
+      nodes.push_back(node);
+      continue;
+    }
+    const Tensor& w = *g.initializer(node.input(1));
+    const bool gemm = node.op_type == "Gemm";
+    const bool trans_b = gemm && node.attr_int("transB", 0) != 0;
+    const float alpha = gemm ? node.attr_float("alpha", 1.f) : 1.f;
+    const int64_t k_dim = trans_b ? w.dim(1) : w.dim(0);
+    const int64_t n_dim = trans_b ? w.dim(0) : w.dim(1);
+    const float* wd = w.data<float>();
+    // Gemm's alpha joins the weight before quantization: alpha·A·B = A·(alpha·B).
+    PackedWeight p = pack(k_dim, n_dim, block_size, [&](int64_t k, int64_t n) {
+      return alpha * (trans_b ? wd[n * k_dim + k] : wd[k * n_dim + n]);
+    });
+    const std::string base = node.input(1);
+    const std::string b_name = g.unique_name(base + "_nbits");
+    const std::string s_name = g.unique_name(base + "_nbits_scales");
+    const std::string z_name = g.unique_name(base + "_nbits_zero_points");
+    r.weight_bytes_before += w.nbytes();
+    r.weight_bytes_after += p.b.nbytes() + p.scales.nbytes() + p.zero_points.nbytes();
+    ++r.weight_tensors;
+    g.initializers[b_name] = std::move(p.b);
+    g.initializers[s_name] = std::move(p.scales);
+    g.initializers[z_name] = std::move(p.zero_points);
+    for (const auto& name : {b_name, s_name, z_name}) {
+      const Tensor& t = g.initializers[name];
+      g.values[name] = ValueInfo{t.dtype(), std::nullopt, ""};
+    }
+    const bool has_bias = gemm && node.has_input(2);
+    const std::string& y = node.outputs[0];
+    // Unnamed nodes are named from their output, so that the new nodes' names stay unique.
+    const std::string at = node.name.empty() ? y : node.name;
+    Node mm;
+    mm.name = at + "/MatMulNBits";
+    mm.op_type = "MatMulNBits";
+    mm.domain = kMsDomain;
+    mm.inputs = {node.input(0), b_name, s_name, z_name};
+    mm.outputs = {has_bias ? g.unique_name(y + "_product") : y};
+    mm.set_attr("K", k_dim);
+    mm.set_attr("N", n_dim);
+    mm.set_attr("bits", static_cast<int64_t>(kBits));
+    mm.set_attr("block_size", block_size);
+    if (has_bias) g.values[mm.outputs[0]] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    nodes.push_back(mm);
+    if (has_bias) {
+      // beta·C is added in float, as in the dynamic writer (eq. (67)).
+      std::string c = node.input(2);
+      const float beta = node.attr_float("beta", 1.f);
+      QUENCH_CHECK(beta == 1.f || g.is_initializer(c), ErrorKind::kUnsupported,
+                   "{}: beta {} with a non-constant C is not written as MatMulNBits",
+                   node.describe(), beta);
+      if (beta != 1.f) {
+        Tensor scaled = g.initializers.at(c).clone();
+        for (float& v : scaled.values<float>()) v *= beta;
+        c = g.unique_name(c + "_times_beta");
+        g.values[c] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+        g.initializers[c] = std::move(scaled);
+      }
+      Node add;
+      add.name = at + "/Add";
+      add.op_type = "Add";
+      add.inputs = {mm.outputs[0], c};
+      add.outputs = {y};
+      nodes.push_back(add);
+    }
+    d.quantized = true;
+    d.reason = fmt::format("MatMulNBits, 4-bit blocks of {}", block_size);
+    r.nodes.push_back(d);
+    ++r.quantized_nodes;
+  }
+  QUENCH_CHECK(r.quantized_nodes > 0, ErrorKind::kInvalidArgument,
+               "--group-size: the model has no MatMul or Gemm with a constant 2-D float weight to "
+               "write as MatMulNBits; no file written");
+  g.nodes = std::move(nodes);
+  if (g.opset(kMsDomain) == 0) g.opsets[kMsDomain] = 1;
+  topological_sort(g);
+  eliminate_dead_nodes(g);
+  m.metadata.emplace_back(
+      "quench.quantization",
+      fmt::format("weight-only, 4-bit MatMulNBits, blocks of {}, asymmetric", block_size));
+  quant::check_written_model(m, "the quantized model", r.notes);
+  return m;
+}
+
+}  // namespace quench
