@@ -77,3 +77,54 @@ Model smooth_quant(const Model& prepared, const Dataset& data, float alpha,
                    const CalibrateOptions& calib, SmoothQuantReport* report = nullptr);
 
 }  // namespace quench
+
+namespace quench {
+
+// Static quantization with the low-bit steps, as `quench quantize --mode static` runs it:
+// rewrite (SmoothQuant, then CLE) → calibrate (or use the given table) → write the QDQ model,
+// with GPTQ / AdaRound / bias correction choosing the weights when asked. The error messages
+// name the CLI's flags (docs/cli.md); the Python package passes the same names underscored.
+struct LowBitOptions {
+  std::string weights = "int8";  // int2 ... int8
+  int64_t group_size = 0;        // 4-bit weight-only blocks along K: MatMul/Gemm as MatMulNBits
+  bool weight_only = false;
+  bool int4_storage = false;  // refused (kUnsupported): needs opset 21
+  bool gptq = false;
+  bool adaround = false;
+  int64_t adaround_iters = WeightRoundingOptions{}.adaround_iters;
+  bool bias_correction = false;
+  bool cle = false;
+  float smoothquant = -1.f;  // migration strength in [0, 1]; negative: off
+
+  bool rounding() const { return gptq || adaround || bias_correction; }
+  // Whether any option differs from plain 8-bit static quantization.
+  bool any() const {
+    return weights != "int8" || group_size != 0 || weight_only || int4_storage || rounding() ||
+           cle || smoothquant >= 0.f;
+  }
+  // Checks the options by themselves and sets the recipe's weight bits and weight-only flag.
+  void apply(QuantRecipe& recipe) const;
+  // Checks what the options need from the sources: no table with CLE/SmoothQuant, data for the
+  // rounding algorithms.
+  void check_sources(bool has_data, bool has_table) const;
+};
+
+// "int4" -> 4; kInvalidArgument for anything but int2 ... int8, kUnsupported for int1.
+int parse_weight_bits(const std::string& text);
+
+struct StaticQuantReport {
+  CalibrationTable table;          // the table used (calibrated or given)
+  WeightRoundingReport rounding;   // when a rounding algorithm ran
+  std::vector<std::string> lines;  // what the rewrites and rounding did, one line each
+};
+
+// The pipeline above on an FP32 model. `table` (when not null) replaces calibration; `data` is
+// needed for calibration without a table, SmoothQuant, bias absorption and the rounding
+// algorithms. `recipe` must have gone through options.apply().
+Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
+                             const CalibrationTable* table, const LowBitOptions& options,
+                             const CalibrateOptions& calib, int threads,
+                             QuantizeReport* report = nullptr,
+                             StaticQuantReport* details = nullptr);
+
+}  // namespace quench

@@ -105,6 +105,15 @@ def quantize(
     layout: str = "nchw",
     random_shape: Optional[Sequence[int]] = None,
     progress: bool = False,
+    weights: str = "int8",
+    group_size: int = 0,
+    weight_only: bool = False,
+    gptq: bool = False,
+    adaround: bool = False,
+    adaround_iters: int = 1000,
+    bias_correction: bool = False,
+    cle: bool = False,
+    smoothquant: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Quantizes an FP32 ONNX model and writes the result to ``output`` (``quench quantize``).
 
@@ -114,7 +123,13 @@ def quantize(
     iterable of batches/samples, alone or as (inputs, labels) pairs (a torch DataLoader works);
     at most ``calib_size`` samples are used. method: minmax, movavg, percentile, entropy or mse.
     resize/mean/std/channels/layout/random_shape preprocess a data-source string as the CLI's
-    --resize etc. Returns the CLI's ``--json`` fields. Ctrl-C stops it (quench.Interrupted).
+    --resize etc. Low-bit options (mode "static" only, as the CLI's --weights etc.): weights
+    "int2".."int8"; weight_only; group_size (with weight_only and weights "int4": MatMul/Gemm
+    written as com.microsoft MatMulNBits in blocks of group_size along K); gptq or adaround (adaround_iters steps per layer) and
+    bias_correction choose the integer weights (need ``calib``); cle (cross-layer equalization)
+    and smoothquant (migration strength in [0, 1]) rewrite the float model before calibration
+    (not with ``table``). Returns the CLI's ``--json`` fields, plus "lowbit_log" (the lines the
+    CLI prints for these steps). Ctrl-C stops it (quench.Interrupted).
     """
     model, output = os.fspath(model), os.fspath(output)
     samples, labels = None, None
@@ -130,6 +145,12 @@ def quantize(
     a.skip, a.skip_op = list(skip), list(skip_op)
     a.recipe = "" if recipe is None else os.fspath(recipe)
     a.threads, a.progress = int(threads), bool(progress)
+    lb = _quench._LowBitOptions()
+    lb.weights, lb.weight_only, lb.group_size = weights, bool(weight_only), int(group_size)
+    lb.gptq, lb.adaround, lb.adaround_iters = bool(gptq), bool(adaround), int(adaround_iters)
+    lb.bias_correction, lb.cle = bool(bias_correction), bool(cle)
+    lb.smoothquant = -1.0 if smoothquant is None else float(smoothquant)
+    a.lowbit = lb
     return _quench._quantize(
         a, samples, labels, _data_args(resize, mean, std, channels, layout, random_shape)
     )

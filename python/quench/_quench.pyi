@@ -60,6 +60,18 @@ class _QuantizeArgs:
     recipe: str
     threads: int
     progress: bool
+    lowbit: _LowBitOptions
+
+class _LowBitOptions:
+    weights: str
+    group_size: int
+    weight_only: bool
+    gptq: bool
+    adaround: bool
+    adaround_iters: int
+    bias_correction: bool
+    cle: bool
+    smoothquant: float
 
 def _set_error_classes(classes: List[type]) -> None: ...
 def _input_copies() -> int: ...

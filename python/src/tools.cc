@@ -21,6 +21,7 @@
 #include "quench/benchmark.h"
 #include "quench/evaluate.h"
 #include "quench/files.h"
+#include "quench/lowbit.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
 
@@ -172,6 +173,7 @@ struct QuantizeArgs {
   std::string recipe;
   int threads;
   bool progress;
+  LowBitOptions lowbit;
 };
 
 nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, const DataArgs& da) {
@@ -182,9 +184,13 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
   require(
       a.act_granularity.empty() || a.act_granularity == "tensor" || a.act_granularity == "token",
       "act_granularity expects 'tensor' or 'token', got '{}'", a.act_granularity);
+  require(a.mode == "static" || !a.lowbit.any(),
+          "weights, group_size, weight_only, gptq, adaround, bias_correction, cle and "
+          "smoothquant apply to mode 'static' only");
   const bool has_calib = !calib.is_none();
   check_writable(a.output, "output model");
-  const QuantRecipe recipe = make_recipe(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
+  QuantRecipe recipe = make_recipe(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
+  if (a.mode == "static") a.lowbit.apply(recipe);
   std::vector<nb::ndarray<nb::ro>> keep;
   Model fp32;
   {
@@ -194,11 +200,12 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
   DataSource source;
   nb::dict extra;
   if (a.mode == "static") {
-    require(has_calib || !a.table.empty(),
+    require(has_calib || !a.table.empty() || a.lowbit.weight_only,
             "static quantization needs calibration data (calib=...) or a table (table=...)");
     require(a.act_granularity.empty(),
             "act_granularity applies to mode 'dynamic' only (static activations are calibrated "
             "per tensor)");
+    a.lowbit.check_sources(has_calib, !a.table.empty());
     if (has_calib) source = open_source(calib, labels, da, &fp32, 0, 0, keep);
   } else if (a.mode == "dynamic") {
     require(!has_calib && a.table.empty(),
@@ -220,37 +227,39 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
   const CalibrateOptions co =
       calibrate_options(a.method, a.percentile, a.calib_size, a.calib_batch, a.threads, a.progress);
   QuantizeReport report;
-  CalibrationTable table;
+  StaticQuantReport details;
   {
     InterruptScope interrupt;
     nb::gil_scoped_release release;
-    Model prepared = prepare_for_quantization(fp32);
     Model quantized;
     if (a.mode == "static") {
-      if (!a.table.empty()) {
-        table = CalibrationTable::load(a.table);
-      } else {
-        table = calibrate(prepared, *source.dataset, recipe, co);
-      }
-      quantized = quantize_static(prepared, table, recipe, &report);
+      std::optional<CalibrationTable> table;
+      if (!a.table.empty()) table = CalibrationTable::load(a.table);
+      quantized =
+          quantize_static_lowbit(fp32, recipe, source.dataset.get(), table ? &*table : nullptr,
+                                 a.lowbit, co, a.threads, &report, &details);
     } else if (a.mode == "dynamic") {
       DynamicQuantOptions options;
       if (a.act_granularity == "token") options.act_granularity = ActGranularity::kToken;
-      quantized = quantize_dynamic(prepared, recipe, options, &report);
+      quantized = quantize_dynamic(prepare_for_quantization(fp32), recipe, options, &report);
     } else {
       HalfPrecisionOptions options;
       options.type = a.mode == "bf16" ? DType::kBFloat16 : DType::kFloat16;
       options.keep_io_types = a.keep_io_types;
-      quantized = convert_to_half_precision(prepared, recipe, options, &report);
+      quantized =
+          convert_to_half_precision(prepare_for_quantization(fp32), recipe, options, &report);
     }
     save_model(quantized, a.output);
   }
   if (a.mode == "static") {
-    warn_nonfinite(table);
-    extra["method"] = std::string(calibration_method_name(table.config.method));
-    extra["calib_samples"] = table.samples;
+    warn_nonfinite(details.table);
+    extra["method"] = std::string(calibration_method_name(details.table.config.method));
+    extra["calib_samples"] = details.table.samples;
     extra["weight_bits"] = recipe.weight_bits;
-    extra["rounding_seconds"] = 0.0;
+    extra["rounding_seconds"] = a.lowbit.rounding() ? details.rounding.seconds : 0.0;
+    nb::list lines;
+    for (const auto& line : details.lines) lines.append(line);
+    extra["lowbit_log"] = lines;
   } else if (a.mode == "dynamic") {
     extra["act_granularity"] = std::string(act_granularity_name(
         a.act_granularity == "token" ? ActGranularity::kToken : ActGranularity::kTensor));
@@ -452,7 +461,19 @@ void bind_tools(nb::module_& m) {
       .def_rw("skip_op", &QuantizeArgs::skip_op)
       .def_rw("recipe", &QuantizeArgs::recipe)
       .def_rw("threads", &QuantizeArgs::threads)
-      .def_rw("progress", &QuantizeArgs::progress);
+      .def_rw("progress", &QuantizeArgs::progress)
+      .def_rw("lowbit", &QuantizeArgs::lowbit);
+  nb::class_<LowBitOptions>(m, "_LowBitOptions")
+      .def(nb::init<>())
+      .def_rw("weights", &LowBitOptions::weights)
+      .def_rw("weight_only", &LowBitOptions::weight_only)
+      .def_rw("group_size", &LowBitOptions::group_size)
+      .def_rw("gptq", &LowBitOptions::gptq)
+      .def_rw("adaround", &LowBitOptions::adaround)
+      .def_rw("adaround_iters", &LowBitOptions::adaround_iters)
+      .def_rw("bias_correction", &LowBitOptions::bias_correction)
+      .def_rw("cle", &LowBitOptions::cle)
+      .def_rw("smoothquant", &LowBitOptions::smoothquant);
   m.def("_quantize", &quantize, nb::arg("args"), nb::arg("calib").none(), nb::arg("labels").none(),
         nb::arg("data_args"));
   m.def("_calibrate", &calibrate_fn, nb::arg("model"), nb::arg("data").none(),

@@ -92,6 +92,89 @@ def test_quantize_errors_mirror_the_cli(cnn, tmp_path):
         quench.quantize(cnn, tmp_path / "no" / "dir" / "q.onnx", calib=samples(4))
 
 
+def weight_values(path):
+    """The integer weights of a QDQ model: the int8 initializers feeding DequantizeLinear."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    deq = [n.input[0] for n in m.graph.node if n.op_type == "DequantizeLinear"]
+    return [inits[name] for name in deq if name in inits and inits[name].dtype == np.int8]
+
+
+@needs_fmnist
+def test_quantize_int4_gptq_matches_the_cli(cnn, tmp_path):
+    opts = ["--calib-size", "64", "--weights", "int4", "--gptq", "--threads", "1"]
+    cli = tmp_path / "cli.onnx"
+    p = subprocess.run(
+        [sys.executable, "-m", "quench", "quantize", cnn, "-o", str(cli), "--calib", "fmnist:train"]
+        + opts,
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "py.onnx"
+    r = quench.quantize(
+        cnn, out, "fmnist:train", calib_size=64, weights="int4", gptq=True, threads=1
+    )
+    assert r["weight_bits"] == 4 and r["rounding_seconds"] > 0
+    assert any("chosen" in line for line in r["lowbit_log"])
+    weights = weight_values(out)
+    assert weights and all(w.min() >= -7 and w.max() <= 7 for w in weights)
+    assert any(w.max() == 7 or w.min() == -7 for w in weights)
+    assert without_command(out) == without_command(cli)
+
+
+def without_command(path):
+    """The model's bytes without the CLI's record of its command line (quench.command)."""
+    import onnx
+
+    m = onnx.load(str(path))
+    kept = [p for p in m.metadata_props if p.key != "quench.command"]
+    assert len(kept) >= len(m.metadata_props) - 1
+    del m.metadata_props[:]
+    m.metadata_props.extend(kept)
+    return m.SerializeToString()
+
+
+def test_quantize_lowbit_errors_mirror_the_cli(cnn, tmp_path):
+    out = tmp_path / "q.onnx"
+    x = samples(8)
+    cases = [
+        (dict(gptq=True, adaround=True), ["--gptq", "--adaround"], "use one of them"),
+        (dict(weights="int9"), ["--weights", "int9"], "2 to 8 bits"),
+        (dict(smoothquant=1.5), ["--smoothquant", "1.5"], "migration strength in"),
+        (dict(adaround_iters=0), ["--adaround-iters", "0"], "must be positive"),
+    ]
+    for kwargs, flags, message in cases:
+        with pytest.raises(quench.InvalidArgumentError) as e:
+            quench.quantize(cnn, out, calib=x, **kwargs)
+        p = subprocess.run(
+            [sys.executable, "-m", "quench", "quantize", cnn, "-o", str(out), "--calib",
+             "random"] + flags,
+            capture_output=True,
+            text=True,
+        )
+        assert p.returncode != 0 and message in str(e.value)
+        assert str(e.value) in p.stderr
+    with pytest.raises(quench.UnsupportedError, match="1-bit weights"):
+        quench.quantize(cnn, out, calib=x, weights="int1")
+    with pytest.raises(quench.InvalidArgumentError, match="a table gives activation ranges"):
+        quench.quantize(cnn, out, table=tmp_path / "t.json", bias_correction=True)
+    with pytest.raises(quench.InvalidArgumentError, match="apply to mode 'static' only"):
+        quench.quantize(cnn, out, mode="dynamic", cle=True)
+    assert not out.exists()
+
+
+def test_quantize_cle_and_weight_only(cnn, tmp_path):
+    r = quench.quantize(cnn, tmp_path / "c.onnx", calib=samples(32), cle=True, weights="int6")
+    assert r["weight_bits"] == 6
+    assert any(line.startswith("cross-layer equalization") for line in r["lowbit_log"])
+    r = quench.quantize(cnn, tmp_path / "w.onnx", weight_only=True, weights="int4")
+    assert r["weight_tensors"] > 0 and r["activation_tensors"] == 0
+
+
 def test_quantize_dynamic_and_fp16(cnn, tmp_path):
     r = quench.quantize(cnn, tmp_path / "d.onnx", mode="dynamic")
     assert r["act_granularity"] == "tensor" and r["weight_tensors"] > 0
@@ -178,3 +261,14 @@ except quench.Interrupted as e:
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.stdout.strip() == "interrupted True", p.stdout + p.stderr
     assert not out.exists()
+
+
+def test_quantize_group_size_writes_matmulnbits(cnn, tmp_path):
+    import onnx
+
+    out = tmp_path / "nbits.onnx"
+    quench.quantize(cnn, out, weights="int4", weight_only=True, group_size=32)
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert ops.count("MatMulNBits") == 2  # cnn's two Gemm layers
+    with pytest.raises(quench.UnsupportedError, match="add --weight-only"):
+        quench.quantize(cnn, out, calib=samples(4), weights="int4", group_size=32)

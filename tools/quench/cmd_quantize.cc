@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "quench/cli.h"
 #include "quench/files.h"
@@ -30,7 +31,7 @@ struct QuantizeCmdOptions {
   int threads = 0;
   bool json = false;
   DataCliOptions data_options;
-  LowBitCliOptions lowbit;
+  LowBitOptions lowbit;
 };
 
 // Static: calibrate (or read a table), then write the QDQ model, with the low-bit options.
@@ -43,47 +44,22 @@ Model quantize_static_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
   require(o.act_granularity.empty(), ErrorKind::kInvalidArgument,
           "--act-granularity applies to --mode dynamic only (static activations are calibrated "
           "per tensor)");
-  require(!(o.lowbit.cle || o.lowbit.smoothquant >= 0.f) || o.table.empty(),
-          ErrorKind::kInvalidArgument,
-          "--cle and --smoothquant change the model's ranges, so a table made before them does "
-          "not fit; calibrate with --calib instead of --table");
-  require(!o.lowbit.rounding() || !o.calib_data.empty(), ErrorKind::kInvalidArgument,
-          "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
-          "table gives activation ranges only");
-  if (o.lowbit.group_size != 0) {
-    require(!o.lowbit.cle && o.lowbit.smoothquant < 0.f, ErrorKind::kUnsupported,
-            "--group-size with --cle or --smoothquant is not supported");
-    extra["weight_bits"] = recipe.weight_bits;
-    extra["group_size"] = o.lowbit.group_size;
-    return quantize_matmul_nbits(prepare_for_quantization(fp32), recipe, o.lowbit.group_size,
-                                 &report);
-  }
+  o.lowbit.check_sources(!o.calib_data.empty(), !o.table.empty());
   std::unique_ptr<Dataset> data;
   if (!o.calib_data.empty()) data = open_dataset(o.calib_data, o.data_options.to_options(fp32));
-  Model prepared = prepare_for_quantization(fp32);
-  o.lowbit.rewrite(prepared, data.get(), o.calib.to_options());
-  CalibrationTable table;
-  if (!o.table.empty()) {
-    table = CalibrationTable::load(o.table);
-  } else if (data) {
-    CalibrateOptions co = o.calib.to_options();
-    co.threads = o.threads;
-    table = calibrate(prepared, *data, recipe, co);
-  }
-  warn_nonfinite(table);
-  extra["method"] = calibration_method_name(table.config.method);
-  extra["calib_samples"] = table.samples;
+  std::optional<CalibrationTable> table;
+  if (!o.table.empty()) table = CalibrationTable::load(o.table);
+  StaticQuantReport details;
+  Model quantized =
+      quantize_static_lowbit(fp32, recipe, data.get(), table ? &*table : nullptr, o.lowbit,
+                             o.calib.to_options(), o.threads, &report, &details);
+  for (const auto& line : details.lines) std::cout << line << "\n";
+  warn_nonfinite(details.table);
+  extra["method"] = calibration_method_name(details.table.config.method);
+  extra["calib_samples"] = details.table.samples;
   extra["weight_bits"] = recipe.weight_bits;
-  extra["rounding_seconds"] = 0.0;
-  if (!o.lowbit.rounding()) return quantize_static(prepared, table, recipe, &report);
-  WeightRoundingReport rounding;
-  Model quantized = quantize_rounded(prepared, table, recipe, *data,
-                                     o.lowbit.rounding_options(o.calib.to_options(), o.threads),
-                                     &report, &rounding);
-  for (const auto& note : rounding.notes) std::cout << "  note: " << note << "\n";
-  std::cout << fmt::format("weights of {} layer(s) chosen in {:.1f} s\n", rounding.layers,
-                           rounding.seconds);
-  extra["rounding_seconds"] = rounding.seconds;
+  if (o.lowbit.group_size != 0) extra["group_size"] = o.lowbit.group_size;
+  extra["rounding_seconds"] = o.lowbit.rounding() ? details.rounding.seconds : 0.0;
   return quantized;
 }
 
@@ -134,10 +110,10 @@ int run_quantize(const QuantizeCmdOptions& o) {
   const Model fp32 = load_model(o.model);
   QuantizeReport report;
   nlohmann::json extra = nlohmann::json::object();
-  Model quantized = half                  ? half_precision_cmd(o, recipe, fp32, report, extra)
-                    : o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
-                                          : quantize_static_cmd(o, recipe, fp32, report, extra);
-  quantized.metadata.emplace_back("quench.command", command_line());
+  const Model quantized = half ? half_precision_cmd(o, recipe, fp32, report, extra)
+                          : o.mode == "dynamic"
+                              ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
+                              : quantize_static_cmd(o, recipe, fp32, report, extra);
   save_model(quantized, o.output);
 
   const uint64_t before = std::filesystem::file_size(o.model);

@@ -1,0 +1,136 @@
+// quantize_static_lowbit: the static pipeline with its low-bit steps (include/quench/lowbit.h).
+#include <fmt/format.h>
+
+#include "core/check.h"
+#include "quench/lowbit.h"
+
+namespace quench {
+
+int parse_weight_bits(const std::string& text) {
+  int bits = 0;
+  size_t used = 0;
+  if (text.rfind("int", 0) == 0 && text.size() > 3) {
+    try {
+      bits = std::stoi(text.substr(3), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+  }
+  QUENCH_CHECK(used > 0 && used == text.size() - 3, ErrorKind::kInvalidArgument,
+               "--weights expects int8, int4, int2 or another intN with N from 2 to 8, got '{}'",
+               text);
+  QUENCH_CHECK(
+      bits != 1, ErrorKind::kUnsupported,
+      "--weights int1: 1-bit weights are not supported; quench quantizes weights to 2 to 8 "
+      "bits");
+  QUENCH_CHECK(bits >= 2 && bits <= 8, ErrorKind::kInvalidArgument,
+               "--weights {}: weights are quantized to 2 to 8 bits", text);
+  return bits;
+}
+
+void LowBitOptions::apply(QuantRecipe& recipe) const {
+  recipe.weight_bits = parse_weight_bits(weights);
+  recipe.weight_only = recipe.weight_only || weight_only;
+  if (group_size != 0) {
+    QUENCH_CHECK(group_size > 0, ErrorKind::kInvalidArgument,
+                 "--group-size expects a positive block size (32, 64 or 128), got {}", group_size);
+    QUENCH_CHECK(weight_only, ErrorKind::kUnsupported,
+                 "--group-size {}: blockwise weights are written as com.microsoft MatMulNBits, "
+                 "which keeps activations in float; add --weight-only (blockwise weights with "
+                 "quantized activations are not supported)",
+                 group_size);
+    QUENCH_CHECK(recipe.weight_bits == 4, ErrorKind::kUnsupported,
+                 "--group-size {}: blockwise weights are 4-bit (MatMulNBits bits=4); use "
+                 "--weights int4, got --weights {}",
+                 group_size, weights);
+    QUENCH_CHECK(!rounding(), ErrorKind::kUnsupported,
+                 "--group-size: --gptq, --adaround and --bias-correction do not support blockwise "
+                 "scales yet; use round-to-nearest blocks or per-channel scales");
+    QUENCH_CHECK(!cle && smoothquant < 0.f, ErrorKind::kUnsupported,
+                 "--group-size with --cle or --smoothquant is not supported");
+  }
+  QUENCH_CHECK(!int4_storage, ErrorKind::kUnsupported,
+               "--int4-storage: INT4 initializers need opset 21, which this build's ONNX checker "
+               "(opsets up to 17) cannot validate; weights below 8 bits are stored as int8 values "
+               "in range");
+  QUENCH_CHECK(!(gptq && adaround), ErrorKind::kInvalidArgument,
+               "--gptq and --adaround both choose the integer weights; use one of them");
+  QUENCH_CHECK(smoothquant < 0.f || smoothquant <= 1.f, ErrorKind::kInvalidArgument,
+               "--smoothquant expects a migration strength in [0, 1], got {}", smoothquant);
+  QUENCH_CHECK(adaround_iters > 0, ErrorKind::kInvalidArgument,
+               "--adaround-iters must be positive, got {}", adaround_iters);
+}
+
+void LowBitOptions::check_sources(bool has_data, bool has_table) const {
+  QUENCH_CHECK(
+      !(cle || smoothquant >= 0.f) || !has_table, ErrorKind::kInvalidArgument,
+      "--cle and --smoothquant change the model's ranges, so a table made before them does "
+      "not fit; calibrate with --calib instead of --table");
+  QUENCH_CHECK(!rounding() || has_data, ErrorKind::kInvalidArgument,
+               "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
+               "table gives activation ranges only");
+}
+
+namespace {
+
+// The float-model rewrites asked for (SmoothQuant, then CLE) on the prepared model.
+void rewrite(Model& prepared, const Dataset* data, const LowBitOptions& o,
+             const CalibrateOptions& calib, std::vector<std::string>& lines) {
+  if (o.smoothquant >= 0.f) {
+    QUENCH_CHECK(data != nullptr, ErrorKind::kInvalidArgument,
+                 "--smoothquant needs calibration data (--calib DATA) for the activation ranges");
+    SmoothQuantReport r;
+    prepared = smooth_quant(prepared, *data, o.smoothquant, calib, &r);
+    lines.push_back(fmt::format("smoothquant (alpha {}): {} norm output(s) into {} weight(s)",
+                                o.smoothquant, r.norms, r.weights));
+    for (const auto& note : r.notes) lines.push_back("  note: " + note);
+  }
+  if (!o.cle) return;
+  EqualizationReport r;
+  prepared = equalize_cross_layer(prepared, data, calib, &r);
+  lines.push_back(fmt::format(
+      "cross-layer equalization: {} pair(s) in {} sweep(s), {} Clip(s) given per-channel "
+      "bounds, bias absorbed in {} pair(s)",
+      r.pairs, r.sweeps, r.clips_split, r.absorbed_pairs));
+  for (const auto& note : r.notes) lines.push_back("  note: " + note);
+}
+
+}  // namespace
+
+Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
+                             const CalibrationTable* table, const LowBitOptions& options,
+                             const CalibrateOptions& calib, int threads, QuantizeReport* report,
+                             StaticQuantReport* details) {
+  options.check_sources(data != nullptr, table != nullptr);
+  StaticQuantReport local;
+  StaticQuantReport& d = details ? *details : local;
+  Model prepared = prepare_for_quantization(fp32);
+  if (options.group_size != 0) {
+    return quantize_matmul_nbits(prepared, recipe, options.group_size, report);
+  }
+  rewrite(prepared, data, options, calib, d.lines);
+  if (table) {
+    d.table = *table;
+  } else if (data) {
+    CalibrateOptions co = calib;
+    co.threads = threads;
+    d.table = calibrate(prepared, *data, recipe, co);
+  }
+  if (!options.rounding()) return quantize_static(prepared, d.table, recipe, report);
+  WeightRoundingOptions w;
+  w.gptq = options.gptq;
+  w.adaround = options.adaround;
+  w.bias_correction = options.bias_correction;
+  w.adaround_iters = options.adaround_iters;
+  w.calib_size = calib.calib_size;
+  w.batch = calib.batch;
+  w.threads = threads;
+  w.progress = calib.progress;
+  Model quantized = quantize_rounded(prepared, d.table, recipe, *data, w, report, &d.rounding);
+  for (const auto& note : d.rounding.notes) d.lines.push_back("  note: " + note);
+  d.lines.push_back(fmt::format("weights of {} layer(s) chosen in {:.1f} s", d.rounding.layers,
+                                d.rounding.seconds));
+  return quantized;
+}
+
+}  // namespace quench
