@@ -110,10 +110,10 @@ int run_quantize(const QuantizeCmdOptions& o) {
   const Model fp32 = load_model(o.model);
   QuantizeReport report;
   nlohmann::json extra = nlohmann::json::object();
-  const Model quantized = half ? half_precision_cmd(o, recipe, fp32, report, extra)
-                          : o.mode == "dynamic"
-                              ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
-                              : quantize_static_cmd(o, recipe, fp32, report, extra);
+  Model quantized = half                  ? half_precision_cmd(o, recipe, fp32, report, extra)
+                    : o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
+                                          : quantize_static_cmd(o, recipe, fp32, report, extra);
+  quantized.metadata.emplace_back("quench.command", command_line());
   save_model(quantized, o.output);
 
   const uint64_t before = std::filesystem::file_size(o.model);
