@@ -40,6 +40,7 @@ __all__ = [
     "quantize",
     "calibrate",
     "evaluate",
+    "compare",
     "benchmark",
     "Error",
     "InvalidArgumentError",
@@ -240,6 +241,44 @@ def evaluate(
         raise InvalidArgumentError("evaluate: data has no labels; give (images, labels)")
     return _quench._evaluate(
         model,
+        samples,
+        labels,
+        int(limit),
+        int(batch),
+        int(threads),
+        bool(progress),
+        _data_args(resize, mean, std, channels, layout, None),
+    )
+
+
+def compare(
+    a: PathLike,
+    b: PathLike,
+    data: Any = "fmnist:test",
+    *,
+    limit: int = 0,
+    batch: int = 64,
+    threads: int = 0,
+    resize: Optional[Tuple[int, int]] = None,
+    mean: Union[float, Sequence[float], None] = None,
+    std: Union[float, Sequence[float], None] = None,
+    channels: int = 0,
+    layout: str = "nchw",
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Runs models ``a`` and ``b`` on the same inputs and compares them (``quench compare``).
+
+    ``data``: a data-source string, an array of samples, (samples, labels) arrays, or an iterable
+    of batches (labels, when given, add ``accuracy_a`` / ``accuracy_b``). Returns the CLI's
+    ``--json`` fields: ``tensors`` (every shared tensor, worst SQNR first: ``name``, ``b_name``,
+    ``elements``, ``sqnr_db`` (None when B equals A), ``cosine``, ``mse``, ``max_abs``) and
+    ``outputs`` (the same plus ``top1_agreement``).
+    """
+    a, b = os.fspath(a), os.fspath(b)
+    samples, labels = _collect(data, _model_rank(a), 0, "data")
+    return _quench._compare(
+        a,
+        b,
         samples,
         labels,
         int(limit),

@@ -87,6 +87,10 @@ def _evaluate(
     model: str, data: Any, labels: Any, limit: int, batch: int, threads: int, progress: bool,
     data_args: _DataArgs,
 ) -> Dict[str, Any]: ...
+def _compare(
+    a: str, b: str, data: Any, labels: Any, limit: int, batch: int, threads: int, progress: bool,
+    data_args: _DataArgs,
+) -> Dict[str, Any]: ...
 def _benchmark(
     model: str, batch: int, threads: int, shape: Optional[List[int]], seconds: float
 ) -> Dict[str, Any]: ...

@@ -1,7 +1,7 @@
-// quench.quantize, quench.calibrate, quench.evaluate, quench.benchmark: the CLI's commands
-// (tools/quench/cmd_*.cc) as functions returning the fields of the CLI's --json object. The keyword
-// arguments and their defaults are in python/quench/__init__.py; this file checks them as the CLI
-// does and calls the same library functions.
+// quench.quantize, quench.calibrate, quench.evaluate, quench.compare, quench.benchmark: the CLI's
+// commands (tools/quench/cmd_*.cc) as functions returning the fields of the CLI's --json object.
+// The keyword arguments and their defaults are in python/quench/__init__.py; this file checks them
+// as the CLI does and calls the same library functions.
 #include <fmt/format.h>
 #include <malloc.h>
 #include <nanobind/nanobind.h>
@@ -9,6 +9,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "convert.h"
 #include "module.h"
 #include "quench/benchmark.h"
+#include "quench/compare.h"
 #include "quench/evaluate.h"
 #include "quench/files.h"
 #include "quench/lowbit.h"
@@ -370,6 +372,59 @@ nb::dict evaluate_fn(const std::string& model, nb::handle data, nb::handle label
   return j;
 }
 
+// One row of `quench compare --json`: SQNR null (None) when B equals A.
+nb::dict comparison_row(const TensorComparison& c) {
+  nb::dict j;
+  j["name"] = c.name;
+  j["b_name"] = c.b_name;
+  j["elements"] = c.elements;
+  j["sqnr_db"] = std::isfinite(c.sqnr_db) ? nb::cast(c.sqnr_db) : nb::none();
+  j["cosine"] = c.cosine;
+  j["mse"] = c.mse;
+  j["max_abs"] = c.max_abs;
+  return j;
+}
+
+nb::dict compare_fn(const std::string& a, const std::string& b, nb::handle data, nb::handle labels,
+                    int64_t limit, int64_t batch, int threads, bool progress, const DataArgs& da) {
+  require(batch > 0 && threads >= 0 && limit >= 0,
+          "batch must be positive, threads and limit not negative");
+  const Model model_a = load_model(a);
+  std::vector<nb::ndarray<nb::ro>> keep;
+  const DataSource source = open_source(data, labels, da, &model_a, 0, limit, keep);
+  CompareResult r;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    const Model model_b = load_model(b);
+    CompareOptions co;
+    co.batch = batch;
+    co.session.threads = threads;
+    co.progress = progress;
+    r = compare_models(model_a, model_b, *source.dataset, co);
+  }
+  nb::list tensors, outputs;
+  for (const TensorComparison& c : r.tensors) tensors.append(comparison_row(c));
+  for (const OutputComparison& c : r.outputs) {
+    nb::dict j = comparison_row(c);
+    j["top1_agreement"] = c.top1_agreement < 0 ? nb::none() : nb::cast(c.top1_agreement);
+    outputs.append(j);
+  }
+  nb::dict j;
+  j["a"] = a;
+  j["b"] = b;
+  j["data"] = source.name;
+  j["n"] = r.n;
+  j["seconds"] = r.seconds;
+  j["tensors"] = tensors;
+  j["outputs"] = outputs;
+  if (r.has_labels) {
+    j["accuracy_a"] = r.accuracy_a;
+    j["accuracy_b"] = r.accuracy_b;
+  }
+  return j;
+}
+
 // Heap bytes in use (as `quench bench`): falls when memory is freed.
 uint64_t heap_in_use() {
   const struct mallinfo2 m = ::mallinfo2();
@@ -482,6 +537,9 @@ void bind_tools(nb::module_& m) {
         nb::arg("offset"), nb::arg("recipe"), nb::arg("skip"), nb::arg("threads"),
         nb::arg("progress"), nb::arg("data_args"));
   m.def("_evaluate", &evaluate_fn, nb::arg("model"), nb::arg("data").none(),
+        nb::arg("labels").none(), nb::arg("limit"), nb::arg("batch"), nb::arg("threads"),
+        nb::arg("progress"), nb::arg("data_args"));
+  m.def("_compare", &compare_fn, nb::arg("a"), nb::arg("b"), nb::arg("data").none(),
         nb::arg("labels").none(), nb::arg("limit"), nb::arg("batch"), nb::arg("threads"),
         nb::arg("progress"), nb::arg("data_args"));
   m.def("_benchmark", &benchmark_fn);

@@ -272,3 +272,34 @@ def test_quantize_group_size_writes_matmulnbits(cnn, tmp_path):
     assert ops.count("MatMulNBits") == 2  # cnn's two Gemm layers
     with pytest.raises(quench.UnsupportedError, match="add --weight-only"):
         quench.quantize(cnn, out, calib=samples(4), weights="int4", group_size=32)
+
+
+@needs_fmnist
+def test_compare_matches_the_cli(cnn, tmp_path):
+    q = tmp_path / "q.onnx"
+    quench.quantize(cnn, q, "fmnist:train", calib_size=64)
+    r = quench.compare(cnn, q, "fmnist:test", limit=100, threads=1)
+    p = subprocess.run(
+        [sys.executable, "-m", "quench", "compare", cnn, str(q), "--data", "fmnist:test",
+         "--limit", "100", "--threads", "1", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    cli = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["n"] == cli["n"] == 100
+    assert [t["name"] for t in r["tensors"]] == [t["name"] for t in cli["tensors"]]
+    assert any(t["sqnr_db"] is not None for t in r["tensors"])
+    for mine, theirs in zip(r["tensors"], cli["tensors"]):
+        if theirs["sqnr_db"] is None:  # B computes that tensor exactly
+            assert mine["sqnr_db"] is None
+        else:
+            assert mine["sqnr_db"] == pytest.approx(theirs["sqnr_db"], rel=1e-9)
+        assert mine["mse"] == pytest.approx(theirs["mse"], rel=1e-9)
+    assert r["accuracy_a"] == cli["accuracy_a"] and r["accuracy_b"] == cli["accuracy_b"]
+    # Samples as an array (no labels): outputs and tensors, no accuracy.
+    x = samples(16)
+    r = quench.compare(cnn, q, x)
+    assert r["n"] == 16 and "accuracy_a" not in r and r["outputs"][0]["top1_agreement"] is not None
+    same = quench.compare(cnn, cnn, x)
+    assert all(t["sqnr_db"] is None and t["mse"] == 0 for t in same["tensors"] + same["outputs"])
