@@ -45,6 +45,12 @@ struct QuantRecipe {
   // Reads a JSON recipe (format documented in docs/cli.md); kInvalidArgument naming the file
   // and field on any problem.
   static QuantRecipe load(const std::filesystem::path& path);
+  // The recipe of `file` (the defaults when empty) with the command-line options on top, as
+  // `quench quantize` and the Python package apply them: skip patterns and op types added, `act`
+  // ("u8"/"uint8" or "s8"/"int8"; empty keeps the recipe's) and per-tensor weights.
+  static QuantRecipe with_options(const std::string& file, const std::vector<std::string>& skip,
+                                  const std::vector<std::string>& skip_ops, const std::string& act,
+                                  bool per_tensor);
 };
 
 // Op types quantized by default (static mode).

@@ -137,21 +137,6 @@ CalibrateOptions calibrate_options(const std::string& method, double percentile,
   return o;
 }
 
-QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
-                        const std::vector<std::string>& skip_ops, const std::string& act,
-                        bool per_tensor) {
-  QuantRecipe r = file.empty() ? QuantRecipe{} : QuantRecipe::load(file);
-  r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
-  r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
-  if (!act.empty()) {
-    require(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
-            "act expects 'u8' or 's8', got '{}'", act);
-    r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
-  }
-  if (per_tensor) r.per_channel = false;
-  return r;
-}
-
 void warn_nonfinite(const CalibrationTable& table) {
   for (const auto& [name, observer] : table.observers) {
     if (observer.nonfinite() > 0) {
@@ -191,7 +176,7 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
           "smoothquant apply to mode 'static' only");
   const bool has_calib = !calib.is_none();
   check_writable(a.output, "output model");
-  QuantRecipe recipe = make_recipe(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
+  QuantRecipe recipe = QuantRecipe::with_options(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
   if (a.mode == "static") a.lowbit.apply(recipe);
   std::vector<nb::ndarray<nb::ro>> keep;
   Model fp32;
@@ -322,7 +307,7 @@ nb::dict calibrate_fn(const std::string& model, nb::handle data, nb::handle labe
   require(!model.empty() && !data.is_none(), "give a model and data (or merge=[tables...])");
   const CalibrateOptions co =
       calibrate_options(method, percentile, calib_size, calib_batch, threads, progress);
-  const QuantRecipe recipe = make_recipe(recipe_file, skip, {}, "", false);
+  const QuantRecipe recipe = QuantRecipe::with_options(recipe_file, skip, {}, "", false);
   std::vector<nb::ndarray<nb::ro>> keep;
   Model fp32;
   {

@@ -124,6 +124,21 @@ QuantRecipe QuantRecipe::load(const std::filesystem::path& path) {
   return r;
 }
 
+QuantRecipe QuantRecipe::with_options(const std::string& file, const std::vector<std::string>& skip,
+                                      const std::vector<std::string>& skip_ops,
+                                      const std::string& act, bool per_tensor) {
+  QuantRecipe r = file.empty() ? QuantRecipe{} : load(file);
+  r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
+  r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
+  if (!act.empty()) {
+    QUENCH_CHECK(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
+                 ErrorKind::kInvalidArgument, "--act expects u8 or s8, got '{}'", act);
+    r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
+  }
+  if (per_tensor) r.per_channel = false;
+  return r;
+}
+
 int QuantRecipe::weight_bits_of(const std::string& name) const {
   const auto it = node_weight_bits.find(name);
   return it == node_weight_bits.end() ? weight_bits : it->second;

@@ -50,10 +50,6 @@ struct CalibrationCliOptions {
 };
 void add_calibration_options(CLI::App& cmd, CalibrationCliOptions& o);
 
-// The recipe from a file (or the defaults) with command-line flags applied on top.
-QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
-                        const std::vector<std::string>& skip_ops, const std::string& act,
-                        bool per_tensor);
 // Prints a warning on stderr for every tensor whose calibration skipped NaN or infinities.
 void warn_nonfinite(const CalibrationTable& table);
 

@@ -226,21 +226,6 @@ void add_calibration_options(CLI::App& cmd, CalibrationCliOptions& o) {
   cmd.add_option("--calib-batch", o.batch, "Batch size during calibration")->capture_default_str();
 }
 
-QuantRecipe make_recipe(const std::string& file, const std::vector<std::string>& skip,
-                        const std::vector<std::string>& skip_ops, const std::string& act,
-                        bool per_tensor) {
-  QuantRecipe r = file.empty() ? QuantRecipe{} : QuantRecipe::load(file);
-  r.skip_nodes.insert(r.skip_nodes.end(), skip.begin(), skip.end());
-  r.skip_op_types.insert(skip_ops.begin(), skip_ops.end());
-  if (!act.empty()) {
-    require(act == "u8" || act == "s8" || act == "uint8" || act == "int8",
-            ErrorKind::kInvalidArgument, "--act expects u8 or s8, got '{}'", act);
-    r.activation_type = act == "s8" || act == "int8" ? DType::kInt8 : DType::kUInt8;
-  }
-  if (per_tensor) r.per_channel = false;
-  return r;
-}
-
 void warn_nonfinite(const CalibrationTable& table) {
   for (const auto& [name, observer] : table.observers) {
     if (observer.nonfinite() > 0) {

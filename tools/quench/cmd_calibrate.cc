@@ -57,7 +57,7 @@ int run_calibrate(const CalibrateCmdOptions& o) {
   DataOptions dopts = o.data_options.to_options(fp32);
   dopts.offset = o.offset;
   auto data = open_dataset(o.data, dopts);
-  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, {}, "", false);
+  const QuantRecipe recipe = QuantRecipe::with_options(o.recipe, o.skip, {}, "", false);
   const Model prepared = prepare_for_quantization(fp32);
   CalibrateOptions co = o.calib.to_options();
   co.threads = o.threads;

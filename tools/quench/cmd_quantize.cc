@@ -106,7 +106,8 @@ int run_quantize(const QuantizeCmdOptions& o) {
           "--weights, --group-size, --weight-only, --int4-storage, --gptq, --adaround, "
           "--bias-correction, --cle and --smoothquant apply to --mode static only");
   check_writable(o.output, "output model");
-  const QuantRecipe recipe = make_recipe(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
+  const QuantRecipe recipe =
+      QuantRecipe::with_options(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);
   const Model fp32 = load_model(o.model);
   QuantizeReport report;
   nlohmann::json extra = nlohmann::json::object();
