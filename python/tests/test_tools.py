@@ -233,8 +233,11 @@ def test_torch_export_and_quantize_with_a_dataloader(tmp_path):
         torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
         torch.nn.Linear(8 * 28 * 28, 10)).eval()
     path = tmp_path / "t.onnx"
-    torch.onnx.export(model, torch.zeros(1, 1, 28, 28), str(path), input_names=["input"],
-                      dynamic_axes={"input": {0: "N"}})
+    try:
+        torch.onnx.export(model, torch.zeros(1, 1, 28, 28), str(path), input_names=["input"],
+                          dynamic_axes={"input": {0: "N"}})
+    except ModuleNotFoundError as e:  # torch >= 2.9 exports through onnxscript
+        pytest.skip(f"torch.onnx.export cannot run here: {e}")
     data = torch.rand(128, 1, 28, 28)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(data, torch.zeros(128, dtype=torch.long)), batch_size=32)
