@@ -30,7 +30,9 @@ struct GradContext {
 // Returns one gradient per input (undefined where none flows or none was needed), each of the
 // input's shape.
 using BackwardFn = std::function<std::vector<Tensor>(const GradContext&)>;
-// Computes the outputs of the node from its inputs (as evaluate_node does, faster).
+// Computes the outputs of the node from its inputs (as evaluate_node does, faster); an empty
+// result where it does not handle the node's types or attributes (the tape then runs the
+// reference, evaluate_node).
 using ForwardFn =
     std::function<std::vector<Tensor>(const Node&, const std::vector<const Tensor*>&)>;
 

@@ -122,9 +122,8 @@ void Tape::forward(const std::map<std::string, Tensor>& feeds, bool training) {
       }
     } else if (def != nullptr && def->forward) {
       outputs = def->forward(node, inputs);
-    } else {
-      outputs = evaluate_node(node, opset_, inputs);
     }
+    if (outputs.empty()) outputs = evaluate_node(node, opset_, inputs);
     for (size_t i = 0; i < node.outputs.size() && i < outputs.size(); ++i) {
       if (!node.outputs[i].empty()) values_[node.outputs[i]] = std::move(outputs[i]);
     }

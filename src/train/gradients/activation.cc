@@ -1,6 +1,5 @@
 // Element-wise activations: dX = dY * f'(X), with f' written from X or from Y = f(X)
 // (docs/training.md (T7)).
-#include <functional>
 #include <limits>
 #include <vector>
 
@@ -11,9 +10,8 @@ namespace quench::train {
 
 namespace {
 
-// f'(x, y) for each element.
-using Derivative = std::function<float(float x, float y)>;
-
+// `make(x, y)` = f'(x) for each element, called inline (a functor, not a std::function).
+template <class Derivative>
 BackwardFn unary(Derivative make) {
   return [make = std::move(make)](const GradContext& ctx) {
     const Tensor& x = ctx.input(0);

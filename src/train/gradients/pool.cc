@@ -2,6 +2,8 @@
 // passes each output's gradient to the first maximum of its window (the one ONNX's indices
 // name); an average pool spreads it evenly over the taps its divisor counted.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,57 @@ Pool2d pool_geometry(const Node& node, const Tensor& x, const Tensor& y) {
   return g;
 }
 
+// The first maximum of output (oy, ox)'s window in plane `xp` (NaN wins, as in the reference
+// kernel), as an in-plane offset; -1 for a window entirely in the padding.
+int64_t window_argmax(const Pool2d& g, const float* xp, int64_t oy, int64_t ox) {
+  int64_t best = -1;
+  float best_value = 0;
+  const int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t yy = y0 + i * g.dh;
+    if (yy < 0 || yy >= g.h) continue;
+    const float* row = xp + yy * g.w;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t xx = x0 + j * g.dw;
+      if (xx < 0 || xx >= g.w) continue;
+      const float v = row[xx];
+      if (best < 0 || v > best_value || (std::isnan(v) && !std::isnan(best_value))) {
+        best = yy * g.w + xx;
+        best_value = v;
+      }
+    }
+  }
+  return best;
+}
+
+// MaxPool's forward in training (float, no Indices output): the reference kernel's values.
+std::vector<Tensor> max_pool_forward(const Node& node, const std::vector<const Tensor*>& in) {
+  const Tensor* x = in.empty() ? nullptr : in[0];
+  if (x == nullptr || x->dtype() != DType::kFloat32 || (x->rank() != 3 && x->rank() != 4) ||
+      node.outputs.size() > 1 || node.attr_int("storage_order", 0) != 0) {
+    return {};  // the tape runs the reference kernel
+  }
+  std::vector<int64_t> spatial(x->shape().begin() + 2, x->shape().end());
+  const WindowParams p = parse_window(node, spatial, node.require_ints("kernel_shape"));
+  Shape out = {x->dim(0), x->dim(1)};
+  for (int i = 0; i < p.spatial_rank(); ++i) out.push_back(p.output_size(i, spatial[i]));
+  Tensor y = Tensor::empty(DType::kFloat32, out);
+  const Pool2d g = pool_geometry(node, *x, y);
+  const float* px = x->data<float>();
+  float* py = y.data<float>();
+  for (int64_t plane = 0; plane < g.planes; ++plane) {
+    const float* xp = px + plane * g.h * g.w;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const int64_t best = window_argmax(g, xp, oy, ox);
+        py[(plane * g.oh + oy) * g.ow + ox] =
+            best < 0 ? std::numeric_limits<float>::lowest() : xp[best];
+      }
+    }
+  }
+  return {y};
+}
+
 std::vector<Tensor> max_pool_backward(const GradContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& y = *ctx.outputs[0];
@@ -58,21 +111,7 @@ std::vector<Tensor> max_pool_backward(const GradContext& ctx) {
     const float* xp = px + p * g.h * g.w;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
       for (int64_t ox = 0; ox < g.ow; ++ox) {
-        int64_t best = -1;
-        float best_value = 0;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t yy = oy * g.sh - g.ph + i * g.dh;
-          if (yy < 0 || yy >= g.h) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t xx = ox * g.sw - g.pw + j * g.dw;
-            if (xx < 0 || xx >= g.w) continue;
-            const float v = xp[yy * g.w + xx];
-            if (best < 0 || v > best_value) {
-              best = yy * g.w + xx;
-              best_value = v;
-            }
-          }
-        }
+        const int64_t best = window_argmax(g, xp, oy, ox);
         if (best >= 0) pdx[p * g.h * g.w + best] += pdy[(p * g.oh + oy) * g.ow + ox];
       }
     }
@@ -140,7 +179,7 @@ std::vector<Tensor> global_average_pool_backward(const GradContext& ctx) {
 }  // namespace
 
 void register_pool_gradients(GradientTable& t) {
-  t.emplace_back("MaxPool", GradientDef{max_pool_backward, {}, {}});
+  t.emplace_back("MaxPool", GradientDef{max_pool_backward, max_pool_forward, {}});
   t.emplace_back("AveragePool", GradientDef{average_pool_backward, {}, {}});
   t.emplace_back("GlobalAveragePool", GradientDef{global_average_pool_backward, {}, {}});
 }
