@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what quench needs to build, test and run its demo on Debian bookworm (as root); clang
 # and its runtimes (libFuzzer, ASan, UBSan, TSan) are for scripts/sanitize.sh and scripts/fuzz.sh;
-# chromium renders `quench report` pages in the e2e_report test.
+# chromium renders `quench report` pages in the e2e_report test; OpenMPI is for data-parallel
+# training (`mpirun -np N quench train`, the e2e_mpi test).
 # Idempotent: packages already present are not touched; nothing is downloaded at build time.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ packages=(
   libonnx-testdata dataset-fashion-mnist
   python3 python3-venv python3-pip python3-dev
   chromium
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -53,11 +53,22 @@ struct TrainResult {
   double seconds = 0;
 };
 
+// This process's place in a data-parallel run (`mpirun -np N quench train ...`, quench built with
+// MPI): rank 0 of 1 when run alone. Each process trains on its slice of every batch, gradients are
+// averaged every step, and only rank 0 reports and writes (docs/training.md (T23)-(T24)).
+struct TrainProcess {
+  int rank = 0;
+  int count = 1;
+};
+TrainProcess train_process();
+
 // Trains `model` on `train` (labels required) and reports accuracy on `val` (may be nullptr)
 // after each epoch. Refuses, before any work, a model with an op that has no gradient between a
 // weight and the output (kUnsupported naming node and op), an unlabeled dataset, and labels
 // outside the model's classes (kInvalidArgument naming the sample); stops at a NaN or infinite
-// loss naming the step. Ctrl-C throws kInterrupted.
+// loss naming the step. Ctrl-C throws kInterrupted. Under mpirun every process calls it with the
+// same options; `batch` is the global batch (a multiple of the process count); validation runs on
+// rank 0, whose result holds the model.
 TrainResult train_model(const Model& model, const Dataset& train, const Dataset* val,
                         const TrainOptions& options);
 

@@ -11,6 +11,12 @@ namespace quench::train {
 Loader::Loader(const Dataset& data, const LoaderOptions& options) : o_(options) {
   if (o_.batch <= 0) throw Error(ErrorKind::kInvalidArgument, "batch size must be > 0");
   if (o_.crop_padding < 0) throw Error(ErrorKind::kInvalidArgument, "crop padding must be >= 0");
+  if (o_.shards < 1 || o_.shard < 0 || o_.shard >= o_.shards || o_.batch % o_.shards != 0) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "batch " + std::to_string(o_.batch) + " does not divide evenly over " +
+                    std::to_string(o_.shards) + " processes (make it a multiple of " +
+                    std::to_string(o_.shards) + ")");
+  }
   if (!data.has_labels()) {
     throw Error(ErrorKind::kInvalidArgument,
                 "the training data has no labels (training needs a labeled dataset)");
@@ -33,6 +39,11 @@ Loader::Loader(const Dataset& data, const LoaderOptions& options) : o_(options) 
     std::copy(x.data<float>(), x.data<float>() + x.numel(), images_.begin() + start * per);
     labels_.insert(labels_.end(), b.labels.begin(), b.labels.end());
   }
+  if (std::min(o_.batch, n) / o_.shards == 0) {
+    throw Error(ErrorKind::kInvalidArgument, "the training data has " + std::to_string(n) +
+                                                 " samples, fewer than the " +
+                                                 std::to_string(o_.shards) + " processes");
+  }
   order_.resize(static_cast<size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
 }
@@ -46,7 +57,9 @@ void Loader::start_epoch(int64_t epoch) {
 }
 
 Batch Loader::batch(int64_t index) {
-  const int64_t count = std::min(o_.batch, size());
+  const int64_t global = std::min(o_.batch, size());
+  const int64_t count = global / o_.shards;
+  const int64_t first = index * o_.batch + o_.shard * count;
   const int64_t c = sample_[0], h = sample_[1], w = sample_[2];
   const int64_t per = c * h * w;
   Batch b;
@@ -56,7 +69,7 @@ Batch Loader::batch(int64_t index) {
   std::uniform_int_distribution<int64_t> shift(-o_.crop_padding, o_.crop_padding);
   std::bernoulli_distribution coin(0.5);
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t sample = order_[static_cast<size_t>((index * o_.batch + i) % size())];
+    const int64_t sample = order_[static_cast<size_t>((first + i) % size())];
     b.labels.push_back(labels_[static_cast<size_t>(sample)]);
     const float* src = images_.data() + sample * per;
     float* dst = out + i * per;

@@ -1,6 +1,7 @@
 // The training data loader: a dataset's samples held in memory, reshuffled every epoch from the
 // seed, served as mini-batches with optional random crop (of the image padded with zeros) and
-// random horizontal flip. Deterministic for a given seed.
+// random horizontal flip. Deterministic for a given seed; in data-parallel training every process
+// draws the same permutation and serves its own slice of each batch.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,10 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int64_t crop_padding = 0;
   bool flip = false;
+  // Data-parallel training: this process serves shard `shard` of `shards` equal parts of every
+  // batch (the batch must divide evenly); the permutation is the same in every process.
+  int shard = 0;
+  int shards = 1;
 };
 
 class Loader {
@@ -29,7 +34,7 @@ class Loader {
   int64_t batches_per_epoch() const;
   // Starts epoch `epoch` (0-based): a new permutation of the samples.
   void start_epoch(int64_t epoch);
-  // Batch `index` of the current epoch.
+  // This process's part of batch `index` of the current epoch (batch / shards samples).
   Batch batch(int64_t index);
   const std::vector<int64_t>& labels() const { return labels_; }
 

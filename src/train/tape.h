@@ -34,6 +34,7 @@ class Tape {
   std::map<std::string, Tensor>& parameters() { return parameters_; }
   const std::map<std::string, Tensor>& parameters() const { return parameters_; }
   // Non-trained state the forward pass updates: the running statistics of batch norms.
+  std::map<std::string, Tensor>& buffers() { return buffers_; }
   const std::map<std::string, Tensor>& buffers() const { return buffers_; }
   const Graph& graph() const { return graph_; }
 

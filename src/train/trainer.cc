@@ -16,6 +16,7 @@
 #include "train/loader.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
+#include "train/process_group.h"
 #include "train/tape.h"
 
 namespace quench {
@@ -70,10 +71,42 @@ std::string data_input(const Graph& g) {
   throw Error(ErrorKind::kInvalidModel, "the model has no input to feed");
 }
 
-}  // namespace
+// (T23) The gradients averaged over the processes of a data-parallel run: every process then
+// applies the same update to the same parameters.
+void average_gradients(const train::ProcessGroup& group, std::map<std::string, Tensor>& grads) {
+  if (!group.distributed()) return;
+  std::vector<float> flat;
+  for (const auto& [name, g] : grads) {
+    if (g.defined()) flat.insert(flat.end(), g.data<float>(), g.data<float>() + g.numel());
+  }
+  group.sum(flat);
+  const float scale = 1.0f / static_cast<float>(group.size());
+  size_t at = 0;
+  for (auto& [name, g] : grads) {
+    if (!g.defined()) continue;
+    float* p = g.data<float>();
+    for (int64_t i = 0; i < g.numel(); ++i) p[i] = flat[at++] * scale;
+  }
+}
 
-TrainResult train_model(const Model& model, const Dataset& train_data, const Dataset* val,
-                        const TrainOptions& o) {
+// (T24) At the end of an epoch: batch-norm statistics (each process saw its own shards) averaged,
+// and the parameters of the root given to every process (they agree up to the order of the
+// sums; the root's are the ones written).
+void synchronise(const train::ProcessGroup& group, train::Tape& tape) {
+  if (!group.distributed()) return;
+  for (auto& [name, p] : tape.parameters()) {
+    group.broadcast({p.data<float>(), static_cast<size_t>(p.numel())});
+  }
+  for (auto& [name, b] : tape.buffers()) {
+    if (b.dtype() != DType::kFloat32) continue;
+    std::span<float> v{b.data<float>(), static_cast<size_t>(b.numel())};
+    group.sum(v);
+    for (float& x : v) x /= static_cast<float>(group.size());
+  }
+}
+
+TrainResult train_loop(const Model& model, const Dataset& train_data, const Dataset* val,
+                       const TrainOptions& o) {
   if (model.graph.outputs.empty()) {
     throw Error(ErrorKind::kInvalidModel, "the model has no output to train");
   }
@@ -90,6 +123,8 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
   oo.weight_decay = o.weight_decay;
   auto optimizer = train::make_optimizer(oo);
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  train::ProcessGroup& group = train::ProcessGroup::world();
+  const bool show = o.progress && group.is_root();
 
   TrainResult result{model, {}, 0, 0, 0, 0};
   Model& work = result.model;
@@ -100,7 +135,8 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
   if (o.init_random) initialise(work, params, o.seed);
   train::Tape tape(work.graph, params);  // refuses ops without a gradient before any work
 
-  train::Loader loader(train_data, {o.batch, o.seed, o.crop_padding, o.flip});
+  train::Loader loader(train_data,
+                       {o.batch, o.seed, o.crop_padding, o.flip, group.rank(), group.size()});
   const int64_t per_epoch = loader.batches_per_epoch();
   const int64_t total = o.steps > 0 ? o.steps : o.epochs * per_epoch;
   const int64_t epochs = (total + per_epoch - 1) / per_epoch;
@@ -124,7 +160,7 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
     loader.start_epoch(epoch);
     const int64_t steps = std::min(per_epoch, total - step);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), steps,
-                      o.progress);
+                      show);
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     for (int64_t i = 0; i < steps; ++i, ++step) {
@@ -161,9 +197,10 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
       loss_sum += loss.loss;
       correct += loss.correct;
       seen += static_cast<int64_t>(batch.labels.size());
-      const auto grads = tape.backward(output, loss.grad);
+      auto grads = tape.backward(output, loss.grad);
+      average_gradients(group, grads);
       optimizer->step(tape.parameters(), grads, train::learning_rate(so, o.lr, step));
-      if (o.progress) {
+      if (show) {
         char detail[64];
         std::snprintf(detail, sizeof detail, "loss %.4f", loss_sum / static_cast<double>(i + 1));
         progress.set_detail(detail);
@@ -171,6 +208,12 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
       progress.update(i + 1);
     }
     progress.finish();
+    synchronise(group, tape);
+    double totals[] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+    group.sum(totals);
+    loss_sum = totals[0] / group.size();
+    correct = static_cast<int64_t>(totals[1]);
+    seen = static_cast<int64_t>(totals[2]);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     for (const auto& [name, p] : tape.parameters()) work.graph.initializers[name] = p.clone();
@@ -183,11 +226,11 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
         static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, seen));
     report.seconds = seconds;
     report.throughput = static_cast<double>(seen) / std::max(seconds, 1e-9);
-    if (val != nullptr) {
+    if (val != nullptr && group.is_root()) {
       Session session(work);
       EvalOptions eo;
       eo.batch = 256;
-      eo.progress = o.progress;
+      eo.progress = show;
       report.val_accuracy = evaluate_accuracy(session, *val, eo).accuracy;
     }
     result.epochs.push_back(report);
@@ -195,8 +238,31 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
   }
   result.steps = step;
   result.last_loss = tail_count > 0 ? tail_loss / static_cast<double>(tail_count) : 0.0;
+  // Over the whole batches: each process saw its slice.
+  double losses[] = {result.first_loss, result.last_loss};
+  group.sum(losses);
+  result.first_loss = losses[0] / group.size();
+  result.last_loss = losses[1] / group.size();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+}  // namespace
+
+TrainProcess train_process() {
+  const train::ProcessGroup& group = train::ProcessGroup::world();
+  return {group.rank(), group.size()};
+}
+
+TrainResult train_model(const Model& model, const Dataset& train_data, const Dataset* val,
+                        const TrainOptions& o) {
+  train::ProcessGroup& group = train::ProcessGroup::world();
+  try {
+    return train_loop(model, train_data, val, o);
+  } catch (...) {
+    group.fail();  // the other processes would wait for this one in the next collective
+    throw;
+  }
 }
 
 }  // namespace quench

@@ -77,6 +77,34 @@ TEST(TrainLoader, EpochIsAPermutationAndSeeded) {
   EXPECT_NE(order_a, order_a2);  // reshuffled every epoch
 }
 
+TEST(TrainLoader, ShardsSplitEachBatchBetweenProcesses) {
+  // Two processes with the same seed serve the two halves of the batch one process serves.
+  TinyData data(24, 2, 3, 4);
+  Loader whole(data, {6, 5, 0, false});
+  Loader first(data, {6, 5, 0, false, 0, 2});
+  Loader second(data, {6, 5, 0, false, 1, 2});
+  EXPECT_EQ(first.batches_per_epoch(), whole.batches_per_epoch());
+  for (Loader* l : {&whole, &first, &second}) l->start_epoch(1);
+  for (int64_t i = 0; i < whole.batches_per_epoch(); ++i) {
+    const Batch w = whole.batch(i), a = first.batch(i), b = second.batch(i);
+    ASSERT_EQ(a.labels.size(), 3u);
+    ASSERT_EQ(b.labels.size(), 3u);
+    for (int64_t s = 0; s < 3; ++s) {
+      EXPECT_EQ(sample_of(a.images(), s, 6), sample_of(w.images(), s, 6));
+      EXPECT_EQ(sample_of(b.images(), s, 6), sample_of(w.images(), s + 3, 6));
+    }
+  }
+  // A batch that does not divide over the processes is refused, naming both numbers.
+  try {
+    Loader odd(data, {5, 5, 0, false, 0, 2});
+    ADD_FAILURE() << "batch 5 over 2 processes was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch 5 does not divide evenly over 2 processes"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TrainLoader, CropAndFipMoveWholeImages) {
   TinyData data(4, 3, 4, 2);
   Loader loader(data, {4, 3, 1, true});

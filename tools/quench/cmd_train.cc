@@ -22,7 +22,9 @@ struct TrainCmdOptions {
 };
 
 int run_train(const TrainCmdOptions& o) {
-  check_writable(o.output, "output model");
+  // Under mpirun every process trains; rank 0 reports and writes.
+  const bool root = train_process().rank == 0;
+  if (root) check_writable(o.output, "output model");
   require(o.init == "keep" || o.init == "random", ErrorKind::kInvalidArgument,
           "--init must be keep or random, got '{}'", o.init);
   const Model model = load_model(o.model);
@@ -32,7 +34,9 @@ int run_train(const TrainCmdOptions& o) {
   if (!o.val.empty()) val = open_dataset(o.val, dopts);
   TrainOptions t = o.train;
   t.init_random = o.init == "random";
-  t.on_epoch = [](const TrainEpoch& e) {
+  t.progress = t.progress && root;
+  t.on_epoch = [root](const TrainEpoch& e) {
+    if (!root) return;
     std::string line = fmt::format("epoch {}: loss {:.4f}, train accuracy {:.2f}%", e.epoch, e.loss,
                                    100.0 * e.train_accuracy);
     if (e.val_accuracy >= 0)
@@ -41,6 +45,7 @@ int run_train(const TrainCmdOptions& o) {
     std::cout << line << std::endl;
   };
   const TrainResult r = train_model(model, *data, val.get(), t);
+  if (!root) return 0;
   save_model(r.model, o.output);
   std::cout << fmt::format("trained {} steps in {:.1f} s: loss {:.4f} -> {:.4f}; wrote {}\n",
                            r.steps, r.seconds, r.first_loss, r.last_loss, o.output);
