@@ -292,6 +292,29 @@ TEST(TrainGradients, FanOutSums) {
   EXPECT_EQ(gradient_mismatches(g, {"a"}, "y", 3), 0);
 }
 
+TEST(TrainGradients, ErfPowWhereExpandCast) {
+  // The ops a PyTorch-exported transformer adds (GELU as Erf, Pow, Where, Expand, Cast).
+  std::mt19937 rng(21);
+  expect_gradients(single_node_graph("Erf", {random_tensor({3, 4}, rng, -2.0f, 2.0f)}));
+  // Pow: positive bases (the exponent's gradient needs ln A), exponent broadcast over rows.
+  expect_gradients(single_node_graph(
+      "Pow", {random_tensor({3, 4}, rng, 0.5f, 2.0f), random_tensor({4}, rng, 0.5f, 3.0f)}));
+  Tensor cond = Tensor::empty(DType::kBool, {3, 1});
+  cond.data<bool>()[0] = true;
+  cond.data<bool>()[1] = false;
+  cond.data<bool>()[2] = true;
+  const Graph where =
+      single_node_graph("Where", {cond, random_tensor({3, 4}, rng), random_tensor({1, 4}, rng)});
+  EXPECT_EQ(gradient_mismatches(where, {"in1", "in2"}, "y", 21), 0);
+  const Graph expand = single_node_graph(
+      "Expand", {random_tensor({1, 3, 1}, rng), Tensor::from_vector<int64_t>({3}, {2, 3, 4})});
+  EXPECT_EQ(gradient_mismatches(expand, {"in0"}, "y", 22), 0);
+  expect_gradients(
+      single_node_graph("Cast", {random_tensor({2, 3}, rng)}, Attrs{{"to", int64_t{1}}}));
+  // A deliberately wrong gradient is caught (the check can fail).
+  EXPECT_GT(gradient_mismatches(expand, {"in0"}, "y", 22, 0.5, false), 0);
+}
+
 TEST(TrainGradients, RefusesOpWithoutGradient) {
   std::mt19937 rng(13);
   Graph g = single_node_graph("Floor", {random_tensor({2, 2}, rng)});

@@ -1,5 +1,6 @@
-// Element-wise activations: dX = dY * f'(X), with f' written from X or from Y = f(X)
+// Element-wise activations and Erf: dX = dY * f'(X), with f' written from X or from Y = f(X)
 // (docs/training.md (T7)).
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -47,6 +48,11 @@ void register_activation_gradients(GradientTable& t) {
                  GradientDef{unary([](float, float y) { return y * (1.0f - y); }), {}, {}});
   t.emplace_back("Tanh", GradientDef{unary([](float, float y) { return 1.0f - y * y; }), {}, {}});
   t.emplace_back("Clip", GradientDef{clip_backward, {}, {1, 2}});
+  // erf'(x) = 2/√π · exp(−x²) (GELU is exported as x · (1 + erf(x/√2)) / 2).
+  t.emplace_back(
+      "Erf",
+      GradientDef{
+          unary([](float x, float) { return 1.1283791670955126f * std::exp(-x * x); }), {}, {}});
   t.emplace_back("HardSigmoid", GradientDef{[](const GradContext& ctx) {
                                               const float a = ctx.node.attr_float("alpha", 0.2f);
                                               const float b = ctx.node.attr_float("beta", 0.5f);

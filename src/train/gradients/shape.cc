@@ -1,9 +1,11 @@
 // Shape-only ops (docs/training.md (T10)): Flatten, Reshape, Identity, Squeeze and Unsqueeze
-// move no data, so dX is dY viewed with X's shape; Transpose applies the inverse permutation.
+// move no data, so dX is dY viewed with X's shape; Transpose applies the inverse permutation;
+// Expand sums over the axes it broadcast; a float-to-float Cast passes the gradient through.
 #include <vector>
 
 #include "quench/error.h"
 #include "train/gradient.h"
+#include "train/tensor_math.h"
 
 namespace quench::train {
 
@@ -42,6 +44,26 @@ std::vector<Tensor> transpose_backward(const GradContext& ctx) {
   return {dx};
 }
 
+// Expand: Y is X broadcast to the shape input, so dX is dY summed over the broadcast axes.
+std::vector<Tensor> expand_backward(const GradContext& ctx) {
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = reduce_to_shape(ctx.output_grads[0], ctx.input(0).shape());
+  return grads;
+}
+
+// Cast between float32 tensors passes the gradient through; any other cast carries none (the
+// tape refuses a float parameter path through it).
+std::vector<Tensor> cast_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DType::kFloat32 || ctx.outputs[0]->dtype() != DType::kFloat32) {
+    throw Error(ErrorKind::kUnsupported, ctx.node.describe() +
+                                             ": no gradient through a cast from " +
+                                             std::string(dtype_name(x.dtype())) + " to " +
+                                             std::string(dtype_name(ctx.outputs[0]->dtype())));
+  }
+  return {ctx.output_grads[0]};
+}
+
 }  // namespace
 
 void register_shape_gradients(GradientTable& t) {
@@ -50,6 +72,8 @@ void register_shape_gradients(GradientTable& t) {
   }
   t.emplace_back("Reshape", GradientDef{view_backward, {}, {1}});
   t.emplace_back("Transpose", GradientDef{transpose_backward, {}, {}});
+  t.emplace_back("Expand", GradientDef{expand_backward, {}, {1}});
+  t.emplace_back("Cast", GradientDef{cast_backward, {}, {}});
 }
 
 }  // namespace quench::train
