@@ -52,6 +52,14 @@ struct FoldOptions {
 // whose shape is known) by initializers. Returns the number of nodes folded.
 int fold_constants(Graph& graph, const FoldOptions& options = {});
 
+// Resolves the constant chains other tools' QDQ files put between a constant and its reader, so
+// that QDQ lowering sees DequantizeLinear(constant) where a float op reads it: bypasses Identity
+// and same-type Cast nodes, folds constants (QuantizeLinear of constants included, DQ kept), moves
+// data movement (Transpose, Reshape, Squeeze, Unsqueeze, Flatten) of a dequantized constant before
+// its DequantizeLinear. Returns the number of nodes bypassed, folded or moved. lower_qdq() runs it
+// first.
+int see_through_constants(Graph& graph);
+
 // Removes nodes no graph output depends on, then unused initializers and value infos. Returns
 // the number of nodes removed.
 int eliminate_dead_nodes(Graph& graph);

@@ -22,9 +22,10 @@ namespace quench {
 namespace qdq_lowering {
 namespace {
 
-// A node that computes float data (not a Q/DQ, a Constant or shape arithmetic).
+// A node that computes float data (not a Q/DQ, a Constant, an Identity or shape arithmetic).
 bool computes_float(const Graph& g, const Node& node) {
-  if (is_op(node, "QuantizeLinear") || is_op(node, "DequantizeLinear") || is_op(node, "Constant")) {
+  if (is_op(node, "QuantizeLinear") || is_op(node, "DequantizeLinear") || is_op(node, "Constant") ||
+      is_op(node, "Identity")) {
     return false;
   }
   for (const auto& out : node.outputs) {
@@ -140,6 +141,8 @@ LoweringReport lower_qdq(Graph& graph) {
   const bool quantized = std::any_of(graph.nodes.begin(), graph.nodes.end(),
                                      [](const Node& n) { return is_op(n, "DequantizeLinear"); });
   if (!quantized) return {};  // float models are left exactly as they are
+  // Identity, Cast and constant chains between a constant and its DequantizeLinear or its reader.
+  see_through_constants(graph);
   // The exact-GELU pattern between a DQ and a Q becomes one Gelu node, and then one table.
   fuse_gelu(graph);
   topological_sort(graph);

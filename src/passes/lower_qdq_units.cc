@@ -110,15 +110,23 @@ std::optional<QTensor> weight_input(const Context& ctx, const Node& node, size_t
   return w;
 }
 
-// The int32 bias behind a DequantizeLinear whose scale is s_a·s_b[c] (given as `accumulator`
-// scales), of `channels` elements ([channels] or [1, channels]); "" with `why` otherwise.
-std::string int_bias(const Context& ctx, const std::string& value,
-                     const std::vector<double>& accumulator, std::string& why) {
-  auto b = ctx.dequantized(value, why);
-  const Tensor* q = b ? ctx.graph.initializer(b->value) : nullptr;
-  if (q == nullptr || b->params.type != DType::kInt32) {
-    why = "bias is not a constant int32 tensor behind a DequantizeLinear";
-    return "";
+// The int32 bias of a unit whose accumulator has scales `accumulator` (s_a·s_b[c]), of
+// `channels` elements ([channels] or [1, channels]); "" with `why` otherwise. An int32 bias behind
+// a DequantizeLinear with these scales and zero point 0 is used as is. Any other constant bias --
+// float, or dequantized with other parameters (exporters share one bias initializer between
+// convolutions whose accumulators differ) -- is requantized to the accumulator's scales
+// (eq. (131)), off by at most half an accumulator step.
+std::string int_bias(Context& ctx, const std::string& value, const std::vector<double>& accumulator,
+                     std::string& why) {
+  const Tensor* q = ctx.graph.initializer(value);
+  std::optional<QTensor> b;
+  if (q == nullptr || q->dtype() != DType::kFloat32) {
+    b = ctx.dequantized(value, why);
+    q = b ? ctx.graph.initializer(b->value) : nullptr;
+    if (q == nullptr || !is_quant_type(b->params.type, true)) {
+      why = "bias is not constant (nor a constant behind a DequantizeLinear)";
+      return "";
+    }
   }
   const int64_t channels = static_cast<int64_t>(accumulator.size());
   const bool row = q->numel() == channels && (q->rank() == 1 || (q->rank() == 2 && q->dim(0) == 1));
@@ -126,20 +134,44 @@ std::string int_bias(const Context& ctx, const std::string& value,
     why = fmt::format("bias has shape {}, expected [{}]", shape_str(q->shape()), channels);
     return "";
   }
+  if (b && b->params.size() != 1 && static_cast<int64_t>(b->params.size()) != channels) {
+    why = fmt::format("bias has {} scales for {} channels", b->params.size(), channels);
+    return "";
+  }
   for (int64_t c = 0; c < channels; ++c) {
-    const int64_t index = b->params.size() == 1 ? 0 : c;
-    if (b->params.zero_point(index) != 0) {
-      why = "bias has a non-zero zero point";
-      return "";
-    }
-    const double scale = b->params.scale(index);
-    if (std::abs(scale - accumulator[c]) > kBiasScaleTolerance * accumulator[c]) {
-      why = fmt::format("bias scale {} differs from the accumulator's {} (channel {})", scale,
-                        accumulator[c], c);
+    if (!(accumulator[c] > 0.0) || !std::isfinite(accumulator[c])) {
+      why = fmt::format("the accumulator's scale is {} (channel {})", accumulator[c], c);
       return "";
     }
   }
-  return b->value;
+  // The bias as real numbers, and whether it is already an int32 at the accumulator's scales.
+  std::vector<double> real(static_cast<size_t>(channels));
+  bool as_is = b && b->params.type == DType::kInt32;
+  const std::vector<double> values = q->to_double_vector();
+  for (int64_t c = 0; c < channels; ++c) {
+    if (!b) {
+      real[c] = values[c];
+      continue;
+    }
+    const int64_t index = b->params.size() == 1 ? 0 : c;
+    const double scale = b->params.scale(index);
+    const int32_t zero_point = b->params.zero_point(index);
+    real[c] = (values[c] - zero_point) * scale;
+    as_is = as_is && zero_point == 0 &&
+            std::abs(scale - accumulator[c]) <= kBiasScaleTolerance * accumulator[c];
+  }
+  if (as_is) return b->value;
+  std::vector<int32_t> requantized(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    const double v = std::nearbyint(real[c] / accumulator[c]);
+    if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<int32_t>::max()) {
+      why = fmt::format("bias {} (channel {}) does not fit an int32 at the accumulator's scale {}",
+                        real[c], c, accumulator[c]);
+      return "";
+    }
+    requantized[c] = static_cast<int32_t>(v);
+  }
+  return ctx.add_initializer(value + "_requantized", Tensor::from_vector({channels}, requantized));
 }
 
 Match match_conv(Context& ctx, int n) {
@@ -435,6 +467,21 @@ std::optional<QTensor> read_qdq(const Context& ctx, int n, const std::string& va
     why = fmt::format("{} '{}' is not a float <-> 8/32-bit quantization", node.op_type, node.name);
     return std::nullopt;
   }
+  // Bad parameters are the file's error, whether the node would be lowered or run in float.
+  check_quant_scales(node, *scale);
+  if (zero_point != nullptr && zero_point->dtype() != type) {
+    fail_node(node, "zero point is {} but the quantized data is {}",
+              dtype_name(zero_point->dtype()), dtype_name(type));
+  }
+  if (zero_point != nullptr && zero_point->numel() != scale->numel()) {
+    fail_node(node, "zero point has {} values but its scale has {}", zero_point->numel(),
+              scale->numel());
+  }
+  if (node.has_attr("block_size") || scale->rank() > 1) {
+    why = fmt::format("{} '{}' is blocked (scales of rank {})", node.op_type, node.name,
+                      scale->rank());
+    return std::nullopt;
+  }
   int64_t axis = -1;
   if (scale->numel() > 1) {
     const auto shape = ctx.shape_of(value);
@@ -443,6 +490,10 @@ std::optional<QTensor> read_qdq(const Context& ctx, int n, const std::string& va
       return std::nullopt;
     }
     axis = normalize_axis(node.attr_int("axis", 1), static_cast<int64_t>(shape->size()), node);
+    if ((*shape)[static_cast<size_t>(axis)] != scale->numel()) {
+      fail_node(node, "{} scales for axis {} of extent {}", scale->numel(), axis,
+                (*shape)[static_cast<size_t>(axis)]);
+    }
   }
   QTensor t;
   t.value = value;

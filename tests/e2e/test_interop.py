@@ -12,11 +12,18 @@ quantization takes its ranges per batch, so other batches give other results.
 On a CPU without VNNI, ONNX Runtime's u8 x s8 kernels saturate; there it runs each file with its
 weights rewritten as u8 (exact_peer.py: the same integer math, on ORT's exact u8 x u8 kernels).
 
+ONNX Runtime's QDQ files of the ImageNet-size models (../shared/models/imagenet/ort, random
+weights; skipped when absent) are checked on random input instead: `quench inspect` leaves no
+compute node in float (every convolution is lowered, whatever constant chain the exporter put
+before its bias), the top-1 class equals ORT's, and every output is within MAX_OUTPUT_STEPS steps
+of the output's quantization (each lowered op may round one step away from ORT, eq. (35); the
+steps do not add up along the network because each requantization restarts from the exact sum).
+
 ONNX Runtime runs in this process (onnxruntime, numpy, onnx), so the test needs nothing outside the
 repository; bench/interop.py prints the same comparison on the full test set through the peer
 script. Started by run_python.sh, which skips (exit 77) when onnxruntime is not installed.
 """
-import argparse, glob, gzip, json, os, struct, subprocess, sys
+import argparse, glob, gzip, json, os, struct, subprocess, sys, tempfile
 
 import numpy as np
 import onnxruntime as ort
@@ -28,6 +35,8 @@ FMNIST = os.environ.get("QUENCH_FMNIST_DIR", "/usr/share/datasets/fashion-mnist"
 IMAGES = 10000
 MAX_DIFF_POINTS = 0.05  # 5 images
 BATCH = 500
+SHARED = os.environ.get("QUENCH_SHARED_MODELS", os.path.join(ROOT, "..", "shared", "models"))
+MAX_OUTPUT_STEPS = 3
 
 
 def idx(path):
@@ -59,6 +68,51 @@ def quench_accuracy(quench, model):
     return 100.0 * json.loads(out.strip().splitlines()[-1])["accuracy"]
 
 
+def output_step(model):
+    """The scale of the DequantizeLinear that writes the graph's output."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(model)
+    inits = {t.name: t for t in m.graph.initializer}
+    node = next(n for n in m.graph.node if m.graph.output[0].name in n.output)
+    assert node.op_type == "DequantizeLinear", node.op_type
+    return float(numpy_helper.to_array(inits[node.input[1]]))
+
+
+def imagenet_checks(quench, tmp):
+    """Failures on ORT's ImageNet QDQ files (none when the files are absent)."""
+    failures = []
+    for model in sorted(glob.glob(os.path.join(SHARED, "imagenet", "ort", "*.ort_qdq.onnx"))):
+        name = os.path.basename(model)
+        try:
+            out = subprocess.run([quench, "inspect", "--json", model], check=True, capture_output=True,
+                                 text=True).stdout
+            lowering = json.loads(out.strip().splitlines()[-1])["lowering"]
+            x = np.random.default_rng(0).random((2, 3, 224, 224), dtype=np.float32)
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            s = ort.InferenceSession(exact_model(model, tmp), so, providers=["CPUExecutionProvider"])
+            want = s.run(None, {s.get_inputs()[0].name: x})[0]
+            xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
+            np.save(xin, x)
+            subprocess.run([quench, "run", model, "--input", xin, "--output", yout], check=True,
+                           stdout=subprocess.DEVNULL)
+            got = np.load(yout)
+            steps = float(np.abs(got - want).max()) / output_step(model)
+        except Exception as e:  # a crash or error exit is a failure, with its reason
+            failures.append(f"{name}: {e}")
+            print(f"FAILED  {name}: {e}")
+            continue
+        ok = (not lowering["float_nodes"] and steps <= MAX_OUTPUT_STEPS + 1e-3
+              and (got.argmax(1) == want.argmax(1)).all())
+        print(f"{'ok      ' if ok else 'FAILED  '}{name}: {lowering['units']} units lowered, "
+              f"{len(lowering['float_nodes'])} float nodes, max |quench - ORT| = {steps:.2f} output "
+              f"steps (bound {MAX_OUTPUT_STEPS}), top-1 {'equal' if ok else 'compared'}", flush=True)
+        if not ok:
+            failures.append(name)
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -83,6 +137,8 @@ def main():
               f"{q - o:+.2f} pt (bound {MAX_DIFF_POINTS} pt)", flush=True)
         if not ok:
             failures.append(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        failures += imagenet_checks(quench, tmp)
     if len(models) != 15:
         failures.append(f"expected the 15 ONNX Runtime fixtures, found {len(models)}")
     if failures:

@@ -311,7 +311,9 @@ TEST(LowerQdq, ConvWithRunTimeWeightsStaysFloat) {
                  {"QLinearConv", "QFusedConv"});
 }
 
-TEST(LowerQdq, ConvWithMismatchedBiasScaleStaysFloat) {
+TEST(LowerQdq, ConvWithOtherBiasScaleIsRequantized) {
+  // An int32 bias at other scales than s_x·s_w[c] (an exporter's shared bias) is requantized to
+  // the accumulator's scales (eq. (131)); one at scales too fine for int32 stays float.
   QdqGraph b;
   const std::string x = b.qdq(b.input("x", {1, 2, 5, 5}), 0.02f, 128);
   const std::string w = b.weight("w", random_tensor({3, 2, 3, 3}, 9), 0);
@@ -320,10 +322,18 @@ TEST(LowerQdq, ConvWithMismatchedBiasScaleStaysFloat) {
   const std::string bias = b.bias("b", random_tensor({3}, 10), 0.02f, wrong);
   b.output(b.qdq(b.op("Conv", {x, w, bias}), 0.05f, 128));
   const LoweringReport r = report_of(b.model(), b.shapes());
-  ASSERT_EQ(r.float_nodes.size(), 1u);
-  EXPECT_NE(r.float_nodes[0].reason.find("bias scale"), std::string::npos)
-      << r.float_nodes[0].reason;
-  expect_lowered(b, {random_tensor({1, 2, 5, 5}, 11)}, {0.05f}, {}, {"QLinearConv"});
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+  expect_lowered(b, {random_tensor({1, 2, 5, 5}, 11)}, {0.05f}, {"QLinearConv"}, {"Conv"});
+
+  QdqGraph huge;
+  const std::string hx = huge.qdq(huge.input("x", {1, 2, 5, 5}), 1e-6f, 128);
+  const std::string hw = huge.weight("w", random_tensor({3, 2, 3, 3}, 9), 0);
+  const std::string hb = huge.constant("b", Tensor::from_vector<float>({3}, {1e9f, 0.f, 1.f}));
+  huge.output(huge.qdq(huge.op("Conv", {hx, hw, hb}), 0.05f, 128));
+  const LoweringReport hr = report_of(huge.model(), huge.shapes());
+  ASSERT_EQ(hr.float_nodes.size(), 1u) << float_reasons(hr);
+  EXPECT_NE(hr.float_nodes[0].reason.find("does not fit an int32"), std::string::npos)
+      << hr.float_nodes[0].reason;
 }
 
 TEST(LowerQdq, ResidualAddFusesIntoTheConv) {

@@ -1,5 +1,7 @@
 #include "ops/quantized/params.h"
 
+#include <cmath>
+
 #include "core/check.h"
 #include "ops/conv.h"
 
@@ -71,6 +73,15 @@ void check_quant_param_shapes(const Node& node, std::string_view what, const Sym
   }
 }
 
+void check_quant_scales(const Node& node, const Tensor& scale) {
+  const auto scales = scale.values<float>();
+  for (size_t i = 0; i < scales.size(); ++i) {
+    if (!(scales[i] > 0.f) || !std::isfinite(scales[i])) {
+      fail_node(node, "scale {} at index {}; expected a finite positive number", scales[i], i);
+    }
+  }
+}
+
 QuantParams read_quant_params(const Tensor& scale, const Tensor* zero_point, DType type,
                               int64_t axis) {
   QuantParams p;
@@ -121,6 +132,7 @@ QuantParamSource::QuantParamSource(const KernelContext& ctx, size_t scale_input,
   size_ = std::max(scale_count_, zero_point_count_);
   known_ =
       (!has_scale || scale_value != nullptr) && (!has_zero_point || zero_point_value != nullptr);
+  if (scale_value != nullptr) check_quant_scales(ctx.node, *scale_value);
   if (known_) {
     const Tensor one = Tensor::scalar(1.f);
     params_ = read_quant_params(has_scale ? *scale_value : one, zero_point_value, type, -1);

@@ -28,6 +28,9 @@ int32_t zero_point_at(const void* data, DType type, int64_t index);
 void check_quant_param_shapes(const Node& node, std::string_view what, const SymbolicShape* scale,
                               const SymbolicShape* zero_point, const Dim* axis_size);
 
+// Every scale finite and positive, else kInvalidModel naming the node, the index and the value.
+void check_quant_scales(const Node& node, const Tensor& scale);
+
 // Reads constant parameters: `zero_point` may be nullptr (zeros of type `type`). `axis` is
 // recorded as given (-1 for per tensor).
 QuantParams read_quant_params(const Tensor& scale, const Tensor* zero_point, DType type,
