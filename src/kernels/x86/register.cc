@@ -3,6 +3,7 @@
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_conv.h"
 #include "kernels/x86/int8_matmul.h"
+#include "kernels/x86/nbits_gemv.h"
 #include "kernels/x86/transpose.h"
 #include "ops/domains.h"
 #include "ops/op_registry.h"
@@ -22,6 +23,8 @@ void register_kernels(OpRegistry& r) {
   r.add_fast(kInternalDomain, "QFusedMatMul", {"x86", make_qmatmul, false});
   r.add_fast("", "MatMulInteger", {"x86", make_matmul_integer, false});
   r.add_fast(kMsDomain, "QGemm", {"x86", make_qgemm, false});
+  // 4-bit weight-only products (float activations).
+  r.add_fast(kMsDomain, "MatMulNBits", {"x86", make_matmul_nbits, false});
 }
 
 }  // namespace quench::x86

@@ -1,0 +1,144 @@
+// The AVX2 int4 GEMV of MatMulNBits (kernels/x86/nbits_gemv.h) against this machine's read
+// bandwidth, one thread: the product streams its packed weights once, so its speed is bounded by
+// memory, and the figure is the bytes it reads per second as a fraction of a plain streaming read.
+//
+//   build/bench/nbits_gemv [--seconds 1] [--json]
+//
+// Read bandwidth: the sum of a 512 MiB buffer of 64-bit words (4 independent sums), far larger
+// than the caches. GEMV: one row of A times W [K, N] with random codes, scales and zero points;
+// bytes read = B (K·N/2) + scales (4 per block) + zero points (1 per block), from copies of the
+// weights cycled through (256 MiB) so that none is in cache. Medians of repeats, in this thread's
+// CPU time (CLOCK_THREAD_CPUTIME_ID): the machine is shared, so wall time would count waits.
+// bench/nbits_gemv_ort.py runs this and ONNX Runtime on the same shapes side by side.
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/x86/cpu_features.h"
+#include "kernels/x86/nbits_gemv.h"
+#include "quench/tensor.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// This thread's CPU time: on a shared machine (more runnable threads than cores) wall time
+// counts the time the thread waits for a core.
+double thread_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Median CPU seconds of one call of `run` over about `seconds` of wall time.
+template <class Fn>
+double median_seconds(double seconds, Fn&& run) {
+  run();  // warm up
+  std::vector<double> times;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (times.size() < 5 || (Clock::now() < end && times.size() < 1000)) {
+    const double t0 = thread_seconds();
+    run();
+    times.push_back(thread_seconds() - t0);
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+volatile uint64_t g_sink;
+
+double read_bandwidth(double seconds) {
+  const size_t words = (size_t{512} << 20) / sizeof(uint64_t);
+  std::vector<uint64_t> buffer(words);
+  for (size_t i = 0; i < words; ++i) buffer[i] = i;
+  const double t = median_seconds(seconds, [&] {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < words; i += 4) {
+      s0 += buffer[i];
+      s1 += buffer[i + 1];
+      s2 += buffer[i + 2];
+      s3 += buffer[i + 3];
+    }
+    g_sink = s0 + s1 + s2 + s3;
+  });
+  return static_cast<double>(words * sizeof(uint64_t)) / t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 1.0;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
+    if (std::strcmp(argv[i], "--json") == 0) json = true;
+  }
+  if (!quench::x86::cpu_features().avx2) {
+    std::fprintf(stderr, "nbits_gemv: this CPU has no AVX2\n");
+    return 1;
+  }
+  const double bandwidth = read_bandwidth(seconds);
+  if (json) {
+    std::printf("{\"read_bandwidth_gbs\": %.3f}\n", bandwidth / 1e9);
+  } else {
+    std::printf("read bandwidth (1 thread, 512 MiB): %.2f GB/s\n", bandwidth / 1e9);
+  }
+  struct Shape {
+    int64_t k, n, block;
+  };
+  const Shape shapes[] = {
+      {4096, 4096, 32}, {4096, 4096, 128}, {4096, 11008, 32}, {4096, 11008, 128}};
+  std::mt19937 rng(1);
+  for (const Shape& s : shapes) {
+    // Copies of the weights cycled through, 256 MiB in all, so that every call reads from memory,
+    // not from the last call's cache (the L3 holds a 4096 x 4096 int4 matrix).
+    std::vector<quench::x86::Int4Weights> copies;
+    size_t total = 0;
+    while (total < (size_t{256} << 20) || copies.size() < 2) {
+      quench::x86::Int4Weights w;
+      w.k = s.k;
+      w.n = s.n;
+      w.block_size = s.block;
+      w.k_blocks = (s.k + s.block - 1) / s.block;
+      w.b.resize(static_cast<size_t>(s.n * w.k_blocks * s.block / 2));
+      for (uint8_t& v : w.b) v = static_cast<uint8_t>(rng());
+      w.scales.resize(static_cast<size_t>(s.n * w.k_blocks));
+      for (float& v : w.scales) v = 0.001f + static_cast<float>(rng() % 1000) * 1e-5f;
+      w.zero_points.resize(w.scales.size());
+      for (int8_t& v : w.zero_points) v = static_cast<int8_t>(rng() % 16);
+      total += w.b.size() + w.scales.size() * sizeof(float) + w.zero_points.size();
+      copies.push_back(std::move(w));
+    }
+    const quench::x86::Int4Weights& w = copies[0];
+    std::vector<float> a(static_cast<size_t>(s.k)), y(static_cast<size_t>(s.n));
+    for (float& v : a) v = static_cast<float>(rng() % 2001) * 1e-3f - 1.f;
+    const std::shared_ptr<void> scratch =
+        quench::aligned_alloc_shared(quench::x86::int4_scratch_bytes(w, 1));
+    size_t next = 0;
+    const double t = median_seconds(seconds, [&] {
+      quench::x86::gemv_int4(copies[next], a.data(), 1, nullptr, y.data(), 0, s.n, scratch.get());
+      next = (next + 1) % copies.size();
+    });
+    const double bytes =
+        static_cast<double>(w.b.size() + w.scales.size() * sizeof(float) + w.zero_points.size());
+    if (json) {
+      std::printf(
+          "{\"k\": %lld, \"n\": %lld, \"block\": %lld, \"ms\": %.4f, \"gbs\": %.3f, "
+          "\"fraction\": %.3f}\n",
+          static_cast<long long>(s.k), static_cast<long long>(s.n), static_cast<long long>(s.block),
+          t * 1e3, bytes / t / 1e9, bytes / t / bandwidth);
+    } else {
+      std::printf("int4 GEMV K=%lld N=%lld block %lld: %.3f ms, %.2f GB/s = %.0f%% of read\n",
+                  static_cast<long long>(s.k), static_cast<long long>(s.n),
+                  static_cast<long long>(s.block), t * 1e3, bytes / t / 1e9,
+                  100.0 * bytes / t / bandwidth);
+    }
+  }
+  return 0;
+}

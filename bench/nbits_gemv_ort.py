@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""MatMulNBits int4 GEMV: quench's AVX2 kernel, the machine's read bandwidth and ONNX Runtime on
+the same shapes, side by side in one run, 1 thread (docs/benchmarks.md).
+
+    ~/.cache/quench-venv/bin/python bench/nbits_gemv_ort.py --build build [--seconds 1]
+
+Runs build/bench/nbits_gemv --json (read bandwidth, then quench's kernel on K x N = 4096 x 4096
+and 4096 x 11008, blocks 32 and 128), then ORT (intra-op threads 1) on a file holding one
+MatMulNBits node of the same shape (tests/e2e/test_nbits_runtime_ort.py's make_gemv_model,
+packed zero points, accuracy_level unset), input [1, K]; medians of repeated runs in the
+calling thread's CPU time (the machine is shared; ORT with 1 intra-op thread runs there). ORT's time
+includes its per-run session overhead (a few microseconds).
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "e2e"))
+from test_nbits_runtime_ort import make_gemv_model  # noqa: E402
+
+
+def median_ms(fn, seconds):
+    fn()
+    times = []
+    end = time.perf_counter() + seconds
+    while len(times) < 5 or (time.perf_counter() < end and len(times) < 1000):
+        t0 = time.thread_time()  # CPU time of this thread (ORT runs 1 intra-op thread here)
+        fn()
+        times.append(time.thread_time() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--seconds", type=float, default=1.0)
+    a = ap.parse_args()
+    out = subprocess.run([os.path.join(a.build, "bench", "nbits_gemv"), "--json", "--seconds", str(a.seconds)],
+                         check=True, capture_output=True, text=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    bandwidth = rows[0]["read_bandwidth_gbs"]
+    print(f"read bandwidth (1 thread): {bandwidth:.2f} GB/s; ONNX Runtime {ort.__version__}")
+    print(f"{'K x N':>13} {'block':>5} {'quench ms':>9} {'GB/s':>6} {'% read':>6} {'ORT ms':>8} {'ORT/quench':>10}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in rows[1:]:
+            path = os.path.join(tmp, "gemv.onnx")
+            make_gemv_model(path, r["k"], r["n"], 4, r["block"], "packed", False, seed=1)
+            sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            x = np.random.default_rng(0).standard_normal((1, r["k"])).astype(np.float32)
+            ort_ms = median_ms(lambda: sess.run(None, {"x": x}), a.seconds)
+            print(f"{r['k']:>6} x {r['n']:<6} {r['block']:>5} {r['ms']:>9.3f} {r['gbs']:>6.2f} "
+                  f"{100 * r['fraction']:>5.0f}% {ort_ms:>8.3f} {ort_ms / r['ms']:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+#include "kernels/x86/nbits_gemv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/x86/cpu_features.h"
+#include "ops/quantized/matmul_nbits.h"
+
+namespace quench::x86 {
+namespace {
+
+constexpr int64_t kTileRows = 4;
+
+// A's rows in the order the nibbles unpack (eq. (122)): in every 32 elements, the 16 even ones
+// then the 16 odd ones; zeros past K.
+void permute_rows(const float* a, int64_t rows, int64_t k, int64_t padded, float* perm) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = a + r * k;
+    float* p = perm + r * padded;
+    for (int64_t c = 0; c < padded; c += 32) {
+      for (int64_t i = 0; i < 16; ++i) {
+        p[c + i] = c + 2 * i < k ? x[c + 2 * i] : 0.f;
+        p[c + 16 + i] = c + 2 * i + 1 < k ? x[c + 2 * i + 1] : 0.f;
+      }
+    }
+  }
+}
+
+class Int4Kernel final : public Kernel {
+ public:
+  Int4Kernel(Int4Weights w, int64_t m, bool has_bias)
+      : w_(std::move(w)), m_(m), has_bias_(has_bias) {}
+  void run(const KernelArgs& a) const override {
+    gemv_int4(w_, static_cast<const float*>(a.inputs[kNBitsA]), m_,
+              has_bias_ ? static_cast<const float*>(a.inputs[kNBitsBias]) : nullptr,
+              static_cast<float*>(a.outputs[0]), 0, w_.n, a.scratch);
+  }
+  size_t scratch_bytes() const override { return int4_scratch_bytes(w_, std::min(m_, kTileRows)); }
+  std::string impl() const override { return "x86:int4_avx2"; }
+
+ private:
+  Int4Weights w_;
+  int64_t m_;
+  bool has_bias_;
+};
+
+}  // namespace
+
+size_t int4_scratch_bytes(const Int4Weights& w, int64_t rows) {
+  return static_cast<size_t>(std::min(rows, kTileRows) * w.k_blocks * w.block_size) * sizeof(float);
+}
+
+void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* bias, float* y,
+               int64_t n0, int64_t n1, void* scratch) {
+  const int64_t padded = w.k_blocks * w.block_size;
+  float* perm = static_cast<float*>(scratch);
+  for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+    const int64_t tile = std::min(kTileRows, rows - r0);
+    permute_rows(a + r0 * w.k, tile, w.k, padded, perm);
+    avx2::int4_columns(w, perm, tile, bias, y + r0 * w.n, w.n, n0, n1);
+  }
+}
+
+std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx) {
+  if (!cpu_features().avx2) return nullptr;
+  const NBitsKernelPlan p = plan_nbits_kernel(ctx);
+  const ref::NBitsShape& s = p.shape;
+  if (s.bits != 4 || s.block_size % 32 != 0 || p.has_g_idx || p.float_zero_points) return nullptr;
+  for (size_t i : {kNBitsB, kNBitsScales, kNBitsZeroPoints}) {
+    if (ctx.has_input(i) && ctx.inputs[i].constant == nullptr) return nullptr;
+  }
+  Int4Weights w;
+  w.k = s.k;
+  w.n = s.n;
+  w.block_size = s.block_size;
+  w.k_blocks = s.k_blocks();
+  const Tensor& b = *ctx.inputs[kNBitsB].constant;
+  w.b.assign(b.data<uint8_t>(), b.data<uint8_t>() + b.numel());
+  const Tensor& scales = *ctx.inputs[kNBitsScales].constant;
+  w.scales.assign(scales.data<float>(), scales.data<float>() + scales.numel());
+  w.zero_points.assign(static_cast<size_t>(s.n * w.k_blocks),
+                       static_cast<int8_t>(s.default_zero_point()));
+  if (p.has_zero_points) {
+    const uint8_t* packed = ctx.inputs[kNBitsZeroPoints].constant->data<uint8_t>();
+    for (int64_t n = 0; n < s.n; ++n) {
+      for (int64_t j = 0; j < w.k_blocks; ++j) {
+        w.zero_points[n * w.k_blocks + j] =
+            static_cast<int8_t>(ref::unpack_bits(packed + n * s.zero_point_bytes(), j, 4));
+      }
+    }
+  }
+  return std::make_unique<Int4Kernel>(std::move(w), p.m, p.has_bias);
+}
+
+}  // namespace quench::x86

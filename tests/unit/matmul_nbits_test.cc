@@ -1,0 +1,280 @@
+// com.microsoft MatMulNBits: the reference kernel (kernels/ref/nbits_matmul.h) on hand-checked
+// numbers and against a separate dequantization written here for every width 2-8, shape
+// inference, the errors for inconsistent attributes and inputs, and the AVX2 int4 kernel
+// (kernels/x86/nbits_gemv.h) against the reference on odd shapes (K not a multiple of the block,
+// N odd, 1-9 rows). Agreement with ONNX Runtime: tests/e2e/test_nbits_runtime_ort.py.
+#include <cmath>
+#include <random>
+
+#include "core/file_util.h"
+#include "kernels/x86/cpu_features.h"
+#include "kernels/x86/nbits_gemv.h"
+#include "ops/evaluate.h"
+#include "quant_test_util.h"
+
+namespace quench {
+namespace {
+
+using testing::f32;
+using testing::u8;
+
+Node nbits_node(int64_t k, int64_t n, int64_t bits, int64_t block, std::vector<std::string> in) {
+  return testing::make_node("MatMulNBits", std::move(in), {"y"},
+                            {{"K", AttributeValue(k)},
+                             {"N", AttributeValue(n)},
+                             {"bits", AttributeValue(bits)},
+                             {"block_size", AttributeValue(block)}},
+                            "com.microsoft");
+}
+
+// Little-endian stream of `bits`-wide values, written independently of the kernel's reader.
+std::vector<uint8_t> pack(const std::vector<int>& values, int64_t bits) {
+  std::vector<uint8_t> out(
+      static_cast<size_t>((static_cast<int64_t>(values.size()) * bits + 7) / 8));
+  for (size_t i = 0; i < values.size(); ++i) {
+    for (int64_t bit = 0; bit < bits; ++bit) {
+      const int64_t at = static_cast<int64_t>(i) * bits + bit;
+      if ((values[i] >> bit) & 1)
+        out[static_cast<size_t>(at / 8)] |= static_cast<uint8_t>(1 << (at % 8));
+    }
+  }
+  return out;
+}
+
+// A random MatMulNBits case: codes q[n][k], scales, zero points, inputs of the node, and the
+// dequantized W [K, N] computed here.
+struct Case {
+  Node node;
+  std::vector<Tensor> inputs;
+  std::vector<float> w;  // [K, N]
+  int64_t k, n;
+};
+
+Case make_case(int64_t m, int64_t k, int64_t n, int64_t bits, int64_t block, bool zero_points,
+               bool bias, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t blocks = (k + block - 1) / block, levels = int64_t{1} << bits;
+  std::uniform_int_distribution<int> code(0, static_cast<int>(levels - 1));
+  std::uniform_real_distribution<float> scale(0.001f, 0.03f);
+  std::vector<uint8_t> b;
+  std::vector<float> scales, w(static_cast<size_t>(k * n));
+  std::vector<uint8_t> zps;
+  for (int64_t col = 0; col < n; ++col) {
+    std::vector<int> zp_col;
+    for (int64_t j = 0; j < blocks; ++j) {
+      const int zp = zero_points ? code(rng) : static_cast<int>(levels / 2);
+      const float s = scale(rng);
+      zp_col.push_back(zp);
+      scales.push_back(s);
+      std::vector<int> q(static_cast<size_t>(block));
+      for (int64_t i = 0; i < block; ++i) {
+        q[i] = code(rng);
+        if (j * block + i < k) w[(j * block + i) * n + col] = static_cast<float>(q[i] - zp) * s;
+      }
+      const std::vector<uint8_t> blob = pack(q, bits);
+      b.insert(b.end(), blob.begin(), blob.end());
+    }
+    const std::vector<uint8_t> packed = pack(zp_col, bits);
+    zps.insert(zps.end(), packed.begin(), packed.end());
+  }
+  Case c{nbits_node(k, n, bits, block,
+                    {"a", "b", "scales", zero_points ? "zp" : "", "", bias ? "bias" : ""}),
+         {testing::random_tensor({m, k}, seed + 1), u8({n, blocks, (block * bits + 7) / 8}, b),
+          f32({n * blocks}, scales),
+          zero_points ? u8({static_cast<int64_t>(zps.size())}, zps) : Tensor(), Tensor(),
+          bias ? testing::random_tensor({n}, seed + 2) : Tensor()},
+         w,
+         k,
+         n};
+  return c;
+}
+
+// A · W (+ bias) in double from the case's own dequantization.
+Tensor expected(const Case& c) {
+  const Tensor& a = c.inputs[0];
+  const int64_t m = a.numel() / c.k;
+  std::vector<float> y(static_cast<size_t>(m * c.n));
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t col = 0; col < c.n; ++col) {
+      double sum = c.inputs[5].defined() ? c.inputs[5].data<float>()[col] : 0.0;
+      for (int64_t kk = 0; kk < c.k; ++kk) {
+        sum += static_cast<double>(a.data<float>()[r * c.k + kk]) * c.w[kk * c.n + col];
+      }
+      y[r * c.n + col] = static_cast<float>(sum);
+    }
+  }
+  return f32({m, c.n}, y);
+}
+
+// The reference accumulates in double: only the final rounding to float differs.
+constexpr double kRefRelTol = 1e-6;
+
+TEST(MatMulNBits, HandCheckedFourBits) {
+  // K = 3 in one block of 16, N = 2. Column 0: codes 9, 7, 15, zero point 8, scale 0.5 →
+  // w = 0.5, -0.5, 3.5; column 1: codes 1, 2, 3, zero point 1, scale 2 → w = 0, 2, 4.
+  // a = [1, 2, 3]: y0 = 0.5 - 1 + 10.5 = 10, y1 = 0 + 4 + 12 = 16; bias [1, -1].
+  std::vector<uint8_t> b(16, 0);
+  b[0] = 9 | (7 << 4);
+  b[1] = 15;
+  b[8] = 1 | (2 << 4);
+  b[9] = 3;
+  const Node node = nbits_node(3, 2, 4, 16, {"a", "b", "s", "zp", "", "bias"});
+  const Tensor y =
+      testing::run_both(node,
+                        {f32({1, 3}, {1, 2, 3}), u8({2, 1, 8}, b), f32({2}, {0.5f, 2.f}),
+                         u8({2}, {8, 1}), Tensor(), f32({2}, {1, -1})},
+                        1)[0];
+  EXPECT_TRUE(y.equals(f32({1, 2}, {11, 15})));
+}
+
+TEST(MatMulNBits, EveryWidthMatchesItsDequantization) {
+  for (int64_t bits = 2; bits <= 8; ++bits) {
+    for (bool zp : {false, true}) {
+      SCOPED_TRACE(fmt::format("bits {} zero points {}", bits, zp));
+      const Case c = make_case(3, 70, 5, bits, 32, zp, true, static_cast<uint32_t>(bits));
+      const Tensor y = testing::run_node(c.node, c.inputs, 1)[0];
+      EXPECT_TRUE(testing::tensors_near(y, expected(c), 1e-6, kRefRelTol));
+    }
+  }
+}
+
+TEST(MatMulNBits, FloatZeroPointsAndGIdx) {
+  // Float zero points like the scales; g_idx sends row k to block g_idx[k] (here reversed).
+  const int64_t k = 40, n = 3, block = 16, blocks = 3;
+  Case c = make_case(2, k, n, 4, block, false, false, 7);
+  std::vector<float> zps(static_cast<size_t>(n * blocks));
+  for (size_t i = 0; i < zps.size(); ++i) zps[i] = 2.5f + static_cast<float>(i);
+  std::vector<int32_t> g(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) g[i] = static_cast<int32_t>(blocks - 1 - i / block);
+  c.node = nbits_node(k, n, 4, block, {"a", "b", "scales", "zp", "g"});
+  c.inputs[3] = f32({n * blocks}, zps);
+  c.inputs[4] = testing::i32({k}, g);
+  c.inputs.resize(5);
+  // W from the codes: the case's w used zero point 8 with block j's scale.
+  const float* scales = c.inputs[2].data<float>();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    for (int64_t col = 0; col < n; ++col) {
+      const int64_t j = kk / block, group = g[kk];
+      const float q = c.w[kk * n + col] / scales[col * blocks + j] + 8.f;
+      c.w[kk * n + col] =
+          (std::nearbyint(q) - zps[col * blocks + group]) * scales[col * blocks + group];
+    }
+  }
+  const Tensor y = testing::run_both(c.node, c.inputs, 1)[0];
+  EXPECT_TRUE(testing::tensors_near(y, expected(c), 1e-6, kRefRelTol));
+}
+
+TEST(MatMulNBits, InfersShape) {
+  const Node node = nbits_node(64, 10, 4, 32, {"a", "b", "s"});
+  const auto out =
+      testing::infer_node(node,
+                          {ValueInfo{DType::kFloat32, SymbolicShape{Dim("batch"), 7, 64}, ""},
+                           ValueInfo{DType::kUInt8, SymbolicShape{10, 2, 16}, ""},
+                           ValueInfo{DType::kFloat32, SymbolicShape{20}, ""}},
+                          1);
+  EXPECT_EQ(out[0].dtype, DType::kFloat32);
+  EXPECT_EQ(*out[0].shape, (SymbolicShape{Dim("batch"), 7, 10}));
+}
+
+void expect_error(const Node& node, const std::vector<Tensor>& inputs, const std::string& what) {
+  try {
+    testing::run_node(node, inputs, 1);
+    ADD_FAILURE() << "no error, expected one containing: " << what;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("MatMulNBits"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MatMulNBits, InconsistentInputsAreNamed) {
+  const Case c = make_case(1, 40, 3, 4, 16, true, false, 3);
+  auto with = [&](int64_t k, int64_t n, int64_t bits, int64_t block) {
+    return nbits_node(k, n, bits, block, {"a", "b", "scales", "zp"});
+  };
+  std::vector<Tensor> in(c.inputs.begin(), c.inputs.begin() + 4);
+  expect_error(with(40, 3, 9, 16), in, "bits = 9, expected a width from 2 to 8");
+  expect_error(with(40, 3, 1, 16), in, "bits = 1");
+  expect_error(with(40, 3, 4, 24), in, "block_size = 24, expected a power of two >= 16");
+  expect_error(with(41, 3, 4, 16), in, "input 0 (A) has shape [1,40], expected last dim K = 41");
+  std::vector<Tensor> a64 = in;
+  a64[0] = testing::random_tensor({1, 64}, 1);
+  expect_error(with(64, 3, 4, 16), a64, "input 1 (B) has shape [3,3,8], expected");
+  expect_error(with(40, 4, 4, 16), in, "expected [N, ceil(K / block_size)");
+  std::vector<Tensor> bad_scales = in;
+  bad_scales[2] = f32({8}, std::vector<float>(8, 1.f));
+  expect_error(with(40, 3, 4, 16), bad_scales, "input 2 (scales) has shape [8] (8 elements)");
+  std::vector<Tensor> bad_zp = in;
+  bad_zp[3] = u8({3}, {0, 0, 0});
+  expect_error(with(40, 3, 4, 16), bad_zp, "input 3 (zero_points) has shape [3]");
+  Node no_k = with(40, 3, 4, 16);
+  no_k.attributes.erase("K");
+  expect_error(no_k, in, "no 'K' attribute");
+}
+
+// ---- The AVX2 int4 kernel against the reference ----
+
+Tensor run_fast(const Case& c, int threads) {
+  std::vector<ValueInfo> infos;
+  KernelContext ctx{c.node, 1, {}, {}, threads, false};
+  for (const Tensor& t : c.inputs) {
+    ctx.inputs.push_back(t.defined() ? TensorDesc{t.dtype(), t.shape(), &t, {}} : TensorDesc{});
+  }
+  ctx.inputs[0].constant = nullptr;  // A is an activation
+  const Shape y_shape{c.inputs[0].numel() / c.k, c.n};
+  ctx.outputs.push_back(TensorDesc{DType::kFloat32, y_shape, nullptr, {}});
+  const std::unique_ptr<Kernel> kernel = x86::make_matmul_nbits(ctx);
+  if (!kernel) return Tensor();
+  EXPECT_EQ(kernel->impl(), "x86:int4_avx2");
+  Tensor y = Tensor::empty(DType::kFloat32, y_shape);
+  std::vector<const void*> inputs;
+  for (const Tensor& t : c.inputs) inputs.push_back(t.defined() ? t.raw_data() : nullptr);
+  void* outputs[] = {y.raw_data()};
+  const std::shared_ptr<void> scratch = aligned_alloc_shared(kernel->scratch_bytes());
+  kernel->run(KernelArgs{inputs.data(), outputs, scratch.get(), nullptr});
+  return y;
+}
+
+// Float sums in another order than the reference's double ones: |error| <= K · 2^-22 ·
+// max|a| · max|w| (a generous multiple of the K · 2^-24 bound of a float dot product).
+double fast_tolerance(const Case& c) {
+  double a_max = 0, w_max = 0;
+  for (int64_t i = 0; i < c.inputs[0].numel(); ++i) {
+    a_max = std::max(a_max, std::abs(static_cast<double>(c.inputs[0].data<float>()[i])));
+  }
+  for (float v : c.w) w_max = std::max(w_max, std::abs(static_cast<double>(v)));
+  return static_cast<double>(c.k) * std::ldexp(1.0, -22) * a_max * w_max;
+}
+
+TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
+  if (!x86::cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+  struct Shape3 {
+    int64_t m, k, n, block;
+  };
+  const Shape3 shapes[] = {{1, 32, 1, 32},   {1, 40, 7, 32},   {2, 100, 33, 64}, {3, 129, 5, 128},
+                           {4, 256, 16, 32}, {5, 300, 9, 128}, {9, 75, 3, 32},   {1, 1000, 65, 256},
+                           {1, 4096, 8, 32}, {7, 1, 3, 32}};
+  uint32_t seed = 100;
+  for (const Shape3& s : shapes) {
+    for (bool zp : {false, true}) {
+      for (bool bias : {false, true}) {
+        SCOPED_TRACE(
+            fmt::format("m {} k {} n {} block {} zp {} bias {}", s.m, s.k, s.n, s.block, zp, bias));
+        const Case c = make_case(s.m, s.k, s.n, 4, s.block, zp, bias, ++seed);
+        const Tensor want = testing::run_node(c.node, c.inputs, 1)[0];
+        const Tensor got = run_fast(c, 1);
+        ASSERT_TRUE(got.defined());
+        EXPECT_TRUE(testing::tensors_near(got, want, fast_tolerance(c), 0.0));
+      }
+    }
+  }
+}
+
+TEST(MatMulNBitsX86, DeclinesWhatItDoesNotHandle) {
+  if (!x86::cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+  EXPECT_FALSE(run_fast(make_case(1, 64, 3, 8, 32, true, false, 1), 1).defined());  // bits 8
+  EXPECT_FALSE(run_fast(make_case(1, 64, 3, 4, 16, true, false, 1), 1).defined());  // block 16
+}
+
+}  // namespace
+}  // namespace quench
