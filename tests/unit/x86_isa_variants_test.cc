@@ -231,5 +231,34 @@ TEST(X86IsaVariants, VnniGemvWhereTheCpuHasIt) {
   }
 }
 
+// Eq. (135): exact against the integer sum, for odd and even k, 4-block and single-block column
+// groups (n = 80: one group of 64 and one tail block), extreme zero points and values.
+TEST(X86IsaVariants, Avx2GemvIsExact) {
+  if (!detect_cpu_features().avx2) GTEST_SKIP() << "this CPU has no AVX2";
+  struct Case {
+    int64_t k, n;
+    int32_t x_zero_point, w_zero_point;
+  };
+  for (const Case c : {Case{45, 80, 129, 3}, Case{128, 512, 0, 0}, Case{1, 16, 255, -128},
+                       Case{4096, 32, 0, 127}, Case{7, 64, 77, -5}}) {
+    std::vector<int8_t> w = test_bytes<int8_t>(static_cast<int>(c.k * c.n), 11);
+    std::vector<uint8_t> x = test_bytes<uint8_t>(static_cast<int>(c.k), 12);
+    if (c.k == 4096) {  // the largest sums: every product at its bound
+      std::fill(w.begin(), w.end(), int8_t{-128});
+      std::fill(x.begin(), x.end(), uint8_t{255});
+    }
+    const PackedInt8GemvAvx2 gemv(w.data(), c.k, c.n, c.w_zero_point);
+    std::vector<int32_t> acc(c.n);
+    gemv.multiply(x.data(), c.x_zero_point, acc.data());
+    for (int64_t col = 0; col < c.n; ++col) {
+      int64_t want = 0;
+      for (int64_t tap = 0; tap < c.k; ++tap) {
+        want += int64_t{x[tap] - c.x_zero_point} * (w[tap * c.n + col] - c.w_zero_point);
+      }
+      ASSERT_EQ(acc[col], want) << "k " << c.k << " n " << c.n << " column " << col;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quench::x86

@@ -93,6 +93,7 @@ class QuantLstmKernel final : public Kernel {
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
     if (!recurrent_gemv_.empty()) return "onednn:quant_lstm/vnni_gemv";
+    if (!recurrent_gemv_avx2_.empty()) return "onednn:quant_lstm/x86_avx2_gemm+gemv";
     if (!recurrent_) return "onednn:quant_lstm/x86_avx2_gemm";
     return "onednn:quant_lstm/" + recurrent_->impl;
   }
@@ -120,10 +121,11 @@ class QuantLstmKernel final : public Kernel {
 
   RnnAttributes attrs_;
   Sizes sizes_;
-  std::optional<Product> input_, recurrent_;                // oneDNN's products, or
-  std::vector<x86::MatMulPlan> x86_input_, x86_recurrent_;  // quench's, per direction
-  std::vector<x86::PackedInt8Gemv> recurrent_gemv_;         // per direction, at batch 1
-  std::vector<float> w_scales_, r_scales_;                  // [dirs, 4h]
+  std::optional<Product> input_, recurrent_;                  // oneDNN's products, or
+  std::vector<x86::MatMulPlan> x86_input_, x86_recurrent_;    // quench's, per direction
+  std::vector<x86::PackedInt8Gemv> recurrent_gemv_;           // per direction, at batch 1
+  std::vector<x86::PackedInt8GemvAvx2> recurrent_gemv_avx2_;  // the same without VNNI
+  std::vector<float> w_scales_, r_scales_;                    // [dirs, 4h]
   std::vector<float> bias_;  // [dirs, 4h]: Wb + Rb, or zeros without B
   x86::CellMath math_[2];
   bool has_sequence_lens_ = false, has_initial_h_ = false, has_initial_c_ = false;
@@ -268,6 +270,8 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
     x86::quantize_loop(seen, b.h_q, states, p.scale, p.zero_point);
     if (!recurrent_gemv_.empty()) {
       recurrent_gemv_[d].multiply(b.h_q, p.zero_point, b.h_acc);
+    } else if (!recurrent_gemv_avx2_.empty()) {
+      recurrent_gemv_avx2_[d].multiply(b.h_q, p.zero_point, b.h_acc);
     } else if (recurrent_) {
       *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
       recurrent_->prim.execute(stream(), s.recurrent_args[d]);
@@ -441,6 +445,13 @@ std::unique_ptr<Kernel> QuantLstmKernel::make(KernelContext& ctx, bool onednn_pr
     for (int64_t d = 0; d < z.dirs; ++d) {
       k->recurrent_gemv_.emplace_back(r_s8.data() + d * z.hidden * gate_rows, z.hidden, gate_rows,
                                       *r_zero_point);
+    }
+  } else if (x86::PackedInt8GemvAvx2::available() && z.batch == 1 && gate_rows % 16 == 0 &&
+             z.hidden <= x86::PackedInt8GemvAvx2::kMaxTaps) {
+    // At batch 1 the recurrent product reads all of R every step: R kept as int8 (eq. (135)).
+    for (int64_t d = 0; d < z.dirs; ++d) {
+      k->recurrent_gemv_avx2_.emplace_back(r_s8.data() + d * z.hidden * gate_rows, z.hidden,
+                                           gate_rows, *r_zero_point);
     }
   }
 
