@@ -45,8 +45,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "qat.onnx")
         p = subprocess.run([quench, "qat", CNN, "--data", "fmnist:train", "--bits", "w4a8",
-                            "--steps", "30", "--batch", "32", "--calib-size", "64",
-                            "--threads", "2", "--json", "-o", out],
+                            "--steps", "30", "--batch", "16", "--calib-size", "64",
+                            "--threads", "1", "--json", "-o", out],
                            capture_output=True, text=True)
         if p.returncode != 0:
             print(f"FAILED: quench qat exit {p.returncode}: {p.stderr.strip()[-300:]}")
