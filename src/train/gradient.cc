@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "ops/domains.h"
 #include "quench/error.h"
 
 namespace quench::train {
@@ -33,7 +34,23 @@ std::unordered_map<std::string, GradientDef> build_table() {
   return table;
 }
 
+std::unordered_map<std::string, GradientDef> build_internal_table() {
+  GradientTable t;
+  qat::register_fake_quantize_gradient(t);
+  std::unordered_map<std::string, GradientDef> table;
+  for (auto& [op, def] : t) table.emplace(op, std::move(def));
+  return table;
+}
+
 }  // namespace
+
+const GradientDef* find_gradient(const Node& node) {
+  if (node.domain.empty()) return find_gradient(node.op_type);
+  if (node.domain != kInternalDomain) return nullptr;
+  static const std::unordered_map<std::string, GradientDef> table = build_internal_table();
+  auto it = table.find(node.op_type);
+  return it == table.end() ? nullptr : &it->second;
+}
 
 const GradientDef* find_gradient(const std::string& op_type) {
   static const std::unordered_map<std::string, GradientDef> table = build_table();

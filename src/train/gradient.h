@@ -60,6 +60,9 @@ struct GradientDef {
 
 // The definition for `op_type` in the default domain, or nullptr when the op has no gradient.
 const GradientDef* find_gradient(const std::string& op_type);
+// The definition for `node`: its op in the default domain, or a quench-internal op that training
+// inserts (FakeQuantize); nullptr for any other domain.
+const GradientDef* find_gradient(const Node& node);
 
 // Ops whose outputs do not depend differentiably on any input (Constant, Shape): the tape treats
 // their outputs as constants.
@@ -77,5 +80,9 @@ void register_tensor_gradients(GradientTable& t);
 void register_softmax_gradients(GradientTable& t);
 void register_reduce_gradients(GradientTable& t);
 void register_norm_gradients(GradientTable& t);
+// quench.internal ops (train/qat/fake_quantize.cc).
+namespace qat {
+void register_fake_quantize_gradient(GradientTable& t);
+}
 
 }  // namespace quench::train

@@ -19,4 +19,11 @@ struct LossResult {
 // not the batch size.
 LossResult softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels);
 
+// Knowledge distillation (docs/quantization.md (105)-(106)): L = (1 − α)·CE(z_s, y) +
+// α·T²·KL(softmax(z_t / T) ‖ softmax(z_s / T)), averaged over the batch; the gradient is with
+// respect to the student logits z_s. `correct` counts the student's arg-max hits. kInvalidArgument
+// when the two logit tensors differ in shape, for T <= 0 or α outside [0, 1].
+LossResult distillation_loss(const Tensor& student, const Tensor& teacher,
+                             const std::vector<int64_t>& labels, float temperature, float alpha);
+
 }  // namespace quench::train

@@ -63,7 +63,7 @@ Tape::Tape(const Graph& graph, const std::vector<std::string>& parameters)
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
     const Node& node = graph_.nodes[n];
     if (is_constant_op(node.op_type)) continue;
-    const GradientDef* def = node.domain.empty() ? find_gradient(node.op_type) : nullptr;
+    const GradientDef* def = find_gradient(node);
     bool any = false;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (node.inputs[i].empty() || !depends_on_parameter_.count(node.inputs[i])) continue;
@@ -111,7 +111,7 @@ void Tape::forward(const std::map<std::string, Tensor>& feeds, bool training) {
       }
       inputs.push_back(&it->second);
     }
-    const GradientDef* def = node.domain.empty() ? find_gradient(node.op_type) : nullptr;
+    const GradientDef* def = find_gradient(node);
     std::vector<Tensor> outputs;
     if (training && def != nullptr && def->training_forward) {
       UpdatedInputs updated;
@@ -165,7 +165,7 @@ std::map<std::string, Tensor> Tape::backward(const std::string& output, const Te
     }
     if (!any_grad) continue;
     if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
-    const GradientDef* def = find_gradient(node.op_type);
+    const GradientDef* def = find_gradient(node);
     GradContext ctx{node, {}, outs, std::move(out_grads), {}, opset_};
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const std::string& name = node.inputs[i];

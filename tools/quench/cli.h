@@ -14,6 +14,7 @@
 #include "quench/graph.h"
 #include "quench/quantize.h"
 #include "quench/session.h"
+#include "quench/train.h"
 
 namespace quench::cli {
 
@@ -39,6 +40,13 @@ void add_quantize_command(CLI::App& app, Action& action);
 void add_compare_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
+void add_qat_command(CLI::App& app, Action& action);
+
+// The training options shared by `train` and `qat` (epochs, steps, batch, lr, optimizer, schedule,
+// seed, augmentation, threads), one line per epoch, and the epochs as JSON (cmd_train.cc).
+void add_training_options(CLI::App& cmd, TrainOptions& o);
+void print_epoch(const TrainEpoch& e);
+nlohmann::json epochs_json(const std::vector<TrainEpoch>& epochs);
 
 // Calibration options shared by `calibrate` and `quantize`.
 struct CalibrationCliOptions {

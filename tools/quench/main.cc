@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   quench::cli::add_compare_command(app, action);
   quench::cli::add_report_command(app, action);
   quench::cli::add_train_command(app, action);
+  quench::cli::add_qat_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
