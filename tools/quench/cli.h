@@ -39,6 +39,7 @@ void add_calibrate_command(CLI::App& app, Action& action);
 void add_quantize_command(CLI::App& app, Action& action);
 void add_compare_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
+void add_sensitivity_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_qat_command(CLI::App& app, Action& action);
 

@@ -10,6 +10,7 @@
 #include "quench/lowbit_options.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
+#include "quench/sensitivity.h"
 
 namespace quench::cli {
 namespace {
@@ -32,7 +33,84 @@ struct QuantizeCmdOptions {
   bool json = false;
   DataCliOptions data_options;
   LowBitOptions lowbit;
+  double max_drop = -1;  // top-1 points; negative: no automatic mixed precision
+  std::string val_data;
+  int64_t val_limit = 0;
 };
+
+// The exit code of --max-drop when even the highest precision misses the budget (docs/cli.md).
+constexpr int kBudgetNotMet = 8;
+
+// --max-drop: the fewest units kept at higher precision so that top-1 on --val stays within the
+// budget (include/quench/sensitivity.h); sets `met`.
+Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
+                          QuantizeReport& report, nlohmann::json& extra, bool& met) {
+  o.lowbit.apply(recipe);
+  require(!o.val_data.empty(), ErrorKind::kInvalidArgument,
+          "--max-drop needs labeled validation data (--val DATA) to measure top-1 against FP32");
+  require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--max-drop calibrates once and reuses the ranges in every trial: give --calib DATA "
+          "(not --table)");
+  require(o.max_drop >= 0, ErrorKind::kInvalidArgument,
+          "--max-drop expects a non-negative number of top-1 points, got {}", o.max_drop);
+  require(!o.lowbit.rounding() && !o.lowbit.cle && o.lowbit.smoothquant < 0.f &&
+              o.lowbit.group_size == 0 && !recipe.weight_only,
+          ErrorKind::kUnsupported,
+          "--max-drop searches over round-to-nearest static models (w8a8, or w4a8 with "
+          "--weights int4); --gptq, --adaround, --bias-correction, --cle, --smoothquant, "
+          "--group-size and --weight-only are not supported with it yet");
+  const DataOptions dopts = o.data_options.to_options(fp32);
+  auto calib = open_dataset(o.calib_data, dopts);
+  DataOptions vopts = dopts;
+  vopts.limit = o.val_limit;
+  auto val = open_dataset(o.val_data, vopts);
+  require(val->has_labels(), ErrorKind::kInvalidArgument,
+          "--max-drop needs labeled validation data: {} has no labels, so top-1 against FP32 "
+          "cannot be measured",
+          o.val_data);
+  SensitivityOptions so;
+  so.weight_bits = recipe.weight_bits;
+  so.calib = o.calib.to_options();
+  so.calib.threads = o.threads;
+  so.session = session_options(o.threads);
+  MixedPrecisionResult r = quantize_mixed_precision(fp32, *calib, *val, recipe, o.max_drop, so);
+  const char* higher = recipe.weight_bits == 8 ? "float" : "8-bit weights";
+  std::cout << fmt::format(
+      "mixed precision: FP32 top-1 {:.2f}% on {} samples, budget {} points (target {:.2f}%)\n",
+      100 * r.sensitivity.baseline_fp32, val->size(), o.max_drop, 100 * r.target);
+  std::cout << fmt::format("  all {} units quantized: {:.2f}%; none: {:.2f}%\n",
+                           r.sensitivity.units.size(), 100 * r.sensitivity.all_quantized,
+                           100 * r.sensitivity.higher_precision);
+  nlohmann::json kept = nlohmann::json::array();
+  for (const UnitSensitivity& u : r.kept) {
+    std::cout << fmt::format("  kept at {}: {} (top-1 {:.2f}% with only it quantized)\n", higher,
+                             u.unit.name, 100 * u.only_quantized);
+    kept.push_back(
+        {{"name", u.unit.name}, {"nodes", u.unit.nodes}, {"only_quantized", u.only_quantized}});
+  }
+  std::cout << fmt::format(
+      "  {}: top-1 {:.2f}% with {} of {} units kept at {}; {} evaluations (ranking {}, search "
+      "at most {}), {:.1f} s\n",
+      r.met ? "budget met" : "budget NOT met even with every unit kept; best model written",
+      100 * r.reached, r.kept.size(), r.sensitivity.units.size(), higher, r.evaluations,
+      r.sensitivity.evaluations, r.search_bound, r.seconds);
+  met = r.met;
+  extra["max_drop"] = o.max_drop;
+  extra["budget_met"] = r.met;
+  extra["fp32_top1"] = r.sensitivity.baseline_fp32;
+  extra["top1"] = r.reached;
+  extra["units"] = r.sensitivity.units.size();
+  extra["kept_units"] = kept;
+  extra["kept_at"] = higher;
+  extra["evaluations"] = r.evaluations;
+  extra["search_bound"] = r.search_bound;
+  extra["seconds"] = r.seconds;
+  extra["weight_bits"] = recipe.weight_bits;
+  // The written model as quantize_static reports it.
+  report = r.report;
+  report.notes.push_back(fmt::format("{} unit(s) kept at {} by --max-drop", r.kept.size(), higher));
+  return std::move(r.model);
+}
 
 // Static: calibrate (or read a table), then write the QDQ model, with the low-bit options.
 Model quantize_static_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
@@ -111,7 +189,13 @@ int run_quantize(const QuantizeCmdOptions& o) {
   const Model fp32 = load_model(o.model);
   QuantizeReport report;
   nlohmann::json extra = nlohmann::json::object();
-  Model quantized = half                  ? half_precision_cmd(o, recipe, fp32, report, extra)
+  bool met = true;
+  require(o.max_drop < 0 || o.mode == "static", ErrorKind::kInvalidArgument,
+          "--max-drop applies to --mode static only");
+  require(o.max_drop >= 0 || o.val_data.empty(), ErrorKind::kInvalidArgument,
+          "--val is the validation data of --max-drop; add --max-drop POINTS");
+  Model quantized = o.max_drop >= 0       ? mixed_precision_cmd(o, recipe, fp32, report, extra, met)
+                    : half                ? half_precision_cmd(o, recipe, fp32, report, extra)
                     : o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
                                           : quantize_static_cmd(o, recipe, fp32, report, extra);
   quantized.metadata.emplace_back("quench.command", command_line());
@@ -159,7 +243,7 @@ int run_quantize(const QuantizeCmdOptions& o) {
     j.update(extra);
     print_json(j);
   }
-  return 0;
+  return met ? 0 : kBudgetNotMet;
 }
 
 }  // namespace
@@ -189,6 +273,11 @@ void add_quantize_command(CLI::App& app, Action& action) {
   add_calibration_options(*cmd, o->calib);
   add_data_options(*cmd, o->data_options);
   add_lowbit_options(*cmd, o->lowbit);
+  cmd->add_option("--max-drop", o->max_drop,
+                  "Automatic mixed precision: keep the fewest units at higher precision so that "
+                  "top-1 on --val stays within this many points of FP32");
+  cmd->add_option("--val", o->val_data, "Labeled validation data of --max-drop");
+  cmd->add_option("--val-limit", o->val_limit, "Validation samples used by --max-drop (0: all)");
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_quantize(*o); }; });
 }

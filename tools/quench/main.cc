@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   quench::cli::add_calibrate_command(app, action);
   quench::cli::add_quantize_command(app, action);
   quench::cli::add_compare_command(app, action);
+  quench::cli::add_sensitivity_command(app, action);
   quench::cli::add_report_command(app, action);
   quench::cli::add_train_command(app, action);
   quench::cli::add_qat_command(app, action);

@@ -1,0 +1,221 @@
+// MixedPrecisionTrials and analyze_sensitivity (include/quench/sensitivity.h).
+#include "quench/sensitivity.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "core/check.h"
+#include "core/progress.h"
+#include "quant/quant_plan.h"
+#include "quench/evaluate.h"
+#include "quench/interrupt.h"
+
+namespace quench {
+namespace {
+
+bool is_data_movement(const std::string& op) {
+  static const std::set<std::string> ops = {"MaxPool", "Reshape",   "Flatten",  "Transpose",
+                                            "Squeeze", "Unsqueeze", "Identity", "Slice"};
+  return ops.count(op) > 0;
+}
+
+// The units of the plan: each quantized node that is neither fused into its producer nor a
+// data-movement node, with the activation fused into it. With low-bit weights, only the nodes
+// that hold weights (the others have nothing to keep at 8 bits).
+std::vector<QuantUnit> find_units(const Graph& g, const quant::QuantPlan& plan, bool low_bit) {
+  std::set<size_t> with_weights;
+  for (const quant::NodeQuant& nq : plan.nodes) {
+    if (!nq.weights.empty()) with_weights.insert(nq.node);
+  }
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& out : g.nodes[i].outputs) producer[out] = i;
+  }
+  std::vector<QuantUnit> units;
+  std::map<size_t, size_t> unit_of;  // node -> unit
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!plan.quantized[i]) continue;
+    const Node& node = g.nodes[i];
+    if (plan.decisions[i].reason.rfind("fused with ", 0) == 0 && !node.inputs.empty()) {
+      auto p = producer.find(node.input(0));
+      if (p != producer.end() && unit_of.count(p->second)) {
+        units[unit_of[p->second]].nodes.push_back(node.name);
+        continue;
+      }
+    }
+    if (is_data_movement(node.op_type)) continue;
+    if (low_bit && !with_weights.count(i)) continue;
+    unit_of[i] = units.size();
+    units.push_back({node.name, {node.name}});
+  }
+  return units;
+}
+
+double sqnr_db(double signal, double noise) {
+  if (noise <= 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+}  // namespace
+
+struct MixedPrecisionTrials::Impl {
+  Model prepared;
+  QuantRecipe recipe;
+  CalibrationTable table;
+  SensitivityOptions options;
+  const Dataset* val = nullptr;
+  std::vector<QuantUnit> units;
+  std::vector<Tensor> fp32_outputs;  // per batch, without labels
+  double fp32 = 0;
+  int64_t evaluations = 0;
+
+  double run(const Model& model, bool keep_outputs) {
+    if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
+    const Session session(model, options.session);
+    if (val->has_labels()) {
+      EvalOptions eo;
+      eo.batch = options.batch;
+      eo.progress = false;
+      return evaluate_accuracy(session, *val, eo).accuracy;
+    }
+    // eq. (110): SQNR of the first output over the whole validation set.
+    const DataBinding binding(session, *val, "the validation data");
+    double signal = 0, noise = 0;
+    size_t index = 0;
+    for (int64_t first = 0; first < val->size(); first += options.batch, ++index) {
+      if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
+      const int64_t count = std::min(options.batch, val->size() - first);
+      std::vector<Tensor> out = session.run(binding.feeds(val->batch(first, count)));
+      Tensor& y = out.at(0);
+      QUENCH_CHECK(y.dtype() == DType::kFloat32, ErrorKind::kInvalidArgument,
+                   "sensitivity without labels compares the first output, which must be float32; "
+                   "got {}",
+                   dtype_name(y.dtype()));
+      if (keep_outputs) {
+        fp32_outputs.push_back(std::move(y));
+        continue;
+      }
+      const Tensor& a = fp32_outputs.at(index);
+      const float* pa = a.data<float>();
+      const float* pb = y.data<float>();
+      for (int64_t i = 0; i < a.numel(); ++i) {
+        const double d = static_cast<double>(pa[i]) - pb[i];
+        signal += static_cast<double>(pa[i]) * pa[i];
+        noise += d * d;
+      }
+    }
+    return keep_outputs ? std::numeric_limits<double>::infinity() : sqnr_db(signal, noise);
+  }
+};
+
+MixedPrecisionTrials::MixedPrecisionTrials(const Model& fp32, const Dataset& calib,
+                                           const Dataset& val, QuantRecipe recipe,
+                                           const SensitivityOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  QUENCH_CHECK(options.weight_bits >= 2 && options.weight_bits <= 8, ErrorKind::kInvalidArgument,
+               "weights are quantized to 2 to 8 bits, got {}", options.weight_bits);
+  QUENCH_CHECK(options.batch > 0, ErrorKind::kInvalidArgument, "batch size must be positive");
+  m.options = options;
+  m.val = &val;
+  recipe.weight_bits = options.weight_bits;
+  m.recipe = std::move(recipe);
+  m.prepared = prepare_for_quantization(fp32);
+  const quant::QuantPlan plan = quant::plan_quantization(m.prepared.graph, m.recipe);
+  m.units = find_units(m.prepared.graph, plan, options.weight_bits < 8);
+  QUENCH_CHECK(!m.units.empty(), ErrorKind::kInvalidArgument,
+               "the recipe quantizes no unit of this model{}: nothing to analyse",
+               options.weight_bits < 8 ? " with weights" : "");
+  CalibrateOptions co = options.calib;
+  co.progress = options.progress;
+  m.table = calibrate(m.prepared, calib, m.recipe, co);
+  m.fp32 = m.run(fp32, true);
+  ++m.evaluations;
+}
+
+MixedPrecisionTrials::~MixedPrecisionTrials() = default;
+
+const std::vector<QuantUnit>& MixedPrecisionTrials::units() const { return impl_->units; }
+bool MixedPrecisionTrials::has_labels() const { return impl_->val->has_labels(); }
+const char* MixedPrecisionTrials::metric() const { return has_labels() ? "top1" : "sqnr_db"; }
+double MixedPrecisionTrials::fp32_score() const { return impl_->fp32; }
+int64_t MixedPrecisionTrials::evaluations() const { return impl_->evaluations; }
+
+Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* report) const {
+  const Impl& m = *impl_;
+  QUENCH_CHECK(low.size() == m.units.size(), ErrorKind::kInvalidArgument,
+               "one flag per unit expected: {} units, got {}", m.units.size(), low.size());
+  QuantRecipe r = m.recipe;
+  for (size_t u = 0; u < low.size(); ++u) {
+    if (low[u]) continue;
+    for (const auto& node : m.units[u].nodes) {
+      // eq. (112): w8a8 keeps the unit in float; low-bit models give it 8-bit weights.
+      if (m.options.weight_bits == 8) {
+        r.node_overrides[node] = "skip";
+      } else {
+        r.node_weight_bits[node] = 8;
+      }
+    }
+  }
+  return quantize_static(m.prepared, m.table, r, report);
+}
+
+double MixedPrecisionTrials::score(const Model& model) {
+  ++impl_->evaluations;
+  return impl_->run(model, false);
+}
+
+SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but_this,
+                                      bool progress) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t first_eval = trials.evaluations();
+  const size_t n = trials.units().size();
+  SensitivityResult r;
+  r.metric = trials.metric();
+  r.baseline_fp32 = trials.fp32_score();
+  Progress bar("sensitivity", static_cast<int64_t>(2 + n * (all_but_this ? 2 : 1)), progress);
+  int64_t done = 0;
+  auto trial = [&](const std::vector<bool>& low) {
+    const double s = trials.score(trials.build(low));
+    bar.update(++done);
+    return s;
+  };
+  r.higher_precision = trial(std::vector<bool>(n, false));
+  r.all_quantized = trial(std::vector<bool>(n, true));
+  for (size_t u = 0; u < n; ++u) {
+    UnitSensitivity s;
+    s.unit = trials.units()[u];
+    std::vector<bool> low(n, false);
+    low[u] = true;
+    s.only_quantized = trial(low);
+    s.all_but_this = std::numeric_limits<double>::quiet_NaN();
+    if (all_but_this) {
+      std::vector<bool> rest(n, true);
+      rest[u] = false;
+      s.all_but_this = trial(rest);
+    }
+    r.units.push_back(std::move(s));
+  }
+  bar.finish();
+  // eq. (111): the lowest score with only the unit quantized first; ties broken by the highest
+  // score with all but the unit quantized, then by graph order.
+  std::stable_sort(r.units.begin(), r.units.end(),
+                   [](const UnitSensitivity& a, const UnitSensitivity& b) {
+                     if (a.only_quantized != b.only_quantized) {
+                       return a.only_quantized < b.only_quantized;
+                     }
+                     const double x = std::isnan(a.all_but_this) ? 0 : a.all_but_this;
+                     const double y = std::isnan(b.all_but_this) ? 0 : b.all_but_this;
+                     return x > y;
+                   });
+  r.evaluations = trials.evaluations() - first_eval;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace quench

@@ -1,0 +1,183 @@
+// Sensitivity analysis and automatic mixed precision: the prefix search against a fake evaluator
+// with known sensitivities (minimal set, evaluation bound, unmeetable budgets), and the trials on
+// the CNN (units, scores of the extreme models, refusals).
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "quench/model_io.h"
+#include "quench/sensitivity.h"
+#include "test_util.h"
+
+namespace quench {
+namespace {
+
+// A fake model: unit i costs drops[i] points of top-1 when quantized; the score with the first k
+// units (ranked by cost, largest first) kept is the FP32 score minus the rest of the costs.
+struct FakeModel {
+  double fp32 = 0.9;
+  std::vector<double> drops;  // sorted, largest first
+  int64_t calls = 0;
+  double score(size_t kept) {
+    ++calls;
+    return fp32 -
+           std::accumulate(drops.begin() + static_cast<std::ptrdiff_t>(kept), drops.end(), 0.0);
+  }
+  // The smallest k meeting `target`, by trying every k.
+  size_t brute_force(double target) const {
+    for (size_t k = 0; k <= drops.size(); ++k) {
+      const double s =
+          fp32 - std::accumulate(drops.begin() + static_cast<std::ptrdiff_t>(k), drops.end(), 0.0);
+      if (s >= target) return k;
+    }
+    return drops.size() + 1;
+  }
+};
+
+TEST(PrefixSearch, FindsTheMinimalPrefixWithinTheBound) {
+  for (size_t n : {1u, 2u, 3u, 7u, 8u, 20u, 53u}) {
+    FakeModel m;
+    for (size_t i = 0; i < n; ++i) m.drops.push_back(0.004 / static_cast<double>(i + 1));
+    for (double budget : {0.0, 0.001, 0.003, 0.005, 0.01, 0.05}) {
+      m.calls = 0;
+      const double target = m.fp32 - budget;
+      const PrefixSearchResult r =
+          search_kept_prefix(n, target, [&](size_t k) { return m.score(k); });
+      const size_t expected = m.brute_force(target);
+      ASSERT_TRUE(r.met) << n << " units, budget " << budget;
+      EXPECT_EQ(r.kept, expected) << n << " units, budget " << budget;
+      EXPECT_GE(r.score, target);
+      EXPECT_EQ(r.evaluations, m.calls);
+      EXPECT_LE(r.evaluations, prefix_search_bound(n)) << n << " units";
+    }
+  }
+}
+
+TEST(PrefixSearch, BoundIsTwoPlusCeilLog2) {
+  EXPECT_EQ(prefix_search_bound(1), 2);
+  EXPECT_EQ(prefix_search_bound(2), 3);
+  EXPECT_EQ(prefix_search_bound(8), 5);
+  EXPECT_EQ(prefix_search_bound(9), 6);
+  EXPECT_EQ(prefix_search_bound(100), 9);
+}
+
+TEST(PrefixSearch, NothingKeptWhenEverythingQuantizedMeetsTheBudget) {
+  FakeModel m;
+  m.drops = {0.001, 0.0005};
+  const PrefixSearchResult r =
+      search_kept_prefix(2, m.fp32 - 0.01, [&](size_t k) { return m.score(k); });
+  EXPECT_TRUE(r.met);
+  EXPECT_EQ(r.kept, 0u);
+  EXPECT_EQ(r.evaluations, 1);
+}
+
+TEST(PrefixSearch, UnmeetableBudgetReturnsTheBestFound) {
+  // Even with every unit kept the model misses the target (the higher precision loses too).
+  const PrefixSearchResult r =
+      search_kept_prefix(5, 0.95, [](size_t k) { return 0.80 + 0.01 * static_cast<double>(k); });
+  EXPECT_FALSE(r.met);
+  EXPECT_EQ(r.kept, 5u);
+  EXPECT_NEAR(r.score, 0.85, 1e-12);
+  EXPECT_EQ(r.evaluations, 2);
+  // When keeping units makes it worse, nothing kept is the best found.
+  const PrefixSearchResult worse =
+      search_kept_prefix(5, 0.95, [](size_t k) { return 0.90 - 0.01 * static_cast<double>(k); });
+  EXPECT_FALSE(worse.met);
+  EXPECT_EQ(worse.kept, 0u);
+  EXPECT_NEAR(worse.score, 0.90, 1e-12);
+}
+
+std::unique_ptr<Dataset> images(const std::string& spec, int64_t n) {
+  DataOptions o;
+  o.limit = n;
+  return open_dataset(spec, o);
+}
+
+SensitivityOptions quiet(int bits) {
+  SensitivityOptions o;
+  o.weight_bits = bits;
+  o.progress = false;
+  o.calib.calib_size = 32;
+  o.calib.progress = false;
+  o.batch = 16;
+  return o;
+}
+
+TEST(MixedPrecisionTrials, UnitsAndExtremeModelsOnTheCnn) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("random:32:1x28x28", 32);  // unlabeled: output SQNR against FP32
+  MixedPrecisionTrials trials(fp32, *calib, *val, QuantRecipe{}, quiet(8));
+  EXPECT_FALSE(trials.has_labels());
+  EXPECT_STREQ(trials.metric(), "sqnr_db");
+  const size_t n = trials.units().size();
+  ASSERT_GE(n, 5u);  // 5 Conv + 2 Gemm, Relus fused into their units
+  std::map<std::string, int> fused;
+  for (const QuantUnit& u : trials.units()) {
+    ASSERT_FALSE(u.nodes.empty());
+    EXPECT_EQ(u.nodes.front(), u.name);
+    if (u.nodes.size() > 1) ++fused[u.name];
+  }
+  EXPECT_GE(fused.size(), 4u);  // Conv + Relu units
+  // Nothing quantized: the prepared float model (folded), far above any quantized one.
+  const double none = trials.score(trials.build(std::vector<bool>(n, false)));
+  const double all = trials.score(trials.build(std::vector<bool>(n, true)));
+  std::vector<bool> one(n, false);
+  one[0] = true;
+  const double first_only = trials.score(trials.build(one));
+  EXPECT_GT(none, 60.0);  // float rounding of the folded graph only
+  EXPECT_TRUE(std::isfinite(all));
+  EXPECT_GT(none, all);
+  EXPECT_GT(first_only, all);          // one unit quantized strays less than all of them
+  EXPECT_EQ(trials.evaluations(), 4);  // FP32 reference + 3
+  EXPECT_THROW(trials.build(std::vector<bool>(n + 1, true)), Error);
+}
+
+TEST(MixedPrecisionTrials, SensitivityCountsAndRanks) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("random:24:1x28x28", 24);
+  MixedPrecisionTrials trials(fp32, *calib, *val, QuantRecipe{}, quiet(4));
+  const SensitivityResult r = analyze_sensitivity(trials, true, false);
+  const size_t n = trials.units().size();
+  EXPECT_EQ(r.units.size(), n);
+  EXPECT_EQ(r.evaluations, static_cast<int64_t>(2 + 2 * n));
+  for (size_t i = 1; i < r.units.size(); ++i) {
+    EXPECT_LE(r.units[i - 1].only_quantized, r.units[i].only_quantized);
+  }
+  for (const UnitSensitivity& u : r.units) EXPECT_FALSE(std::isnan(u.all_but_this));
+  EXPECT_GT(r.higher_precision, r.all_quantized);  // 8-bit weights everywhere vs 4-bit
+}
+
+TEST(MixedPrecision, RefusesUnlabeledValidationAndBadBudgets) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 16);
+  auto unlabeled = images("random:16:1x28x28", 16);
+  auto labeled = images("fmnist:test", 16);
+  try {
+    quantize_mixed_precision(fp32, *calib, *unlabeled, QuantRecipe{}, 0.3, quiet(8));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("no labels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(quantize_mixed_precision(fp32, *calib, *labeled, QuantRecipe{}, -1, quiet(8)),
+               Error);
+}
+
+TEST(MixedPrecision, MeetsAGenerousBudgetWithinTheBound) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("fmnist:test", 48);
+  const MixedPrecisionResult r =
+      quantize_mixed_precision(fp32, *calib, *val, QuantRecipe{}, 100.0, quiet(4));
+  EXPECT_TRUE(r.met);
+  EXPECT_TRUE(r.kept.empty());  // any model is within 100 points
+  const int64_t n = static_cast<int64_t>(r.sensitivity.units.size());
+  EXPECT_LE(r.evaluations, 1 + (2 + n) + r.search_bound);
+  EXPECT_GE(r.reached, r.target);
+  EXPECT_FALSE(r.model.graph.nodes.empty());
+}
+
+}  // namespace
+}  // namespace quench
