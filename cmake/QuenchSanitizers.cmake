@@ -35,6 +35,11 @@ if(QUENCH_SANITIZER_FLAGS)
   # -O1 (after the build type's -O3): instrumented code compiles about twice as fast, and
   # sanitizer reports keep their line numbers (-g1).
   add_compile_options(${QUENCH_SANITIZER_FLAGS} -O1 -g1)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    # At -O1 clang does not vectorize the `#pragma omp simd` loops and says so as a warning
+    # (-Wpass-failed), an error under -Werror; the loops are correct either way.
+    add_compile_options(-Wno-pass-failed)
+  endif()
   add_link_options(${QUENCH_SANITIZER_FLAGS})
 endif()
 if(QUENCH_FUZZ)
