@@ -67,14 +67,25 @@ ProcessGroup& ProcessGroup::world() {
   return group;
 }
 
-void ProcessGroup::sum(std::span<float> values) const {
 #ifdef QUENCH_WITH_MPI
-  if (!mpi_ || size_ <= 1) return;
+namespace {
+
+// In-place MPI_Allreduce (sum) of `values`, in pieces of at most kMaxCount elements.
+template <class T>
+void sum_all(std::span<T> values, MPI_Datatype type) {
   for (size_t at = 0; at < values.size(); at += kMaxCount) {
     const size_t n = std::min(kMaxCount, values.size() - at);
-    MPI_Allreduce(MPI_IN_PLACE, values.data() + at, static_cast<int>(n), MPI_FLOAT, MPI_SUM,
+    MPI_Allreduce(MPI_IN_PLACE, values.data() + at, static_cast<int>(n), type, MPI_SUM,
                   MPI_COMM_WORLD);
   }
+}
+
+}  // namespace
+#endif
+
+void ProcessGroup::sum(std::span<float> values) const {
+#ifdef QUENCH_WITH_MPI
+  if (mpi_ && size_ > 1) sum_all(values, MPI_FLOAT);
 #else
   (void)values;
 #endif
@@ -82,12 +93,7 @@ void ProcessGroup::sum(std::span<float> values) const {
 
 void ProcessGroup::sum(std::span<double> values) const {
 #ifdef QUENCH_WITH_MPI
-  if (!mpi_ || size_ <= 1) return;
-  for (size_t at = 0; at < values.size(); at += kMaxCount) {
-    const size_t n = std::min(kMaxCount, values.size() - at);
-    MPI_Allreduce(MPI_IN_PLACE, values.data() + at, static_cast<int>(n), MPI_DOUBLE, MPI_SUM,
-                  MPI_COMM_WORLD);
-  }
+  if (mpi_ && size_ > 1) sum_all(values, MPI_DOUBLE);
 #else
   (void)values;
 #endif
