@@ -535,8 +535,9 @@ struct ReorderCase {
 Tensor integers(DType dtype, const Shape& shape) {
   if (dtype != DType::kInt32) return quantized(dtype, shape, 21);
   Tensor t = Tensor::empty(dtype, shape);
-  int32_t next = std::numeric_limits<int32_t>::min();
-  for (int32_t& v : t.values<int32_t>()) v = next += 0x01234567;  // wraps: spans the range
+  // Steps through the whole int32 range, wrapping (in unsigned arithmetic: no signed overflow).
+  uint32_t next = 0x80000000u;
+  for (int32_t& v : t.values<int32_t>()) v = static_cast<int32_t>(next += 0x01234567u);
   return t;
 }
 
