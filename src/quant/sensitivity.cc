@@ -151,14 +151,39 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
   QUENCH_CHECK(low.size() == m.units.size(), ErrorKind::kInvalidArgument,
                "one flag per unit expected: {} units, got {}", m.units.size(), low.size());
   QuantRecipe r = m.recipe;
+  std::set<std::string> in_units, kept_float;
   for (size_t u = 0; u < low.size(); ++u) {
+    for (const auto& node : m.units[u].nodes) in_units.insert(node);
     if (low[u]) continue;
     for (const auto& node : m.units[u].nodes) {
       // eq. (112): w8a8 keeps the unit in float; low-bit models give it 8-bit weights.
       if (m.options.weight_bits == 8) {
         r.node_overrides[node] = "skip";
+        kept_float.insert(node);
       } else {
         r.node_weight_bits[node] = 8;
+      }
+    }
+  }
+  if (!kept_float.empty()) {
+    // A node outside the units (pooling, reshaping) whose every computed input comes from a unit
+    // kept in float stays in float with it: it would otherwise quantize its float input alone.
+    std::map<std::string, std::string> producer;
+    for (const Node& node : m.prepared.graph.nodes) {
+      for (const auto& out : node.outputs) producer[out] = node.name;
+    }
+    for (const Node& node : m.prepared.graph.nodes) {
+      if (in_units.count(node.name) != 0) continue;
+      bool any = false, all_float = true;
+      for (const auto& in : node.inputs) {
+        auto it = producer.find(in);
+        if (it == producer.end()) continue;  // graph input or initializer
+        any = true;
+        all_float = all_float && kept_float.count(it->second) != 0;
+      }
+      if (any && all_float) {
+        r.node_overrides[node.name] = "skip";
+        kept_float.insert(node.name);
       }
     }
   }
