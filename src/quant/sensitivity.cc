@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "core/check.h"
 #include "core/progress.h"
@@ -166,24 +167,35 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
     }
   }
   if (!kept_float.empty()) {
-    // A node outside the units (pooling, reshaping) whose every computed input comes from a unit
-    // kept in float stays in float with it: it would otherwise quantize its float input alone.
+    // A node outside the units (pooling, reshaping) between units kept in float — every computed
+    // input from one, every consumer one (or the graph's output) — stays in float with them: it
+    // would otherwise quantize its float input alone. Repeated until nothing changes, so that
+    // chains of such nodes follow.
     std::map<std::string, std::string> producer;
+    std::map<std::string, std::vector<std::string>> consumers;
     for (const Node& node : m.prepared.graph.nodes) {
       for (const auto& out : node.outputs) producer[out] = node.name;
+      for (const auto& in : node.inputs) consumers[in].push_back(node.name);
     }
-    for (const Node& node : m.prepared.graph.nodes) {
-      if (in_units.count(node.name) != 0) continue;
-      bool any = false, all_float = true;
-      for (const auto& in : node.inputs) {
-        auto it = producer.find(in);
-        if (it == producer.end()) continue;  // graph input or initializer
-        any = true;
-        all_float = all_float && kept_float.count(it->second) != 0;
-      }
-      if (any && all_float) {
-        r.node_overrides[node.name] = "skip";
-        kept_float.insert(node.name);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const Node& node : m.prepared.graph.nodes) {
+        if (in_units.count(node.name) != 0 || kept_float.count(node.name) != 0) continue;
+        bool any = false, all_float = true;
+        for (const auto& in : node.inputs) {
+          auto it = producer.find(in);
+          if (it == producer.end()) continue;  // graph input or initializer
+          any = true;
+          all_float = all_float && kept_float.count(it->second) != 0;
+        }
+        for (const auto& out : node.outputs) {
+          for (const auto& c : consumers[out]) all_float = all_float && kept_float.count(c) != 0;
+        }
+        if (any && all_float) {
+          r.node_overrides[node.name] = "skip";
+          kept_float.insert(node.name);
+          changed = true;
+        }
       }
     }
   }
