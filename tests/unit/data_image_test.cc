@@ -41,6 +41,17 @@ TEST(DataImage, JpegHuffmanTableWithTooManyCodesIsRefused) {
   }
 }
 
+// fuzz_image's fourth crash: the same overflow from a table that the end of the file cuts short
+// (stb reads zeros past the end; ten of the sixteen counts are in the file: 678 codes).
+TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
+  const std::string jpeg = bad_image("jpeg_dht_past_end.jpg");
+  const std::string message = invalid_argument([&] { decode_image(jpeg, 3, "cut.jpg"); });
+  EXPECT_NE(message.find("'cut.jpg' is a corrupt JPEG: the Huffman table at byte 83 declares 678 "
+                         "codes"),
+            std::string::npos)
+      << message;
+}
+
 // fuzz_image's second finding: stb accepts a PGM whose height is not a number (it reads 0), and
 // decodes no pixels.
 TEST(DataImage, ImageWithoutPixelsIsRefused) {
