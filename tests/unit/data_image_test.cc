@@ -52,6 +52,19 @@ TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
       << message;
 }
 
+// fuzz_image's fifth crash: a PNG header of 2^32 - 1 by 2^32 - 1 pixels overflowed the pixel
+// limit's product (UBSan); now the limit's message.
+TEST(DataImage, HugePngHeaderIsAResourceError) {
+  const std::string png = bad_image("png_4g_by_4g.png");
+  try {
+    decode_image(png, 3, "huge.png");
+    ADD_FAILURE() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kResource) << e.what();
+    EXPECT_NE(std::string(e.what()).find("4294967295x4294967295"), std::string::npos) << e.what();
+  }
+}
+
 // fuzz_image's second finding: stb accepts a PGM whose height is not a number (it reads 0), and
 // decodes no pixels.
 TEST(DataImage, ImageWithoutPixelsIsRefused) {
