@@ -27,8 +27,11 @@ bool stands_alone(uint8_t marker) {
 
 void check_jpeg_huffman_tables(std::string_view bytes, const std::string& path) {
   auto at = [&](size_t i) { return static_cast<uint8_t>(bytes[i]); };
-  if (bytes.size() < 2 || at(0) != kMarkerPrefix || at(1) != kStartOfImage) return;
-  size_t pos = 2;
+  // stb skips any number of fill bytes (0xFF) before a marker, the first one included.
+  size_t pos = 0;
+  while (pos < bytes.size() && at(pos) == kMarkerPrefix) ++pos;
+  if (pos == 0 || pos >= bytes.size() || at(pos) != kStartOfImage) return;
+  ++pos;
   // Segments are skipped by their length; entropy-coded data after a scan header is walked byte
   // by byte to the next marker.
   while (pos + 1 < bytes.size()) {

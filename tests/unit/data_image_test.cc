@@ -52,6 +52,16 @@ TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
       << message;
 }
 
+// fuzz_image's sixth crash: the same overflow in a JPEG that starts with fill bytes (FF FF FF D8),
+// which stb skips and the check did not.
+TEST(DataImage, JpegWithFillBytesBeforeItsStartIsChecked) {
+  const std::string jpeg = bad_image("jpeg_fill_bytes_before_soi.jpg");
+  const std::string message = invalid_argument([&] { decode_image(jpeg, 1, "fill.jpg"); });
+  EXPECT_NE(message.find("'fill.jpg' is a corrupt JPEG: the Huffman table at byte"),
+            std::string::npos)
+      << message;
+}
+
 // fuzz_image's fifth crash: a PNG header of 2^32 - 1 by 2^32 - 1 pixels overflowed the pixel
 // limit's product (UBSan); now the limit's message.
 TEST(DataImage, HugePngHeaderIsAResourceError) {
