@@ -28,11 +28,10 @@ cmake -S . -B build-ref -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUENCH_WITH_ONEDNN
 ninja -C build-ref quench_tests quench_conformance
 ctest --test-dir build-ref --output-on-failure -R '^(unit|conformance)$'
 
-# AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-fuzz/): the CLI and limits
-# end-to-end tests, then every fuzz target from its seeds for FUZZ_SECONDS each. Opt-in
-# (QUENCH_TEST_SANITIZE=1) until its wall time on a clean 2-core machine is measured and the fuzz
-# step replays the committed seeds only, so that a new crash cannot turn a run red at random
-# (docs/testing.md). The unit tests under ASan have not had a complete run yet (UNIT=0).
-if [ "${QUENCH_TEST_SANITIZE:-0}" = 1 ]; then
-  UNIT=0 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./scripts/sanitize.sh address
+# AddressSanitizer + UndefinedBehaviorSanitizer (clang, build-fuzz/): the unit tests (two
+# processes), the conformance, CLI and limits end-to-end tests, every fuzz target on its committed
+# seeds and regression inputs, then for FUZZ_SECONDS (10) each. QUENCH_TEST_SANITIZE=0 skips the
+# stage; its wall time on a 2-core machine is in docs/testing.md.
+if [ "${QUENCH_TEST_SANITIZE:-1}" = 1 ]; then
+  CONFORMANCE=1 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" ./scripts/sanitize.sh address
 fi

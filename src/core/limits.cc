@@ -167,7 +167,10 @@ void check_node_count(int64_t nodes, std::string_view where) {
 
 void check_image_pixels(int64_t width, int64_t height, std::string_view where) {
   const int64_t limit = resource_limits().max_image_pixels;
-  QUENCH_CHECK(width * height <= limit, ErrorKind::kResource,
+  // Divided, not multiplied: a PNG header's two 32-bit sizes overflow an int64 product (found by
+  // fuzz_image).
+  const bool within = width >= 0 && height >= 0 && (height == 0 || width <= limit / height);
+  QUENCH_CHECK(within, ErrorKind::kResource,
                "{} is {}x{} pixels, more than the limit of {} (raise it with "
                "QUENCH_MAX_IMAGE_PIXELS)",
                where, width, height, limit);

@@ -27,8 +27,11 @@ bool stands_alone(uint8_t marker) {
 
 void check_jpeg_huffman_tables(std::string_view bytes, const std::string& path) {
   auto at = [&](size_t i) { return static_cast<uint8_t>(bytes[i]); };
-  if (bytes.size() < 2 || at(0) != kMarkerPrefix || at(1) != kStartOfImage) return;
-  size_t pos = 2;
+  // stb skips any number of fill bytes (0xFF) before a marker, the first one included.
+  size_t pos = 0;
+  while (pos < bytes.size() && at(pos) == kMarkerPrefix) ++pos;
+  if (pos == 0 || pos >= bytes.size() || at(pos) != kStartOfImage) return;
+  ++pos;
   // Segments are skipped by their length; entropy-coded data after a scan header is walked byte
   // by byte to the next marker.
   while (pos + 1 < bytes.size()) {
@@ -44,9 +47,12 @@ void check_jpeg_huffman_tables(std::string_view bytes, const std::string& path) 
     if (marker == kEndOfImage || pos + 4 > bytes.size()) return;
     const size_t end = std::min(bytes.size(), pos + 2 + (size_t{at(pos + 2)} << 8 | at(pos + 3)));
     if (marker == kDefineHuffmanTable) {
-      for (size_t table = pos + 4; table + kTableHeader <= end;) {
+      // A table cut short by the end of the file counts too: stb reads zeros past the end.
+      for (size_t table = pos + 4; table < end;) {
         int codes = 0;
-        for (size_t length = 1; length <= 16; ++length) codes += at(table + length);
+        for (size_t length = 1; length <= 16 && table + length < end; ++length) {
+          codes += at(table + length);
+        }
         QUENCH_CHECK(codes <= kMaxCodes, ErrorKind::kInvalidArgument,
                      "'{}' is a corrupt JPEG: the Huffman table at byte {} declares {} codes, at "
                      "most {} are possible",

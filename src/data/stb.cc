@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "core/resource_check.h"
 #include "data/jpeg_segments.h"
+#include "data/pnm.h"
 #include "quench/error.h"
 
 #pragma GCC diagnostic push
@@ -72,6 +73,7 @@ ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
   }
   // stb's header probe reads Huffman tables that come before the frame header.
   check_jpeg_huffman_tables(bytes, path);
+  read_pnm_header(bytes, path);
   ImageInfo info;
   if (!stbi_info_from_memory(as_stbi(bytes), length_of(bytes, path), &info.width, &info.height,
                              &info.channels)) {
@@ -86,15 +88,35 @@ ImageInfo read_image_info(std::string_view bytes, const std::string& path) {
 }
 
 DecodedImage decode_image(std::string_view bytes, int channels, const std::string& path) {
-  read_image_info(bytes, path);
+  const ImageInfo info = read_image_info(bytes, path);
   DecodedImage image;
-  int stored_channels = 0;
-  stbi_uc* pixels = stbi_load_from_memory(as_stbi(bytes), length_of(bytes, path), &image.width,
-                                          &image.height, &stored_channels, channels);
-  if (pixels == nullptr) {
-    fail(ErrorKind::kInvalidArgument, "cannot decode image '{}': {}", path, stbi_failure_reason());
+  if (const std::optional<PnmHeader> pnm = read_pnm_header(bytes, path)) {
+    // Samples decoded here (data/pnm.h says why), channels converted by stb's own 8-bit
+    // conversion, which frees its input, also when it fails.
+    const size_t samples = static_cast<size_t>(pnm->width * pnm->height * pnm->channels);
+    auto* pixels = static_cast<stbi_uc*>(STBI_MALLOC(samples));
+    QUENCH_CHECK(pixels != nullptr, ErrorKind::kResource, "out of memory decoding image '{}'",
+                 path);
+    decode_pnm_samples(bytes, *pnm, pixels);
+    if (channels != pnm->channels) {
+      pixels = stbi__convert_format(pixels, pnm->channels, channels, info.width, info.height);
+      QUENCH_CHECK(pixels != nullptr, ErrorKind::kResource,
+                   "cannot convert image '{}' to {} channel(s): {}", path, channels,
+                   stbi_failure_reason());
+    }
+    image.pixels = {pixels, stbi_image_free};
+    image.width = info.width;
+    image.height = info.height;
+  } else {
+    int stored_channels = 0;
+    stbi_uc* pixels = stbi_load_from_memory(as_stbi(bytes), length_of(bytes, path), &image.width,
+                                            &image.height, &stored_channels, channels);
+    if (pixels == nullptr) {
+      fail(ErrorKind::kInvalidArgument, "cannot decode image '{}': {}", path,
+           stbi_failure_reason());
+    }
+    image.pixels = {pixels, stbi_image_free};
   }
-  image.pixels = {pixels, stbi_image_free};
   image.channels = channels;
   return image;
 }

@@ -71,6 +71,13 @@ TEST(ResourceLimits, NodeAndPixelLimits) {
   EXPECT_NO_THROW(check_image_pixels(10, 10, "image 'a.png'"));
   EXPECT_NE(resource_error([] { check_image_pixels(11, 10, "image 'a.png'"); }).find("11x10"),
             std::string::npos);
+  EXPECT_NO_THROW(check_image_pixels(0, 4294967295, "image 'a.png'"));
+  // fuzz_image: a PNG header of 2^32 - 1 by 2^32 - 1 pixels, whose product overflows an int64.
+  EXPECT_NE(resource_error([] {
+              check_image_pixels(4294967295, 4294967295, "image 'b.png'");
+            }).find("4294967295x4294967295"),
+            std::string::npos);
+  EXPECT_NE(resource_error([] { check_image_pixels(-1, 10, "image 'c.png'"); }), "");
 }
 
 TEST(ResourceLimits, DefaultTensorLimitFitsTheMemoryAvailable) {

@@ -41,14 +41,104 @@ TEST(DataImage, JpegHuffmanTableWithTooManyCodesIsRefused) {
   }
 }
 
-// fuzz_image's second finding: stb accepts a PGM whose height reads as 0, and decodes no pixels.
+// fuzz_image's fourth crash: the same overflow from a table that the end of the file cuts short
+// (stb reads zeros past the end; ten of the sixteen counts are in the file: 678 codes).
+TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
+  const std::string jpeg = bad_image("jpeg_dht_past_end.jpg");
+  const std::string message = invalid_argument([&] { decode_image(jpeg, 3, "cut.jpg"); });
+  EXPECT_NE(message.find("'cut.jpg' is a corrupt JPEG: the Huffman table at byte 83 declares 678 "
+                         "codes"),
+            std::string::npos)
+      << message;
+}
+
+// fuzz_image's sixth crash: the same overflow in a JPEG that starts with fill bytes (FF FF FF D8),
+// which stb skips and the check did not.
+TEST(DataImage, JpegWithFillBytesBeforeItsStartIsChecked) {
+  const std::string jpeg = bad_image("jpeg_fill_bytes_before_soi.jpg");
+  const std::string message = invalid_argument([&] { decode_image(jpeg, 1, "fill.jpg"); });
+  EXPECT_NE(message.find("'fill.jpg' is a corrupt JPEG: the Huffman table at byte"),
+            std::string::npos)
+      << message;
+}
+
+// fuzz_image's fifth crash: a PNG header of 2^32 - 1 by 2^32 - 1 pixels overflowed the pixel
+// limit's product (UBSan); now the limit's message.
+TEST(DataImage, HugePngHeaderIsAResourceError) {
+  const std::string png = bad_image("png_4g_by_4g.png");
+  try {
+    decode_image(png, 3, "huge.png");
+    ADD_FAILURE() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kResource) << e.what();
+    EXPECT_NE(std::string(e.what()).find("4294967295x4294967295"), std::string::npos) << e.what();
+  }
+}
+
+// fuzz_image's second finding: stb accepts a PGM whose height is not a number (it reads 0), and
+// decodes no pixels.
 TEST(DataImage, ImageWithoutPixelsIsRefused) {
   const std::string pgm(
       "P5\n3 \x0f\0\0\0"
       "2\n255\n\0\1\2\3\4\5",
       21);
   const std::string message = invalid_argument([&] { decode_image(pgm, 1, "empty.pgm"); });
-  EXPECT_NE(message.find("'empty.pgm' is 3x0 pixels: it has none"), std::string::npos) << message;
+  EXPECT_NE(message.find("'empty.pgm' is a corrupt PGM/PPM image: expected its height at byte 5"),
+            std::string::npos)
+      << message;
+  const std::string zero_height("P5\n3 0\n255\n", 12);
+  EXPECT_NE(invalid_argument([&] {
+              decode_image(zero_height, 1, "zero.pgm");
+            }).find("'zero.pgm' is 3x0 pixels: it has none"),
+            std::string::npos);
+}
+
+// fuzz_image's third crash: a 16-bit PGM with its pixels cut short, decoded to 3 channels; stb 2.27
+// reads past its buffer converting it (stbi__convert_16_to_8).
+TEST(DataImage, TruncatedPgmIsRefused) {
+  const std::string pgm = bad_image("pgm16_truncated.pgm");
+  for (int channels : {1, 3}) {
+    const std::string message = invalid_argument([&] { decode_image(pgm, channels, "cut.pgm"); });
+    EXPECT_NE(message.find("'cut.pgm' is a truncated PGM/PPM image: its header declares 3x2 "
+                           "pixels of 1 channel(s) at 2 byte(s) per sample, 12 bytes, the file "
+                           "has 6"),
+              std::string::npos)
+        << message;
+  }
+  const std::string long_number = "P6\n1234567890 1\n255\n";
+  EXPECT_NE(invalid_argument([&] {
+              decode_image(long_number, 3, "long.ppm");
+            }).find("its width at byte 3 has more than 9 digits"),
+            std::string::npos);
+  EXPECT_NE(invalid_argument([&] {
+              decode_image("P5 1 1 70000 \x01\x02", 1, "deep.pgm");
+            }).find("its maximum value is 70000, expected 1..65535"),
+            std::string::npos);
+}
+
+// Samples scale to 8 bits by the maximum value (16-bit ones read big-endian), to the stored
+// channel count and to another one (grey to RGB repeats the sample; RGB to grey is stb's integer
+// luma).
+TEST(DataImage, SixteenBitPnmConvertsChannels) {
+  const std::string grey("P5\n# a comment\n2 1\n65535\n\x12\x34\xAB\xCD", 29);
+  const DecodedImage one = decode_image(grey, 1, "grey.pgm");
+  ASSERT_EQ(one.width * one.height * one.channels, 2);
+  EXPECT_EQ(one.pixels.get()[0], 0x12);  // round(0x1234 · 255 / 65535) = 0x12
+  EXPECT_EQ(one.pixels.get()[1], 0xAB);  // round(0xABCD · 255 / 65535) = 0xAB
+  const DecodedImage three = decode_image(grey, 3, "grey.pgm");
+  ASSERT_EQ(three.channels, 3);
+  const unsigned char expected_rgb[] = {0x12, 0x12, 0x12, 0xAB, 0xAB, 0xAB};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(three.pixels.get()[i], expected_rgb[i]) << i;
+  // 16-bit RGB 256, 512, 1000 of 1000 → 65, 131, 255; to grey by stb's luma (77 r + 150 g + 29 b)
+  // >> 8.
+  const std::string rgb("P6 1 1 1000\n\x01\x00\x02\x00\x03\xE8", 18);
+  const DecodedImage luma = decode_image(rgb, 1, "rgb.ppm");
+  ASSERT_EQ(luma.channels, 1);
+  EXPECT_EQ(luma.pixels.get()[0], (77 * 65 + 150 * 131 + 29 * 255) >> 8);
+  // 8-bit samples of maximum 100 scale too: 50 → 128; a sample above the maximum saturates.
+  const DecodedImage scaled = decode_image(std::string("P5 2 1 100\n\x32\xC8", 13), 1, "s.pgm");
+  EXPECT_EQ(scaled.pixels.get()[0], 128);
+  EXPECT_EQ(scaled.pixels.get()[1], 255);
 }
 
 TEST(DataImage, JpegHuffmanCheckWalksSegmentsAndScans) {
