@@ -146,6 +146,8 @@ LoweringReport lower_qdq(Graph& graph) {
   // The exact-GELU pattern between a DQ and a Q becomes one Gelu node, and then one table.
   fuse_gelu(graph);
   topological_sort(graph);
+  // DQ -> MaxPool / Flatten / ... read without a Q after them: the DQ moves below the op.
+  sink_dequantize(graph);
   Context ctx(graph);
   std::vector<Unit> units;
   std::vector<bool> covered(graph.nodes.size(), false);
@@ -162,6 +164,14 @@ LoweringReport lower_qdq(Graph& graph) {
   }
   std::vector<bool> alive(units.size(), true);
   if (ctx.has_qfused_conv) fuse_residuals(ctx, units, alive);
+  // An add of mixed 8-bit types exists only merged into its convolution (the sum may have
+  // another type than the output); otherwise it stays in float.
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (alive[u] && !units[u].fused_only.empty()) {
+      alive[u] = false;
+      reasons[units[u].op_node] = units[u].fused_only;
+    }
+  }
 
   LoweringReport report;
   std::vector<Node> emitted;

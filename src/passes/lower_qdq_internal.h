@@ -59,6 +59,9 @@ struct Unit {
   QTensor output;             // the Q's parameters
   std::optional<Clamp> clamp;
   bool has_activation = false;  // a Relu/Clip was matched (even one the Q makes redundant)
+  // Non-empty: the unit is valid only merged into a convolution by residual fusion (a QLinearAdd
+  // of mixed types, which the fused sum allows); the reason it stays float otherwise.
+  std::string fused_only;
 };
 
 // A unit, or why the node stays in float.

@@ -299,7 +299,8 @@ Match match_gemm(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
-// Add, Mul: com.microsoft QLinearAdd / QLinearMul (one element type for A, B and C).
+// Add, Mul: com.microsoft QLinearAdd / QLinearMul (one element type for A, B and C; an Add of
+// mixed types only as a residual merged into its convolution).
 Match match_binary(Context& ctx, int n) {
   const Node& op = ctx.graph.nodes[n];
   std::string why;
@@ -310,13 +311,17 @@ Match match_binary(Context& ctx, int n) {
   auto tail = ctx.tail(op.outputs[0], true, why);
   if (!tail) return stays_float(why);
   const DType y = tail->output.params.type;
+  std::string mixed;
   if (a->params.type != y || b->params.type != y) {
-    return stays_float(fmt::format("operands {} and {} with output {}: QLinear{} needs one type",
-                                   dtype_name(a->params.type), dtype_name(b->params.type),
-                                   dtype_name(y), op.op_type));
+    mixed = fmt::format("operands {} and {} with output {}: QLinear{} needs one type",
+                        dtype_name(a->params.type), dtype_name(b->params.type), dtype_name(y),
+                        op.op_type);
+    // A residual add may still merge into the convolution before it (lower_qdq.cc).
+    if (op.op_type != "Add" || !ctx.has_qfused_conv) return stays_float(mixed);
   }
   Unit u = make_unit(op, n, *tail, "QLinear" + op.op_type, kMsDomain);
   u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
+  u.fused_only = std::move(mixed);
   return Match{std::move(u), ""};
 }
 

@@ -444,6 +444,64 @@ TEST(LowerQdq, MaxPoolWithOtherOutputParamsStaysFloat) {
   expect_lowered(b, {random_tensor({1, 2, 6, 6}, 30)}, {0.02f}, {"MaxPool"}, {});
 }
 
+TEST(LowerQdq, DequantizeSinksBelowMaxPoolAndFlattenReadWithoutAQ) {
+  // NNCF's form: DQ -> MaxPool read by a Conv and a Flatten without a QuantizeLinear after it.
+  // The DQ moves below MaxPool and Flatten (eq. (132)); the Conv sees a DQ and is lowered.
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.02f, 128);
+  const std::string pooled = b.op("MaxPool", {x}, {{"kernel_shape", std::vector<int64_t>{2, 2}}});
+  const std::string w = b.weight("w", random_tensor({3, 2, 3, 3}, 40), 0);
+  b.output(b.qdq(b.op("Conv", {pooled, w}), 0.05f, 120));
+  b.output(b.op("Flatten", {pooled}));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+  EXPECT_EQ(r.lowered.at("Conv -> QLinearConv"), 1);
+  const auto inputs = std::vector<Tensor>{random_tensor({1, 2, 6, 6}, 41)};
+  expect_lowered(b, inputs, {0.05f, 0.f}, {"QLinearConv", "MaxPool", "Flatten"}, {"Conv"});
+  // The pooled and flattened values are exact: max and movement commute with s(x - z).
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  EXPECT_TRUE(Session(b.model()).run(inputs)[1].equals(Session(b.model(), no_fuse).run(inputs)[1]));
+}
+
+TEST(LowerQdq, DequantizeStaysAboveAnOpThatIsQuantizedAgain) {
+  // DQ -> MaxPool -> Q with other parameters (ORT's form): the DQ is not moved, so the lowering's
+  // same-parameters rule decides (here: float, as before).
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.01f, 128);
+  b.output(b.qdq(b.op("MaxPool", {x}, {{"kernel_shape", std::vector<int64_t>{3, 3}}}), 0.02f, 128));
+  Model m = b.model();
+  topological_sort(m.graph);
+  EXPECT_EQ(sink_dequantize(m.graph), 0);
+}
+
+TEST(LowerQdq, ResidualAddOfMixedTypesFusesIntoTheConv) {
+  // NNCF quantizes a conv's output before a residual add as int8 and the add's other operand and
+  // output as uint8: no QLinearAdd takes that, but the fused sum may have its own type.
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 4, 5, 5}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({4, 4, 3, 3}, 42), 0);
+  const std::string c = b.qdq(b.op("Conv", {x, w}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}),
+                              0.04f, 0, DType::kInt8);
+  b.output(b.qdq(b.op("Relu", {b.op("Add", {x, c})}), 0.05f, 0));
+  expect_lowered(b, {random_tensor({2, 4, 5, 5}, 43)}, {0.05f}, {"QFusedConv"},
+                 {"Conv", "Add", "QLinearAdd"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("Conv+Add -> QFusedConv"), 1);
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+
+  // Without a convolution to merge into, the add of mixed types stays in float and says why.
+  QdqGraph plain;
+  const std::string in = plain.input("x", {1, 4});
+  const std::string a = plain.qdq(in, 0.02f, 0, DType::kInt8);
+  plain.output(plain.qdq(plain.op("Add", {a, plain.qdq(in, 0.03f, 128)}), 0.05f, 128));
+  const LoweringReport pr = report_of(plain.model(), plain.shapes());
+  ASSERT_EQ(pr.float_nodes.size(), 1u) << float_reasons(pr);
+  EXPECT_EQ(pr.float_nodes[0].reason,
+            "operands int8 and uint8 with output uint8: QLinearAdd needs one type");
+  expect_lowered(plain, {random_tensor({1, 4}, 44)}, {0.05f}, {"Add"}, {"QLinearAdd"});
+}
+
 TEST(LowerQdq, AveragePoolsBecomeQLinearPools) {
   QdqGraph b;
   const std::string x = b.qdq(b.input("x", {2, 3, 5, 5}), 0.01f, 128);
