@@ -42,7 +42,8 @@ bool computes_float(const Graph& g, const Node& node) {
 void fuse_residuals(Context& ctx, std::vector<Unit>& units, std::vector<bool>& alive) {
   std::map<int, size_t> conv_of_q;  // Q node -> its unit, for plain (no activation) convs
   for (size_t u = 0; u < units.size(); ++u) {
-    if (units[u].node.op_type == "QLinearConv" && !units[u].has_activation) {
+    if (units[u].node.op_type == "QLinearConv" && !units[u].has_activation &&
+        !units[u].output_scales_folded) {
       conv_of_q[units[u].output.node] = u;
     }
   }
