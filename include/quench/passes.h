@@ -60,6 +60,13 @@ int fold_constants(Graph& graph, const FoldOptions& options = {});
 // first.
 int see_through_constants(Graph& graph);
 
+// Moves a per-tensor DequantizeLinear below MaxPool and the ops that only move elements (Flatten,
+// Reshape, Transpose, Squeeze, Unsqueeze, Identity) when their result is not quantized again, so
+// that the op runs on the 8-bit data and its readers see a DequantizeLinear (eq. (132)). Expects
+// a topologically sorted graph; returns the number of DequantizeLinear nodes moved. lower_qdq()
+// runs it.
+int sink_dequantize(Graph& graph);
+
 // Removes nodes no graph output depends on, then unused initializers and value infos. Returns
 // the number of nodes removed.
 int eliminate_dead_nodes(Graph& graph);

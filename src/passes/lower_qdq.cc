@@ -42,7 +42,8 @@ bool computes_float(const Graph& g, const Node& node) {
 void fuse_residuals(Context& ctx, std::vector<Unit>& units, std::vector<bool>& alive) {
   std::map<int, size_t> conv_of_q;  // Q node -> its unit, for plain (no activation) convs
   for (size_t u = 0; u < units.size(); ++u) {
-    if (units[u].node.op_type == "QLinearConv" && !units[u].has_activation) {
+    if (units[u].node.op_type == "QLinearConv" && !units[u].has_activation &&
+        !units[u].output_scales_folded) {
       conv_of_q[units[u].output.node] = u;
     }
   }
@@ -146,6 +147,8 @@ LoweringReport lower_qdq(Graph& graph) {
   // The exact-GELU pattern between a DQ and a Q becomes one Gelu node, and then one table.
   fuse_gelu(graph);
   topological_sort(graph);
+  // DQ -> MaxPool / Flatten / ... read without a Q after them: the DQ moves below the op.
+  sink_dequantize(graph);
   Context ctx(graph);
   std::vector<Unit> units;
   std::vector<bool> covered(graph.nodes.size(), false);
@@ -162,6 +165,14 @@ LoweringReport lower_qdq(Graph& graph) {
   }
   std::vector<bool> alive(units.size(), true);
   if (ctx.has_qfused_conv) fuse_residuals(ctx, units, alive);
+  // An add of mixed 8-bit types exists only merged into its convolution (the sum may have
+  // another type than the output); otherwise it stays in float.
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (alive[u] && !units[u].fused_only.empty()) {
+      alive[u] = false;
+      reasons[units[u].op_node] = units[u].fused_only;
+    }
+  }
 
   LoweringReport report;
   std::vector<Node> emitted;

@@ -59,6 +59,12 @@ struct Unit {
   QTensor output;             // the Q's parameters
   std::optional<Clamp> clamp;
   bool has_activation = false;  // a Relu/Clip was matched (even one the Q makes redundant)
+  // Non-empty: the unit is valid only merged into a convolution by residual fusion (a QLinearAdd
+  // of mixed types, which the fused sum allows); the reason it stays float otherwise.
+  std::string fused_only;
+  // The output's per-channel scales are folded into the weight scales (eq. (133)): the unit must
+  // not take another output's parameters (residual fusion).
+  bool output_scales_folded = false;
 };
 
 // A unit, or why the node stays in float.
@@ -81,10 +87,12 @@ class Context {
   // parameters), or nullopt with `why` set.
   std::optional<QTensor> dequantized(const std::string& value, std::string& why) const;
   // The same for a QuantizeLinear node's output.
-  std::optional<QTensor> quantized_output(int q_node, std::string& why) const;
+  std::optional<QTensor> quantized_output(int q_node, std::string& why,
+                                          bool per_channel = false) const;
   // The chain from `value` (a float op's output) to its QuantizeLinear; `allow_clamp` admits a
-  // Relu/Clip in between.
-  std::optional<Tail> tail(const std::string& value, bool allow_clamp, std::string& why) const;
+  // Relu/Clip in between, `per_channel_output` a QuantizeLinear per index along axis 1.
+  std::optional<Tail> tail(const std::string& value, bool allow_clamp, std::string& why,
+                           bool per_channel_output = false) const;
 
   // The node of `value`'s producer, or nullptr.
   const Node* producer(const std::string& value) const;

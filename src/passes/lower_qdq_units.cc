@@ -174,25 +174,86 @@ std::string int_bias(Context& ctx, const std::string& value, const std::vector<d
   return ctx.add_initializer(value + "_requantized", Tensor::from_vector({channels}, requantized));
 }
 
+// One zero point for every channel of a per-axis quantization ("" if they differ).
+bool one_zero_point(const QuantParams& p) {
+  for (int64_t c = 1; c < p.size(); ++c) {
+    if (p.zero_point(c) != p.zero_point(0)) return false;
+  }
+  return true;
+}
+
+// The Conv's input: per tensor, or -- for a depthwise convolution, where input channel c feeds
+// only output channels c·m ... c·m + m - 1 -- per channel along axis 1 with one zero point.
+std::optional<QTensor> conv_input(const Context& ctx, const Node& conv, int64_t groups,
+                                  int64_t weight_in_channels, std::string& why) {
+  auto x = ctx.dequantized(conv.input(0), why);
+  if (!x) return std::nullopt;
+  if (!is_quant_type(x->params.type)) {
+    why = fmt::format("input '{}' is quantized to {}", conv.input(0), dtype_name(x->params.type));
+    return std::nullopt;
+  }
+  if (x->per_tensor()) return x;
+  const bool depthwise =
+      weight_in_channels == 1 && x->params.axis == 1 && groups == x->params.size();
+  if (!depthwise || !one_zero_point(x->params)) {
+    why = fmt::format("input '{}' is quantized per axis{}", conv.input(0),
+                      depthwise ? " with different zero points" : " (not into a depthwise conv)");
+    return std::nullopt;
+  }
+  return x;
+}
+
 Match match_conv(Context& ctx, int n) {
   const Node& conv = ctx.graph.nodes[n];
   std::string why;
-  auto x = activation_input(ctx, conv, 0, why);
-  if (!x) return stays_float(why);
   auto w = weight_input(ctx, conv, 1, 0, why);
   if (!w) return stays_float(why);
   const Tensor& w_q = *ctx.graph.initializer(w->value);
+  if (w_q.rank() < 3) return stays_float(fmt::format("weight of rank {}", w_q.rank()));
+  const int64_t groups = conv.attr_int("group", 1);
+  auto x = conv_input(ctx, conv, groups, w_q.dim(1), why);
+  if (!x) return stays_float(why);
+  // Eq. (133): the accumulator's real scale per output channel o, s_x[o / m]·s_w[o], with m the
+  // output channels per group (per-channel s_x only for depthwise convolutions).
+  const int64_t out_channels = w_q.dim(0);
+  const int64_t per_group = std::max<int64_t>(1, out_channels / std::max<int64_t>(groups, 1));
+  std::vector<double> accumulator(static_cast<size_t>(out_channels));
+  for (int64_t o = 0; o < out_channels; ++o) {
+    accumulator[o] = static_cast<double>(x->params.scale(x->per_tensor() ? 0 : o / per_group)) *
+                     w->params.scale(o);
+  }
   std::string bias;
   if (conv.has_input(2)) {
-    std::vector<double> accumulator(static_cast<size_t>(w_q.dim(0)));
-    for (size_t c = 0; c < accumulator.size(); ++c) {
-      accumulator[c] = static_cast<double>(x->params.scale(0)) * w->params.scale(c);
-    }
     bias = int_bias(ctx, conv.input(2), accumulator, why);
     if (bias.empty()) return stays_float(why);
   }
-  auto tail = ctx.tail(conv.outputs[0], true, why);
+  auto tail = ctx.tail(conv.outputs[0], true, why, /*per_channel_output=*/true);
   if (!tail) return stays_float(why);
+  const QuantParams& y = tail->output.params;
+  const bool per_channel_y = !tail->output.per_tensor();
+  if (per_channel_y) {
+    if (y.size() != out_channels || !one_zero_point(y)) {
+      return stays_float(
+          fmt::format("output quantized per channel with {}",
+                      y.size() != out_channels ? "another extent" : "different zero points"));
+    }
+    // A clamp must be one the output's quantization already applies in every channel.
+    if (tail->clamp) {
+      const auto [q_min, q_max] = visit_quant_type(y.type, [](auto q) {
+        using Q = typename decltype(q)::type;
+        return std::pair<int32_t, int32_t>(kQuantMin<Q>, kQuantMax<Q>);
+      });
+      for (int64_t o = 0; o < out_channels; ++o) {
+        if (tail->clamp->lo > dequantize(q_min, y.scale(o), y.zero_point(o)) ||
+            tail->clamp->hi < dequantize(q_max, y.scale(o), y.zero_point(o))) {
+          return stays_float(fmt::format(
+              "output quantized per channel after a clamp its range does not apply (channel {})",
+              o));
+        }
+      }
+      tail->clamp.reset();
+    }
+  }
   Unit u = make_unit(conv, n, *tail, "QLinearConv", "");
   u.node.attributes = conv.attributes;
   u.node.inputs = {x->value,
@@ -203,6 +264,46 @@ Match match_conv(Context& ctx, int n) {
                    ctx.zero_point_of(*w),
                    tail->output.scale,
                    ctx.zero_point_of(tail->output)};
+  if (!x->per_tensor() || per_channel_y) {
+    // Eq. (133): x's and y's per-channel scales move into the weight's, x and y get scale 1 and
+    // their one zero point; the integer sums and the bias are unchanged.
+    std::vector<float> w_scales(static_cast<size_t>(out_channels));
+    for (int64_t o = 0; o < out_channels; ++o) {
+      const double x_scale = x->per_tensor() ? x->params.scale(0) : 1.0;
+      w_scales[o] =
+          static_cast<float>(accumulator[o] / x_scale / (per_channel_y ? y.scale(o) : 1.0));
+    }
+    auto one_scale = [&](const std::string& base) {
+      return ctx.add_initializer(base + "_unit_scale", Tensor::scalar(1.f));
+    };
+    auto one_zero = [&](const QTensor& t) {
+      return ctx.add_initializer(t.value + "_zero_point",
+                                 visit_quant_type(t.params.type, [&](auto q) {
+                                   using Q = typename decltype(q)::type;
+                                   return Tensor::scalar(static_cast<Q>(t.params.zero_point(0)));
+                                 }));
+    };
+    if (!x->per_tensor()) {
+      u.node.inputs[0 + 1] = one_scale(x->value);
+      u.node.inputs[2] = one_zero(*x);
+    }
+    u.node.inputs[4] = ctx.add_initializer(w->value + "_folded_scale",
+                                           Tensor::from_vector({out_channels}, w_scales));
+    u.node.inputs[5] = ctx.add_initializer(
+        w->value + "_folded_zero_point", visit_quant_type(w->params.type, [&](auto q) {
+          using Q = typename decltype(q)::type;
+          std::vector<Q> zeros(static_cast<size_t>(out_channels));
+          for (int64_t o = 0; o < out_channels; ++o) {
+            zeros[o] = static_cast<Q>(w->params.zero_point(o));
+          }
+          return Tensor::from_vector({out_channels}, zeros);
+        }));
+    if (per_channel_y) {
+      u.node.inputs[6] = one_scale(tail->output.value);
+      u.node.inputs[7] = one_zero(tail->output);
+      u.output_scales_folded = true;
+    }
+  }
   if (!bias.empty()) u.node.inputs.push_back(bias);
   return Match{std::move(u), ""};
 }
@@ -299,7 +400,8 @@ Match match_gemm(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
-// Add, Mul: com.microsoft QLinearAdd / QLinearMul (one element type for A, B and C).
+// Add, Mul: com.microsoft QLinearAdd / QLinearMul (one element type for A, B and C; an Add of
+// mixed types only as a residual merged into its convolution).
 Match match_binary(Context& ctx, int n) {
   const Node& op = ctx.graph.nodes[n];
   std::string why;
@@ -310,13 +412,17 @@ Match match_binary(Context& ctx, int n) {
   auto tail = ctx.tail(op.outputs[0], true, why);
   if (!tail) return stays_float(why);
   const DType y = tail->output.params.type;
+  std::string mixed;
   if (a->params.type != y || b->params.type != y) {
-    return stays_float(fmt::format("operands {} and {} with output {}: QLinear{} needs one type",
-                                   dtype_name(a->params.type), dtype_name(b->params.type),
-                                   dtype_name(y), op.op_type));
+    mixed = fmt::format("operands {} and {} with output {}: QLinear{} needs one type",
+                        dtype_name(a->params.type), dtype_name(b->params.type), dtype_name(y),
+                        op.op_type);
+    // A residual add may still merge into the convolution before it (lower_qdq.cc).
+    if (op.op_type != "Add" || !ctx.has_qfused_conv) return stays_float(mixed);
   }
   Unit u = make_unit(op, n, *tail, "QLinear" + op.op_type, kMsDomain);
   u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
+  u.fused_only = std::move(mixed);
   return Match{std::move(u), ""};
 }
 
@@ -521,7 +627,7 @@ std::optional<QTensor> Context::dequantized(const std::string& value, std::strin
   return read_qdq(*this, p, dq.input(0), type_of(graph, dq.input(0)), why);
 }
 
-std::optional<QTensor> Context::quantized_output(int q, std::string& why) const {
+std::optional<QTensor> Context::quantized_output(int q, std::string& why, bool per_channel) const {
   const Node& node = graph.nodes[q];
   if (type_of(graph, node.input(0)) != DType::kFloat32) {
     why = fmt::format("QuantizeLinear '{}' quantizes a non-float value", node.name);
@@ -530,15 +636,16 @@ std::optional<QTensor> Context::quantized_output(int q, std::string& why) const 
   const DType type = node.has_input(2) ? type_of(graph, node.input(2)) : DType::kUInt8;
   auto t = read_qdq(*this, q, node.outputs[0], type, why);
   if (!t) return std::nullopt;
-  if (!is_quant_type(t->params.type) || !t->per_tensor()) {
+  const bool channels = per_channel && t->params.axis == 1;
+  if (!is_quant_type(t->params.type) || !(t->per_tensor() || channels)) {
     why = fmt::format("QuantizeLinear '{}' is not per-tensor 8-bit", node.name);
     return std::nullopt;
   }
   return t;
 }
 
-std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp,
-                                  std::string& why) const {
+std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, std::string& why,
+                                  bool per_channel_output) const {
   auto single_reader = [&](const std::string& v) -> int {
     if (index.is_graph_output(v)) {
       why = fmt::format("its float result '{}' is a graph output", v);
@@ -571,7 +678,7 @@ std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp,
     why = fmt::format("its result is read by {} '{}', not quantized", q.op_type, q.name);
     return std::nullopt;
   }
-  auto output = quantized_output(next, why);
+  auto output = quantized_output(next, why, per_channel_output);
   if (!output) return std::nullopt;
   t.output = std::move(*output);
   return t;

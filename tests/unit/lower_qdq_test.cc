@@ -67,6 +67,25 @@ class QdqGraph {
     return dequantize(quantize(value, scale, zero_point, type));
   }
 
+  // `value` -> QuantizeLinear -> DequantizeLinear per channel (axis 1), u8 with one zero point.
+  std::string qdq_per_channel(const std::string& value, const std::vector<float>& scales,
+                              uint8_t zero_point) {
+    const std::string q = value + "_qc" + std::to_string(count_++);
+    const int64_t n = static_cast<int64_t>(scales.size());
+    g().initializers[q + "_scale"] = Tensor::from_vector({n}, scales);
+    g().initializers[q + "_zero"] =
+        Tensor::from_vector({n}, std::vector<uint8_t>(scales.size(), zero_point));
+    const std::vector<std::string> params = {q + "_scale", q + "_zero"};
+    g().nodes.push_back(
+        make_node("QuantizeLinear", {value, params[0], params[1]}, {q}, {{"axis", int64_t{1}}}));
+    g().nodes.back().name = q;
+    const std::string out = q + "_dq";
+    g().nodes.push_back(
+        make_node("DequantizeLinear", {q, params[0], params[1]}, {out}, {{"axis", int64_t{1}}}));
+    g().nodes.back().name = out;
+    return out;
+  }
+
   // A constant s8 weight behind a DequantizeLinear: per index along `axis` (eq. (25)), or per
   // tensor with axis -1.
   std::string weight(const std::string& name, const Tensor& w, int64_t axis) {
@@ -442,6 +461,116 @@ TEST(LowerQdq, MaxPoolWithOtherOutputParamsStaysFloat) {
   EXPECT_EQ(r.float_nodes[0].reason, "Q params differ from input's");
   EXPECT_EQ(r.units, 0);
   expect_lowered(b, {random_tensor({1, 2, 6, 6}, 30)}, {0.02f}, {"MaxPool"}, {});
+}
+
+TEST(LowerQdq, DequantizeSinksBelowMaxPoolAndFlattenReadWithoutAQ) {
+  // NNCF's form: DQ -> MaxPool read by a Conv and a Flatten without a QuantizeLinear after it.
+  // The DQ moves below MaxPool and Flatten (eq. (132)); the Conv sees a DQ and is lowered.
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.02f, 128);
+  const std::string pooled = b.op("MaxPool", {x}, {{"kernel_shape", std::vector<int64_t>{2, 2}}});
+  const std::string w = b.weight("w", random_tensor({3, 2, 3, 3}, 40), 0);
+  b.output(b.qdq(b.op("Conv", {pooled, w}), 0.05f, 120));
+  b.output(b.op("Flatten", {pooled}));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+  EXPECT_EQ(r.lowered.at("Conv -> QLinearConv"), 1);
+  const auto inputs = std::vector<Tensor>{random_tensor({1, 2, 6, 6}, 41)};
+  expect_lowered(b, inputs, {0.05f, 0.f}, {"QLinearConv", "MaxPool", "Flatten"}, {"Conv"});
+  // The pooled and flattened values are exact: max and movement commute with s(x - z).
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  EXPECT_TRUE(Session(b.model()).run(inputs)[1].equals(Session(b.model(), no_fuse).run(inputs)[1]));
+}
+
+TEST(LowerQdq, DequantizeStaysAboveAnOpThatIsQuantizedAgain) {
+  // DQ -> MaxPool -> Q with other parameters (ORT's form): the DQ is not moved, so the lowering's
+  // same-parameters rule decides (here: float, as before).
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {1, 2, 6, 6}), 0.01f, 128);
+  b.output(b.qdq(b.op("MaxPool", {x}, {{"kernel_shape", std::vector<int64_t>{3, 3}}}), 0.02f, 128));
+  Model m = b.model();
+  topological_sort(m.graph);
+  EXPECT_EQ(sink_dequantize(m.graph), 0);
+}
+
+TEST(LowerQdq, ResidualAddOfMixedTypesFusesIntoTheConv) {
+  // NNCF quantizes a conv's output before a residual add as int8 and the add's other operand and
+  // output as uint8: no QLinearAdd takes that, but the fused sum may have its own type.
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 4, 5, 5}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({4, 4, 3, 3}, 42), 0);
+  const std::string c = b.qdq(b.op("Conv", {x, w}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}),
+                              0.04f, 0, DType::kInt8);
+  b.output(b.qdq(b.op("Relu", {b.op("Add", {x, c})}), 0.05f, 0));
+  expect_lowered(b, {random_tensor({2, 4, 5, 5}, 43)}, {0.05f}, {"QFusedConv"},
+                 {"Conv", "Add", "QLinearAdd"});
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  EXPECT_EQ(r.lowered.at("Conv+Add -> QFusedConv"), 1);
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+
+  // Without a convolution to merge into, the add of mixed types stays in float and says why.
+  QdqGraph plain;
+  const std::string in = plain.input("x", {1, 4});
+  const std::string a = plain.qdq(in, 0.02f, 0, DType::kInt8);
+  plain.output(plain.qdq(plain.op("Add", {a, plain.qdq(in, 0.03f, 128)}), 0.05f, 128));
+  const LoweringReport pr = report_of(plain.model(), plain.shapes());
+  ASSERT_EQ(pr.float_nodes.size(), 1u) << float_reasons(pr);
+  EXPECT_EQ(pr.float_nodes[0].reason,
+            "operands int8 and uint8 with output uint8: QLinearAdd needs one type");
+  expect_lowered(plain, {random_tensor({1, 4}, 44)}, {0.05f}, {"Add"}, {"QLinearAdd"});
+}
+
+TEST(LowerQdq, PerChannelActivationsOfADepthwiseConvFoldIntoWeightScales) {
+  // NNCF's depthwise blocks: Conv -> Clip(0, 6) -> Q per channel (u8, zero point 0) -> DQ ->
+  // depthwise Conv (two outputs per channel here). Eq. (133): the per-channel scales move into the
+  // weight scales of both convolutions; the clamp is one every channel's range already applies.
+  auto build = [](float range) {
+    QdqGraph b;
+    const std::string x = b.qdq(b.input("x", {1, 4, 6, 6}), 0.02f, 128);
+    const std::string w1 = b.weight("w1", random_tensor({6, 4, 1, 1}, 45), 0);
+    const std::string clip = b.op(
+        "Clip", {b.op("Conv", {x, w1, b.constant("b1", random_tensor({6}, 46))}),
+                 b.constant("lo", Tensor::scalar(0.f)), b.constant("hi", Tensor::scalar(6.f))});
+    std::vector<float> scales;
+    for (float f : {0.5f, 0.8f, 1.0f, 0.3f, 0.6f, 0.9f}) scales.push_back(range * f / 255.f);
+    const std::string act = b.qdq_per_channel(clip, scales, 0);
+    const std::string w2 = b.weight("w2", random_tensor({12, 1, 3, 3}, 47), 0);
+    const std::string dw =
+        b.op("Conv", {act, w2, b.constant("b2", random_tensor({12}, 48))},
+             {{"group", int64_t{6}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+    b.output(b.qdq(dw, 0.05f, 128));
+    return b;
+  };
+  const QdqGraph folded = build(6.f);
+  const LoweringReport r = report_of(folded.model(), folded.shapes());
+  EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+  EXPECT_EQ(r.lowered.at("Conv -> QLinearConv"), 2);
+  expect_lowered(folded, {random_tensor({1, 4, 6, 6}, 49)}, {0.05f}, {"QLinearConv"},
+                 {"Conv", "Clip"});
+
+  // Channel ranges up to 12: Clip(0, 6) clamps inside them, which the folded scales cannot
+  // express; the first conv stays float and says so, the depthwise one is still lowered.
+  const QdqGraph clamped = build(12.f);
+  const LoweringReport cr = report_of(clamped.model(), clamped.shapes());
+  ASSERT_FALSE(cr.float_nodes.empty());
+  EXPECT_NE(cr.float_nodes[0].reason.find("after a clamp its range does not apply"),
+            std::string::npos)
+      << float_reasons(cr);
+  EXPECT_EQ(cr.lowered.at("Conv -> QLinearConv"), 1);
+  expect_lowered(clamped, {random_tensor({1, 4, 6, 6}, 50)}, {0.05f}, {"QLinearConv", "FusedConv"},
+                 {});
+}
+
+TEST(LowerQdq, PerChannelActivationsOfAnOrdinaryConvStayFloat) {
+  QdqGraph b;
+  const std::string x = b.qdq_per_channel(b.input("x", {1, 2, 5, 5}), {0.01f, 0.02f}, 128);
+  b.output(b.qdq(b.op("Conv", {x, b.weight("w", random_tensor({3, 2, 3, 3}, 51), 0)}), 0.05f, 128));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_EQ(r.float_nodes.size(), 1u);
+  EXPECT_NE(r.float_nodes[0].reason.find("quantized per axis (not into a depthwise conv)"),
+            std::string::npos)
+      << r.float_nodes[0].reason;
 }
 
 TEST(LowerQdq, AveragePoolsBecomeQLinearPools) {
