@@ -1,10 +1,12 @@
 // Image decoding of corrupt files: refused with a message before stb_image can misbehave.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/file_util.h"
 #include "data/jpeg_segments.h"
+#include "data/png_chunks.h"
 #include "data/stb.h"
 #include "quench/error.h"
 
@@ -60,6 +62,31 @@ TEST(DataImage, JpegWithFillBytesBeforeItsStartIsChecked) {
   EXPECT_NE(message.find("'fill.jpg' is a corrupt JPEG: the Huffman table at byte"),
             std::string::npos)
       << message;
+}
+
+// fuzz_image's seventh finding: an empty IDAT chunk before the image data, on which stb 2.27 calls
+// memcpy with a null buffer (size 0; UBSan). Empty IDAT chunks are dropped before stb: the fuzzed
+// file is still refused (its next chunk is garbage), and a valid PNG with empty IDAT chunks
+// inserted decodes to the same pixels.
+TEST(DataImage, EmptyIdatChunksAreDropped) {
+  EXPECT_NE(invalid_argument([&] {
+              decode_image(bad_image("png_empty_first_idat.png"), 1, "empty_idat.png");
+            }).find("cannot decode image 'empty_idat.png'"),
+            std::string::npos);
+  const std::string png =
+      read_file(std::string(QUENCH_SOURCE_DIR) + "/tests/fuzz/corpus/image/c3.png", "image");
+  const size_t idat = png.find("IDAT") - 4;
+  ASSERT_LT(idat, png.size());
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12);
+  const std::string padded = png.substr(0, idat) + empty_idat + png.substr(idat);
+  EXPECT_FALSE(png_without_empty_idat(png).has_value());
+  ASSERT_EQ(png_without_empty_idat(padded).value_or(""), png);
+  const DecodedImage a = decode_image(png, 3, "c3.png");
+  const DecodedImage b = decode_image(padded, 3, "padded.png");
+  ASSERT_EQ(a.width, b.width);
+  ASSERT_EQ(a.height, b.height);
+  const size_t n = static_cast<size_t>(a.width) * a.height * 3;
+  EXPECT_TRUE(std::equal(a.pixels.get(), a.pixels.get() + n, b.pixels.get()));
 }
 
 // fuzz_image's fifth crash: a PNG header of 2^32 - 1 by 2^32 - 1 pixels overflowed the pixel
