@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "core/check.h"
+
 namespace quench {
 namespace {
 
@@ -16,16 +18,25 @@ uint32_t be32(std::string_view bytes, size_t at) {
 
 }  // namespace
 
-std::optional<std::string> png_without_empty_idat(std::string_view bytes) {
+std::optional<std::string> png_without_empty_idat(std::string_view bytes, const std::string& path) {
   if (bytes.substr(0, kSignature.size()) != kSignature) return std::nullopt;
   std::string kept(bytes.substr(0, kSignature.size()));
   bool dropped = false;
   size_t pos = kSignature.size();
   while (pos + kChunkOverhead <= bytes.size()) {
     const uint32_t length = be32(bytes, pos);
-    if (length > bytes.size() - pos - kChunkOverhead) break;  // stb reports the short chunk
+    const bool idat = bytes.substr(pos + 4, 4) == "IDAT";
+    const size_t left = bytes.size() - pos - kChunkOverhead;
+    if (length > left) {
+      QUENCH_CHECK(
+          !idat, ErrorKind::kInvalidArgument,
+          "'{}' is a corrupt PNG: the IDAT chunk at byte {} declares {} bytes of data, the "
+          "file has {} after its header",
+          path, pos, length, left);
+      break;  // stb reports the short chunk
+    }
     const size_t size = kChunkOverhead + length;
-    if (length == 0 && bytes.substr(pos + 4, 4) == "IDAT") {
+    if (length == 0 && idat) {
       dropped = true;
     } else {
       kept.append(bytes.substr(pos, size));

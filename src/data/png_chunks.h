@@ -1,7 +1,8 @@
-// A PNG rewrite made before stb_image 2.27 (Debian's libstb) decodes the file: stb passes a null
-// buffer to memcpy (size 0) for an empty IDAT chunk that comes before any data, undefined behavior
-// that UBSan reports (found by tests/fuzz/fuzz_image). Empty IDAT chunks are legal and carry
-// nothing, so they are dropped.
+// Checks and a rewrite of a PNG's chunks before stb_image 2.27 (Debian's libstb) decodes the file
+// (both found by tests/fuzz/fuzz_image): stb grows its image-data buffer to an IDAT chunk's
+// declared length before reading it (a 100-byte file can make it allocate 2 GiB), and it passes a
+// null buffer to memcpy (size 0) for an empty IDAT chunk before any data, undefined behavior.
+// Empty IDAT chunks are legal and carry nothing, so they are dropped.
 #pragma once
 
 #include <optional>
@@ -11,7 +12,8 @@
 namespace quench {
 
 // `bytes` without its empty IDAT chunks, or std::nullopt when it is not a PNG or has none (the
-// caller decodes `bytes` itself). Chunks after a malformed length are kept as they are.
-std::optional<std::string> png_without_empty_idat(std::string_view bytes);
+// caller decodes `bytes` itself). kInvalidArgument naming `path` for an IDAT chunk longer than the
+// rest of the file; other chunks of a malformed length, and what follows them, are left to stb.
+std::optional<std::string> png_without_empty_idat(std::string_view bytes, const std::string& path);
 
 }  // namespace quench

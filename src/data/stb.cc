@@ -109,7 +109,7 @@ DecodedImage decode_image(std::string_view bytes, int channels, const std::strin
     image.width = info.width;
     image.height = info.height;
   } else {
-    const std::optional<std::string> rewritten = png_without_empty_idat(bytes);
+    const std::optional<std::string> rewritten = png_without_empty_idat(bytes, path);
     const std::string_view file = rewritten ? std::string_view(*rewritten) : bytes;
     int stored_channels = 0;
     stbi_uc* pixels = stbi_load_from_memory(as_stbi(file), length_of(file, path), &image.width,
