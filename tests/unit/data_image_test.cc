@@ -54,6 +54,15 @@ TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
       << message;
 }
 
+// fuzz_image's ninth finding: the last table of a DHT segment starts 4 bytes before the segment's
+// declared end; stb reads its 16 counts from the bytes after the segment (498 codes).
+TEST(DataImage, JpegHuffmanTableRunningPastItsSegmentIsRefused) {
+  const std::string message = invalid_argument(
+      [&] { decode_image(bad_image("jpeg_dht_table_past_segment.jpg"), 3, "past.jpg"); });
+  EXPECT_NE(message.find("the Huffman table at byte 589 declares 498 codes"), std::string::npos)
+      << message;
+}
+
 // fuzz_image's sixth crash: the same overflow in a JPEG that starts with fill bytes (FF FF FF D8),
 // which stb skips and the check did not.
 TEST(DataImage, JpegWithFillBytesBeforeItsStartIsChecked) {
