@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS (default 60), from its committed seeds, and prints the
 # executions and crashes of each. SECONDS=0 replays the committed seeds and regressions once and
-# stops (deterministic: the test suite's mode). Usage: scripts/fuzz.sh [SECONDS] [TARGET...] (targets: onnx_model
+# stops; with FUZZ_RUNS=N each target instead makes N executions from seed FUZZ_SEED (default 1):
+# both are deterministic, the test suite's modes. Usage: scripts/fuzz.sh [SECONDS] [TARGET...] (targets: onnx_model
 # npy idx image recipe calib_table; default all). Needs the clang build of scripts/sanitize.sh
 # address (build-fuzz/). Seeds: tests/fuzz/corpus/<target>/ and the inputs of crashes found and
 # fixed, tests/fuzz/regressions/<target>/. New inputs go to build-fuzz/fuzz-work/<target>/ (the
@@ -37,6 +38,12 @@ for t in "${targets[@]}"; do
     length=(-runs=0)
   else
     length=(-max_total_time="$seconds")
+  fi
+  # A fixed number of executions from a fixed seed: the same inputs on every machine.
+  if [ -n "${FUZZ_RUNS:-}" ] && [ "$seconds" != 0 ]; then
+    corpus="$work/runs"  # empty: the run starts from the committed inputs only
+    rm -rf "$corpus" && mkdir -p "$corpus"
+    length=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
   fi
   "$build/tests/fuzz/fuzz_$t" "$corpus" "${seeds[@]}" "${length[@]}" \
     -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/" -print_final_stats=1 >"$log" 2>&1

@@ -5,7 +5,8 @@
 #                                2; UNIT=0 skips them), conformance tests (CONFORMANCE=1), CLI
 #                                end-to-end tests, then each fuzz target on its committed
 #                                seeds and regressions, and for FUZZ_SECONDS (default 20; 0:
-#                                the committed inputs only)
+#                                the committed inputs only) or FUZZ_RUNS executions from a
+#                                fixed seed
 #   scripts/sanitize.sh thread   ThreadSanitizer build (build-tsan/): the concurrency tests
 # Prints the wall time of each step.
 set -euo pipefail
@@ -65,7 +66,9 @@ case "$kind" in
     # ASan reserves terabytes of address space: the limits test runs without `ulimit -v`.
     step "limits e2e tests" python3 tests/e2e/test_limits.py --build "$build" --no-rlimit
     step "fuzz targets, committed inputs" ./scripts/fuzz.sh 0
-    if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+      step "fuzz targets, $FUZZ_RUNS executions each" ./scripts/fuzz.sh 1
+    elif [ "${FUZZ_SECONDS:-20}" != 0 ]; then
       step "fuzz targets, ${FUZZ_SECONDS:-20} s each" ./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
     fi
     ;;

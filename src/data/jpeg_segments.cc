@@ -47,10 +47,11 @@ void check_jpeg_huffman_tables(std::string_view bytes, const std::string& path) 
     if (marker == kEndOfImage || pos + 4 > bytes.size()) return;
     const size_t end = std::min(bytes.size(), pos + 2 + (size_t{at(pos + 2)} << 8 | at(pos + 3)));
     if (marker == kDefineHuffmanTable) {
-      // A table cut short by the end of the file counts too: stb reads zeros past the end.
+      // stb reads a table's 16 counts even where they run past the segment's declared length (into
+      // the next segment) or past the end of the file (zeros).
       for (size_t table = pos + 4; table < end;) {
         int codes = 0;
-        for (size_t length = 1; length <= 16 && table + length < end; ++length) {
+        for (size_t length = 1; length <= 16 && table + length < bytes.size(); ++length) {
           codes += at(table + length);
         }
         QUENCH_CHECK(codes <= kMaxCodes, ErrorKind::kInvalidArgument,

@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "core/resource_check.h"
 #include "data/jpeg_segments.h"
+#include "data/png_chunks.h"
 #include "data/pnm.h"
 #include "quench/error.h"
 
@@ -108,8 +109,10 @@ DecodedImage decode_image(std::string_view bytes, int channels, const std::strin
     image.width = info.width;
     image.height = info.height;
   } else {
+    const std::optional<std::string> rewritten = png_without_empty_idat(bytes, path);
+    const std::string_view file = rewritten ? std::string_view(*rewritten) : bytes;
     int stored_channels = 0;
-    stbi_uc* pixels = stbi_load_from_memory(as_stbi(bytes), length_of(bytes, path), &image.width,
+    stbi_uc* pixels = stbi_load_from_memory(as_stbi(file), length_of(file, path), &image.width,
                                             &image.height, &stored_channels, channels);
     if (pixels == nullptr) {
       fail(ErrorKind::kInvalidArgument, "cannot decode image '{}': {}", path,

@@ -1,10 +1,12 @@
 // Image decoding of corrupt files: refused with a message before stb_image can misbehave.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/file_util.h"
 #include "data/jpeg_segments.h"
+#include "data/png_chunks.h"
 #include "data/stb.h"
 #include "quench/error.h"
 
@@ -52,12 +54,56 @@ TEST(DataImage, JpegHuffmanTableCutShortIsRefused) {
       << message;
 }
 
+// fuzz_image's ninth finding: the last table of a DHT segment starts 4 bytes before the segment's
+// declared end; stb reads its 16 counts from the bytes after the segment (498 codes).
+TEST(DataImage, JpegHuffmanTableRunningPastItsSegmentIsRefused) {
+  const std::string message = invalid_argument(
+      [&] { decode_image(bad_image("jpeg_dht_table_past_segment.jpg"), 3, "past.jpg"); });
+  EXPECT_NE(message.find("the Huffman table at byte 589 declares 498 codes"), std::string::npos)
+      << message;
+}
+
 // fuzz_image's sixth crash: the same overflow in a JPEG that starts with fill bytes (FF FF FF D8),
 // which stb skips and the check did not.
 TEST(DataImage, JpegWithFillBytesBeforeItsStartIsChecked) {
   const std::string jpeg = bad_image("jpeg_fill_bytes_before_soi.jpg");
   const std::string message = invalid_argument([&] { decode_image(jpeg, 1, "fill.jpg"); });
   EXPECT_NE(message.find("'fill.jpg' is a corrupt JPEG: the Huffman table at byte"),
+            std::string::npos)
+      << message;
+}
+
+// fuzz_image's seventh finding: an empty IDAT chunk before the image data, on which stb 2.27 calls
+// memcpy with a null buffer (size 0; UBSan). Empty IDAT chunks are dropped before stb: the fuzzed
+// file is still refused (its next chunk is garbage), and a valid PNG with empty IDAT chunks
+// inserted decodes to the same pixels.
+TEST(DataImage, EmptyIdatChunksAreDropped) {
+  EXPECT_NE(invalid_argument([&] {
+              decode_image(bad_image("png_empty_first_idat.png"), 1, "empty_idat.png");
+            }).find("cannot decode image 'empty_idat.png'"),
+            std::string::npos);
+  const std::string png =
+      read_file(std::string(QUENCH_SOURCE_DIR) + "/tests/fuzz/corpus/image/c3.png", "image");
+  const size_t idat = png.find("IDAT") - 4;
+  ASSERT_LT(idat, png.size());
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12);
+  const std::string padded = png.substr(0, idat) + empty_idat + png.substr(idat);
+  EXPECT_FALSE(png_without_empty_idat(png, "c3.png").has_value());
+  ASSERT_EQ(png_without_empty_idat(padded, "padded.png").value_or(""), png);
+  const DecodedImage a = decode_image(png, 3, "c3.png");
+  const DecodedImage b = decode_image(padded, 3, "padded.png");
+  ASSERT_EQ(a.width, b.width);
+  ASSERT_EQ(a.height, b.height);
+  const size_t n = static_cast<size_t>(a.width) * a.height * 3;
+  EXPECT_TRUE(std::equal(a.pixels.get(), a.pixels.get() + n, b.pixels.get()));
+}
+
+// fuzz_image's eighth finding: an IDAT chunk declaring about 1 GiB in a 120-byte file, for which
+// stb 2.27 allocates 2 GiB before it finds the data missing.
+TEST(DataImage, IdatLongerThanTheFileIsRefused) {
+  const std::string message =
+      invalid_argument([&] { decode_image(bad_image("png_idat_past_end.png"), 3, "long.png"); });
+  EXPECT_NE(message.find("'long.png' is a corrupt PNG: the IDAT chunk at byte 81 declares"),
             std::string::npos)
       << message;
 }
