@@ -39,8 +39,10 @@ struct TrainOptions {
   bool init_random = false;  // re-initialise every weight (Kaiming normal; biases 0; BN reset)
   int64_t crop_padding = 0;  // random crop of the image padded by this many pixels
   bool flip = false;         // random horizontal flip
-  int threads = 0;           // threads of the GEMMs (0: OpenMP's default)
-  bool progress = true;      // progress bar on stderr
+  // >= 0: from this step on, batch norms use and keep their running statistics (frozen BN).
+  int64_t freeze_bn_after = -1;
+  int threads = 0;                                  // threads of the GEMMs (0: OpenMP's default)
+  bool progress = true;                             // progress bar on stderr
   std::function<void(const TrainEpoch&)> on_epoch;  // after each epoch (or the last step)
 };
 

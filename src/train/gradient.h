@@ -22,6 +22,9 @@ struct GradContext {
   std::vector<Tensor> output_grads;
   std::vector<bool> needs_input;
   int64_t opset = 0;  // of the default domain
+  // Whether the forward pass used the op's training behaviour (false: inference, or a frozen
+  // batch norm), so that the gradient follows the same function.
+  bool training = true;
 
   bool needs(size_t i) const { return i < needs_input.size() && needs_input[i]; }
   const Tensor& input(size_t i) const;  // kInvalidModel naming the node when absent

@@ -29,6 +29,11 @@ std::string data_input(const Graph& g) {
 }
 
 void check_train_options(const TrainOptions& o) {
+  if (o.freeze_bn_after < -1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--freeze-bn-after must be a step >= 0 or -1 (never), got " +
+                    std::to_string(o.freeze_bn_after));
+  }
   if (o.epochs <= 0 && o.steps <= 0) {
     throw Error(ErrorKind::kInvalidArgument, "need epochs > 0 or steps > 0");
   }
@@ -128,6 +133,7 @@ TrainResult training_loop(Tape& tape, const Model& base, const Dataset& train_da
     int64_t correct = 0, seen = 0;
     for (int64_t i = 0; i < steps; ++i, ++step) {
       Batch batch = loader.batch(i);
+      tape.set_batch_norm_frozen(o.freeze_bn_after >= 0 && step >= o.freeze_bn_after);
       tape.forward({{input, batch.images()}});
       const Tensor& logits = tape.value(output);
       if (!labels_checked) {

@@ -85,6 +85,7 @@ Tape::Tape(const Graph& graph, const std::vector<std::string>& parameters)
 
 void Tape::forward(const std::map<std::string, Tensor>& feeds, bool training) {
   values_.clear();
+  last_training_ = training;
   for (const auto& [name, t] : graph_.initializers) values_[name] = t;
   for (const auto& [name, t] : buffers_) values_[name] = t;
   for (const auto& [name, t] : parameters_) values_[name] = t;
@@ -113,7 +114,7 @@ void Tape::forward(const std::map<std::string, Tensor>& feeds, bool training) {
     }
     const GradientDef* def = find_gradient(node);
     std::vector<Tensor> outputs;
-    if (training && def != nullptr && def->training_forward) {
+    if (trains(node, training) && def != nullptr && def->training_forward) {
       UpdatedInputs updated;
       outputs = def->training_forward(node, inputs, updated);
       for (auto& [i, t] : updated) {
@@ -166,7 +167,7 @@ std::map<std::string, Tensor> Tape::backward(const std::string& output, const Te
     if (!any_grad) continue;
     if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
     const GradientDef* def = find_gradient(node);
-    GradContext ctx{node, {}, outs, std::move(out_grads), {}, opset_};
+    GradContext ctx{node, {}, outs, std::move(out_grads), {}, opset_, trains(node, last_training_)};
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const std::string& name = node.inputs[i];
       ctx.inputs.push_back(name.empty() ? nullptr : &values_.at(name));

@@ -24,6 +24,9 @@ class Tape {
   // differently in training use that behaviour (batch norms: batch statistics, and their running
   // statistics updated in buffers()).
   void forward(const std::map<std::string, Tensor>& feeds, bool training = true);
+  // Frozen batch norms: even in training, BatchNormalization uses its running statistics and
+  // does not update them (docs/training.md (T27)); backward follows.
+  void set_batch_norm_frozen(bool frozen) { batch_norm_frozen_ = frozen; }
   // The value computed by the last forward().
   const Tensor& value(const std::string& name) const;
 
@@ -47,6 +50,12 @@ class Tape {
   // Per node: whether any of its inputs depends on a parameter.
   std::vector<bool> differentiable_;
   std::unordered_map<std::string, bool> depends_on_parameter_;
+  bool batch_norm_frozen_ = false;
+  bool last_training_ = true;  // the `training` of the last forward()
+
+  bool trains(const Node& node, bool training) const {
+    return training && !(batch_norm_frozen_ && node.op_type == "BatchNormalization");
+  }
 };
 
 // The float initializers a model trains by default: every float32 initializer of rank >= 1 that

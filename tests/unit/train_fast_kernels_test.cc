@@ -69,7 +69,7 @@ void check_conv(const ConvCase& c, uint32_t seed) {
   expect_close(fast_y[0], ref_y[0], "forward " + node.describe());
 
   const Tensor dy = random_tensor(ref_y[0].shape(), rng);
-  GradContext ctx{node, in, {&ref_y[0]}, {dy}, {true, true, c.bias}, 17};
+  GradContext ctx{node, in, {&ref_y[0]}, {dy}, {true, true, c.bias}, 17, true};
   const std::vector<Tensor> fast = def->backward(ctx);
   const std::vector<Tensor> ref = conv_backward_im2col(ctx);
   expect_close(fast[0], ref[0], "dx");

@@ -67,9 +67,11 @@ inline double weighted_sum(const Tensor& y, const Tensor& r) {
 // lets a test confirm that a wrong gradient is caught. Returns the number of mismatches.
 inline int gradient_mismatches(const Graph& graph, const std::vector<std::string>& params,
                                const std::string& output, uint32_t seed,
-                               double scale_analytic = 1.0, bool report = true) {
+                               double scale_analytic = 1.0, bool report = true,
+                               bool freeze_batch_norm = false) {
   std::mt19937 rng(seed);
   Tape tape(graph, params);
+  tape.set_batch_norm_frozen(freeze_batch_norm);
   tape.forward({});
   const Tensor r = random_tensor(tape.value(output).shape(), rng);
   const auto grads = tape.backward(output, r);

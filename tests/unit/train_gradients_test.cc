@@ -271,6 +271,35 @@ TEST(TrainGradients, BatchNormalizationUpdatesRunningStatistics) {
   EXPECT_NEAR(tape.value("y").data<float>()[3], (6 - 0.57) / std::sqrt(1.475 + 1e-5), 1e-4);
 }
 
+TEST(TrainGradients, BatchNormalizationFrozen) {
+  std::mt19937 rng(19);
+  // Frozen: the running statistics normalise; gradients of X, scale and bias.
+  const Graph g = single_node_graph(
+      "BatchNormalization",
+      {random_tensor({3, 2, 2, 3}, rng, -2.0f, 2.0f), random_tensor({2}, rng),
+       random_tensor({2}, rng), random_tensor({2}, rng), random_tensor({2}, rng, 0.5f, 1.5f)});
+  EXPECT_EQ(gradient_mismatches(g, {"in0", "in1", "in2"}, "y", 5, 1.0, true, true), 0);
+}
+
+TEST(TrainGradients, BatchNormalizationFrozenKeepsRunningStatistics) {
+  // X = {1, 2, 3, 6}, running mean 0.5 / variance 2: frozen, Y = (x − 0.5) / sqrt(2 + 1e-5)
+  // and the running statistics stay.
+  Graph g = single_node_graph(
+      "BatchNormalization",
+      {Tensor::from_vector<float>({4, 1}, {1, 2, 3, 6}), Tensor::from_vector<float>({1}, {1}),
+       Tensor::from_vector<float>({1}, {0}), Tensor::from_vector<float>({1}, {0.5f}),
+       Tensor::from_vector<float>({1}, {2})});
+  Tape tape(g, {"in1", "in2"});
+  tape.set_batch_norm_frozen(true);
+  tape.forward({});
+  EXPECT_EQ(tape.buffers().at("in3").data<float>()[0], 0.5f);
+  EXPECT_EQ(tape.buffers().at("in4").data<float>()[0], 2.0f);
+  EXPECT_NEAR(tape.value("y").data<float>()[3], 5.5 / std::sqrt(2 + 1e-5), 1e-5);
+  tape.set_batch_norm_frozen(false);
+  tape.forward({});  // unfrozen, they move again: 0.9 · 0.5 + 0.1 · 3
+  EXPECT_NEAR(tape.buffers().at("in3").data<float>()[0], 0.75f, 1e-6f);
+}
+
 TEST(TrainGradients, FanOutSums) {
   // y = (a * a) + a: dy/da = 2a + 1, reached through two uses of a and two of t.
   std::mt19937 rng(12);

@@ -217,6 +217,54 @@ TEST(TrainLoop, LinearClassifierLearns) {
   EXPECT_NE(r.model.graph.initializers.at("W").to_double_vector()[0], 0.0);
 }
 
+// x → BatchNormalization → Flatten → Gemm: the linear classifier behind a batch norm.
+Model batch_norm_model() {
+  Model m = linear_model();
+  Graph& g = m.graph;
+  g.initializers["gamma"] = Tensor::from_vector<float>({1}, {1});
+  g.initializers["beta"] = Tensor::from_vector<float>({1}, {0});
+  g.initializers["mean"] = Tensor::from_vector<float>({1}, {0});
+  g.initializers["var"] = Tensor::from_vector<float>({1}, {1});
+  Node bn;
+  bn.name = "bn";
+  bn.op_type = "BatchNormalization";
+  bn.inputs = {"x", "gamma", "beta", "mean", "var"};
+  bn.outputs = {"xn"};
+  g.nodes.front().inputs = {"xn"};
+  g.nodes.insert(g.nodes.begin(), bn);
+  return m;
+}
+
+TEST(TrainLoop, FreezeBatchNormKeepsTheRunningStatisticsFromThatStep) {
+  const Model m = batch_norm_model();
+  Separable data;
+  TrainOptions o;
+  o.steps = 2;
+  o.batch = 8;
+  o.schedule = "constant";
+  o.threads = 1;
+  o.progress = false;
+  const TrainResult two = train_model(m, data, nullptr, o);
+  o.steps = 5;
+  const TrainResult five = train_model(m, data, nullptr, o);
+  o.freeze_bn_after = 2;
+  const TrainResult frozen = train_model(m, data, nullptr, o);
+  const auto value = [](const TrainResult& r, const char* name) {
+    return r.model.graph.initializers.at(name).data<float>()[0];
+  };
+  for (const char* stat : {"mean", "var"}) {
+    // Frozen after step 2: the statistics of the 2-step run, which the unfrozen run moves on from.
+    EXPECT_EQ(value(frozen, stat), value(two, stat)) << stat;
+    EXPECT_NE(value(five, stat), value(two, stat)) << stat;
+  }
+  // Training goes on while frozen, on a different function than the unfrozen run's (this
+  // one-channel scale is not trained: default_parameters() leaves single-value tensors alone).
+  EXPECT_NE(value(frozen, "W"), value(two, "W"));
+  EXPECT_NE(value(frozen, "W"), value(five, "W"));
+  o.freeze_bn_after = -2;
+  EXPECT_THROW(train_model(m, data, nullptr, o), Error);
+}
+
 TEST(TrainLoop, NanLossStopsNamingTheStep) {
   Separable data;
   TrainOptions o;

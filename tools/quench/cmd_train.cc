@@ -76,6 +76,9 @@ void add_training_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--crop-padding", o.crop_padding, "Random crop of the image padded by N pixels")
       ->capture_default_str();
   cmd.add_flag("--flip", o.flip, "Random horizontal flip");
+  cmd.add_option("--freeze-bn-after", o.freeze_bn_after,
+                 "From this step on, batch norms use and keep their running statistics (-1: never)")
+      ->capture_default_str();
   cmd.add_option("--threads", o.threads, "Threads (0: all cores)")->capture_default_str();
 }
 

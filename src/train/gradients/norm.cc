@@ -148,9 +148,48 @@ std::vector<Tensor> batch_norm_training_forward(const Node& node,
   return outputs;
 }
 
+// (T27) Inference-mode (frozen) BatchNormalization, Y = γ (X − μ_r) / √(σ²_r + ε) + β with the
+// running statistics, is affine per channel: x̂ = (x − μ_r)/σ_r, dX = dY · γ / σ_r,
+// dγ = Σ dY x̂, dβ = Σ dY.
+std::vector<Tensor> batch_norm_frozen_backward(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const float* gamma = ctx.input(1).data<float>();
+  const float* mean = ctx.input(3).data<float>();
+  const float* var = ctx.input(4).data<float>();
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const ChannelStats s = channel_stats(ctx.node, x);
+  const Tensor& dy = ctx.output_grads[0];
+  if (!dy.defined()) return std::vector<Tensor>(ctx.inputs.size());
+  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
+  Tensor dgamma = Tensor::zeros(DType::kFloat32, ctx.input(1).shape());
+  Tensor dbeta = Tensor::zeros(DType::kFloat32, ctx.input(2).shape());
+  const float* px = x.data<float>();
+  const float* pg = dy.data<float>();
+  for (int64_t c = 0; c < s.channels; ++c) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
+    double sum_g = 0, sum_gx = 0;
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t base = (n * s.channels + c) * s.spatial;
+      for (int64_t i = 0; i < s.spatial; ++i) {
+        sum_g += pg[base + i];
+        sum_gx += pg[base + i] * (px[base + i] - mean[c]) * inv;
+        dx.data<float>()[base + i] = static_cast<float>(gamma[c] * pg[base + i] * inv);
+      }
+    }
+    dgamma.data<float>()[c] = static_cast<float>(sum_gx);
+    dbeta.data<float>()[c] = static_cast<float>(sum_g);
+  }
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = dx;
+  grads[1] = dgamma;
+  grads[2] = dbeta;
+  return grads;
+}
+
 // (T22) Its gradient, per channel over the n = N·spatial elements, x̂ = (x − μ_B)/σ_B,
 // g = dY · γ:  dX = (g − mean(g) − x̂ · mean(g x̂)) / σ_B,  dγ = Σ dY x̂,  dβ = Σ dY.
 std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
+  if (!ctx.training) return batch_norm_frozen_backward(ctx);
   const Tensor& x = ctx.input(0);
   const float* gamma = ctx.input(1).data<float>();
   const double eps = ctx.node.attr_float("epsilon", 1e-5f);
