@@ -2,7 +2,8 @@
 """quench quantize --mode dynamic / fp16 / bf16 writes files ONNX Runtime runs, and both runtimes
 agree on them.
 
-For cnn, lstm and vit (per tensor), vit per token, a small GRU model made here, and the fp16 and
+For cnn, lstm and vit (per tensor), vit per token, two small GRU models made here (forward with
+linear_before_reset 0; bidirectional with linear_before_reset 1), and the fp16 and
 bf16 forms of cnn, lstm and vit: quench writes the file, the ONNX checker accepts it, ONNX Runtime and quench run it on the first 200
 Fashion-MNIST test images in one batch, and their top-1 classes agree on at least 98% of them
 (near-tied predictions may flip: both quantize activations from the batch, and ONNX Runtime's
@@ -36,21 +37,24 @@ def images():
     return (np.frombuffer(b, np.uint8, offset=16).reshape(n, 1, r, c)[:IMAGES] / 255.0).astype(np.float32)
 
 
-def gru_model(path):
+def gru_model(path, direction="forward", linear_before_reset=0):
     """A GRU over the 28 rows of an image (hidden 32) and a linear head, random weights."""
     rng = np.random.default_rng(1)
     h = 32
+    d = 2 if direction == "bidirectional" else 1
     w = lambda *s: numpy_helper.from_array((rng.standard_normal(s) * 0.3).astype(np.float32))  # noqa: E731
-    inits = [w(1, 3 * h, 28), w(1, 3 * h, h), w(1, 6 * h), w(h, 10), w(10)]
+    inits = [w(d, 3 * h, 28), w(d, 3 * h, h), w(d, 6 * h), w(d * h, 10), w(10)]
     for t, name in zip(inits, ["W", "R", "B", "fc_w", "fc_b"]):
         t.name = name
     inits.append(numpy_helper.from_array(np.array([-1, 28, 28], np.int64), "shape"))
-    inits.append(numpy_helper.from_array(np.array([-1, h], np.int64), "flat"))
+    inits.append(numpy_helper.from_array(np.array([-1, d * h], np.int64), "flat"))
     nodes = [
         helper.make_node("Reshape", ["input", "shape"], ["rows"]),
         helper.make_node("Transpose", ["rows"], ["seq"], perm=[1, 0, 2]),
-        helper.make_node("GRU", ["seq", "W", "R", "B"], ["", "h"], hidden_size=h),
-        helper.make_node("Reshape", ["h", "flat"], ["last"]),  # [1, N, h] -> [N, h]
+        helper.make_node("GRU", ["seq", "W", "R", "B"], ["", "h"], hidden_size=h, direction=direction,
+                         linear_before_reset=linear_before_reset),
+        helper.make_node("Transpose", ["h"], ["h_nd"], perm=[1, 0, 2]),  # [d, N, h] -> [N, d, h]
+        helper.make_node("Reshape", ["h_nd", "flat"], ["last"]),  # -> [N, d * h]
         helper.make_node("Gemm", ["last", "fc_w", "fc_b"], ["logits"]),
     ]
     graph = helper.make_graph(nodes, "gru", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
@@ -69,10 +73,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         np.save(os.path.join(tmp, "x.npy"), x)
         gru_model(os.path.join(tmp, "gru.onnx"))
+        gru_model(os.path.join(tmp, "gru_bidir_lbr.onnx"), "bidirectional", 1)
         cases = [("cnn", os.path.join(MODELS, "cnn.onnx"), []), ("lstm", os.path.join(MODELS, "lstm.onnx"), []),
                  ("vit", os.path.join(MODELS, "vit.onnx"), []),
                  ("vit token", os.path.join(MODELS, "vit.onnx"), ["--act-granularity", "token"]),
-                 ("gru", os.path.join(tmp, "gru.onnx"), [])]
+                 ("gru", os.path.join(tmp, "gru.onnx"), []),
+                 ("gru bidirectional lbr1", os.path.join(tmp, "gru_bidir_lbr.onnx"), [])]
         cases = [(label, model, ["--mode", "dynamic"] + extra) for label, model, extra in cases]
         cases += [(f"{m} {t}", os.path.join(MODELS, m + ".onnx"), ["--mode", t])
                   for t in ["fp16", "bf16"] for m in ["cnn", "lstm", "vit"]]
