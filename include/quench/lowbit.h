@@ -41,6 +41,15 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
                        const WeightRoundingOptions& options, QuantizeReport* report = nullptr,
                        WeightRoundingReport* rounding = nullptr);
 
+// quantize_matmul_nbits() with each block's grid and integers chosen by GPTQ (docs/
+// quantization.md eqs. (123)-(125)) from the layer's inputs in the float model on `data`
+// (options.gptq_damp, max_rows, calib_size, batch, threads, progress apply).
+Model quantize_matmul_nbits_gptq(const Model& prepared, const QuantRecipe& recipe,
+                                 int64_t block_size, const Dataset& data,
+                                 const WeightRoundingOptions& options,
+                                 QuantizeReport* report = nullptr,
+                                 WeightRoundingReport* rounding = nullptr);
+
 }  // namespace quench
 
 namespace quench {

@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "ops/domains.h"
+#include "quant/nbits_writer.h"
 #include "quant/quant_plan.h"
 #include "quant/written_model_check.h"
 #include "quench/passes.h"
@@ -23,11 +24,11 @@ struct PackedWeight {
   Tensor zero_points;  // uint8 [N * ceil(k_blocks / 2)]
 };
 
-// w is the weight as [K, N] (read through `at(k, n)`); K need not divide by block_size: the
-// last block is padded with the zero point (eq. (90)).
-template <typename At>
-PackedWeight pack(int64_t k_dim, int64_t n_dim, int64_t block_size, At at) {
-  const int64_t blocks = (k_dim + block_size - 1) / block_size;
+// The blocks b of W ([N][K], blocks of block_size along K) packed as MatMulNBits's inputs; K
+// need not divide by block_size: the last block is padded with the zero point (eq. (90)).
+PackedWeight pack(int64_t k_dim, int64_t n_dim, int64_t block_size,
+                  const quant::lowbit::BlockwiseWeights& b) {
+  const int64_t blocks = b.blocks;
   const int64_t blob = block_size * kBits / 8;
   const int64_t zp_bytes = (blocks + 1) / 2;
   PackedWeight p{Tensor::zeros(DType::kUInt8, {n_dim, blocks, blob}),
@@ -39,22 +40,13 @@ PackedWeight pack(int64_t k_dim, int64_t n_dim, int64_t block_size, At at) {
   for (int64_t n = 0; n < n_dim; ++n) {
     for (int64_t j = 0; j < blocks; ++j) {
       const int64_t k0 = j * block_size, k1 = std::min(k_dim, k0 + block_size);
-      // The range always holds 0 so that 0 is exact (eq. (88)).
-      float lo = 0.f, hi = 0.f;
-      for (int64_t k = k0; k < k1; ++k) {
-        lo = std::min(lo, at(k, n));
-        hi = std::max(hi, at(k, n));
-      }
-      const float scale = hi > lo ? (hi - lo) / kLevels : 1.f;
-      const int zp = static_cast<int>(std::clamp(std::nearbyint(-lo / scale), 0.f, 15.f));
-      scales[n * blocks + j] = scale;
+      const quant::lowbit::BlockGrid& grid = b.grids[n * blocks + j];
+      const int zp = grid.zero_point;
+      scales[n * blocks + j] = grid.scale;
       zps[n * zp_bytes + j / 2] |= static_cast<uint8_t>(zp << (4 * (j % 2)));
       uint8_t* block = q + (n * blocks + j) * blob;
       for (int64_t k = k0; k < k0 + block_size; ++k) {
-        int v = zp;  // padding rows past K dequantize to 0
-        if (k < k1) {
-          v = static_cast<int>(std::clamp(std::nearbyint(at(k, n) / scale) + zp, 0.f, 15.f));
-        }
+        const int v = k < k1 ? b.q[n * k_dim + k] : zp;  // padding rows past K dequantize to 0
         // Element i of a block: byte i / 2, low nibble for even i (eq. (90)).
         block[(k - k0) / 2] |= static_cast<uint8_t>(v << (4 * ((k - k0) % 2)));
       }
@@ -76,8 +68,8 @@ std::string nbits_support(const Graph& g, const Node& node) {
 
 }  // namespace
 
-Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
-                            QuantizeReport* report) {
+Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
+                                QuantizeReport* report, const quant::NbitsChooser& choose) {
   QuantizeReport local;
   QuantizeReport& r = report ? *report : local;
   r = QuantizeReport{};
@@ -124,9 +116,24 @@ Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t b
     const int64_t n_dim = trans_b ? w.dim(0) : w.dim(1);
     const float* wd = w.data<float>();
     // Gemm's alpha joins the weight before quantization: alpha·A·B = A·(alpha·B).
-    PackedWeight p = pack(k_dim, n_dim, block_size, [&](int64_t k, int64_t n) {
-      return alpha * (trans_b ? wd[n * k_dim + k] : wd[k * n_dim + n]);
-    });
+    std::vector<float> wnk(static_cast<size_t>(n_dim * k_dim));
+    for (int64_t n = 0; n < n_dim; ++n) {
+      for (int64_t k = 0; k < k_dim; ++k) {
+        wnk[n * k_dim + k] = alpha * (trans_b ? wd[n * k_dim + k] : wd[k * n_dim + n]);
+      }
+    }
+    std::optional<quant::lowbit::BlockwiseWeights> chosen;
+    if (choose) chosen = choose(node, n_dim, k_dim, wnk);
+    if (chosen) {
+      QUENCH_CHECK(chosen->blocks == (k_dim + block_size - 1) / block_size &&
+                       chosen->q.size() == wnk.size() &&
+                       chosen->grids.size() == static_cast<size_t>(n_dim * chosen->blocks),
+                   ErrorKind::kInternal, "{}: chosen 4-bit blocks do not fit the weight",
+                   node.describe());
+    } else {
+      chosen = quant::lowbit::round_blockwise(n_dim, k_dim, wnk, block_size, kLevels);
+    }
+    PackedWeight p = pack(k_dim, n_dim, block_size, *chosen);
     const std::string base = node.input(1);
     const std::string b_name = g.unique_name(base + "_nbits");
     const std::string s_name = g.unique_name(base + "_nbits_scales");
@@ -195,6 +202,11 @@ Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t b
       fmt::format("weight-only, 4-bit MatMulNBits, blocks of {}, asymmetric", block_size));
   quant::check_written_model(m, "the quantized model", r.notes);
   return m;
+}
+
+Model quantize_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
+                            QuantizeReport* report) {
+  return quant::write_matmul_nbits(prepared, std::move(recipe), block_size, report, nullptr);
 }
 
 }  // namespace quench

@@ -9,7 +9,7 @@ that ONNX Runtime runs, with the layout ORT reads.
    original weights (error at most half a step, plus float slack: WEIGHT_TOL), and ORT's output
    is checked against NumPy's product with those unpacked weights (OUTPUT_TOL, relative to the
    output's scale): any disagreement on nibble order, block order or zero points fails here.
-2. Refusals: --group-size without --weight-only, with --weights int8, with --gptq, with a block
+2. Refusals: --group-size without --weight-only, with --weights int8, with --adaround, with a block
    size that is not a power of two >= 16, with a recipe's per-node weight_bits or
    Conv in its op_types: a non-zero exit and a message naming the problem.
 3. vit (Fashion-MNIST, first 200 test images): ORT runs the group-32 file; its top-1 agrees with
@@ -118,7 +118,7 @@ def check_small(quench, tmp, block):
 REFUSALS = [
     (["--weights", "int4", "--group-size", "32"], "add --weight-only"),
     (["--weight-only", "--weights", "int8", "--group-size", "32"], "use --weights int4"),
-    (["--weight-only", "--weights", "int4", "--group-size", "32", "--gptq", "--calib", "fmnist:train"],
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--adaround", "--calib", "fmnist:train"],
      "do not support blockwise"),
     (["--weight-only", "--weights", "int4", "--group-size", "24"], "power of two"),
     (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/bits.json"],

@@ -1,12 +1,15 @@
 // Low-bit weights: the b-bit grid, GPTQ, AdaRound and bias correction on small random layers,
 // and the weight-rounding driver on the cnn fixture.
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <random>
 
 #include "quant/lowbit/adaround.h"
 #include "quant/lowbit/bias_correction.h"
 #include "quant/lowbit/cholesky.h"
 #include "quant/lowbit/gptq.h"
+#include "quant/nbits_writer.h"
 #include "quant/qparams.h"
 #include "quench/lowbit.h"
 #include "quench/model_io.h"
@@ -119,6 +122,131 @@ TEST(LowBitGptq, ReconstructsBetterThanRoundingToNearest) {
       EXPECT_LT(e_gptq, 0.8 * e_plain) << "groups " << groups << " qmax " << qmax;
     }
   }
+}
+
+// Σ over rows of ‖X (w - ŵ)‖², the H-weighted error (w - ŵ)ᵀ H (w - ŵ) with H = XᵀX.
+double blockwise_error(const RandomLayer& l, const BlockwiseWeights& b, int64_t block) {
+  const int64_t rows = l.shape.rows, cols = l.shape.cols;
+  double e = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> d(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const int32_t q = b.q[r * cols + c];
+      EXPECT_LE(q, 15);
+      d[c] = l.w[r * cols + c] - b.grids[r * b.blocks + c / block].dequantize(q);
+    }
+    for (int64_t i = 0; i < l.m; ++i) {
+      double y = 0.0;
+      for (int64_t c = 0; c < cols; ++c) y += l.x[i * cols + c] * d[c];
+      e += y * y;
+    }
+  }
+  return e;
+}
+
+TEST(LowBitGptq, BlockwiseReconstructsBetterThanRoundingToNearest) {
+  const RandomLayer l = random_layer(16, 100, 1, 2048, 11);  // 100: the last block is short
+  for (int64_t block : {16, 32}) {
+    const BlockwiseWeights plain = round_blockwise(16, 100, l.w, block, 15);
+    const double e_plain = blockwise_error(l, plain, block);
+    for (bool act_order : {false, true}) {
+      GptqOptions o;
+      o.act_order = act_order;
+      o.block = 24;  // lazy batches that straddle the groups
+      const BlockwiseWeights b = gptq_blockwise(16, 100, l.w, l.x.data(), l.m, block, 15, o);
+      ASSERT_EQ(b.blocks, (100 + block - 1) / block);
+      const double e = blockwise_error(l, b, block);
+      // Skipping the error update would give rounding to nearest on the same grids (equal error).
+      EXPECT_LT(e, 0.8 * e_plain) << "block " << block << " act_order " << act_order;
+      if (act_order) {  // static groups: the grids are those of the original weights
+        for (size_t i = 0; i < b.grids.size(); ++i) {
+          EXPECT_EQ(b.grids[i].scale, plain.grids[i].scale);
+          EXPECT_EQ(b.grids[i].zero_point, plain.grids[i].zero_point);
+        }
+      } else {  // grids chosen from the updated weights: some differ from the original ones
+        int differ = 0;
+        for (size_t i = 0; i < b.grids.size(); ++i)
+          differ += b.grids[i].scale != plain.grids[i].scale;
+        EXPECT_GT(differ, 0);
+      }
+    }
+  }
+}
+
+TEST(LowBitGptq, WrittenBlocksDequantizeToWhatGptqChose) {
+  const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  const int64_t block = 32;
+  std::map<std::string, BlockwiseWeights> chosen;
+  std::map<std::string, int64_t> ks;
+  const NbitsChooser choose = [&](const Node& node, int64_t n, int64_t k,
+                                  const std::vector<float>& w) {
+    const RandomLayer l = random_layer(1, k, 1, 4 * k, static_cast<uint64_t>(k + n));
+    std::optional<BlockwiseWeights> b =
+        gptq_blockwise(n, k, w, l.x.data(), l.m, block, 15, GptqOptions{});
+    chosen[node.outputs[0]] = *b;
+    ks[node.outputs[0]] = k;
+    return b;
+  };
+  const Model q = write_matmul_nbits(prepared, recipe, block, nullptr, choose);
+  int checked = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type != "MatMulNBits") continue;
+    const std::string y = node.outputs[0];
+    const std::string key = chosen.count(y) ? y : y.substr(0, y.rfind("_product"));
+    ASSERT_TRUE(chosen.count(key)) << y;
+    const BlockwiseWeights& b = chosen[key];
+    const int64_t k = ks[key], n = static_cast<int64_t>(b.q.size()) / k;
+    const uint8_t* packed = q.graph.initializer(node.input(1))->data<uint8_t>();
+    const float* scales = q.graph.initializer(node.input(2))->data<float>();
+    const uint8_t* zps = q.graph.initializer(node.input(3))->data<uint8_t>();
+    const int64_t zp_bytes = (b.blocks + 1) / 2;
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        const int64_t j = c / block, i = c % block;
+        const int v = (packed[(r * b.blocks + j) * (block / 2) + i / 2] >> (4 * (i % 2))) & 15;
+        const int zp = (zps[r * zp_bytes + j / 2] >> (4 * (j % 2))) & 15;
+        const float written = static_cast<float>(v - zp) * scales[r * b.blocks + j];
+        ASSERT_EQ(written, b.grids[r * b.blocks + j].dequantize(b.q[r * k + c]))
+            << y << " row " << r << " col " << c;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(chosen.size()));
+  EXPECT_GT(checked, 0);
+}
+
+TEST(LowBitDriver, GptqBlockwiseVitRunsAndDiffersFromRounding) {
+  const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  const auto data = open_dataset("random:16:1x28x28");
+  WeightRoundingOptions o;
+  o.gptq = true;
+  o.calib_size = 16;
+  o.max_rows = 512;
+  o.progress = false;
+  WeightRoundingReport rr;
+  const Model q = quantize_matmul_nbits_gptq(prepared, recipe, 32, *data, o, nullptr, &rr);
+  const Model plain = quantize_matmul_nbits(prepared, recipe, 32);
+  int nbits = 0, differ = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type != "MatMulNBits") continue;
+    ++nbits;
+    const Tensor& a = *q.graph.initializer(node.input(1));
+    const Tensor& b = *plain.graph.initializer(node.input(1));
+    ASSERT_EQ(a.nbytes(), b.nbytes());
+    differ += std::memcmp(a.data<uint8_t>(), b.data<uint8_t>(), a.nbytes()) != 0;
+  }
+  EXPECT_EQ(rr.layers, nbits);
+  EXPECT_EQ(differ, nbits);
+  Session session(q);
+  const auto out = session.run({data->batch(0, 4).inputs[0]});
+  EXPECT_EQ(out[0].dim(0), 4);
 }
 
 TEST(LowBitAdaRound, ReconstructsBetterThanRoundingToNearest) {

@@ -22,4 +22,33 @@ std::vector<int8_t> gptq(const LayerShape& s, const std::vector<float>& w, const
                          int64_t m, const std::vector<float>& scales, int32_t qmax,
                          const GptqOptions& options);
 
+// Blockwise asymmetric grid of MatMulNBits (docs/quantization.md eqs. (88)-(90)): integers
+// 0..levels, value (q - zero_point) · scale.
+struct BlockGrid {
+  float scale = 1.f;
+  int32_t zero_point = 0;
+  int32_t quantize(float v, int32_t levels) const;
+  float dequantize(int32_t q) const { return static_cast<float>(q - zero_point) * scale; }
+};
+
+// The grid of the n values v (eq. (88)).
+BlockGrid block_grid(const float* v, int64_t n, int32_t levels);
+
+// W (rows × cols, row-major) as integers in blocks of `block` columns per row, grid j of row r
+// at grids[r · blocks + j] (the last block may be short).
+struct BlockwiseWeights {
+  int64_t blocks = 0;
+  std::vector<uint8_t> q;
+  std::vector<BlockGrid> grids;
+};
+
+// Rounding to nearest on each block's grid.
+BlockwiseWeights round_blockwise(int64_t rows, int64_t cols, const std::vector<float>& w,
+                                 int64_t block, int32_t levels);
+
+// GPTQ on the blockwise grid (eqs. (123)-(125)), from the m rows of X (cols values each).
+BlockwiseWeights gptq_blockwise(int64_t rows, int64_t cols, const std::vector<float>& w,
+                                const float* x, int64_t m, int64_t block, int32_t levels,
+                                const GptqOptions& options);
+
 }  // namespace quench::quant::lowbit

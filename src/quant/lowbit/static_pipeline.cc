@@ -43,9 +43,9 @@ void LowBitOptions::apply(QuantRecipe& recipe) const {
                  "--group-size {}: blockwise weights are 4-bit (MatMulNBits bits=4); use "
                  "--weights int4, got --weights {}",
                  group_size, weights);
-    QUENCH_CHECK(!rounding(), ErrorKind::kUnsupported,
-                 "--group-size: --gptq, --adaround and --bias-correction do not support blockwise "
-                 "scales yet; use round-to-nearest blocks or per-channel scales");
+    QUENCH_CHECK(!adaround && !bias_correction, ErrorKind::kUnsupported,
+                 "--group-size: --adaround and --bias-correction do not support blockwise scales "
+                 "yet; use --gptq, round-to-nearest blocks or per-channel scales");
     QUENCH_CHECK(!cle && smoothquant < 0.f, ErrorKind::kUnsupported,
                  "--group-size with --cle or --smoothquant is not supported");
   }
@@ -105,6 +105,18 @@ Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const
   StaticQuantReport local;
   StaticQuantReport& d = details ? *details : local;
   Model prepared = prepare_for_quantization(fp32);
+  if (options.group_size != 0 && options.gptq) {
+    WeightRoundingOptions w;
+    w.calib_size = calib.calib_size;
+    w.batch = calib.batch;
+    w.threads = threads;
+    w.progress = calib.progress;
+    Model quantized = quantize_matmul_nbits_gptq(prepared, recipe, options.group_size, *data, w,
+                                                 report, &d.rounding);
+    d.lines.push_back(fmt::format("weights of {} layer(s) chosen by GPTQ in {:.1f} s",
+                                  d.rounding.layers, d.rounding.seconds));
+    return quantized;
+  }
   if (options.group_size != 0) {
     return quantize_matmul_nbits(prepared, recipe, options.group_size, report);
   }
