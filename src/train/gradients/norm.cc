@@ -74,12 +74,18 @@ struct ChannelStats {
   std::vector<double> mean, var;
 };
 
-ChannelStats channel_stats(const Node& node, const Tensor& x) {
+// x's batch, channel and spatial extents (statistics empty).
+ChannelStats channel_dims(const Node& node, const Tensor& x) {
   if (x.rank() < 2) {
     throw Error(ErrorKind::kInvalidModel,
                 node.describe() + ": input " + shape_str(x.shape()) + " has no channel dim");
   }
-  ChannelStats s{x.dim(0), x.dim(1), x.numel() / std::max<int64_t>(1, x.dim(0) * x.dim(1)), {}, {}};
+  return ChannelStats{
+      x.dim(0), x.dim(1), x.numel() / std::max<int64_t>(1, x.dim(0) * x.dim(1)), {}, {}};
+}
+
+ChannelStats channel_stats(const Node& node, const Tensor& x) {
+  ChannelStats s = channel_dims(node, x);
   s.mean.assign(static_cast<size_t>(s.channels), 0.0);
   s.var.assign(static_cast<size_t>(s.channels), 0.0);
   const float* px = x.data<float>();
@@ -98,6 +104,17 @@ ChannelStats channel_stats(const Node& node, const Tensor& x) {
     s.mean[c] = mean;
     s.var[c] = sq / count;
   }
+  return s;
+}
+
+// The same dimensions with the running statistics `mean` and `var` (nothing computed from x).
+ChannelStats running_stats(const Node& node, const Tensor& x, const Tensor& mean,
+                           const Tensor& var) {
+  ChannelStats s = channel_dims(node, x);
+  const float* m = mean.data<float>();
+  const float* v = var.data<float>();
+  s.mean.assign(m, m + s.channels);
+  s.var.assign(v, v + s.channels);
   return s;
 }
 
@@ -148,54 +165,19 @@ std::vector<Tensor> batch_norm_training_forward(const Node& node,
   return outputs;
 }
 
-// (T27) Inference-mode (frozen) BatchNormalization, Y = γ (X − μ_r) / √(σ²_r + ε) + β with the
-// running statistics, is affine per channel: x̂ = (x − μ_r)/σ_r, dX = dY · γ / σ_r,
-// dγ = Σ dY x̂, dβ = Σ dY.
-std::vector<Tensor> batch_norm_frozen_backward(const GradContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const float* gamma = ctx.input(1).data<float>();
-  const float* mean = ctx.input(3).data<float>();
-  const float* var = ctx.input(4).data<float>();
-  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
-  const ChannelStats s = channel_stats(ctx.node, x);
-  const Tensor& dy = ctx.output_grads[0];
-  if (!dy.defined()) return std::vector<Tensor>(ctx.inputs.size());
-  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
-  Tensor dgamma = Tensor::zeros(DType::kFloat32, ctx.input(1).shape());
-  Tensor dbeta = Tensor::zeros(DType::kFloat32, ctx.input(2).shape());
-  const float* px = x.data<float>();
-  const float* pg = dy.data<float>();
-  for (int64_t c = 0; c < s.channels; ++c) {
-    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
-    double sum_g = 0, sum_gx = 0;
-    for (int64_t n = 0; n < s.batch; ++n) {
-      const int64_t base = (n * s.channels + c) * s.spatial;
-      for (int64_t i = 0; i < s.spatial; ++i) {
-        sum_g += pg[base + i];
-        sum_gx += pg[base + i] * (px[base + i] - mean[c]) * inv;
-        dx.data<float>()[base + i] = static_cast<float>(gamma[c] * pg[base + i] * inv);
-      }
-    }
-    dgamma.data<float>()[c] = static_cast<float>(sum_gx);
-    dbeta.data<float>()[c] = static_cast<float>(sum_g);
-  }
-  std::vector<Tensor> grads(ctx.inputs.size());
-  grads[0] = dx;
-  grads[1] = dgamma;
-  grads[2] = dbeta;
-  return grads;
-}
-
 // (T22) Its gradient, per channel over the n = N·spatial elements, x̂ = (x − μ_B)/σ_B,
 // g = dY · γ:  dX = (g − mean(g) − x̂ · mean(g x̂)) / σ_B,  dγ = Σ dY x̂,  dβ = Σ dY.
+// (T27) Frozen (inference mode), μ and σ are the running statistics, constants: the same with
+// the mean(g) and mean(g x̂) terms absent, dX = g / σ_r.
 std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
-  if (!ctx.training) return batch_norm_frozen_backward(ctx);
   const Tensor& x = ctx.input(0);
   const float* gamma = ctx.input(1).data<float>();
   const double eps = ctx.node.attr_float("epsilon", 1e-5f);
-  const ChannelStats s = channel_stats(ctx.node, x);
   const Tensor& dy = ctx.output_grads[0];
   if (!dy.defined()) return std::vector<Tensor>(ctx.inputs.size());
+  const bool frozen = !ctx.training;
+  const ChannelStats s =
+      frozen ? running_stats(ctx.node, x, ctx.input(3), ctx.input(4)) : channel_stats(ctx.node, x);
   Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
   Tensor dgamma = Tensor::zeros(DType::kFloat32, ctx.input(1).shape());
   Tensor dbeta = Tensor::zeros(DType::kFloat32, ctx.input(2).shape());
@@ -215,8 +197,8 @@ std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
     }
     dgamma.data<float>()[c] = static_cast<float>(sum_gx);
     dbeta.data<float>()[c] = static_cast<float>(sum_g);
-    const double mean_g = gamma[c] * sum_g / count;
-    const double mean_gx = gamma[c] * sum_gx / count;
+    const double mean_g = frozen ? 0.0 : gamma[c] * sum_g / count;
+    const double mean_gx = frozen ? 0.0 : gamma[c] * sum_gx / count;
     for (int64_t n = 0; n < s.batch; ++n) {
       const int64_t base = (n * s.channels + c) * s.spatial;
       for (int64_t i = 0; i < s.spatial; ++i) {
