@@ -41,8 +41,14 @@ struct TrainOptions {
   bool flip = false;         // random horizontal flip
   // >= 0: from this step on, batch norms use and keep their running statistics (frozen BN).
   int64_t freeze_bn_after = -1;
-  int threads = 0;                                  // threads of the GEMMs (0: OpenMP's default)
-  bool progress = true;                             // progress bar on stderr
+  // Checkpoints (docs/training.md, "Checkpoints"): the folder (created when missing; empty: none),
+  // also written every `checkpoint_every` steps (0: at the end of each epoch only) and on Ctrl-C.
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0;
+  bool resume = false;     // continue from the checkpoint in checkpoint_dir (it must exist)
+  int loader_threads = 1;  // threads building the next batches while a step runs (0: none)
+  int threads = 0;         // threads of the GEMMs (0: OpenMP's default)
+  bool progress = true;    // progress bar on stderr
   std::function<void(const TrainEpoch&)> on_epoch;  // after each epoch (or the last step)
 };
 
@@ -64,13 +70,21 @@ struct TrainProcess {
 };
 TrainProcess train_process();
 
+// Checks `options` before any work: kInvalidArgument for a value out of range; for a checkpoint
+// folder, creates it when missing and throws kIo when it cannot be written or, with `resume`, holds
+// no checkpoint. train_model() and quantization-aware training call it first; a caller with long
+// work of its own before them (loading data) calls it earlier.
+void check_train_options(const TrainOptions& options);
+
 // Trains `model` on `train` (labels required) and reports accuracy on `val` (may be nullptr)
 // after each epoch. Refuses, before any work, a model with an op that has no gradient between a
 // weight and the output (kUnsupported naming node and op), an unlabeled dataset, and labels
 // outside the model's classes (kInvalidArgument naming the sample); stops at a NaN or infinite
-// loss naming the step. Ctrl-C throws kInterrupted. Under mpirun every process calls it with the
-// same options; `batch` is the global batch (a multiple of the process count); validation runs on
-// rank 0, whose result holds the model.
+// loss naming the step (the last checkpoint is kept). Ctrl-C writes a checkpoint when a folder is
+// given, then throws kInterrupted. With `resume`, refuses a checkpoint written for another model,
+// data or options (kInvalidArgument naming the difference). Under mpirun every process calls it
+// with the same options; `batch` is the global batch (a multiple of the process count); validation
+// runs on rank 0, whose result holds the model.
 TrainResult train_model(const Model& model, const Dataset& train, const Dataset* val,
                         const TrainOptions& options);
 

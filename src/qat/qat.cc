@@ -53,7 +53,7 @@ std::set<std::string> keep_ends(const Model& prepared, QuantRecipe& recipe) {
 QatResult quantization_aware_training(const Model& model, const Dataset& train_data,
                                       const Dataset& calib_data, const Dataset* val,
                                       const QuantRecipe& recipe_in, const QatOptions& o) {
-  train::check_train_options(o.train);
+  check_train_options(o.train);
   QUENCH_CHECK(
       o.weight_bits >= 2 && o.weight_bits <= 8 && o.activation_bits >= 2 && o.activation_bits <= 8,
       ErrorKind::kInvalidArgument,
@@ -117,6 +117,14 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
 
   train::LoopHooks hooks;
   hooks.snapshot = export_model;
+  hooks.checkpoint_settings = {
+      {"run", "qat"},
+      {"bits", fmt::format("w{}a{}", o.weight_bits, o.activation_bits)},
+      {"8-bit ends", o.keep_ends_8bit ? "yes" : "no"},
+      {"scales", o.fixed_scales ? "fixed" : "learned"},
+      {"distillation",
+       o.distill ? fmt::format("weight {} temperature {}", o.distill_weight, o.temperature)
+                 : "off"}};
   std::unique_ptr<Session> teacher;
   if (o.distill) {
     teacher = std::make_unique<Session>(prepared);

@@ -2,11 +2,24 @@
 
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include "quench/error.h"
 
 namespace quench::train {
+
+namespace {
+
+// SplitMix64's finaliser: distinct keys give unrelated seeds.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
 
 Loader::Loader(const Dataset& data, const LoaderOptions& options) : o_(options) {
   if (o_.batch <= 0) throw Error(ErrorKind::kInvalidArgument, "batch size must be > 0");
@@ -51,12 +64,19 @@ Loader::Loader(const Dataset& data, const LoaderOptions& options) : o_(options) 
 int64_t Loader::batches_per_epoch() const { return std::max<int64_t>(1, size() / o_.batch); }
 
 void Loader::start_epoch(int64_t epoch) {
-  rng_.seed(o_.seed * 1000003u + static_cast<uint64_t>(epoch));
+  epoch_ = epoch;
+  std::mt19937_64 rng(o_.seed * 1000003u + static_cast<uint64_t>(epoch));
   std::iota(order_.begin(), order_.end(), 0);
-  std::shuffle(order_.begin(), order_.end(), rng_);
+  std::shuffle(order_.begin(), order_.end(), rng);
 }
 
-Batch Loader::batch(int64_t index) {
+Batch Loader::batch(int64_t index) const {
+  // The augmentation's own stream, from the batch's place alone.
+  uint64_t key = o_.seed;
+  for (int64_t part : {epoch_, index, static_cast<int64_t>(o_.shard)}) {
+    key = mix(key ^ static_cast<uint64_t>(part));
+  }
+  std::mt19937_64 rng(key);
   const int64_t global = std::min(o_.batch, size());
   const int64_t count = global / o_.shards;
   const int64_t first = index * o_.batch + o_.shard * count;
@@ -73,9 +93,9 @@ Batch Loader::batch(int64_t index) {
     b.labels.push_back(labels_[static_cast<size_t>(sample)]);
     const float* src = images_.data() + sample * per;
     float* dst = out + i * per;
-    const int64_t dy = o_.crop_padding > 0 ? shift(rng_) : 0;
-    const int64_t dx = o_.crop_padding > 0 ? shift(rng_) : 0;
-    const bool flip = o_.flip && coin(rng_);
+    const int64_t dy = o_.crop_padding > 0 ? shift(rng) : 0;
+    const int64_t dx = o_.crop_padding > 0 ? shift(rng) : 0;
+    const bool flip = o_.flip && coin(rng);
     // Output pixel (y, x) reads the padded image at (y + dy, x + dx), flipped first.
     for (int64_t ch = 0; ch < c; ++ch) {
       for (int64_t y = 0; y < h; ++y) {

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <omp.h>
 
+#include "core/check.h"
 #include "core/progress.h"
 #include "quench/error.h"
 #include "quench/evaluate.h"
@@ -17,7 +19,9 @@
 #include "train/loader.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
+#include "train/prefetch.h"
 #include "train/process_group.h"
+#include "train/resume.h"
 
 namespace quench::train {
 
@@ -26,20 +30,6 @@ std::string data_input(const Graph& g) {
     if (!g.is_initializer(in)) return in;
   }
   throw Error(ErrorKind::kInvalidModel, "the model has no input to feed");
-}
-
-void check_train_options(const TrainOptions& o) {
-  if (o.freeze_bn_after < -1) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "--freeze-bn-after must be a step >= 0 or -1 (never), got " +
-                    std::to_string(o.freeze_bn_after));
-  }
-  if (o.epochs <= 0 && o.steps <= 0) {
-    throw Error(ErrorKind::kInvalidArgument, "need epochs > 0 or steps > 0");
-  }
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) {
-    throw Error(ErrorKind::kInvalidArgument, "learning rate must be > 0");
-  }
 }
 
 namespace {
@@ -78,23 +68,35 @@ void synchronise(const ProcessGroup& group, Tape& tape) {
   }
 }
 
+// Where a run stands after its last completed update: what a checkpoint records besides the
+// tensors.
+struct Position {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t index = 0;  // batches of `epoch` done
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0;
+  double epoch_seconds = 0;
+};
+
 TrainResult training_loop(Tape& tape, const Model& base, const Dataset& train_data,
                           const Dataset* val, const TrainOptions& o, const LoopHooks& hooks,
                           const ProcessGroup& group) {
   const bool show = o.progress && group.is_root();
+  const bool checkpoints = !o.checkpoint_dir.empty();
   OptimizerOptions oo;
   oo.kind = o.optimizer;
   oo.momentum = o.momentum;
   oo.nesterov = o.nesterov;
   oo.weight_decay = o.weight_decay;
-  auto optimizer = make_optimizer(oo);
+  Optimizers optimizers;
+  optimizers.shared = make_optimizer(oo);
   if (o.threads > 0) omp_set_num_threads(o.threads);
 
-  std::map<std::string, std::unique_ptr<Optimizer>> own;
   for (const auto& [name, factor] : hooks.own_rate) {
     OptimizerOptions nd = oo;
     nd.weight_decay = 0.f;
-    own[name] = make_optimizer(nd);
+    optimizers.own[name] = make_optimizer(nd);
   }
   const auto snapshot = [&]() {
     if (hooks.snapshot) return hooks.snapshot(tape);
@@ -116,123 +118,212 @@ TrainResult training_loop(Tape& tape, const Model& base, const Dataset& train_da
   so.gamma = o.gamma;
   check_schedule(so);
 
+  // The run so far: restored from the checkpoint when resuming.
+  Position at;
+  double tail_loss = 0;
+  int64_t tail_count = 0;
+  double earlier_seconds = 0;
+  CheckpointKey key;
+  if (checkpoints) {
+    key = checkpoint_key(tape, loader, o, total, group.size(), hooks.checkpoint_settings);
+  }
+  if (o.resume) {
+    CheckpointState s = read_checkpoint(o.checkpoint_dir, key);
+    restore_state(tape, optimizers, s.tensors);
+    at = {s.step, s.epoch, s.index, s.loss_sum, s.correct, s.seen, s.epoch_seconds};
+    result.first_loss = s.first_loss;
+    tail_loss = s.tail_loss;
+    tail_count = s.tail_count;
+    earlier_seconds = s.seconds;
+    result.epochs = std::move(s.epochs);
+    if (show) {
+      std::fprintf(stderr, "resuming from step %lld of %lld (epoch %lld, batch %lld)\n",
+                   static_cast<long long>(at.step), static_cast<long long>(total),
+                   static_cast<long long>(at.epoch + 1), static_cast<long long>(at.index));
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return earlier_seconds +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  int64_t saved_step = o.resume ? at.step : -1;  // the step of the checkpoint on disk
+  const auto save = [&] {
+    if (!checkpoints || !group.is_root()) return;
+    CheckpointState s;
+    s.step = at.step;
+    s.epoch = at.epoch;
+    s.index = at.index;
+    s.loss_sum = at.loss_sum;
+    s.correct = at.correct;
+    s.seen = at.seen;
+    s.epoch_seconds = at.epoch_seconds;
+    s.first_loss = result.first_loss;
+    s.tail_loss = tail_loss;
+    s.tail_count = tail_count;
+    s.seconds = elapsed();
+    s.epochs = result.epochs;
+    s.tensors = capture_state(tape, optimizers);
+    write_checkpoint(o.checkpoint_dir, key, s);
+    saved_step = at.step;
+  };
+
   const std::string input = data_input(tape.graph());
   const std::string output = tape.graph().outputs[0];
   bool labels_checked = false;
-  const auto start = std::chrono::steady_clock::now();
-  int64_t step = 0;
-  double tail_loss = 0;
-  int64_t tail_count = 0;
-  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
-    loader.start_epoch(epoch);
-    const int64_t steps = std::min(per_epoch, total - step);
-    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), steps,
-                      show);
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t i = 0; i < steps; ++i, ++step) {
-      Batch batch = loader.batch(i);
-      tape.set_batch_norm_frozen(o.freeze_bn_after >= 0 && step >= o.freeze_bn_after);
-      tape.forward({{input, batch.images()}});
-      const Tensor& logits = tape.value(output);
-      if (!labels_checked) {
-        // Every label against the model's classes, once, before the first update.
-        const int64_t classes = logits.rank() == 2 ? logits.dim(1) : 0;
-        const auto& labels = loader.labels();
-        for (size_t s = 0; s < labels.size(); ++s) {
-          if (labels[s] < 0 || labels[s] >= classes) {
-            throw Error(ErrorKind::kInvalidArgument,
-                        "label " + std::to_string(labels[s]) + " of training sample " +
-                            std::to_string(s) + " is outside [0, " + std::to_string(classes) +
-                            ") (the model's output " + output + " has shape " +
-                            shape_str(logits.shape()) + ")");
-          }
+  Prefetcher prefetch(loader, o.loader_threads);
+  bool in_step = false;
+  std::map<std::string, Tensor> step_buffers;
+  try {
+    for (; at.epoch < epochs; ++at.epoch) {
+      const auto epoch_start = std::chrono::steady_clock::now();
+      const double epoch_before = at.epoch_seconds;
+      const auto epoch_elapsed = [&] {
+        return epoch_before +
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start)
+                   .count();
+      };
+      const int64_t steps = std::min(per_epoch, total - (at.step - at.index));
+      prefetch.start_epoch(at.epoch, at.index, steps - at.index);
+      Progress progress("epoch " + std::to_string(at.epoch + 1) + "/" + std::to_string(epochs),
+                        steps, show);
+      for (; at.index < steps; ++at.index) {
+        Batch batch = prefetch.next();
+        if (checkpoints) {
+          // The forward pass moves the running statistics; an interrupt before the update (the
+          // tape polls during backward) puts them back, so the checkpoint is of one step.
+          step_buffers.clear();
+          for (const auto& [name, b] : tape.buffers()) step_buffers[name] = b.clone();
         }
-        labels_checked = true;
-      }
-      const LossResult loss =
-          hooks.loss ? hooks.loss(logits, batch) : softmax_cross_entropy(logits, batch.labels);
-      if (!std::isfinite(loss.loss)) {
-        throw Error(ErrorKind::kInvalidArgument, "the loss is " + std::to_string(loss.loss) +
-                                                     " at step " + std::to_string(step + 1) +
-                                                     " (epoch " + std::to_string(epoch + 1) +
-                                                     "); training stopped (try a lower --lr)");
-      }
-      if (step == 0) result.first_loss = loss.loss;
-      if (step >= total - std::max<int64_t>(1, total / 10)) {
-        tail_loss += loss.loss;
-        ++tail_count;
-      }
-      loss_sum += loss.loss;
-      correct += loss.correct;
-      seen += static_cast<int64_t>(batch.labels.size());
-      auto grads = tape.backward(output, loss.grad);
-      average_gradients(group, grads);
-      const float lr = learning_rate(so, o.lr, step);
-      if (own.empty()) {
-        optimizer->step(tape.parameters(), grads, lr);
-      } else {
-        std::map<std::string, Tensor> shared;
-        for (auto& [name, p] : tape.parameters()) {
-          auto it = own.find(name);
-          if (it == own.end()) {
-            shared.emplace(name, p);  // shares the storage: updated in place
-            continue;
+        in_step = true;
+        tape.set_batch_norm_frozen(o.freeze_bn_after >= 0 && at.step >= o.freeze_bn_after);
+        tape.forward({{input, batch.images()}});
+        const Tensor& logits = tape.value(output);
+        if (!labels_checked) {
+          // Every label against the model's classes, once, before the first update.
+          const int64_t classes = logits.rank() == 2 ? logits.dim(1) : 0;
+          const auto& labels = loader.labels();
+          for (size_t s = 0; s < labels.size(); ++s) {
+            if (labels[s] < 0 || labels[s] >= classes) {
+              throw Error(ErrorKind::kInvalidArgument,
+                          "label " + std::to_string(labels[s]) + " of training sample " +
+                              std::to_string(s) + " is outside [0, " + std::to_string(classes) +
+                              ") (the model's output " + output + " has shape " +
+                              shape_str(logits.shape()) + ")");
+            }
           }
-          std::map<std::string, Tensor> one{{name, p}};
-          it->second->step(one, grads, lr * hooks.own_rate.at(name));
+          labels_checked = true;
         }
-        optimizer->step(shared, grads, lr);
+        const LossResult loss =
+            hooks.loss ? hooks.loss(logits, batch) : softmax_cross_entropy(logits, batch.labels);
+        if (!std::isfinite(loss.loss)) {
+          std::string kept;
+          if (saved_step >= 0) {
+            kept = "; the checkpoint of step " + std::to_string(saved_step) + " stays in " +
+                   o.checkpoint_dir;
+          }
+          throw Error(ErrorKind::kInvalidArgument,
+                      "the loss is " + std::to_string(loss.loss) + " at step " +
+                          std::to_string(at.step + 1) + " (epoch " + std::to_string(at.epoch + 1) +
+                          "); training stopped (try a lower --lr)" + kept);
+        }
+        auto grads = tape.backward(output, loss.grad);
+        average_gradients(group, grads);
+        const float lr = learning_rate(so, o.lr, at.step);
+        if (optimizers.own.empty()) {
+          optimizers.shared->step(tape.parameters(), grads, lr);
+        } else {
+          std::map<std::string, Tensor> shared;
+          for (auto& [name, p] : tape.parameters()) {
+            auto it = optimizers.own.find(name);
+            if (it == optimizers.own.end()) {
+              shared.emplace(name, p);  // shares the storage: updated in place
+              continue;
+            }
+            std::map<std::string, Tensor> one{{name, p}};
+            it->second->step(one, grads, lr * hooks.own_rate.at(name));
+          }
+          optimizers.shared->step(shared, grads, lr);
+        }
+        if (hooks.after_update) hooks.after_update(tape.parameters());
+        in_step = false;
+        // The step is done: the position moves past it.
+        if (at.step == 0) result.first_loss = loss.loss;
+        if (at.step >= total - std::max<int64_t>(1, total / 10)) {
+          tail_loss += loss.loss;
+          ++tail_count;
+        }
+        at.loss_sum += loss.loss;
+        at.correct += loss.correct;
+        at.seen += static_cast<int64_t>(batch.labels.size());
+        ++at.step;
+        if (o.checkpoint_every > 0 && at.step % o.checkpoint_every == 0 && at.index + 1 < steps) {
+          ++at.index;  // saved as done
+          at.epoch_seconds = epoch_elapsed();
+          save();
+          --at.index;
+        }
+        if (show) {
+          char detail[96];
+          std::snprintf(detail, sizeof detail, "loss %.4f, %.0f samples/s",
+                        at.loss_sum / static_cast<double>(at.index + 1),
+                        static_cast<double>(at.seen) / std::max(epoch_elapsed(), 1e-9));
+          progress.set_detail(detail);
+        }
+        // Ctrl-C is seen here: at.index + 1 batches of the epoch are done.
+        try {
+          progress.update(at.index + 1);
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::kInterrupted) ++at.index;
+          throw;
+        }
       }
-      if (hooks.after_update) hooks.after_update(tape.parameters());
-      if (show) {
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-        char detail[96];
-        std::snprintf(detail, sizeof detail, "loss %.4f, %.0f samples/s",
-                      loss_sum / static_cast<double>(i + 1),
-                      static_cast<double>(seen) / std::max(elapsed, 1e-9));
-        progress.set_detail(detail);
+      progress.finish();
+      synchronise(group, tape);
+      double totals[] = {at.loss_sum, static_cast<double>(at.correct),
+                         static_cast<double>(at.seen)};
+      group.sum(totals);
+      TrainEpoch report;
+      report.epoch = at.epoch + 1;
+      report.steps = steps;
+      report.loss = totals[0] / group.size() / static_cast<double>(std::max<int64_t>(1, steps));
+      report.train_accuracy = totals[1] / std::max(1.0, totals[2]);
+      report.seconds = epoch_elapsed();
+      report.throughput = totals[2] / std::max(report.seconds, 1e-9);
+      if (val != nullptr && group.is_root()) {
+        Session session(snapshot());
+        EvalOptions eo;
+        eo.batch = 256;
+        eo.progress = show;
+        report.val_accuracy = evaluate_accuracy(session, *val, eo).accuracy;
       }
-      progress.update(i + 1);
+      result.epochs.push_back(report);
+      at = {at.step, at.epoch + 1, 0, 0, 0, 0, 0};
+      save();
+      --at.epoch;  // the loop's increment
+      if (o.on_epoch) o.on_epoch(report);
     }
-    progress.finish();
-    synchronise(group, tape);
-    double totals[] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
-    group.sum(totals);
-    loss_sum = totals[0] / group.size();
-    correct = static_cast<int64_t>(totals[1]);
-    seen = static_cast<int64_t>(totals[2]);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    TrainEpoch report;
-    report.epoch = epoch + 1;
-    report.steps = steps;
-    report.loss = loss_sum / static_cast<double>(std::max<int64_t>(1, steps));
-    report.train_accuracy =
-        static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, seen));
-    report.seconds = seconds;
-    report.throughput = static_cast<double>(seen) / std::max(seconds, 1e-9);
-    if (val != nullptr && group.is_root()) {
-      Session session(snapshot());
-      EvalOptions eo;
-      eo.batch = 256;
-      eo.progress = show;
-      report.val_accuracy = evaluate_accuracy(session, *val, eo).accuracy;
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kInterrupted && checkpoints && group.is_root()) {
+      if (in_step) {
+        for (auto& [name, b] : tape.buffers()) b = step_buffers.at(name);
+      }
+      save();
+      std::fprintf(stderr,
+                   "\ninterrupted: checkpoint of step %lld written to %s (--resume to go on)\n",
+                   static_cast<long long>(at.step), checkpoint_path(o.checkpoint_dir).c_str());
     }
-    result.epochs.push_back(report);
-    if (o.on_epoch) o.on_epoch(report);
+    throw;
   }
   result.model = snapshot();
-  result.steps = step;
+  result.steps = at.step;
   result.last_loss = tail_count > 0 ? tail_loss / static_cast<double>(tail_count) : 0.0;
   // Over the whole batches: each process saw its slice.
   double losses[] = {result.first_loss, result.last_loss};
   group.sum(losses);
   result.first_loss = losses[0] / group.size();
   result.last_loss = losses[1] / group.size();
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = elapsed();
   return result;
 }
 
@@ -250,3 +341,36 @@ TrainResult run_training(Tape& tape, const Model& base, const Dataset& train_dat
 }
 
 }  // namespace quench::train
+
+namespace quench {
+
+void check_train_options(const TrainOptions& o) {
+  if (o.freeze_bn_after < -1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--freeze-bn-after must be a step >= 0 or -1 (never), got " +
+                    std::to_string(o.freeze_bn_after));
+  }
+  if (o.epochs <= 0 && o.steps <= 0) {
+    throw Error(ErrorKind::kInvalidArgument, "need epochs > 0 or steps > 0");
+  }
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) {
+    throw Error(ErrorKind::kInvalidArgument, "learning rate must be > 0");
+  }
+  QUENCH_CHECK(o.checkpoint_every >= 0 && o.loader_threads >= 0, ErrorKind::kInvalidArgument,
+               "--checkpoint-every and --loader-threads must be >= 0, got {} and {}",
+               o.checkpoint_every, o.loader_threads);
+  QUENCH_CHECK(!o.checkpoint_dir.empty() || (!o.resume && o.checkpoint_every == 0),
+               ErrorKind::kInvalidArgument,
+               "--resume and --checkpoint-every need a --checkpoint folder");
+  if (!o.checkpoint_dir.empty()) {
+    // Before any work: the folder is created and must be writable, the checkpoint to resume
+    // must be there (read_checkpoint checks the rest).
+    QUENCH_CHECK(!o.resume || std::filesystem::exists(train::checkpoint_path(o.checkpoint_dir)),
+                 ErrorKind::kIo,
+                 "no checkpoint to resume in '{}' (expected '{}'; run without --resume to start)",
+                 o.checkpoint_dir, train::checkpoint_path(o.checkpoint_dir).string());
+    train::prepare_checkpoint_dir(o.checkpoint_dir);
+  }
+}
+
+}  // namespace quench

@@ -25,17 +25,17 @@ struct LoopHooks {
   // The model to validate and return, from the tape; empty: `base` with the tape's parameters
   // and buffers.
   std::function<Model(const Tape& tape)> snapshot;
+  // What else a checkpoint must agree on to be resumed (QAT: bit widths, distillation, ...).
+  std::map<std::string, std::string> checkpoint_settings;
 };
-
-// kInvalidArgument for epochs/steps, learning rate or batch out of range.
-void check_train_options(const TrainOptions& o);
 
 // The name of the model's data input (the first graph input that is not an initializer).
 std::string data_input(const Graph& g);
 
 // Trains the tape's parameters on `train` and reports validation accuracy on `val` (may be
-// nullptr) after each epoch. Throws kInvalidArgument at a NaN or infinite loss naming the step,
-// kInterrupted on Ctrl-C.
+// nullptr) after each epoch, writing checkpoints and resuming from one as `o` asks (train/
+// checkpoint.h). Throws kInvalidArgument at a NaN or infinite loss naming the step, kInterrupted on
+// Ctrl-C (after writing a checkpoint when a folder is given).
 TrainResult run_training(Tape& tape, const Model& base, const Dataset& train, const Dataset* val,
                          const TrainOptions& o, const LoopHooks& hooks);
 

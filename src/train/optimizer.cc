@@ -3,11 +3,38 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/check.h"
 #include "quench/error.h"
 
 namespace quench::train {
 
 namespace {
+
+// Saves `slots` (per-parameter state) as prefix + slot + "/" + parameter.
+void save_slots(const std::string& prefix, const std::string& slot,
+                const std::map<std::string, Tensor>& values, std::map<std::string, Tensor>& out) {
+  for (const auto& [name, v] : values) {
+    if (v.defined()) out[prefix + slot + "/" + name] = v.clone();
+  }
+}
+
+void load_slots(const std::string& prefix, const std::string& slot,
+                const std::map<std::string, Tensor>& in,
+                const std::map<std::string, Tensor>& parameters,
+                std::map<std::string, Tensor>& values) {
+  values.clear();
+  const std::string start = prefix + slot + "/";
+  for (auto it = in.lower_bound(start); it != in.end() && it->first.starts_with(start); ++it) {
+    const std::string name = it->first.substr(start.size());
+    auto p = parameters.find(name);
+    QUENCH_CHECK(p != parameters.end() && p->second.shape() == it->second.shape() &&
+                     it->second.dtype() == DType::kFloat32,
+                 ErrorKind::kIo,
+                 "checkpoint optimizer state '{}' does not match a parameter of this model",
+                 it->first);
+    values[name] = it->second.clone();
+  }
+}
 
 void check_grad(const std::string& name, const Tensor& p, const std::map<std::string, Tensor>& g) {
   auto it = g.find(name);
@@ -36,6 +63,14 @@ class Sgd : public Optimizer {
         pp[i] -= lr * (o_.nesterov ? g + o_.momentum * pv[i] : pv[i]);
       }
     }
+  }
+
+  void save_state(const std::string& prefix, std::map<std::string, Tensor>& out) const override {
+    save_slots(prefix, "velocity", velocity_, out);
+  }
+  void load_state(const std::string& prefix, const std::map<std::string, Tensor>& in,
+                  const std::map<std::string, Tensor>& parameters) override {
+    load_slots(prefix, "velocity", in, parameters, velocity_);
   }
 
  private:
@@ -75,6 +110,22 @@ class AdamW : public Optimizer {
         pp[i] -= static_cast<float>(lr * mh / (std::sqrt(vh) + o_.epsilon));
       }
     }
+  }
+
+  void save_state(const std::string& prefix, std::map<std::string, Tensor>& out) const override {
+    save_slots(prefix, "m", m_, out);
+    save_slots(prefix, "v", v_, out);
+    out[prefix + "t"] = Tensor::scalar<int64_t>(t_);
+  }
+  void load_state(const std::string& prefix, const std::map<std::string, Tensor>& in,
+                  const std::map<std::string, Tensor>& parameters) override {
+    load_slots(prefix, "m", in, parameters, m_);
+    load_slots(prefix, "v", in, parameters, v_);
+    auto t = in.find(prefix + "t");
+    QUENCH_CHECK(t != in.end() && t->second.dtype() == DType::kInt64 && t->second.numel() == 1 &&
+                     m_.size() == v_.size(),
+                 ErrorKind::kIo, "checkpoint AdamW state under '{}' is incomplete", prefix);
+    t_ = t->second.data<int64_t>()[0];
   }
 
  private:

@@ -27,6 +27,13 @@ class Optimizer {
   // One update of every parameter with its gradient at learning rate `lr`.
   virtual void step(std::map<std::string, Tensor>& parameters,
                     const std::map<std::string, Tensor>& grads, float lr) = 0;
+  // The optimizer's state (momentum, moments, step count) as tensors named `prefix` + "...", for
+  // checkpoints.
+  virtual void save_state(const std::string& prefix, std::map<std::string, Tensor>& out) const = 0;
+  // Restores what save_state() wrote; kIo naming the tensor when one does not match its parameter
+  // in `parameters`.
+  virtual void load_state(const std::string& prefix, const std::map<std::string, Tensor>& in,
+                          const std::map<std::string, Tensor>& parameters) = 0;
 };
 
 // kInvalidArgument for an unknown kind or an out-of-range hyper-parameter.

@@ -62,7 +62,7 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
   if (model.graph.outputs.empty()) {
     throw Error(ErrorKind::kInvalidModel, "the model has no output to train");
   }
-  train::check_train_options(o);
+  check_train_options(o);
   Model work = model;
   const std::vector<std::string> params = train::default_parameters(work.graph);
   if (params.empty()) {
@@ -71,7 +71,9 @@ TrainResult train_model(const Model& model, const Dataset& train_data, const Dat
   if (o.init_random) initialise(work, params, o.seed);
   train::Tape tape(work.graph, params);  // refuses ops without a gradient before any work
 
-  return train::run_training(tape, work, train_data, val, o, {});
+  train::LoopHooks hooks;
+  hooks.checkpoint_settings = {{"run", "train"}, {"init", o.init_random ? "random" : "keep"}};
+  return train::run_training(tape, work, train_data, val, o, hooks);
 }
 
 TrainProcess train_process() {

@@ -132,6 +132,49 @@ def train_cases(c, t):
           f"interrupt during training: exit {p.returncode}, files left {left}: {err.strip()[-120:]}")
     if not ok:
         c.failures.append("interrupt during training")
+    checkpoint_cases(c, t)
+
+
+def checkpoint_cases(c, t):
+    """quench train --checkpoint: Ctrl-C leaves a checkpoint and no output; --resume finishes the
+    run; a checkpoint of another run and an unwritable folder are refused before any training."""
+    ck = t("ck")
+    out = t("ck_out")
+    os.makedirs(out)
+    args = [c.quench, "train", CNN, "--steps", "120", "--batch", "16", "--threads", "1",
+            "--checkpoint", ck]
+    p = subprocess.Popen(args + ["-o", os.path.join(out, "m.onnx")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "loss" not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    saved = os.listdir(ck) if os.path.isdir(ck) else []
+    ok = (p.returncode == 130 and not os.listdir(out) and saved == ["checkpoint.qckpt"]
+          and "--resume" in err)
+    print(("ok      " if ok else "FAILED  ") +
+          f"interrupt with --checkpoint: exit {p.returncode}, output {os.listdir(out)}, "
+          f"checkpoint folder {saved}: {err.strip()[-120:]}")
+    if not ok:
+        c.failures.append("interrupt with --checkpoint")
+    c.expect("resume with another batch", ["train", CNN, "--steps", "120", "--batch", "32",
+                                           "--checkpoint", ck, "--resume", "-o", t("r.onnx")],
+             USAGE, "batch 16, this run has batch 32")
+    c.expect("resume without a checkpoint", ["train", CNN, "--checkpoint", t("none"), "--resume",
+                                             "-o", t("r.onnx")], IO, "no checkpoint to resume")
+    c.expect("unwritable checkpoint folder (checked first)",
+             ["train", CNN, "--data", "idx:" + t("none.gz"), "--checkpoint",
+              t("no/such/ck"), "-o", t("r.onnx")], IO, "checkpoint folder")
+    p = subprocess.run(args + ["--resume", "--json", "-o", os.path.join(out, "m.onnx")],
+                       capture_output=True, text=True)
+    steps = json.loads(p.stdout.strip().splitlines()[-1])["steps"] if p.returncode == 0 else -1
+    ok = steps == 120 and os.listdir(out) == ["m.onnx"] and "resuming from step" in p.stderr
+    print(("ok      " if ok else "FAILED  ") +
+          f"resume after Ctrl-C: exit {p.returncode}, {steps} steps: {p.stderr.strip()[-120:]}")
+    if not ok:
+        c.failures.append("resume after Ctrl-C")
 
 
 def quantize_cases(c, t):

@@ -35,6 +35,7 @@ int run_qat(QatCmdOptions o) {
   // Under mpirun every process trains (data-parallel); rank 0 reports and writes.
   const bool root = train_process().rank == 0;
   if (root) check_writable(o.output, "output model");
+  check_train_options(o.qat.train);  // the checkpoint folder, before the data
   std::tie(o.qat.weight_bits, o.qat.activation_bits) = parse_qat_bits(o.bits);
   o.qat.distill = !o.no_distill;
   o.qat.keep_ends_8bit = !o.low_bit_ends;

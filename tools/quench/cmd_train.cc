@@ -25,6 +25,7 @@ int run_train(const TrainCmdOptions& o) {
   // Under mpirun every process trains; rank 0 reports and writes.
   const bool root = train_process().rank == 0;
   if (root) check_writable(o.output, "output model");
+  check_train_options(o.train);  // the checkpoint folder, before the data
   require(o.init == "keep" || o.init == "random", ErrorKind::kInvalidArgument,
           "--init must be keep or random, got '{}'", o.init);
   const Model model = load_model(o.model);
@@ -78,6 +79,16 @@ void add_training_options(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--flip", o.flip, "Random horizontal flip");
   cmd.add_option("--freeze-bn-after", o.freeze_bn_after,
                  "From this step on, batch norms use and keep their running statistics (-1: never)")
+      ->capture_default_str();
+  cmd.add_option("--checkpoint", o.checkpoint_dir,
+                 "Checkpoint folder: written each epoch, on Ctrl-C and every --checkpoint-every "
+                 "steps");
+  cmd.add_option("--checkpoint-every", o.checkpoint_every,
+                 "Also write the checkpoint every N steps (0: each epoch only)")
+      ->capture_default_str();
+  cmd.add_flag("--resume", o.resume, "Continue from the checkpoint in the --checkpoint folder");
+  cmd.add_option("--loader-threads", o.loader_threads,
+                 "Threads building the next batches during a step (0: none)")
       ->capture_default_str();
   cmd.add_option("--threads", o.threads, "Threads (0: all cores)")->capture_default_str();
 }
