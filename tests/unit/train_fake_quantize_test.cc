@@ -10,6 +10,7 @@
 #include "ops/domains.h"
 #include "quant/qparams.h"
 #include "quench/error.h"
+#include "test_util.h"
 #include "train/qat/fake_quantize.h"
 #include "train/tape.h"
 #include "train_gradcheck.h"
@@ -122,6 +123,64 @@ TEST(FakeQuantize, GradientsFollowTheEquationsAndFiniteDifferences) {
   }
   EXPECT_GT(inside, 50);
   EXPECT_GT(clipped, 50);
+}
+
+// The fast form (vectorized loops over runs of one scale) against the element-wise reference:
+// the forward and dx bit for bit, the scale and offset gradients within kSumTol of the reference's
+// double sums relative to the sum of the terms' magnitudes (float lanes change the order and the
+// precision of the additions only). Shapes cover one scale over a long tensor (several pieces and
+// lanes' tails), per-channel weights on axis 0 and on an inner axis (short runs), 2 to 8 bits,
+// symmetric and asymmetric ranges, values that clip on both sides and exact ties.
+TEST(FakeQuantize, FastFormMatchesTheReference) {
+  constexpr double kSumTol = 1e-5;
+  std::mt19937 rng(9);
+  struct Case {
+    Shape shape;
+    int64_t axis;  // -1: one scale
+    int bits;
+    bool symmetric;
+  };
+  const Case cases[] = {{{3, 7, 33, 41}, -1, 8, false}, {{2, 5, 9, 9}, -1, 4, false},
+                        {{16, 3, 3, 3}, 0, 4, true},    {{6, 8, 5, 5}, 1, 2, true},
+                        {{37, 29}, 0, 8, true},         {{4, 6, 3}, 1, 3, false}};
+  for (const Case& c : cases) {
+    const Tensor x = random_tensor(c.shape, rng, -3.f, 3.f);
+    const Tensor dy = random_tensor(c.shape, rng);
+    FakeQuantSpec spec = fake_quant_range(c.bits, c.symmetric);
+    spec.axis = c.axis;
+    const int64_t channels = c.axis < 0 ? 1 : c.shape[static_cast<size_t>(c.axis)];
+    std::vector<float> sv, zv;
+    for (int64_t k = 0; k < channels; ++k) {
+      sv.push_back(std::uniform_real_distribution<float>(0.02f, 0.6f)(rng));
+      zv.push_back(c.symmetric ? 0.f : std::uniform_real_distribution<float>(0.f, 20.f)(rng));
+    }
+    Tensor xt = x.clone();
+    // Exact ties between two steps of the first scale, for half to even.
+    for (int k = 0; k < 8; ++k) xt.data<float>()[k] = (static_cast<float>(k) - 3.5f) * sv[0];
+    const Tensor s = Tensor::from_vector<float>({channels}, sv);
+    const Tensor z = Tensor::from_vector<float>({channels}, zv);
+    const Tensor* zp = c.symmetric ? nullptr : &z;
+    const std::string label = shape_str(c.shape) + " axis " + std::to_string(c.axis);
+    EXPECT_TRUE(quench::testing::same(fake_quantize(xt, s, zp, spec),
+                                      fake_quantize_reference(xt, s, zp, spec)))
+        << label;
+    const FakeQuantGrads fast = fake_quantize_backward(xt, s, zp, dy, spec);
+    const FakeQuantGrads ref = fake_quantize_backward_reference(xt, s, zp, dy, spec);
+    EXPECT_TRUE(quench::testing::same(fast.dx, ref.dx)) << label;
+    // The magnitude the sums are made of: sum |dy| · max(qmax, s) per channel, bounded overall.
+    double scale_of_terms = 0;
+    for (float g : dy.values<float>()) scale_of_terms += std::fabs(g) * (spec.qmax + 1.0);
+    for (int64_t k = 0; k < channels; ++k) {
+      EXPECT_NEAR(fast.dscale.data<float>()[k], ref.dscale.data<float>()[k],
+                  kSumTol * scale_of_terms * lsq_grad_scale(xt, channels, spec.qmax, false))
+          << label << " channel " << k;
+      if (zp != nullptr) {
+        EXPECT_NEAR(fast.dzero_point.data<float>()[k], ref.dzero_point.data<float>()[k],
+                    kSumTol * scale_of_terms * lsq_grad_scale(xt, channels, spec.qmax, false))
+            << label << " channel " << k;
+      }
+    }
+  }
 }
 
 TEST(FakeQuantize, GradScaleIsOneOverSqrtNQp) {

@@ -90,4 +90,15 @@ void requantize_loop(const int32_t* acc, int8_t* y, int64_t count, float multipl
   loops().requantize_s8(acc, y, count, multiplier, zero_point);
 }
 
+void fake_quantize_loop(const float* x, float* y, int64_t count, float scale, float zero_point,
+                        float qmin, float qmax) {
+  loops().fake_quantize(x, y, count, scale, zero_point, qmin, qmax);
+}
+
+void fake_quantize_grad_loop(const float* x, const float* dy, float* dx, int64_t count, float scale,
+                             float zero_point, float qmin, float qmax, double& dscale,
+                             double& dzero_point) {
+  loops().fake_quantize_grad(x, dy, dx, count, scale, zero_point, qmin, qmax, dscale, dzero_point);
+}
+
 }  // namespace quench::x86

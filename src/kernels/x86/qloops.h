@@ -61,4 +61,18 @@ void requantize_loop(const int32_t* acc, int8_t* y, int64_t count, float multipl
 // Which instruction set the loops run on here ("avx512", "avx2", "baseline").
 const char* qloops_isa();
 
+// Fake quantization for quantization-aware training (docs/quantization.md (95)-(96)) of `count`
+// values sharing one scale and integer zero point z in [qmin, qmax]: y = (clamp(nearbyint(x / s)
+// + z, qmin, qmax) − z) · s, bit for bit what train/qat's reference computes (NaN aside).
+void fake_quantize_loop(const float* x, float* y, int64_t count, float scale, float zero_point,
+                        float qmin, float qmax);
+
+// Its backward ((98), (99) and (101) before the LSQ gradient scale): dx = dy inside the range and
+// 0 where clipped; adds Σ dy·(round(x/s) − x/s) (inside) + Σ dy·(q_clip − z) (clipped) to
+// `dscale` and Σ −dy·s (clipped) to `dzero_point`. The sums run in float lanes flushed to double
+// every few thousand values, so they differ from the reference's double sums by rounding only.
+void fake_quantize_grad_loop(const float* x, const float* dy, float* dx, int64_t count, float scale,
+                             float zero_point, float qmin, float qmax, double& dscale,
+                             double& dzero_point);
+
 }  // namespace quench::x86

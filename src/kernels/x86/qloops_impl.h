@@ -331,6 +331,58 @@ void requantize_loop(const int32_t* acc, Q* y, int64_t count, float multiplier,
 }
 
 // The loops of this ISA, for qloops.cc to dispatch to.
+// Fake quantization (qloops.h): the scalar steps, vectorized by the compiler (nearbyint is
+// vroundps / vrndscaleps, the clamp vmaxps / vminps, the selects blends).
+inline void fake_quantize(const float* x, float* y, int64_t count, float scale, float z, float qmin,
+                          float qmax) {
+  for (int64_t i = 0; i < count; ++i) {
+    float q = std::nearbyint(x[i] / scale) + z;
+    q = q > qmin ? q : qmin;
+    q = q < qmax ? q : qmax;
+    y[i] = (q - z) * scale;
+  }
+}
+
+inline void fake_quantize_grad(const float* x, const float* dy, float* dx, int64_t count,
+                               float scale, float z, float qmin, float qmax, double& dscale,
+                               double& dzero_point) {
+  // kLanes independent float sums (the compiler keeps them in one vector register), flushed to
+  // double every kFlush values so that no float sum runs long.
+  constexpr int64_t kLanes = 16, kFlush = 4096;
+  int64_t i = 0;
+  while (i < count) {
+    const int64_t end = std::min(count, i + kFlush);
+    float ds[kLanes] = {}, dz[kLanes] = {};
+    for (; i + kLanes <= end; i += kLanes) {
+      for (int64_t j = 0; j < kLanes; ++j) {
+        const float v = x[i + j] / scale;
+        const float r = std::nearbyint(v);
+        const float t = r + z;
+        const bool inside = t >= qmin && t <= qmax;
+        const float clipped = (t < qmin ? qmin : qmax) - z;
+        const float g = dy[i + j];
+        dx[i + j] = inside ? g : 0.f;
+        ds[j] += g * (inside ? r - v : clipped);
+        dz[j] += inside ? 0.f : -g * scale;
+      }
+    }
+    for (; i < end; ++i) {
+      const float v = x[i] / scale;
+      const float r = std::nearbyint(v);
+      const float t = r + z;
+      const bool inside = t >= qmin && t <= qmax;
+      const float g = dy[i];
+      dx[i] = inside ? g : 0.f;
+      ds[0] += g * (inside ? r - v : (t < qmin ? qmin : qmax) - z);
+      dz[0] += inside ? 0.f : -g * scale;
+    }
+    for (int64_t j = 0; j < kLanes; ++j) {
+      dscale += ds[j];
+      dzero_point += dz[j];
+    }
+  }
+}
+
 inline QLoops table() {
   QLoops t;
   t.quantize_u8 = quantize_loop<uint8_t>;
@@ -344,6 +396,8 @@ inline QLoops table() {
   t.mul_requantize_s8 = mul_requantize_loop<int8_t>;
   t.requantize_u8 = requantize_loop<uint8_t>;
   t.requantize_s8 = requantize_loop<int8_t>;
+  t.fake_quantize = fake_quantize;
+  t.fake_quantize_grad = fake_quantize_grad;
   return t;
 }
 

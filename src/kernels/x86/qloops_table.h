@@ -33,6 +33,11 @@ struct QLoops {
   MulRequantize<int8_t> mul_requantize_s8 = nullptr;
   Requantize<uint8_t> requantize_u8 = nullptr;
   Requantize<int8_t> requantize_s8 = nullptr;
+  void (*fake_quantize)(const float* x, float* y, int64_t count, float scale, float zero_point,
+                        float qmin, float qmax) = nullptr;
+  void (*fake_quantize_grad)(const float* x, const float* dy, float* dx, int64_t count, float scale,
+                             float zero_point, float qmin, float qmax, double& dscale,
+                             double& dzero_point) = nullptr;
 };
 
 }  // namespace quench::x86

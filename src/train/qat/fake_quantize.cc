@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/requantize.h"
+#include "kernels/x86/qloops.h"
 #include "ops/domains.h"
 #include "train/gradient.h"
 
@@ -73,6 +74,30 @@ void check_params(const Tensor& scale, const Tensor* zero_point) {
   }
 }
 
+// A stretch of consecutive values sharing channel `channel`'s scale.
+struct Run {
+  int64_t start = 0;
+  int64_t count = 0;
+  int64_t channel = 0;
+};
+
+// The runs of n values: one per (outer index, channel), split into pieces of at most kPiece
+// values so that a single-scale tensor spreads over threads.
+std::vector<Run> runs_of(int64_t n, const ChannelIndex& ci) {
+  constexpr int64_t kPiece = 16384;
+  std::vector<Run> runs;
+  const int64_t inner = ci.channels == 1 ? std::max<int64_t>(n, 1) : ci.inner;
+  const int64_t block = ci.channels * inner;
+  for (int64_t start = 0; start < n; start += inner) {
+    const int64_t channel = (start % block) / inner;
+    const int64_t end = std::min(n, start + inner);
+    for (int64_t s = start; s < end; s += kPiece) {
+      runs.push_back({s, std::min(kPiece, end - s), channel});
+    }
+  }
+  return runs;
+}
+
 // The rounded zero point of channel c (eq. (95)), inside [qmin, qmax].
 int32_t zero_of(const Tensor* zero_point, int64_t c, const FakeQuantSpec& spec) {
   if (zero_point == nullptr) return 0;
@@ -81,10 +106,29 @@ int32_t zero_of(const Tensor* zero_point, int64_t c, const FakeQuantSpec& spec) 
       std::clamp<float>(z, static_cast<float>(spec.qmin), static_cast<float>(spec.qmax)));
 }
 
+// (100) The LSQ gradient scale applied to the summed scale and offset gradients.
+void finish_param_grads(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                        const FakeQuantSpec& spec, const std::vector<double>& ds,
+                        const std::vector<double>& dz, FakeQuantGrads& g) {
+  const auto channels = static_cast<int64_t>(ds.size());
+  const float gs = spec.grad_scale > 0 ? spec.grad_scale
+                                       : lsq_grad_scale(x, channels, spec.qmax, spec.per_sample);
+  g.dscale = Tensor::empty(DType::kFloat32, scale.shape());
+  for (int64_t c = 0; c < channels; ++c) {
+    g.dscale.data<float>()[c] = static_cast<float>(ds[static_cast<size_t>(c)] * gs);
+  }
+  if (zero_point != nullptr) {
+    g.dzero_point = Tensor::empty(DType::kFloat32, zero_point->shape());
+    for (int64_t c = 0; c < channels; ++c) {
+      g.dzero_point.data<float>()[c] = static_cast<float>(dz[static_cast<size_t>(c)] * gs);
+    }
+  }
+}
+
 }  // namespace
 
-Tensor fake_quantize(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
-                     const FakeQuantSpec& spec) {
+Tensor fake_quantize_reference(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                               const FakeQuantSpec& spec) {
   check_params(scale, zero_point);
   const ChannelIndex ci = channel_index(x, scale, spec);
   Tensor y = Tensor::empty(DType::kFloat32, x.shape());
@@ -112,9 +156,9 @@ float lsq_grad_scale(const Tensor& x, int64_t scales, int32_t qmax, bool per_sam
   return static_cast<float>(1.0 / std::sqrt(std::max(1.0, n) * std::max(1, qmax)));
 }
 
-FakeQuantGrads fake_quantize_backward(const Tensor& x, const Tensor& scale,
-                                      const Tensor* zero_point, const Tensor& dy,
-                                      const FakeQuantSpec& spec) {
+FakeQuantGrads fake_quantize_backward_reference(const Tensor& x, const Tensor& scale,
+                                                const Tensor* zero_point, const Tensor& dy,
+                                                const FakeQuantSpec& spec) {
   check_params(scale, zero_point);
   const ChannelIndex ci = channel_index(x, scale, spec);
   const int64_t channels = ci.channels;
@@ -145,19 +189,58 @@ FakeQuantGrads fake_quantize_backward(const Tensor& x, const Tensor& scale,
       ds[c] += static_cast<double>(pdy[i]) * (static_cast<double>(rounded) - v);
     }
   }
-  const float gs = spec.grad_scale > 0
-                       ? spec.grad_scale
-                       : lsq_grad_scale(x, channels, spec.qmax, spec.per_sample);  // (100)
-  g.dscale = Tensor::empty(DType::kFloat32, scale.shape());
-  for (int64_t c = 0; c < channels; ++c) {
-    g.dscale.data<float>()[c] = static_cast<float>(ds[c] * gs);
+  finish_param_grads(x, scale, zero_point, spec, ds, dz, g);
+  return g;
+}
+
+Tensor fake_quantize(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                     const FakeQuantSpec& spec) {
+  check_params(scale, zero_point);
+  const ChannelIndex ci = channel_index(x, scale, spec);
+  Tensor y = Tensor::empty(DType::kFloat32, x.shape());
+  const float* px = x.data<float>();
+  const float* ps = scale.data<float>();
+  float* py = y.data<float>();
+  const std::vector<Run> runs = runs_of(x.numel(), ci);
+  const auto qmin = static_cast<float>(spec.qmin), qmax = static_cast<float>(spec.qmax);
+#pragma omp parallel for if (x.numel() > 65536) schedule(static)
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const Run& run = runs[r];
+    x86::fake_quantize_loop(px + run.start, py + run.start, run.count, ps[run.channel],
+                            static_cast<float>(zero_of(zero_point, run.channel, spec)), qmin, qmax);
   }
-  if (zero_point != nullptr) {
-    g.dzero_point = Tensor::empty(DType::kFloat32, zero_point->shape());
-    for (int64_t c = 0; c < channels; ++c) {
-      g.dzero_point.data<float>()[c] = static_cast<float>(dz[c] * gs);
-    }
+  return y;
+}
+
+FakeQuantGrads fake_quantize_backward(const Tensor& x, const Tensor& scale,
+                                      const Tensor* zero_point, const Tensor& dy,
+                                      const FakeQuantSpec& spec) {
+  check_params(scale, zero_point);
+  const ChannelIndex ci = channel_index(x, scale, spec);
+  FakeQuantGrads g;
+  g.dx = Tensor::empty(DType::kFloat32, x.shape());
+  const float* px = x.data<float>();
+  const float* ps = scale.data<float>();
+  const float* pdy = dy.data<float>();
+  float* pdx = g.dx.data<float>();
+  const std::vector<Run> runs = runs_of(x.numel(), ci);
+  // Each run's sums kept apart and added in run order: the same result for any thread count.
+  std::vector<double> run_ds(runs.size(), 0.0), run_dz(runs.size(), 0.0);
+  const auto qmin = static_cast<float>(spec.qmin), qmax = static_cast<float>(spec.qmax);
+#pragma omp parallel for if (x.numel() > 65536) schedule(static)
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const Run& run = runs[r];
+    x86::fake_quantize_grad_loop(px + run.start, pdy + run.start, pdx + run.start, run.count,
+                                 ps[run.channel],
+                                 static_cast<float>(zero_of(zero_point, run.channel, spec)), qmin,
+                                 qmax, run_ds[r], run_dz[r]);
   }
+  std::vector<double> ds(static_cast<size_t>(ci.channels), 0.0), dz(ds);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    ds[static_cast<size_t>(runs[r].channel)] += run_ds[r];
+    dz[static_cast<size_t>(runs[r].channel)] += run_dz[r];
+  }
+  finish_param_grads(x, scale, zero_point, spec, ds, dz, g);
   return g;
 }
 

@@ -34,17 +34,27 @@ FakeQuantSpec fake_quant_range(int bits, bool symmetric);
 // rounded to an integer (a learned offset is kept in float and rounded as the exporter rounds it).
 // `zero_point` may be nullptr (z = 0). Scale and zero point: one value, or one per index along
 // spec.axis.
+// The fast form runs the vectorized loops of kernels/x86/qloops.h over each run of values that
+// share a scale; the reference, one element at a time with the quantizer's own helpers, is the
+// oracle it is tested against (bit-exact).
 Tensor fake_quantize(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
                      const FakeQuantSpec& spec);
+Tensor fake_quantize_reference(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                               const FakeQuantSpec& spec);
 
 struct FakeQuantGrads {
   Tensor dx;           // (98) straight-through inside the range, 0 where clipped
   Tensor dscale;       // (99) LSQ, times g
   Tensor dzero_point;  // (101) LSQ+, times g (undefined when zero_point is nullptr)
 };
+// Fast and reference forms as for fake_quantize(): dx bit-exact, the scale and offset gradients
+// (sums over many values) equal up to the order of the float additions.
 FakeQuantGrads fake_quantize_backward(const Tensor& x, const Tensor& scale,
                                       const Tensor* zero_point, const Tensor& dy,
                                       const FakeQuantSpec& spec);
+FakeQuantGrads fake_quantize_backward_reference(const Tensor& x, const Tensor& scale,
+                                                const Tensor* zero_point, const Tensor& dy,
+                                                const FakeQuantSpec& spec);
 
 // (100) g = 1 / sqrt(N · Qp): N elements per scale (of one sample when `per_sample`: axis 0 is
 // the batch), Qp = qmax.
