@@ -238,7 +238,7 @@ INSTANTIATE_TEST_SUITE_P(Table, QuantGruFastKernel, ::testing::ValuesIn(kCases),
 // A float GRU model: X [seq, batch, input] -> GRU -> Y (and Y_h), random weights whose rows keep
 // Σ|w| <= 1, so that the recurrence does not amplify differences.
 Model float_gru(int64_t seq_length, int64_t batch, int64_t input_size, int64_t hidden,
-                const std::string& direction, int64_t linear_before_reset) {
+                const std::string& direction, int64_t linear_before_reset, bool initial_h = false) {
   std::mt19937 rng(23);
   const int64_t dirs = direction == "bidirectional" ? 2 : 1;
   Model m;
@@ -255,7 +255,13 @@ Model float_gru(int64_t seq_length, int64_t batch, int64_t input_size, int64_t h
   add("W", testing::random_tensor({dirs, 3 * hidden, input_size}, rng, -w_bound, w_bound));
   add("R", testing::random_tensor({dirs, 3 * hidden, hidden}, rng, -r_bound, r_bound));
   add("B", testing::random_tensor({dirs, 6 * hidden}, rng, -0.2f, 0.2f));
-  Node gru = testing::make_node("GRU", {"x", "W", "R", "B"}, {"y", "y_h"},
+  std::vector<std::string> inputs = {"x", "W", "R", "B"};
+  if (initial_h) {
+    g.inputs.push_back("h0");
+    g.values["h0"] = ValueInfo{DType::kFloat32, symbolic(Shape{dirs, batch, hidden}), ""};
+    inputs.insert(inputs.end(), {"", "h0"});
+  }
+  Node gru = testing::make_node("GRU", inputs, {"y", "y_h"},
                                 {{"hidden_size", hidden},
                                  {"direction", direction},
                                  {"linear_before_reset", linear_before_reset}});
@@ -284,6 +290,10 @@ struct FileCase {
   int64_t linear_before_reset;
   int64_t batch;
 };
+
+void PrintTo(const FileCase& c, std::ostream* os) {
+  *os << c.direction << " linear_before_reset " << c.linear_before_reset << " batch " << c.batch;
+}
 
 class QuantGruFile : public ::testing::TestWithParam<FileCase> {};
 
@@ -348,6 +358,53 @@ INSTANTIATE_TEST_SUITE_P(Directions, QuantGruFile,
                                   std::to_string(info.param.linear_before_reset) + "_batch" +
                                   std::to_string(info.param.batch);
                          });
+
+// Values on the grid of eq. (37) for their own range: codes 0..255 as (q − 128) / 128, both ends
+// present in every block of `block` values (each direction's H is quantized on its own), so that
+// the range is [−1, 127/128], s = 1/128 and z = 128 exactly, and quantizing them is exact.
+Tensor on_grid(const Shape& shape, int64_t block, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> code(0, 255);
+  Tensor t = Tensor::empty(DType::kFloat32, shape);
+  auto v = t.values<float>();
+  for (float& f : v) f = static_cast<float>(code(rng) - 128) / 128.f;
+  for (size_t at = 0; at < v.size(); at += static_cast<size_t>(block)) {
+    v[at] = -1.f;
+    v[at + static_cast<size_t>(block) - 1] = 127.f / 128.f;
+  }
+  return t;
+}
+
+// Float rounding of sums of at most 16 products of order 1 (the float GRU's, and the scaling of
+// the exact integer sums), through one Sigmoid/Tanh.
+constexpr double kOneStepRoundingTolerance = 1e-5;
+
+// One step from an initial state, X and H0 on the quantization grid: quantizing them loses
+// nothing, so with linear_before_reset = 1 the integer GRU is the float GRU on the dequantized
+// weights up to float rounding; with 0 the only loss is the quantization of rt (.) H0 (eq. (138)):
+// the candidate's pre-activation moves by at most s_rh/2 · Σ|Rh_row|, s_rh <= 2/255, Tanh is
+// 1-Lipschitz and Ht takes (1 − zt) <= 1 of it.
+TEST_P(QuantGruFile, OneStepOnTheGridIsTheFloatGru) {
+  const FileCase& c = GetParam();
+  const int64_t input_size = 9, hidden = 16, dirs = c.direction == "bidirectional" ? 2 : 1;
+  const Model fp32 =
+      float_gru(1, c.batch, input_size, hidden, c.direction, c.linear_before_reset, true);
+  const Model q = quantize_dynamic(fp32, QuantRecipe{}, DynamicQuantOptions{}, nullptr);
+  const std::vector<Tensor> feeds = {on_grid({1, c.batch, input_size}, c.batch * input_size, 37),
+                                     on_grid({dirs, c.batch, hidden}, c.batch * hidden, 41)};
+  const auto got = Session(q, testing::one_thread(true)).run(feeds);
+  const auto want = Session(q, testing::one_thread(false)).run(feeds);
+  const double rh_bound =
+      c.linear_before_reset ? 0.0 : 1.0 / 255.0 * largest_row_sum(*fp32.graph.initializer("R"));
+  double largest = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(testing::tensors_near(got[i], want[i], kOneStepRoundingTolerance + rh_bound, 0))
+        << "output " << i;
+    const auto g = got[i].to_double_vector(), w = want[i].to_double_vector();
+    for (size_t j = 0; j < g.size(); ++j) largest = std::max(largest, std::abs(g[j] - w[j]));
+  }
+  RecordProperty("max_difference", std::to_string(largest));
+}
 
 // DequantizeLinear -> GRU that the integer GRU does not take stays the float GRU on the folded
 // weights: a non-zero zero point, u8 weights.
