@@ -6,7 +6,9 @@
 #include <optional>
 
 #include "quench/cli.h"
+#include "quench/evaluate.h"
 #include "quench/files.h"
+#include "quench/latency_aware.h"
 #include "quench/lowbit_options.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
@@ -36,6 +38,8 @@ struct QuantizeCmdOptions {
   double max_drop = -1;  // top-1 points; negative: no automatic mixed precision
   std::string val_data;
   int64_t val_limit = 0;
+  bool latency_aware = false;
+  int64_t latency_batch = 1;
 };
 
 // The exit code of --max-drop when even the highest precision misses the budget (docs/cli.md).
@@ -110,6 +114,139 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
   report = r.report;
   report.notes.push_back(fmt::format("{} unit(s) kept at {} by --max-drop", r.kept.size(), higher));
   return std::move(r.model);
+}
+
+// --latency-aware (include/quench/latency_aware.h): every unit timed quantized and in float,
+// the slower ones kept in float (eq. (117)), then --max-drop on the rest when given, then the
+// model checked end to end against FP32 (eqs. (118)-(119)).
+Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, const Model& fp32,
+                        QuantizeReport& report, nlohmann::json& extra, bool& met) {
+  require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--latency-aware calibrates once and builds every variant from the ranges: give --calib "
+          "DATA (not --table)");
+  require(o.latency_batch > 0, ErrorKind::kInvalidArgument,
+          "--latency-batch must be positive, got {}", o.latency_batch);
+  QuantRecipe base = recipe;
+  o.lowbit.apply(base);
+  require(base.weight_bits == 8 && !o.lowbit.rounding() && !o.lowbit.cle &&
+              o.lowbit.smoothquant < 0.f && o.lowbit.group_size == 0 && !base.weight_only,
+          ErrorKind::kUnsupported,
+          "--latency-aware compares 8-bit round-to-nearest units with float; --weights int4, "
+          "--gptq, --adaround, --bias-correction, --cle, --smoothquant, --group-size and "
+          "--weight-only are not supported with it yet");
+  auto calib = open_dataset(o.calib_data, o.data_options.to_options(fp32));
+  require(calib->size() >= o.latency_batch, ErrorKind::kInvalidArgument,
+          "--latency-batch {} is larger than the calibration data {} ({} samples), whose first "
+          "samples are the timed input",
+          o.latency_batch, o.calib_data, calib->size());
+  SensitivityOptions so;
+  so.weight_bits = 8;
+  so.calib = o.calib.to_options();
+  so.calib.threads = o.threads;
+  so.session = session_options(o.threads);
+  const MixedPrecisionTrials trials(fp32, *calib, base, so);
+  const std::vector<QuantUnit>& units = trials.units();
+  std::vector<Tensor> inputs;
+  {
+    const Session session(trials.prepared(), so.session);
+    const DataBinding binding(session, *calib, o.calib_data);
+    inputs = binding.feeds(calib->batch(0, o.latency_batch));
+  }
+  std::vector<size_t> groups;
+  {
+    std::vector<Shape> shapes;
+    for (const Tensor& t : inputs) shapes.push_back(t.shape());
+    const Session session(trials.prepared(), so.session);
+    groups = fused_unit_groups(trials.prepared().graph, units, session.plan_steps(shapes));
+  }
+  auto timer = make_runtime_latency_timer(trials.prepared().graph, units, inputs, so.session);
+  std::cerr << fmt::format(
+      "latency: timing {} units quantized and in float (batch {}, {} thread(s), medians of 50 "
+      "runs)\n",
+      units.size(), o.latency_batch, o.threads == 0 ? "all" : std::to_string(o.threads));
+  const LatencyChoice choice =
+      choose_by_latency(units, trials.build(std::vector<bool>(units.size(), true)),
+                        trials.prepared(), *timer, groups);
+  std::vector<bool> low = choice.low;
+  std::vector<std::string> kept_by(units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (!low[u]) kept_by[u] = "latency";
+  }
+  const size_t kept_for_latency = units.size() - std::count(low.begin(), low.end(), true);
+  std::cerr << fmt::format("latency: {} of {} units kept in float (int8 >= {} x float)\n",
+                           kept_for_latency, units.size(), kLatencyMargin);
+  Model model;
+  if (o.max_drop >= 0 && kept_for_latency < units.size()) {
+    // The accuracy search runs on the units left quantized; those kept for latency are skipped.
+    QuantRecipe rest = recipe;
+    for (size_t u = 0; u < units.size(); ++u) {
+      if (low[u]) continue;
+      for (const auto& node : units[u].nodes) rest.node_overrides[node] = "skip";
+    }
+    model = mixed_precision_cmd(o, rest, fp32, report, extra, met);
+    for (const auto& k : extra["kept_units"]) {
+      for (size_t u = 0; u < units.size(); ++u) {
+        if (units[u].name == k["name"].get<std::string>() && low[u]) {
+          low[u] = false;
+          kept_by[u] = "accuracy";
+        }
+      }
+    }
+  } else {
+    if (o.max_drop >= 0) {
+      report.notes.push_back(
+          "every unit is kept in float for latency: --max-drop has nothing left to search");
+    }
+    model = trials.build(low, &report);
+  }
+  std::vector<double> float_ms;
+  for (const UnitLatency& u : choice.units) float_ms.push_back(u.float_ms);
+  LatencyCheck check = ensure_not_slower(
+      float_ms, groups, low, std::move(model), fp32,
+      [&](const std::vector<bool>& l) { return trials.build(l); }, *timer,
+      [](const std::string& line) { std::cerr << line << "\n"; });
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (low[u] && !check.low[u]) kept_by[u] = "fallback";
+  }
+  if (check.fp32_written) {
+    report = QuantizeReport{};
+  } else if (check.fallback_rounds > 0) {
+    check.model = trials.build(check.low, &report);
+  }
+  for (const auto& note : check.notes) report.notes.push_back(note);
+  if (check.fallback_rounds > 0 && o.max_drop >= 0) {
+    report.notes.push_back(
+        "the top-1 of --max-drop was measured before the latency fallback kept more units in "
+        "float");
+  }
+
+  std::cout << fmt::format("latency-aware: keep float when int8 >= {} x float (batch {})\n",
+                           kLatencyMargin, o.latency_batch);
+  std::cout << fmt::format("  {:<44} {:>10} {:>10}  {}\n", "unit", "int8 ms", "float ms", "kept");
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t u = 0; u < units.size(); ++u) {
+    const UnitLatency& l = choice.units[u];
+    const bool kept = !check.low[u];
+    std::cout << fmt::format("  {:<44} {:>10.4f} {:>10.4f}  {}\n", l.name, l.int8_ms, l.float_ms,
+                             kept ? "float (" + kept_by[u] + ")" : "int8");
+    rows.push_back({{"name", l.name},
+                    {"int8_ms", l.int8_ms},
+                    {"float_ms", l.float_ms},
+                    {"kept_float", kept},
+                    {"kept_by", kept ? nlohmann::json(kept_by[u]) : nlohmann::json(nullptr)}});
+  }
+  std::cout << fmt::format("  FP32 {:.4f} ms, result {:.4f} ms ({:.2f}x faster){}\n", check.fp32_ms,
+                           check.result_ms, check.fp32_ms / check.result_ms,
+                           check.fp32_written ? "; the FP32 model is written" : "");
+  extra["latency"] = {{"units", rows},
+                      {"model_fp32_ms", check.fp32_ms},
+                      {"model_result_ms", check.result_ms},
+                      {"margin", kLatencyMargin},
+                      {"batch", o.latency_batch},
+                      {"threads", o.threads},
+                      {"fallback_rounds", check.fallback_rounds},
+                      {"fp32_written", check.fp32_written}};
+  return std::move(check.model);
 }
 
 // Static: calibrate (or read a table), then write the QDQ model, with the low-bit options.
@@ -194,7 +331,10 @@ int run_quantize(const QuantizeCmdOptions& o) {
           "--max-drop applies to --mode static only");
   require(o.max_drop >= 0 || o.val_data.empty(), ErrorKind::kInvalidArgument,
           "--val is the validation data of --max-drop; add --max-drop POINTS");
-  Model quantized = o.max_drop >= 0       ? mixed_precision_cmd(o, recipe, fp32, report, extra, met)
+  require(!o.latency_aware || o.mode == "static", ErrorKind::kInvalidArgument,
+          "--latency-aware applies to --mode static only");
+  Model quantized = o.latency_aware       ? latency_aware_cmd(o, recipe, fp32, report, extra, met)
+                    : o.max_drop >= 0     ? mixed_precision_cmd(o, recipe, fp32, report, extra, met)
                     : half                ? half_precision_cmd(o, recipe, fp32, report, extra)
                     : o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
                                           : quantize_static_cmd(o, recipe, fp32, report, extra);
@@ -278,6 +418,11 @@ void add_quantize_command(CLI::App& app, Action& action) {
                   "top-1 on --val stays within this many points of FP32");
   cmd->add_option("--val", o->val_data, "Labeled validation data of --max-drop");
   cmd->add_option("--val-limit", o->val_limit, "Validation samples used by --max-drop (0: all)");
+  cmd->add_flag("--latency-aware", o->latency_aware,
+                "Time each unit quantized and in float in quench's runtime, keep the slower ones "
+                "in float, and never write a model slower than FP32");
+  cmd->add_option("--latency-batch", o->latency_batch, "Batch timed by --latency-aware")
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_quantize(*o); }; });
 }
