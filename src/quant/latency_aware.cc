@@ -298,18 +298,27 @@ LatencyCheck ensure_not_slower(const std::vector<double>& float_ms,
       c.low = std::move(low);
       return c;
     }
-    // Slower: keep in float the half of the quantized units that gain least here.
+    // Slower: keep in float the half of the quantized groups that gain least here.
     const std::vector<double> t = timer.unit_ms(model);
     QUENCH_CHECK(t.size() == low.size(), ErrorKind::kInternal,
                  "latency timer returned {} unit times for {} units", t.size(), low.size());
-    std::vector<size_t> quantized;
+    std::map<size_t, double> gain;  // group -> float minus current time of its quantized units
     for (size_t u = 0; u < low.size(); ++u) {
-      if (low[u]) quantized.push_back(u);
+      if (low[u]) gain[group[u]] += float_ms[u] - t[u];
     }
-    std::stable_sort(quantized.begin(), quantized.end(),
-                     [&](size_t a, size_t b) { return float_ms[a] - t[a] < float_ms[b] - t[b]; });
-    const size_t drop = (quantized.size() + 1) / 2;
-    for (size_t i = 0; i < drop; ++i) low[quantized[i]] = false;
+    std::vector<std::pair<size_t, double>> order(gain.begin(), gain.end());
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.second < b.second; });
+    const size_t half = (order.size() + 1) / 2;
+    size_t drop = 0;
+    for (size_t i = 0; i < half; ++i) {
+      for (size_t u = 0; u < low.size(); ++u) {
+        if (low[u] && group[u] == order[i].first) {
+          low[u] = false;
+          ++drop;
+        }
+      }
+    }
     ++c.fallback_rounds;
     c.notes.push_back(fmt::format(
         "the model was slower than FP32 ({:.4f} ms against {:.4f} ms): {} more unit(s) kept in "

@@ -232,6 +232,7 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
     rows.push_back({{"name", l.name},
                     {"int8_ms", l.int8_ms},
                     {"float_ms", l.float_ms},
+                    {"group", units[groups[u]].name},
                     {"kept_float", kept},
                     {"kept_by", kept ? nlohmann::json(kept_by[u]) : nlohmann::json(nullptr)}});
   }
