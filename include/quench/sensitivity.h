@@ -1,7 +1,7 @@
 // Sensitivity analysis and automatic mixed precision: which quantization units lose the accuracy,
 // and the fewest of them to keep at higher precision (float for w8a8, 8-bit weights inside a
 // 4-bit model) so that top-1 stays within a budget of FP32 (docs/quantization.md eqs.
-// (110)-(119)). Calibration is done once; every trial is built in memory from the same table and
+// (110)-(116)). Calibration is done once; every trial is built in memory from the same table and
 // run in quench's runtime.
 #pragma once
 
