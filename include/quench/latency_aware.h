@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "quench/data.h"
 #include "quench/graph.h"
 #include "quench/sensitivity.h"
 #include "quench/session.h"
@@ -98,5 +100,32 @@ LatencyCheck ensure_not_slower(const std::vector<double>& float_ms,
                                const std::function<Model(const std::vector<bool>&)>& build,
                                LatencyTimer& timer,
                                const std::function<void(const std::string&)>& progress = {});
+
+struct LatencyAwareOptions {
+  int64_t batch = 1;               // the first `batch` calibration samples are the timed input
+  double max_drop_points = -1;     // >= 0: --max-drop on the units left quantized (needs `val`)
+  SensitivityOptions sensitivity;  // calibration and sessions (weight_bits must be 8)
+  std::function<void(const std::string&)> progress;  // one line per step, when set
+};
+
+struct LatencyAwareResult {
+  Model model;  // what to write
+  QuantizeReport report;
+  std::vector<UnitLatency> units;    // graph order; kept_float: in float in `model`
+  std::vector<std::string> kept_by;  // per unit: "latency", "accuracy", "fallback" or ""
+  std::vector<std::string> group;    // per unit: the first unit of its fused group
+  double fp32_ms = 0, result_ms = 0;
+  int fallback_rounds = 0;
+  bool fp32_written = false;
+  std::optional<MixedPrecisionResult> accuracy;  // with max_drop_points (its model moved out)
+};
+
+// `quantize --latency-aware`: calibrate once, time the units (eq. (117)), search --max-drop on the
+// units left quantized when asked, check end to end against `fp32` (eqs. (118)-(119)).
+// kInvalidArgument for a non-positive batch, a batch larger than the calibration data, or a
+// budget without labeled `val`; kUnsupported for weights narrower than 8 bits.
+LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& calib,
+                                          const Dataset* val, const QuantRecipe& recipe,
+                                          const LatencyAwareOptions& options);
 
 }  // namespace quench

@@ -6,7 +6,6 @@
 #include <optional>
 
 #include "quench/cli.h"
-#include "quench/evaluate.h"
 #include "quench/files.h"
 #include "quench/latency_aware.h"
 #include "quench/lowbit_options.h"
@@ -45,11 +44,8 @@ struct QuantizeCmdOptions {
 // The exit code of --max-drop when even the highest precision misses the budget (docs/cli.md).
 constexpr int kBudgetNotMet = 8;
 
-// --max-drop: the fewest units kept at higher precision so that top-1 on --val stays within the
-// budget (include/quench/sensitivity.h); sets `met`.
-Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
-                          QuantizeReport& report, nlohmann::json& extra, bool& met) {
-  o.lowbit.apply(recipe);
+// --max-drop's checks of the options (the recipe with the low-bit options applied).
+void check_max_drop_options(const QuantizeCmdOptions& o, const QuantRecipe& recipe) {
   require(!o.val_data.empty(), ErrorKind::kInvalidArgument,
           "--max-drop needs labeled validation data (--val DATA) to measure top-1 against FP32");
   require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
@@ -63,8 +59,9 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
           "--max-drop searches over round-to-nearest static models (w8a8, or w4a8 with "
           "--weights int4); --gptq, --adaround, --bias-correction, --cle, --smoothquant, "
           "--group-size and --weight-only are not supported with it yet");
-  const DataOptions dopts = o.data_options.to_options(fp32);
-  auto calib = open_dataset(o.calib_data, dopts);
+}
+
+std::unique_ptr<Dataset> open_validation(const QuantizeCmdOptions& o, const DataOptions& dopts) {
   DataOptions vopts = dopts;
   vopts.limit = o.val_limit;
   auto val = open_dataset(o.val_data, vopts);
@@ -72,16 +69,26 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
           "--max-drop needs labeled validation data: {} has no labels, so top-1 against FP32 "
           "cannot be measured",
           o.val_data);
+  return val;
+}
+
+SensitivityOptions sensitivity_options(const QuantizeCmdOptions& o, int weight_bits) {
   SensitivityOptions so;
-  so.weight_bits = recipe.weight_bits;
+  so.weight_bits = weight_bits;
   so.calib = o.calib.to_options();
   so.calib.threads = o.threads;
   so.session = session_options(o.threads);
-  MixedPrecisionResult r = quantize_mixed_precision(fp32, *calib, *val, recipe, o.max_drop, so);
-  const char* higher = recipe.weight_bits == 8 ? "float" : "8-bit weights";
+  return so;
+}
+
+// Prints --max-drop's result and adds its --json fields; sets `met`.
+void report_mixed_precision(const QuantizeCmdOptions& o, const MixedPrecisionResult& r,
+                            int weight_bits, int64_t val_samples, nlohmann::json& extra,
+                            bool& met) {
+  const char* higher = weight_bits == 8 ? "float" : "8-bit weights";
   std::cout << fmt::format(
       "mixed precision: FP32 top-1 {:.2f}% on {} samples, budget {} points (target {:.2f}%)\n",
-      100 * r.sensitivity.baseline_fp32, val->size(), o.max_drop, 100 * r.target);
+      100 * r.sensitivity.baseline_fp32, val_samples, o.max_drop, 100 * r.target);
   std::cout << fmt::format("  all {} units quantized: {:.2f}%; none: {:.2f}%\n",
                            r.sensitivity.units.size(), 100 * r.sensitivity.all_quantized,
                            100 * r.sensitivity.higher_precision);
@@ -109,7 +116,22 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
   extra["evaluations"] = r.evaluations;
   extra["search_bound"] = r.search_bound;
   extra["seconds"] = r.seconds;
-  extra["weight_bits"] = recipe.weight_bits;
+  extra["weight_bits"] = weight_bits;
+}
+
+// --max-drop: the fewest units kept at higher precision so that top-1 on --val stays within the
+// budget (include/quench/sensitivity.h); sets `met`.
+Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
+                          QuantizeReport& report, nlohmann::json& extra, bool& met) {
+  o.lowbit.apply(recipe);
+  check_max_drop_options(o, recipe);
+  const DataOptions dopts = o.data_options.to_options(fp32);
+  auto calib = open_dataset(o.calib_data, dopts);
+  auto val = open_validation(o, dopts);
+  MixedPrecisionResult r = quantize_mixed_precision(fp32, *calib, *val, recipe, o.max_drop,
+                                                    sensitivity_options(o, recipe.weight_bits));
+  report_mixed_precision(o, r, recipe.weight_bits, val->size(), extra, met);
+  const char* higher = recipe.weight_bits == 8 ? "float" : "8-bit weights";
   // The written model as quantize_static reports it.
   report = r.report;
   report.notes.push_back(fmt::format("{} unit(s) kept at {} by --max-drop", r.kept.size(), higher));
@@ -124,8 +146,6 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
   require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
           "--latency-aware calibrates once and builds every variant from the ranges: give --calib "
           "DATA (not --table)");
-  require(o.latency_batch > 0, ErrorKind::kInvalidArgument,
-          "--latency-batch must be positive, got {}", o.latency_batch);
   QuantRecipe base = recipe;
   o.lowbit.apply(base);
   require(base.weight_bits == 8 && !o.lowbit.rounding() && !o.lowbit.cle &&
@@ -134,120 +154,48 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
           "--latency-aware compares 8-bit round-to-nearest units with float; --weights int4, "
           "--gptq, --adaround, --bias-correction, --cle, --smoothquant, --group-size and "
           "--weight-only are not supported with it yet");
-  auto calib = open_dataset(o.calib_data, o.data_options.to_options(fp32));
-  require(calib->size() >= o.latency_batch, ErrorKind::kInvalidArgument,
-          "--latency-batch {} is larger than the calibration data {} ({} samples), whose first "
-          "samples are the timed input",
-          o.latency_batch, o.calib_data, calib->size());
-  SensitivityOptions so;
-  so.weight_bits = 8;
-  so.calib = o.calib.to_options();
-  so.calib.threads = o.threads;
-  so.session = session_options(o.threads);
-  const MixedPrecisionTrials trials(fp32, *calib, base, so);
-  const std::vector<QuantUnit>& units = trials.units();
-  std::vector<Tensor> inputs;
-  {
-    const Session session(trials.prepared(), so.session);
-    const DataBinding binding(session, *calib, o.calib_data);
-    inputs = binding.feeds(calib->batch(0, o.latency_batch));
-  }
-  std::vector<size_t> groups;
-  {
-    std::vector<Shape> shapes;
-    for (const Tensor& t : inputs) shapes.push_back(t.shape());
-    const Session session(trials.prepared(), so.session);
-    groups = fused_unit_groups(trials.prepared().graph, units, session.plan_steps(shapes));
-  }
-  auto timer = make_runtime_latency_timer(trials.prepared().graph, units, inputs, so.session);
-  std::cerr << fmt::format(
-      "latency: timing {} units quantized and in float (batch {}, {} thread(s), medians of 50 "
-      "runs)\n",
-      units.size(), o.latency_batch, o.threads == 0 ? "all" : std::to_string(o.threads));
-  const LatencyChoice choice =
-      choose_by_latency(units, trials.build(std::vector<bool>(units.size(), true)),
-                        trials.prepared(), *timer, groups);
-  std::vector<bool> low = choice.low;
-  std::vector<std::string> kept_by(units.size());
-  for (size_t u = 0; u < units.size(); ++u) {
-    if (!low[u]) kept_by[u] = "latency";
-  }
-  const size_t kept_for_latency = units.size() - std::count(low.begin(), low.end(), true);
-  std::cerr << fmt::format("latency: {} of {} units kept in float (int8 >= {} x float)\n",
-                           kept_for_latency, units.size(), kLatencyMargin);
-  Model model;
-  if (o.max_drop >= 0 && kept_for_latency < units.size()) {
-    // The accuracy search runs on the units left quantized; those kept for latency are skipped.
-    QuantRecipe rest = recipe;
-    for (size_t u = 0; u < units.size(); ++u) {
-      if (low[u]) continue;
-      for (const auto& node : units[u].nodes) rest.node_overrides[node] = "skip";
-    }
-    model = mixed_precision_cmd(o, rest, fp32, report, extra, met);
-    for (const auto& k : extra["kept_units"]) {
-      for (size_t u = 0; u < units.size(); ++u) {
-        if (units[u].name == k["name"].get<std::string>() && low[u]) {
-          low[u] = false;
-          kept_by[u] = "accuracy";
-        }
-      }
-    }
-  } else {
-    if (o.max_drop >= 0) {
-      report.notes.push_back(
-          "every unit is kept in float for latency: --max-drop has nothing left to search");
-    }
-    model = trials.build(low, &report);
-  }
-  std::vector<double> float_ms;
-  for (const UnitLatency& u : choice.units) float_ms.push_back(u.float_ms);
-  LatencyCheck check = ensure_not_slower(
-      float_ms, groups, low, std::move(model), fp32,
-      [&](const std::vector<bool>& l) { return trials.build(l); }, *timer,
-      [](const std::string& line) { std::cerr << line << "\n"; });
-  for (size_t u = 0; u < units.size(); ++u) {
-    if (low[u] && !check.low[u]) kept_by[u] = "fallback";
-  }
-  if (check.fp32_written) {
-    report = QuantizeReport{};
-  } else if (check.fallback_rounds > 0) {
-    check.model = trials.build(check.low, &report);
-  }
-  for (const auto& note : check.notes) report.notes.push_back(note);
-  if (check.fallback_rounds > 0 && o.max_drop >= 0) {
-    report.notes.push_back(
-        "the top-1 of --max-drop was measured before the latency fallback kept more units in "
-        "float");
-  }
+  if (o.max_drop >= 0) check_max_drop_options(o, base);
+  const DataOptions dopts = o.data_options.to_options(fp32);
+  auto calib = open_dataset(o.calib_data, dopts);
+  std::unique_ptr<Dataset> val;
+  if (o.max_drop >= 0) val = open_validation(o, dopts);
+  LatencyAwareOptions lo;
+  lo.batch = o.latency_batch;
+  lo.max_drop_points = o.max_drop;
+  lo.sensitivity = sensitivity_options(o, 8);
+  lo.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  LatencyAwareResult r = quantize_latency_aware(fp32, *calib, val.get(), base, lo);
+  if (r.accuracy) report_mixed_precision(o, *r.accuracy, 8, val->size(), extra, met);
+  report = r.report;
 
   std::cout << fmt::format("latency-aware: keep float when int8 >= {} x float (batch {})\n",
                            kLatencyMargin, o.latency_batch);
   std::cout << fmt::format("  {:<44} {:>10} {:>10}  {}\n", "unit", "int8 ms", "float ms", "kept");
   nlohmann::json rows = nlohmann::json::array();
-  for (size_t u = 0; u < units.size(); ++u) {
-    const UnitLatency& l = choice.units[u];
-    const bool kept = !check.low[u];
+  for (size_t u = 0; u < r.units.size(); ++u) {
+    const UnitLatency& l = r.units[u];
     std::cout << fmt::format("  {:<44} {:>10.4f} {:>10.4f}  {}\n", l.name, l.int8_ms, l.float_ms,
-                             kept ? "float (" + kept_by[u] + ")" : "int8");
-    rows.push_back({{"name", l.name},
-                    {"int8_ms", l.int8_ms},
-                    {"float_ms", l.float_ms},
-                    {"group", units[groups[u]].name},
-                    {"kept_float", kept},
-                    {"kept_by", kept ? nlohmann::json(kept_by[u]) : nlohmann::json(nullptr)}});
+                             l.kept_float ? "float (" + r.kept_by[u] + ")" : "int8");
+    rows.push_back(
+        {{"name", l.name},
+         {"int8_ms", l.int8_ms},
+         {"float_ms", l.float_ms},
+         {"group", r.group[u]},
+         {"kept_float", l.kept_float},
+         {"kept_by", l.kept_float ? nlohmann::json(r.kept_by[u]) : nlohmann::json(nullptr)}});
   }
-  std::cout << fmt::format("  FP32 {:.4f} ms, result {:.4f} ms ({:.2f}x faster){}\n", check.fp32_ms,
-                           check.result_ms, check.fp32_ms / check.result_ms,
-                           check.fp32_written ? "; the FP32 model is written" : "");
+  std::cout << fmt::format("  FP32 {:.4f} ms, result {:.4f} ms ({:.2f}x faster){}\n", r.fp32_ms,
+                           r.result_ms, r.fp32_ms / r.result_ms,
+                           r.fp32_written ? "; the FP32 model is written" : "");
   extra["latency"] = {{"units", rows},
-                      {"model_fp32_ms", check.fp32_ms},
-                      {"model_result_ms", check.result_ms},
+                      {"model_fp32_ms", r.fp32_ms},
+                      {"model_result_ms", r.result_ms},
                       {"margin", kLatencyMargin},
                       {"batch", o.latency_batch},
                       {"threads", o.threads},
-                      {"fallback_rounds", check.fallback_rounds},
-                      {"fp32_written", check.fp32_written}};
-  return std::move(check.model);
+                      {"fallback_rounds", r.fallback_rounds},
+                      {"fp32_written", r.fp32_written}};
+  return std::move(r.model);
 }
 
 // Static: calibrate (or read a table), then write the QDQ model, with the low-bit options.
