@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -319,6 +320,7 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
       lo.batch = a.latency_batch;
       lo.max_drop_points = a.max_drop;
       lo.sensitivity = so;
+      if (a.progress) lo.progress = [](const std::string& line) { std::cerr << line << "\n"; };
       latency = quantize_latency_aware(fp32, *source.dataset, val_source.dataset.get(), recipe, lo);
       quantized = std::move(latency->model);
       report = latency->report;
