@@ -283,5 +283,32 @@ TEST(LatencyAware, GroupsTheVitsMlpFusedInFloat) {
   EXPECT_LT(grouped, units.size());
 }
 
+// With every unit in float, the data-movement chains between them (Reshape -> Transpose -> Split
+// -> Squeeze in attention) follow: no QuantizeLinear / DequantizeLinear is left, so the
+// "nothing quantized" variant is the FP32 graph (and times as it).
+TEST(LatencyAware, EveryUnitInFloatLeavesNoQdqInTheVit) {
+  const Model fp32 = load_model(testing::test_model("vit.onnx"));
+  DataOptions o;
+  o.limit = 8;
+  auto calib = open_dataset("fmnist:train", o);
+  SensitivityOptions so;
+  so.progress = false;
+  so.calib.calib_size = 8;
+  so.calib.progress = false;
+  const MixedPrecisionTrials trials(fp32, *calib, QuantRecipe{}, so);
+  const size_t n = trials.units().size();
+  auto qdq = [](const Model& m) {
+    return std::count_if(m.graph.nodes.begin(), m.graph.nodes.end(), [](const Node& node) {
+      return node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear";
+    });
+  };
+  EXPECT_EQ(qdq(trials.build(std::vector<bool>(n, false))), 0);
+  EXPECT_GT(qdq(trials.build(std::vector<bool>(n, true))), 0);
+  // One unit quantized: its Q/DQ only, far fewer than with all of them.
+  std::vector<bool> one(n, false);
+  one[n / 2] = true;
+  EXPECT_LT(qdq(trials.build(one)), qdq(trials.build(std::vector<bool>(n, true))) / 4);
+}
+
 }  // namespace
 }  // namespace quench
