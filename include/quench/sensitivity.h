@@ -1,7 +1,7 @@
 // Sensitivity analysis and automatic mixed precision: which quantization units lose the accuracy,
 // and the fewest of them to keep at higher precision (float for w8a8, 8-bit weights inside a
 // 4-bit model) so that top-1 stays within a budget of FP32 (docs/quantization.md eqs.
-// (110)-(119)). Calibration is done once; every trial is built in memory from the same table and
+// (110)-(116)). Calibration is done once; every trial is built in memory from the same table and
 // run in quench's runtime.
 #pragma once
 
@@ -44,11 +44,15 @@ class MixedPrecisionTrials {
   // kInvalidArgument when the recipe quantizes no unit or the data do not fit the model.
   MixedPrecisionTrials(const Model& fp32, const Dataset& calib, const Dataset& val,
                        QuantRecipe recipe, const SensitivityOptions& options);
+  // Builds only (--latency-aware without --val): score() is kInvalidArgument.
+  MixedPrecisionTrials(const Model& fp32, const Dataset& calib, QuantRecipe recipe,
+                       const SensitivityOptions& options);
   ~MixedPrecisionTrials();
   MixedPrecisionTrials(const MixedPrecisionTrials&) = delete;
   MixedPrecisionTrials& operator=(const MixedPrecisionTrials&) = delete;
 
   const std::vector<QuantUnit>& units() const;
+  const Model& prepared() const;  // the FP32 model as prepare_for_quantization returns it
   bool has_labels() const;
   const char* metric() const;  // "top1" or "sqnr_db"
   double fp32_score() const;   // the FP32 model's (an SQNR of +infinity without labels)

@@ -38,6 +38,7 @@ __all__ = [
     "Session",
     "IoInfo",
     "quantize",
+    "sensitivity",
     "calibrate",
     "evaluate",
     "compare",
@@ -115,6 +116,11 @@ def quantize(
     bias_correction: bool = False,
     cle: bool = False,
     smoothquant: Optional[float] = None,
+    max_drop: Optional[float] = None,
+    val: Any = None,
+    val_limit: int = 0,
+    latency_aware: bool = False,
+    latency_batch: int = 1,
 ) -> Dict[str, Any]:
     """Quantizes an FP32 ONNX model and writes the result to ``output`` (``quench quantize``).
 
@@ -131,11 +137,27 @@ def quantize(
     and smoothquant (migration strength in [0, 1]) rewrite the float model before calibration
     (not with ``table``). Returns the CLI's ``--json`` fields, plus "lowbit_log" (the lines the
     CLI prints for these steps). Ctrl-C stops it (quench.Interrupted).
+
+    Automatic mixed precision (mode "static", ``calib`` given, as the CLI's --max-drop etc.):
+    ``max_drop`` (top-1 points) keeps the fewest units at higher precision so that top-1 on the
+    labeled ``val`` data (same forms as ``evaluate``'s ``data``; at most ``val_limit`` samples,
+    0: all) stays within that many points of FP32; adds "max_drop", "budget_met" (False where the
+    CLI exits with code 8; the best model is written), "fp32_top1", "top1", "units",
+    "kept_units", "kept_at", "evaluations", "search_bound", "seconds". ``latency_aware`` (8-bit
+    weights) times each unit quantized and in float in quench's runtime on the first
+    ``latency_batch`` calibration samples (``threads`` respected), keeps the slower ones in float
+    and never writes a model slower than FP32; adds "latency" ("units": "name", "int8_ms",
+    "float_ms", "group", "kept_float", "kept_by"; "model_fp32_ms", "model_result_ms", "margin",
+    "batch", "threads", "fallback_rounds", "fp32_written"). With both, the accuracy search runs
+    on the units left quantized.
     """
     model, output = os.fspath(model), os.fspath(output)
     samples, labels = None, None
     if calib is not None:
         samples, labels = _collect(calib, _model_rank(model), calib_size, "calib")
+    val_samples, val_labels = None, None
+    if val is not None:
+        val_samples, val_labels = _collect(val, _model_rank(model), val_limit, "val")
     a = _quench._QuantizeArgs()
     a.model, a.output, a.mode = model, output, mode
     a.table = "" if table is None else os.fspath(table)
@@ -152,8 +174,74 @@ def quantize(
     lb.bias_correction, lb.cle = bool(bias_correction), bool(cle)
     lb.smoothquant = -1.0 if smoothquant is None else float(smoothquant)
     a.lowbit = lb
+    a.max_drop = -1.0 if max_drop is None else float(max_drop)
+    if max_drop is not None and not a.max_drop >= 0:
+        raise InvalidArgumentError(
+            f"max_drop expects a non-negative number of top-1 points, got {max_drop}"
+        )
+    a.val_limit, a.latency_aware = int(val_limit), bool(latency_aware)
+    a.latency_batch = int(latency_batch)
     return _quench._quantize(
-        a, samples, labels, _data_args(resize, mean, std, channels, layout, random_shape)
+        a,
+        samples,
+        labels,
+        val_samples,
+        val_labels,
+        _data_args(resize, mean, std, channels, layout, random_shape),
+    )
+
+
+def sensitivity(
+    model: PathLike,
+    calib: Any,
+    val: Any,
+    *,
+    bits: str = "w8a8",
+    limit: int = 0,
+    batch: int = 64,
+    threads: int = 0,
+    method: str = "minmax",
+    percentile: float = 99.99,
+    calib_size: int = 512,
+    calib_batch: int = 32,
+    resize: Optional[Tuple[int, int]] = None,
+    mean: Union[float, Sequence[float], None] = None,
+    std: Union[float, Sequence[float], None] = None,
+    channels: int = 0,
+    layout: str = "nchw",
+    progress: bool = False,
+) -> Dict[str, Any]:
+    """Per quantization unit, the score with only it quantized and with all but it quantized,
+    ranked most sensitive first (``quench sensitivity``).
+
+    ``calib`` as ``quantize``'s (calibrated once); ``val`` as ``evaluate``'s ``data``: with
+    labels the score is top-1, without it the SQNR in dB of the first output against FP32 (at
+    most ``limit`` samples, 0: all). ``bits``: "w8a8" (units kept in float) or "w4a8" (kept at
+    8-bit weights). Returns the CLI's ``--json`` fields: "model", "bits", "metric" ("top1" or
+    "sqnr_db"), "samples", "baseline_fp32", "higher_precision", "all_quantized" (None where the
+    CLI prints null: an infinite SQNR), "units" ("name", "nodes", "only_quantized",
+    "all_but_this"), "evaluations", "seconds". Ctrl-C stops it (quench.Interrupted).
+    """
+    model = os.fspath(model)
+    rank = _model_rank(model)
+    calib_samples, calib_labels = _collect(calib, rank, calib_size, "calib")
+    val_samples, val_labels = _collect(val, rank, limit, "val")
+    return _quench._sensitivity(
+        model,
+        calib_samples,
+        calib_labels,
+        val_samples,
+        val_labels,
+        bits,
+        int(limit),
+        int(batch),
+        int(threads),
+        method,
+        float(percentile),
+        int(calib_size),
+        int(calib_batch),
+        bool(progress),
+        _data_args(resize, mean, std, channels, layout, None),
     )
 
 

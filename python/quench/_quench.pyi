@@ -61,6 +61,10 @@ class _QuantizeArgs:
     threads: int
     progress: bool
     lowbit: _LowBitOptions
+    max_drop: float
+    val_limit: int
+    latency_aware: bool
+    latency_batch: int
 
 class _LowBitOptions:
     weights: str
@@ -76,7 +80,13 @@ class _LowBitOptions:
 def _set_error_classes(classes: List[type]) -> None: ...
 def _input_copies() -> int: ...
 def _quantize(
-    args: _QuantizeArgs, calib: Any, labels: Any, data_args: _DataArgs
+    args: _QuantizeArgs, calib: Any, labels: Any, val: Any, val_labels: Any,
+    data_args: _DataArgs,
+) -> Dict[str, Any]: ...
+def _sensitivity(
+    model: str, calib: Any, calib_labels: Any, val: Any, val_labels: Any, bits: str, limit: int,
+    batch: int, threads: int, method: str, percentile: float, calib_size: int, calib_batch: int,
+    progress: bool, data_args: _DataArgs,
 ) -> Dict[str, Any]: ...
 def _calibrate(
     model: str, data: Any, labels: Any, output: str, merge: List[str], trt_cache: str,

@@ -1,4 +1,5 @@
-// quench.quantize, quench.calibrate, quench.evaluate, quench.compare, quench.benchmark: the CLI's
+// quench.quantize, quench.sensitivity, quench.calibrate, quench.evaluate, quench.compare,
+// quench.benchmark: the CLI's
 // commands (tools/quench/cmd_*.cc) as functions returning the fields of the CLI's --json object.
 // The keyword arguments and their defaults are in python/quench/__init__.py; this file checks them
 // as the CLI does and calls the same library functions.
@@ -11,6 +12,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,9 +25,11 @@
 #include "quench/compare.h"
 #include "quench/evaluate.h"
 #include "quench/files.h"
+#include "quench/latency_aware.h"
 #include "quench/lowbit.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
+#include "quench/sensitivity.h"
 
 namespace quench::py {
 namespace {
@@ -161,9 +165,67 @@ struct QuantizeArgs {
   int threads;
   bool progress;
   LowBitOptions lowbit;
+  double max_drop = -1;  // negative: no automatic mixed precision
+  int64_t val_limit = 0;
+  bool latency_aware = false;
+  int64_t latency_batch = 1;
 };
 
-nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, const DataArgs& da) {
+// A finite number, else None (the CLI's JSON null).
+nb::object number(double v) { return std::isfinite(v) ? nb::cast(v) : nb::none(); }
+
+// The fields --max-drop adds to the CLI's --json (tools/quench/cmd_quantize.cc).
+void mixed_precision_fields(const MixedPrecisionResult& r, double max_drop, int weight_bits,
+                            nb::dict& extra) {
+  nb::list kept;
+  for (const UnitSensitivity& u : r.kept) {
+    nb::dict k;
+    k["name"] = u.unit.name;
+    k["nodes"] = u.unit.nodes;
+    k["only_quantized"] = u.only_quantized;
+    kept.append(k);
+  }
+  extra["max_drop"] = max_drop;
+  extra["budget_met"] = r.met;
+  extra["fp32_top1"] = r.sensitivity.baseline_fp32;
+  extra["top1"] = r.reached;
+  extra["units"] = r.sensitivity.units.size();
+  extra["kept_units"] = kept;
+  extra["kept_at"] = weight_bits == 8 ? "float" : "8-bit weights";
+  extra["evaluations"] = r.evaluations;
+  extra["search_bound"] = r.search_bound;
+  extra["seconds"] = r.seconds;
+  extra["weight_bits"] = weight_bits;
+}
+
+// The `latency` object --latency-aware adds to the CLI's --json.
+nb::dict latency_fields(const LatencyAwareResult& r, int64_t batch, int threads) {
+  nb::list rows;
+  for (size_t u = 0; u < r.units.size(); ++u) {
+    const UnitLatency& l = r.units[u];
+    nb::dict row;
+    row["name"] = l.name;
+    row["int8_ms"] = l.int8_ms;
+    row["float_ms"] = l.float_ms;
+    row["group"] = r.group[u];
+    row["kept_float"] = l.kept_float;
+    row["kept_by"] = l.kept_float ? nb::cast(r.kept_by[u]) : nb::none();
+    rows.append(row);
+  }
+  nb::dict j;
+  j["units"] = rows;
+  j["model_fp32_ms"] = r.fp32_ms;
+  j["model_result_ms"] = r.result_ms;
+  j["margin"] = kLatencyMargin;
+  j["batch"] = batch;
+  j["threads"] = threads;
+  j["fallback_rounds"] = r.fallback_rounds;
+  j["fp32_written"] = r.fp32_written;
+  return j;
+}
+
+nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb::handle val,
+                  nb::handle val_labels, const DataArgs& da) {
   const bool half = a.mode == "fp16" || a.mode == "bf16";
   require(a.mode == "static" || a.mode == "dynamic" || half,
           "mode '{}': expected 'static', 'dynamic', 'fp16' or 'bf16'", a.mode);
@@ -175,6 +237,22 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
           "weights, group_size, weight_only, gptq, adaround, bias_correction, cle and "
           "smoothquant apply to mode 'static' only");
   const bool has_calib = !calib.is_none();
+  const bool max_drop = a.max_drop >= 0;
+  require(a.max_drop < 0 || a.mode == "static", "max_drop applies to mode 'static' only");
+  require(!a.latency_aware || a.mode == "static", "latency_aware applies to mode 'static' only");
+  require(max_drop || val.is_none(), "val is the validation data of max_drop; add max_drop=POINTS");
+  require(!max_drop || !val.is_none(),
+          "max_drop needs labeled validation data (val=...) to measure top-1 against FP32");
+  require(!(max_drop || a.latency_aware) || (has_calib && a.table.empty()),
+          "max_drop and latency_aware calibrate once and build every variant from the ranges: "
+          "give calib=... (not table=...)");
+  require(a.val_limit >= 0, "val_limit must not be negative, got {}", a.val_limit);
+  require(!(max_drop || a.latency_aware) ||
+              (!a.lowbit.rounding() && !a.lowbit.cle && a.lowbit.smoothquant < 0.f &&
+               a.lowbit.group_size == 0 && !a.lowbit.weight_only),
+          "max_drop and latency_aware search over round-to-nearest static models; gptq, adaround, "
+          "bias_correction, cle, smoothquant, group_size and weight_only are not supported with "
+          "them yet");
   check_writable(a.output, "output model");
   QuantRecipe recipe = QuantRecipe::with_options(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
   if (a.mode == "static") a.lowbit.apply(recipe);
@@ -213,13 +291,48 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
   }
   const CalibrateOptions co =
       calibrate_options(a.method, a.percentile, a.calib_size, a.calib_batch, a.threads, a.progress);
+  DataSource val_source;
+  if (max_drop) {
+    val_source = open_source(val, val_labels, da, &fp32, 0, a.val_limit, keep);
+    require(val_source.dataset->has_labels(),
+            "max_drop needs labeled validation data: {} has no labels, so top-1 against FP32 "
+            "cannot be measured",
+            val_source.name);
+  }
+  require(!a.latency_aware || recipe.weight_bits == 8,
+          "latency_aware compares 8-bit units with float; weights '{}' are not supported with it",
+          a.lowbit.weights);
   QuantizeReport report;
   StaticQuantReport details;
+  std::optional<MixedPrecisionResult> mixed;
+  std::optional<LatencyAwareResult> latency;
   {
     InterruptScope interrupt;
     nb::gil_scoped_release release;
     Model quantized;
-    if (a.mode == "static") {
+    SensitivityOptions so;
+    so.weight_bits = recipe.weight_bits;
+    so.calib = co;
+    so.progress = a.progress;
+    so.session.threads = a.threads;
+    if (a.latency_aware) {
+      LatencyAwareOptions lo;
+      lo.batch = a.latency_batch;
+      lo.max_drop_points = a.max_drop;
+      lo.sensitivity = so;
+      if (a.progress) lo.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+      latency = quantize_latency_aware(fp32, *source.dataset, val_source.dataset.get(), recipe, lo);
+      quantized = std::move(latency->model);
+      report = latency->report;
+      if (latency->accuracy) mixed = std::move(latency->accuracy);
+    } else if (max_drop) {
+      mixed = quantize_mixed_precision(fp32, *source.dataset, *val_source.dataset, recipe,
+                                       a.max_drop, so);
+      quantized = std::move(mixed->model);
+      report = mixed->report;
+      report.notes.push_back(fmt::format("{} unit(s) kept at {} by --max-drop", mixed->kept.size(),
+                                         recipe.weight_bits == 8 ? "float" : "8-bit weights"));
+    } else if (a.mode == "static") {
       std::optional<CalibrationTable> table;
       if (!a.table.empty()) table = CalibrationTable::load(a.table);
       quantized =
@@ -238,7 +351,11 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
     }
     save_model(quantized, a.output);
   }
-  if (a.mode == "static") {
+  if (mixed) mixed_precision_fields(*mixed, a.max_drop, recipe.weight_bits, extra);
+  if (latency) extra["latency"] = latency_fields(*latency, a.latency_batch, a.threads);
+  if (a.mode == "static" && (mixed || latency)) {
+    // Calibrated inside the trials: no table or low-bit log to report.
+  } else if (a.mode == "static") {
     warn_nonfinite(details.table);
     extra["method"] = std::string(calibration_method_name(details.table.config.method));
     extra["calib_samples"] = details.table.samples;
@@ -273,7 +390,63 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, co
   j["weight_tensors"] = report.weight_tensors;
   j["bytes_before"] = static_cast<uint64_t>(std::filesystem::file_size(a.model));
   j["bytes_after"] = static_cast<uint64_t>(std::filesystem::file_size(a.output));
+  nb::list notes;
+  for (const auto& note : report.notes) notes.append(note);
+  j["notes"] = notes;
   j.update(extra);
+  return j;
+}
+
+// quench sensitivity MODEL --calib D --val D (tools/quench/cmd_sensitivity.cc).
+nb::dict sensitivity_fn(const std::string& model, nb::handle calib, nb::handle calib_labels,
+                        nb::handle val, nb::handle val_labels, const std::string& bits,
+                        int64_t limit, int64_t batch, int threads, const std::string& method,
+                        double percentile, int64_t calib_size, int64_t calib_batch, bool progress,
+                        const DataArgs& da) {
+  require(bits == "w8a8" || bits == "w4a8", "bits expects 'w8a8' or 'w4a8', got '{}'", bits);
+  require(limit >= 0 && batch > 0 && threads >= 0,
+          "limit and threads must not be negative, batch must be positive");
+  std::vector<nb::ndarray<nb::ro>> keep;
+  Model fp32;
+  {
+    nb::gil_scoped_release release;
+    fp32 = load_model(model);
+  }
+  const DataSource c = open_source(calib, calib_labels, da, &fp32, 0, 0, keep);
+  const DataSource v = open_source(val, val_labels, da, &fp32, 0, limit, keep);
+  SensitivityOptions so;
+  so.weight_bits = bits == "w4a8" ? 4 : 8;
+  so.calib = calibrate_options(method, percentile, calib_size, calib_batch, threads, progress);
+  so.batch = batch;
+  so.progress = progress;
+  so.session.threads = threads;
+  SensitivityResult r;
+  {
+    InterruptScope interrupt;
+    nb::gil_scoped_release release;
+    MixedPrecisionTrials trials(fp32, *c.dataset, *v.dataset, QuantRecipe{}, so);
+    r = analyze_sensitivity(trials, true, progress);
+  }
+  nb::list units;
+  for (const UnitSensitivity& u : r.units) {
+    nb::dict d;
+    d["name"] = u.unit.name;
+    d["nodes"] = u.unit.nodes;
+    d["only_quantized"] = number(u.only_quantized);
+    d["all_but_this"] = number(u.all_but_this);
+    units.append(d);
+  }
+  nb::dict j;
+  j["model"] = model;
+  j["bits"] = bits;
+  j["metric"] = r.metric;
+  j["samples"] = v.dataset->size();
+  j["baseline_fp32"] = number(r.baseline_fp32);
+  j["higher_precision"] = number(r.higher_precision);
+  j["all_quantized"] = number(r.all_quantized);
+  j["units"] = units;
+  j["evaluations"] = r.evaluations;
+  j["seconds"] = r.seconds;
   return j;
 }
 
@@ -502,7 +675,11 @@ void bind_tools(nb::module_& m) {
       .def_rw("recipe", &QuantizeArgs::recipe)
       .def_rw("threads", &QuantizeArgs::threads)
       .def_rw("progress", &QuantizeArgs::progress)
-      .def_rw("lowbit", &QuantizeArgs::lowbit);
+      .def_rw("lowbit", &QuantizeArgs::lowbit)
+      .def_rw("max_drop", &QuantizeArgs::max_drop)
+      .def_rw("val_limit", &QuantizeArgs::val_limit)
+      .def_rw("latency_aware", &QuantizeArgs::latency_aware)
+      .def_rw("latency_batch", &QuantizeArgs::latency_batch);
   nb::class_<LowBitOptions>(m, "_LowBitOptions")
       .def(nb::init<>())
       .def_rw("weights", &LowBitOptions::weights)
@@ -515,6 +692,11 @@ void bind_tools(nb::module_& m) {
       .def_rw("cle", &LowBitOptions::cle)
       .def_rw("smoothquant", &LowBitOptions::smoothquant);
   m.def("_quantize", &quantize, nb::arg("args"), nb::arg("calib").none(), nb::arg("labels").none(),
+        nb::arg("val").none(), nb::arg("val_labels").none(), nb::arg("data_args"));
+  m.def("_sensitivity", &sensitivity_fn, nb::arg("model"), nb::arg("calib"),
+        nb::arg("calib_labels").none(), nb::arg("val"), nb::arg("val_labels").none(),
+        nb::arg("bits"), nb::arg("limit"), nb::arg("batch"), nb::arg("threads"), nb::arg("method"),
+        nb::arg("percentile"), nb::arg("calib_size"), nb::arg("calib_batch"), nb::arg("progress"),
         nb::arg("data_args"));
   m.def("_calibrate", &calibrate_fn, nb::arg("model"), nb::arg("data").none(),
         nb::arg("labels").none(), nb::arg("output"), nb::arg("merge"), nb::arg("trt_cache"),

@@ -149,12 +149,23 @@ LoweringReport lower_qdq(Graph& graph) {
   topological_sort(graph);
   // DQ -> MaxPool / Flatten / ... read without a Q after them: the DQ moves below the op.
   sink_dequantize(graph);
+  // DQ(int8 W, R) -> GRU: the integer GRU with run-time quantized inputs (eqs. (136)-(138)).
+  const std::vector<std::string> gru_reasons = lower_dynamic_gru(graph);
   Context ctx(graph);
   std::vector<Unit> units;
   std::vector<bool> covered(graph.nodes.size(), false);
   std::vector<std::string> reasons(graph.nodes.size());
+  int dynamic_grus = 0;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     if (covered[n] || !computes_float(graph, graph.nodes[n])) continue;
+    if (is_op(graph.nodes[n], "GRU")) {
+      reasons[n] = gru_reasons[n];
+      continue;
+    }
+    if (graph.nodes[n].op_type == "DynamicQuantizeGRU") {
+      ++dynamic_grus;
+      continue;
+    }
     Match m = match_unit(ctx, static_cast<int>(n));
     if (!m.unit) {
       reasons[n] = std::move(m.reason);
@@ -175,6 +186,10 @@ LoweringReport lower_qdq(Graph& graph) {
   }
 
   LoweringReport report;
+  if (dynamic_grus > 0) {
+    report.lowered["GRU -> DynamicQuantizeGRU"] = dynamic_grus;
+    report.units += dynamic_grus;
+  }
   std::vector<Node> emitted;
   std::vector<bool> removed(graph.nodes.size(), false);
   for (size_t u = 0; u < units.size(); ++u) {

@@ -1,6 +1,9 @@
 // Rewrites the runtime applies to its own copy of a graph (never exported).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "quench/passes.h"
 
 namespace quench {
@@ -23,5 +26,11 @@ void apply_runtime_fusions(Graph& graph);
 // integer ops"). Then folds what is left constant (DequantizeLinear of weights kept in float).
 // Runs on a shape-specialized graph, before apply_runtime_fusions.
 LoweringReport lower_qdq(Graph& graph);
+
+// Rewrites DequantizeLinear(int8 W), DequantizeLinear(int8 R) -> GRU (symmetric weights, scales
+// per tensor, direction or gate row; layout 0; constant B) into the internal DynamicQuantizeGRU
+// (ops/quantized/dynamic_gru.h), in place. Returns, per node, why a GRU stays float ("" for the
+// rewritten ones and for other nodes). Called by lower_qdq.
+std::vector<std::string> lower_dynamic_gru(Graph& graph);
 
 }  // namespace quench

@@ -1,5 +1,5 @@
 // search_kept_prefix and quantize_mixed_precision (include/quench/sensitivity.h); the algorithm
-// is docs/quantization.md eqs. (113)-(117).
+// is docs/quantization.md eqs. (113)-(116).
 #include <fmt/format.h>
 
 #include <chrono>

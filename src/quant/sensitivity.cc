@@ -71,7 +71,8 @@ struct MixedPrecisionTrials::Impl {
   SensitivityOptions options;
   const Dataset* val = nullptr;
   std::vector<QuantUnit> units;
-  std::vector<Tensor> fp32_outputs;  // per batch, without labels
+  std::set<std::string> float_in_plan;  // nodes the recipe's plan leaves in float
+  std::vector<Tensor> fp32_outputs;     // per batch, without labels
   double fp32 = 0;
   int64_t evaluations = 0;
 
@@ -117,32 +118,44 @@ struct MixedPrecisionTrials::Impl {
 MixedPrecisionTrials::MixedPrecisionTrials(const Model& fp32, const Dataset& calib,
                                            const Dataset& val, QuantRecipe recipe,
                                            const SensitivityOptions& options)
+    : MixedPrecisionTrials(fp32, calib, std::move(recipe), options) {
+  Impl& m = *impl_;
+  m.val = &val;
+  m.fp32 = m.run(fp32, true);
+  ++m.evaluations;
+}
+
+MixedPrecisionTrials::MixedPrecisionTrials(const Model& fp32, const Dataset& calib,
+                                           QuantRecipe recipe, const SensitivityOptions& options)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   QUENCH_CHECK(options.weight_bits >= 2 && options.weight_bits <= 8, ErrorKind::kInvalidArgument,
                "weights are quantized to 2 to 8 bits, got {}", options.weight_bits);
   QUENCH_CHECK(options.batch > 0, ErrorKind::kInvalidArgument, "batch size must be positive");
   m.options = options;
-  m.val = &val;
   recipe.weight_bits = options.weight_bits;
   m.recipe = std::move(recipe);
   m.prepared = prepare_for_quantization(fp32);
   const quant::QuantPlan plan = quant::plan_quantization(m.prepared.graph, m.recipe);
   m.units = find_units(m.prepared.graph, plan, options.weight_bits < 8);
+  for (size_t i = 0; i < m.prepared.graph.nodes.size(); ++i) {
+    if (!plan.quantized[i]) m.float_in_plan.insert(m.prepared.graph.nodes[i].name);
+  }
   QUENCH_CHECK(!m.units.empty(), ErrorKind::kInvalidArgument,
                "the recipe quantizes no unit of this model{}: nothing to analyse",
                options.weight_bits < 8 ? " with weights" : "");
   CalibrateOptions co = options.calib;
   co.progress = options.progress;
   m.table = calibrate(m.prepared, calib, m.recipe, co);
-  m.fp32 = m.run(fp32, true);
-  ++m.evaluations;
 }
 
 MixedPrecisionTrials::~MixedPrecisionTrials() = default;
 
 const std::vector<QuantUnit>& MixedPrecisionTrials::units() const { return impl_->units; }
-bool MixedPrecisionTrials::has_labels() const { return impl_->val->has_labels(); }
+const Model& MixedPrecisionTrials::prepared() const { return impl_->prepared; }
+bool MixedPrecisionTrials::has_labels() const {
+  return impl_->val != nullptr && impl_->val->has_labels();
+}
 const char* MixedPrecisionTrials::metric() const { return has_labels() ? "top1" : "sqnr_db"; }
 double MixedPrecisionTrials::fp32_score() const { return impl_->fp32; }
 int64_t MixedPrecisionTrials::evaluations() const { return impl_->evaluations; }
@@ -167,42 +180,56 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
     }
   }
   if (!kept_float.empty()) {
-    // A node outside the units (pooling, reshaping) between units kept in float — every computed
-    // input from one, every consumer one (or the graph's output) — stays in float with them: it
-    // would otherwise quantize its float input alone. Repeated until nothing changes, so that
-    // chains of such nodes follow.
+    // Nodes outside the units (pooling, reshaping) bounded by units kept in float or by nodes the
+    // plan leaves in float (Softmax, LayerNormalization) — every computed input from one of those
+    // or from such a node, every consumer likewise (or the graph's output) — stay in float with
+    // them: they would otherwise quantize a float value only to dequantize it. The largest such
+    // set: start from every candidate and drop, until nothing changes, those with an input or a
+    // consumer outside it, so that chains (Reshape -> Transpose -> Split) follow as a whole.
     std::map<std::string, std::string> producer;
     std::map<std::string, std::vector<std::string>> consumers;
     for (const Node& node : m.prepared.graph.nodes) {
       for (const auto& out : node.outputs) producer[out] = node.name;
       for (const auto& in : node.inputs) consumers[in].push_back(node.name);
     }
+    std::set<std::string> is_float = kept_float;
+    is_float.insert(m.float_in_plan.begin(), m.float_in_plan.end());
+    std::set<std::string> candidates;
+    for (const Node& node : m.prepared.graph.nodes) {
+      if (in_units.count(node.name) != 0 || is_float.count(node.name) != 0) continue;
+      bool any = false;
+      for (const auto& in : node.inputs) any = any || producer.count(in) != 0;
+      if (any) candidates.insert(node.name);
+    }
+    auto ok = [&](const std::string& name) {
+      return is_float.count(name) != 0 || candidates.count(name) != 0;
+    };
     for (bool changed = true; changed;) {
       changed = false;
       for (const Node& node : m.prepared.graph.nodes) {
-        if (in_units.count(node.name) != 0 || kept_float.count(node.name) != 0) continue;
-        bool any = false, all_float = true;
+        if (candidates.count(node.name) == 0) continue;
+        bool all_float = true;
         for (const auto& in : node.inputs) {
           auto it = producer.find(in);
-          if (it == producer.end()) continue;  // graph input or initializer
-          any = true;
-          all_float = all_float && kept_float.count(it->second) != 0;
+          if (it != producer.end()) all_float = all_float && ok(it->second);
         }
         for (const auto& out : node.outputs) {
-          for (const auto& c : consumers[out]) all_float = all_float && kept_float.count(c) != 0;
+          for (const auto& c : consumers[out]) all_float = all_float && ok(c);
         }
-        if (any && all_float) {
-          r.node_overrides[node.name] = "skip";
-          kept_float.insert(node.name);
+        if (!all_float) {
+          candidates.erase(node.name);
           changed = true;
         }
       }
     }
+    for (const auto& name : candidates) r.node_overrides[name] = "skip";
   }
   return quantize_static(m.prepared, m.table, r, report);
 }
 
 double MixedPrecisionTrials::score(const Model& model) {
+  QUENCH_CHECK(impl_->val != nullptr, ErrorKind::kInvalidArgument,
+               "these trials were built without validation data and cannot score a model");
   ++impl_->evaluations;
   return impl_->run(model, false);
 }

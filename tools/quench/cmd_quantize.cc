@@ -7,6 +7,7 @@
 
 #include "quench/cli.h"
 #include "quench/files.h"
+#include "quench/latency_aware.h"
 #include "quench/lowbit_options.h"
 #include "quench/model_io.h"
 #include "quench/quantize.h"
@@ -36,16 +37,15 @@ struct QuantizeCmdOptions {
   double max_drop = -1;  // top-1 points; negative: no automatic mixed precision
   std::string val_data;
   int64_t val_limit = 0;
+  bool latency_aware = false;
+  int64_t latency_batch = 1;
 };
 
 // The exit code of --max-drop when even the highest precision misses the budget (docs/cli.md).
 constexpr int kBudgetNotMet = 8;
 
-// --max-drop: the fewest units kept at higher precision so that top-1 on --val stays within the
-// budget (include/quench/sensitivity.h); sets `met`.
-Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
-                          QuantizeReport& report, nlohmann::json& extra, bool& met) {
-  o.lowbit.apply(recipe);
+// --max-drop's checks of the options (the recipe with the low-bit options applied).
+void check_max_drop_options(const QuantizeCmdOptions& o, const QuantRecipe& recipe) {
   require(!o.val_data.empty(), ErrorKind::kInvalidArgument,
           "--max-drop needs labeled validation data (--val DATA) to measure top-1 against FP32");
   require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
@@ -59,8 +59,9 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
           "--max-drop searches over round-to-nearest static models (w8a8, or w4a8 with "
           "--weights int4); --gptq, --adaround, --bias-correction, --cle, --smoothquant, "
           "--group-size and --weight-only are not supported with it yet");
-  const DataOptions dopts = o.data_options.to_options(fp32);
-  auto calib = open_dataset(o.calib_data, dopts);
+}
+
+std::unique_ptr<Dataset> open_validation(const QuantizeCmdOptions& o, const DataOptions& dopts) {
   DataOptions vopts = dopts;
   vopts.limit = o.val_limit;
   auto val = open_dataset(o.val_data, vopts);
@@ -68,16 +69,26 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
           "--max-drop needs labeled validation data: {} has no labels, so top-1 against FP32 "
           "cannot be measured",
           o.val_data);
+  return val;
+}
+
+SensitivityOptions sensitivity_options(const QuantizeCmdOptions& o, int weight_bits) {
   SensitivityOptions so;
-  so.weight_bits = recipe.weight_bits;
+  so.weight_bits = weight_bits;
   so.calib = o.calib.to_options();
   so.calib.threads = o.threads;
   so.session = session_options(o.threads);
-  MixedPrecisionResult r = quantize_mixed_precision(fp32, *calib, *val, recipe, o.max_drop, so);
-  const char* higher = recipe.weight_bits == 8 ? "float" : "8-bit weights";
+  return so;
+}
+
+// Prints --max-drop's result and adds its --json fields; sets `met`.
+void report_mixed_precision(const QuantizeCmdOptions& o, const MixedPrecisionResult& r,
+                            int weight_bits, int64_t val_samples, nlohmann::json& extra,
+                            bool& met) {
+  const char* higher = weight_bits == 8 ? "float" : "8-bit weights";
   std::cout << fmt::format(
       "mixed precision: FP32 top-1 {:.2f}% on {} samples, budget {} points (target {:.2f}%)\n",
-      100 * r.sensitivity.baseline_fp32, val->size(), o.max_drop, 100 * r.target);
+      100 * r.sensitivity.baseline_fp32, val_samples, o.max_drop, 100 * r.target);
   std::cout << fmt::format("  all {} units quantized: {:.2f}%; none: {:.2f}%\n",
                            r.sensitivity.units.size(), 100 * r.sensitivity.all_quantized,
                            100 * r.sensitivity.higher_precision);
@@ -105,10 +116,85 @@ Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const
   extra["evaluations"] = r.evaluations;
   extra["search_bound"] = r.search_bound;
   extra["seconds"] = r.seconds;
-  extra["weight_bits"] = recipe.weight_bits;
+  extra["weight_bits"] = weight_bits;
+}
+
+// --max-drop: the fewest units kept at higher precision so that top-1 on --val stays within the
+// budget (include/quench/sensitivity.h); sets `met`.
+Model mixed_precision_cmd(const QuantizeCmdOptions& o, QuantRecipe recipe, const Model& fp32,
+                          QuantizeReport& report, nlohmann::json& extra, bool& met) {
+  o.lowbit.apply(recipe);
+  check_max_drop_options(o, recipe);
+  const DataOptions dopts = o.data_options.to_options(fp32);
+  auto calib = open_dataset(o.calib_data, dopts);
+  auto val = open_validation(o, dopts);
+  MixedPrecisionResult r = quantize_mixed_precision(fp32, *calib, *val, recipe, o.max_drop,
+                                                    sensitivity_options(o, recipe.weight_bits));
+  report_mixed_precision(o, r, recipe.weight_bits, val->size(), extra, met);
+  const char* higher = recipe.weight_bits == 8 ? "float" : "8-bit weights";
   // The written model as quantize_static reports it.
   report = r.report;
   report.notes.push_back(fmt::format("{} unit(s) kept at {} by --max-drop", r.kept.size(), higher));
+  return std::move(r.model);
+}
+
+// --latency-aware (include/quench/latency_aware.h): every unit timed quantized and in float,
+// the slower ones kept in float (eq. (117)), then --max-drop on the rest when given, then the
+// model checked end to end against FP32 (eqs. (118)-(119)).
+Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, const Model& fp32,
+                        QuantizeReport& report, nlohmann::json& extra, bool& met) {
+  require(!o.calib_data.empty() && o.table.empty(), ErrorKind::kInvalidArgument,
+          "--latency-aware calibrates once and builds every variant from the ranges: give --calib "
+          "DATA (not --table)");
+  QuantRecipe base = recipe;
+  o.lowbit.apply(base);
+  require(base.weight_bits == 8 && !o.lowbit.rounding() && !o.lowbit.cle &&
+              o.lowbit.smoothquant < 0.f && o.lowbit.group_size == 0 && !base.weight_only,
+          ErrorKind::kUnsupported,
+          "--latency-aware compares 8-bit round-to-nearest units with float; --weights int4, "
+          "--gptq, --adaround, --bias-correction, --cle, --smoothquant, --group-size and "
+          "--weight-only are not supported with it yet");
+  if (o.max_drop >= 0) check_max_drop_options(o, base);
+  const DataOptions dopts = o.data_options.to_options(fp32);
+  auto calib = open_dataset(o.calib_data, dopts);
+  std::unique_ptr<Dataset> val;
+  if (o.max_drop >= 0) val = open_validation(o, dopts);
+  LatencyAwareOptions lo;
+  lo.batch = o.latency_batch;
+  lo.max_drop_points = o.max_drop;
+  lo.sensitivity = sensitivity_options(o, 8);
+  lo.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  LatencyAwareResult r = quantize_latency_aware(fp32, *calib, val.get(), base, lo);
+  if (r.accuracy) report_mixed_precision(o, *r.accuracy, 8, val->size(), extra, met);
+  report = r.report;
+
+  std::cout << fmt::format("latency-aware: keep float when int8 >= {} x float (batch {})\n",
+                           kLatencyMargin, o.latency_batch);
+  std::cout << fmt::format("  {:<44} {:>10} {:>10}  {}\n", "unit", "int8 ms", "float ms", "kept");
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t u = 0; u < r.units.size(); ++u) {
+    const UnitLatency& l = r.units[u];
+    std::cout << fmt::format("  {:<44} {:>10.4f} {:>10.4f}  {}\n", l.name, l.int8_ms, l.float_ms,
+                             l.kept_float ? "float (" + r.kept_by[u] + ")" : "int8");
+    rows.push_back(
+        {{"name", l.name},
+         {"int8_ms", l.int8_ms},
+         {"float_ms", l.float_ms},
+         {"group", r.group[u]},
+         {"kept_float", l.kept_float},
+         {"kept_by", l.kept_float ? nlohmann::json(r.kept_by[u]) : nlohmann::json(nullptr)}});
+  }
+  std::cout << fmt::format("  FP32 {:.4f} ms, result {:.4f} ms ({:.2f}x faster){}\n", r.fp32_ms,
+                           r.result_ms, r.fp32_ms / r.result_ms,
+                           r.fp32_written ? "; the FP32 model is written" : "");
+  extra["latency"] = {{"units", rows},
+                      {"model_fp32_ms", r.fp32_ms},
+                      {"model_result_ms", r.result_ms},
+                      {"margin", kLatencyMargin},
+                      {"batch", o.latency_batch},
+                      {"threads", o.threads},
+                      {"fallback_rounds", r.fallback_rounds},
+                      {"fp32_written", r.fp32_written}};
   return std::move(r.model);
 }
 
@@ -194,7 +280,10 @@ int run_quantize(const QuantizeCmdOptions& o) {
           "--max-drop applies to --mode static only");
   require(o.max_drop >= 0 || o.val_data.empty(), ErrorKind::kInvalidArgument,
           "--val is the validation data of --max-drop; add --max-drop POINTS");
-  Model quantized = o.max_drop >= 0       ? mixed_precision_cmd(o, recipe, fp32, report, extra, met)
+  require(!o.latency_aware || o.mode == "static", ErrorKind::kInvalidArgument,
+          "--latency-aware applies to --mode static only");
+  Model quantized = o.latency_aware       ? latency_aware_cmd(o, recipe, fp32, report, extra, met)
+                    : o.max_drop >= 0     ? mixed_precision_cmd(o, recipe, fp32, report, extra, met)
                     : half                ? half_precision_cmd(o, recipe, fp32, report, extra)
                     : o.mode == "dynamic" ? quantize_dynamic_cmd(o, recipe, fp32, report, extra)
                                           : quantize_static_cmd(o, recipe, fp32, report, extra);
@@ -278,6 +367,11 @@ void add_quantize_command(CLI::App& app, Action& action) {
                   "top-1 on --val stays within this many points of FP32");
   cmd->add_option("--val", o->val_data, "Labeled validation data of --max-drop");
   cmd->add_option("--val-limit", o->val_limit, "Validation samples used by --max-drop (0: all)");
+  cmd->add_flag("--latency-aware", o->latency_aware,
+                "Time each unit quantized and in float in quench's runtime, keep the slower ones "
+                "in float, and never write a model slower than FP32");
+  cmd->add_option("--latency-batch", o->latency_batch, "Batch timed by --latency-aware")
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_quantize(*o); }; });
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/requantize.h"
+#include "kernels/ref/dynamic_rows.h"
 #include "kernels/ref/rnn.h"
 
 namespace quench::ref {
@@ -44,35 +45,6 @@ Buffers carve(const QuantLstmSizes& s, void* scratch) {
   return b;
 }
 
-// Quantizes `count` floats together to u8 with dynamic parameters (eq. (37)) and centers them
-// (q − z in [−255, 255]); returns the scale.
-float quantize_centered(const float* x, int64_t count, int16_t* out) {
-  float min = 0.f, max = 0.f;
-  for (int64_t i = 0; i < count; ++i) {
-    min = std::min(min, x[i]);
-    max = std::max(max, x[i]);
-  }
-  const DynamicQuantParams p = dynamic_quant_params(min, max);
-  for (int64_t i = 0; i < count; ++i) {
-    out[i] = static_cast<int16_t>(quantize<uint8_t>(x[i], p.scale, p.zero_point) - p.zero_point);
-  }
-  return p.scale;
-}
-
-// Exact (eq. (34)): |term| <= 255 · 255 < 2^16, so a sum of fewer than 2^15 terms stays below
-// 2^31 and is kept in int32, a loop the compiler vectorizes (pairs of int16 products summed into
-// int32 lanes); longer sums, up to 2^36 terms, in int64.
-int64_t dot(const int16_t* a, const int16_t* b, int64_t n) {
-  if (n < (int64_t{1} << 15)) {
-    int32_t sum = 0;
-    for (int64_t k = 0; k < n; ++k) sum += int32_t{a[k]} * b[k];
-    return sum;
-  }
-  int64_t sum = 0;
-  for (int64_t k = 0; k < n; ++k) sum += int32_t{a[k]} * b[k];
-  return sum;
-}
-
 }  // namespace
 
 size_t quant_lstm_scratch_bytes(const QuantLstmSizes& s) {
@@ -96,7 +68,7 @@ void quant_lstm_direction(const RnnAttributes& attrs, const QuantLstmSizes& s, i
     const int16_t* x_row = buf.x_centered + row * s.input_size;
     float* projection = buf.projection + row * gate_rows;
     for (int64_t gate = 0; gate < gate_rows; ++gate) {
-      const int64_t acc = dot(x_row, w.input + gate * s.input_size, s.input_size);
+      const int64_t acc = centered_dot(x_row, w.input + gate * s.input_size, s.input_size);
       projection[gate] = static_cast<float>(wrap_to_int32(acc)) * (x_scale * w.input_scales[gate]);
     }
   }
@@ -137,7 +109,7 @@ void quant_lstm_direction(const RnnAttributes& attrs, const QuantLstmSizes& s, i
       // gates = (X·Wᵀ + H·Rᵀ) + (Wb + Rb), in ONNX Runtime's order; kept in `projection`, whose
       // row this step alone reads.
       for (int64_t gate = 0; gate < gate_rows; ++gate) {
-        const int64_t acc = dot(h_row, w.recurrent + gate * hidden_size, hidden_size);
+        const int64_t acc = centered_dot(h_row, w.recurrent + gate * hidden_size, hidden_size);
         projection[gate] +=
             static_cast<float>(wrap_to_int32(acc)) * (h_scale * w.recurrent_scales[gate]);
         if (w.bias) projection[gate] += w.bias[gate];

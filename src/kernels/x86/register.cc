@@ -4,6 +4,7 @@
 #include "kernels/x86/int8_conv.h"
 #include "kernels/x86/int8_matmul.h"
 #include "kernels/x86/nbits_gemv.h"
+#include "kernels/x86/quant_gru.h"
 #include "kernels/x86/transpose.h"
 #include "ops/domains.h"
 #include "ops/op_registry.h"
@@ -23,6 +24,8 @@ void register_kernels(OpRegistry& r) {
   r.add_fast(kInternalDomain, "QFusedMatMul", {"x86", make_qmatmul, false});
   r.add_fast("", "MatMulInteger", {"x86", make_matmul_integer, false});
   r.add_fast(kMsDomain, "QGemm", {"x86", make_qgemm, false});
+  // The integer GRU the runtime makes from DequantizeLinear(int8 W, R) -> GRU.
+  r.add_fast(kInternalDomain, "DynamicQuantizeGRU", {"x86", make_quant_gru, false});
   // 4-bit weight-only products (float activations).
   r.add_fast(kMsDomain, "MatMulNBits", {"x86", make_matmul_nbits, false});
 }
