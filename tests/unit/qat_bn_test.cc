@@ -377,6 +377,51 @@ TEST(QatBnSimulation, ExportAgreesWithFrozenTrainingGraph) {
   EXPECT_GE(agree, 62) << "of 64";
 }
 
+// quantization_aware_training end to end in both modes on the cnn with batch norms, frozen
+// half way: the batch norms are folded in the output, which is the model validated, and the two
+// modes train different models from the same start.
+TEST(QatBnSimulation, ShortRunInBothModesWritesFoldedModels) {
+  std::mt19937 rng(4);
+  const Model fp32 = cnn_with_batch_norms(rng);
+  DataOptions d;
+  d.limit = 128;
+  auto train = open_dataset("fmnist:train", d);
+  auto val = open_dataset("fmnist:test", d);
+  std::map<std::string, Tensor> weights[2];
+  for (int mode = 0; mode < 2; ++mode) {
+    QatOptions o;
+    o.weight_bits = 4;
+    o.bn_fold = mode == 0 ? "simulate" : "fold";
+    o.train.steps = 4;
+    o.train.batch = 16;
+    o.train.lr = 1e-3f;
+    o.train.optimizer = "adamw";
+    o.train.weight_decay = 0;
+    o.train.freeze_bn_after = 2;
+    o.train.progress = false;
+    o.calib.calib_size = 64;
+    o.calib.progress = false;
+    const QatResult r = quantization_aware_training(fp32, *train, *train, val.get(), {}, o);
+    for (const Node& n : r.model.graph.nodes) EXPECT_NE(n.op_type, "BatchNormalization");
+    Session session(r.model);
+    EvalOptions eo;
+    eo.progress = false;
+    EXPECT_DOUBLE_EQ(evaluate_accuracy(session, *val, eo).accuracy, r.epochs.at(0).val_accuracy)
+        << o.bn_fold;
+    EXPECT_GE(r.ptq_accuracy, 0.5) << o.bn_fold;
+    for (const auto& [name, t] : r.model.graph.initializers) {
+      if (t.dtype() == DType::kInt8 && t.rank() == 4) weights[mode][name] = t;
+    }
+  }
+  ASSERT_EQ(weights[0].size(), 5u);
+  int differ = 0;
+  for (const auto& [name, t] : weights[0]) {
+    const Tensor& other = weights[1].at(name);
+    differ += !std::equal(t.data<int8_t>(), t.data<int8_t>() + t.numel(), other.data<int8_t>());
+  }
+  EXPECT_GT(differ, 0);
+}
+
 TEST(QatBnSimulation, BadModeIsRefused) {
   std::mt19937 rng(1);
   const Model fp32 = conv_bn(rng, 0.9f, true);
