@@ -112,9 +112,9 @@ void add_qat_command(CLI::App& app, Action& action) {
   cmd->add_flag("--fixed-scales", o->qat.fixed_scales,
                 "Keep the PTQ scales and zero points (plain STE; default: learned, LSQ/LSQ+)");
   cmd->add_option("--bn-fold", o->qat.bn_fold,
-                  "Conv+BatchNormalization: simulate (batch norm trained, weights quantized "
-                  "folded, frozen after --freeze-bn-after) or fold (folded before training)")
-      ->check(CLI::IsMember({"simulate", "fold"}))
+                  "Conv+BatchNormalization: fold (folded before training) or simulate (batch "
+                  "norm trained, weights quantized folded, frozen after --freeze-bn-after)")
+      ->check(CLI::IsMember({"fold", "simulate"}))
       ->capture_default_str();
   cmd->add_flag("--no-distill", o->no_distill, "Cross-entropy only (no distillation)");
   cmd->add_option("--distill-weight", o->qat.distill_weight,
