@@ -24,6 +24,11 @@ struct QatOptions {
   bool keep_ends_8bit = true;
   bool fixed_scales = false;  // scales and zero points stay at their PTQ values (plain STE)
   bool distill = true;        // knowledge distillation from the FP32 model (105)
+  // Conv→BatchNormalization: "simulate" keeps the batch norm in training with the weights
+  // quantized in their folded form (107)-(109), frozen after train.freeze_bn_after; "fold" folds
+  // it before training (the default: simulate lost 0.15 pt on the cnn and is 1.4× slower,
+  // docs/benchmarks.md). The exported model is folded either way.
+  std::string bn_fold = "fold";
   float distill_weight = 0.5f;
   float temperature = 4.0f;
   CalibrateOptions calib;

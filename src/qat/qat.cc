@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
+#include "qat/bn_simulation.h"
 #include "qat/placement.h"
 #include "qat/qat_source.h"
 #include "quench/evaluate.h"
@@ -66,6 +67,8 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
                ErrorKind::kInvalidArgument,
                "distillation needs a temperature > 0 and a weight in [0, 1], got {} and {}",
                o.temperature, o.distill_weight);
+  QUENCH_CHECK(o.bn_fold == "simulate" || o.bn_fold == "fold", ErrorKind::kInvalidArgument,
+               "--bn-fold expects simulate or fold, got '{}'", o.bn_fold);
   QUENCH_CHECK(!model.graph.outputs.empty(), ErrorKind::kInvalidModel,
                "the model has no output to train");
   QuantRecipe recipe = recipe_in;
@@ -79,9 +82,12 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
 
   const CalibrationTable table = calibrate(prepared, calib_data, recipe, o.calib);
   const quant::CalibratedSource ptq(table, recipe);
-  const qat::QatGraph q =
+  qat::QatGraph q =
       qat::place_fake_quantization(prepared.graph, plan, ptq, o.activation_bits, eight);
-  std::vector<std::string> params = q.weights;
+  // (107)-(108) Conv→BatchNormalization trained unfolded, the weights quantized in folded form.
+  std::vector<qat::SimulatedBn> simulated;
+  if (o.bn_fold == "simulate") simulated = qat::simulate_batch_norm_folding(model, q);
+  std::vector<std::string> params = qat::trained_parameters(q, simulated);
   if (!o.fixed_scales) params.insert(params.end(), q.quant_params.begin(), q.quant_params.end());
   train::Tape tape(q.graph, params);  // refuses ops without a gradient before any work
 
@@ -90,6 +96,7 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
     std::map<std::string, Tensor> values;
     for (const std::string& name : q.quant_params) values[name] = q.graph.initializers.at(name);
     for (const auto& [name, p] : t.parameters()) values[name] = p;
+    qat::fold_simulated(simulated, t.parameters(), t.buffers(), values);  // (109)
     Model m = prepared;
     for (const std::string& name : q.weights) m.graph.initializers[name] = values.at(name).clone();
     qat::QatSource source(ptq, q, values);
@@ -122,6 +129,7 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
       {"bits", fmt::format("w{}a{}", o.weight_bits, o.activation_bits)},
       {"8-bit ends", o.keep_ends_8bit ? "yes" : "no"},
       {"scales", o.fixed_scales ? "fixed" : "learned"},
+      {"bn-fold", o.bn_fold},
       {"distillation",
        o.distill ? fmt::format("weight {} temperature {}", o.distill_weight, o.temperature)
                  : "off"}};

@@ -85,6 +85,7 @@ def main():
             print("skipped: ONNX Runtime check (no peer interpreter or no Fashion-MNIST files)")
         refusals = [
             (["--bits", "w9a8", "-o", out], "--bits"),
+            (["--bn-fold", "fuse", "-o", out], "--bn-fold"),
             (["--bits", "w4a8", "-o", os.path.join(tmp, "missing", "x.onnx")], "output"),
         ]
         for args, words in refusals:

@@ -79,6 +79,7 @@ int run_qat(QatCmdOptions o) {
                 {"activation_bits", o.qat.activation_bits},
                 {"distill", o.qat.distill},
                 {"fixed_scales", o.qat.fixed_scales},
+                {"bn_fold", o.qat.bn_fold},
                 {"ptq_accuracy", r.ptq_accuracy},
                 {"steps", r.steps},
                 {"seconds", r.seconds},
@@ -111,6 +112,11 @@ void add_qat_command(CLI::App& app, Action& action) {
                 "Quantize the first and last layers to --bits too (default: 8 bits)");
   cmd->add_flag("--fixed-scales", o->qat.fixed_scales,
                 "Keep the PTQ scales and zero points (plain STE; default: learned, LSQ/LSQ+)");
+  cmd->add_option("--bn-fold", o->qat.bn_fold,
+                  "Conv+BatchNormalization: fold (folded before training) or simulate (batch "
+                  "norm trained, weights quantized folded, frozen after --freeze-bn-after)")
+      ->check(CLI::IsMember({"fold", "simulate"}))
+      ->capture_default_str();
   cmd->add_flag("--no-distill", o->no_distill, "Cross-entropy only (no distillation)");
   cmd->add_option("--distill-weight", o->qat.distill_weight,
                   "Weight of the distillation term (0 to 1)")
