@@ -8,9 +8,10 @@ fake-quantization modules (torch.ao.nn.qat.Conv2d/Linear with the x86 QAT qconfi
 weight fake quant; activations through FusedMovingAvgObsFakeQuantize after the graph input and
 after each unit output — Relu/Clip/Add/pool — where quench puts its Q/DQ).
 
-quench's step time is taken from `quench train` (and `quench qat` when given --qat-cmd) runs of
-two lengths (SHORT and LONG steps, same batch): (t_long - t_short) / (LONG - SHORT), which removes
-start-up, calibration and loading. Peak RSS of every run is reported too (a separate process per
+quench's step time is taken from `quench train` (and `quench qat` with --qat) runs of two lengths
+(SHORT and LONG steps, same batch): (t_long - t_short) / (LONG - SHORT), with t the training loop's
+own time (`seconds` of --json), so start-up, loading, calibration and export never enter and the
+first steps' warm-up cancels. Peak RSS of every run is reported too (a separate process per
 run, ru_maxrss).
 
 Usage: bench/compare_torch_train.py [--build build] [--models cnn,resnet20,mobilenetv2]
@@ -172,15 +173,15 @@ def run_child(argv):
 
 
 def quench_run(cmd, steps):
-    """Wall time and peak RSS of one quench run of `steps` steps (a child process)."""
+    """Training time and peak RSS of one quench run of `steps` steps (a child process): the
+    `seconds` of its --json line (the training loop alone: no loading, calibration or export)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    p = subprocess.run(cmd + ["--steps", str(steps)], capture_output=True, text=True)
-    wall = time.perf_counter() - t
+    p = subprocess.run(cmd + ["--steps", str(steps), "--json"], capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    seconds = json.loads(p.stdout.strip().splitlines()[-1])["seconds"]
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(before, after) / 1024
+    return seconds, max(before, after) / 1024
 
 
 def quench_step_ms(base_cmd, args):

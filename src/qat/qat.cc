@@ -124,6 +124,8 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
 
   train::LoopHooks hooks;
   hooks.snapshot = export_model;
+  // (107) reads the running statistics in training: every process must quantize the same weight.
+  hooks.average_buffers_every_step = o.bn_fold == "simulate";
   hooks.checkpoint_settings = {
       {"run", "qat"},
       {"bits", fmt::format("w{}a{}", o.weight_bits, o.activation_bits)},

@@ -55,17 +55,22 @@ void average_gradients(const ProcessGroup& group, std::map<std::string, Tensor>&
 // (T24) At the end of an epoch: batch-norm statistics (each process saw its own slices) averaged,
 // and the parameters of the root given to every process (they agree up to the order of the
 // sums; the root's are the ones written).
-void synchronise(const ProcessGroup& group, Tape& tape) {
+void average_buffers(const ProcessGroup& group, Tape& tape) {
   if (!group.distributed()) return;
-  for (auto& [name, p] : tape.parameters()) {
-    group.broadcast({p.data<float>(), static_cast<size_t>(p.numel())});
-  }
   for (auto& [name, b] : tape.buffers()) {
     if (b.dtype() != DType::kFloat32) continue;
     std::span<float> v{b.data<float>(), static_cast<size_t>(b.numel())};
     group.sum(v);
     for (float& x : v) x /= static_cast<float>(group.size());
   }
+}
+
+void synchronise(const ProcessGroup& group, Tape& tape) {
+  if (!group.distributed()) return;
+  for (auto& [name, p] : tape.parameters()) {
+    group.broadcast({p.data<float>(), static_cast<size_t>(p.numel())});
+  }
+  average_buffers(group, tape);
 }
 
 // Where a run stands after its last completed update: what a checkpoint records besides the
@@ -246,6 +251,7 @@ TrainResult training_loop(Tape& tape, const Model& base, const Dataset& train_da
           optimizers.shared->step(shared, grads, lr);
         }
         if (hooks.after_update) hooks.after_update(tape.parameters());
+        if (hooks.average_buffers_every_step) average_buffers(group, tape);
         in_step = false;
         // The step is done: the position moves past it.
         if (at.step == 0) result.first_loss = loss.loss;

@@ -25,6 +25,10 @@ struct LoopHooks {
   // The model to validate and return, from the tape; empty: `base` with the tape's parameters
   // and buffers.
   std::function<Model(const Tape& tape)> snapshot;
+  // Data-parallel: average the buffers (batch-norm running statistics) over the processes after
+  // every step rather than at the end of each epoch only ((T24)); needed where the forward pass
+  // reads them in training (QAT's simulated batch-norm folding quantizes w·γ/σ_run).
+  bool average_buffers_every_step = false;
   // What else a checkpoint must agree on to be resumed (QAT: bit widths, distillation, ...).
   std::map<std::string, std::string> checkpoint_settings;
 };
