@@ -18,31 +18,10 @@
 #include "train/loop.h"
 #include "train/prefetch.h"
 #include "train/tape.h"
+#include "train_test_data.h"
 
 namespace quench::train {
 namespace {
-
-// Class 0: first pixel high; class 1: last pixel high (plus noise), 64 samples [1, 2, 2].
-class Separable : public Dataset {
- public:
-  int64_t size() const override { return 64; }
-  Shape sample_shape() const override { return {1, 2, 2}; }
-  bool has_labels() const override { return true; }
-  Batch batch(int64_t start, int64_t count) const override {
-    Batch b;
-    Tensor x = Tensor::zeros(DType::kFloat32, {count, 1, 2, 2});
-    std::mt19937 rng(static_cast<uint32_t>(start));
-    std::uniform_real_distribution<float> noise(-0.1f, 0.1f);
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t label = (start + i) % 2;
-      for (int p = 0; p < 4; ++p) x.data<float>()[i * 4 + p] = noise(rng);
-      x.data<float>()[i * 4 + (label == 0 ? 0 : 3)] += 1.0f;
-      b.labels.push_back(label);
-    }
-    b.inputs.push_back(x);
-    return b;
-  }
-};
 
 // BatchNormalization (running statistics: buffers) → Flatten → Gemm into 2 classes.
 Model model(bool with_batch_norm = true) {
