@@ -106,6 +106,10 @@ def main():
                  "--latency-batch", "0"] + SMALL)
         check("--latency-batch must be positive", p.returncode == USAGE
               and "--latency-batch" in p.stderr, p.stderr[-300:])
+        p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-batch",
+                 "4"] + SMALL)
+        check("--latency-batch needs --latency-aware", p.returncode == USAGE
+              and "requires --latency-aware" in p.stderr, p.stderr[-300:])
     if failures:
         print(f"{len(failures)} case(s) failed: {', '.join(failures)}")
         return 1

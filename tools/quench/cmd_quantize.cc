@@ -367,11 +367,13 @@ void add_quantize_command(CLI::App& app, Action& action) {
                   "top-1 on --val stays within this many points of FP32");
   cmd->add_option("--val", o->val_data, "Labeled validation data of --max-drop");
   cmd->add_option("--val-limit", o->val_limit, "Validation samples used by --max-drop (0: all)");
-  cmd->add_flag("--latency-aware", o->latency_aware,
-                "Time each unit quantized and in float in quench's runtime, keep the slower ones "
-                "in float, and never write a model slower than FP32");
+  CLI::Option* latency_aware =
+      cmd->add_flag("--latency-aware", o->latency_aware,
+                    "Time each unit quantized and in float in quench's runtime, keep the slower "
+                    "ones in float, and never write a model slower than FP32");
   cmd->add_option("--latency-batch", o->latency_batch, "Batch timed by --latency-aware")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(latency_aware);
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_quantize(*o); }; });
 }
