@@ -134,6 +134,13 @@ TrainResult training_loop(Tape& tape, const Model& base, const Dataset& train_da
   }
   if (o.resume) {
     CheckpointState s = read_checkpoint(o.checkpoint_dir, key);
+    QUENCH_CHECK(s.step <= total && s.epoch <= epochs && s.index <= per_epoch &&
+                     s.step == std::min(total, s.epoch * per_epoch + s.index),
+                 ErrorKind::kIo,
+                 "checkpoint '{}' is damaged: step {} at epoch {}, batch {} does not fit a run of "
+                 "{} steps of {} per epoch",
+                 checkpoint_path(o.checkpoint_dir).string(), s.step, s.epoch, s.index, total,
+                 per_epoch);
     restore_state(tape, optimizers, s.tensors);
     at = {s.step, s.epoch, s.index, s.loss_sum, s.correct, s.seen, s.epoch_seconds};
     result.first_loss = s.first_loss;
