@@ -3,7 +3,7 @@
 # executions and crashes of each. SECONDS=0 replays the committed seeds and regressions once and
 # stops; with FUZZ_RUNS=N each target instead makes N executions from seed FUZZ_SEED (default 1):
 # both are deterministic, the test suite's modes. Usage: scripts/fuzz.sh [SECONDS] [TARGET...] (targets: onnx_model
-# npy idx image recipe calib_table; default all). Needs the clang build of scripts/sanitize.sh
+# npy idx image recipe calib_table checkpoint; default all). Needs the clang build of scripts/sanitize.sh
 # address (build-fuzz/). Seeds: tests/fuzz/corpus/<target>/ and the inputs of crashes found and
 # fixed, tests/fuzz/regressions/<target>/. New inputs go to build-fuzz/fuzz-work/<target>/ (the
 # seeds stay as committed); a crash is written there as crash-* and makes the script fail (the
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(onnx_model npy idx image recipe calib_table); fi
+if ((${#targets[@]} == 0)); then targets=(onnx_model npy idx image recipe calib_table checkpoint); fi
 build=build-fuzz
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

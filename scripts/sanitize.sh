@@ -52,7 +52,8 @@ case "$kind" in
     step configure env CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
       -DCMAKE_BUILD_TYPE=Release -DQUENCH_FUZZ=ON -DQUENCH_BUILD_BENCH=OFF "${launcher[@]}" \
       >/dev/null
-    targets=(quench_cli fuzz_onnx_model fuzz_npy fuzz_idx fuzz_image fuzz_recipe fuzz_calib_table)
+    targets=(quench_cli fuzz_onnx_model fuzz_npy fuzz_idx fuzz_image fuzz_recipe fuzz_calib_table
+      fuzz_checkpoint)
     if [ "${UNIT:-1}" = 1 ]; then targets+=(quench_tests); fi
     if [ "${CONFORMANCE:-0}" = 1 ]; then targets+=(quench_conformance); fi
     step build ninja -C "$build" "${targets[@]}"

@@ -127,6 +127,53 @@ def json_seeds(quench):
             json.dump(table, f)
 
 
+def fnv1a(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def checkpoint(tensors, key=None, state=None, truncate=0):
+    """A training checkpoint (src/train/checkpoint.cc's format) of `tensors`: name -> (dtype,
+    shape, packed bytes), for the key fuzz_checkpoint.cc reads with unless `key` is given."""
+    key = key or {"parameters": {"W": [2, 2], "b": [2]}, "start_hash": "0" * 16,
+                  "settings": {"batch": "8"}}
+    state = state or {"step": 3, "epoch": 0, "index": 3, "loss_sum": 1.5, "correct": 10,
+                      "seen": 24, "epoch_seconds": 0.1, "first_loss": 0.7, "tail_loss": 0.4,
+                      "tail_count": 1, "seconds": 0.1,
+                      "epochs": [{"epoch": 1, "steps": 8, "loss": 0.5, "train_accuracy": 0.5,
+                                  "val_accuracy": -1.0, "seconds": 0.2, "throughput": 300.0}]}
+    entries, data = [], b""
+    for name, (dtype, shape, payload) in sorted(tensors.items()):
+        entries.append({"name": name, "dtype": dtype, "shape": shape, "offset": len(data),
+                        "bytes": len(payload)})
+        data += payload
+    header = json.dumps({"format": 1, "key": key, "state": state, "tensors": entries,
+                         "data_bytes": len(data), "data_digest": fnv1a(data)}).encode()
+    blob = b"QUENCHCK" + struct.pack("<Q", len(header)) + header + data
+    return blob[:len(blob) - truncate]
+
+
+def checkpoint_seeds():
+    f32 = lambda *v: struct.pack(f"<{len(v)}f", *v)  # noqa: E731
+    sgd = {"parameter/W": ("float", [2, 2], f32(0.1, -0.2, 0.3, 0.4)),
+           "parameter/b": ("float", [2], f32(0.0, 0.5)),
+           "buffer/mean": ("float", [1], f32(0.25)),
+           "optimizer/shared/velocity/W": ("float", [2, 2], f32(0.01, 0.0, -0.01, 0.02)),
+           "optimizer/shared/velocity/b": ("float", [2], f32(0.0, 0.1))}
+    out("checkpoint", "sgd.qckpt", checkpoint(sgd))
+    adamw = dict(sgd)
+    del adamw["optimizer/shared/velocity/W"], adamw["optimizer/shared/velocity/b"]
+    adamw["optimizer/shared/m/W"] = ("float", [2, 2], f32(0.1, 0.1, 0.1, 0.1))
+    adamw["optimizer/shared/v/W"] = ("float", [2, 2], f32(0.2, 0.2, 0.2, 0.2))
+    adamw["optimizer/shared/t"] = ("int64", [], struct.pack("<q", 3))
+    out("checkpoint", "adamw.qckpt", checkpoint(adamw))
+    out("checkpoint", "truncated.qckpt", checkpoint(sgd, truncate=7))
+    other = {"parameters": {"W": [4, 2]}, "start_hash": "0" * 16, "settings": {"batch": "8"}}
+    out("checkpoint", "other_key.qckpt", checkpoint(sgd, key=other))
+
+
 def main():
     quench = os.path.join(ROOT, "build", "quench")
     shutil.rmtree(CORPUS, ignore_errors=True)
@@ -135,6 +182,7 @@ def main():
     idx_seeds()
     image_seeds()
     json_seeds(quench)
+    checkpoint_seeds()
     for target in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, target))
         size = sum(os.path.getsize(os.path.join(CORPUS, target, f)) for f in files)

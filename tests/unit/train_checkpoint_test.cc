@@ -206,6 +206,32 @@ TEST(TrainCheckpointFile, OtherRunsAndDamagedFilesAreRefused) {
   expect_refused(model(), o, ErrorKind::kInvalidArgument, "need a --checkpoint folder");
 }
 
+// The fuzz seeds (tests/fuzz/make_seeds.py writes the format on its own, in Python): the valid
+// ones read back with the key fuzz_checkpoint.cc uses, the damaged ones are refused.
+TEST(TrainCheckpointFile, FuzzSeedsFollowTheFormat) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(QUENCH_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "checkpoint";
+  CheckpointKey key;
+  key.parameters = {{"W", {2, 2}}, {"b", {2}}};
+  key.start_hash = "0000000000000000";
+  key.settings = {{"batch", "8"}};
+  TempDir dir;
+  const auto read = [&](const std::string& seed) {
+    std::filesystem::copy_file(seeds / seed, checkpoint_path(dir.path()),
+                               std::filesystem::copy_options::overwrite_existing);
+    return read_checkpoint(dir.path(), key);
+  };
+  const CheckpointState sgd = read("sgd.qckpt");
+  EXPECT_EQ(sgd.step, 3);
+  ASSERT_EQ(sgd.epochs.size(), 1u);
+  EXPECT_TRUE(
+      testing::same(sgd.tensors.at("parameter/b"), Tensor::from_vector<float>({2}, {0.0f, 0.5f})));
+  const CheckpointState adamw = read("adamw.qckpt");
+  EXPECT_EQ(adamw.tensors.at("optimizer/shared/t").data<int64_t>()[0], 3);
+  EXPECT_THROW(read("truncated.qckpt"), Error);
+  EXPECT_THROW(read("other_key.qckpt"), Error);
+}
+
 TEST(TrainCheckpointFile, NanLossKeepsTheLastCheckpoint) {
   TempDir dir;
   TrainOptions o = options("sgd");
