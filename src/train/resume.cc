@@ -39,11 +39,11 @@ CheckpointKey checkpoint_key(const Tape& tape, const Loader& loader, const Train
     for (const std::string& s : n.inputs) graph.add(s);
     for (const std::string& s : n.outputs) graph.add(s);
   }
+  // The graph's initializers hold every starting value, the trained parameters' included.
   for (const auto& [name, t] : g.initializers) {
     graph.add(name);
     graph.add(t.raw_data(), t.nbytes());
   }
-  for (const auto& [name, p] : tape.parameters()) graph.add(p.raw_data(), p.nbytes());
   key.start_hash = graph.hex();
   Digest labels;
   labels.add(loader.labels().data(), loader.labels().size() * sizeof(int64_t));

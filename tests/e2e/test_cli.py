@@ -81,24 +81,31 @@ def inspect_cases(c):
         c.failures.append("inspect --json problems")
 
 
+def interrupt_when(argv, marker):
+    """Runs `argv`, sends SIGINT once a stderr line holds `marker` (or after 120 s); returns the
+    exit code, whether the marker was seen, and stderr."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and marker not in line and p.poll() is None:
+        line = p.stderr.readline()
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    return p.returncode, marker in line, err
+
+
 def interrupt_calibration(c, t):
     """Ctrl-C while calibrating: exit 130, and neither the output nor a temporary file is left."""
     out_dir = t("interrupted")
     os.makedirs(out_dir)
     out = os.path.join(out_dir, "m.onnx")
-    p = subprocess.Popen([c.quench, "quantize", MOBILENET, "-o", out, "--calib", "fmnist:train",
-                          "--calib-size", "60000", "--threads", "1"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    deadline = time.time() + 120
-    while time.time() < deadline and "calibrating" not in line and p.poll() is None:
-        line = p.stderr.readline()
-    p.send_signal(signal.SIGINT)
-    err = p.communicate(timeout=60)[1]
+    code, seen, err = interrupt_when([c.quench, "quantize", MOBILENET, "-o", out, "--calib",
+                                      "fmnist:train", "--calib-size", "60000", "--threads", "1"],
+                                     "calibrating")
     left = os.listdir(out_dir)
-    ok = p.returncode == 130 and "calibrating" in line and not left
+    ok = code == 130 and seen and not left
     print(("ok      " if ok else "FAILED  ") +
-          f"interrupt during calibration: exit {p.returncode}, files left {left}: {err.strip()[-120:]}")
+          f"interrupt during calibration: exit {code}, files left {left}: {err.strip()[-120:]}")
     if not ok:
         c.failures.append("interrupt during calibration")
 
@@ -117,19 +124,12 @@ def train_cases(c, t):
                                                  t("t.onnx")], USAGE, "rmsprop")
     out_dir = t("train_interrupted")
     os.makedirs(out_dir)
-    p = subprocess.Popen([c.quench, "train", CNN, "--epochs", "1", "--threads", "1", "-o",
-                          os.path.join(out_dir, "m.onnx")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    deadline = time.time() + 120
-    while time.time() < deadline and "epoch" not in line and p.poll() is None:
-        line = p.stderr.readline()
-    p.send_signal(signal.SIGINT)
-    err = p.communicate(timeout=60)[1]
+    code, seen, err = interrupt_when([c.quench, "train", CNN, "--epochs", "1", "--threads", "1",
+                                      "-o", os.path.join(out_dir, "m.onnx")], "epoch")
     left = os.listdir(out_dir)
-    ok = p.returncode == 130 and "epoch" in line and not left
+    ok = code == 130 and seen and not left
     print(("ok      " if ok else "FAILED  ") +
-          f"interrupt during training: exit {p.returncode}, files left {left}: {err.strip()[-120:]}")
+          f"interrupt during training: exit {code}, files left {left}: {err.strip()[-120:]}")
     if not ok:
         c.failures.append("interrupt during training")
     checkpoint_cases(c, t)
@@ -143,19 +143,12 @@ def checkpoint_cases(c, t):
     os.makedirs(out)
     args = [c.quench, "train", CNN, "--steps", "120", "--batch", "16", "--threads", "1",
             "--checkpoint", ck]
-    p = subprocess.Popen(args + ["-o", os.path.join(out, "m.onnx")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    deadline = time.time() + 120
-    while time.time() < deadline and "loss" not in line and p.poll() is None:
-        line = p.stderr.readline()
-    p.send_signal(signal.SIGINT)
-    err = p.communicate(timeout=60)[1]
+    code, seen, err = interrupt_when(args + ["-o", os.path.join(out, "m.onnx")], "loss")
     saved = os.listdir(ck) if os.path.isdir(ck) else []
-    ok = (p.returncode == 130 and not os.listdir(out) and saved == ["checkpoint.qckpt"]
+    ok = (code == 130 and seen and not os.listdir(out) and saved == ["checkpoint.qckpt"]
           and "--resume" in err)
     print(("ok      " if ok else "FAILED  ") +
-          f"interrupt with --checkpoint: exit {p.returncode}, output {os.listdir(out)}, "
+          f"interrupt with --checkpoint: exit {code}, output {os.listdir(out)}, "
           f"checkpoint folder {saved}: {err.strip()[-120:]}")
     if not ok:
         c.failures.append("interrupt with --checkpoint")
