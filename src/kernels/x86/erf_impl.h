@@ -11,7 +11,7 @@ namespace quench::x86::QUENCH_X86_ISA {
 namespace {
 
 // erf(x) ≈ x·α(x²)/β(x²) on x clamped to [−4, 4] (eq. (139)): beyond 4, erf rounds to ±1 in
-// float. NaN stays NaN (the clamp passes it through), ±0 keeps its sign.
+// float. NaN stays NaN (the clamps pass it through), ±0 keeps its sign.
 inline float erf_approx(float x) {
   x = std::min(std::max(x, -4.f), 4.f);
   const float x2 = x * x;
@@ -27,7 +27,8 @@ inline float erf_approx(float x) {
   q = q * x2 - 1.68282697438203e-03f;
   q = q * x2 - 7.37332916720468e-03f;
   q = q * x2 - 1.42647390514189e-02f;
-  return x * p / q;
+  // The rational function overshoots 1 by an ulp near |x| = 4: erf's range is [−1, 1].
+  return std::min(std::max(x * p / q, -1.f), 1.f);
 }
 
 }  // namespace
