@@ -1,6 +1,7 @@
 #include "kernels/x86/register.h"
 
 #include "kernels/x86/cpu_features.h"
+#include "kernels/x86/erf.h"
 #include "kernels/x86/int8_conv.h"
 #include "kernels/x86/int8_matmul.h"
 #include "kernels/x86/nbits_gemv.h"
@@ -14,6 +15,9 @@ namespace quench::x86 {
 void register_kernels(OpRegistry& r) {
   // Any fixed-size element type: float and 8-bit data alike.
   r.add_fast("", "Transpose", {"x86", make_transpose, false});
+  // float32 Erf as one vectorized loop (the reference calls std::erf per element): the GELU of a
+  // quantized transformer keeps a float Erf between its Q/DQ pairs.
+  r.add_fast("", "Erf", {"x86", make_erf, false});
   // The exact int8 products (AVX2), after oneDNN's: they run where oneDNN's are not exact (no
   // VNNI). Convolutions read and write activations channels last between them.
   if (!cpu_features().avx2) return;
