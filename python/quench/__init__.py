@@ -76,9 +76,9 @@ def _floats(v) -> List[float]:
     return [float(x) for x in v]
 
 
-def _model_rank(model: str) -> int:
-    _, _, dims = _quench._model_input(model)
-    return len(dims) if dims else -1
+def _model_ranks(model: str) -> Dict[str, int]:
+    """Each input's rank (batch dim included; -1 when unknown), in the model's order."""
+    return {name: (len(dims) if dims else -1) for name, _, dims in _quench._model_inputs(model)}
 
 
 def quantize(
@@ -126,8 +126,9 @@ def quantize(
 
     mode: "static" (calibrated QDQ; needs ``calib`` or ``table``), "dynamic" (int8 weights,
     activations quantized at run time), "fp16" or "bf16".
-    calib: a data-source string ("fmnist:train"), a float32 array of samples [N, ...], or any
-    iterable of batches/samples, alone or as (inputs, labels) pairs (a torch DataLoader works);
+    calib: a data-source string ("fmnist:train"), a float32 array of samples [N, ...], a dict
+    {input name: array} for a model with several inputs, or any iterable of batches/samples
+    (or of such dicts), alone or as (inputs, labels) pairs (a torch DataLoader works);
     at most ``calib_size`` samples are used. method: minmax, movavg, percentile, entropy or mse.
     resize/mean/std/channels/layout/random_shape preprocess a data-source string as the CLI's
     --resize etc. Low-bit options (mode "static" only, as the CLI's --weights etc.): weights
@@ -154,10 +155,10 @@ def quantize(
     model, output = os.fspath(model), os.fspath(output)
     samples, labels = None, None
     if calib is not None:
-        samples, labels = _collect(calib, _model_rank(model), calib_size, "calib")
+        samples, labels = _collect(calib, _model_ranks(model), calib_size, "calib")
     val_samples, val_labels = None, None
     if val is not None:
-        val_samples, val_labels = _collect(val, _model_rank(model), val_limit, "val")
+        val_samples, val_labels = _collect(val, _model_ranks(model), val_limit, "val")
     a = _quench._QuantizeArgs()
     a.model, a.output, a.mode = model, output, mode
     a.table = "" if table is None else os.fspath(table)
@@ -223,7 +224,7 @@ def sensitivity(
     "all_but_this"), "evaluations", "seconds". Ctrl-C stops it (quench.Interrupted).
     """
     model = os.fspath(model)
-    rank = _model_rank(model)
+    rank = _model_ranks(model)
     calib_samples, calib_labels = _collect(calib, rank, calib_size, "calib")
     val_samples, val_labels = _collect(val, rank, limit, "val")
     return _quench._sensitivity(
@@ -279,11 +280,7 @@ def calibrate(
     if data is not None:
         if model is None:
             raise InvalidArgumentError("give a model and data (or merge=[tables...])")
-        samples, labels = _collect(data, _model_rank(os.fspath(model)), 0, "data")
-        if not isinstance(samples, str) and offset:
-            samples = samples[offset:]
-            labels = None if labels is None else labels[offset:]
-            offset = 0
+        samples, labels = _collect(data, _model_ranks(os.fspath(model)), 0, "data")
     return _quench._calibrate(
         "" if model is None else os.fspath(model),
         samples,
@@ -324,7 +321,7 @@ def evaluate(
     (images, labels) batches. Returns the CLI's ``--json`` fields.
     """
     model = os.fspath(model)
-    samples, labels = _collect(data, _model_rank(model), 0, "data")
+    samples, labels = _collect(data, _model_ranks(model), 0, "data")
     if not isinstance(samples, str) and labels is None:
         raise InvalidArgumentError("evaluate: data has no labels; give (images, labels)")
     return _quench._evaluate(
@@ -363,7 +360,7 @@ def compare(
     ``outputs`` (the same plus ``top1_agreement``).
     """
     a, b = os.fspath(a), os.fspath(b)
-    samples, labels = _collect(data, _model_rank(a), 0, "data")
+    samples, labels = _collect(data, _model_ranks(a), 0, "data")
     return _quench._compare(
         a,
         b,

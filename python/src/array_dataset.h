@@ -1,8 +1,10 @@
-// A quench::Dataset over samples held in memory (a NumPy array [N, sample...] and optional labels),
-// for calibration and evaluation data given from Python.
+// A quench::Dataset over samples held in memory: NumPy arrays [N, sample...] (one per model input,
+// or one unnamed array for a single-input model) and optional labels, for calibration and
+// evaluation data given from Python.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "quench/data.h"
@@ -11,18 +13,23 @@ namespace quench::py {
 
 class ArrayDataset : public Dataset {
  public:
-  // `samples` [N, sample...] float32, C-contiguous; `labels` empty or N values. The memory of
-  // `samples` must outlive the dataset.
-  ArrayDataset(Tensor samples, std::vector<int64_t> labels);
+  struct Input {
+    std::string name;  // the model input it feeds; empty: the model's only input
+    Tensor samples;    // [N, sample...], float32 or int64, C-contiguous
+  };
+  // Every input holds the same N > 0 samples; `labels` empty or N values. The inputs' memory must
+  // outlive the dataset.
+  ArrayDataset(std::vector<Input> inputs, std::vector<int64_t> labels);
 
-  int64_t size() const override { return samples_.dim(0); }
+  int64_t size() const override { return inputs_[0].samples.dim(0); }
   Shape sample_shape() const override;
+  std::vector<DataInput> inputs() const override;
   bool has_labels() const override { return !labels_.empty(); }
-  // A view of the rows (no copy).
+  // Views of the rows (no copy).
   Batch batch(int64_t start, int64_t count) const override;
 
  private:
-  Tensor samples_;
+  std::vector<Input> inputs_;
   std::vector<int64_t> labels_;
 };
 

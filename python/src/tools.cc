@@ -79,13 +79,28 @@ struct DataArgs {
   }
 };
 
-// A data source from Python: a spec string ("fmnist:train"), or samples [N, ...] (float32,
-// collected by python/quench/_data.py) with optional int64 labels [N].
+// A data source from Python: a spec string ("fmnist:train"), samples [N, ...] (float32), or a dict
+// of them per model input name (float32 or int64), collected by python/quench/_data.py, with
+// optional int64 labels [N].
 struct DataSource {
   std::string spec;
   std::unique_ptr<Dataset> dataset;
   std::string name;  // for messages and the returned dict
 };
+
+// Rows [offset, offset + limit) of `samples` (limit 0: to the end), without a copy.
+Tensor select_rows(const Tensor& samples, int64_t offset, int64_t limit) {
+  const int64_t n = samples.rank() > 0 ? samples.dim(0) : 0;
+  const int64_t begin = std::min(offset, n);
+  const int64_t end = limit > 0 ? std::min(n, begin + limit) : n;
+  if (begin == 0 && end == n) return samples;
+  Shape shape = samples.shape();
+  shape[0] = end - begin;
+  const int64_t row = n > 0 ? samples.numel() / n : 0;
+  auto* base = static_cast<uint8_t*>(const_cast<void*>(samples.raw_data()));
+  return Tensor::wrap(samples.dtype(), shape, base + storage_bytes(samples.dtype(), begin * row),
+                      samples.storage());
+}
 
 DataSource open_source(nb::handle data, nb::handle labels, const DataArgs& args, const Model* model,
                        int64_t offset, int64_t limit, std::vector<nb::ndarray<nb::ro>>& keep) {
@@ -99,30 +114,46 @@ DataSource open_source(nb::handle data, nb::handle labels, const DataArgs& args,
     s.dataset = open_dataset(s.spec, o);
     return s;
   }
-  keep.push_back(as_ndarray(data, "data"));
-  Tensor samples = tensor_from_array(keep.back(), DType::kFloat32, "data");
-  std::vector<int64_t> label_values;
+  require(offset >= 0 && limit >= 0, "offset and limit must not be negative");
+  std::vector<ArrayDataset::Input> inputs;
+  if (nb::isinstance<nb::dict>(data)) {
+    for (auto [key, value] : nb::borrow<nb::dict>(data)) {
+      require(nb::isinstance<nb::str>(key),
+              "data: the keys of a dict of inputs must be input names");
+      const std::string name = nb::cast<std::string>(key);
+      const std::string what = fmt::format("data['{}']", name);
+      keep.push_back(as_ndarray(value, what));
+      const DType type =
+          dtype_from_dlpack(keep.back().dtype()) == DType::kInt64 ? DType::kInt64 : DType::kFloat32;
+      inputs.push_back({name, tensor_from_array(keep.back(), type, what)});
+    }
+  } else {
+    keep.push_back(as_ndarray(data, "data"));
+    inputs.push_back({"", tensor_from_array(keep.back(), DType::kFloat32, "data")});
+  }
+  Tensor label_tensor;
   if (!labels.is_none()) {
     keep.push_back(as_ndarray(labels, "labels"));
-    const Tensor l = tensor_from_array(keep.back(), DType::kInt64, "labels");
+    label_tensor = tensor_from_array(keep.back(), DType::kInt64, "labels");
+  }
+  // Checked on the whole arrays, then rows [offset, offset + limit) of each taken.
+  ArrayDataset whole(inputs, {});
+  require(labels.is_none() || (label_tensor.rank() == 1 && label_tensor.dim(0) == whole.size()),
+          "labels: expected one label per sample ([{}]), got shape {}", whole.size(),
+          shape_str(label_tensor.shape()));
+  std::vector<int64_t> label_values;
+  if (!labels.is_none()) {
+    const Tensor l = select_rows(label_tensor, offset, limit);
     label_values.assign(l.data<int64_t>(), l.data<int64_t>() + l.numel());
   }
-  require(offset >= 0 && limit >= 0, "offset and limit must not be negative");
-  const int64_t n = samples.rank() > 0 ? samples.dim(0) : 0;
-  const int64_t begin = std::min(offset, n);
-  const int64_t end = limit > 0 ? std::min(n, begin + limit) : n;
-  if (begin > 0 || end < n) {
-    Shape shape = samples.shape();
-    shape[0] = end - begin;
-    const int64_t row = n > 0 ? samples.numel() / n : 0;
-    samples = Tensor::wrap(DType::kFloat32, shape, samples.data<float>() + begin * row,
-                           samples.storage());
-    if (!label_values.empty()) {
-      label_values = std::vector<int64_t>(label_values.begin() + begin, label_values.begin() + end);
-    }
+  for (ArrayDataset::Input& in : inputs) {
+    in.samples = select_rows(in.samples, offset, limit);
+    if (!s.name.empty()) s.name += ", ";
+    s.name +=
+        fmt::format("{}{}", in.name.empty() ? "" : in.name + " ", shape_str(in.samples.shape()));
   }
-  s.name = fmt::format("<array {}>", shape_str(samples.shape()));
-  s.dataset = std::make_unique<ArrayDataset>(std::move(samples), std::move(label_values));
+  s.name = fmt::format("<array {}>", s.name);
+  s.dataset = std::make_unique<ArrayDataset>(std::move(inputs), std::move(label_values));
   return s;
 }
 
@@ -624,25 +655,29 @@ nb::dict benchmark_fn(const std::string& model, int64_t batch, int threads,
   return j;
 }
 
-// The first input of a model file: (name, NumPy dtype, dims with -1 for unknown), for
+// Every input of a model file: a list of (name, NumPy dtype, dims with -1 for unknown), for
 // python/quench/_data.py to shape calibration batches.
-nb::tuple model_input(const std::string& path) {
+nb::list model_inputs(const std::string& path) {
   Model m;
   {
     nb::gil_scoped_release release;
     m = load_model(path);
   }
   require(!m.graph.inputs.empty(), "{}: the model has no inputs", path);
-  const ValueInfo* info = m.graph.info(m.graph.inputs[0]);
-  std::vector<int64_t> dims;
-  DType dtype = DType::kFloat32;
-  if (info) {
-    dtype = info->dtype;
-    if (info->shape) {
-      for (const Dim& d : *info->shape) dims.push_back(d.known() ? d.value : -1);
+  nb::list out;
+  for (const std::string& name : m.graph.inputs) {
+    const ValueInfo* info = m.graph.info(name);
+    std::vector<int64_t> dims;
+    DType dtype = DType::kFloat32;
+    if (info) {
+      dtype = info->dtype;
+      if (info->shape) {
+        for (const Dim& d : *info->shape) dims.push_back(d.known() ? d.value : -1);
+      }
     }
+    out.append(nb::make_tuple(name, numpy_name(dtype), dims));
   }
-  return nb::make_tuple(m.graph.inputs[0], numpy_name(dtype), dims);
+  return out;
 }
 
 }  // namespace
@@ -710,7 +745,7 @@ void bind_tools(nb::module_& m) {
         nb::arg("labels").none(), nb::arg("limit"), nb::arg("batch"), nb::arg("threads"),
         nb::arg("progress"), nb::arg("data_args"));
   m.def("_benchmark", &benchmark_fn);
-  m.def("_model_input", &model_input);
+  m.def("_model_inputs", &model_inputs);
 }
 
 }  // namespace quench::py
