@@ -166,23 +166,8 @@ void quant_gru_direction(const RnnAttributes& attrs, const QuantGruSizes& s, int
     }
   }
 
-  for (int64_t batch = 0; batch < s.batch; ++batch) {
-    const int64_t length = length_of(batch);
-    // Steps past a sequence's end output zeros; an empty sequence has a zero final state (as the
-    // float GRU kernel).
-    for (int64_t time = length; io.y && time < s.seq_length; ++time) {
-      float* y = io.y + time * io.y_time_stride + batch * hidden_size;
-      std::fill(y, y + hidden_size, 0.f);
-    }
-    if (!io.y_h) continue;
-    const float* from = buf.hidden + batch * hidden_size;
-    float* to = io.y_h + batch * hidden_size;
-    if (length > 0) {
-      std::copy(from, from + hidden_size, to);
-    } else {
-      std::fill(to, to + hidden_size, 0.f);
-    }
-  }
+  finish_sequences(io.lengths, s.batch, s.seq_length, hidden_size, io.y, io.y_time_stride,
+                   {{buf.hidden, io.y_h}});
 }
 
 }  // namespace quench::ref

@@ -139,25 +139,8 @@ void quant_lstm_direction(const RnnAttributes& attrs, const QuantLstmSizes& s, i
     }
   }
 
-  for (int64_t batch = 0; batch < s.batch; ++batch) {
-    const int64_t length = length_of(batch);
-    // Steps past a sequence's end output zeros; an empty sequence has zero final states (as the
-    // float LSTM kernel, and ONNX Runtime).
-    for (int64_t time = length; io.y && time < s.seq_length; ++time) {
-      float* y = io.y + time * io.y_time_stride + batch * hidden_size;
-      std::fill(y, y + hidden_size, 0.f);
-    }
-    for (auto [state, out] : {std::pair{buf.hidden, io.y_h}, std::pair{buf.cell, io.y_c}}) {
-      if (!out) continue;
-      const float* from = state + batch * hidden_size;
-      float* to = out + batch * hidden_size;
-      if (length > 0) {
-        std::copy(from, from + hidden_size, to);
-      } else {
-        std::fill(to, to + hidden_size, 0.f);
-      }
-    }
-  }
+  finish_sequences(io.lengths, s.batch, s.seq_length, hidden_size, io.y, io.y_time_stride,
+                   {{buf.hidden, io.y_h}, {buf.cell, io.y_c}});
 }
 
 }  // namespace quench::ref
