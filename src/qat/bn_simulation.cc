@@ -67,6 +67,7 @@ std::vector<SimulatedBn> simulate_batch_norm_folding(const Model& fp32, QatGraph
   Graph& g = q.graph;
   std::vector<SimulatedBn> sims;
   std::vector<Node> added;
+  std::set<std::string> dropped;  // outputs of nodes to remove
   for (const Node& bn : unfolded.nodes) {
     const int c = folded_conv(unfolded, index, bn);
     if (c < 0) continue;
@@ -81,6 +82,15 @@ std::vector<SimulatedBn> simulate_batch_norm_folding(const Model& fp32, QatGraph
     SimulatedBn s;
     s.conv = original.name;
     s.folded_bias = it->inputs[2];
+    // A fake-quantized int32 bias ((126)) reads the folded bias, which here is recomputed from the
+    // statistics at export: the fake quantizer and its scale product are dropped.
+    std::vector<std::string> bias_quantizer;
+    for (const Node& n : g.nodes) {
+      if (n.op_type == "FakeQuantize" && !n.outputs.empty() && n.outputs[0] == s.folded_bias) {
+        bias_quantizer = {n.outputs[0], n.inputs[1]};
+        s.folded_bias = n.inputs[0];
+      }
+    }
     s.weight = original.input(1);
     s.bias = original.has_input(2) ? original.input(2) : "";
     s.gamma = bn.input(1);
@@ -102,6 +112,7 @@ std::vector<SimulatedBn> simulate_batch_norm_folding(const Model& fp32, QatGraph
       if (!name.empty() && g.initializers.count(name)) free = false;
     }
     if (!free) continue;
+    dropped.insert(bias_quantizer.begin(), bias_quantizer.end());
     for (const std::string& name : {s.weight, s.bias, s.gamma, s.beta, s.mean, s.var}) {
       if (!name.empty()) g.initializers[name] = unfolded.initializers.at(name).clone();
     }
@@ -163,6 +174,10 @@ std::vector<SimulatedBn> simulate_batch_norm_folding(const Model& fp32, QatGraph
     }
     sims.push_back(s);
   }
+  std::erase_if(g.nodes, [&](const Node& n) {
+    return !n.outputs.empty() && dropped.count(n.outputs[0]) != 0;
+  });
+  for (const std::string& v : dropped) g.values.erase(v);
   g.nodes.insert(g.nodes.end(), added.begin(), added.end());
   topological_sort(g);
   return sims;

@@ -99,6 +99,42 @@ QatGraph place_fake_quantization(const Graph& prepared, const quant::QuantPlan& 
       }
     }
   }
+  // (126) The int32 bias of a quantized node whose input and weight are both quantized (the QDQ
+  // writer's rule): fake-quantized with scale s_x · s_w, so that training adds the bias the
+  // exported model adds.
+  for (const quant::NodeQuant& nq : plan.nodes) {
+    const Node& node = prepared.nodes[nq.node];
+    if (nq.bias_input < 0 || nq.bias_input >= static_cast<int>(node.inputs.size())) continue;
+    const std::string& bias = node.inputs[nq.bias_input];
+    const std::string& weight = node.inputs[nq.weights.empty() ? 1 : nq.weights[0].input];
+    const auto pa = plan.activations.find(node.inputs[0]);
+    const auto wp = q.weight_params.find(weight);
+    if (bias.empty() || !prepared.is_initializer(bias) || faked.count(bias) ||
+        pa == plan.activations.end() || wp == q.weight_params.end()) {
+      continue;
+    }
+    const auto ap =
+        q.activations.find(pa->second.constant ? node.inputs[0] : pa->second.params_from);
+    if (ap == q.activations.end()) continue;
+    const Tensor& b = *prepared.initializer(bias);
+    const std::string scale = g.unique_name(bias + "_qat_bias_scale");
+    g.values[scale] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    Node mul;
+    mul.name = scale + "_node";
+    mul.op_type = "Mul";
+    mul.inputs = {ap->second.scale, wp->second.scale};
+    mul.outputs = {scale};
+    added.push_back(std::move(mul));
+    FakeQuantSpec spec;
+    spec.qmin = -2147483647;
+    spec.qmax = 2147483647;
+    spec.axis = wp->second.spec.axis >= 0 && b.numel() > 1 ? 0 : -1;
+    spec.scale_gradient = false;
+    const std::string out = g.unique_name(bias + "_fq");
+    g.values[out] = ValueInfo{DType::kFloat32, symbolic(b.shape()), ""};
+    added.push_back(make_fake_quantize_node(out + "_node", bias, scale, "", out, spec));
+    faked[bias] = out;
+  }
   // Quantized nodes read the fake-quantized tensors; the others keep the float ones (as the QDQ
   // writer wires its DequantizeLinear outputs).
   for (size_t i = 0; i < prepared.nodes.size(); ++i) {

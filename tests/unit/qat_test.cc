@@ -130,7 +130,7 @@ TEST_F(QatCnn, ShortRunExportsALowBitQdqModel) {
 // The exported QDQ model computes what the fake-quantized training graph computes: same
 // placement, same rounding. The two differ only where the runtime computes in integers what
 // training computes in float on the same dequantized values, and by the int32 bias.
-constexpr double kLogitTol = 0.05;  // relative to the largest logit magnitude
+constexpr double kLogitTol = 0.01;  // relative to the largest logit magnitude
 TEST_F(QatCnn, TrainingGraphAndExportAgree) {
   const Model prepared =
       prepare_for_quantization(load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx"));
@@ -143,14 +143,19 @@ TEST_F(QatCnn, TrainingGraphAndExportAgree) {
   co.progress = false;
   const CalibrationTable table = calibrate(prepared, *data, recipe, co);
   const quant::CalibratedSource ptq(table, recipe);
-  // 8-bit activations only: with activations below 8 bits (a Clip before the QuantizeLinear) the
-  // exported model's logits differed from training's by up to 16% of the largest logit on this
-  // test (1 of 64 top-1 changed); not resolved yet (docs/quantization.md, QAT).
-  for (int abits : {8}) {
+  // 4-bit activations export as a Clip before the 8-bit QuantizeLinear.
+  for (int abits : {8, 4}) {
     const qat::QatGraph q = qat::place_fake_quantization(prepared.graph, plan, ptq, abits, {});
-    int fq = 0;
-    for (const Node& n : q.graph.nodes) fq += n.op_type == "FakeQuantize";
-    EXPECT_EQ(fq, static_cast<int>(plan.activations.size() + q.weight_params.size()));
+    int fq = 0, biases = 0, with_bias = 0;
+    for (const Node& n : q.graph.nodes) {
+      fq += n.op_type == "FakeQuantize";
+      biases += n.op_type == "FakeQuantize" && n.attr_int("scale_gradient", 1) == 0;
+    }
+    for (const quant::NodeQuant& nq : plan.nodes) with_bias += nq.bias_input >= 0;
+    // One per quantized activation, weight and int32 bias (every cnn layer has a bias).
+    EXPECT_EQ(biases, with_bias);
+    EXPECT_GT(biases, 0);
+    EXPECT_EQ(fq, static_cast<int>(plan.activations.size() + q.weight_params.size()) + biases);
     train::Tape tape(q.graph, q.quant_params);
     std::map<std::string, Tensor> values;
     for (const std::string& name : q.quant_params) values[name] = q.graph.initializers.at(name);
@@ -177,7 +182,7 @@ TEST_F(QatCnn, TrainingGraphAndExportAgree) {
       agree += std::max_element(t, t + classes) - t == std::max_element(e, e + classes) - e;
     }
     EXPECT_LE(worst, kLogitTol * peak) << abits << "-bit activations, largest logit " << peak;
-    EXPECT_GE(agree, 62) << "of 64, " << abits << "-bit activations";
+    EXPECT_GE(agree, 63) << "of 64, " << abits << "-bit activations";
   }
 }
 

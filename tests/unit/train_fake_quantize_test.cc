@@ -259,6 +259,43 @@ TEST(FakeQuantize, TapeTrainsTheScaleThroughAConsumer) {
   EXPECT_EQ(tape.graph().nodes[0].domain, kInternalDomain);
 }
 
+TEST(FakeQuantize, ABiasQuantizerPassesNoScaleGradient) {
+  // y = FakeQuantize(b; s, scale_gradient 0) + x: dB straight through, no gradient for s (the
+  // int32 bias's scale is a product of learned scales, eq. (126)).
+  Graph g;
+  g.opsets[""] = 17;
+  std::mt19937 rng(7);
+  g.initializers["b"] = random_tensor({4}, rng, -1.f, 1.f);
+  g.initializers["s"] = scalar_tensor(0.3f);
+  g.initializers["x"] = random_tensor({4}, rng);
+  FakeQuantSpec spec;
+  spec.qmin = -2147483647;
+  spec.qmax = 2147483647;
+  spec.scale_gradient = false;
+  g.nodes.push_back(make_fake_quantize_node("fq", "b", "s", "", "bq", spec));
+  EXPECT_FALSE(FakeQuantSpec::of(g.nodes[0]).scale_gradient);
+  Node add;
+  add.name = "add";
+  add.op_type = "Add";
+  add.inputs = {"bq", "x"};
+  add.outputs = {"y"};
+  g.nodes.push_back(add);
+  g.outputs = {"y"};
+  Tape tape(g, {"s", "b"});
+  tape.forward({});
+  for (int64_t i = 0; i < 4; ++i) {
+    const float b = g.initializers["b"].data<float>()[i];
+    EXPECT_FLOAT_EQ(tape.value("bq").data<float>()[i], std::nearbyint(b / 0.3f) * 0.3f);
+  }
+  const Tensor dy = random_tensor({4}, rng);
+  const auto grads = tape.backward("y", dy);
+  for (int64_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(grads.at("b").data<float>()[i], dy.data<float>()[i]);
+  }
+  const auto ds = grads.find("s");
+  EXPECT_TRUE(ds == grads.end() || !ds->second.defined() || ds->second.data<float>()[0] == 0.f);
+}
+
 TEST(FakeQuantize, RejectsABadScale) {
   const Tensor x = scalar_tensor(1.f);
   EXPECT_THROW(fake_quantize(x, scalar_tensor(0.f), nullptr, fake_quant_range(8, false)), Error);

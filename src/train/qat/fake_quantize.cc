@@ -18,6 +18,7 @@ FakeQuantSpec FakeQuantSpec::of(const Node& node) {
   s.axis = node.attr_int("axis", -1);
   s.grad_scale = node.attr_float("grad_scale", 0.f);
   s.per_sample = node.attr_int("per_sample", 0) != 0;
+  s.scale_gradient = node.attr_int("scale_gradient", 1) != 0;
   QUENCH_CHECK(s.qmin < s.qmax, ErrorKind::kInvalidModel, "{}: qmin {} is not below qmax {}",
                node.describe(), s.qmin, s.qmax);
   return s;
@@ -259,6 +260,7 @@ Node make_fake_quantize_node(const std::string& name, const std::string& x,
   if (spec.axis >= 0) n.set_attr("axis", spec.axis);
   if (spec.grad_scale > 0) n.set_attr("grad_scale", spec.grad_scale);
   if (spec.per_sample) n.set_attr("per_sample", int64_t{1});
+  if (!spec.scale_gradient) n.set_attr("scale_gradient", int64_t{0});
   return n;
 }
 
@@ -278,7 +280,7 @@ void register_fake_quantize_gradient(GradientTable& t) {
         fake_quantize_backward(ctx.input(0), ctx.input(1), zp, ctx.output_grads[0], spec);
     std::vector<Tensor> grads(ctx.inputs.size());
     grads[0] = std::move(g.dx);
-    grads[1] = std::move(g.dscale);
+    if (spec.scale_gradient) grads[1] = std::move(g.dscale);
     if (zp != nullptr) grads[2] = std::move(g.dzero_point);
     return grads;
   };

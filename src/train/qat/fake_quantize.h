@@ -15,7 +15,7 @@ namespace quench::train::qat {
 inline constexpr const char* kFakeQuantizeOp = "FakeQuantize";
 
 // The integer range and layout of one FakeQuantize node (its attributes qmin, qmax, axis,
-// grad_scale).
+// grad_scale, per_sample, scale_gradient).
 struct FakeQuantSpec {
   int32_t qmin = 0;
   int32_t qmax = 255;
@@ -23,6 +23,9 @@ struct FakeQuantSpec {
   // LSQ gradient scale g of eq. (100); 0: computed from the tensor, 1/sqrt(N·Qp).
   float grad_scale = 0;
   bool per_sample = false;  // an activation: N of eq. (100) counts the elements of one sample
+  // false: the scale is not learned through this node (an int32 bias, whose scale s_x · s_w is
+  // the product of learned scales, (126)): the backward gives dX only.
+  bool scale_gradient = true;
   static FakeQuantSpec of(const Node& node);
 };
 
