@@ -97,7 +97,7 @@ struct LowBitOptions {
   std::string weights = "int8";  // int2 ... int8
   int64_t group_size = 0;        // 4-bit weight-only blocks along K: MatMul/Gemm as MatMulNBits
   bool weight_only = false;
-  bool int4_storage = false;  // refused (kUnsupported): needs opset 21
+  bool int4_storage = false;  // weights of 4 bits or fewer stored as ONNX INT4 (opset 21)
   bool gptq = false;
   bool adaround = false;
   int64_t adaround_iters = WeightRoundingOptions{}.adaround_iters;

@@ -41,6 +41,19 @@ struct InferOptions {
 // Infers the type and shape of every value it can, in topological order.
 void infer_shapes(Graph& graph, const InferOptions& options = {});
 
+// Raises the default-domain opset import to `target` (at most 21) from 13 or later, rewriting
+// the node forms that changed in between (Reduce* axes attribute -> input at 18, Split's
+// num_outputs at 18, RoiAlign's default mode at 16, GridSample's mode names at 20). Subgraphs
+// (If/Loop/Scan), DFT across 20 and GroupNormalization across 21 are refused (kUnsupported, naming
+// the node); so is a source below 13. Returns the number of nodes rewritten; no-op when the graph
+// is already at `target` or above.
+int upgrade_opset(Graph& graph, int64_t target);
+
+// Packed sub-byte initializers (INT4, UINT4, INT2, UINT2) read only by DequantizeLinear (as x
+// or zero point) become int8 / uint8 initializers holding the same values (DequantizeLinear
+// computes the same). Returns the number widened. Sessions run it first.
+int widen_packed_integers(Graph& graph);
+
 struct FoldOptions {
   // Op types never folded (DequantizeLinear on int8 weights must stay for QDQ lowering).
   std::set<std::string> keep_op_types = {"DequantizeLinear", "QuantizeLinear",

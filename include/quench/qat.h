@@ -22,6 +22,8 @@ struct QatOptions {
   // The first and last quantized layers keep 8-bit weights and 8-bit input/output activations
   // unless the recipe sets their width.
   bool keep_ends_8bit = true;
+  // Weights of 4 bits or fewer exported as ONNX INT4 initializers (opset 21; quant/int4_storage.h).
+  bool int4_storage = false;
   bool fixed_scales = false;  // scales and zero points stay at their PTQ values (plain STE)
   bool distill = true;        // knowledge distillation from the FP32 model (105)
   // Conv→BatchNormalization: "simulate" keeps the batch norm in training with the weights

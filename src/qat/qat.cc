@@ -9,6 +9,7 @@
 #include "qat/bn_simulation.h"
 #include "qat/placement.h"
 #include "qat/qat_source.h"
+#include "quant/int4_storage.h"
 #include "quench/evaluate.h"
 #include "quench/passes.h"
 #include "quench/qat.h"
@@ -69,6 +70,10 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
                o.temperature, o.distill_weight);
   QUENCH_CHECK(o.bn_fold == "simulate" || o.bn_fold == "fold", ErrorKind::kInvalidArgument,
                "--bn-fold expects simulate or fold, got '{}'", o.bn_fold);
+  QUENCH_CHECK(!o.int4_storage || o.weight_bits <= 4, ErrorKind::kInvalidArgument,
+               "--int4-storage stores 4-bit weights as ONNX INT4; it needs weights of 4 bits or "
+               "fewer, got {}",
+               o.weight_bits);
   QUENCH_CHECK(!model.graph.outputs.empty(), ErrorKind::kInvalidModel,
                "the model has no output to train");
   QuantRecipe recipe = recipe_in;
@@ -103,6 +108,7 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
     Model out = quant::write_qdq(m, plan, source, recipe, result.report);
     qat::clip_narrow_activations(out, q, values, plan);
     topological_sort(out.graph);
+    if (o.int4_storage) quant::store_weights_as_int4(out);
     out.metadata.emplace_back(
         "quench.quantization",
         fmt::format("quantization-aware training, {} activations ({}-bit), {} weights, {} scales",

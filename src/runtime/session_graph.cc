@@ -13,6 +13,7 @@ namespace quench {
 void prepare_session_graph(Graph& g, bool optimize) {
   verify_graph(g);
   topological_sort(g);
+  widen_packed_integers(g);  // INT4 weights run as int8 ones
   std::vector<std::string> problems;
   for (const Node& node : g.nodes) {
     std::string why = unsupported_reason(node, g);

@@ -80,6 +80,7 @@ int run_qat(QatCmdOptions o) {
                 {"distill", o.qat.distill},
                 {"fixed_scales", o.qat.fixed_scales},
                 {"bn_fold", o.qat.bn_fold},
+                {"int4_storage", o.qat.int4_storage},
                 {"ptq_accuracy", r.ptq_accuracy},
                 {"steps", r.steps},
                 {"seconds", r.seconds},
@@ -110,6 +111,8 @@ void add_qat_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--low-bit-ends", o->low_bit_ends,
                 "Quantize the first and last layers to --bits too (default: 8 bits)");
+  cmd->add_flag("--int4-storage", o->qat.int4_storage,
+                "Store weights of 4 bits or fewer as ONNX INT4 initializers (opset 21)");
   cmd->add_flag("--fixed-scales", o->qat.fixed_scales,
                 "Keep the PTQ scales and zero points (plain STE; default: learned, LSQ/LSQ+)");
   cmd->add_option("--bn-fold", o->qat.bn_fold,

@@ -10,7 +10,8 @@ void add_lowbit_options(CLI::App& cmd, LowBitOptions& o) {
                  "written as com.microsoft MatMulNBits");
   cmd.add_flag("--weight-only", o.weight_only,
                "Quantize weights only (Conv/Gemm/MatMul); activations stay float");
-  cmd.add_flag("--int4-storage", o.int4_storage, "INT4 initializers (needs opset 21; refused)");
+  cmd.add_flag("--int4-storage", o.int4_storage,
+               "Store weights of 4 bits or fewer as ONNX INT4/UINT4 initializers (opset 21)");
   cmd.add_flag("--gptq", o.gptq, "Choose integer weights with GPTQ (needs --calib)");
   cmd.add_flag("--adaround", o.adaround, "Choose integer weights with AdaRound (needs --calib)");
   cmd.add_option("--adaround-iters", o.adaround_iters, "AdaRound steps per layer")

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
+#include "quant/int4_storage.h"
+#include "quant/written_model_check.h"
 #include "quench/lowbit.h"
 
 namespace quench {
@@ -49,10 +51,12 @@ void LowBitOptions::apply(QuantRecipe& recipe) const {
     QUENCH_CHECK(!cle && smoothquant < 0.f, ErrorKind::kUnsupported,
                  "--group-size with --cle or --smoothquant is not supported");
   }
-  QUENCH_CHECK(!int4_storage, ErrorKind::kUnsupported,
-               "--int4-storage: INT4 initializers need opset 21, which this build's ONNX checker "
-               "(opsets up to 17) cannot validate; weights below 8 bits are stored as int8 values "
-               "in range");
+  QUENCH_CHECK(!int4_storage || parse_weight_bits(weights) <= 4, ErrorKind::kInvalidArgument,
+               "--int4-storage stores 4-bit weights as ONNX INT4; it needs --weights int4 or "
+               "fewer bits, got --weights {}",
+               weights);
+  QUENCH_CHECK(!int4_storage || group_size == 0, ErrorKind::kInvalidArgument,
+               "--int4-storage with --group-size: MatMulNBits already packs its 4-bit blocks");
   QUENCH_CHECK(!(gptq && adaround), ErrorKind::kInvalidArgument,
                "--gptq and --adaround both choose the integer weights; use one of them");
   QUENCH_CHECK(smoothquant < 0.f || smoothquant <= 1.f, ErrorKind::kInvalidArgument,
@@ -97,13 +101,12 @@ void rewrite(Model& prepared, const Dataset* data, const LowBitOptions& o,
 
 }  // namespace
 
-Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
-                             const CalibrationTable* table, const LowBitOptions& options,
-                             const CalibrateOptions& calib, int threads, QuantizeReport* report,
-                             StaticQuantReport* details) {
-  options.check_sources(data != nullptr, table != nullptr);
-  StaticQuantReport local;
-  StaticQuantReport& d = details ? *details : local;
+namespace {
+
+Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
+                            const CalibrationTable* table, const LowBitOptions& options,
+                            const CalibrateOptions& calib, int threads, QuantizeReport* report,
+                            StaticQuantReport& d) {
   Model prepared = prepare_for_quantization(fp32);
   if (options.group_size != 0 && options.gptq) {
     WeightRoundingOptions w;
@@ -142,6 +145,30 @@ Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const
   for (const auto& note : d.rounding.notes) d.lines.push_back("  note: " + note);
   d.lines.push_back(fmt::format("weights of {} layer(s) chosen in {:.1f} s", d.rounding.layers,
                                 d.rounding.seconds));
+  return quantized;
+}
+
+}  // namespace
+
+Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
+                             const CalibrationTable* table, const LowBitOptions& options,
+                             const CalibrateOptions& calib, int threads, QuantizeReport* report,
+                             StaticQuantReport* details) {
+  options.check_sources(data != nullptr, table != nullptr);
+  StaticQuantReport local;
+  StaticQuantReport& d = details ? *details : local;
+  Model quantized =
+      quantize_lowbit_steps(fp32, recipe, data, table, options, calib, threads, report, d);
+  if (options.int4_storage) {
+    const quant::Int4StorageResult r = quant::store_weights_as_int4(quantized);
+    if (report) report->weight_bytes_after -= r.bytes_before - r.bytes_after;
+    d.lines.push_back(fmt::format(
+        "{} weight tensor(s) stored as ONNX INT4/UINT4: {:.1f} KiB -> {:.1f} KiB (opset 21)",
+        r.tensors, r.bytes_before / 1024.0, r.bytes_after / 1024.0));
+    std::vector<std::string> notes;
+    quant::check_written_model(quantized, "the INT4 model", notes);
+    for (const auto& note : notes) d.lines.push_back("  note: " + note);
+  }
   return quantized;
 }
 
