@@ -2,9 +2,6 @@
 // that changed between the source opset (13 or later) and the target (at most 21) are rewritten to
 // the target's form with the same meaning; an op whose change has no rewrite here is refused by
 // name. Type-only extensions (most version bumps from 13 to 21) need nothing.
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <set>
 
 #include "core/check.h"
@@ -30,7 +27,7 @@ int upgrade_opset(Graph& graph, int64_t target) {
   QUENCH_CHECK(target <= 21, ErrorKind::kUnsupported,
                "opset upgrade: target opset {} is above 21, the newest this build rewrites to",
                target);
-  std::string domain = graph.opsets.count("ai.onnx") ? "ai.onnx" : "";
+  const std::string domain = graph.opsets.count("ai.onnx") ? "ai.onnx" : "";
   const int64_t from = graph.opset(domain);
   if (from >= target) return 0;
   QUENCH_CHECK(from >= 13, ErrorKind::kUnsupported,
@@ -38,7 +35,6 @@ int upgrade_opset(Graph& graph, int64_t target) {
                "is not supported (re-export the model at opset 13 or later)",
                from);
   int rewritten = 0;
-  std::vector<Node> constants;
   for (Node& node : graph.nodes) {
     if (!node.domain.empty() && node.domain != "ai.onnx") continue;
     const std::string& op = node.op_type;

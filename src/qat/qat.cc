@@ -74,6 +74,10 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
                "--int4-storage stores 4-bit weights as ONNX INT4; it needs weights of 4 bits or "
                "fewer, got {}",
                o.weight_bits);
+  if (o.int4_storage) {
+    Graph probe = model.graph;
+    upgrade_opset(probe, 21);  // a model that cannot reach opset 21 is refused before training
+  }
   QUENCH_CHECK(!model.graph.outputs.empty(), ErrorKind::kInvalidModel,
                "the model has no output to train");
   QuantRecipe recipe = recipe_in;

@@ -11,7 +11,8 @@ and ONNX Runtime and quench both run, computing what the int8-stored file comput
 2. vit (Split and Reduce-free LayerNormalization, upgraded from opset 17 to 21): the same checks
    on the outputs of 64 images.
 3. `qat --bits w4a8 --steps 3 --int4-storage`: checker, and ORT exact agrees with quench.
-4. Refusals, exit 2 with a message: --weights int8, --group-size with --weight-only, qat w8a8.
+4. Refusals, exit 2 with a message: --weights int8, --group-size with --weight-only, qat w8a8;
+   and a model at opset 12 (cannot be raised to 21) before calibration, with a non-zero exit.
 Started by run_python.sh (exit 77 without onnxruntime).
 """
 import argparse, os, subprocess, sys, tempfile
@@ -127,6 +128,21 @@ def main():
             if p.returncode != 2 or "--int4-storage" not in p.stderr or os.path.exists(out):
                 print(f"FAILED  refusal of {' '.join(cmd[3:])}: exit {p.returncode}, {p.stderr}")
                 failures.append("refusal")
+        # A model that cannot be raised to opset 21 is refused before calibration, nothing written.
+        old = os.path.join(tmp, "opset12.onnx")
+        g = onnx.helper.make_graph(
+            [onnx.helper.make_node("MatMul", ["x", "w"], ["y"])], "old",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 8])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 4])],
+            [numpy_helper.from_array(np.ones((8, 4), np.float32), "w")])
+        onnx.save(onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 12)],
+                                         ir_version=7), old)
+        p = subprocess.run([quench, "quantize", old, "-o", out, "--calib", "random:8", "--weights",
+                            "int4", "--int4-storage"], capture_output=True, text=True)
+        if p.returncode == 0 or "below 13" not in p.stderr or "calibrat" in p.stderr.lower() \
+                or os.path.exists(out):
+            print(f"FAILED  refusal of an opset-12 model: exit {p.returncode}, {p.stderr}")
+            failures.append("refusal")
     if failures:
         print(f"{len(failures)} case(s) failed: {', '.join(failures)}")
         return 1

@@ -14,6 +14,7 @@
 #include "core/requantize.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/qconv.h"
+#include "kernels/ref/dynamic_rows.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_gemv.h"
 #include "kernels/x86/int8_matmul.h"
@@ -304,23 +305,8 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
   // Zeros past each sequence's end; final states out, zeros for empty sequences (the reference).
   float* y_h = has_y_h_ ? static_cast<float*>(a.outputs[kRnnYH]) + state_at : nullptr;
   float* y_c = has_y_c_ ? static_cast<float*>(a.outputs[kRnnYC]) + state_at : nullptr;
-  for (int64_t batch = 0; batch < z.batch; ++batch) {
-    const int64_t length = length_of(batch);
-    for (int64_t time = length; y && time < z.seq_length; ++time) {
-      float* row = y + time * y_time_stride + state_at + batch * hidden;
-      std::fill(row, row + hidden, 0.f);
-    }
-    for (auto [state, out] : {std::pair{b.hidden, y_h}, std::pair{b.cell, y_c}}) {
-      if (!out) continue;
-      const float* from = state + batch * hidden;
-      float* to = out + batch * hidden;
-      if (length > 0) {
-        std::copy(from, from + hidden, to);
-      } else {
-        std::fill(to, to + hidden, 0.f);
-      }
-    }
-  }
+  ref::finish_sequences(lengths, z.batch, z.seq_length, hidden, y ? y + state_at : nullptr,
+                        y_time_stride, {{b.hidden, y_h}, {b.cell, y_c}});
 }
 
 // One zero point for every direction and gate row of W (or R), as oneDNN takes it: −128 added for

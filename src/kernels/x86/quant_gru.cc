@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/requantize.h"
+#include "kernels/ref/dynamic_rows.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_gemv.h"
 #include "kernels/x86/int8_matmul.h"
@@ -278,21 +279,8 @@ void QuantGruKernel::run_direction(const KernelArgs& a, const Buffers& b, int64_
 
   // Zeros past each sequence's end; the final state out, zeros for empty sequences.
   float* y_h = p_.has_y_h ? static_cast<float*>(a.outputs[kRnnYH]) + state_at : nullptr;
-  for (int64_t batch = 0; batch < p_.batch; ++batch) {
-    const int64_t length = length_of(batch);
-    for (int64_t time = length; y && time < p_.seq_length; ++time) {
-      float* row = y + time * y_time_stride + state_at + batch * hidden;
-      std::fill(row, row + hidden, 0.f);
-    }
-    if (!y_h) continue;
-    const float* from = b.hidden + batch * hidden;
-    float* to = y_h + batch * hidden;
-    if (length > 0) {
-      std::copy(from, from + hidden, to);
-    } else {
-      std::fill(to, to + hidden, 0.f);
-    }
-  }
+  ref::finish_sequences(lengths, p_.batch, p_.seq_length, hidden, y ? y + state_at : nullptr,
+                        y_time_stride, {{b.hidden, y_h}});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "quant/int4_storage.h"
 #include "quant/written_model_check.h"
 #include "quench/lowbit.h"
+#include "quench/passes.h"
 
 namespace quench {
 
@@ -155,6 +156,10 @@ Model quantize_static_lowbit(const Model& fp32, const QuantRecipe& recipe, const
                              const CalibrateOptions& calib, int threads, QuantizeReport* report,
                              StaticQuantReport* details) {
   options.check_sources(data != nullptr, table != nullptr);
+  if (options.int4_storage) {
+    Graph probe = fp32.graph;
+    upgrade_opset(probe, 21);  // a model that cannot reach opset 21 is refused before any work
+  }
   StaticQuantReport local;
   StaticQuantReport& d = details ? *details : local;
   Model quantized =
