@@ -11,8 +11,6 @@
 // decision it informs is recorded in docs/architecture.md ("Half precision").
 #include <omp.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -21,10 +19,10 @@
 #include <vector>
 
 #include "kernels/onednn/context.h"
+#include "median_rate.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
@@ -55,24 +53,10 @@ const MatMulShape kMatMuls[] = {
 double gmacs(dnnl::primitive& prim, std::unordered_map<int, memory>& args, double macs,
              double seconds) {
   dnnl::stream& s = quench::onednn::stream();
-  prim.execute(s, args);  // warm up
-  s.wait();
-  std::vector<double> rates;
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end || rates.size() < 5) {
-    int reps = 0;
-    const auto start = Clock::now();
-    double elapsed = 0;
-    do {
-      prim.execute(s, args);
-      s.wait();
-      ++reps;
-      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    } while (elapsed < 0.1);
-    rates.push_back(macs * reps / elapsed / 1e9);
-  }
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  return quench::bench::median_giga_rate(macs, seconds, [&] {
+    prim.execute(s, args);
+    s.wait();
+  });
 }
 
 struct Variant {

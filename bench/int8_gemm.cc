@@ -20,10 +20,9 @@
 #include "kernels/onednn/context.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/int8_gemm.h"
+#include "median_rate.h"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct Size {
   const char* what;
@@ -41,26 +40,10 @@ const Size kSizes[] = {
     {"square 1024", 1024, 1024, 1024},
 };
 
-// Median multiply-adds per second of `run` over `seconds`.
+// Median multiply-adds per second (G/s) of `run` over `seconds`.
 template <class Fn>
 double gmacs(const Size& s, double seconds, Fn&& run) {
-  run();  // warm up
-  const double macs = static_cast<double>(s.m) * s.n * s.k;
-  std::vector<double> rates;
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end || rates.size() < 5) {
-    int reps = 0;
-    const auto start = Clock::now();
-    double elapsed = 0;
-    do {
-      run();
-      ++reps;
-      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    } while (elapsed < 0.1);
-    rates.push_back(macs * reps / elapsed / 1e9);
-  }
-  std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
-  return rates[rates.size() / 2];
+  return quench::bench::median_giga_rate(static_cast<double>(s.m) * s.n * s.k, seconds, run);
 }
 
 double int8_core(const Size& s, double seconds, std::mt19937& rng) {
