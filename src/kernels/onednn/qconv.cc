@@ -3,6 +3,7 @@
 // convolutions, the requantization of eqs. (45)-(47) as output scales, zero points and post-ops.
 #include "kernels/onednn/qconv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,11 @@ namespace quench::onednn {
 
 using dnnl::memory;
 using dt = memory::data_type;
+
+bool Int8Requant::finite() const {
+  return std::isfinite(sum_scale) &&
+         std::all_of(scales.begin(), scales.end(), [](float s) { return std::isfinite(s); });
+}
 
 dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_post_op) const {
   dnnl::primitive_attr a;
@@ -204,6 +210,7 @@ struct Int8ConvSpec {
 };
 
 std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
+  if (!spec.requant.finite()) return nullptr;
   const TensorDesc& x = ctx.input(0);
   const TensorDesc& y = ctx.outputs[0];
   const int64_t out_channels = spec.weight_shape[0];

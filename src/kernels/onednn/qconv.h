@@ -62,6 +62,10 @@ struct Int8Requant {
   // destination zero point: oneDNN adds either in float before its final rounding, so the result
   // is the same, and its AMX brgemm convolutions take the post-op but not the zero point.
   dnnl::primitive_attr attr(int channel_mask, bool dst_zero_point_as_post_op = false) const;
+
+  // Whether every multiplier is finite. oneDNN multiplies a zero sum by an infinite scale into
+  // NaN where eq. (47) gives the zero point, so such products stay on quench's kernels.
+  bool finite() const;
 };
 
 // A weight tensor's values as s8 (eq. (49) for u8 weights).

@@ -108,6 +108,7 @@ class QMatMulKernel final : public Kernel {
 };
 
 std::unique_ptr<Kernel> QMatMulKernel::make(const QMatMulSpec& spec) {
+  if (!spec.requant.finite()) return nullptr;
   const bool pack = !spec.constant_weights.empty();
   const memory::desc w_md =
       pack ? memory::desc(spec.weights.dims(), dt::s8, memory::format_tag::any) : spec.weights;
