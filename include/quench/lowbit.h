@@ -41,6 +41,17 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
                        const WeightRoundingOptions& options, QuantizeReport* report = nullptr,
                        WeightRoundingReport* rounding = nullptr);
 
+// quantize_static() with biases corrected without data (docs/quantization.md eq. (142)): each
+// Conv, Gemm or MatMul whose input a BatchNormalization of `fp32` produces, alone or through a
+// Relu or Clip, takes into its bias its weights' rounding error times the input's expected value,
+// which the normalization's scale and bias give (eqs. (140)-(141)). Other layers keep their bias,
+// with a note. `prepared` is prepare_for_quantization(fp32). kInvalidArgument when `fp32` has no
+// BatchNormalization.
+Model quantize_bias_corrected_analytic(const Model& fp32, const Model& prepared,
+                                       const CalibrationTable& table, const QuantRecipe& recipe,
+                                       QuantizeReport* report = nullptr,
+                                       WeightRoundingReport* rounding = nullptr);
+
 // quantize_matmul_nbits() with each block's grid and integers chosen by GPTQ (docs/
 // quantization.md eqs. (123)-(125)) from the layer's inputs in the float model on `data`
 // (options.gptq_damp, max_rows, calib_size, batch, threads, progress apply).
@@ -113,8 +124,8 @@ struct LowBitOptions {
   }
   // Checks the options by themselves and sets the recipe's weight bits and weight-only flag.
   void apply(QuantRecipe& recipe) const;
-  // Checks what the options need from the sources: no table with CLE/SmoothQuant, data for the
-  // rounding algorithms.
+  // Checks what the options need from the sources: no table with CLE/SmoothQuant, data for GPTQ
+  // and AdaRound; bias correction without data is the analytic form, not after CLE.
   void check_sources(bool has_data, bool has_table) const;
 };
 

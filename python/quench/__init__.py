@@ -133,8 +133,10 @@ def quantize(
     resize/mean/std/channels/layout/random_shape preprocess a data-source string as the CLI's
     --resize etc. Low-bit options (mode "static" only, as the CLI's --weights etc.): weights
     "int2".."int8"; weight_only; group_size (with weight_only and weights "int4": MatMul/Gemm
-    written as com.microsoft MatMulNBits in blocks of group_size along K); gptq or adaround (adaround_iters steps per layer) and
-    bias_correction choose the integer weights (need ``calib``); cle (cross-layer equalization)
+    written as com.microsoft MatMulNBits in blocks of group_size along K); gptq or adaround
+    (adaround_iters steps per layer) choose the integer weights (need ``calib``);
+    bias_correction corrects the biases (empirically with ``calib``, else from the
+    BatchNormalization statistics of the layers a normalization feeds); cle (cross-layer equalization)
     and smoothquant (migration strength in [0, 1]) rewrite the float model before calibration
     (not with ``table``). Returns the CLI's ``--json`` fields, plus "lowbit_log" (the lines the
     CLI prints for these steps). Ctrl-C stops it (quench.Interrupted).

@@ -161,7 +161,9 @@ def test_quantize_lowbit_errors_mirror_the_cli(cnn, tmp_path):
     with pytest.raises(quench.UnsupportedError, match="1-bit weights"):
         quench.quantize(cnn, out, calib=x, weights="int1")
     with pytest.raises(quench.InvalidArgumentError, match="a table gives activation ranges"):
-        quench.quantize(cnn, out, table=tmp_path / "t.json", bias_correction=True)
+        quench.quantize(cnn, out, table=tmp_path / "t.json", gptq=True)
+    with pytest.raises(quench.InvalidArgumentError, match="has no BatchNormalization"):
+        quench.quantize(cnn, out, weight_only=True, weights="int4", bias_correction=True)
     with pytest.raises(quench.InvalidArgumentError, match="apply to mode 'static' only"):
         quench.quantize(cnn, out, mode="dynamic", cle=True)
     assert not out.exists()

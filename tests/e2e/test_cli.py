@@ -207,6 +207,16 @@ def quantize_cases(c, t):
     c.expect("unknown calibration method",
              ["quantize", CNN, "-o", t("q.onnx"), "--calib", "npy:" + t("zeros.npy"), "--method",
               "median"], USAGE, "median")
+    # Bias correction without data is the analytic form: it needs batch norms to read.
+    c.expect("data-free bias correction on a model without BatchNormalization",
+             ["quantize", CNN, "-o", t("q.onnx"), "--weight-only", "--weights", "int4",
+              "--bias-correction"], USAGE, "has no BatchNormalization", "--calib DATA")
+    c.expect("data-free bias correction after CLE",
+             ["quantize", MOBILENET, "-o", t("q.onnx"), "--weight-only", "--weights", "int4",
+              "--bias-correction", "--cle"], UNSUPPORTED, "--cle", "--calib DATA")
+    c.expect("GPTQ with a table only",
+             ["quantize", CNN, "-o", t("q.onnx"), "--table", t("none.json"), "--gptq"], USAGE,
+             "a table gives activation ranges only")
     if os.path.exists(t("q.onnx")):
         print("FAILED  a failed quantize left its output behind")
         c.failures.append("output left behind")

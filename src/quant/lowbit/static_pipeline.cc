@@ -71,9 +71,13 @@ void LowBitOptions::check_sources(bool has_data, bool has_table) const {
       !(cle || smoothquant >= 0.f) || !has_table, ErrorKind::kInvalidArgument,
       "--cle and --smoothquant change the model's ranges, so a table made before them does "
       "not fit; calibrate with --calib instead of --table");
-  QUENCH_CHECK(!rounding() || has_data, ErrorKind::kInvalidArgument,
-               "--gptq, --adaround and --bias-correction need calibration data (--calib DATA); a "
-               "table gives activation ranges only");
+  QUENCH_CHECK(!(gptq || adaround) || has_data, ErrorKind::kInvalidArgument,
+               "--gptq and --adaround need calibration data (--calib DATA); a table gives "
+               "activation ranges only");
+  QUENCH_CHECK(!(bias_correction && !has_data && cle), ErrorKind::kUnsupported,
+               "--bias-correction without calibration data (the form computed from "
+               "BatchNormalization statistics) cannot follow --cle, which rescales the "
+               "normalized channels; give --calib DATA");
 }
 
 namespace {
@@ -133,6 +137,15 @@ Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const 
     d.table = calibrate(prepared, *data, recipe, co);
   }
   if (!options.rounding()) return quantize_static(prepared, d.table, recipe, report);
+  if (data == nullptr) {  // bias correction alone (check_sources): the data-free form
+    Model quantized =
+        quantize_bias_corrected_analytic(fp32, prepared, d.table, recipe, report, &d.rounding);
+    for (const auto& note : d.rounding.notes) d.lines.push_back("  note: " + note);
+    d.lines.push_back(
+        fmt::format("biases of {} layer(s) corrected from BatchNormalization statistics (no data)",
+                    d.rounding.layers));
+    return quantized;
+  }
   WeightRoundingOptions w;
   w.gptq = options.gptq;
   w.adaround = options.adaround;
