@@ -51,7 +51,7 @@ TEST(LowBitAnalyticBias, ClippedNormalMeanMatchesIntegration) {
 using testing::make_node;
 
 // x → Conv 1×1 (identity) → BatchNormalization (mean 0, variance 1: output N(β, γ²)) → `act`
-// (Relu, Clip(0, 6) or nothing) → Conv 3×3 with bias → y.
+// (Relu, Clip(0, 6) or nothing) → Conv 3×3, padding 1, with bias → y.
 Model gaussian_layer_model(const std::string& act) {
   Model m;
   Graph& g = m.graph;
@@ -77,7 +77,9 @@ Model gaussian_layer_model(const std::string& act) {
   std::string input = "z";
   if (act == "Relu") g.nodes.push_back(make_node("Relu", {"z"}, {input = "a"}));
   if (act == "Clip") g.nodes.push_back(make_node("Clip", {"z", "lo", "hi"}, {input = "a"}));
-  g.nodes.push_back(make_node("Conv", {input, "w2", "b2"}, {"y"}));
+  // Padded: border taps read zeros (eq. (143)).
+  g.nodes.push_back(
+      make_node("Conv", {input, "w2", "b2"}, {"y"}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
   for (size_t i = 0; i < g.nodes.size(); ++i) g.nodes[i].name = "n" + std::to_string(i);
   return m;
 }

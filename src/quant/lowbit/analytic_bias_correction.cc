@@ -1,6 +1,7 @@
 // Data-free bias correction (Nagel et al., "Data-Free Quantization", 2019): the expected input of
 // each layer a BatchNormalization feeds comes from that normalization's β and γ (eqs. (140)-(141)),
-// and the layer's bias absorbs its weights' rounding error times that expectation (eq. (142)).
+// and the layer's bias absorbs its weights' rounding error times that expectation (eqs. (142),
+// (143)).
 #include <fmt/format.h>
 
 #include <chrono>
@@ -29,9 +30,25 @@ std::vector<double> column_means(const LayerView& v, const std::vector<double>& 
   const auto channels = static_cast<int64_t>(channel.size());
   if (v.conv) {
     if (v.in_channels != channels) return {};
-    const int64_t taps = v.window.kernel[0] * v.window.kernel[1];
+    // Eq. (143): a tap reads the channel where it lands inside the input, zero padding elsewhere.
+    std::vector<double> inside[2];
+    for (int d = 0; d < 2; ++d) {
+      for (int64_t t = 0; t < v.window.kernel[d]; ++t) {
+        int64_t count = 0;
+        for (int64_t o = 0; o < v.out_size[d]; ++o) {
+          const int64_t at =
+              o * v.window.strides[d] - v.window.pads_begin[d] + t * v.window.dilations[d];
+          count += at >= 0 && at < v.in_size[d];
+        }
+        inside[d].push_back(static_cast<double>(count) / static_cast<double>(v.out_size[d]));
+      }
+    }
+    const int64_t kw = v.window.kernel[1], taps = v.window.kernel[0] * kw;
     std::vector<double> m(channels * taps);
-    for (size_t j = 0; j < m.size(); ++j) m[j] = channel[j / taps];
+    for (size_t j = 0; j < m.size(); ++j) {
+      const int64_t tap = static_cast<int64_t>(j) % taps;
+      m[j] = channel[j / taps] * inside[0][tap / kw] * inside[1][tap % kw];
+    }
     return m;
   }
   if (input == nullptr || !input->shape || input->shape->size() != 2 ||
