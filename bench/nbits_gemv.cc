@@ -1,4 +1,5 @@
-// The AVX2 int4 GEMV of MatMulNBits (kernels/x86/nbits_gemv.h) against this machine's read
+// The int4 GEMV of MatMulNBits (kernels/x86/nbits_gemv.h; its AVX2 and, where the CPU has it,
+// AVX-512 column loops side by side) against this machine's read
 // bandwidth, one thread: the product streams its packed weights once, so its speed is bounded by
 // memory, and the figure is the bytes it reads per second as a fraction of a plain streaming read.
 //
@@ -120,24 +121,33 @@ int main(int argc, char** argv) {
     for (float& v : a) v = static_cast<float>(rng() % 2001) * 1e-3f - 1.f;
     const std::shared_ptr<void> scratch =
         quench::aligned_alloc_shared(quench::x86::int4_scratch_bytes(w, 1));
-    size_t next = 0;
-    const double t = median_seconds(seconds, [&] {
-      quench::x86::gemv_int4(copies[next], a.data(), 1, nullptr, y.data(), 0, s.n, scratch.get());
-      next = (next + 1) % copies.size();
-    });
     const double bytes =
         static_cast<double>(w.b.size() + w.scales.size() * sizeof(float) + w.zero_points.size());
-    if (json) {
-      std::printf(
-          "{\"k\": %lld, \"n\": %lld, \"block\": %lld, \"ms\": %.4f, \"gbs\": %.3f, "
-          "\"fraction\": %.3f}\n",
-          static_cast<long long>(s.k), static_cast<long long>(s.n), static_cast<long long>(s.block),
-          t * 1e3, bytes / t / 1e9, bytes / t / bandwidth);
-    } else {
-      std::printf("int4 GEMV K=%lld N=%lld block %lld: %.3f ms, %.2f GB/s = %.0f%% of read\n",
-                  static_cast<long long>(s.k), static_cast<long long>(s.n),
-                  static_cast<long long>(s.block), t * 1e3, bytes / t / 1e9,
-                  100.0 * bytes / t / bandwidth);
+    // Each column loop this CPU runs, side by side (the last is the one sessions use).
+    std::vector<quench::x86::Int4Isa> isas = {quench::x86::Int4Isa::kAvx2};
+    if (quench::x86::int4_isa() != quench::x86::Int4Isa::kAvx2) {
+      isas.push_back(quench::x86::int4_isa());
+    }
+    for (quench::x86::Int4Isa isa : isas) {
+      size_t next = 0;
+      const double t = median_seconds(seconds, [&] {
+        quench::x86::gemv_int4(copies[next], a.data(), 1, nullptr, y.data(), 0, s.n, scratch.get(),
+                               isa);
+        next = (next + 1) % copies.size();
+      });
+      const char* name = quench::x86::int4_isa_name(isa);
+      if (json) {
+        std::printf(
+            "{\"k\": %lld, \"n\": %lld, \"block\": %lld, \"isa\": \"%s\", \"ms\": %.4f, "
+            "\"gbs\": %.3f, \"fraction\": %.3f}\n",
+            static_cast<long long>(s.k), static_cast<long long>(s.n),
+            static_cast<long long>(s.block), name, t * 1e3, bytes / t / 1e9, bytes / t / bandwidth);
+      } else {
+        std::printf("int4 GEMV K=%lld N=%lld block %lld, %s: %.3f ms, %.2f GB/s = %.0f%% of read\n",
+                    static_cast<long long>(s.k), static_cast<long long>(s.n),
+                    static_cast<long long>(s.block), name, t * 1e3, bytes / t / 1e9,
+                    100.0 * bytes / t / bandwidth);
+      }
     }
   }
   return 0;

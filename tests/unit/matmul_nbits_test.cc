@@ -214,7 +214,7 @@ TEST(MatMulNBits, InconsistentInputsAreNamed) {
 
 // ---- The AVX2 int4 kernel against the reference ----
 
-Tensor run_fast(const Case& c, int threads) {
+Tensor run_fast(const Case& c, int threads, x86::Int4Isa isa = x86::int4_isa()) {
   std::vector<ValueInfo> infos;
   KernelContext ctx{c.node, 1, {}, {}, threads, false};
   for (const Tensor& t : c.inputs) {
@@ -223,9 +223,9 @@ Tensor run_fast(const Case& c, int threads) {
   ctx.inputs[0].constant = nullptr;  // A is an activation
   const Shape y_shape{c.inputs[0].numel() / c.k, c.n};
   ctx.outputs.push_back(TensorDesc{DType::kFloat32, y_shape, nullptr, {}});
-  const std::unique_ptr<Kernel> kernel = x86::make_matmul_nbits(ctx);
+  const std::unique_ptr<Kernel> kernel = x86::make_matmul_nbits(ctx, isa);
   if (!kernel) return Tensor();
-  EXPECT_EQ(kernel->impl(), "x86:int4_avx2");
+  EXPECT_EQ(kernel->impl(), std::string("x86:int4_") + x86::int4_isa_name(isa));
   Tensor y = Tensor::empty(DType::kFloat32, y_shape);
   std::vector<const void*> inputs;
   for (const Tensor& t : c.inputs) inputs.push_back(t.defined() ? t.raw_data() : nullptr);
@@ -253,7 +253,10 @@ TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
   };
   const Shape3 shapes[] = {{1, 32, 1, 32},   {1, 40, 7, 32},   {2, 100, 33, 64}, {3, 129, 5, 128},
                            {4, 256, 16, 32}, {5, 300, 9, 128}, {9, 75, 3, 32},   {1, 1000, 65, 256},
-                           {1, 4096, 8, 32}, {7, 1, 3, 32}};
+                           {1, 4096, 8, 32}, {7, 1, 3, 32},    {1, 96, 11, 32},  {2, 64, 6, 64}};
+  // Every column loop this CPU runs (AVX-512 takes 4 columns at a time at batch 1, 2 at batch 2).
+  std::vector<x86::Int4Isa> isas = {x86::Int4Isa::kAvx2};
+  if (x86::int4_isa() == x86::Int4Isa::kAvx512) isas.push_back(x86::Int4Isa::kAvx512);
   uint32_t seed = 100;
   for (const Shape3& s : shapes) {
     for (bool zp : {false, true}) {
@@ -262,9 +265,12 @@ TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
             fmt::format("m {} k {} n {} block {} zp {} bias {}", s.m, s.k, s.n, s.block, zp, bias));
         const Case c = make_case(s.m, s.k, s.n, 4, s.block, zp, bias, ++seed);
         const Tensor want = testing::run_node(c.node, c.inputs, 1)[0];
-        const Tensor got = run_fast(c, 1);
-        ASSERT_TRUE(got.defined());
-        EXPECT_TRUE(testing::tensors_near(got, want, fast_tolerance(c), 0.0));
+        for (x86::Int4Isa isa : isas) {
+          SCOPED_TRACE(x86::int4_isa_name(isa));
+          const Tensor got = run_fast(c, 1, isa);
+          ASSERT_TRUE(got.defined());
+          EXPECT_TRUE(testing::tensors_near(got, want, fast_tolerance(c), 0.0));
+        }
       }
     }
   }

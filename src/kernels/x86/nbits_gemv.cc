@@ -28,41 +28,55 @@ void permute_rows(const float* a, int64_t rows, int64_t k, int64_t padded, float
 
 class Int4Kernel final : public Kernel {
  public:
-  Int4Kernel(Int4Weights w, int64_t m, bool has_bias)
-      : w_(std::move(w)), m_(m), has_bias_(has_bias) {}
+  Int4Kernel(Int4Weights w, int64_t m, bool has_bias, Int4Isa isa)
+      : w_(std::move(w)), m_(m), has_bias_(has_bias), isa_(isa) {}
   void run(const KernelArgs& a) const override {
     gemv_int4(w_, static_cast<const float*>(a.inputs[kNBitsA]), m_,
               has_bias_ ? static_cast<const float*>(a.inputs[kNBitsBias]) : nullptr,
-              static_cast<float*>(a.outputs[0]), 0, w_.n, a.scratch);
+              static_cast<float*>(a.outputs[0]), 0, w_.n, a.scratch, isa_);
   }
   size_t scratch_bytes() const override { return int4_scratch_bytes(w_, std::min(m_, kTileRows)); }
-  std::string impl() const override { return "x86:int4_avx2"; }
+  std::string impl() const override { return std::string("x86:int4_") + int4_isa_name(isa_); }
 
  private:
   Int4Weights w_;
   int64_t m_;
   bool has_bias_;
+  Int4Isa isa_;
 };
 
+bool available(Int4Isa isa) {
+  return isa == Int4Isa::kAvx512 ? cpu_features().avx512 : cpu_features().avx2;
+}
+
 }  // namespace
+
+Int4Isa int4_isa() { return available(Int4Isa::kAvx512) ? Int4Isa::kAvx512 : Int4Isa::kAvx2; }
+
+const char* int4_isa_name(Int4Isa isa) { return isa == Int4Isa::kAvx512 ? "avx512" : "avx2"; }
 
 size_t int4_scratch_bytes(const Int4Weights& w, int64_t rows) {
   return static_cast<size_t>(std::min(rows, kTileRows) * w.k_blocks * w.block_size) * sizeof(float);
 }
 
 void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* bias, float* y,
-               int64_t n0, int64_t n1, void* scratch) {
+               int64_t n0, int64_t n1, void* scratch, Int4Isa isa) {
   const int64_t padded = w.k_blocks * w.block_size;
   float* perm = static_cast<float*>(scratch);
   for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
     const int64_t tile = std::min(kTileRows, rows - r0);
     permute_rows(a + r0 * w.k, tile, w.k, padded, perm);
-    avx2::int4_columns(w, perm, tile, bias, y + r0 * w.n, w.n, n0, n1);
+    (isa == Int4Isa::kAvx512 ? avx512::int4_columns : avx2::int4_columns)(
+        w, perm, tile, bias, y + r0 * w.n, w.n, n0, n1);
   }
 }
 
 std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx) {
-  if (!cpu_features().avx2) return nullptr;
+  return make_matmul_nbits(ctx, int4_isa());
+}
+
+std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx, Int4Isa isa) {
+  if (!cpu_features().avx2 || !available(isa)) return nullptr;
   const NBitsKernelPlan p = plan_nbits_kernel(ctx);
   const ref::NBitsShape& s = p.shape;
   if (s.bits != 4 || s.block_size % 32 != 0 || p.has_g_idx || p.float_zero_points) return nullptr;
@@ -89,7 +103,7 @@ std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx) {
       }
     }
   }
-  return std::make_unique<Int4Kernel>(std::move(w), p.m, p.has_bias);
+  return std::make_unique<Int4Kernel>(std::move(w), p.m, p.has_bias, isa);
 }
 
 }  // namespace quench::x86

@@ -1,7 +1,7 @@
-// com.microsoft MatMulNBits with 4-bit weights on AVX2 (the LLM decode product, batch 1, and
-// small batches): the packed weights are streamed once per tile of up to 4 rows of A, nibbles
-// unpacked in registers, zero point subtracted as int8, converted to float, scaled per block and
-// multiplied by FMA in float (docs/quantization.md eq. (122)). Tested against
+// com.microsoft MatMulNBits with 4-bit weights on AVX2 or AVX-512 (the LLM decode product, batch
+// 1, and small batches): the packed weights are streamed once per tile of up to 4 rows of A,
+// nibbles unpacked in registers, zero point subtracted as int8, converted to float and multiplied
+// by FMA in float, scaled per block (docs/quantization.md eqs. (122), (144)). Tested against
 // kernels/ref/nbits_matmul.h.
 #pragma once
 
@@ -22,22 +22,35 @@ struct Int4Weights {
   std::vector<int8_t> zero_points;
 };
 
+// The column loops: AVX2 scales every weight (eq. (122)); AVX-512 scales each block's partial
+// sums (eq. (144)), so the two differ by float rounding.
+enum class Int4Isa { kAvx2, kAvx512 };
+// The fastest this CPU runs (AVX-512 F/BW/VL/DQ, else AVX2); its name, "avx512" or "avx2".
+Int4Isa int4_isa();
+const char* int4_isa_name(Int4Isa isa);
+
 // MatMulNBits with bits = 4, block_size a multiple of 32, constant B, scales and zero points
-// (packed uint8 or absent), no g_idx; nullptr otherwise or without AVX2.
+// (packed uint8 or absent), no g_idx; nullptr otherwise, without AVX2, or when `isa` is not
+// available here.
 std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx);
+std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx, Int4Isa isa);
 
 // Bytes of scratch gemv_int4 needs for `rows` rows of A.
 size_t int4_scratch_bytes(const Int4Weights& w, int64_t rows);
 // y [rows, N] = a [rows, K] · W (+ bias), columns [n0, n1) only (threads split N); `scratch` is
-// int4_scratch_bytes(w, rows), 32-byte aligned.
+// int4_scratch_bytes(w, rows), 64-byte aligned.
 void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* bias, float* y,
-               int64_t n0, int64_t n1, void* scratch);
+               int64_t n0, int64_t n1, void* scratch, Int4Isa isa = int4_isa());
 
-namespace avx2 {
 // Columns [n0, n1) for up to 4 rows whose A is `perm` (each row k_blocks · block_size floats,
 // every 32 in the order the nibbles unpack: 16 even, then 16 odd elements; zeros past K).
+namespace avx2 {
 void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const float* bias,
                   float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx2
+namespace avx512 {
+void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const float* bias,
+                  float* y, int64_t y_stride, int64_t n0, int64_t n1);
+}  // namespace avx512
 
 }  // namespace quench::x86
