@@ -23,7 +23,8 @@ struct Int4Weights {
 };
 
 // The column loops: AVX2 scales every weight (eq. (122)); AVX-512 scales each block's partial
-// sums (eq. (144)), so the two differ by float rounding.
+// sum of q·a and takes the zero points off afterwards (eq. (144)): the two differ by float
+// rounding.
 enum class Int4Isa { kAvx2, kAvx512 };
 // The fastest this CPU runs (AVX-512 F/BW/VL/DQ, else AVX2); its name, "avx512" or "avx2".
 Int4Isa int4_isa();
@@ -49,8 +50,9 @@ void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const f
                   float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx2
 namespace avx512 {
-void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1);
+// `block_sums`: per row, the k_blocks sums of A over each block.
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx512
 
 }  // namespace quench::x86
