@@ -68,20 +68,17 @@ void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* 
   for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
     const int64_t tile = std::min(kTileRows, rows - r0);
     permute_rows(a + r0 * w.k, tile, w.k, padded, perm);
-    if (isa == Int4Isa::kAvx512) {
-      float* sums = perm + std::min(rows, kTileRows) * padded;
-      for (int64_t r = 0; r < tile; ++r) {
-        for (int64_t j = 0; j < w.k_blocks; ++j) {
-          const float* x = perm + r * padded + j * w.block_size;
-          float s = 0.f;
-          for (int64_t i = 0; i < w.block_size; ++i) s += x[i];
-          sums[r * w.k_blocks + j] = s;
-        }
+    float* sums = perm + std::min(rows, kTileRows) * padded;
+    for (int64_t r = 0; r < tile; ++r) {
+      for (int64_t j = 0; j < w.k_blocks; ++j) {
+        const float* x = perm + r * padded + j * w.block_size;
+        float s = 0.f;
+        for (int64_t i = 0; i < w.block_size; ++i) s += x[i];
+        sums[r * w.k_blocks + j] = s;
       }
-      avx512::int4_columns(w, perm, sums, tile, bias, y + r0 * w.n, w.n, n0, n1);
-    } else {
-      avx2::int4_columns(w, perm, tile, bias, y + r0 * w.n, w.n, n0, n1);
     }
+    (isa == Int4Isa::kAvx512 ? avx512::int4_columns : avx2::int4_columns)(
+        w, perm, sums, tile, bias, y + r0 * w.n, w.n, n0, n1);
   }
 }
 

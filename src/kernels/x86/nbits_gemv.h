@@ -1,8 +1,8 @@
 // com.microsoft MatMulNBits with 4-bit weights on AVX2 or AVX-512 (the LLM decode product, batch
 // 1, and small batches): the packed weights are streamed once per tile of up to 4 rows of A,
-// nibbles unpacked in registers, zero point subtracted as int8, converted to float and multiplied
-// by FMA in float, scaled per block (docs/quantization.md eqs. (122), (144)). Tested against
-// kernels/ref/nbits_matmul.h.
+// codes widened to int32 lanes in registers, converted to float and multiplied by FMA, each
+// block's sum scaled once, the zero points taken off with A's block sums (docs/quantization.md
+// eq. (144)). Tested against kernels/ref/nbits_matmul.h.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +22,7 @@ struct Int4Weights {
   std::vector<int8_t> zero_points;
 };
 
-// The column loops: AVX2 scales every weight (eq. (122)); AVX-512 scales each block's partial
-// sum of q·a and takes the zero points off afterwards (eq. (144)): the two differ by float
-// rounding.
+// The column loops (eq. (144)), on 8 or 16 float lanes.
 enum class Int4Isa { kAvx2, kAvx512 };
 // The fastest this CPU runs (AVX-512 F/BW/VL/DQ, else AVX2); its name, "avx512" or "avx2".
 Int4Isa int4_isa();
@@ -44,13 +42,13 @@ void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* 
                int64_t n0, int64_t n1, void* scratch, Int4Isa isa = int4_isa());
 
 // Columns [n0, n1) for up to 4 rows whose A is `perm` (each row k_blocks · block_size floats,
-// every 32 in the order the nibbles unpack: 16 even, then 16 odd elements; zeros past K).
+// every 32 in the order the nibbles unpack: 16 even, then 16 odd elements; zeros past K) and
+// `block_sums` (per row, the k_blocks sums of A over each block).
 namespace avx2 {
-void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1);
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx2
 namespace avx512 {
-// `block_sums`: per row, the k_blocks sums of A over each block.
 void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
                   const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx512

@@ -1,3 +1,7 @@
+// The int4 columns on AVX2 (nbits_gemv.h, docs/quantization.md eq. (144)), as the AVX-512 loop
+// with 8 lanes: each 8 bytes of codes widened to int32 lanes (`& 15` the even elements, `>> 4` the
+// odd), the block's partial sum Σ q·a scaled once, the zero points taken off afterwards with the
+// block sums of A, 2 columns per pass over A at batch 1 and the next columns prefetched.
 #include <immintrin.h>
 
 #include "kernels/x86/nbits_gemv.h"
@@ -12,77 +16,116 @@ float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// One column for R rows (R known at compile time so the accumulators stay in registers).
-template <int R>
-void column(const Int4Weights& w, const float* perm, int64_t row_stride, int64_t n,
-            float* out /*[R]*/) {
-  const int64_t chunks = w.block_size / 32;
-  const uint8_t* b = w.b.data() + n * w.k_blocks * (w.block_size / 2);
-  const float* scales = w.scales.data() + n * w.k_blocks;
-  const int8_t* zps = w.zero_points.data() + n * w.k_blocks;
-  const __m128i low = _mm_set1_epi8(0x0F);
-  // Independent sums per row so that FMA latency does not bound one row (4 rows fill the
-  // registers with 2 each).
-  constexpr int kSums = R <= 2 ? 4 : 2;
-  __m256 acc[R][kSums];
-  for (int r = 0; r < R; ++r) {
-    for (int i = 0; i < kSums; ++i) acc[r][i] = _mm256_setzero_ps();
+// Σ_j s_j · z_j · sums_j over a column's k_blocks blocks.
+float zero_point_term(const float* s, const int8_t* z, const float* sums, int64_t blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= blocks; j += 8) {
+    const __m256 zf = _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(z + j))));
+    acc =
+        _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(s + j), zf), _mm256_loadu_ps(sums + j), acc);
   }
+  float rest = 0.f;
+  for (; j < blocks; ++j) rest += s[j] * static_cast<float>(z[j]) * sums[j];
+  return hsum(acc) + rest;
+}
+
+// C columns n..n+C-1 for R rows (eq. (144)).
+template <int R, int C>
+void column_group(const Int4Weights& w, const float* perm, const float* block_sums,
+                  int64_t row_stride, int64_t n, float out[R][C]) {
+  const int64_t chunks = w.block_size / 32;
+  const int64_t column_bytes = w.k_blocks * (w.block_size / 2);
+  const uint8_t* b[C];
+  const float* scales[C];
+  for (int c = 0; c < C; ++c) {
+    b[c] = w.b.data() + (n + c) * column_bytes;
+    scales[c] = w.scales.data() + (n + c) * w.k_blocks;
+  }
+  const __m256i low = _mm256_set1_epi32(0x0F);
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  const float* a = perm;
   for (int64_t j = 0; j < w.k_blocks; ++j) {
-    const __m128i zp = _mm_set1_epi8(zps[j]);
-    const __m256 scale = _mm256_set1_ps(scales[j]);
-    const float* a = perm + j * w.block_size;
-    for (int64_t c = 0; c < chunks; ++c, b += 16, a += 32) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
-      const __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, low), zp);
-      const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), zp);
-      // (q − z)·s for the 32 elements: even ones from the low nibbles, odd from the high.
-      const __m256 w0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), scale);
-      const __m256 w1 =
-          _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), scale);
-      const __m256 w2 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), scale);
-      const __m256 w3 =
-          _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), scale);
-      for (int r = 0; r < R; ++r) {
-        const float* x = a + r * row_stride;
-        acc[r][0] = _mm256_fmadd_ps(w0, _mm256_load_ps(x), acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(w1, _mm256_load_ps(x + 8), acc[r][1]);
-        acc[r][2 % kSums] = _mm256_fmadd_ps(w2, _mm256_load_ps(x + 16), acc[r][2 % kSums]);
-        acc[r][3 % kSums] = _mm256_fmadd_ps(w3, _mm256_load_ps(x + 24), acc[r][3 % kSums]);
+    __m256 part[R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) part[r][c] = _mm256_setzero_ps();
+    }
+    for (int64_t ch = 0; ch < chunks; ++ch, a += 32) {
+      for (int c = 0; c < C; ++c) {
+        // The next group's columns (C columns lie back to back).
+        _mm_prefetch(reinterpret_cast<const char*>(b[c]) + C * column_bytes, _MM_HINT_T0);
+        for (int half = 0; half < 2; ++half) {
+          // Bytes 8·half .. 8·half + 7: elements 16·half + 2i (low) and 16·half + 2i + 1 (high),
+          // which A' holds at [8·half, 8·half + 8) and [16 + 8·half, 16 + 8·half + 8).
+          const __m256i v = _mm256_cvtepu8_epi32(
+              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[c] + 8 * half)));
+          const __m256 q0 = _mm256_cvtepi32_ps(_mm256_and_si256(v, low));
+          const __m256 q1 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4));
+          for (int r = 0; r < R; ++r) {
+            const float* x = a + r * row_stride + 8 * half;
+            const __m256 p = _mm256_fmadd_ps(q0, _mm256_load_ps(x), part[r][c]);
+            part[r][c] = _mm256_fmadd_ps(q1, _mm256_load_ps(x + 16), p);
+          }
+        }
+        b[c] += 16;
       }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m256 s = _mm256_set1_ps(scales[c][j]);
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(part[r][c], s, acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    __m256 sum = acc[r][0];
-    for (int i = 1; i < kSums; ++i) sum = _mm256_add_ps(sum, acc[r][i]);
-    out[r] = hsum(sum);
+    for (int c = 0; c < C; ++c) {
+      const int8_t* z = w.zero_points.data() + (n + c) * w.k_blocks;
+      out[r][c] =
+          hsum(acc[r][c]) - zero_point_term(scales[c], z, block_sums + r * w.k_blocks, w.k_blocks);
+    }
   }
 }
 
-template <int R>
-void columns(const Int4Weights& w, const float* perm, const float* bias, float* y, int64_t y_stride,
-             int64_t n0, int64_t n1) {
+template <int R, int C>
+void columns(const Int4Weights& w, const float* perm, const float* block_sums, const float* bias,
+             float* y, int64_t y_stride, int64_t n0, int64_t n1) {
   const int64_t row_stride = w.k_blocks * w.block_size;
-  for (int64_t n = n0; n < n1; ++n) {
-    float out[R];
-    column<R>(w, perm, row_stride, n, out);
-    for (int r = 0; r < R; ++r) y[r * y_stride + n] = out[r] + (bias ? bias[n] : 0.f);
+  auto store = [&](const auto& out, int64_t first, int count) {
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < count; ++c) {
+        y[r * y_stride + first + c] = out[r][c] + (bias ? bias[first + c] : 0.f);
+      }
+    }
+  };
+  int64_t n = n0;
+  for (; n + C <= n1; n += C) {
+    float out[R][C];
+    column_group<R, C>(w, perm, block_sums, row_stride, n, out);
+    store(out, n, C);
+  }
+  for (; n < n1; ++n) {
+    float out[R][1];
+    column_group<R, 1>(w, perm, block_sums, row_stride, n, out);
+    store(out, n, 1);
   }
 }
 
 }  // namespace
 
-void int4_columns(const Int4Weights& w, const float* perm, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1) {
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1) {
+  // Columns per pass: as many as the 16 registers hold with the rows' accumulators.
   switch (rows) {
     case 1:
-      return columns<1>(w, perm, bias, y, y_stride, n0, n1);
+      return columns<1, 4>(w, perm, block_sums, bias, y, y_stride, n0, n1);
     case 2:
-      return columns<2>(w, perm, bias, y, y_stride, n0, n1);
+      return columns<2, 2>(w, perm, block_sums, bias, y, y_stride, n0, n1);
     case 3:
-      return columns<3>(w, perm, bias, y, y_stride, n0, n1);
+      return columns<3, 1>(w, perm, block_sums, bias, y, y_stride, n0, n1);
     default:
-      return columns<4>(w, perm, bias, y, y_stride, n0, n1);
+      return columns<4, 1>(w, perm, block_sums, bias, y, y_stride, n0, n1);
   }
 }
 
