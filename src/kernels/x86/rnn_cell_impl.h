@@ -65,36 +65,6 @@ void clip(const CellMath& m, float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], -m.clip), m.clip);
 }
 
-bool is(const RnnActivation& activation, RnnActivationKind kind) { return activation.kind == kind; }
-
-// lstm_row for the default activations (Sigmoid, Tanh, Tanh) without input_forget, in one pass
-// over the units that keeps every intermediate in registers.
-template <bool kPeephole, bool kClip>
-void lstm_row_default(const CellMath& m, const float* __restrict xw,
-                      const float* __restrict peephole, const float* __restrict gates,
-                      float* __restrict h, float* __restrict c) {
-  const int64_t hidden = m.hidden;
-  const float bound = m.clip;
-  auto clipped = [bound](float x) { return kClip ? std::min(std::max(x, -bound), bound) : x; };
-  for (int64_t unit = 0; unit < hidden; ++unit) {
-    const float previous = c[unit];
-    float i = gates[unit] + xw[unit];
-    float o = gates[hidden + unit] + xw[hidden + unit];
-    float f = gates[2 * hidden + unit] + xw[2 * hidden + unit];
-    const float g = gates[3 * hidden + unit] + xw[3 * hidden + unit];
-    if (kPeephole) {
-      i += peephole[unit] * previous;
-      f += peephole[2 * hidden + unit] * previous;
-    }
-    i = sigmoid_approx(clipped(i));
-    f = sigmoid_approx(clipped(f));
-    const float cell = f * previous + i * tanh_approx(clipped(g));
-    c[unit] = cell;
-    if (kPeephole) o += peephole[hidden + unit] * cell;
-    h[unit] = sigmoid_approx(clipped(o)) * tanh_approx(cell);
-  }
-}
-
 }  // namespace
 
 inline void activate(const RnnActivation& activation, float* x, int64_t n) {
@@ -149,16 +119,9 @@ inline void gru_update_row(const CellMath& m, const float* xw, float* recurrent,
 
 inline void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* gates,
                      float* h, float* c) {
-  if (is(m.f, RnnActivationKind::kSigmoid) && is(m.g, RnnActivationKind::kTanh) &&
-      is(m.h, RnnActivationKind::kTanh) && !m.input_forget) {
-    const bool clip = !std::isinf(m.clip);
-    if (peephole != nullptr) {
-      return clip ? lstm_row_default<true, true>(m, xw, peephole, gates, h, c)
-                  : lstm_row_default<true, false>(m, xw, peephole, gates, h, c);
-    }
-    return clip ? lstm_row_default<false, true>(m, xw, peephole, gates, h, c)
-                : lstm_row_default<false, false>(m, xw, peephole, gates, h, c);
-  }
+  // One simple loop per step below: each vectorizes on its own and its iterations overlap. A
+  // single pass doing all five activations per unit, keeping every intermediate in registers, was
+  // about 25% slower on an AVX-512 Xeon (the dynamic LSTM at batch 1: 153 -> 118 us).
   const int64_t hidden = m.hidden;
   float* input_gate = gates;
   float* output_gate = gates + hidden;
