@@ -218,16 +218,18 @@ TEST(X86IsaVariants, ByteLookupOnEveryVariant) {
 
 TEST(X86IsaVariants, VnniGemvWhereTheCpuHasIt) {
   if (!detect_cpu_features().avx512_vnni) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  constexpr int64_t k = 45, n = 48;
-  const std::vector<int8_t> w = test_bytes<int8_t>(k * n, 7);
-  const std::vector<uint8_t> x = test_bytes<uint8_t>(k, 8);
-  const PackedInt8Gemv gemv(w.data(), k, n, 3);
-  std::vector<int32_t> acc(n);
-  gemv.multiply(x.data(), 129, acc.data());
-  for (int64_t col = 0; col < n; ++col) {
-    int32_t want = 0;
-    for (int64_t tap = 0; tap < k; ++tap) want += (x[tap] - 129) * (w[tap * n + col] - 3);
-    ASSERT_EQ(acc[col], want) << col;
+  // k: a partial last group of 4 bytes, one byte, whole groups; n: tail blocks and 4-block runs.
+  for (const auto& [k, n] : {std::pair<int64_t, int64_t>{45, 48}, {1, 16}, {4, 80}, {128, 512}}) {
+    const std::vector<int8_t> w = test_bytes<int8_t>(static_cast<int>(k * n), 7);
+    const std::vector<uint8_t> x = test_bytes<uint8_t>(static_cast<int>(k), 8);
+    const PackedInt8Gemv gemv(w.data(), k, n, 3);
+    std::vector<int32_t> acc(n);
+    gemv.multiply(x.data(), 129, acc.data());
+    for (int64_t col = 0; col < n; ++col) {
+      int32_t want = 0;
+      for (int64_t tap = 0; tap < k; ++tap) want += (x[tap] - 129) * (w[tap * n + col] - 3);
+      ASSERT_EQ(acc[col], want) << "k " << k << " n " << n << " column " << col;
+    }
   }
 }
 

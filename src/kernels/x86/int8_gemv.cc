@@ -25,19 +25,16 @@ PackedInt8Gemv::PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_
 void PackedInt8Gemv::multiply(const uint8_t* x, int32_t x_zero_point, int32_t* acc) const {
   int32_t x_sum = 0;
   for (int64_t tap = 0; tap < k_; ++tap) x_sum += x[tap];
+  // x's bytes as 4-byte groups, the last padded with zeros.
   int32_t quads[kMaxTaps / 4];
-  for (int64_t group = 0; group < groups_; ++group) {
-    uint8_t bytes[4] = {};
-    for (int64_t tap = 4 * group; tap < std::min(k_, 4 * group + 4); ++tap) {
-      bytes[tap % 4] = x[tap];
-    }
-    std::memcpy(&quads[group], bytes, 4);
-  }
+  if (groups_ > 0) quads[groups_ - 1] = 0;
+  std::memcpy(quads, x, static_cast<size_t>(k_));
   avx512vnni::gemv_u8s8(quads, groups_, packed_.data(), n_, acc);
   const int32_t constant =
       static_cast<int32_t>(k_) * x_zero_point * w_zero_point_ - w_zero_point_ * x_sum;
+  const int32_t* sums = column_sums_.data();
   for (int64_t column = 0; column < n_; ++column) {
-    acc[column] += constant - x_zero_point * column_sums_[column];
+    acc[column] += constant - x_zero_point * sums[column];
   }
 }
 
