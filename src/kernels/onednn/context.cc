@@ -1,5 +1,6 @@
 #include "kernels/onednn/context.h"
 
+#include "core/check.h"
 #include "ir/shape_util.h"
 
 namespace quench::onednn {
@@ -12,6 +13,33 @@ dnnl::engine& engine() {
 dnnl::stream& stream() {
   thread_local dnnl::stream s(engine());
   return s;
+}
+
+ExecArgs::ExecArgs(std::initializer_list<std::pair<int, const dnnl::memory*>> args) {
+  for (const auto& [id, m] : args) add(id, *m);
+}
+
+ExecArgs::ExecArgs(const std::unordered_map<int, dnnl::memory>& args) {
+  for (const auto& [id, m] : args) add(id, m);
+}
+
+void ExecArgs::add(int id, const dnnl::memory& m) {
+  QUENCH_CHECK(count_ < kMax, ErrorKind::kInternal, "more than {} oneDNN arguments", kMax);
+  args_[count_++] = dnnl_exec_arg_t{id, m.get()};
+}
+
+void ExecArgs::execute(const dnnl::primitive& p) const {
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), stream().get(), count_, args_.data()),
+                          "could not execute a primitive");
+}
+
+void execute(const dnnl::primitive& p,
+             std::initializer_list<std::pair<int, const dnnl::memory*>> args) {
+  ExecArgs(args).execute(p);
+}
+
+void execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
+  ExecArgs(args).execute(p);
 }
 
 dnnl::memory::data_type to_dnnl(DType t) {

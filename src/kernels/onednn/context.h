@@ -3,6 +3,11 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <array>
+#include <initializer_list>
+#include <unordered_map>
+#include <utility>
+
 #include "quench/dtype.h"
 #include "quench/tensor.h"
 
@@ -11,6 +16,29 @@ namespace quench::onednn {
 dnnl::engine& engine();
 // A stream for the calling thread (oneDNN streams are not shared between threads).
 dnnl::stream& stream();
+
+// The arguments of one primitive execution, kept in a fixed array and handed to oneDNN's C API:
+// dnnl::primitive::execute copies its map into a new vector on every call, and a map built per
+// run is itself allocated, which costs several percent of a small model's run (vit at batch 1).
+class ExecArgs {
+ public:
+  ExecArgs(std::initializer_list<std::pair<int, const dnnl::memory*>> args);
+  // The arguments of a map built once (a kernel's state).
+  explicit ExecArgs(const std::unordered_map<int, dnnl::memory>& args);
+  void add(int id, const dnnl::memory& m);
+  // Runs `p` on stream() with these arguments.
+  void execute(const dnnl::primitive& p) const;
+
+ private:
+  static constexpr int kMax = 16;
+  std::array<dnnl_exec_arg_t, kMax> args_{};
+  int count_ = 0;
+};
+
+// Runs `p` on stream() with `args`, without allocating (ExecArgs).
+void execute(const dnnl::primitive& p,
+             std::initializer_list<std::pair<int, const dnnl::memory*>> args);
+void execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
 // oneDNN's data type for `t`, or undef when oneDNN has none.
 dnnl::memory::data_type to_dnnl(DType t);

@@ -49,7 +49,7 @@ class ConvPrimitiveKernel final : public Kernel {
       sum_reorder_->execute(stream(), s->sum_reorder_args);
     }
     src_zero_point_.load(a, s->conv_args);
-    conv_.execute(stream(), s->conv_args);
+    execute(conv_, s->conv_args);
   }
 
   std::unique_ptr<KernelState> make_state() const override {

@@ -44,7 +44,7 @@ memory input_memory(const Port& p, const float* data, std::vector<memory>& stora
   memory user(p.plain, engine(), const_cast<float*>(data));
   if (p.same) return user;
   memory m(p.chosen, engine());
-  p.to_chosen.execute(stream(), user, m);
+  execute(p.to_chosen, {{DNNL_ARG_FROM, &user}, {DNNL_ARG_TO, &m}});
   storage.push_back(m);
   return m;
 }
@@ -57,7 +57,7 @@ memory output_memory(const Port& p, float* data) {
 void finish_output(const Port& p, memory& m, float* data) {
   if (p.same) return;
   memory user(p.plain, engine(), data);
-  p.from_chosen.execute(stream(), m, user);
+  execute(p.from_chosen, {{DNNL_ARG_FROM, &m}, {DNNL_ARG_TO, &user}});
 }
 
 }  // namespace
@@ -170,7 +170,7 @@ void ConvTraining::forward(const float* x, const float* w, const float* b, float
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
   if (p.has_bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine(), const_cast<float*>(b)));
-  p.fwd.execute(stream(), args);
+  execute(p.fwd, args);
   finish_output(p.fwd_dst, dst, y);
   stream().wait();
 }
@@ -181,8 +181,8 @@ void ConvTraining::backward_data(const float* w, const float* dy, float* dx) con
   memory wei = input_memory(p.bd_weights, w, keep);
   memory ddst = input_memory(p.bd_diff_dst, dy, keep);
   memory dsrc = output_memory(p.bd_diff_src, dx);
-  p.bwd_data.execute(
-      stream(), {{DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}});
+  execute(p.bwd_data,
+          {{DNNL_ARG_WEIGHTS, &wei}, {DNNL_ARG_DIFF_DST, &ddst}, {DNNL_ARG_DIFF_SRC, &dsrc}});
   finish_output(p.bd_diff_src, dsrc, dx);
   stream().wait();
 }
@@ -204,7 +204,7 @@ void ConvTraining::backward_weights(const float* x, const float* dy, float* dw, 
     }
     args.emplace(DNNL_ARG_DIFF_BIAS, memory(p.bias, engine(), target));
   }
-  p.bwd_weights.execute(stream(), args);
+  execute(p.bwd_weights, args);
   finish_output(p.bw_diff_weights, dwei, dw);
   stream().wait();
 }

@@ -29,10 +29,9 @@ class SimpleKernel final : public Kernel {
     s->dst.set_data_handle(k.outputs[0]);
     if (binary_) {
       s->b.set_data_handle(const_cast<void*>(k.inputs[b_index_]));
-      prim_.execute(stream(),
-                    {{DNNL_ARG_SRC_0, s->a}, {DNNL_ARG_SRC_1, s->b}, {DNNL_ARG_DST, s->dst}});
+      execute(prim_, {{DNNL_ARG_SRC_0, &s->a}, {DNNL_ARG_SRC_1, &s->b}, {DNNL_ARG_DST, &s->dst}});
     } else {
-      prim_.execute(stream(), {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_DST, s->dst}});
+      execute(prim_, {{DNNL_ARG_SRC, &s->a}, {DNNL_ARG_DST, &s->dst}});
     }
   }
   std::unique_ptr<KernelState> make_state() const override {

@@ -97,7 +97,7 @@ class ReorderKernel final : public Kernel {
     auto* s = static_cast<ReorderState*>(args.state);
     s->src.set_data_handle(const_cast<void*>(args.inputs[0]));
     s->dst.set_data_handle(args.outputs[0]);
-    reorder_.execute(stream(), {{DNNL_ARG_FROM, s->src}, {DNNL_ARG_TO, s->dst}});
+    execute(reorder_, {{DNNL_ARG_FROM, &s->src}, {DNNL_ARG_TO, &s->dst}});
   }
   std::string impl() const override { return "onednn:reorder"; }
 

@@ -24,16 +24,16 @@ class MatMulKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(a.inputs[0]));
     s->dst.set_data_handle(a.outputs[0]);
     s->scratchpad.set_data_handle(a.scratch);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}, {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
+    ExecArgs args{
+        {DNNL_ARG_SRC, &s->src}, {DNNL_ARG_DST, &s->dst}, {DNNL_ARG_SCRATCHPAD, &s->scratchpad}};
     if (packed_weights_) {
-      args.emplace(DNNL_ARG_WEIGHTS, packed_weights_);
+      args.add(DNNL_ARG_WEIGHTS, packed_weights_);
     } else {
       s->weights.set_data_handle(const_cast<void*>(a.inputs[1]));
-      args.emplace(DNNL_ARG_WEIGHTS, s->weights);
+      args.add(DNNL_ARG_WEIGHTS, s->weights);
     }
-    if (bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-    prim_.execute(stream(), args);
+    if (bias_) args.add(DNNL_ARG_BIAS, bias_);
+    args.execute(prim_);
   }
   std::unique_ptr<KernelState> make_state() const override {
     auto s = std::make_unique<MatMulState>();

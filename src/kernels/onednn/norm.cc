@@ -24,11 +24,11 @@ class UnaryPrimitiveKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(a.inputs[0]));
     s->dst.set_data_handle(a.outputs[0]);
     s->scratchpad.set_data_handle(a.scratch);
-    std::unordered_map<int, memory> args = constants_;
-    args.emplace(DNNL_ARG_SRC, s->src);
-    args.emplace(DNNL_ARG_DST, s->dst);
-    args.emplace(DNNL_ARG_SCRATCHPAD, s->scratchpad);
-    prim_.execute(stream(), args);
+    ExecArgs args(constants_);
+    args.add(DNNL_ARG_SRC, s->src);
+    args.add(DNNL_ARG_DST, s->dst);
+    args.add(DNNL_ARG_SCRATCHPAD, s->scratchpad);
+    args.execute(prim_);
   }
   std::unique_ptr<KernelState> make_state() const override {
     auto s = std::make_unique<IoState>();

@@ -21,9 +21,9 @@ class PoolKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(a.inputs[0]));
     s->dst.set_data_handle(a.outputs[0]);
     s->scratchpad.set_data_handle(a.scratch);
-    prim_.execute(
-        stream(),
-        {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}, {DNNL_ARG_SCRATCHPAD, s->scratchpad}});
+    execute(
+        prim_,
+        {{DNNL_ARG_SRC, &s->src}, {DNNL_ARG_DST, &s->dst}, {DNNL_ARG_SCRATCHPAD, &s->scratchpad}});
   }
   std::unique_ptr<KernelState> make_state() const override {
     auto s = std::make_unique<PoolState>();

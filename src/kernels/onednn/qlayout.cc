@@ -37,7 +37,7 @@ void LayoutStep::run(const void* from_data, void* to_data, dnnl::memory& from,
                      dnnl::memory& to) const {
   from.set_data_handle(const_cast<void*>(from_data));
   to.set_data_handle(to_data);
-  reorder_.execute(stream(), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  execute(reorder_, {{DNNL_ARG_FROM, &from}, {DNNL_ARG_TO, &to}});
 }
 
 }  // namespace quench::onednn

@@ -69,7 +69,7 @@ class QMatMulKernel final : public Kernel {
       s->weights.set_data_handle(const_cast<void*>(b));
     }
     src_zero_point_.load(a, s->args);
-    prim_.execute(stream(), s->args);
+    execute(prim_, s->args);
   }
 
   std::unique_ptr<KernelState> make_state() const override {

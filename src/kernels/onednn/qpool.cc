@@ -39,9 +39,9 @@ class Int8PoolKernel final : public Kernel {
     s->src.set_data_handle(const_cast<void*>(src));
     s->dst.set_data_handle(dst);
     s->scratchpad.set_data_handle(scratch);
-    prim_.execute(
-        stream(),
-        {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}, {DNNL_ARG_SCRATCHPAD, s->scratchpad}});
+    execute(
+        prim_,
+        {{DNNL_ARG_SRC, &s->src}, {DNNL_ARG_DST, &s->dst}, {DNNL_ARG_SCRATCHPAD, &s->scratchpad}});
     if (out_convert_.active()) out_convert_.run(dst, a.outputs[0], s->out_from, s->out_to);
   }
   std::unique_ptr<KernelState> make_state() const override {

@@ -227,7 +227,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
   // The sums of eq. (44) with W for every step; each step scales its own (below).
   const x86::Epilogue sums;  // kS32: the sums themselves
   if (input_) {
-    input_->prim.execute(stream(), s.input_args[d]);
+    execute(input_->prim, s.input_args[d]);
   } else {
     x86::avx2::matmul(x86_input_[d], b.x_q, x.zero_point, nullptr, 0, sums, b.x_acc, b.scratchpad);
   }
@@ -275,7 +275,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
       recurrent_gemv_avx2_[d].multiply(b.h_q, p.zero_point, b.h_acc);
     } else if (recurrent_) {
       *static_cast<int32_t*>(s.h_zero_point.get_data_handle()) = p.zero_point;
-      recurrent_->prim.execute(stream(), s.recurrent_args[d]);
+      execute(recurrent_->prim, s.recurrent_args[d]);
     } else {
       x86::avx2::matmul(x86_recurrent_[d], b.h_q, p.zero_point, nullptr, 0, sums, b.h_acc,
                         b.scratchpad);

@@ -96,7 +96,7 @@ class RnnKernel final : public Kernel {
         has_sequence_lens_ ? static_cast<const int32_t*>(a.inputs[kRnnSequenceLens]) : nullptr;
     const int64_t steps = lengths ? longest(lengths) : sizes_.seq_length;
     bind(s, a, b);
-    input_.prim.execute(stream(), s.input_args);
+    execute(input_.prim, s.input_args);
     for (int64_t direction = 0; direction < sizes_.directions; ++direction) {
       run_direction(a, s, b, direction, lengths, steps);
     }
@@ -203,7 +203,7 @@ class RnnKernel final : public Kernel {
   // Ht-1·Rᵀ into b.gates (only z and r rows for GRU with linear_before_reset = 0).
   void recurrent_product(RnnState& s, const Buffers& b, int64_t direction) const {
     if (recurrent_) {
-      recurrent_->prim.execute(stream(), s.recurrent_args[direction]);
+      execute(recurrent_->prim, s.recurrent_args[direction]);
     } else {
       recurrent_gemv_[direction].multiply(b.hidden, b.gates);
     }
@@ -211,7 +211,7 @@ class RnnKernel final : public Kernel {
   // (rt (.) Ht-1)·Rhᵀ into b.hidden_product.
   void reset_product(RnnState& s, const Buffers& b, int64_t direction) const {
     if (reset_) {
-      reset_->prim.execute(stream(), s.reset_args[direction]);
+      execute(reset_->prim, s.reset_args[direction]);
     } else {
       reset_gemv_[direction].multiply(b.reset_hidden, b.hidden_product);
     }
