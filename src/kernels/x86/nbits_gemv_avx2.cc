@@ -1,10 +1,11 @@
 // The int4 columns on AVX2 (nbits_gemv.h, docs/quantization.md eq. (144)), as the AVX-512 loop
 // with 8 lanes: each 8 bytes of codes widened to int32 lanes (`& 15` the even elements, `>> 4` the
 // odd), the block's partial sum Σ q·a scaled once, the zero points taken off afterwards with the
-// block sums of A, 2 columns per pass over A at batch 1 and the next columns prefetched.
+// block sums of A, the next columns prefetched; the column driver is nbits_gemv_columns.h.
 #include <immintrin.h>
 
 #include "kernels/x86/nbits_gemv.h"
+#include "kernels/x86/nbits_gemv_columns.h"
 
 namespace quench::x86::avx2 {
 namespace {
@@ -32,9 +33,15 @@ float zero_point_term(const float* s, const int8_t* z, const float* sums, int64_
 }
 
 // C columns n..n+C-1 for R rows (eq. (144)).
+struct Loop {
+  template <int R, int C>
+  static void group(const Int4Weights& w, const float* perm, const float* block_sums,
+                    int64_t row_stride, int64_t n, float out[R][C]);
+};
+
 template <int R, int C>
-void column_group(const Int4Weights& w, const float* perm, const float* block_sums,
-                  int64_t row_stride, int64_t n, float out[R][C]) {
+void Loop::group(const Int4Weights& w, const float* perm, const float* block_sums,
+                 int64_t row_stride, int64_t n, float out[R][C]) {
   const int64_t chunks = w.block_size / 32;
   const int64_t column_bytes = w.k_blocks * (w.block_size / 2);
   const uint8_t* b[C];
@@ -88,45 +95,11 @@ void column_group(const Int4Weights& w, const float* perm, const float* block_su
   }
 }
 
-template <int R, int C>
-void columns(const Int4Weights& w, const float* perm, const float* block_sums, const float* bias,
-             float* y, int64_t y_stride, int64_t n0, int64_t n1) {
-  const int64_t row_stride = w.k_blocks * w.block_size;
-  auto store = [&](const auto& out, int64_t first, int count) {
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < count; ++c) {
-        y[r * y_stride + first + c] = out[r][c] + (bias ? bias[first + c] : 0.f);
-      }
-    }
-  };
-  int64_t n = n0;
-  for (; n + C <= n1; n += C) {
-    float out[R][C];
-    column_group<R, C>(w, perm, block_sums, row_stride, n, out);
-    store(out, n, C);
-  }
-  for (; n < n1; ++n) {
-    float out[R][1];
-    column_group<R, 1>(w, perm, block_sums, row_stride, n, out);
-    store(out, n, 1);
-  }
-}
-
 }  // namespace
 
 void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
                   const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1) {
-  // Columns per pass: as many as the 16 registers hold with the rows' accumulators.
-  switch (rows) {
-    case 1:
-      return columns<1, 4>(w, perm, block_sums, bias, y, y_stride, n0, n1);
-    case 2:
-      return columns<2, 2>(w, perm, block_sums, bias, y, y_stride, n0, n1);
-    case 3:
-      return columns<3, 1>(w, perm, block_sums, bias, y, y_stride, n0, n1);
-    default:
-      return columns<4, 1>(w, perm, block_sums, bias, y, y_stride, n0, n1);
-  }
+  int4_columns_with<Loop>(w, perm, block_sums, rows, bias, y, y_stride, n0, n1);
 }
 
 }  // namespace quench::x86::avx2
