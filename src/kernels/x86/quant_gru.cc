@@ -27,26 +27,33 @@ std::vector<int8_t> transposed_rows(const int8_t* w, int64_t first, int64_t coun
 }
 
 // u8 rows [m, k] (one run-time zero point) times a constant s8 [k, n] (zero point 0) into exact
-// int32 sums: a packed GEMV for one row where it applies, else the AVX2 GEMM.
+// int32 sums: for one row a packed GEMV (AVX-512 VNNI where the CPU has it, else AVX2, eq.
+// (135)), else the AVX2 GEMM.
 class Product {
  public:
   Product(int64_t m, int64_t k, int64_t n, const std::vector<int8_t>& b, int threads) {
-    if (m == 1 && n % 16 == 0 && k <= PackedInt8GemvAvx2::kMaxTaps) {
-      gemv_.emplace_back(b.data(), k, n, 0);
+    const bool one_row = m == 1 && n % 16 == 0;
+    if (one_row && PackedInt8Gemv::available() && k <= PackedInt8Gemv::kMaxTaps) {
+      vnni_.emplace_back(b.data(), k, n, 0);
+    } else if (one_row && k <= PackedInt8GemvAvx2::kMaxTaps) {
+      avx2_.emplace_back(b.data(), k, n, 0);
     } else {
       plan_.push_back(constant_b_plan(m, k, n, false, b.data(), 0, threads));
     }
   }
-  bool gemv() const { return !gemv_.empty(); }
+  // The name of the loop, for impl().
+  const char* loop() const { return !vnni_.empty() ? "vnni_gemv" : !avx2_.empty() ? "gemv" : ""; }
   size_t scratch_bytes() const { return plan_.empty() ? 0 : avx2::matmul_scratch_bytes(plan_[0]); }
   void multiply(const uint8_t* a, int32_t a_zero_point, int32_t* sums, void* scratch) const {
-    if (!gemv_.empty()) return gemv_[0].multiply(a, a_zero_point, sums);
+    if (!vnni_.empty()) return vnni_[0].multiply(a, a_zero_point, sums);
+    if (!avx2_.empty()) return avx2_[0].multiply(a, a_zero_point, sums);
     const Epilogue exact;  // kS32: the sums themselves
     avx2::matmul(plan_[0], a, a_zero_point, nullptr, 0, exact, sums, scratch);
   }
 
  private:
-  std::vector<PackedInt8GemvAvx2> gemv_;  // one, or
+  std::vector<PackedInt8Gemv> vnni_;      // one, or
+  std::vector<PackedInt8GemvAvx2> avx2_;  // one, or
   std::vector<MatMulPlan> plan_;          // one
 };
 
@@ -62,8 +69,8 @@ class QuantGruKernel final : public Kernel {
   void run(const KernelArgs& a) const override;
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
-    return products_[0].recurrent->gemv() ? "x86:quant_gru/avx2_gemm+gemv"
-                                          : "x86:quant_gru/avx2_gemm";
+    const std::string loop = products_[0].recurrent->loop();
+    return "x86:quant_gru/avx2_gemm" + (loop.empty() ? "" : "+" + loop);
   }
 
  private:
