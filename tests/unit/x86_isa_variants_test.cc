@@ -218,17 +218,31 @@ TEST(X86IsaVariants, ByteLookupOnEveryVariant) {
 
 TEST(X86IsaVariants, VnniGemvWhereTheCpuHasIt) {
   if (!detect_cpu_features().avx512_vnni) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  // k: a partial last group of 4 bytes, one byte, whole groups; n: tail blocks and 4-block runs.
-  for (const auto& [k, n] : {std::pair<int64_t, int64_t>{45, 48}, {1, 16}, {4, 80}, {128, 512}}) {
-    const std::vector<int8_t> w = test_bytes<int8_t>(static_cast<int>(k * n), 7);
-    const std::vector<uint8_t> x = test_bytes<uint8_t>(static_cast<int>(k), 8);
-    const PackedInt8Gemv gemv(w.data(), k, n, 3);
-    std::vector<int32_t> acc(n);
-    gemv.multiply(x.data(), 129, acc.data());
-    for (int64_t col = 0; col < n; ++col) {
-      int32_t want = 0;
-      for (int64_t tap = 0; tap < k; ++tap) want += (x[tap] - 129) * (w[tap * n + col] - 3);
-      ASSERT_EQ(acc[col], want) << "k " << k << " n " << n << " column " << col;
+  // k: a partial last group of 4 bytes, one byte, whole groups; n: tail blocks and 4-block runs;
+  // m: one row (multiply), a partial tile of rows, whole tiles, whole tiles and a partial one.
+  struct Case {
+    int64_t m, k, n;
+  };
+  for (const Case c : {Case{1, 45, 48}, Case{1, 1, 16}, Case{1, 4, 80}, Case{1, 128, 512},
+                       Case{3, 45, 80}, Case{4, 64, 192}, Case{7, 28, 192}, Case{9, 5, 16}}) {
+    const std::vector<int8_t> w = test_bytes<int8_t>(static_cast<int>(c.k * c.n), 7);
+    const std::vector<uint8_t> x = test_bytes<uint8_t>(static_cast<int>(c.m * c.k), 8);
+    const PackedInt8Gemv gemv(w.data(), c.k, c.n, 3);
+    std::vector<int32_t> acc(c.m * c.n, -1);
+    if (c.m == 1) {
+      gemv.multiply(x.data(), 129, acc.data());
+    } else {
+      gemv.multiply_rows(x.data(), c.m, 129, acc.data());
+    }
+    for (int64_t row = 0; row < c.m; ++row) {
+      for (int64_t col = 0; col < c.n; ++col) {
+        int32_t want = 0;
+        for (int64_t tap = 0; tap < c.k; ++tap) {
+          want += (x[row * c.k + tap] - 129) * (w[tap * c.n + col] - 3);
+        }
+        ASSERT_EQ(acc[row * c.n + col], want)
+            << "m " << c.m << " k " << c.k << " n " << c.n << " row " << row << " column " << col;
+      }
     }
   }
 }

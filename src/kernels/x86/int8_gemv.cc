@@ -10,31 +10,16 @@ namespace quench::x86 {
 bool PackedInt8Gemv::available() { return cpu_features().avx512_vnni; }
 
 PackedInt8Gemv::PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_zero_point)
-    : k_(k), n_(n), groups_((k + 3) / 4), w_zero_point_(w_zero_point) {
-  packed_.assign(static_cast<size_t>(n / 16 * groups_ * 64), 0);
+    : k_(k), n_(n), w_zero_point_(w_zero_point) {
+  const int64_t groups = (k + 3) / 4;
+  packed_.assign(static_cast<size_t>(n / 16 * groups * 64), 0);
   column_sums_.assign(static_cast<size_t>(n), 0);
   for (int64_t tap = 0; tap < k; ++tap) {
     for (int64_t column = 0; column < n; ++column) {
       const int8_t v = w[tap * n + column];
-      packed_[((column / 16 * groups_ + tap / 4) * 16 + column % 16) * 4 + tap % 4] = v;
+      packed_[((column / 16 * groups + tap / 4) * 16 + column % 16) * 4 + tap % 4] = v;
       column_sums_[column] += v;
     }
-  }
-}
-
-void PackedInt8Gemv::multiply(const uint8_t* x, int32_t x_zero_point, int32_t* acc) const {
-  int32_t x_sum = 0;
-  for (int64_t tap = 0; tap < k_; ++tap) x_sum += x[tap];
-  // x's bytes as 4-byte groups, the last padded with zeros.
-  int32_t quads[kMaxTaps / 4];
-  if (groups_ > 0) quads[groups_ - 1] = 0;
-  std::memcpy(quads, x, static_cast<size_t>(k_));
-  avx512vnni::gemv_u8s8(quads, groups_, packed_.data(), n_, acc);
-  const int32_t constant =
-      static_cast<int32_t>(k_) * x_zero_point * w_zero_point_ - w_zero_point_ * x_sum;
-  const int32_t* sums = column_sums_.data();
-  for (int64_t column = 0; column < n_; ++column) {
-    acc[column] += constant - x_zero_point * sums[column];
   }
 }
 

@@ -1,13 +1,23 @@
-// y = x·W for one u8 row x and constant s8 W [k, n], with zero points, on AVX-512 VNNI: the
-// recurrent product of DynamicQuantizeLSTM at batch 1 (onednn/quant_lstm.cc), where a oneDNN
-// matmul call costs more than its arithmetic. Only where the CPU has AVX-512 VNNI (available());
-// elsewhere PackedInt8GemvAvx2 below (AVX2, exact 16-bit products).
+// y = x·W for one or a few u8 rows x and constant s8 W [k, n], with zero points, on AVX-512 VNNI:
+// the recurrent products of DynamicQuantizeLSTM at batch 1 (onednn/quant_lstm.cc) and of the
+// integer GRU (quant_gru.cc), where a oneDNN matmul call costs more than its arithmetic. Only
+// where the CPU has AVX-512 VNNI (available()); elsewhere PackedInt8GemvAvx2 below (AVX2, exact
+// 16-bit products).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 namespace quench::x86 {
+
+namespace avx512vnni {
+constexpr int64_t kRows = 4;  // rows the loop takes at a time
+// acc[i][c] = Σ_k (x[i][k] − x_zero_point)(w[k][c] − w_zero_point) for the m rows of x [m, k]
+// and `packed` as PackedInt8Gemv packs w (column_sums: Σ_k w[k][c]); acc [m, n] row-major.
+void gemm_u8s8(const uint8_t* x, int64_t m, int64_t k, const int8_t* packed, int64_t n,
+               int32_t x_zero_point, int32_t w_zero_point, const int32_t* column_sums,
+               int32_t* acc);
+}  // namespace avx512vnni
 
 // u8 x s8 -> s32 with vpdpbusd (4 products summed per int32 lane, no saturation), weights packed
 // as [n / 16][k / 4][16 columns][4 taps]. The zero points are applied afterwards:
@@ -24,10 +34,19 @@ class PackedInt8Gemv {
   PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_zero_point);
 
   // acc[n] = Σ_k (x[k] − x_zero_point)(w[k][n] − w_zero_point).
-  void multiply(const uint8_t* x, int32_t x_zero_point, int32_t* acc) const;
+  void multiply(const uint8_t* x, int32_t x_zero_point, int32_t* acc) const {
+    multiply_rows(x, 1, x_zero_point, acc);
+  }
+
+  // The same for m rows: x [m, k] and acc [m, n], row-major. Rows go through the loop
+  // avx512vnni::kRows at a time, each weight vector loaded once for all of them.
+  void multiply_rows(const uint8_t* x, int64_t m, int32_t x_zero_point, int32_t* acc) const {
+    avx512vnni::gemm_u8s8(x, m, k_, packed_.data(), n_, x_zero_point, w_zero_point_,
+                          column_sums_.data(), acc);
+  }
 
  private:
-  int64_t k_, n_, groups_;
+  int64_t k_, n_;
   int32_t w_zero_point_;
   std::vector<int8_t> packed_;
   std::vector<int32_t> column_sums_;
@@ -63,11 +82,5 @@ namespace avx2 {
 // holding two centered int16 values of x (the even tap in the low half).
 void gemv_s16s8(const int32_t* pairs, int64_t count, const int8_t* packed, int64_t n, int32_t* acc);
 }  // namespace avx2
-
-namespace avx512vnni {
-// acc[n] = Σ_k x[k]·w[k][n] for `packed` as PackedInt8Gemv packs it: `quads` holds x in groups
-// of 4 bytes (zeros past k), `groups` of them.
-void gemv_u8s8(const int32_t* quads, int64_t groups, const int8_t* packed, int64_t n, int32_t* acc);
-}  // namespace avx512vnni
 
 }  // namespace quench::x86

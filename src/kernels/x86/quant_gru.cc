@@ -27,31 +27,33 @@ std::vector<int8_t> transposed_rows(const int8_t* w, int64_t first, int64_t coun
 }
 
 // u8 rows [m, k] (one run-time zero point) times a constant s8 [k, n] (zero point 0) into exact
-// int32 sums: for one row a packed GEMV (AVX-512 VNNI where the CPU has it, else AVX2, eq.
-// (135)), else the AVX2 GEMM.
+// int32 sums: the packed AVX-512 VNNI loop where the CPU has it; else for one row the packed AVX2
+// GEMV (eq. (135)), and the AVX2 GEMM for more.
 class Product {
  public:
-  Product(int64_t m, int64_t k, int64_t n, const std::vector<int8_t>& b, int threads) {
-    const bool one_row = m == 1 && n % 16 == 0;
-    if (one_row && PackedInt8Gemv::available() && k <= PackedInt8Gemv::kMaxTaps) {
+  Product(int64_t m, int64_t k, int64_t n, const std::vector<int8_t>& b, int threads) : m_(m) {
+    if (n % 16 == 0 && PackedInt8Gemv::available() && k <= PackedInt8Gemv::kMaxTaps) {
       vnni_.emplace_back(b.data(), k, n, 0);
-    } else if (one_row && k <= PackedInt8GemvAvx2::kMaxTaps) {
+    } else if (m == 1 && n % 16 == 0 && k <= PackedInt8GemvAvx2::kMaxTaps) {
       avx2_.emplace_back(b.data(), k, n, 0);
     } else {
       plan_.push_back(constant_b_plan(m, k, n, false, b.data(), 0, threads));
     }
   }
   // The name of the loop, for impl().
-  const char* loop() const { return !vnni_.empty() ? "vnni_gemv" : !avx2_.empty() ? "gemv" : ""; }
+  std::string loop() const {
+    return !vnni_.empty() ? "vnni" : !avx2_.empty() ? "avx2_gemv" : "avx2_gemm";
+  }
   size_t scratch_bytes() const { return plan_.empty() ? 0 : avx2::matmul_scratch_bytes(plan_[0]); }
   void multiply(const uint8_t* a, int32_t a_zero_point, int32_t* sums, void* scratch) const {
-    if (!vnni_.empty()) return vnni_[0].multiply(a, a_zero_point, sums);
+    if (!vnni_.empty()) return vnni_[0].multiply_rows(a, m_, a_zero_point, sums);
     if (!avx2_.empty()) return avx2_[0].multiply(a, a_zero_point, sums);
     const Epilogue exact;  // kS32: the sums themselves
     avx2::matmul(plan_[0], a, a_zero_point, nullptr, 0, exact, sums, scratch);
   }
 
  private:
+  int64_t m_;
   std::vector<PackedInt8Gemv> vnni_;      // one, or
   std::vector<PackedInt8GemvAvx2> avx2_;  // one, or
   std::vector<MatMulPlan> plan_;          // one
@@ -69,8 +71,10 @@ class QuantGruKernel final : public Kernel {
   void run(const KernelArgs& a) const override;
   size_t scratch_bytes() const override { return scratch_bytes_; }
   std::string impl() const override {
-    const std::string loop = products_[0].recurrent->loop();
-    return "x86:quant_gru/avx2_gemm" + (loop.empty() ? "" : "+" + loop);
+    // The loops of the input product and of the recurrent one ("vnni" when both are).
+    const std::string input = products_[0].input->loop(),
+                      recurrent = products_[0].recurrent->loop();
+    return "x86:quant_gru/" + input + (recurrent == input ? "" : "+" + recurrent);
   }
 
  private:
