@@ -13,6 +13,7 @@
 #include "core/requantize.h"
 #include "kernels/x86/byte_lookup.h"
 #include "kernels/x86/cpu_features.h"
+#include "kernels/x86/float_gemv.h"
 #include "kernels/x86/int8_gemv.h"
 #include "kernels/x86/qloops_table.h"
 #include "kernels/x86/rnn_cell.h"
@@ -212,6 +213,53 @@ TEST(X86IsaVariants, ByteLookupOnEveryVariant) {
       avx512vbmi::byte_lookup(table.data(), x.data(), got.data(), static_cast<int64_t>(x.size()),
                               flip);
       EXPECT_EQ(got, want) << "avx512vbmi";
+    }
+  }
+}
+
+// The float GEMV of FP32 recurrent products at batch 1: every variant the same floats (one
+// multiply and one add per depth, in depth order), and within a float sum's rounding of the double
+// product: |error| <= k · 2^-23 · Σ|x·b| (a bound on k successive roundings).
+TEST(X86IsaVariants, FloatGemvOnEveryVariant) {
+  const CpuFeatures cpu = detect_cpu_features();
+  std::vector<std::pair<std::string, FloatGemvLoop>> loops{
+      {"baseline", baseline::float_gemv_loop()}};
+  if (cpu.avx2) loops.emplace_back("avx2", avx2::float_gemv_loop());
+  if (cpu.avx512) loops.emplace_back("avx512", avx512::float_gemv_loop());
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  // n: one partial panel, whole panels, whole and partial; k: 1, odd, the GRU's 64.
+  for (const auto& [n, k] : {std::pair<int64_t, int64_t>{5, 3}, {128, 64}, {200, 1}, {96, 33}}) {
+    std::vector<float> b(n * k), x(k);
+    for (float& v : b) v = u(rng);
+    for (float& v : x) v = u(rng);
+    const PackedFloatGemv gemv(b.data(), n, k);
+    std::vector<float> want(n);
+    gemv.multiply(x.data(), want.data());
+    for (int64_t column = 0; column < n; ++column) {
+      double exact = 0, magnitude = 0;
+      for (int64_t depth = 0; depth < k; ++depth) {
+        exact += double{x[depth]} * b[column * k + depth];
+        magnitude += std::abs(double{x[depth]} * b[column * k + depth]);
+      }
+      EXPECT_NEAR(want[column], exact, static_cast<double>(k) * 0x1p-23 * magnitude)
+          << "n " << n << " k " << k << " column " << column;
+    }
+    // The packed panels as PackedFloatGemv lays them out, for the loops called directly.
+    const int64_t panels = (n + PackedFloatGemv::kPanel - 1) / PackedFloatGemv::kPanel;
+    // (64-byte aligned, as the loops read whole vectors)
+    Tensor packed = Tensor::zeros(DType::kFloat32, {panels, k, PackedFloatGemv::kPanel});
+    float* p = packed.data<float>();
+    for (int64_t column = 0; column < n; ++column) {
+      for (int64_t depth = 0; depth < k; ++depth) {
+        p[(column / PackedFloatGemv::kPanel * k + depth) * PackedFloatGemv::kPanel +
+          column % PackedFloatGemv::kPanel] = b[column * k + depth];
+      }
+    }
+    for (const auto& [isa, loop] : loops) {
+      std::vector<float> got(n, -1.f);
+      loop(p, x.data(), k, n, got.data());
+      EXPECT_EQ(got, want) << isa << " n " << n << " k " << k;
     }
   }
 }

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "kernels/onednn/context.h"
-#include "kernels/onednn/rnn_gemv.h"
+#include "kernels/x86/float_gemv.h"
 #include "kernels/x86/rnn_cell.h"
 #include "ops/rnn.h"
 
@@ -340,7 +340,7 @@ class RnnKernel final : public Kernel {
   Gemm input_;
   // The per-step products: oneDNN matmuls, or at batch 1 packed GEMVs (one per direction).
   std::optional<Gemm> recurrent_, reset_;
-  std::vector<PackedGemv> recurrent_gemv_, reset_gemv_;
+  std::vector<x86::PackedFloatGemv> recurrent_gemv_, reset_gemv_;
   std::vector<float> recurrent_hidden_bias_;  // [directions, hidden]: GRU's Rbh (else zeros)
   x86::CellMath math_[2];
   int64_t xw_offset_ = 0, gates_offset_ = 0, hidden_offset_ = 0, cell_offset_ = 0;
