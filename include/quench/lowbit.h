@@ -52,14 +52,19 @@ Model quantize_bias_corrected_analytic(const Model& fp32, const Model& prepared,
                                        QuantizeReport* report = nullptr,
                                        WeightRoundingReport* rounding = nullptr);
 
-// quantize_matmul_nbits() with each block's grid and integers chosen by GPTQ (docs/
-// quantization.md eqs. (123)-(125)) from the layer's inputs in the float model on `data`
-// (options.gptq_damp, max_rows, calib_size, batch, threads, progress apply).
-Model quantize_matmul_nbits_gptq(const Model& prepared, const QuantRecipe& recipe,
-                                 int64_t block_size, const Dataset& data,
-                                 const WeightRoundingOptions& options,
-                                 QuantizeReport* report = nullptr,
-                                 WeightRoundingReport* rounding = nullptr);
+// quantize_matmul_nbits() with the integers chosen from `data`: by GPTQ on each block's grid
+// (docs/quantization.md eqs. (123)-(125)), from the layer's inputs in the float model, or by
+// AdaRound on the block grids of rounding to nearest (eq. (145)), from its inputs in the float
+// model and in the model with the earlier layers' 4-bit weights (else rounding to nearest); with
+// options.bias_correction each layer's output gets the mean shift of eq. (146) back. Layers are
+// taken in graph order. options.adaround_iters, gptq_damp, max_rows, calib_size, batch, threads
+// and progress apply. kInvalidArgument when both GPTQ and AdaRound are asked for or none of the
+// three.
+Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& recipe,
+                                    int64_t block_size, const Dataset& data,
+                                    const WeightRoundingOptions& options,
+                                    QuantizeReport* report = nullptr,
+                                    WeightRoundingReport* rounding = nullptr);
 
 }  // namespace quench
 

@@ -66,6 +66,41 @@ std::string nbits_support(const Graph& g, const Node& node) {
   return "";
 }
 
+// Adds `shift` (one value per column) to the float initializer `name` of shape [N] or [1, N]
+// when only `user` reads it; false when it has another shape or other readers.
+bool fold_shift(Graph& g, const Graph& original, const std::string& name, const Node& user,
+                const std::vector<float>& shift) {
+  Tensor* t = g.is_initializer(name) ? &g.initializers.at(name) : nullptr;
+  const auto n = static_cast<int64_t>(shift.size());
+  if (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != n ||
+      t->dim(t->rank() - 1) != n) {
+    return false;
+  }
+  for (const Node& other : original.nodes) {
+    if (other.outputs != user.outputs &&
+        std::find(other.inputs.begin(), other.inputs.end(), name) != other.inputs.end()) {
+      return false;
+    }
+  }
+  Tensor moved = t->clone();  // tensors share storage with the caller's model
+  float* v = moved.data<float>();
+  for (int64_t i = 0; i < n; ++i) v[i] += shift[i];
+  *t = std::move(moved);
+  return true;
+}
+
+// The single Add reading `y` with a constant other operand, or nullptr.
+const Node* bias_add_after(const Graph& g, const std::string& y) {
+  const Node* found = nullptr;
+  for (const Node& node : g.nodes) {
+    if (std::find(node.inputs.begin(), node.inputs.end(), y) == node.inputs.end()) continue;
+    if (found != nullptr || node.op_type != "Add" || node.inputs.size() != 2) return nullptr;
+    found = &node;
+  }
+  if (std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) return nullptr;
+  return found;
+}
+
 }  // namespace
 
 Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64_t block_size,
@@ -122,18 +157,22 @@ Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64
         wnk[n * k_dim + k] = alpha * (trans_b ? wd[n * k_dim + k] : wd[k * n_dim + n]);
       }
     }
-    std::optional<quant::lowbit::BlockwiseWeights> chosen;
+    std::optional<quant::NbitsChoice> chosen;
     if (choose) chosen = choose(node, n_dim, k_dim, wnk);
     if (chosen) {
-      QUENCH_CHECK(chosen->blocks == (k_dim + block_size - 1) / block_size &&
-                       chosen->q.size() == wnk.size() &&
-                       chosen->grids.size() == static_cast<size_t>(n_dim * chosen->blocks),
+      const quant::lowbit::BlockwiseWeights& b = chosen->blocks;
+      QUENCH_CHECK(b.blocks == (k_dim + block_size - 1) / block_size && b.q.size() == wnk.size() &&
+                       b.grids.size() == static_cast<size_t>(n_dim * b.blocks) &&
+                       (chosen->bias_shift.empty() ||
+                        chosen->bias_shift.size() == static_cast<size_t>(n_dim)),
                    ErrorKind::kInternal, "{}: chosen 4-bit blocks do not fit the weight",
                    node.describe());
     } else {
-      chosen = quant::lowbit::round_blockwise(n_dim, k_dim, wnk, block_size, kLevels);
+      chosen = quant::NbitsChoice{
+          quant::lowbit::round_blockwise(n_dim, k_dim, wnk, block_size, kLevels), {}};
     }
-    PackedWeight p = pack(k_dim, n_dim, block_size, *chosen);
+    const std::vector<float>& shift = chosen->bias_shift;
+    PackedWeight p = pack(k_dim, n_dim, block_size, chosen->blocks);
     const std::string base = node.input(1);
     const std::string b_name = g.unique_name(base + "_nbits");
     const std::string s_name = g.unique_name(base + "_nbits_scales");
@@ -150,23 +189,10 @@ Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64
     }
     const bool has_bias = gemm && node.has_input(2);
     const std::string& y = node.outputs[0];
-    // Unnamed nodes are named from their output, so that the new nodes' names stay unique.
-    const std::string at = node.name.empty() ? y : node.name;
-    Node mm;
-    mm.name = at + "/MatMulNBits";
-    mm.op_type = "MatMulNBits";
-    mm.domain = kMsDomain;
-    mm.inputs = {node.input(0), b_name, s_name, z_name};
-    mm.outputs = {has_bias ? g.unique_name(y + "_product") : y};
-    mm.set_attr("K", k_dim);
-    mm.set_attr("N", n_dim);
-    mm.set_attr("bits", static_cast<int64_t>(kBits));
-    mm.set_attr("block_size", block_size);
-    if (has_bias) g.values[mm.outputs[0]] = ValueInfo{DType::kFloat32, std::nullopt, ""};
-    nodes.push_back(mm);
+    // beta·C of a Gemm is added in float, as in the dynamic writer (eq. (67)).
+    std::string c;
     if (has_bias) {
-      // beta·C is added in float, as in the dynamic writer (eq. (67)).
-      std::string c = node.input(2);
+      c = node.input(2);
       const float beta = node.attr_float("beta", 1.f);
       QUENCH_CHECK(beta == 1.f || g.is_initializer(c), ErrorKind::kUnsupported,
                    "{}: beta {} with a non-constant C is not written as MatMulNBits",
@@ -178,10 +204,50 @@ Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64
         g.values[c] = ValueInfo{DType::kFloat32, std::nullopt, ""};
         g.initializers[c] = std::move(scaled);
       }
+    }
+    // A bias shift (eq. (146)) joins Gemm's beta·C, or the bias Add after a MatMul, where they
+    // are constants of shape [N] read only there; else it gets an Add of its own.
+    bool own_add = !shift.empty();
+    if (own_add && has_bias) own_add = !fold_shift(g, prepared.graph, c, node, shift);
+    const Node* after = own_add && !gemm ? bias_add_after(prepared.graph, y) : nullptr;
+    if (after != nullptr) {
+      const std::string& other = after->inputs[after->inputs[0] == y ? 1 : 0];
+      own_add = !fold_shift(g, prepared.graph, other, *after, shift);
+    }
+    // Unnamed nodes are named from their output, so that the new nodes' names stay unique.
+    const std::string at = node.name.empty() ? y : node.name;
+    Node mm;
+    mm.name = at + "/MatMulNBits";
+    mm.op_type = "MatMulNBits";
+    mm.domain = kMsDomain;
+    mm.inputs = {node.input(0), b_name, s_name, z_name};
+    const std::string product = has_bias || own_add ? g.unique_name(y + "_product") : y;
+    mm.outputs = {product};
+    mm.set_attr("K", k_dim);
+    mm.set_attr("N", n_dim);
+    mm.set_attr("bits", static_cast<int64_t>(kBits));
+    mm.set_attr("block_size", block_size);
+    if (product != y) g.values[product] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    nodes.push_back(mm);
+    std::string last = product;  // the value the next Add reads
+    if (has_bias) {
       Node add;
       add.name = at + "/Add";
       add.op_type = "Add";
-      add.inputs = {mm.outputs[0], c};
+      add.inputs = {product, c};
+      last = own_add ? g.unique_name(y + "_biased") : y;
+      add.outputs = {last};
+      if (last != y) g.values[last] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+      nodes.push_back(add);
+    }
+    if (own_add) {
+      const std::string shift_name = g.unique_name(node.input(1) + "_bias_shift");
+      g.initializers[shift_name] = Tensor::from_vector<float>({n_dim}, shift);
+      g.values[shift_name] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+      Node add;
+      add.name = at + "/BiasCorrection";
+      add.op_type = "Add";
+      add.inputs = {last, shift_name};
       add.outputs = {y};
       nodes.push_back(add);
     }

@@ -9,10 +9,13 @@ that ONNX Runtime runs, with the layout ORT reads.
    original weights (error at most half a step, plus float slack: WEIGHT_TOL), and ORT's output
    is checked against NumPy's product with those unpacked weights (OUTPUT_TOL, relative to the
    output's scale): any disagreement on nibble order, block order or zero points fails here.
-2. Refusals: --group-size without --weight-only, with --weights int8, with --adaround, with a block
-   size that is not a power of two >= 16, with a recipe's per-node weight_bits or
-   Conv in its op_types: a non-zero exit and a message naming the problem.
-3. vit (Fashion-MNIST, first 200 test images): ORT runs the group-32 file; its top-1 agrees with
+2. --adaround --bias-correction on the same model (eqs. (145)-(146)): the file passes the checker,
+   each layer without a constant bias gets an Add for its shift, ORT's output stays close to FP32.
+3. Refusals: --group-size without --weight-only, with --weights int8, --adaround or
+   --bias-correction without calibration data, with a block size that is not a power of two
+   >= 16, with a recipe's per-node weight_bits or Conv in its op_types: a non-zero exit and a
+   message naming the problem.
+4. vit (Fashion-MNIST, first 200 test images): ORT runs the group-32 file; its top-1 agrees with
    ORT on the FP32 model on at least MIN_AGREEMENT of the images.
 Started by run_python.sh (exit 77 without onnxruntime).
 """
@@ -30,6 +33,7 @@ IMAGES = 200
 MIN_AGREEMENT = 0.90
 WEIGHT_TOL = 1e-5   # slack on |w - w_deq| <= scale / 2 for float rounding
 OUTPUT_TOL = 1e-4   # ORT vs NumPy, relative to max |y|
+ROUNDED_TOL = 0.25  # 4-bit blocks of 16 vs FP32 through three layers, relative to max |y|
 
 
 def images():
@@ -118,14 +122,37 @@ def check_small(quench, tmp, block):
 REFUSALS = [
     (["--weights", "int4", "--group-size", "32"], "add --weight-only"),
     (["--weight-only", "--weights", "int8", "--group-size", "32"], "use --weights int4"),
-    (["--weight-only", "--weights", "int4", "--group-size", "32", "--adaround", "--calib", "fmnist:train"],
-     "do not support blockwise"),
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--bias-correction"],
+     "needs calibration data"),
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--adaround"], "need calibration data"),
     (["--weight-only", "--weights", "int4", "--group-size", "24"], "power of two"),
     (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/bits.json"],
      "per-node \"weight_bits\""),
     (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/conv.json"],
      "Conv has no blockwise form"),
 ]
+
+
+def check_rounded(quench, tmp):
+    """AdaRound and bias correction on the blocks (eqs. (145)-(146)): the file passes the checker,
+    the MatMul and the Gemm without C get an Add for their shift (the Gemm with C takes it into
+    beta·C), and ORT's output stays close to the FP32 model's."""
+    src = os.path.join(tmp, "small.onnx")
+    small_model(src)
+    out = os.path.join(tmp, "small.adaround.onnx")
+    subprocess.run([quench, "quantize", src, "-o", out, "--weight-only", "--weights", "int4",
+                    "--group-size", "16", "--adaround", "--adaround-iters", "100", "--bias-correction",
+                    "--calib", "random:64"], check=True, capture_output=True)
+    m = onnx.load(out)
+    onnx.checker.check_model(m)
+    own = [nd.name for nd in m.graph.node if nd.name.endswith("/BiasCorrection")]
+    x = np.random.default_rng(5).standard_normal((64, 40)).astype(np.float32)
+    want = ort_run(src, x)
+    rel = np.abs(ort_run(out, x) - want).max() / np.abs(want).max()
+    ok = len(own) == 2 and rel <= ROUNDED_TOL
+    print(("ok      " if ok else "FAILED  ") +
+          f"small model, AdaRound + bias correction: {len(own)} shift Add(s), ORT vs FP32 rel. error {rel:.3f}")
+    return ok
 
 
 def check_refusals(quench, tmp):
@@ -155,6 +182,8 @@ def main():
         for block in [16, 32]:
             if not check_small(quench, tmp, block):
                 failures.append(f"small b{block}")
+        if not check_rounded(quench, tmp):
+            failures.append("adaround")
         if not check_refusals(quench, tmp):
             failures.append("refusals")
         vit = os.path.join(MODELS, "vit.onnx")

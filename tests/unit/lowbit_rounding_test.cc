@@ -115,10 +115,11 @@ TEST(LowBitGptq, ReconstructsBetterThanRoundingToNearest) {
       const auto q = gptq(l.shape, l.w, l.x.data(), l.m, s, qmax, GptqOptions{});
       for (int8_t v : q) ASSERT_LE(std::abs(v), qmax);
       const AdaRoundOptions linear;
-      const double e_plain =
-          layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, plain, s, linear);
+      const WeightGrid grid = WeightGrid::per_row(l.shape, s, qmax);
+      const double e_plain = layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m,
+                                                plain, grid, linear);
       const double e_gptq =
-          layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, s, linear);
+          layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, grid, linear);
       EXPECT_LT(e_gptq, 0.8 * e_plain) << "groups " << groups << " qmax " << qmax;
     }
   }
@@ -184,11 +185,11 @@ TEST(LowBitGptq, WrittenBlocksDequantizeToWhatGptqChose) {
   const NbitsChooser choose = [&](const Node& node, int64_t n, int64_t k,
                                   const std::vector<float>& w) {
     const RandomLayer l = random_layer(1, k, 1, 4 * k, static_cast<uint64_t>(k + n));
-    std::optional<BlockwiseWeights> b =
-        gptq_blockwise(n, k, w, l.x.data(), l.m, block, 15, GptqOptions{});
-    chosen[node.outputs[0]] = *b;
+    std::optional<NbitsChoice> c =
+        NbitsChoice{gptq_blockwise(n, k, w, l.x.data(), l.m, block, 15, GptqOptions{}), {}};
+    chosen[node.outputs[0]] = c->blocks;
     ks[node.outputs[0]] = k;
-    return b;
+    return c;
   };
   const Model q = write_matmul_nbits(prepared, recipe, block, nullptr, choose);
   int checked = 0;
@@ -231,7 +232,7 @@ TEST(LowBitDriver, GptqBlockwiseVitRunsAndDiffersFromRounding) {
   o.max_rows = 512;
   o.progress = false;
   WeightRoundingReport rr;
-  const Model q = quantize_matmul_nbits_gptq(prepared, recipe, 32, *data, o, nullptr, &rr);
+  const Model q = quantize_matmul_nbits_rounded(prepared, recipe, 32, *data, o, nullptr, &rr);
   const Model plain = quantize_matmul_nbits(prepared, recipe, 32);
   int nbits = 0, differ = 0;
   for (const Node& node : q.graph.nodes) {
@@ -257,7 +258,8 @@ TEST(LowBitAdaRound, ReconstructsBetterThanRoundingToNearest) {
   o.iters = 1000;
   o.act_lo = 0.f;  // a fused Relu
   const auto plain = nearest(l, s, qmax);
-  const auto q = adaround(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, s, qmax, o);
+  const WeightGrid grid = WeightGrid::per_row(l.shape, s, qmax);
+  const auto q = adaround(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, grid, o);
   int changed = 0;
   for (size_t i = 0; i < q.size(); ++i) {
     ASSERT_LE(std::abs(q[i] - plain[i]), 1);  // up or down from W/s, never further
@@ -265,10 +267,158 @@ TEST(LowBitAdaRound, ReconstructsBetterThanRoundingToNearest) {
   }
   EXPECT_GT(changed, 0);
   const double e_plain =
-      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, plain, s, o);
+      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, plain, grid, o);
   const double e_ada =
-      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, s, o);
+      layer_output_error(l.shape, l.w, l.bias, l.x.data(), l.x.data(), l.m, q, grid, o);
   EXPECT_LT(e_ada, 0.9 * e_plain);
+}
+
+// Eq. (145): AdaRound on MatMulNBits blocks: every integer is ⌊W/s + z⌋ or one more, in [0, 15],
+// and the output error falls below rounding to nearest on the same grids.
+TEST(LowBitAdaRound, BlockwiseGridReconstructsBetterThanRoundingToNearest) {
+  const RandomLayer l = random_layer(8, 40, 1, 1024, 5);  // 40: the last block of 16 is short
+  const int64_t block = 16;
+  const BlockwiseWeights plain = round_blockwise(8, 40, l.w, block, 15);
+  const WeightGrid grid = WeightGrid::blockwise(plain, 8, 40, block, 15);
+  AdaRoundOptions o;
+  o.iters = 1000;
+  const auto q = adaround(l.shape, l.w, {}, l.x.data(), l.x.data(), l.m, grid, o);
+  const std::vector<int8_t> nearest_q(plain.q.begin(), plain.q.end());
+  int changed = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const float t = std::floor(l.w[i] / grid.scale[i] + grid.zero_point[i]);
+    ASSERT_TRUE(q[i] == std::clamp(t, 0.f, 15.f) || q[i] == std::clamp(t + 1.f, 0.f, 15.f))
+        << "weight " << i << ": " << int{q[i]} << " from " << t;
+    changed += q[i] != nearest_q[i];
+  }
+  EXPECT_GT(changed, 0);
+  const double e_plain =
+      layer_output_error(l.shape, l.w, {}, l.x.data(), l.x.data(), l.m, nearest_q, grid, o);
+  const double e_ada =
+      layer_output_error(l.shape, l.w, {}, l.x.data(), l.x.data(), l.m, q, grid, o);
+  EXPECT_LT(e_ada, 0.9 * e_plain);
+}
+
+// Eq. (146) in the written file: a bias shift joins Gemm's beta·C and the constant of the Add
+// after a MatMul, and gets an Add of its own after a MatMul without one; every output moves by
+// exactly its shift against the same blocks written without one.
+TEST(LowBitNbitsWriter, BiasShiftJoinsTheBiasOrGetsAnAdd) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  std::mt19937 rng(9);
+  auto init = [&](const std::string& name, Shape shape) {
+    g.initializers[name] = testing::random_tensor(shape, rng);
+    g.values[name] = ValueInfo{DType::kFloat32, symbolic(shape), ""};
+  };
+  init("w1", {24, 40});
+  init("c1", {24});
+  init("w2", {40, 32});
+  init("c2", {32});
+  init("w3", {40, 16});
+  g.inputs = {"x"};
+  for (const auto& [name, n] :
+       {std::pair<std::string, int64_t>{"x", 40}, {"y1", 24}, {"t2", 32}, {"y2", 32}, {"y3", 16}}) {
+    g.values[name] = ValueInfo{DType::kFloat32, symbolic(Shape{3, n}), ""};
+  }
+  auto node = [](std::string name, std::string op, std::vector<std::string> in,
+                 std::vector<std::string> out) {
+    Node n = testing::make_node(std::move(op), std::move(in), std::move(out));
+    n.name = std::move(name);
+    return n;
+  };
+  g.nodes = {node("gemm", "Gemm", {"x", "w1", "c1"}, {"y1"}),
+             node("mm2", "MatMul", {"x", "w2"}, {"t2"}), node("add2", "Add", {"t2", "c2"}, {"y2"}),
+             node("mm3", "MatMul", {"x", "w3"}, {"y3"})};
+  g.nodes[0].set_attr("transB", int64_t{1});
+  g.nodes[0].set_attr("beta", 2.f);
+  g.outputs = {"y1", "y2", "y3"};
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  std::map<std::string, std::vector<float>> shifts;
+  const NbitsChooser shifted = [&](const Node& n, int64_t rows, int64_t k,
+                                   const std::vector<float>& w) -> std::optional<NbitsChoice> {
+    NbitsChoice c{round_blockwise(rows, k, w, 32, 15), std::vector<float>(rows)};
+    for (int64_t r = 0; r < rows; ++r) c.bias_shift[r] = 0.01f * static_cast<float>(r + 1);
+    shifts[n.outputs[0] == "t2" ? "y2" : n.outputs[0]] = c.bias_shift;
+    return c;
+  };
+  const Model plain = write_matmul_nbits(m, recipe, 32, nullptr, nullptr);
+  const Model moved = write_matmul_nbits(m, recipe, 32, nullptr, shifted);
+  auto count = [](const Model& model, const std::string& op) {
+    int n = 0;
+    for (const Node& node : model.graph.nodes) n += node.op_type == op;
+    return n;
+  };
+  EXPECT_EQ(count(plain, "MatMulNBits"), 3);
+  EXPECT_EQ(count(moved, "MatMulNBits"), 3);
+  EXPECT_EQ(count(moved, "Add"), count(plain, "Add") + 1);  // only mm3 gets one
+  int own = 0;
+  for (const Node& node : moved.graph.nodes) own += node.name == "mm3/BiasCorrection";
+  EXPECT_EQ(own, 1);
+  const Tensor x = testing::random_tensor({3, 40}, 4);
+  const auto want = Session(plain).run({x});
+  const auto got = Session(moved).run({x});
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t o = 0; o < got.size(); ++o) {
+    const std::vector<float>& shift = shifts.at(g.outputs[o]);
+    const int64_t n = got[o].dim(1);
+    ASSERT_EQ(static_cast<size_t>(n), shift.size());
+    for (int64_t i = 0; i < got[o].numel(); ++i) {
+      EXPECT_NEAR(got[o].data<float>()[i] - want[o].data<float>()[i], shift[i % n], 1e-5)
+          << g.outputs[o] << " element " << i;
+    }
+  }
+}
+
+// The driver on vit's MatMulNBits: AdaRound chooses other integers than rounding to nearest, bias
+// correction writes its shifts, and the file runs.
+TEST(LowBitDriver, AdaRoundBiasCorrectedBlockwiseVitRuns) {
+  const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  const auto data = open_dataset("random:16:1x28x28");
+  WeightRoundingOptions o;
+  o.adaround = true;
+  o.bias_correction = true;
+  o.adaround_iters = 20;
+  o.calib_size = 16;
+  o.max_rows = 256;
+  o.progress = false;
+  WeightRoundingReport rr;
+  const Model q = quantize_matmul_nbits_rounded(prepared, recipe, 32, *data, o, nullptr, &rr);
+  const Model plain = quantize_matmul_nbits(prepared, recipe, 32);
+  int nbits = 0, differ = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type != "MatMulNBits") continue;
+    ++nbits;
+    const Tensor& a = *q.graph.initializer(node.input(1));
+    const Tensor& b = *plain.graph.initializer(node.input(1));
+    ASSERT_EQ(a.nbytes(), b.nbytes());
+    differ += std::memcmp(a.data<uint8_t>(), b.data<uint8_t>(), a.nbytes()) != 0;
+  }
+  EXPECT_EQ(rr.layers, nbits);
+  EXPECT_GT(differ, 0);
+  // Every layer's shift went somewhere: a bias constant differs or an Add of its own was written.
+  int shifted = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type != "Add") continue;
+    if (node.name.find("/BiasCorrection") != std::string::npos) {
+      ++shifted;
+      continue;
+    }
+    for (const std::string& in : node.inputs) {
+      const Tensor* a = q.graph.initializer(in);
+      const Tensor* b = plain.graph.initializer(in);
+      if (a != nullptr && b != nullptr && !a->equals(*b)) ++shifted;
+    }
+  }
+  EXPECT_EQ(shifted, nbits);
+  Session session(q);
+  const auto out = session.run({data->batch(0, 4).inputs[0]});
+  EXPECT_EQ(out[0].dim(0), 4);
 }
 
 TEST(LowBitBiasCorrection, RemovesTheMeanOutputShift) {

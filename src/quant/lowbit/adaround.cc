@@ -30,27 +30,51 @@ void forward(const LayerShape& s, const float* x, const std::vector<float>& w,
   }
 }
 
-float scale_of(const std::vector<float>& scales, int64_t row) {
-  return scales[scales.size() == 1 ? 0 : row];
+}  // namespace
+
+WeightGrid WeightGrid::per_row(const LayerShape& s, const std::vector<float>& scales,
+                               int32_t qmax) {
+  WeightGrid g;
+  const int64_t n = s.rows * s.cols;
+  g.scale.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) g.scale[i] = scales[scales.size() == 1 ? 0 : i / s.cols];
+  g.zero_point.assign(static_cast<size_t>(n), 0.f);
+  g.lo = static_cast<float>(-qmax);
+  g.hi = static_cast<float>(qmax);
+  return g;
 }
 
-}  // namespace
+WeightGrid WeightGrid::blockwise(const BlockwiseWeights& b, int64_t rows, int64_t cols,
+                                 int64_t block, int32_t levels) {
+  WeightGrid g;
+  g.scale.resize(static_cast<size_t>(rows * cols));
+  g.zero_point.resize(static_cast<size_t>(rows * cols));
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const BlockGrid& grid = b.grids[row * b.blocks + c / block];
+      g.scale[row * cols + c] = grid.scale;
+      g.zero_point[row * cols + c] = static_cast<float>(grid.zero_point);
+    }
+  }
+  g.lo = 0.f;
+  g.hi = static_cast<float>(levels);
+  return g;
+}
 
 std::vector<int8_t> adaround(const LayerShape& s, const std::vector<float>& w,
                              const std::vector<float>& bias, const float* x_q, const float* x_fp,
-                             int64_t m, const std::vector<float>& scales, int32_t qmax,
-                             const AdaRoundOptions& o) {
+                             int64_t m, const WeightGrid& grid, const AdaRoundOptions& o) {
   const int64_t rows = s.rows, k = s.cols, xc = s.x_cols(), n = rows * k;
-  const auto lo = static_cast<float>(-qmax), hi = static_cast<float>(qmax);
+  const float lo = grid.lo, hi = grid.hi;
+  const std::vector<float>& scale = grid.scale;
   // Targets: the float layer on float inputs, eq. (77).
   std::vector<float> target(static_cast<size_t>(m * rows));
   for (int64_t i = 0; i < m; ++i)
     forward(s, x_fp + i * xc, w, bias, o.act_lo, o.act_hi, &target[i * rows]);
-  // W/s = floor + rest; V starts where h(V) = rest (rounding to nearest would round at 0.5).
-  std::vector<float> floor_w(n), v(n), scale(n);
+  // W/s + z = floor + rest; V starts where h(V) = rest (rounding to nearest would round at 0.5).
+  std::vector<float> floor_w(n), v(n);
   for (int64_t i = 0; i < n; ++i) {
-    scale[i] = scale_of(scales, i / k);
-    const float t = w[i] / scale[i];
+    const float t = w[i] / scale[i] + grid.zero_point[i];
     floor_w[i] = std::floor(t);
     const float rest = std::clamp(t - floor_w[i], 0.01f, 0.99f);
     const float p = (rest - kGamma) / (kZeta - kGamma);
@@ -67,7 +91,7 @@ std::vector<int8_t> adaround(const LayerShape& s, const std::vector<float>& w,
     if (it % 64 == 0) check_interrupted();
     for (int64_t i = 0; i < n; ++i) {
       h[i] = rectified(v[i]);
-      wq[i] = std::clamp(floor_w[i] + h[i], lo, hi) * scale[i];  // eq. (77)
+      wq[i] = grid.value(i, std::clamp(floor_w[i] + h[i], lo, hi));  // eqs. (77), (145)
     }
     std::fill(grad.begin(), grad.end(), 0.f);
     for (int64_t b = 0; b < batch; ++b) {
@@ -122,12 +146,12 @@ std::vector<int8_t> adaround(const LayerShape& s, const std::vector<float>& w,
 
 double layer_output_error(const LayerShape& s, const std::vector<float>& w,
                           const std::vector<float>& bias, const float* x_q, const float* x_fp,
-                          int64_t m, const std::vector<int8_t>& q, const std::vector<float>& scales,
+                          int64_t m, const std::vector<int8_t>& q, const WeightGrid& grid,
                           const AdaRoundOptions& act) {
-  const int64_t rows = s.rows, k = s.cols, xc = s.x_cols();
+  const int64_t rows = s.rows, xc = s.x_cols();
   std::vector<float> wq(q.size());
   for (size_t i = 0; i < q.size(); ++i) {
-    wq[i] = static_cast<float>(q[i]) * scale_of(scales, static_cast<int64_t>(i) / k);
+    wq[i] = grid.value(static_cast<int64_t>(i), static_cast<float>(q[i]));
   }
   std::vector<float> a(rows), b(rows);
   double e = 0.0;

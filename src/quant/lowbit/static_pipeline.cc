@@ -46,9 +46,6 @@ void LowBitOptions::apply(QuantRecipe& recipe) const {
                  "--group-size {}: blockwise weights are 4-bit (MatMulNBits bits=4); use "
                  "--weights int4, got --weights {}",
                  group_size, weights);
-    QUENCH_CHECK(!adaround && !bias_correction, ErrorKind::kUnsupported,
-                 "--group-size: --adaround and --bias-correction do not support blockwise scales "
-                 "yet; use --gptq, round-to-nearest blocks or per-channel scales");
     QUENCH_CHECK(!cle && smoothquant < 0.f, ErrorKind::kUnsupported,
                  "--group-size with --cle or --smoothquant is not supported");
   }
@@ -74,6 +71,10 @@ void LowBitOptions::check_sources(bool has_data, bool has_table) const {
   QUENCH_CHECK(!(gptq || adaround) || has_data, ErrorKind::kInvalidArgument,
                "--gptq and --adaround need calibration data (--calib DATA); a table gives "
                "activation ranges only");
+  QUENCH_CHECK(!(bias_correction && !has_data && group_size != 0), ErrorKind::kInvalidArgument,
+               "--bias-correction with --group-size needs calibration data (--calib DATA): the "
+               "form computed from BatchNormalization statistics corrects Conv/Gemm/MatMul "
+               "layers of a static model, not MatMulNBits");
   QUENCH_CHECK(!(bias_correction && !has_data && cle), ErrorKind::kUnsupported,
                "--bias-correction without calibration data (the form computed from "
                "BatchNormalization statistics) cannot follow --cle, which rescales the "
@@ -113,16 +114,20 @@ Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const 
                             const CalibrateOptions& calib, int threads, QuantizeReport* report,
                             StaticQuantReport& d) {
   Model prepared = prepare_for_quantization(fp32);
-  if (options.group_size != 0 && options.gptq) {
+  if (options.group_size != 0 && options.rounding()) {
     WeightRoundingOptions w;
+    w.gptq = options.gptq;
+    w.adaround = options.adaround;
+    w.bias_correction = options.bias_correction;
+    w.adaround_iters = options.adaround_iters;
     w.calib_size = calib.calib_size;
     w.batch = calib.batch;
     w.threads = threads;
     w.progress = calib.progress;
-    Model quantized = quantize_matmul_nbits_gptq(prepared, recipe, options.group_size, *data, w,
-                                                 report, &d.rounding);
-    d.lines.push_back(fmt::format("weights of {} layer(s) chosen by GPTQ in {:.1f} s",
-                                  d.rounding.layers, d.rounding.seconds));
+    Model quantized = quantize_matmul_nbits_rounded(prepared, recipe, options.group_size, *data, w,
+                                                    report, &d.rounding);
+    d.lines.push_back(fmt::format("weights of {} layer(s) chosen in {:.1f} s", d.rounding.layers,
+                                  d.rounding.seconds));
     return quantized;
   }
   if (options.group_size != 0) {

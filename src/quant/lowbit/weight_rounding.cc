@@ -141,7 +141,8 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
       ao.iters = o.adaround_iters;
       ao.seed = l;
       fused_activation(work.graph, nq.node, ao);
-      q = adaround(view.shape, w, bias, ls.x.data(), ls.x_fp.data(), ls.m, scales, qmax, ao);
+      q = adaround(view.shape, w, bias, ls.x.data(), ls.x_fp.data(), ls.m,
+                   WeightGrid::per_row(view.shape, scales, qmax), ao);
     } else {
       q = round_to_nearest(w, view.shape.cols, scales, qmax);
     }

@@ -1,0 +1,210 @@
+// Weight-only blockwise 4-bit with the integers chosen from data (include/quench/lowbit.h): each
+// MatMul/Gemm written as MatMulNBits gets the integers GPTQ (docs/quantization.md eqs.
+// (123)-(125)) or AdaRound (eq. (145)) chooses on its blockwise grid, and with bias correction
+// its output shift (eq. (146)). Activations stay float in this format, so the model with the
+// earlier layers' weights replaced by their 4-bit values is exactly the quantized function: its
+// layer inputs are AdaRound's X_q and bias correction's E[x_q].
+#include <chrono>
+#include <random>
+
+#include "core/check.h"
+#include "core/interrupt.h"
+#include "core/progress.h"
+#include "quant/lowbit/adaround.h"
+#include "quant/lowbit/gptq.h"
+#include "quant/nbits_writer.h"
+#include "quench/evaluate.h"
+#include "quench/lowbit.h"
+#include "quench/session.h"
+
+namespace quench {
+namespace {
+
+constexpr int32_t kLevels = 15;  // MatMulNBits, 4 bits
+
+// Rows of one value across the calibration batches: up to max_rows of them (K values each),
+// taken at random with a fixed seed when there are more (the same rows of two models whose
+// values have the same shapes), and the mean row over all of them.
+struct LayerRows {
+  std::vector<float> x;
+  int64_t m = 0;
+  std::vector<double> mean;
+};
+
+LayerRows layer_rows(const Model& model, const std::string& name, int64_t k,
+                     const std::vector<std::vector<Tensor>>& feeds, int64_t max_rows, int threads) {
+  Model fm = model;
+  fm.graph.outputs.push_back(name);
+  SessionOptions so;
+  so.threads = threads;
+  const Session s(fm, so);
+  size_t at = s.outputs().size();
+  for (size_t i = 0; i < s.outputs().size(); ++i) {
+    if (s.outputs()[i].name == name) at = i;
+  }
+  QUENCH_CHECK(at < s.outputs().size(), ErrorKind::kInternal, "'{}' is not an output", name);
+  LayerRows out;
+  out.mean.assign(static_cast<size_t>(k), 0.0);
+  std::vector<float>& x = out.x;
+  int64_t seen = 0;
+  std::mt19937_64 rng(k);
+  for (const auto& f : feeds) {
+    const Tensor t = s.run(f)[at];
+    QUENCH_CHECK(t.dtype() == DType::kFloat32 && t.numel() % k == 0, ErrorKind::kUnsupported,
+                 "'{}': the layer input is not float with {} values per row", name, k);
+    const float* d = t.data<float>();
+    for (int64_t r = 0; r < t.numel() / k; ++r, ++seen) {
+      for (int64_t c = 0; c < k; ++c) out.mean[c] += d[r * k + c];
+      int64_t slot = static_cast<int64_t>(x.size()) / k;
+      if (slot >= max_rows) {  // reservoir sampling: every row kept with the same chance
+        slot = std::uniform_int_distribution<int64_t>(0, seen)(rng);
+        if (slot >= max_rows) continue;
+        std::copy(d + r * k, d + (r + 1) * k, x.begin() + slot * k);
+        continue;
+      }
+      x.insert(x.end(), d + r * k, d + (r + 1) * k);
+    }
+  }
+  for (double& v : out.mean) v /= static_cast<double>(std::max<int64_t>(1, seen));
+  out.m = static_cast<int64_t>(x.size()) / k;
+  return out;
+}
+
+// Ŵ = s (q − z) of the chosen blocks, [N][K] (eq. (89)).
+std::vector<float> dequantized(const quant::lowbit::BlockwiseWeights& b, int64_t n, int64_t k,
+                               int64_t block) {
+  std::vector<float> w(static_cast<size_t>(n * k));
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t c = 0; c < k; ++c) {
+      w[row * k + c] = b.grids[row * b.blocks + c / block].dequantize(b.q[row * k + c]);
+    }
+  }
+  return w;
+}
+
+// `node`'s weight in `model` replaced by Ŵ ([N][K], Gemm's alpha included) in the weight's own
+// layout, under a new name.
+void replace_weight(Model& model, const Node& node, const std::vector<float>& w_hat, int64_t n,
+                    int64_t k) {
+  Graph& g = model.graph;
+  for (Node& target : g.nodes) {
+    if (target.outputs != node.outputs) continue;
+    const Tensor& w = *g.initializer(target.input(1));
+    const bool gemm = target.op_type == "Gemm";
+    const bool trans_b = gemm && target.attr_int("transB", 0) != 0;
+    const float alpha = gemm ? target.attr_float("alpha", 1.f) : 1.f;
+    Tensor t = Tensor::empty(DType::kFloat32, w.shape());
+    float* to = t.data<float>();
+    for (int64_t row = 0; row < n; ++row) {
+      for (int64_t c = 0; c < k; ++c) {
+        to[trans_b ? row * k + c : c * n + row] = w_hat[row * k + c] / alpha;
+      }
+    }
+    const std::string name = g.unique_name(target.input(1) + "_4bit");
+    g.initializers[name] = std::move(t);
+    g.values[name] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    target.inputs[1] = name;
+    return;
+  }
+  QUENCH_CHECK(false, ErrorKind::kInternal, "{} is missing from the partly quantized model",
+               node.describe());
+}
+
+std::string method_name(const WeightRoundingOptions& o) {
+  std::string m = o.gptq ? "GPTQ" : o.adaround ? "AdaRound" : "rounding to nearest";
+  return o.bias_correction ? m + " + bias correction" : m;
+}
+
+}  // namespace
+
+Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& recipe,
+                                    int64_t block_size, const Dataset& data,
+                                    const WeightRoundingOptions& o, QuantizeReport* report,
+                                    WeightRoundingReport* rounding) {
+  QUENCH_CHECK(!(o.gptq && o.adaround), ErrorKind::kInvalidArgument,
+               "--gptq and --adaround both choose the integer weights; use one of them");
+  QUENCH_CHECK(o.gptq || o.adaround || o.bias_correction, ErrorKind::kInvalidArgument,
+               "blockwise 4-bit from data needs --gptq, --adaround or --bias-correction");
+  QUENCH_CHECK(data.size() > 0 && o.calib_size > 0, ErrorKind::kInvalidArgument,
+               "{} needs calibration data (got none)", method_name(o));
+  const auto start = std::chrono::steady_clock::now();
+  WeightRoundingReport local;
+  WeightRoundingReport& rr = rounding ? *rounding : local;
+  rr = WeightRoundingReport{};
+  SessionOptions so;
+  so.threads = o.threads;
+  std::vector<std::vector<Tensor>> feeds;
+  {
+    const Session session(prepared, so);
+    const DataBinding binding(session, data, "the calibration data");
+    const int64_t n = std::min(o.calib_size, data.size());
+    for (int64_t first = 0; first < n; first += o.batch) {
+      feeds.push_back(binding.feeds(data.batch(first, std::min(o.batch, n - first))));
+    }
+  }
+  int64_t matmuls = 0;
+  for (const auto& node : prepared.graph.nodes) {
+    matmuls += node.op_type == "MatMul" || node.op_type == "Gemm";
+  }
+  Progress progress(fmt::format("rounding weights ({}, 4-bit blocks)", method_name(o)), matmuls,
+                    o.progress);
+  quant::lowbit::GptqOptions go;
+  go.damp = o.gptq_damp;
+  // The float model with the weights of the layers chosen so far replaced by their 4-bit values.
+  Model partly = prepared;
+  const bool sequential = o.adaround || o.bias_correction;
+  const quant::NbitsChooser choose =
+      [&](const Node& node, int64_t n, int64_t k,
+          const std::vector<float>& w) -> std::optional<quant::NbitsChoice> {
+    check_interrupted();
+    const std::string& input = node.input(0);
+    const LayerRows fp = layer_rows(prepared, input, k, feeds, o.max_rows, o.threads);
+    const LayerRows q = sequential && rr.layers > 0
+                            ? layer_rows(partly, input, k, feeds, o.max_rows, o.threads)
+                            : fp;
+    quant::NbitsChoice choice;
+    if (o.gptq) {
+      // H from the float model's inputs (eqs. (123)-(125)).
+      choice.blocks =
+          quant::lowbit::gptq_blockwise(n, k, w, fp.x.data(), fp.m, block_size, kLevels, go);
+    } else {
+      choice.blocks = quant::lowbit::round_blockwise(n, k, w, block_size, kLevels);
+      if (o.adaround) {
+        quant::lowbit::AdaRoundOptions ao;  // no activation fused with a weight-only MatMul
+        ao.iters = o.adaround_iters;
+        ao.seed = static_cast<uint64_t>(rr.layers);
+        const quant::lowbit::LayerShape shape{n, k, 1};
+        const std::vector<int8_t> chosen = quant::lowbit::adaround(
+            shape, w, {}, q.x.data(), fp.x.data(), std::min(q.m, fp.m),
+            quant::lowbit::WeightGrid::blockwise(choice.blocks, n, k, block_size, kLevels), ao);
+        for (size_t i = 0; i < chosen.size(); ++i) {
+          choice.blocks.q[i] = static_cast<uint8_t>(chosen[i]);
+        }
+      }
+    }
+    const std::vector<float> w_hat = dequantized(choice.blocks, n, k, block_size);
+    if (o.bias_correction) {  // eq. (146)
+      choice.bias_shift.assign(static_cast<size_t>(n), 0.f);
+      for (int64_t row = 0; row < n; ++row) {
+        double shift = 0.0;
+        for (int64_t c = 0; c < k; ++c) {
+          shift += w[row * k + c] * fp.mean[c] - w_hat[row * k + c] * q.mean[c];
+        }
+        choice.bias_shift[row] = static_cast<float>(shift);
+      }
+    }
+    if (sequential) replace_weight(partly, node, w_hat, n, k);
+    ++rr.layers;
+    progress.update(rr.layers);
+    return choice;
+  };
+  Model m = quant::write_matmul_nbits(prepared, recipe, block_size, report, choose);
+  progress.finish();
+  rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& [key, value] : m.metadata) {
+    if (key == "quench.quantization") value += ", integers chosen by " + method_name(o);
+  }
+  return m;
+}
+
+}  // namespace quench
