@@ -372,6 +372,55 @@ TEST(LowBitNbitsWriter, BiasShiftJoinsTheBiasOrGetsAnAdd) {
   }
 }
 
+// Eq. (146) through a chain of linear layers: each layer's correction sees the earlier layers'
+// corrected outputs, so the written model's mean output on the calibration data is the float
+// model's (without the earlier shifts in E[x_q] the second layer's mean would be off).
+TEST(LowBitDriver, BlockwiseBiasCorrectionKeepsTheMeanOutputOfALinearChain) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  std::mt19937 rng(12);
+  for (const auto& [name, shape] :
+       {std::pair<std::string, Shape>{"w1", {40, 48}}, {"w2", {48, 24}}}) {
+    g.initializers[name] = testing::random_tensor(shape, rng);
+    g.values[name] = ValueInfo{DType::kFloat32, symbolic(shape), ""};
+  }
+  g.inputs = {"x"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 40}, ""};
+  g.values["h"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 48}, ""};
+  g.values["y"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 24}, ""};
+  g.nodes = {testing::make_node("MatMul", {"x", "w1"}, {"h"}),
+             testing::make_node("MatMul", {"h", "w2"}, {"y"})};
+  g.nodes[0].name = "mm1";
+  g.nodes[1].name = "mm2";
+  g.outputs = {"y"};
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  const auto data = open_dataset("random:64:40");
+  WeightRoundingOptions o;
+  o.bias_correction = true;
+  o.calib_size = 64;
+  o.progress = false;
+  const Model q = quantize_matmul_nbits_rounded(m, recipe, 16, *data, o);
+  const Model plain = quantize_matmul_nbits(m, recipe, 16);
+  auto mean_output = [&](const Model& model) {
+    const Tensor y = Session(model).run({data->batch(0, 64).inputs[0]})[0];
+    std::vector<double> mean(24, 0.0);
+    for (int64_t i = 0; i < y.numel(); ++i) mean[i % 24] += y.data<float>()[i] / 64.0;
+    return mean;
+  };
+  const std::vector<double> want = mean_output(m), got = mean_output(q), off = mean_output(plain);
+  double largest = 0, error = 0, plain_error = 0;
+  for (int c = 0; c < 24; ++c) {
+    largest = std::max(largest, std::abs(want[c]));
+    error = std::max(error, std::abs(got[c] - want[c]));
+    plain_error = std::max(plain_error, std::abs(off[c] - want[c]));
+  }
+  EXPECT_LT(error, 1e-4 * largest) << "rounding to nearest is off by " << plain_error;
+  EXPECT_GT(plain_error, 100 * error);  // the case has a shift to remove
+}
+
 // The driver on vit's MatMulNBits: AdaRound chooses other integers than rounding to nearest, bias
 // correction writes its shifts, and the file runs.
 TEST(LowBitDriver, AdaRoundBiasCorrectedBlockwiseVitRuns) {

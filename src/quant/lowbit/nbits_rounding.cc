@@ -15,6 +15,7 @@
 #include "quant/nbits_writer.h"
 #include "quench/evaluate.h"
 #include "quench/lowbit.h"
+#include "quench/passes.h"
 #include "quench/session.h"
 
 namespace quench {
@@ -110,6 +111,31 @@ void replace_weight(Model& model, const Node& node, const std::vector<float>& w_
                node.describe());
 }
 
+// `node`'s output in `model` moved by `shift` (one value per column): an Add after it.
+void shift_output(Model& model, const Node& node, const std::vector<float>& shift) {
+  Graph& g = model.graph;
+  for (Node& target : g.nodes) {
+    if (target.outputs != node.outputs) continue;
+    const std::string y = target.outputs[0];
+    const std::string product = g.unique_name(y + "_unshifted");
+    g.values[product] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    target.outputs[0] = product;
+    const std::string s = g.unique_name(y + "_shift");
+    g.initializers[s] = Tensor::from_vector<float>({static_cast<int64_t>(shift.size())}, shift);
+    g.values[s] = ValueInfo{DType::kFloat32, std::nullopt, ""};
+    Node add;
+    add.name = g.unique_name(target.name + "/shift");
+    add.op_type = "Add";
+    add.inputs = {product, s};
+    add.outputs = {y};
+    g.nodes.push_back(add);
+    topological_sort(g);
+    return;
+  }
+  QUENCH_CHECK(false, ErrorKind::kInternal, "{} is missing from the partly quantized model",
+               node.describe());
+}
+
 std::string method_name(const WeightRoundingOptions& o) {
   std::string m = o.gptq ? "GPTQ" : o.adaround ? "AdaRound" : "rounding to nearest";
   return o.bias_correction ? m + " + bias correction" : m;
@@ -193,7 +219,10 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
         choice.bias_shift[row] = static_cast<float>(shift);
       }
     }
-    if (sequential) replace_weight(partly, node, w_hat, n, k);
+    if (sequential) {
+      replace_weight(partly, node, w_hat, n, k);
+      if (o.bias_correction) shift_output(partly, node, choice.bias_shift);
+    }
     ++rr.layers;
     progress.update(rr.layers);
     return choice;
