@@ -332,8 +332,30 @@ Match match_matmul(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
+// A Gemm whose result is not quantized (a graph output such as a classifier's logits, or read by
+// float ops): com.microsoft QGemm without y_scale, a float output (eq. (39)); A, B, alpha and
+// transB as the Gemm has them, beta·C as the int32 bias at the accumulator's scale.
+Match float_output_gemm(Context& ctx, const Node& gemm, int n, const QTensor& a, const QTensor& b,
+                        const std::string& bias) {
+  Unit u;
+  u.float_op = gemm.op_type;
+  u.op_node = n;
+  u.replaced = {n};
+  u.node.name = gemm.name.empty() ? gemm.outputs[0] : gemm.name;
+  u.node.op_type = "QGemm";
+  u.node.domain = kMsDomain;
+  u.node.outputs = {gemm.outputs[0]};
+  for (const char* attr : {"alpha", "transB"}) {
+    if (gemm.has_attr(attr)) u.node.attributes[attr] = gemm.attributes.at(attr);
+  }
+  u.node.inputs = {a.value, a.scale, ctx.zero_point_of(a), b.value, b.scale, ctx.zero_point_of(b)};
+  if (!bias.empty()) u.node.inputs.push_back(bias);
+  return Match{std::move(u), ""};
+}
+
 // Gemm(A, B const, C) = alpha·A·B' + beta·C: B' is transposed at build time, alpha folded into
-// B's scales, beta·C becomes QFusedMatMul's int32 bias when its scale is the accumulator's.
+// B's scales, beta·C becomes QFusedMatMul's int32 bias when its scale is the accumulator's. A
+// result that is not quantized: float_output_gemm.
 Match match_gemm(Context& ctx, int n) {
   const Node& gemm = ctx.graph.nodes[n];
   if (gemm.attr_int("transA", 0) != 0) return stays_float("transA = 1 (A transposed at run time)");
@@ -355,7 +377,6 @@ Match match_gemm(Context& ctx, int n) {
   const int64_t k_rows = trans_b ? b_q.dim(1) : b_q.dim(0);
   std::string bias;
   if (gemm.has_input(2) && beta != 0.f) {
-    if (!ctx.has_qfused_matmul) return stays_float("a Gemm bias needs QFusedMatMul");
     std::vector<double> accumulator(static_cast<size_t>(n_cols));
     for (int64_t c = 0; c < n_cols; ++c) {
       const double b_scale = static_cast<double>(alpha) * b->params.scale(b->per_tensor() ? 0 : c);
@@ -365,7 +386,8 @@ Match match_gemm(Context& ctx, int n) {
     if (bias.empty()) return stays_float("beta·C cannot become an int32 bias: " + why);
   }
   auto tail = ctx.tail(gemm.outputs[0], true, why);
-  if (!tail) return stays_float(why);
+  if (!tail) return float_output_gemm(ctx, gemm, n, *a, *b, bias);
+  if (!bias.empty() && !ctx.has_qfused_matmul) return stays_float("a Gemm bias needs QFusedMatMul");
 
   Unit u = make_unit(gemm, n, *tail, bias.empty() ? "QLinearMatMul" : "QFusedMatMul",
                      bias.empty() ? "" : kInternalDomain);

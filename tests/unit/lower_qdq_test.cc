@@ -401,6 +401,26 @@ TEST(LowerQdq, GemmWithInt32BiasBecomesQFusedMatMul) {
   expect_lowered(b, {random_tensor({3, 8}, 21)}, {0.01f}, {"QFusedMatMul"}, {"Gemm", "Relu"});
 }
 
+// A classifier's last Gemm: its logits are a graph output, not quantized. com.microsoft QGemm
+// with a float output (eq. (39)), the float bias as an int32 at the accumulator's scale, alpha and
+// transB kept; the same floats as the QDQ graph within float rounding.
+TEST(LowerQdq, GemmWithAFloatResultBecomesQGemm) {
+  for (bool float_bias : {false, true}) {
+    QdqGraph b;
+    const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
+    const std::string w = b.weight("w", random_tensor({5, 8}, 37), 0);
+    const std::string bias =
+        float_bias ? b.constant("bias", random_tensor({5}, 38))
+                   : b.bias("bias", random_tensor({5}, 38), 0.01f, b.weight_scales(w));
+    b.output(b.op("Gemm", {a, w, bias}, {{"transB", int64_t{1}}, {"alpha", 0.5f}}));
+    const LoweringReport r = report_of(b.model(), b.shapes());
+    EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+    // Float bias: rounded to the accumulator's scale 0.5 · 0.01 · s_w, off by at most half of it.
+    expect_lowered(b, {random_tensor({3, 8}, 39)}, {float_bias ? 2e-5f : 1e-5f}, {"QGemm"},
+                   {"Gemm"});
+  }
+}
+
 TEST(LowerQdq, GemmWithFloatCStaysFloat) {
   QdqGraph b;
   const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
