@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,11 @@ struct SensitivityResult {
 };
 
 // One trial per unit with only it quantized, and (when `all_but_this`) one with all but it;
-// 2 + U or 2 + 2U evaluations. Progress on stderr; interruptible (kInterrupted).
+// 2 + U or 2 + 2U evaluations (one less when the score with every unit quantized is given as
+// `all_quantized`). Progress on stderr; interruptible (kInterrupted).
 SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but_this = true,
-                                      bool progress = true);
+                                      bool progress = true,
+                                      std::optional<double> all_quantized = std::nullopt);
 
 // The search of the automatic mode (eqs. (113)-(116)): units ranked most sensitive first, `score`
 // (k) the score with the first k kept at higher precision. Evaluates k = 0 and k = n, then binary
@@ -105,8 +108,11 @@ PrefixSearchResult search_kept_prefix(size_t units, double target,
 
 struct MixedPrecisionResult {
   Model model;
-  QuantizeReport report;              // the written model's
-  SensitivityResult sensitivity;      // the ranking (only_quantized trials)
+  QuantizeReport report;  // the written model's
+  int64_t units = 0;      // quantization units of the model
+  // The ranking (only_quantized trials); without one (units empty, higher_precision NaN) when every
+  // unit at the requested precision already meets the budget.
+  SensitivityResult sensitivity;
   std::vector<UnitSensitivity> kept;  // units kept at higher precision, most sensitive first
   double target = 0;                  // FP32 top-1 minus the budget
   double reached = 0;                 // the written model's top-1

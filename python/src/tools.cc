@@ -220,7 +220,7 @@ void mixed_precision_fields(const MixedPrecisionResult& r, double max_drop, int 
   extra["budget_met"] = r.met;
   extra["fp32_top1"] = r.sensitivity.baseline_fp32;
   extra["top1"] = r.reached;
-  extra["units"] = r.sensitivity.units.size();
+  extra["units"] = r.units;
   extra["kept_units"] = kept;
   extra["kept_at"] = weight_bits == 8 ? "float" : "8-bit weights";
   extra["evaluations"] = r.evaluations;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "core/check.h"
@@ -73,16 +74,34 @@ MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& 
   const auto start = std::chrono::steady_clock::now();
   MixedPrecisionTrials trials(fp32, calib, val, recipe, options);
   MixedPrecisionResult r;
+  const size_t n = trials.units().size();
+  r.units = static_cast<int64_t>(n);
+  r.target = trials.fp32_score() - max_drop_points / 100.0;
+  r.search_bound = prefix_search_bound(n);
+  // eq. (113) first: when every unit at the requested precision meets the budget, nothing is
+  // kept and no ranking is needed (2 evaluations with FP32's).
+  const std::vector<bool> every(n, true);
+  const double all_quantized = trials.score(trials.build(every));
+  if (all_quantized >= r.target) {
+    r.sensitivity.metric = trials.metric();
+    r.sensitivity.baseline_fp32 = trials.fp32_score();
+    r.sensitivity.higher_precision = std::numeric_limits<double>::quiet_NaN();
+    r.sensitivity.all_quantized = all_quantized;
+    r.model = trials.build(every, &r.report);
+    r.reached = all_quantized;
+    r.met = true;
+    r.evaluations = trials.evaluations();
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
   // eq. (111): the ranking from the trials with only one unit quantized (U evaluations).
-  r.sensitivity = analyze_sensitivity(trials, false, options.progress);
-  const size_t n = r.sensitivity.units.size();
+  r.sensitivity = analyze_sensitivity(trials, false, options.progress, all_quantized);
   std::vector<size_t> order;  // unit index in trials.units() of each ranked unit
   for (const UnitSensitivity& s : r.sensitivity.units) {
     for (size_t u = 0; u < n; ++u) {
       if (trials.units()[u].name == s.unit.name) order.push_back(u);
     }
   }
-  r.target = trials.fp32_score() - max_drop_points / 100.0;
   // The ranking already scored k = 0 (all quantized) and k = n (none); the search reuses them.
   std::map<size_t, double> known = {{0, r.sensitivity.all_quantized},
                                     {n, r.sensitivity.higher_precision}};
@@ -96,7 +115,6 @@ MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& 
     if (it != known.end()) return it->second;
     return known[k] = trials.score(trials.build(low_for(k)));
   });
-  r.search_bound = prefix_search_bound(n);
   r.model = trials.build(low_for(found.kept), &r.report);
   r.reached = found.score;
   r.met = found.met;

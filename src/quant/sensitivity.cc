@@ -235,7 +235,7 @@ double MixedPrecisionTrials::score(const Model& model) {
 }
 
 SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but_this,
-                                      bool progress) {
+                                      bool progress, std::optional<double> all_quantized) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_eval = trials.evaluations();
   const size_t n = trials.units().size();
@@ -250,7 +250,7 @@ SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but
     return s;
   };
   r.higher_precision = trial(std::vector<bool>(n, false));
-  r.all_quantized = trial(std::vector<bool>(n, true));
+  r.all_quantized = all_quantized ? *all_quantized : trial(std::vector<bool>(n, true));
   for (size_t u = 0; u < n; ++u) {
     UnitSensitivity s;
     s.unit = trials.units()[u];

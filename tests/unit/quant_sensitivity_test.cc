@@ -173,10 +173,30 @@ TEST(MixedPrecision, MeetsAGenerousBudgetWithinTheBound) {
       quantize_mixed_precision(fp32, *calib, *val, QuantRecipe{}, 100.0, quiet(4));
   EXPECT_TRUE(r.met);
   EXPECT_TRUE(r.kept.empty());  // any model is within 100 points
-  const int64_t n = static_cast<int64_t>(r.sensitivity.units.size());
-  EXPECT_LE(r.evaluations, 1 + (2 + n) + r.search_bound);
+  // Every unit quantized meets it: FP32's evaluation and that one, no ranking.
+  EXPECT_EQ(r.evaluations, 2);
+  EXPECT_TRUE(r.sensitivity.units.empty());
+  EXPECT_GT(r.units, 0);
   EXPECT_GE(r.reached, r.target);
   EXPECT_FALSE(r.model.graph.nodes.empty());
+}
+
+// A budget every-unit-quantized misses (2-bit weights, no drop allowed): the ranking runs, reusing
+// that score, then the prefix search.
+TEST(MixedPrecision, RanksWhenEveryUnitQuantizedMissesTheBudget) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("fmnist:test", 48);
+  QuantRecipe recipe;
+  recipe.weight_bits = 2;
+  const MixedPrecisionResult r =
+      quantize_mixed_precision(fp32, *calib, *val, recipe, 0.0, quiet(4));
+  ASSERT_LT(r.sensitivity.all_quantized, r.target) << "2-bit weights lost nothing here";
+  EXPECT_EQ(static_cast<int64_t>(r.sensitivity.units.size()), r.units);
+  EXPECT_FALSE(std::isnan(r.sensitivity.higher_precision));
+  // FP32, every unit quantized, the ranking without it (1 + U), the search without k = 0, n.
+  EXPECT_LE(r.evaluations, 2 + (1 + r.units) + r.search_bound - 2);
+  EXPECT_GE(r.evaluations, 2 + (1 + r.units));
 }
 
 }  // namespace

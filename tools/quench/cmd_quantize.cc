@@ -89,9 +89,14 @@ void report_mixed_precision(const QuantizeCmdOptions& o, const MixedPrecisionRes
   std::cout << fmt::format(
       "mixed precision: FP32 top-1 {:.2f}% on {} samples, budget {} points (target {:.2f}%)\n",
       100 * r.sensitivity.baseline_fp32, val_samples, o.max_drop, 100 * r.target);
-  std::cout << fmt::format("  all {} units quantized: {:.2f}%; none: {:.2f}%\n",
-                           r.sensitivity.units.size(), 100 * r.sensitivity.all_quantized,
-                           100 * r.sensitivity.higher_precision);
+  if (r.sensitivity.units.empty()) {
+    std::cout << fmt::format("  all {} units quantized: {:.2f}%: within the budget, no ranking\n",
+                             r.units, 100 * r.sensitivity.all_quantized);
+  } else {
+    std::cout << fmt::format("  all {} units quantized: {:.2f}%; none: {:.2f}%\n", r.units,
+                             100 * r.sensitivity.all_quantized,
+                             100 * r.sensitivity.higher_precision);
+  }
   nlohmann::json kept = nlohmann::json::array();
   for (const UnitSensitivity& u : r.kept) {
     std::cout << fmt::format("  kept at {}: {} (top-1 {:.2f}% with only it quantized)\n", higher,
@@ -103,14 +108,14 @@ void report_mixed_precision(const QuantizeCmdOptions& o, const MixedPrecisionRes
       "  {}: top-1 {:.2f}% with {} of {} units kept at {}; {} evaluations (ranking {}, search "
       "at most {}), {:.1f} s\n",
       r.met ? "budget met" : "budget NOT met even with every unit kept; best model written",
-      100 * r.reached, r.kept.size(), r.sensitivity.units.size(), higher, r.evaluations,
-      r.sensitivity.evaluations, r.search_bound, r.seconds);
+      100 * r.reached, r.kept.size(), r.units, higher, r.evaluations, r.sensitivity.evaluations,
+      r.search_bound, r.seconds);
   met = r.met;
   extra["max_drop"] = o.max_drop;
   extra["budget_met"] = r.met;
   extra["fp32_top1"] = r.sensitivity.baseline_fp32;
   extra["top1"] = r.reached;
-  extra["units"] = r.sensitivity.units.size();
+  extra["units"] = r.units;
   extra["kept_units"] = kept;
   extra["kept_at"] = higher;
   extra["evaluations"] = r.evaluations;
