@@ -14,6 +14,7 @@
 
 #include "quench/data.h"
 #include "quench/graph.h"
+#include "quench/lowbit.h"
 #include "quench/quantize.h"
 #include "quench/session.h"
 
@@ -34,6 +35,11 @@ struct SensitivityOptions {
   int64_t batch = 64;      // evaluation batch
   SessionOptions session;
   bool progress = true;
+  // GPTQ, AdaRound and/or bias correction (include/quench/lowbit.h): chosen once, on the
+  // calibration data, for every unit at the requested precision; each trial takes those units'
+  // integers and corrected biases, and rounds the units at higher precision to nearest with their
+  // own biases (eq. (147) of docs/quantization.md).
+  WeightRoundingOptions rounding;
 };
 
 // The trials: the FP32 model prepared and calibrated once, each mixed model built in memory from

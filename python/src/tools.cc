@@ -278,12 +278,13 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
           "max_drop and latency_aware calibrate once and build every variant from the ranges: "
           "give calib=... (not table=...)");
   require(a.val_limit >= 0, "val_limit must not be negative, got {}", a.val_limit);
-  require(!(max_drop || a.latency_aware) ||
-              (!a.lowbit.rounding() && !a.lowbit.cle && a.lowbit.smoothquant < 0.f &&
-               a.lowbit.group_size == 0 && !a.lowbit.weight_only),
-          "max_drop and latency_aware search over round-to-nearest static models; gptq, adaround, "
-          "bias_correction, cle, smoothquant, group_size and weight_only are not supported with "
-          "them yet");
+  require(!(max_drop || a.latency_aware) || (!a.lowbit.cle && a.lowbit.smoothquant < 0.f &&
+                                             a.lowbit.group_size == 0 && !a.lowbit.weight_only),
+          "max_drop and latency_aware search over static models; cle, smoothquant, group_size "
+          "and weight_only are not supported with them yet");
+  require(!a.latency_aware || !a.lowbit.rounding(),
+          "latency_aware compares 8-bit round-to-nearest units with float; gptq, adaround and "
+          "bias_correction are not supported with it yet");
   check_writable(a.output, "output model");
   QuantRecipe recipe = QuantRecipe::with_options(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
   if (a.mode == "static") a.lowbit.apply(recipe);
@@ -346,6 +347,10 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
     so.calib = co;
     so.progress = a.progress;
     so.session.threads = a.threads;
+    so.rounding.gptq = a.lowbit.gptq;
+    so.rounding.adaround = a.lowbit.adaround;
+    so.rounding.bias_correction = a.lowbit.bias_correction;
+    so.rounding.adaround_iters = a.lowbit.adaround_iters;
     if (a.latency_aware) {
       LatencyAwareOptions lo;
       lo.batch = a.latency_batch;

@@ -54,6 +54,18 @@ def test_quantize_max_drop_matches_the_cli(cnn, tmp_path):
     assert out.exists()
 
 
+def test_quantize_max_drop_with_gptq_matches_the_cli(cnn, tmp_path):
+    # GPTQ's integers chosen once, every trial built from them (eq. (147)): the same search and
+    # result as the CLI's.
+    out, cli_out = tmp_path / "amp.onnx", tmp_path / "cli.onnx"
+    r = quench.quantize(cnn, out, weights="int4", gptq=True, max_drop=0.5, val="fmnist:test",
+                        val_limit=64, **SMALL)
+    cli = cli_json(["quantize", cnn, "-o", str(cli_out), "--weights", "int4", "--gptq",
+                    "--max-drop", "0.5", "--val", "fmnist:test", "--val-limit", "64"] + SMALL_CLI)
+    assert without_timing(r) == without_timing(cli)
+    assert r["kept_at"] == "8-bit weights" and out.exists()
+
+
 def test_quantize_latency_aware_fields_as_the_cli(cnn, tmp_path):
     out, cli_out = tmp_path / "la.onnx", tmp_path / "cli.onnx"
     r = quench.quantize(cnn, out, latency_aware=True, **SMALL)
@@ -89,6 +101,8 @@ def test_amp_refusals_mirror_the_cli(cnn, tmp_path):
         quench.quantize(cnn, out, latency_aware=True, weights="int4", **SMALL)
     with pytest.raises(quench.InvalidArgumentError, match="latency_aware"):
         quench.quantize(cnn, out, latency_aware=True, mode="dynamic")
+    with pytest.raises(quench.InvalidArgumentError, match="not supported"):
+        quench.quantize(cnn, out, max_drop=0.5, val="fmnist:test", cle=True, **SMALL)
     with pytest.raises(quench.InvalidArgumentError, match="bits"):
         quench.sensitivity(cnn, val="fmnist:test", bits="w2a2", **SMALL)
     assert not out.exists()

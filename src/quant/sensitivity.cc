@@ -8,10 +8,13 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/check.h"
 #include "core/progress.h"
+#include "quant/lowbit/rounded_layers.h"
+#include "quant/lowbit/rounded_source.h"
 #include "quant/quant_plan.h"
 #include "quench/evaluate.h"
 #include "quench/interrupt.h"
@@ -75,6 +78,40 @@ struct MixedPrecisionTrials::Impl {
   std::vector<Tensor> fp32_outputs;     // per batch, without labels
   double fp32 = 0;
   int64_t evaluations = 0;
+  // Integers and biases chosen once for every unit at the requested precision (eq. (147)).
+  std::optional<quant::lowbit::RoundedLayers> rounded;
+
+  // The model of `recipe` with the rounded units that it keeps at the requested precision
+  // (`low_nodes`) taking their chosen integers and biases, the others rounded to nearest with
+  // their own biases.
+  Model build_rounded(const QuantRecipe& recipe, const std::set<std::string>& low_nodes,
+                      QuantizeReport& report) const {
+    Model base = rounded->work;
+    const quant::CalibratedSource calibrated(table, recipe);
+    quant::lowbit::RoundedSource source(calibrated);
+    for (const quant::lowbit::RoundedLayer& layer : rounded->layers) {
+      if (low_nodes.count(layer.node) != 0) {
+        source.set(layer.weight, rounded->weights.at(layer.weight));
+      } else if (!layer.bias.empty()) {
+        // Its own bias: the prepared model's, or zeros where bias correction added one.
+        Tensor& b = base.graph.initializers.at(layer.bias);
+        const Tensor* own = prepared.graph.initializer(layer.bias);
+        b = own != nullptr ? *own : Tensor::zeros(b.dtype(), b.shape());
+      }
+    }
+    Model m = quant::write_qdq(base, quant::plan_quantization(base.graph, recipe), source, recipe,
+                               report);
+    const WeightRoundingOptions& o = options.rounding;
+    m.metadata.emplace_back(
+        "quench.quantization",
+        fmt::format("static mixed precision, {} weights, the units at {} bits chosen by {}{}",
+                    quant::describe_weight_bits(recipe), options.weight_bits,
+                    o.gptq       ? "GPTQ"
+                    : o.adaround ? "AdaRound"
+                                 : "rounding to nearest",
+                    o.bias_correction ? " + bias correction" : ""));
+    return m;
+  }
 
   double run(const Model& model, bool keep_outputs) {
     if (interrupted()) throw Error(ErrorKind::kInterrupted, "interrupted");
@@ -147,6 +184,16 @@ MixedPrecisionTrials::MixedPrecisionTrials(const Model& fp32, const Dataset& cal
   CalibrateOptions co = options.calib;
   co.progress = options.progress;
   m.table = calibrate(m.prepared, calib, m.recipe, co);
+  const WeightRoundingOptions& wo = options.rounding;
+  if (wo.gptq || wo.adaround || wo.bias_correction) {
+    WeightRoundingOptions w = wo;
+    w.calib_size = options.calib.calib_size;
+    w.batch = options.calib.batch;
+    w.threads = options.calib.threads;
+    w.progress = options.progress;
+    WeightRoundingReport report;
+    m.rounded = quant::lowbit::choose_rounded(m.prepared, m.table, m.recipe, calib, w, report);
+  }
 }
 
 MixedPrecisionTrials::~MixedPrecisionTrials() = default;
@@ -224,7 +271,13 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
     }
     for (const auto& name : candidates) r.node_overrides[name] = "skip";
   }
-  return quantize_static(m.prepared, m.table, r, report);
+  if (!m.rounded) return quantize_static(m.prepared, m.table, r, report);
+  std::set<std::string> low_nodes;
+  for (size_t u = 0; u < low.size(); ++u) {
+    if (low[u]) low_nodes.insert(m.units[u].nodes.begin(), m.units[u].nodes.end());
+  }
+  QuantizeReport local;
+  return m.build_rounded(r, low_nodes, report ? *report : local);
 }
 
 double MixedPrecisionTrials::score(const Model& model) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 
+#include "quench/lowbit.h"
 #include "quench/model_io.h"
 #include "quench/sensitivity.h"
 #include "test_util.h"
@@ -179,6 +180,54 @@ TEST(MixedPrecision, MeetsAGenerousBudgetWithinTheBound) {
   EXPECT_GT(r.units, 0);
   EXPECT_GE(r.reached, r.target);
   EXPECT_FALSE(r.model.graph.nodes.empty());
+}
+
+// The int8 initializers of a written model (weights, and int32 biases), by name.
+std::map<std::string, std::vector<uint8_t>> integer_initializers(const Model& m) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  for (const auto& [name, t] : m.graph.initializers) {
+    if (t.dtype() != DType::kInt8 && t.dtype() != DType::kInt32) continue;
+    const auto* p = static_cast<const uint8_t*>(t.raw_data());
+    out[name].assign(p, p + t.nbytes());
+  }
+  return out;
+}
+
+// Eq. (147): with GPTQ and bias correction, the trial with every unit at 4 bits is the model
+// quantize_rounded writes from the same table, and a trial with one unit at 8 bits differs in that
+// unit's weight and bias only.
+TEST(MixedPrecisionTrials, RoundedUnitsTakeTheChosenIntegers) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("fmnist:test", 16);
+  SensitivityOptions o = quiet(4);
+  o.rounding.gptq = true;
+  o.rounding.bias_correction = true;
+  QuantRecipe recipe;
+  MixedPrecisionTrials trials(fp32, *calib, *val, recipe, o);
+  const size_t n = trials.units().size();
+  const Model all = trials.build(std::vector<bool>(n, true));
+  recipe.weight_bits = 4;
+  CalibrateOptions co = o.calib;
+  const CalibrationTable table = calibrate(trials.prepared(), *calib, recipe, co);
+  WeightRoundingOptions w = o.rounding;
+  w.calib_size = co.calib_size;
+  w.batch = co.batch;
+  w.progress = false;
+  const Model want = quantize_rounded(trials.prepared(), table, recipe, *calib, w);
+  const auto got_ints = integer_initializers(all), want_ints = integer_initializers(want);
+  EXPECT_EQ(got_ints, want_ints);
+  std::vector<bool> first_high(n, true);
+  first_high[0] = false;
+  const auto mixed = integer_initializers(trials.build(first_high));
+  int differ = 0;
+  for (const auto& [name, bytes] : mixed) {
+    auto it = got_ints.find(name);
+    differ += it == got_ints.end() || it->second != bytes;
+  }
+  EXPECT_GE(differ, 1);  // the first unit's weight (at 8 bits), its bias
+  EXPECT_LE(differ, 2);
+  EXPECT_GT(got_ints.size(), 4u);
 }
 
 // A budget every-unit-quantized misses (2-bit weights, no drop allowed): the ranking runs, reusing

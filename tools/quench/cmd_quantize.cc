@@ -53,12 +53,12 @@ void check_max_drop_options(const QuantizeCmdOptions& o, const QuantRecipe& reci
           "(not --table)");
   require(o.max_drop >= 0, ErrorKind::kInvalidArgument,
           "--max-drop expects a non-negative number of top-1 points, got {}", o.max_drop);
-  require(!o.lowbit.rounding() && !o.lowbit.cle && o.lowbit.smoothquant < 0.f &&
-              o.lowbit.group_size == 0 && !recipe.weight_only,
+  require(!o.lowbit.cle && o.lowbit.smoothquant < 0.f && o.lowbit.group_size == 0 &&
+              !recipe.weight_only,
           ErrorKind::kUnsupported,
-          "--max-drop searches over round-to-nearest static models (w8a8, or w4a8 with "
-          "--weights int4); --gptq, --adaround, --bias-correction, --cle, --smoothquant, "
-          "--group-size and --weight-only are not supported with it yet");
+          "--max-drop searches over static models (w8a8, or w4a8 with --weights int4, with "
+          "--gptq, --adaround or --bias-correction if asked); --cle, --smoothquant, --group-size "
+          "and --weight-only are not supported with it yet");
 }
 
 std::unique_ptr<Dataset> open_validation(const QuantizeCmdOptions& o, const DataOptions& dopts) {
@@ -78,6 +78,10 @@ SensitivityOptions sensitivity_options(const QuantizeCmdOptions& o, int weight_b
   so.calib = o.calib.to_options();
   so.calib.threads = o.threads;
   so.session = session_options(o.threads);
+  so.rounding.gptq = o.lowbit.gptq;
+  so.rounding.adaround = o.lowbit.adaround;
+  so.rounding.bias_correction = o.lowbit.bias_correction;
+  so.rounding.adaround_iters = o.lowbit.adaround_iters;
   return so;
 }
 

@@ -14,6 +14,7 @@ class RoundedSource final : public QuantSource {
   explicit RoundedSource(const QuantSource& base) : base_(base) {}
   void set(const std::string& value, WeightQuant w) { weights_[value] = std::move(w); }
   bool has(const std::string& value) const { return weights_.count(value) != 0; }
+  const std::map<std::string, WeightQuant>& weights() const { return weights_; }
 
   QuantParams activation(const Graph& graph, const std::string& value,
                          const ActivationQuant& a) const override {

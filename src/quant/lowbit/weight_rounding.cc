@@ -14,6 +14,7 @@
 #include "quant/lowbit/gptq.h"
 #include "quant/lowbit/layer_graph.h"
 #include "quant/lowbit/layer_samples.h"
+#include "quant/lowbit/rounded_layers.h"
 #include "quant/lowbit/rounded_source.h"
 #include "quench/evaluate.h"
 #include "quench/lowbit.h"
@@ -60,10 +61,10 @@ std::string method_name(const WeightRoundingOptions& o) {
 
 }  // namespace
 
-Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
-                       const QuantRecipe& recipe, const Dataset& data,
-                       const WeightRoundingOptions& o, QuantizeReport* report,
-                       WeightRoundingReport* rounding) {
+RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const CalibrationTable& table,
+                                            const QuantRecipe& recipe, const Dataset& data,
+                                            const WeightRoundingOptions& o,
+                                            WeightRoundingReport& rr) {
   QUENCH_CHECK(!(o.gptq && o.adaround), ErrorKind::kInvalidArgument,
                "GPTQ and AdaRound both choose the integer weights; ask for one of them");
   QUENCH_CHECK(o.gptq || o.adaround || o.bias_correction, ErrorKind::kInvalidArgument,
@@ -71,10 +72,10 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
   QUENCH_CHECK(data.size() > 0 && o.calib_size > 0, ErrorKind::kInvalidArgument,
                "GPTQ, AdaRound and bias correction need calibration data (got none)");
   const auto start = std::chrono::steady_clock::now();
-  WeightRoundingReport local_rounding;
-  WeightRoundingReport& rr = rounding ? *rounding : local_rounding;
   rr = WeightRoundingReport{};
-  Model work = prepared;
+  RoundedLayers chosen;
+  Model& work = chosen.work;
+  work = prepared;
   if (o.bias_correction) add_zero_biases(work.graph);
   const QuantPlan plan = plan_quantization(work.graph, recipe);
   const CalibratedSource calibrated(table, recipe);
@@ -156,13 +157,30 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
       }
     }
     source.set(wname, WeightQuant{weight_from_matrix(q, weight, wi), scales, wi.axis});
+    chosen.layers.push_back({node.name, wname, bname});
     ++rr.layers;
   }
   progress.update(static_cast<int64_t>(plan.nodes.size()));
   progress.finish();
+  chosen.weights = source.weights();
+  rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return chosen;
+}
+
+Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
+                       const QuantRecipe& recipe, const Dataset& data,
+                       const WeightRoundingOptions& o, QuantizeReport* report,
+                       WeightRoundingReport* rounding) {
+  const auto start = std::chrono::steady_clock::now();
+  WeightRoundingReport local_rounding;
+  WeightRoundingReport& rr = rounding ? *rounding : local_rounding;
+  const RoundedLayers chosen = choose_rounded(prepared, table, recipe, data, o, rr);
+  const CalibratedSource calibrated(table, recipe);
+  RoundedSource source(calibrated);
+  for (const auto& [name, w] : chosen.weights) source.set(name, w);
   QuantizeReport local;
   QuantizeReport& r = report ? *report : local;
-  Model m = write_qdq(work, plan, source, recipe, r);
+  Model m = write_qdq(chosen.work, plan_quantization(chosen.work.graph, recipe), source, recipe, r);
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.metadata.emplace_back(
       "quench.quantization",
