@@ -134,6 +134,22 @@ void emit_clamp(Context& ctx, Unit& u, std::vector<Node>& emitted) {
   emitted.push_back(std::move(lookup));
 }
 
+// A per-channel upper bound in the unit's tail (a Min after the Relu, as cross-layer
+// equalization writes a ReLU6): an 8-bit Min of the integer node's output with the quantized
+// bounds, exact by eq. (50) since quantization is monotone.
+void emit_channel_bound(Context& ctx, Unit& u, std::vector<Node>& emitted) {
+  if (!u.channel_max.defined()) return;
+  Node& node = u.node;
+  const std::string out = node.outputs[0];
+  node.outputs[0] = ctx.fresh_value(out + "_unbounded");
+  Node min;
+  min.name = node.name + "_channel_bound";
+  min.op_type = "Min";
+  min.inputs = {node.outputs[0], ctx.add_initializer(out + "_channel_bound", u.channel_max)};
+  min.outputs = {out};
+  emitted.push_back(std::move(min));
+}
+
 }  // namespace
 }  // namespace qdq_lowering
 
@@ -196,6 +212,7 @@ LoweringReport lower_qdq(Graph& graph) {
     if (!alive[u]) continue;
     Unit& unit = units[u];
     emit_clamp(ctx, unit, emitted);
+    emit_channel_bound(ctx, unit, emitted);
     for (int r : unit.replaced) removed[r] = true;
     ++report.lowered[unit_label(unit)];
     ++report.units;

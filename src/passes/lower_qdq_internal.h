@@ -43,10 +43,14 @@ struct Clamp {
   float hi;
 };
 
-// What follows a matched op: [Relu | Clip] then the QuantizeLinear.
+// What follows a matched op: [Relu | Clip] [Min(·, per-channel constant)] then the
+// QuantizeLinear.
 struct Tail {
   int activation = -1;  // the Relu/Clip node, or -1
   std::optional<Clamp> clamp;
+  int bound = -1;                     // the Min node of a per-channel upper bound, or -1
+  std::vector<float> channel_bounds;  // its bound per output channel (eq. (50) per channel)
+  Shape bound_shape;                  // the bound's shape ([C, 1, 1] after a 2-D convolution)
   QTensor output;
 };
 
@@ -65,6 +69,9 @@ struct Unit {
   // The output's per-channel scales are folded into the weight scales (eq. (133)): the unit must
   // not take another output's parameters (residual fusion).
   bool output_scales_folded = false;
+  // Non-empty: the quantized per-channel upper bounds of a Min in the tail (eq. (50)), applied
+  // after the integer node by an 8-bit Min.
+  Tensor channel_max;
 };
 
 // A unit, or why the node stays in float.
@@ -90,9 +97,11 @@ class Context {
   std::optional<QTensor> quantized_output(int q_node, std::string& why,
                                           bool per_channel = false) const;
   // The chain from `value` (a float op's output) to its QuantizeLinear; `allow_clamp` admits a
-  // Relu/Clip in between, `per_channel_output` a QuantizeLinear per index along axis 1.
+  // Relu/Clip in between, `per_channel_output` a QuantizeLinear per index along axis 1,
+  // `channel_bound` a Min with a constant of one value per channel (shape [C, 1, ...]) after the
+  // Relu/Clip.
   std::optional<Tail> tail(const std::string& value, bool allow_clamp, std::string& why,
-                           bool per_channel_output = false) const;
+                           bool per_channel_output = false, bool channel_bound = false) const;
 
   // The node of `value`'s producer, or nullptr.
   const Node* producer(const std::string& value) const;

@@ -227,10 +227,17 @@ Match match_conv(Context& ctx, int n) {
     bias = int_bias(ctx, conv.input(2), accumulator, why);
     if (bias.empty()) return stays_float(why);
   }
-  auto tail = ctx.tail(conv.outputs[0], true, why, /*per_channel_output=*/true);
+  auto tail =
+      ctx.tail(conv.outputs[0], true, why, /*per_channel_output=*/true, /*channel_bound=*/true);
   if (!tail) return stays_float(why);
   const QuantParams& y = tail->output.params;
   const bool per_channel_y = !tail->output.per_tensor();
+  if (tail->bound >= 0 &&
+      (per_channel_y || static_cast<int64_t>(tail->channel_bounds.size()) != out_channels)) {
+    return stays_float(fmt::format("a per-channel bound of {} values after {} output channels{}",
+                                   tail->channel_bounds.size(), out_channels,
+                                   per_channel_y ? " quantized per channel" : ""));
+  }
   if (per_channel_y) {
     if (y.size() != out_channels || !one_zero_point(y)) {
       return stays_float(
@@ -256,6 +263,18 @@ Match match_conv(Context& ctx, int n) {
   }
   Unit u = make_unit(conv, n, *tail, "QLinearConv", "");
   u.node.attributes = conv.attributes;
+  if (tail->bound >= 0) {
+    // Eq. (50) per channel: quantize(min(r, b_c)) = min(quantize(r), quantize(b_c)).
+    u.replaced.push_back(tail->bound);
+    u.channel_max = visit_quant_type(y.type, [&](auto q) {
+      using Q = typename decltype(q)::type;
+      std::vector<Q> bounds(tail->channel_bounds.size());
+      for (size_t c = 0; c < bounds.size(); ++c) {
+        bounds[c] = quantize<Q>(tail->channel_bounds[c], y.scale(0), y.zero_point(0));
+      }
+      return Tensor::from_vector<Q>(tail->bound_shape, bounds);
+    });
+  }
   u.node.inputs = {x->value,
                    x->scale,
                    ctx.zero_point_of(*x),
@@ -667,7 +686,7 @@ std::optional<QTensor> Context::quantized_output(int q, std::string& why, bool p
 }
 
 std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, std::string& why,
-                                  bool per_channel_output) const {
+                                  bool per_channel_output, bool channel_bound) const {
   auto single_reader = [&](const std::string& v) -> int {
     if (index.is_graph_output(v)) {
       why = fmt::format("its float result '{}' is a graph output", v);
@@ -693,6 +712,26 @@ std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, st
                                             : Clamp{act->alpha, act->beta};
       next = single_reader(graph.nodes[next].outputs[0]);
       if (next < 0) return std::nullopt;
+      const Node& min = graph.nodes[next];
+      if (channel_bound && is_op(min, "Min") && min.inputs.size() == 2) {
+        const int k = min.input(0) == graph.nodes[t.activation].outputs[0] ? 1 : 0;
+        const Tensor* bound = graph.initializer(min.input(k));
+        bool per_channel = bound != nullptr && bound->dtype() == DType::kFloat32 &&
+                           bound->rank() >= 1 && bound->numel() == bound->dim(0);
+        if (bound != nullptr && bound->rank() >= 2 && bound->dim(0) == 1) {
+          per_channel = bound->dtype() == DType::kFloat32 && bound->numel() == bound->dim(1);
+        }
+        if (!per_channel) {
+          why = fmt::format("Min '{}' after it has no constant bound per channel", min.name);
+          return std::nullopt;
+        }
+        t.bound = next;
+        const float* v = bound->data<float>();
+        t.channel_bounds.assign(v, v + bound->numel());
+        t.bound_shape = bound->shape();
+        next = single_reader(min.outputs[0]);
+        if (next < 0) return std::nullopt;
+      }
     }
   }
   const Node& q = graph.nodes[next];

@@ -130,12 +130,35 @@ class Planner {
     }
   }
 
+  // The constant input of a Min that bounds a Conv's Relu/Clip output per channel (the form
+  // cross-layer equalization gives a ReLU6, eq. (85)): the Min joins the Conv's unit. -1 if none.
+  int channel_bound_input(const Node& node) const {
+    if (node.op_type != "Min" || !node.domain.empty() || node.inputs.size() != 2 ||
+        mode_ != PlanMode::kStatic || r_.weight_only) {
+      return -1;
+    }
+    for (int k = 0; k < 2; ++k) {
+      const Tensor* bound = g_.initializer(node.input(k));
+      if (bound == nullptr || bound->dtype() != DType::kFloat32) continue;
+      const int act = index_.producer(node.input(1 - k));
+      if (act < 0 || !index_.single_use(node.input(1 - k))) return -1;
+      const Node& a = g_.nodes[act];
+      if (a.op_type != "Relu" && a.op_type != "Clip") return -1;
+      const int conv = index_.producer(a.input(0));
+      return conv >= 0 && g_.nodes[conv].op_type == "Conv" ? k : -1;
+    }
+    return -1;
+  }
+
   std::string skip_reason(size_t i) const {
     const Node& node = g_.nodes[i];
     const auto& ops = !r_.op_types.empty()          ? r_.op_types
                       : mode_ == PlanMode::kDynamic ? default_dynamic_ops()
                                                     : default_quantized_ops();
-    if (!node.domain.empty() || ops.count(node.op_type) == 0) return "op type not quantized";
+    const bool bound = channel_bound_input(node) >= 0;
+    if (!node.domain.empty() || (ops.count(node.op_type) == 0 && !bound)) {
+      return "op type not quantized";
+    }
     if (r_.skip_op_types.count(node.op_type)) return "op type skipped by the recipe";
     if (r_.weight_only && !is_compute(node.op_type)) return "weight-only: no weights";
     auto it = r_.node_overrides.find(node.name);
@@ -170,7 +193,7 @@ class Planner {
   }
 
   // Conv/Gemm/MatMul/Add followed by Relu or Clip form one unit: no Q/DQ between them (as
-  // PyTorch's fuse_modules does).
+  // PyTorch's fuse_modules does); so does a per-channel bound (Min) after a Conv's Relu/Clip.
   void mark_fused_activations(QuantPlan& plan) {
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
       const Node& act = g_.nodes[i];
@@ -181,6 +204,19 @@ class Planner {
       if (!is_compute(op) && op != "Add") continue;
       internal_.insert(act.input(0));
       plan.decisions[i].reason = "fused with " + g_.nodes[p].describe();
+    }
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const int k = channel_bound_input(g_.nodes[i]);
+      if (!plan.quantized[i] || k < 0) continue;
+      const std::string& value = g_.nodes[i].input(1 - k);
+      const int act = index_.producer(value);
+      if (!plan.quantized[act] || !internal_.count(g_.nodes[act].input(0))) {
+        plan.quantized[i] = false;  // its Conv or activation stays float: so does the bound
+        plan.decisions[i] = {g_.nodes[i].name, g_.nodes[i].op_type, false, "op type not quantized"};
+        continue;
+      }
+      internal_.insert(value);
+      plan.decisions[i].reason = "fused with " + g_.nodes[act].describe() + " (per-channel bound)";
     }
   }
 
@@ -242,7 +278,8 @@ class Planner {
       const bool weight = std::any_of(nq.weights.begin(), nq.weights.end(),
                                       [&](const WeightInput& w) { return w.input == k; });
       const bool data_input = !data_movement_ops().count(node.op_type) || k == 0;
-      const bool clip_bound = node.op_type == "Clip" && k > 0;
+      const bool clip_bound =
+          (node.op_type == "Clip" && k > 0) || static_cast<int>(k) == channel_bound_input(node);
       if (weight || static_cast<int>(k) == nq.bias_input || !data_input || clip_bound) continue;
       add_activation(plan, node.inputs[k], type);
     }

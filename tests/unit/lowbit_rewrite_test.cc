@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "quant/lowbit/cle.h"
+#include "quench/inspect.h"
 #include "quench/lowbit.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
@@ -50,6 +51,23 @@ TEST(LowBitCle, EqualizesMobilenetAndKeepsItsFunction) {
   const Model data_free = equalize_cross_layer(m, nullptr, co, &r);
   EXPECT_EQ(r.absorbed_pairs, 0);
   EXPECT_LT(largest_difference(m, data_free, x), 1e-3f * 20.f);
+  // Quantized, each per-channel bound joins its convolution's unit (no Q/DQ between them) and the
+  // session lowers every unit to integer ops: only the input normalization stays float.
+  QuantRecipe recipe;
+  recipe.per_channel = false;
+  QuantizeReport qr;
+  const Model q = quantize_static(eq, calibrate(eq, *data, recipe, co), recipe, &qr);
+  int bounds = 0;
+  for (const NodeDecision& d : qr.nodes) {
+    if (d.op_type != "Min") continue;
+    ++bounds;
+    EXPECT_TRUE(d.quantized) << d.node << ": " << d.reason;
+  }
+  EXPECT_EQ(bounds, r.clips_split);
+  const LoweringReport lowered = qdq_lowering(q.graph);
+  for (const auto& f : lowered.float_nodes) {
+    EXPECT_TRUE(f.op_type == "Sub" || f.op_type == "Div") << f.node << ": " << f.reason;
+  }
 }
 
 TEST(LowBitCle, NoPairIsANoteNotAnError) {

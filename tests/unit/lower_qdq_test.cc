@@ -317,6 +317,38 @@ TEST(LowerQdq, ActivationAfterConvBecomesAnEpilogue) {
   }
 }
 
+// Cross-layer equalization's ReLU6: Relu, then Min with one bound per channel (eq. (85)), then
+// the Q. The unit is lowered and the bounds become an 8-bit Min after it (eq. (50) per channel).
+// The bounds cut some channels (0.05, 0.2) and not others (5.0).
+TEST(LowerQdq, PerChannelBoundAfterAConvReluIsAnIntegerMin) {
+  for (int zero_point : {0, 20}) {
+    SCOPED_TRACE(zero_point);
+    QdqGraph b;
+    const std::string x = b.qdq(b.input("x", {2, 3, 6, 6}), 0.02f, 128);
+    const std::string w = b.weight("w", random_tensor({4, 3, 3, 3}, 1), 0);
+    std::string y = b.op("Conv", {x, w}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+    y = b.op("Relu", {y});
+    y = b.op("Min",
+             {y, b.constant("bound", testing::make<float>({4, 1, 1}, {0.05f, 0.2f, 5.f, 0.2f}))});
+    b.output(b.qdq(y, 0.01f, zero_point));
+    const LoweringReport r = report_of(b.model(), b.shapes());
+    EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
+    expect_lowered(b, {random_tensor({2, 3, 6, 6}, 40)}, {0.01f}, {"Min"}, {"Conv", "Relu"});
+  }
+  // A bound along another axis (the width, [1, 1, 4]) keeps the unit in float, correct.
+  QdqGraph b;
+  const std::string x = b.qdq(b.input("x", {2, 3, 6, 6}), 0.02f, 128);
+  const std::string w = b.weight("w", random_tensor({4, 3, 3, 3}, 1), 0);
+  std::string y = b.op("Relu", {b.op("Conv", {x, w})});
+  y = b.op("Min", {y, b.constant("bound", testing::make<float>({1, 1, 4}, {0.1f, 0.2f, 1, 2}))});
+  b.output(b.qdq(y, 0.01f, 0));
+  const LoweringReport r = report_of(b.model(), b.shapes());
+  ASSERT_FALSE(r.float_nodes.empty());
+  EXPECT_NE(float_reasons(r).find("no constant bound per channel"), std::string::npos)
+      << float_reasons(r);
+  expect_lowered(b, {random_tensor({2, 3, 6, 6}, 41)}, {0.01f}, {"FusedConv"}, {"QLinearConv"});
+}
+
 TEST(LowerQdq, ConvWithRunTimeWeightsStaysFloat) {
   QdqGraph b;
   const std::string x = b.qdq(b.input("x", {1, 2, 5, 5}), 0.02f, 128);
