@@ -220,6 +220,22 @@ TEST(LowBitGptq, WrittenBlocksDequantizeToWhatGptqChose) {
   EXPECT_GT(checked, 0);
 }
 
+// The MatMulNBits nodes of `q`, and how many of them hold other packed integers than the same
+// node of `plain` (both written from one model).
+std::pair<int, int> packed_differences(const Model& q, const Model& plain) {
+  int nbits = 0, differ = 0;
+  for (const Node& node : q.graph.nodes) {
+    if (node.op_type != "MatMulNBits") continue;
+    ++nbits;
+    const Tensor& a = *q.graph.initializer(node.input(1));
+    const Tensor& b = *plain.graph.initializer(node.input(1));
+    EXPECT_EQ(a.nbytes(), b.nbytes());
+    differ += a.nbytes() != b.nbytes() ||
+              std::memcmp(a.data<uint8_t>(), b.data<uint8_t>(), a.nbytes()) != 0;
+  }
+  return {nbits, differ};
+}
+
 TEST(LowBitDriver, GptqBlockwiseVitRunsAndDiffersFromRounding) {
   const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
   QuantRecipe recipe;
@@ -234,15 +250,7 @@ TEST(LowBitDriver, GptqBlockwiseVitRunsAndDiffersFromRounding) {
   WeightRoundingReport rr;
   const Model q = quantize_matmul_nbits_rounded(prepared, recipe, 32, *data, o, nullptr, &rr);
   const Model plain = quantize_matmul_nbits(prepared, recipe, 32);
-  int nbits = 0, differ = 0;
-  for (const Node& node : q.graph.nodes) {
-    if (node.op_type != "MatMulNBits") continue;
-    ++nbits;
-    const Tensor& a = *q.graph.initializer(node.input(1));
-    const Tensor& b = *plain.graph.initializer(node.input(1));
-    ASSERT_EQ(a.nbytes(), b.nbytes());
-    differ += std::memcmp(a.data<uint8_t>(), b.data<uint8_t>(), a.nbytes()) != 0;
-  }
+  const auto [nbits, differ] = packed_differences(q, plain);
   EXPECT_EQ(rr.layers, nbits);
   EXPECT_EQ(differ, nbits);
   Session session(q);
@@ -439,15 +447,7 @@ TEST(LowBitDriver, AdaRoundBiasCorrectedBlockwiseVitRuns) {
   WeightRoundingReport rr;
   const Model q = quantize_matmul_nbits_rounded(prepared, recipe, 32, *data, o, nullptr, &rr);
   const Model plain = quantize_matmul_nbits(prepared, recipe, 32);
-  int nbits = 0, differ = 0;
-  for (const Node& node : q.graph.nodes) {
-    if (node.op_type != "MatMulNBits") continue;
-    ++nbits;
-    const Tensor& a = *q.graph.initializer(node.input(1));
-    const Tensor& b = *plain.graph.initializer(node.input(1));
-    ASSERT_EQ(a.nbytes(), b.nbytes());
-    differ += std::memcmp(a.data<uint8_t>(), b.data<uint8_t>(), a.nbytes()) != 0;
-  }
+  const auto [nbits, differ] = packed_differences(q, plain);
   EXPECT_EQ(rr.layers, nbits);
   EXPECT_GT(differ, 0);
   // Every layer's shift went somewhere: a bias constant differs or an Add of its own was written.
