@@ -232,7 +232,7 @@ Match match_conv(Context& ctx, int n) {
   if (!tail) return stays_float(why);
   const QuantParams& y = tail->output.params;
   const bool per_channel_y = !tail->output.per_tensor();
-  if (tail->bound >= 0 &&
+  if (!tail->channel_bounds.empty() &&
       (per_channel_y || static_cast<int64_t>(tail->channel_bounds.size()) != out_channels)) {
     return stays_float(fmt::format("a per-channel bound of {} values after {} output channels{}",
                                    tail->channel_bounds.size(), out_channels,
@@ -263,9 +263,9 @@ Match match_conv(Context& ctx, int n) {
   }
   Unit u = make_unit(conv, n, *tail, "QLinearConv", "");
   u.node.attributes = conv.attributes;
-  if (tail->bound >= 0) {
+  if (tail->bound >= 0) u.replaced.push_back(tail->bound);
+  if (!tail->channel_bounds.empty()) {
     // Eq. (50) per channel: quantize(min(r, b_c)) = min(quantize(r), quantize(b_c)).
-    u.replaced.push_back(tail->bound);
     u.channel_max = visit_quant_type(y.type, [&](auto q) {
       using Q = typename decltype(q)::type;
       std::vector<Q> bounds(tail->channel_bounds.size());
@@ -714,21 +714,28 @@ std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, st
       if (next < 0) return std::nullopt;
       const Node& min = graph.nodes[next];
       if (channel_bound && is_op(min, "Min") && min.inputs.size() == 2) {
-        const int k = min.input(0) == graph.nodes[t.activation].outputs[0] ? 1 : 0;
-        const Tensor* bound = graph.initializer(min.input(k));
-        bool per_channel = bound != nullptr && bound->dtype() == DType::kFloat32 &&
-                           bound->rank() >= 1 && bound->numel() == bound->dim(0);
-        if (bound != nullptr && bound->rank() >= 2 && bound->dim(0) == 1) {
-          per_channel = bound->dtype() == DType::kFloat32 && bound->numel() == bound->dim(1);
-        }
-        if (!per_channel) {
+        // A constant bound: one value (a clamp like Clip's), or one per channel of the result,
+        // axis 1, as it broadcasts against it.
+        const std::string& act_out = graph.nodes[t.activation].outputs[0];
+        const Tensor* bound = graph.initializer(min.input(min.input(0) == act_out ? 1 : 0));
+        const auto result = shape_of(value);
+        const int64_t r = bound ? bound->rank() : 0;
+        const int64_t axis = result ? 1 - (static_cast<int64_t>(result->size()) - r) : -1;
+        const bool per_channel = bound != nullptr && bound->numel() > 1 && axis >= 0 && axis < r &&
+                                 bound->dim(axis) == bound->numel();
+        if (bound == nullptr || bound->dtype() != DType::kFloat32 ||
+            (bound->numel() != 1 && !per_channel)) {
           why = fmt::format("Min '{}' after it has no constant bound per channel", min.name);
           return std::nullopt;
         }
-        t.bound = next;
         const float* v = bound->data<float>();
-        t.channel_bounds.assign(v, v + bound->numel());
-        t.bound_shape = bound->shape();
+        if (per_channel) {
+          t.channel_bounds.assign(v, v + bound->numel());
+          t.bound_shape = bound->shape();
+        } else {
+          t.clamp->hi = std::min(t.clamp->hi, v[0]);
+        }
+        t.bound = next;
         next = single_reader(min.outputs[0]);
         if (next < 0) return std::nullopt;
       }

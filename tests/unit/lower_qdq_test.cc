@@ -335,6 +335,18 @@ TEST(LowerQdq, PerChannelBoundAfterAConvReluIsAnIntegerMin) {
     EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
     expect_lowered(b, {random_tensor({2, 3, 6, 6}, 40)}, {0.01f}, {"Min"}, {"Conv", "Relu"});
   }
+  // One bound for all channels (Min(Relu(y), 0.2): a ReLU6 written with Min) is a clamp of the
+  // convolution's epilogue.
+  {
+    QdqGraph b;
+    const std::string x = b.qdq(b.input("x", {2, 3, 6, 6}), 0.02f, 128);
+    const std::string w = b.weight("w", random_tensor({4, 3, 3, 3}, 1), 0);
+    std::string y = b.op("Relu", {b.op("Conv", {x, w})});
+    y = b.op("Min", {y, b.constant("bound", Tensor::scalar(0.2f))});
+    b.output(b.qdq(y, 0.01f, 0));
+    expect_lowered(b, {random_tensor({2, 3, 6, 6}, 42)}, {0.01f}, {"QFusedConv"},
+                   {"Conv", "Relu", "Min"});
+  }
   // A bound along another axis (the width, [1, 1, 4]) keeps the unit in float, correct.
   QdqGraph b;
   const std::string x = b.qdq(b.input("x", {2, 3, 6, 6}), 0.02f, 128);
