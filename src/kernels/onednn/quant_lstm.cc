@@ -292,10 +292,7 @@ void QuantLstmKernel::run_direction(const KernelArgs& a, QuantLstmState& s, cons
       float* gates = b.gates + batch * gate_rows;
       const int32_t* x_acc = b.x_acc + (time * z.batch + batch) * gate_rows;
       const int32_t* h_acc = b.h_acc + batch * gate_rows;
-      for (int64_t g = 0; g < gate_rows; ++g) {
-        const float g_x = static_cast<float>(x_acc[g]) * b.x_multiplier[g];
-        gates[g] = g_x + static_cast<float>(h_acc[g]) * b.h_multiplier[g];
-      }
+      x86::integer_gates(x_acc, b.x_multiplier, h_acc, b.h_multiplier, gate_rows, gates);
       float* h = b.hidden + batch * hidden;
       x86::lstm_row(m, bias, peephole, gates, h, b.cell + batch * hidden);
       if (y) std::copy(h, h + hidden, y + time * y_time_stride + state_at + batch * hidden);

@@ -246,18 +246,14 @@ void QuantGruKernel::run_direction(const KernelArgs& a, const Buffers& b, int64_
       const int32_t* x_acc = b.x_acc + (time_of(batch, step) * p_.batch + batch) * gate_rows;
       const int32_t* h_acc = b.h_acc + batch * recurrent_rows_;
       float* gates = b.gates + batch * gate_rows;
-      for (int64_t row = 0; row < 2 * hidden; ++row) {
-        gates[row] = static_cast<float>(x_acc[row]) * b.x_multiplier[row] +
-                     static_cast<float>(h_acc[row]) * b.h_multiplier[row];
-      }
+      integer_gates(x_acc, b.x_multiplier, h_acc, b.h_multiplier, 2 * hidden, gates);
       float* h_row = b.hidden + batch * hidden;
       if (!linear_before_reset) {
         gru_gates_row(m, bias, gates, h_row, reset_hidden);
         continue;
       }
-      for (int64_t row = 2 * hidden; row < gate_rows; ++row) {
-        gates[row] = static_cast<float>(h_acc[row]) * b.h_multiplier[row];
-      }
+      integer_gates(nullptr, nullptr, h_acc + 2 * hidden, b.h_multiplier + 2 * hidden, hidden,
+                    gates + 2 * hidden);
       gru_gates_row(m, bias, gates, h_row, nullptr);
       gru_update_row(m, candidate_input(x_acc), gates + 2 * hidden, gates, gates + hidden, rbh,
                      h_row);

@@ -49,4 +49,9 @@ void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* 
   cells().lstm_row(m, xw, peephole, gates, h, c);
 }
 
+void integer_gates(const int32_t* x_acc, const float* x_multiplier, const int32_t* h_acc,
+                   const float* h_multiplier, int64_t n, float* gates) {
+  cells().integer_gates(x_acc, x_multiplier, h_acc, h_multiplier, n, gates);
+}
+
 }  // namespace quench::x86

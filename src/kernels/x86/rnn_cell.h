@@ -44,7 +44,14 @@ void gru_update_row(const CellMath& m, const float* xw, float* recurrent, const 
 void lstm_row(const CellMath& m, const float* xw, const float* peephole, float* gates, float* h,
               float* c);
 
-// The five functions above, as one instruction set implements them (rnn_cell_impl.h); the
+// The gates of an integer (dynamically quantized) step from its exact sums (eq. (44)):
+// gates[i] = float(x_acc[i])·x_multiplier[i] + float(h_acc[i])·h_multiplier[i], the two products
+// rounded and then added, in the reference's order; without x_acc (nullptr) the second product
+// alone.
+void integer_gates(const int32_t* x_acc, const float* x_multiplier, const int32_t* h_acc,
+                   const float* h_multiplier, int64_t n, float* gates);
+
+// The six functions above, as one instruction set implements them (rnn_cell_impl.h); the
 // functions above call the CPU's best.
 struct CellFunctions {
   void (*activate)(const RnnActivation&, float*, int64_t);
@@ -53,6 +60,8 @@ struct CellFunctions {
   void (*gru_update_row)(const CellMath&, const float*, float*, const float*, const float*,
                          const float*, float*);
   void (*lstm_row)(const CellMath&, const float*, const float*, float*, float*, float*);
+  void (*integer_gates)(const int32_t*, const float*, const int32_t*, const float*, int64_t,
+                        float*);
 };
 
 }  // namespace quench::x86

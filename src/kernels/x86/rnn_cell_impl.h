@@ -177,8 +177,20 @@ inline void lstm_row(const CellMath& m, const float* xw, const float* peephole, 
 }
 
 // The cells of this ISA, for rnn_cell.cc to dispatch to.
+inline void integer_gates(const int32_t* x_acc, const float* x_multiplier, const int32_t* h_acc,
+                          const float* h_multiplier, int64_t n, float* gates) {
+  if (x_acc == nullptr) {
+    for (int64_t i = 0; i < n; ++i) gates[i] = static_cast<float>(h_acc[i]) * h_multiplier[i];
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float g_x = static_cast<float>(x_acc[i]) * x_multiplier[i];
+    gates[i] = g_x + static_cast<float>(h_acc[i]) * h_multiplier[i];
+  }
+}
+
 inline CellFunctions table() {
-  return CellFunctions{activate, rnn_row, gru_gates_row, gru_update_row, lstm_row};
+  return CellFunctions{activate, rnn_row, gru_gates_row, gru_update_row, lstm_row, integer_gates};
 }
 
 }  // namespace quench::x86::QUENCH_X86_ISA
