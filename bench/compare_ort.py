@@ -52,9 +52,10 @@ IMG = "1,28,28"
 # (label, batch, sample shape, A = (runner, model), B = (runner, model), target for A/B)
 SUITES = {
     "fp32": [(f"{m}", b, IMG, ("quench", fmnist(m + ".onnx")), ("ort", fmnist(m + ".onnx")), t)
-             for b, t in [(32, 1.0), (1, 1.2)] for m in ["cnn", "resnet20", "mobilenetv2"]] +
-            [("resnet18 224", 1, "3,224,224", ("quench", imagenet("resnet18")),
-              ("ort", imagenet("resnet18")), 1.0)],
+             for b, t in [(32, 1.0), (1, 1.2)]
+             for m in ["cnn", "resnet20", "mobilenetv2", "lstm", "vit"]] +
+            [(f"{m} 224", 1, "3,224,224", ("quench", imagenet(m)), ("ort", imagenet(m)), 1.0)
+             for m in ["resnet18", "mobilenet_v2"]],
     "int8": [(f"{m} INT8 vs ORT INT8", b, IMG, ("quench", ort_qdq(m)), ("ort", ort_qdq(m)), t)
              for b, t in [(32, 0.67), (1, 0.83)] for m in ["cnn", "resnet20", "mobilenetv2"]] +
             [(f"{m} INT8 vs quench FP32", 32, IMG, ("quench", ort_qdq(m)),
