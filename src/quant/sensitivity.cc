@@ -45,12 +45,17 @@ std::vector<QuantUnit> find_units(const Graph& g, const quant::QuantPlan& plan, 
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!plan.quantized[i]) continue;
     const Node& node = g.nodes[i];
-    if (plan.decisions[i].reason.rfind("fused with ", 0) == 0 && !node.inputs.empty()) {
-      auto p = producer.find(node.input(0));
-      if (p != producer.end() && unit_of.count(p->second)) {
-        units[unit_of[p->second]].nodes.push_back(node.name);
-        continue;
+    if (plan.decisions[i].reason.rfind("fused with ", 0) == 0) {
+      // The unit of the input it is fused with (an activation, or the bound after one).
+      bool joined = false;
+      for (const auto& in : node.inputs) {
+        auto p = producer.find(in);
+        if (joined || p == producer.end() || !unit_of.count(p->second)) continue;
+        unit_of[i] = unit_of[p->second];
+        units[unit_of[i]].nodes.push_back(node.name);
+        joined = true;
       }
+      if (joined) continue;
     }
     if (is_data_movement(node.op_type)) continue;
     if (low_bit && !with_weights.count(i)) continue;

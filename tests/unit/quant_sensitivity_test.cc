@@ -134,6 +134,26 @@ TEST(MixedPrecisionTrials, UnitsAndExtremeModelsOnTheCnn) {
   EXPECT_THROW(trials.build(std::vector<bool>(n + 1, true)), Error);
 }
 
+// Cross-layer equalization's per-channel bound (Relu -> Min) joins its convolution's unit, as the
+// QDQ writer fuses it: no unit of its own.
+TEST(MixedPrecisionTrials, PerChannelBoundsJoinTheirConvolutionsUnit) {
+  const Model fp32 = load_model(testing::test_model("mobilenetv2.onnx"));
+  EqualizationReport er;
+  const Model eq =
+      equalize_cross_layer(prepare_for_quantization(fp32), nullptr, CalibrateOptions{}, &er);
+  ASSERT_GT(er.clips_split, 0);
+  auto calib = images("random:8:1x28x28", 8);
+  MixedPrecisionTrials trials(eq, *calib, *calib, QuantRecipe{}, quiet(8));
+  std::map<std::string, std::string> op_of;
+  for (const Node& node : eq.graph.nodes) op_of[node.name] = node.op_type;
+  int with_bound = 0;
+  for (const QuantUnit& u : trials.units()) {
+    EXPECT_NE(op_of[u.name], "Min") << u.name;
+    for (const auto& node : u.nodes) with_bound += op_of[node] == "Min";
+  }
+  EXPECT_EQ(with_bound, er.clips_split);
+}
+
 TEST(MixedPrecisionTrials, SensitivityCountsAndRanks) {
   const Model fp32 = load_model(testing::test_model("cnn.onnx"));
   auto calib = images("fmnist:train", 32);
