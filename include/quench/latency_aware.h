@@ -79,6 +79,13 @@ LatencyChoice choose_by_latency(const std::vector<QuantUnit>& units, const Model
                                 const std::vector<size_t>& groups = {},
                                 double margin = kLatencyMargin);
 
+// eq. (148): whether the model with every unit quantized runs faster end to end than the per-unit
+// choice `chosen` (medians of alternating runs); the per-unit times miss the Q/DQ a unit kept in
+// float moves onto its neighbours.
+bool every_unit_quantized_is_faster(LatencyTimer& timer, const Model& all_quantized,
+                                    const Model& chosen, double* all_ms = nullptr,
+                                    double* chosen_ms = nullptr);
+
 struct LatencyCheck {
   Model model;            // what to write
   std::vector<bool> low;  // its quantized units (all false: the FP32 model itself)
@@ -117,6 +124,7 @@ struct LatencyAwareResult {
   double fp32_ms = 0, result_ms = 0;
   int fallback_rounds = 0;
   bool fp32_written = false;
+  bool every_unit_quantized = false;  // eq. (148) overruled eq. (117): all units kept quantized
   std::optional<MixedPrecisionResult> accuracy;  // with max_drop_points (its model moved out)
 };
 

@@ -151,8 +151,8 @@ def quantize(
     ``latency_batch`` calibration samples (``threads`` respected), keeps the slower ones in float
     and never writes a model slower than FP32; adds "latency" ("units": "name", "int8_ms",
     "float_ms", "group", "kept_float", "kept_by"; "model_fp32_ms", "model_result_ms", "margin",
-    "batch", "threads", "fallback_rounds", "fp32_written"). With both, the accuracy search runs
-    on the units left quantized.
+    "batch", "threads", "fallback_rounds", "every_unit_quantized", "fp32_written"). With both, the
+    accuracy search runs on the units left quantized.
     """
     model, output = os.fspath(model), os.fspath(output)
     samples, labels = None, None

@@ -251,6 +251,7 @@ nb::dict latency_fields(const LatencyAwareResult& r, int64_t batch, int threads)
   j["batch"] = batch;
   j["threads"] = threads;
   j["fallback_rounds"] = r.fallback_rounds;
+  j["every_unit_quantized"] = r.every_unit_quantized;
   j["fp32_written"] = r.fp32_written;
   return j;
 }

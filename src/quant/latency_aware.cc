@@ -341,4 +341,12 @@ LatencyCheck ensure_not_slower(const std::vector<double>& float_ms,
   return c;
 }
 
+bool every_unit_quantized_is_faster(LatencyTimer& timer, const Model& all_quantized,
+                                    const Model& chosen, double* all_ms, double* chosen_ms) {
+  const auto [a, c] = timer.model_ms(all_quantized, chosen);
+  if (all_ms) *all_ms = a;
+  if (chosen_ms) *chosen_ms = c;
+  return a < c;
+}
+
 }  // namespace quench

@@ -56,9 +56,27 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
     if (!low[u]) r.kept_by[u] = "latency";
     r.group.push_back(units[groups[u]].name);
   }
-  const auto quantized = static_cast<size_t>(std::count(low.begin(), low.end(), true));
+  auto quantized = static_cast<size_t>(std::count(low.begin(), low.end(), true));
   say(fmt::format("latency: {} of {} units kept in float (int8 >= {} x float)",
                   units.size() - quantized, units.size(), kLatencyMargin));
+  std::vector<std::string> notes;
+  if (!max_drop && quantized > 0 && quantized < units.size()) {
+    // eq. (148): the choice against every unit quantized, end to end.
+    const std::vector<bool> every(units.size(), true);
+    double all_ms = 0, chosen_ms = 0;
+    if (every_unit_quantized_is_faster(*timer, trials.build(every), trials.build(low), &all_ms,
+                                       &chosen_ms)) {
+      notes.push_back(fmt::format(
+          "every unit quantized ran faster end to end than keeping {} in float ({:.4f} ms "
+          "against {:.4f} ms): all are kept quantized (eq. (148))",
+          units.size() - quantized, all_ms, chosen_ms));
+      say(notes.back());
+      low = every;
+      quantized = units.size();
+      r.every_unit_quantized = true;
+      std::fill(r.kept_by.begin(), r.kept_by.end(), "");
+    }
+  }
   Model model;
   if (max_drop && quantized > 0) {
     // The accuracy search runs on the units left quantized; those kept for latency are skipped.
@@ -101,6 +119,7 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
   } else if (check.fallback_rounds > 0) {
     check.model = trials.build(check.low, &r.report);
   }
+  for (const auto& note : notes) r.report.notes.push_back(note);
   for (const auto& note : check.notes) r.report.notes.push_back(note);
   if (check.fallback_rounds > 0 && r.accuracy) {
     r.report.notes.push_back(

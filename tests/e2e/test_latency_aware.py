@@ -44,7 +44,10 @@ def main():
                 return "FP32 written with a different time"
         elif j["quantized_nodes"] == 0 or all(r["kept_float"] for r in rows):
             return "nothing quantized without fp32_written"
-        if lat["fallback_rounds"] == 0 and "max_drop" not in j:
+        if lat["every_unit_quantized"]:  # eq. (148) overruled eq. (117): only a fallback keeps float
+            if any(r["kept_by"] not in (None, "fallback") for r in rows):
+                return "every_unit_quantized with units kept in float for latency"
+        elif lat["fallback_rounds"] == 0 and "max_drop" not in j:
             groups = {}
             for r in rows:
                 groups.setdefault(r["group"], []).append(r)

@@ -100,6 +100,30 @@ TEST(LatencyAware, DecidesAFusedGroupOnItsSums) {
   EXPECT_THROW(choose_by_latency(units, all, none, timer, {0, 0}), Error);
 }
 
+// Eq. (148): the first unit is faster in float alone (the cnn's 1-channel first convolution), but
+// keeping it float puts a Q/DQ boundary in the model that costs more than it saves: every unit
+// quantized is faster end to end, and the comparison says so; without the boundary cost it does
+// not.
+TEST(LatencyAware, EveryUnitQuantizedWinsWhenTheBoundaryCostsMore) {
+  const auto units = make_units(4);
+  FakeTimer timer;
+  timer.q = {1.2, 1.0, 1.0, 1.0};
+  timer.f = {1.0, 3.0, 3.0, 3.0};
+  timer.boundary = 0.5;
+  const std::vector<bool> every(4, true);
+  const LatencyChoice c = choose_by_latency(units, fake_model(units, every),
+                                            fake_model(units, std::vector<bool>(4, false)), timer);
+  ASSERT_EQ(c.low, (std::vector<bool>{false, true, true, true}));
+  double all_ms = 0, chosen_ms = 0;
+  EXPECT_TRUE(every_unit_quantized_is_faster(timer, fake_model(units, every),
+                                             fake_model(units, c.low), &all_ms, &chosen_ms));
+  EXPECT_DOUBLE_EQ(all_ms, 4.2);
+  EXPECT_DOUBLE_EQ(chosen_ms, 4.5);  // 1.0 float + 3 × 1.0 + one boundary
+  timer.boundary = 0.1;
+  EXPECT_FALSE(
+      every_unit_quantized_is_faster(timer, fake_model(units, every), fake_model(units, c.low)));
+}
+
 TEST(LatencyAware, CheckKeepsAFasterModelAsItIs) {
   const auto units = make_units(4);
   FakeTimer timer;

@@ -203,6 +203,7 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
                       {"batch", o.latency_batch},
                       {"threads", o.threads},
                       {"fallback_rounds", r.fallback_rounds},
+                      {"every_unit_quantized", r.every_unit_quantized},
                       {"fp32_written", r.fp32_written}};
   return std::move(r.model);
 }
