@@ -24,6 +24,9 @@ struct WeightRoundingOptions {
   int64_t batch = 32;
   int threads = 0;
   bool progress = true;
+
+  // "GPTQ", "AdaRound" or "rounding to nearest", with " + bias correction" when asked.
+  std::string method() const;
 };
 
 struct WeightRoundingReport {

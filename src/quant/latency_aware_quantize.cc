@@ -46,9 +46,11 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
   auto timer = make_runtime_latency_timer(trials.prepared().graph, units, inputs, so.session);
   say(fmt::format("latency: timing {} units quantized and in float (batch {}, medians of 50 runs)",
                   units.size(), options.batch));
+  const std::vector<bool> every(units.size(), true);
+  QuantizeReport every_report;
+  const Model every_model = trials.build(every, &every_report);
   const LatencyChoice choice =
-      choose_by_latency(units, trials.build(std::vector<bool>(units.size(), true)),
-                        trials.prepared(), *timer, groups);
+      choose_by_latency(units, every_model, trials.prepared(), *timer, groups);
   LatencyAwareResult r;
   std::vector<bool> low = choice.low;
   r.kept_by.assign(units.size(), "");
@@ -60,12 +62,14 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
   say(fmt::format("latency: {} of {} units kept in float (int8 >= {} x float)",
                   units.size() - quantized, units.size(), kLatencyMargin));
   std::vector<std::string> notes;
+  Model model;
+  bool built = false;  // `model` and r.report are those of `low`
   if (!max_drop && quantized > 0 && quantized < units.size()) {
     // eq. (148): the choice against every unit quantized, end to end.
-    const std::vector<bool> every(units.size(), true);
+    model = trials.build(low, &r.report);
+    built = true;
     double all_ms = 0, chosen_ms = 0;
-    if (every_unit_quantized_is_faster(*timer, trials.build(every), trials.build(low), &all_ms,
-                                       &chosen_ms)) {
+    if (every_unit_quantized_is_faster(*timer, every_model, model, &all_ms, &chosen_ms)) {
       notes.push_back(fmt::format(
           "every unit quantized ran faster end to end than keeping {} in float ({:.4f} ms "
           "against {:.4f} ms): all are kept quantized (eq. (148))",
@@ -75,9 +79,10 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
       quantized = units.size();
       r.every_unit_quantized = true;
       std::fill(r.kept_by.begin(), r.kept_by.end(), "");
+      model = every_model;
+      r.report = every_report;
     }
   }
-  Model model;
   if (max_drop && quantized > 0) {
     // The accuracy search runs on the units left quantized; those kept for latency are skipped.
     QuantRecipe rest = recipe;
@@ -104,7 +109,12 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
       r.report.notes.push_back(
           "every unit is kept in float for latency: --max-drop has nothing left to search");
     }
-    model = trials.build(low, &r.report);
+    if (quantized == units.size()) {
+      model = every_model;
+      r.report = every_report;
+    } else if (!built) {
+      model = trials.build(low, &r.report);
+    }
   }
   std::vector<double> float_ms;
   for (const UnitLatency& u : choice.units) float_ms.push_back(u.float_ms);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "ir/graph_index.h"
 #include "ops/domains.h"
 #include "quant/nbits_writer.h"
 #include "quant/quant_plan.h"
@@ -67,20 +68,15 @@ std::string nbits_support(const Graph& g, const Node& node) {
 }
 
 // Adds `shift` (one value per column) to the float initializer `name` of shape [N] or [1, N]
-// when only `user` reads it; false when it has another shape or other readers.
-bool fold_shift(Graph& g, const Graph& original, const std::string& name, const Node& user,
+// when at most one node of the original graph reads it (`index`); false when it has another
+// shape or more readers.
+bool fold_shift(Graph& g, const GraphIndex& index, const std::string& name,
                 const std::vector<float>& shift) {
   Tensor* t = g.is_initializer(name) ? &g.initializers.at(name) : nullptr;
   const auto n = static_cast<int64_t>(shift.size());
   if (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != n ||
-      t->dim(t->rank() - 1) != n) {
+      t->dim(t->rank() - 1) != n || index.consumers(name).size() > 1) {
     return false;
-  }
-  for (const Node& other : original.nodes) {
-    if (other.outputs != user.outputs &&
-        std::find(other.inputs.begin(), other.inputs.end(), name) != other.inputs.end()) {
-      return false;
-    }
   }
   Tensor moved = t->clone();  // tensors share storage with the caller's model
   float* v = moved.data<float>();
@@ -89,16 +85,12 @@ bool fold_shift(Graph& g, const Graph& original, const std::string& name, const 
   return true;
 }
 
-// The single Add reading `y` with a constant other operand, or nullptr.
-const Node* bias_add_after(const Graph& g, const std::string& y) {
-  const Node* found = nullptr;
-  for (const Node& node : g.nodes) {
-    if (std::find(node.inputs.begin(), node.inputs.end(), y) == node.inputs.end()) continue;
-    if (found != nullptr || node.op_type != "Add" || node.inputs.size() != 2) return nullptr;
-    found = &node;
-  }
-  if (std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) return nullptr;
-  return found;
+// The Add that alone reads `y` (not a graph output), with two inputs, or nullptr.
+const Node* bias_add_after(const Graph& g, const GraphIndex& index, const std::string& y) {
+  const std::vector<int>& readers = index.consumers(y);
+  if (readers.size() != 1 || index.is_graph_output(y)) return nullptr;
+  const Node& add = g.nodes[readers[0]];
+  return add.op_type == "Add" && add.inputs.size() == 2 ? &add : nullptr;
 }
 
 }  // namespace
@@ -128,6 +120,7 @@ Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64
                  op);
   }
   const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
+  const GraphIndex index(prepared.graph);
   Model m = prepared;
   Graph& g = m.graph;
   std::vector<Node> nodes;
@@ -208,11 +201,10 @@ Model quant::write_matmul_nbits(const Model& prepared, QuantRecipe recipe, int64
     // A bias shift (eq. (146)) joins Gemm's beta·C, or the bias Add after a MatMul, where they
     // are constants of shape [N] read only there; else it gets an Add of its own.
     bool own_add = !shift.empty();
-    if (own_add && has_bias) own_add = !fold_shift(g, prepared.graph, c, node, shift);
-    const Node* after = own_add && !gemm ? bias_add_after(prepared.graph, y) : nullptr;
+    if (own_add && has_bias) own_add = !fold_shift(g, index, c, shift);
+    const Node* after = own_add && !gemm ? bias_add_after(prepared.graph, index, y) : nullptr;
     if (after != nullptr) {
-      const std::string& other = after->inputs[after->inputs[0] == y ? 1 : 0];
-      own_add = !fold_shift(g, prepared.graph, other, *after, shift);
+      own_add = !fold_shift(g, index, after->inputs[after->inputs[0] == y ? 1 : 0], shift);
     }
     // Unnamed nodes are named from their output, so that the new nodes' names stay unique.
     const std::string at = node.name.empty() ? y : node.name;

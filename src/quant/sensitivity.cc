@@ -106,15 +106,11 @@ struct MixedPrecisionTrials::Impl {
     }
     Model m = quant::write_qdq(base, quant::plan_quantization(base.graph, recipe), source, recipe,
                                report);
-    const WeightRoundingOptions& o = options.rounding;
     m.metadata.emplace_back(
         "quench.quantization",
-        fmt::format("static mixed precision, {} weights, the units at {} bits chosen by {}{}",
+        fmt::format("static mixed precision, {} weights, the units at {} bits chosen by {}",
                     quant::describe_weight_bits(recipe), options.weight_bits,
-                    o.gptq       ? "GPTQ"
-                    : o.adaround ? "AdaRound"
-                                 : "rounding to nearest",
-                    o.bias_correction ? " + bias correction" : ""));
+                    options.rounding.method()));
     return m;
   }
 

@@ -220,6 +220,13 @@ TEST(LowBitGptq, WrittenBlocksDequantizeToWhatGptqChose) {
   EXPECT_GT(checked, 0);
 }
 
+QuantRecipe weight_only_int4() {
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  recipe.weight_only = true;
+  return recipe;
+}
+
 // The MatMulNBits nodes of `q`, and how many of them hold other packed integers than the same
 // node of `plain` (both written from one model).
 std::pair<int, int> packed_differences(const Model& q, const Model& plain) {
@@ -238,9 +245,7 @@ std::pair<int, int> packed_differences(const Model& q, const Model& plain) {
 
 TEST(LowBitDriver, GptqBlockwiseVitRunsAndDiffersFromRounding) {
   const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
-  QuantRecipe recipe;
-  recipe.weight_bits = 4;
-  recipe.weight_only = true;
+  const QuantRecipe recipe = weight_only_int4();
   const auto data = open_dataset("random:16:1x28x28");
   WeightRoundingOptions o;
   o.gptq = true;
@@ -433,9 +438,7 @@ TEST(LowBitDriver, BlockwiseBiasCorrectionKeepsTheMeanOutputOfALinearChain) {
 // correction writes its shifts, and the file runs.
 TEST(LowBitDriver, AdaRoundBiasCorrectedBlockwiseVitRuns) {
   const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
-  QuantRecipe recipe;
-  recipe.weight_bits = 4;
-  recipe.weight_only = true;
+  const QuantRecipe recipe = weight_only_int4();
   const auto data = open_dataset("random:16:1x28x28");
   WeightRoundingOptions o;
   o.adaround = true;

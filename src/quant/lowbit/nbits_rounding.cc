@@ -5,13 +5,14 @@
 // earlier layers' weights replaced by their 4-bit values is exactly the quantized function: its
 // layer inputs are AdaRound's X_q and bias correction's E[x_q].
 #include <chrono>
-#include <random>
+#include <optional>
 
 #include "core/check.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "quant/lowbit/adaround.h"
 #include "quant/lowbit/gptq.h"
+#include "quant/lowbit/layer_samples.h"
 #include "quant/nbits_writer.h"
 #include "quench/evaluate.h"
 #include "quench/lowbit.h"
@@ -22,54 +23,6 @@ namespace quench {
 namespace {
 
 constexpr int32_t kLevels = 15;  // MatMulNBits, 4 bits
-
-// Rows of one value across the calibration batches: up to max_rows of them (K values each),
-// taken at random with a fixed seed when there are more (the same rows of two models whose
-// values have the same shapes), and the mean row over all of them.
-struct LayerRows {
-  std::vector<float> x;
-  int64_t m = 0;
-  std::vector<double> mean;
-};
-
-LayerRows layer_rows(const Model& model, const std::string& name, int64_t k,
-                     const std::vector<std::vector<Tensor>>& feeds, int64_t max_rows, int threads) {
-  Model fm = model;
-  fm.graph.outputs.push_back(name);
-  SessionOptions so;
-  so.threads = threads;
-  const Session s(fm, so);
-  size_t at = s.outputs().size();
-  for (size_t i = 0; i < s.outputs().size(); ++i) {
-    if (s.outputs()[i].name == name) at = i;
-  }
-  QUENCH_CHECK(at < s.outputs().size(), ErrorKind::kInternal, "'{}' is not an output", name);
-  LayerRows out;
-  out.mean.assign(static_cast<size_t>(k), 0.0);
-  std::vector<float>& x = out.x;
-  int64_t seen = 0;
-  std::mt19937_64 rng(k);
-  for (const auto& f : feeds) {
-    const Tensor t = s.run(f)[at];
-    QUENCH_CHECK(t.dtype() == DType::kFloat32 && t.numel() % k == 0, ErrorKind::kUnsupported,
-                 "'{}': the layer input is not float with {} values per row", name, k);
-    const float* d = t.data<float>();
-    for (int64_t r = 0; r < t.numel() / k; ++r, ++seen) {
-      for (int64_t c = 0; c < k; ++c) out.mean[c] += d[r * k + c];
-      int64_t slot = static_cast<int64_t>(x.size()) / k;
-      if (slot >= max_rows) {  // reservoir sampling: every row kept with the same chance
-        slot = std::uniform_int_distribution<int64_t>(0, seen)(rng);
-        if (slot >= max_rows) continue;
-        std::copy(d + r * k, d + (r + 1) * k, x.begin() + slot * k);
-        continue;
-      }
-      x.insert(x.end(), d + r * k, d + (r + 1) * k);
-    }
-  }
-  for (double& v : out.mean) v /= static_cast<double>(std::max<int64_t>(1, seen));
-  out.m = static_cast<int64_t>(x.size()) / k;
-  return out;
-}
 
 // Ŵ = s (q − z) of the chosen blocks, [N][K] (eq. (89)).
 std::vector<float> dequantized(const quant::lowbit::BlockwiseWeights& b, int64_t n, int64_t k,
@@ -136,11 +89,6 @@ void shift_output(Model& model, const Node& node, const std::vector<float>& shif
                node.describe());
 }
 
-std::string method_name(const WeightRoundingOptions& o) {
-  std::string m = o.gptq ? "GPTQ" : o.adaround ? "AdaRound" : "rounding to nearest";
-  return o.bias_correction ? m + " + bias correction" : m;
-}
-
 }  // namespace
 
 Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& recipe,
@@ -152,14 +100,14 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
   QUENCH_CHECK(o.gptq || o.adaround || o.bias_correction, ErrorKind::kInvalidArgument,
                "blockwise 4-bit from data needs --gptq, --adaround or --bias-correction");
   QUENCH_CHECK(data.size() > 0 && o.calib_size > 0, ErrorKind::kInvalidArgument,
-               "{} needs calibration data (got none)", method_name(o));
+               "{} needs calibration data (got none)", o.method());
   const auto start = std::chrono::steady_clock::now();
   WeightRoundingReport local;
   WeightRoundingReport& rr = rounding ? *rounding : local;
   rr = WeightRoundingReport{};
   SessionOptions so;
   so.threads = o.threads;
-  std::vector<std::vector<Tensor>> feeds;
+  quant::lowbit::Feeds feeds;
   {
     const Session session(prepared, so);
     const DataBinding binding(session, data, "the calibration data");
@@ -172,7 +120,7 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
   for (const auto& node : prepared.graph.nodes) {
     matmuls += node.op_type == "MatMul" || node.op_type == "Gemm";
   }
-  Progress progress(fmt::format("rounding weights ({}, 4-bit blocks)", method_name(o)), matmuls,
+  Progress progress(fmt::format("rounding weights ({}, 4-bit blocks)", o.method()), matmuls,
                     o.progress);
   quant::lowbit::GptqOptions go;
   go.damp = o.gptq_damp;
@@ -183,16 +131,33 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
       [&](const Node& node, int64_t n, int64_t k,
           const std::vector<float>& w) -> std::optional<quant::NbitsChoice> {
     check_interrupted();
+    // The layer's input as an output of the float model and of the partly quantized one, so that
+    // both run on the fast kernels; before the first layer is chosen the two are the same.
     const std::string& input = node.input(0);
-    const LayerRows fp = layer_rows(prepared, input, k, feeds, o.max_rows, o.threads);
-    const LayerRows q = sequential && rr.layers > 0
-                            ? layer_rows(partly, input, k, feeds, o.max_rows, o.threads)
-                            : fp;
+    auto with_output = [&](Model model) {
+      model.graph.outputs.push_back(input);
+      return model;
+    };
+    const Session fp(with_output(prepared), so);
+    const bool same = !sequential || rr.layers == 0;
+    std::optional<Session> q;
+    if (!same) q.emplace(with_output(partly), so);
+    quant::lowbit::LayerView v;
+    v.shape = quant::lowbit::LayerShape{n, k, 1};
+    quant::lowbit::SampleRequest request;
+    request.max_rows = o.max_rows;
+    request.float_rows = o.adaround && !same;
+    request.means = o.bias_correction;
+    request.seed = static_cast<uint64_t>(rr.layers);
+    const quant::lowbit::LayerSamples x = quant::lowbit::collect_samples(
+        v, same ? fp : *q, input, same ? nullptr : &fp, input, feeds, request);
+    const std::vector<float>& x_fp = same ? x.x : x.x_fp;
+    const std::vector<double>& mean_fp = same ? x.mean : x.mean_fp;
     quant::NbitsChoice choice;
     if (o.gptq) {
       // H from the float model's inputs (eqs. (123)-(125)).
       choice.blocks =
-          quant::lowbit::gptq_blockwise(n, k, w, fp.x.data(), fp.m, block_size, kLevels, go);
+          quant::lowbit::gptq_blockwise(n, k, w, x_fp.data(), x.m, block_size, kLevels, go);
     } else {
       choice.blocks = quant::lowbit::round_blockwise(n, k, w, block_size, kLevels);
       if (o.adaround) {
@@ -201,7 +166,7 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
         ao.seed = static_cast<uint64_t>(rr.layers);
         const quant::lowbit::LayerShape shape{n, k, 1};
         const std::vector<int8_t> chosen = quant::lowbit::adaround(
-            shape, w, {}, q.x.data(), fp.x.data(), std::min(q.m, fp.m),
+            shape, w, {}, x.x.data(), x_fp.data(), x.m,
             quant::lowbit::WeightGrid::blockwise(choice.blocks, n, k, block_size, kLevels), ao);
         for (size_t i = 0; i < chosen.size(); ++i) {
           choice.blocks.q[i] = static_cast<uint8_t>(chosen[i]);
@@ -214,7 +179,7 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
       for (int64_t row = 0; row < n; ++row) {
         double shift = 0.0;
         for (int64_t c = 0; c < k; ++c) {
-          shift += w[row * k + c] * fp.mean[c] - w_hat[row * k + c] * q.mean[c];
+          shift += w[row * k + c] * mean_fp[c] - w_hat[row * k + c] * x.mean[c];
         }
         choice.bias_shift[row] = static_cast<float>(shift);
       }
@@ -231,7 +196,7 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
   progress.finish();
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& [key, value] : m.metadata) {
-    if (key == "quench.quantization") value += ", integers chosen by " + method_name(o);
+    if (key == "quench.quantization") value += ", integers chosen by " + o.method();
   }
   return m;
 }

@@ -53,13 +53,13 @@ std::vector<int8_t> round_to_nearest(const std::vector<float>& w, int64_t cols,
   return q;
 }
 
-std::string method_name(const WeightRoundingOptions& o) {
-  std::string m = o.gptq ? "GPTQ" : o.adaround ? "AdaRound" : "rounding to nearest";
-  if (o.bias_correction) m += " + bias correction";
+}  // namespace
+
+std::string WeightRoundingOptions::method() const {
+  std::string m = gptq ? "GPTQ" : adaround ? "AdaRound" : "rounding to nearest";
+  if (bias_correction) m += " + bias correction";
   return m;
 }
-
-}  // namespace
 
 RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const CalibrationTable& table,
                                             const QuantRecipe& recipe, const Dataset& data,
@@ -84,7 +84,7 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
   so.threads = o.threads;
   const Model float_model = work;  // biases as they were
   const Feeds feeds = load_feeds(Session(float_model, so), data, o.calib_size, o.batch);
-  Progress progress("rounding weights (" + method_name(o) + ")",
+  Progress progress("rounding weights (" + o.method() + ")",
                     static_cast<int64_t>(plan.nodes.size()), o.progress);
   for (size_t l = 0; l < plan.nodes.size(); ++l) {
     progress.update(static_cast<int64_t>(l));
@@ -189,7 +189,7 @@ Model quantize_rounded(const Model& prepared, const CalibrationTable& table,
                   recipe.weight_only ? std::string("float")
                                      : std::string(dtype_name(recipe.activation_type)),
                   quant::describe_weight_bits(recipe),
-                  recipe.per_channel ? "per-channel" : "per-tensor", method_name(o),
+                  recipe.per_channel ? "per-channel" : "per-tensor", o.method(),
                   calibration_method_name(table.config.method), table.samples));
   return m;
 }
