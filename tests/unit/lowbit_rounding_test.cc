@@ -434,14 +434,24 @@ TEST(LowBitDriver, BlockwiseBiasCorrectionKeepsTheMeanOutputOfALinearChain) {
   EXPECT_GT(plain_error, 100 * error);  // the case has a shift to remove
 }
 
-// The driver on vit's MatMulNBits: AdaRound chooses other integers than rounding to nearest, bias
-// correction writes its shifts, and the file runs.
+void expect_bias_corrected_blockwise_vit(bool gptq);
+
+// The driver on vit's MatMulNBits: AdaRound (or GPTQ) chooses other integers than rounding to
+// nearest, bias correction writes its shifts, and the file runs.
 TEST(LowBitDriver, AdaRoundBiasCorrectedBlockwiseVitRuns) {
+  for (bool gptq : {false, true}) {
+    SCOPED_TRACE(gptq ? "GPTQ" : "AdaRound");
+    expect_bias_corrected_blockwise_vit(gptq);
+  }
+}
+
+void expect_bias_corrected_blockwise_vit(bool gptq) {
   const Model prepared = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
   const QuantRecipe recipe = weight_only_int4();
   const auto data = open_dataset("random:16:1x28x28");
   WeightRoundingOptions o;
-  o.adaround = true;
+  o.adaround = !gptq;
+  o.gptq = gptq;
   o.bias_correction = true;
   o.adaround_iters = 20;
   o.calib_size = 16;

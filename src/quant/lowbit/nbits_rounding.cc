@@ -146,7 +146,7 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
     v.shape = quant::lowbit::LayerShape{n, k, 1};
     quant::lowbit::SampleRequest request;
     request.max_rows = o.max_rows;
-    request.float_rows = o.adaround && !same;
+    request.float_rows = !same;  // GPTQ's H and AdaRound's targets
     request.means = o.bias_correction;
     request.seed = static_cast<uint64_t>(rr.layers);
     const quant::lowbit::LayerSamples x = quant::lowbit::collect_samples(
