@@ -109,9 +109,11 @@ LatencyCheck ensure_not_slower(const std::vector<double>& float_ms,
                                const std::function<void(const std::string&)>& progress = {});
 
 struct LatencyAwareOptions {
-  int64_t batch = 1;               // the first `batch` calibration samples are the timed input
-  double max_drop_points = -1;     // >= 0: --max-drop on the units left quantized (needs `val`)
-  SensitivityOptions sensitivity;  // calibration and sessions (weight_bits must be 8)
+  int64_t batch = 1;            // the first `batch` calibration samples are the timed input
+  double max_drop_points = -1;  // >= 0: --max-drop on the units left quantized (needs `val`)
+  // Calibration, sessions, the weight width (a low-bit model's units kept for latency are in
+  // float, those kept by --max-drop at 8 bits) and GPTQ / AdaRound / bias correction.
+  SensitivityOptions sensitivity;
   std::function<void(const std::string&)> progress;  // one line per step, when set
 };
 
@@ -131,7 +133,7 @@ struct LatencyAwareResult {
 // `quantize --latency-aware`: calibrate once, time the units (eq. (117)), search --max-drop on the
 // units left quantized when asked, check end to end against `fp32` (eqs. (118)-(119)).
 // kInvalidArgument for a non-positive batch, a batch larger than the calibration data, or a
-// budget without labeled `val`; kUnsupported for weights narrower than 8 bits.
+// budget without labeled `val`.
 LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& calib,
                                           const Dataset* val, const QuantRecipe& recipe,
                                           const LatencyAwareOptions& options);

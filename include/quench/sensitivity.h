@@ -65,6 +65,11 @@ class MixedPrecisionTrials {
   double fp32_score() const;   // the FP32 model's (an SQNR of +infinity without labels)
   // The model with unit i at the requested precision where low[i], at higher precision elsewhere.
   Model build(const std::vector<bool>& low, QuantizeReport* report = nullptr) const;
+  // Units kept in float in every model built after this call, whatever build's `low` says (the
+  // units --latency-aware keeps for speed, in a 4-bit model too); one flag per unit, true: float.
+  // analyze_sensitivity and search_mixed_precision leave them out.
+  void keep_in_float(const std::vector<bool>& units);
+  const std::vector<bool>& in_float() const;
   // Scores a model on the validation data; counts one evaluation. Interruptible.
   double score(const Model& model);
   int64_t evaluations() const;
@@ -91,8 +96,9 @@ struct SensitivityResult {
 };
 
 // One trial per unit with only it quantized, and (when `all_but_this`) one with all but it;
-// 2 + U or 2 + 2U evaluations (one less when the score with every unit quantized is given as
-// `all_quantized`). Progress on stderr; interruptible (kInterrupted).
+// 2 + U or 2 + 2U evaluations for U units not kept in float by keep_in_float (one less when the
+// score with every unit quantized is given as `all_quantized`). Progress on stderr; interruptible
+// (kInterrupted).
 SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but_this = true,
                                       bool progress = true,
                                       std::optional<double> all_quantized = std::nullopt);
@@ -115,7 +121,7 @@ PrefixSearchResult search_kept_prefix(size_t units, double target,
 struct MixedPrecisionResult {
   Model model;
   QuantizeReport report;  // the written model's
-  int64_t units = 0;      // quantization units of the model
+  int64_t units = 0;      // quantization units searched (those not kept in float beforehand)
   // The ranking (only_quantized trials); without one (units empty, higher_precision NaN) when every
   // unit at the requested precision already meets the budget.
   SensitivityResult sensitivity;
@@ -135,5 +141,10 @@ MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& 
                                               const Dataset& val, const QuantRecipe& recipe,
                                               double max_drop_points,
                                               const SensitivityOptions& options);
+
+// The same search on trials already made (with validation data), over the units that
+// keep_in_float left free; the result's model is built by `trials`.
+MixedPrecisionResult search_mixed_precision(MixedPrecisionTrials& trials, double max_drop_points,
+                                            bool progress);
 
 }  // namespace quench

@@ -283,9 +283,6 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
                                              a.lowbit.group_size == 0 && !a.lowbit.weight_only),
           "max_drop and latency_aware search over static models; cle, smoothquant, group_size "
           "and weight_only are not supported with them yet");
-  require(!a.latency_aware || !a.lowbit.rounding(),
-          "latency_aware compares 8-bit round-to-nearest units with float; gptq, adaround and "
-          "bias_correction are not supported with it yet");
   check_writable(a.output, "output model");
   QuantRecipe recipe = QuantRecipe::with_options(a.recipe, a.skip, a.skip_op, a.act, a.per_tensor);
   if (a.mode == "static") a.lowbit.apply(recipe);
@@ -332,9 +329,6 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
             "cannot be measured",
             val_source.name);
   }
-  require(!a.latency_aware || recipe.weight_bits == 8,
-          "latency_aware compares 8-bit units with float; weights '{}' are not supported with it",
-          a.lowbit.weights);
   QuantizeReport report;
   StaticQuantReport details;
   std::optional<MixedPrecisionResult> mixed;

@@ -98,7 +98,7 @@ def test_amp_refusals_mirror_the_cli(cnn, tmp_path):
     with pytest.raises(quench.InvalidArgumentError, match="non-negative"):
         quench.quantize(cnn, out, max_drop=-1, val="fmnist:test", **SMALL)
     with pytest.raises(quench.InvalidArgumentError, match="latency_aware"):
-        quench.quantize(cnn, out, latency_aware=True, weights="int4", **SMALL)
+        quench.quantize(cnn, out, latency_aware=True, cle=True, **SMALL)
     with pytest.raises(quench.InvalidArgumentError, match="latency_aware"):
         quench.quantize(cnn, out, latency_aware=True, mode="dynamic")
     with pytest.raises(quench.InvalidArgumentError, match="not supported"):

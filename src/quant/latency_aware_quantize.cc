@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "core/check.h"
 #include "quench/evaluate.h"
@@ -19,10 +20,6 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
                "--latency-batch {} is larger than the calibration data ({} samples), whose first "
                "samples are the timed input",
                options.batch, calib.size());
-  QUENCH_CHECK(options.sensitivity.weight_bits == 8 && recipe.weight_bits == 8,
-               ErrorKind::kUnsupported,
-               "--latency-aware compares 8-bit units with float; narrower weights are not "
-               "supported with it yet");
   const bool max_drop = options.max_drop_points >= 0;
   QUENCH_CHECK(!max_drop || (val != nullptr && val->has_labels()), ErrorKind::kInvalidArgument,
                "--max-drop needs labeled validation data (--val): the budget is in top-1 points "
@@ -31,8 +28,14 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
     if (options.progress) options.progress(line);
   };
   const SensitivityOptions& so = options.sensitivity;
-  const MixedPrecisionTrials trials(fp32, calib, recipe, so);
+  // One calibration (and one rounding, with GPTQ, AdaRound or bias correction) for the timing,
+  // the accuracy search and the written model.
+  const std::unique_ptr<MixedPrecisionTrials> made =
+      max_drop ? std::make_unique<MixedPrecisionTrials>(fp32, calib, *val, recipe, so)
+               : std::make_unique<MixedPrecisionTrials>(fp32, calib, recipe, so);
+  MixedPrecisionTrials& trials = *made;
   const std::vector<QuantUnit>& units = trials.units();
+  const size_t n = units.size();
   std::vector<Tensor> inputs;
   std::vector<size_t> groups;
   {
@@ -45,59 +48,67 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
   }
   auto timer = make_runtime_latency_timer(trials.prepared().graph, units, inputs, so.session);
   say(fmt::format("latency: timing {} units quantized and in float (batch {}, medians of 50 runs)",
-                  units.size(), options.batch));
-  const std::vector<bool> every(units.size(), true);
+                  n, options.batch));
+  // `quantized[u]`: unit u is quantized (at the requested width, or at 8 bits where the accuracy
+  // search keeps a low-bit unit higher); the others are in float. Builds go through this one
+  // function so that the timing, the search and the fallback see the same models.
+  std::vector<bool> kept_higher(n, false);  // by --max-drop
+  auto build = [&](const std::vector<bool>& quantized, QuantizeReport* report) {
+    std::vector<bool> in_float(n), low(n);
+    for (size_t u = 0; u < n; ++u) {
+      in_float[u] = !quantized[u];
+      low[u] = quantized[u] && !kept_higher[u];
+    }
+    trials.keep_in_float(in_float);
+    return trials.build(low, report);
+  };
+  const std::vector<bool> every(n, true);
   QuantizeReport every_report;
-  const Model every_model = trials.build(every, &every_report);
+  const Model every_model = build(every, &every_report);
   const LatencyChoice choice =
       choose_by_latency(units, every_model, trials.prepared(), *timer, groups);
   LatencyAwareResult r;
-  std::vector<bool> low = choice.low;
-  r.kept_by.assign(units.size(), "");
-  for (size_t u = 0; u < units.size(); ++u) {
-    if (!low[u]) r.kept_by[u] = "latency";
+  std::vector<bool> quantized = choice.low;
+  r.kept_by.assign(n, "");
+  for (size_t u = 0; u < n; ++u) {
+    if (!quantized[u]) r.kept_by[u] = "latency";
     r.group.push_back(units[groups[u]].name);
   }
-  auto quantized = static_cast<size_t>(std::count(low.begin(), low.end(), true));
-  say(fmt::format("latency: {} of {} units kept in float (int8 >= {} x float)",
-                  units.size() - quantized, units.size(), kLatencyMargin));
+  auto count = [](const std::vector<bool>& q) {
+    return static_cast<size_t>(std::count(q.begin(), q.end(), true));
+  };
+  say(fmt::format("latency: {} of {} units kept in float (quantized >= {} x float)",
+                  n - count(quantized), n, kLatencyMargin));
   std::vector<std::string> notes;
-  Model model;
-  bool built = false;  // `model` and r.report are those of `low`
-  if (!max_drop && quantized > 0 && quantized < units.size()) {
-    // eq. (148): the choice against every unit quantized, end to end.
-    model = trials.build(low, &r.report);
-    built = true;
+  if (count(quantized) > 0 && count(quantized) < n) {
+    // eq. (148): the choice against every unit quantized, end to end, before any accuracy search.
+    const Model chosen = build(quantized, nullptr);
     double all_ms = 0, chosen_ms = 0;
-    if (every_unit_quantized_is_faster(*timer, every_model, model, &all_ms, &chosen_ms)) {
+    if (every_unit_quantized_is_faster(*timer, every_model, chosen, &all_ms, &chosen_ms)) {
       notes.push_back(fmt::format(
           "every unit quantized ran faster end to end than keeping {} in float ({:.4f} ms "
           "against {:.4f} ms): all are kept quantized (eq. (148))",
-          units.size() - quantized, all_ms, chosen_ms));
+          n - count(quantized), all_ms, chosen_ms));
       say(notes.back());
-      low = every;
-      quantized = units.size();
+      quantized = every;
       r.every_unit_quantized = true;
       std::fill(r.kept_by.begin(), r.kept_by.end(), "");
-      model = every_model;
-      r.report = every_report;
     }
   }
-  if (max_drop && quantized > 0) {
-    // The accuracy search runs on the units left quantized; those kept for latency are skipped.
-    QuantRecipe rest = recipe;
-    for (size_t u = 0; u < units.size(); ++u) {
-      if (low[u]) continue;
-      for (const auto& node : units[u].nodes) rest.node_overrides[node] = "skip";
-    }
-    MixedPrecisionResult a =
-        quantize_mixed_precision(fp32, calib, *val, rest, options.max_drop_points, so);
+  Model model;
+  if (max_drop && count(quantized) > 0) {
+    // The accuracy search runs on the units left quantized; those kept for latency stay float.
+    std::vector<bool> in_float(n);
+    for (size_t u = 0; u < n; ++u) in_float[u] = !quantized[u];
+    trials.keep_in_float(in_float);
+    MixedPrecisionResult a = search_mixed_precision(trials, options.max_drop_points, so.progress);
     for (const UnitSensitivity& k : a.kept) {
-      for (size_t u = 0; u < units.size(); ++u) {
-        if (units[u].name == k.unit.name && low[u]) {
-          low[u] = false;
-          r.kept_by[u] = "accuracy";
-        }
+      for (size_t u = 0; u < n; ++u) {
+        if (units[u].name != k.unit.name || !quantized[u]) continue;
+        kept_higher[u] = true;
+        r.kept_by[u] = "accuracy";
+        // w8a8 keeps the unit in float; a low-bit model keeps it quantized at 8 bits.
+        if (so.weight_bits == 8) quantized[u] = false;
       }
     }
     model = std::move(a.model);
@@ -109,25 +120,21 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
       r.report.notes.push_back(
           "every unit is kept in float for latency: --max-drop has nothing left to search");
     }
-    if (quantized == units.size()) {
-      model = every_model;
-      r.report = every_report;
-    } else if (!built) {
-      model = trials.build(low, &r.report);
-    }
+    model = count(quantized) == n ? every_model : build(quantized, &r.report);
+    if (count(quantized) == n) r.report = every_report;
   }
   std::vector<double> float_ms;
   for (const UnitLatency& u : choice.units) float_ms.push_back(u.float_ms);
   LatencyCheck check = ensure_not_slower(
-      float_ms, groups, low, std::move(model), fp32,
-      [&](const std::vector<bool>& l) { return trials.build(l); }, *timer, say);
-  for (size_t u = 0; u < units.size(); ++u) {
-    if (low[u] && !check.low[u]) r.kept_by[u] = "fallback";
+      float_ms, groups, quantized, std::move(model), fp32,
+      [&](const std::vector<bool>& q) { return build(q, nullptr); }, *timer, say);
+  for (size_t u = 0; u < n; ++u) {
+    if (quantized[u] && !check.low[u]) r.kept_by[u] = "fallback";
   }
   if (check.fp32_written) {
     r.report = QuantizeReport{};
   } else if (check.fallback_rounds > 0) {
-    check.model = trials.build(check.low, &r.report);
+    check.model = build(check.low, &r.report);
   }
   for (const auto& note : notes) r.report.notes.push_back(note);
   for (const auto& note : check.notes) r.report.notes.push_back(note);
@@ -137,7 +144,7 @@ LatencyAwareResult quantize_latency_aware(const Model& fp32, const Dataset& cali
         "float");
   }
   r.units = choice.units;
-  for (size_t u = 0; u < units.size(); ++u) r.units[u].kept_float = !check.low[u];
+  for (size_t u = 0; u < n; ++u) r.units[u].kept_float = !check.low[u];
   r.model = std::move(check.model);
   r.fp32_ms = check.fp32_ms;
   r.result_ms = check.result_ms;

@@ -2,6 +2,7 @@
 // is docs/quantization.md eqs. (113)-(116).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -73,44 +74,59 @@ MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& 
                "--max-drop expects a non-negative number of top-1 points, got {}", max_drop_points);
   const auto start = std::chrono::steady_clock::now();
   MixedPrecisionTrials trials(fp32, calib, val, recipe, options);
+  MixedPrecisionResult r = search_mixed_precision(trials, max_drop_points, options.progress);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+MixedPrecisionResult search_mixed_precision(MixedPrecisionTrials& trials, double max_drop_points,
+                                            bool progress) {
+  QUENCH_CHECK(trials.has_labels(), ErrorKind::kInvalidArgument,
+               "--max-drop needs labeled validation data (--val): the budget is in top-1 points "
+               "against FP32, and the validation data has no labels");
+  QUENCH_CHECK(std::isfinite(max_drop_points) && max_drop_points >= 0, ErrorKind::kInvalidArgument,
+               "--max-drop expects a non-negative number of top-1 points, got {}", max_drop_points);
+  const auto start = std::chrono::steady_clock::now();
   MixedPrecisionResult r;
   const size_t n = trials.units().size();
-  r.units = static_cast<int64_t>(n);
+  const std::vector<bool>& fixed = trials.in_float();
+  const auto searched = static_cast<size_t>(std::count(fixed.begin(), fixed.end(), false));
+  r.units = static_cast<int64_t>(searched);
   r.target = trials.fp32_score() - max_drop_points / 100.0;
-  r.search_bound = prefix_search_bound(n);
+  r.search_bound = prefix_search_bound(searched);
   // eq. (113) first: when every unit at the requested precision meets the budget, nothing is
   // kept and no ranking is needed (2 evaluations with FP32's).
   const std::vector<bool> every(n, true);
   const double all_quantized = trials.score(trials.build(every));
-  if (all_quantized >= r.target) {
+  if (all_quantized >= r.target || searched == 0) {
     r.sensitivity.metric = trials.metric();
     r.sensitivity.baseline_fp32 = trials.fp32_score();
     r.sensitivity.higher_precision = std::numeric_limits<double>::quiet_NaN();
     r.sensitivity.all_quantized = all_quantized;
     r.model = trials.build(every, &r.report);
     r.reached = all_quantized;
-    r.met = true;
+    r.met = all_quantized >= r.target;
     r.evaluations = trials.evaluations();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   }
   // eq. (111): the ranking from the trials with only one unit quantized (U evaluations).
-  r.sensitivity = analyze_sensitivity(trials, false, options.progress, all_quantized);
+  r.sensitivity = analyze_sensitivity(trials, false, progress, all_quantized);
   std::vector<size_t> order;  // unit index in trials.units() of each ranked unit
   for (const UnitSensitivity& s : r.sensitivity.units) {
     for (size_t u = 0; u < n; ++u) {
       if (trials.units()[u].name == s.unit.name) order.push_back(u);
     }
   }
-  // The ranking already scored k = 0 (all quantized) and k = n (none); the search reuses them.
+  // The ranking already scored k = 0 (all quantized) and k = U (none); the search reuses them.
   std::map<size_t, double> known = {{0, r.sensitivity.all_quantized},
-                                    {n, r.sensitivity.higher_precision}};
+                                    {searched, r.sensitivity.higher_precision}};
   auto low_for = [&](size_t k) {
     std::vector<bool> low(n, true);
     for (size_t i = 0; i < k; ++i) low[order[i]] = false;
     return low;
   };
-  const PrefixSearchResult found = search_kept_prefix(n, r.target, [&](size_t k) {
+  const PrefixSearchResult found = search_kept_prefix(searched, r.target, [&](size_t k) {
     auto it = known.find(k);
     if (it != known.end()) return it->second;
     return known[k] = trials.score(trials.build(low_for(k)));

@@ -80,6 +80,7 @@ struct MixedPrecisionTrials::Impl {
   const Dataset* val = nullptr;
   std::vector<QuantUnit> units;
   std::set<std::string> float_in_plan;  // nodes the recipe's plan leaves in float
+  std::vector<bool> fixed_float;        // per unit: kept in float by keep_in_float
   std::vector<Tensor> fp32_outputs;     // per batch, without labels
   double fp32 = 0;
   int64_t evaluations = 0;
@@ -182,6 +183,7 @@ MixedPrecisionTrials::MixedPrecisionTrials(const Model& fp32, const Dataset& cal
   QUENCH_CHECK(!m.units.empty(), ErrorKind::kInvalidArgument,
                "the recipe quantizes no unit of this model{}: nothing to analyse",
                options.weight_bits < 8 ? " with weights" : "");
+  m.fixed_float.assign(m.units.size(), false);
   CalibrateOptions co = options.calib;
   co.progress = options.progress;
   m.table = calibrate(m.prepared, calib, m.recipe, co);
@@ -216,10 +218,10 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
   std::set<std::string> in_units, kept_float;
   for (size_t u = 0; u < low.size(); ++u) {
     for (const auto& node : m.units[u].nodes) in_units.insert(node);
-    if (low[u]) continue;
+    if (low[u] && !m.fixed_float[u]) continue;
     for (const auto& node : m.units[u].nodes) {
       // eq. (112): w8a8 keeps the unit in float; low-bit models give it 8-bit weights.
-      if (m.options.weight_bits == 8) {
+      if (m.options.weight_bits == 8 || m.fixed_float[u]) {
         r.node_overrides[node] = "skip";
         kept_float.insert(node);
       } else {
@@ -275,11 +277,21 @@ Model MixedPrecisionTrials::build(const std::vector<bool>& low, QuantizeReport* 
   if (!m.rounded) return quantize_static(m.prepared, m.table, r, report);
   std::set<std::string> low_nodes;
   for (size_t u = 0; u < low.size(); ++u) {
-    if (low[u]) low_nodes.insert(m.units[u].nodes.begin(), m.units[u].nodes.end());
+    if (low[u] && !m.fixed_float[u]) {
+      low_nodes.insert(m.units[u].nodes.begin(), m.units[u].nodes.end());
+    }
   }
   QuantizeReport local;
   return m.build_rounded(r, low_nodes, report ? *report : local);
 }
+
+void MixedPrecisionTrials::keep_in_float(const std::vector<bool>& units) {
+  QUENCH_CHECK(units.size() == impl_->units.size(), ErrorKind::kInvalidArgument,
+               "one flag per unit expected: {} units, got {}", impl_->units.size(), units.size());
+  impl_->fixed_float = units;
+}
+
+const std::vector<bool>& MixedPrecisionTrials::in_float() const { return impl_->fixed_float; }
 
 double MixedPrecisionTrials::score(const Model& model) {
   QUENCH_CHECK(impl_->val != nullptr, ErrorKind::kInvalidArgument,
@@ -293,10 +305,13 @@ SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_eval = trials.evaluations();
   const size_t n = trials.units().size();
+  const std::vector<bool>& fixed = trials.in_float();
+  const auto free_units = static_cast<size_t>(std::count(fixed.begin(), fixed.end(), false));
   SensitivityResult r;
   r.metric = trials.metric();
   r.baseline_fp32 = trials.fp32_score();
-  Progress bar("sensitivity", static_cast<int64_t>(2 + n * (all_but_this ? 2 : 1)), progress);
+  Progress bar("sensitivity", static_cast<int64_t>(2 + free_units * (all_but_this ? 2 : 1)),
+               progress);
   int64_t done = 0;
   auto trial = [&](const std::vector<bool>& low) {
     const double s = trials.score(trials.build(low));
@@ -306,6 +321,7 @@ SensitivityResult analyze_sensitivity(MixedPrecisionTrials& trials, bool all_but
   r.higher_precision = trial(std::vector<bool>(n, false));
   r.all_quantized = all_quantized ? *all_quantized : trial(std::vector<bool>(n, true));
   for (size_t u = 0; u < n; ++u) {
+    if (fixed[u]) continue;
     UnitSensitivity s;
     s.unit = trials.units()[u];
     std::vector<bool> low(n, false);

@@ -2,7 +2,7 @@
 """quench quantize --latency-aware on the CNN and the ViT with small data: the written model loads
 and runs, the JSON `latency` object is consistent (one row per unit, the decision of eq. (117) per
 fused group when no fallback happened, the result not slower than FP32), it combines with
---max-drop, and the refusals. Timing varies with the machine's load, so the checks are on the
+--max-drop, with 4-bit weights and GPTQ, and the refusals. Timing varies with the machine's load, so the checks are on the
 relations between the reported figures, not on figures. Needs only the Python standard library."""
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -97,9 +97,31 @@ def main():
         check("--latency-aware with --max-drop", ok and not why,
               why + p.stdout[-300:] + p.stderr[-300:])
 
+        # A 4-bit model with GPTQ: units kept for latency are in float, those kept for accuracy
+        # at 8-bit weights (quantized); the written model runs.
         p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
-                 "--weights", "int4"] + SMALL)
-        check("--latency-aware refuses 4-bit weights", p.returncode == UNSUPPORTED
+                 "--weights", "int4", "--gptq", "--max-drop", "1", "--val", "fmnist:test",
+                 "--val-limit", "64", "--json"] + SMALL)
+        ok = p.returncode in (0, BUDGET_NOT_MET) and os.path.exists(out)
+        why = ""
+        if ok:
+            j = json.loads(p.stdout.strip().splitlines()[-1])
+            why = consistent(j)
+            rows = {r["name"]: r for r in j["latency"]["units"]}
+            if not why and (j["weight_bits"] != 4 or j["kept_at"] != "8-bit weights"):
+                why = "not a 4-bit search"
+            if not why and any(rows[k["name"]]["kept_float"] for k in j["kept_units"]):
+                why = "a unit kept at 8 bits for accuracy is reported in float"
+            latency_kept = {n for n, r in rows.items() if r["kept_by"] == "latency"}
+            if not why and j["units"] != len(rows) - len(latency_kept):
+                why = f"{j['units']} units searched, {len(rows)} - {len(latency_kept)} expected"
+            if not why and run(["eval", out, "--data", "fmnist:test", "--limit", "64"]).returncode:
+                why = "the written model does not run"
+        check("--latency-aware with --weights int4 --gptq --max-drop", ok and not why,
+              why + p.stdout[-300:] + p.stderr[-300:])
+        p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
+                 "--weights", "int4", "--group-size", "32", "--weight-only"] + SMALL)
+        check("--latency-aware refuses --group-size", p.returncode == UNSUPPORTED
               and "--latency-aware" in p.stderr, p.stderr[-300:])
         p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
                  "--mode", "dynamic"])

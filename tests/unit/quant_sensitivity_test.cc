@@ -170,6 +170,60 @@ TEST(MixedPrecisionTrials, SensitivityCountsAndRanks) {
   EXPECT_GT(r.higher_precision, r.all_quantized);  // 8-bit weights everywhere vs 4-bit
 }
 
+// keep_in_float: in a 4-bit model the unit is in float whatever `low` says (a unit not low is
+// otherwise at 8 bits), and the ranking leaves it out.
+TEST(MixedPrecisionTrials, KeepInFloatOverridesEitherPrecision) {
+  const Model fp32 = load_model(testing::test_model("cnn.onnx"));
+  auto calib = images("fmnist:train", 32);
+  auto val = images("random:16:1x28x28", 16);
+  MixedPrecisionTrials trials(fp32, *calib, *val, QuantRecipe{}, quiet(4));
+  const size_t n = trials.units().size();
+  ASSERT_GE(n, 3u);
+  EXPECT_EQ(trials.in_float(), std::vector<bool>(n, false));
+  // The weight of unit u: an int8 tensor behind a DequantizeLinear, or a float initializer.
+  auto weight = [&](const Model& m, size_t u) -> const Tensor* {
+    for (const Node& node : m.graph.nodes) {
+      if (node.name != trials.units()[u].name) continue;
+      const std::string& w = node.input(1);
+      if (const Tensor* t = m.graph.initializer(w)) return t;
+      for (const Node& dq : m.graph.nodes) {
+        if (dq.op_type == "DequantizeLinear" && dq.outputs[0] == w) {
+          return m.graph.initializer(dq.input(0));
+        }
+      }
+    }
+    return nullptr;
+  };
+  auto widest = [](const Tensor& t) {
+    int most = 0;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      most = std::max(most, std::abs(int{t.data<int8_t>()[i]}));
+    return most;
+  };
+  std::vector<bool> first(n, false);
+  first[0] = true;
+  trials.keep_in_float(first);
+  for (const bool low : {true, false}) {
+    const Model m = trials.build(std::vector<bool>(n, low));
+    const Tensor* w0 = weight(m, 0);
+    const Tensor* w1 = weight(m, 1);
+    ASSERT_NE(w0, nullptr);
+    ASSERT_NE(w1, nullptr);
+    EXPECT_EQ(w0->dtype(), DType::kFloat32) << "low " << low;
+    ASSERT_EQ(w1->dtype(), DType::kInt8);
+    if (low) {
+      EXPECT_LE(widest(*w1), 8);
+    } else {
+      EXPECT_GT(widest(*w1), 8);  // 8-bit weights
+    }
+  }
+  const SensitivityResult r = analyze_sensitivity(trials, false, false);
+  EXPECT_EQ(r.units.size(), n - 1);
+  EXPECT_EQ(r.evaluations, static_cast<int64_t>(2 + (n - 1)));
+  for (const UnitSensitivity& u : r.units) EXPECT_NE(u.unit.name, trials.units()[0].name);
+  EXPECT_THROW(trials.keep_in_float(std::vector<bool>(n + 1, false)), Error);
+}
+
 TEST(MixedPrecision, RefusesUnlabeledValidationAndBadBudgets) {
   const Model fp32 = load_model(testing::test_model("cnn.onnx"));
   auto calib = images("fmnist:train", 16);

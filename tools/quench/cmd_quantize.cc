@@ -157,12 +157,12 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
           "DATA (not --table)");
   QuantRecipe base = recipe;
   o.lowbit.apply(base);
-  require(base.weight_bits == 8 && !o.lowbit.rounding() && !o.lowbit.cle &&
-              o.lowbit.smoothquant < 0.f && o.lowbit.group_size == 0 && !base.weight_only,
-          ErrorKind::kUnsupported,
-          "--latency-aware compares 8-bit round-to-nearest units with float; --weights int4, "
-          "--gptq, --adaround, --bias-correction, --cle, --smoothquant, --group-size and "
-          "--weight-only are not supported with it yet");
+  require(
+      !o.lowbit.cle && o.lowbit.smoothquant < 0.f && o.lowbit.group_size == 0 && !base.weight_only,
+      ErrorKind::kUnsupported,
+      "--latency-aware times static models (w8a8, or w4a8 with --weights int4, with --gptq, "
+      "--adaround or --bias-correction if asked) against float; --cle, --smoothquant, "
+      "--group-size and --weight-only are not supported with it yet");
   if (o.max_drop >= 0) check_max_drop_options(o, base);
   const DataOptions dopts = o.data_options.to_options(fp32);
   auto calib = open_dataset(o.calib_data, dopts);
@@ -171,10 +171,12 @@ Model latency_aware_cmd(const QuantizeCmdOptions& o, const QuantRecipe& recipe, 
   LatencyAwareOptions lo;
   lo.batch = o.latency_batch;
   lo.max_drop_points = o.max_drop;
-  lo.sensitivity = sensitivity_options(o, 8);
+  lo.sensitivity = sensitivity_options(o, base.weight_bits);
   lo.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   LatencyAwareResult r = quantize_latency_aware(fp32, *calib, val.get(), base, lo);
-  if (r.accuracy) report_mixed_precision(o, *r.accuracy, 8, val->size(), extra, met);
+  if (r.accuracy) {
+    report_mixed_precision(o, *r.accuracy, base.weight_bits, val->size(), extra, met);
+  }
   report = r.report;
 
   std::cout << fmt::format("latency-aware: keep float when int8 >= {} x float (batch {})\n",
