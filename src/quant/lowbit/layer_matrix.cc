@@ -101,4 +101,58 @@ void extract_row(const LayerView& v, const Tensor& input, int64_t position, floa
   }
 }
 
+void add_row_sums(const LayerView& v, const Tensor& input, std::vector<double>& sum) {
+  const int64_t k = v.shape.x_cols();
+  QUENCH_CHECK(static_cast<int64_t>(sum.size()) == k, ErrorKind::kInternal,
+               "row sums of {} values for rows of {}", sum.size(), k);
+  const float* x = input.data<float>();
+  if (!v.conv) {
+    const int64_t n = row_count(v, input);
+    for (int64_t p = 0; p < n; ++p) {
+      const float* row = x + p * k;
+      for (int64_t c = 0; c < k; ++c) sum[c] += row[c];
+    }
+    return;
+  }
+  const int64_t oh = v.out_size[0], ow = v.out_size[1];
+  const int64_t ih = v.in_size[0], iw = v.in_size[1];
+  const int64_t kh = v.window.kernel[0], kw = v.window.kernel[1];
+  // The input rows (columns) kernel row ky (column kx) reads over every output position.
+  auto taps = [](int64_t out, int64_t in, int64_t stride, int64_t pad, int64_t dilation,
+                 int64_t k) {
+    std::vector<int64_t> at;
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t i = o * stride - pad + k * dilation;
+      if (i >= 0 && i < in) at.push_back(i);
+    }
+    return at;
+  };
+  std::vector<std::vector<int64_t>> ys(kh), xs(kw);
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    ys[ky] = taps(oh, ih, v.window.strides[0], v.window.pads_begin[0], v.window.dilations[0], ky);
+  }
+  for (int64_t kx = 0; kx < kw; ++kx) {
+    xs[kx] = taps(ow, iw, v.window.strides[1], v.window.pads_begin[1], v.window.dilations[1], kx);
+  }
+  const int64_t images = input.dim(0);
+  std::vector<double> line(ih);  // per input row: the sum over kernel column kx's taps
+  for (int64_t n = 0; n < images; ++n) {
+    for (int64_t c = 0; c < v.in_channels; ++c) {
+      const float* plane = x + (n * v.in_channels + c) * ih * iw;
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        for (int64_t y = 0; y < ih; ++y) {
+          double s = 0;
+          for (const int64_t i : xs[kx]) s += plane[y * iw + i];
+          line[y] = s;
+        }
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          double s = 0;
+          for (const int64_t y : ys[ky]) s += line[y];
+          sum[(c * kh + ky) * kw + kx] += s;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace quench::quant::lowbit

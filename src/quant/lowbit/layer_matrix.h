@@ -42,5 +42,9 @@ Tensor weight_from_matrix(const std::vector<int8_t>& q, const Tensor& weight,
 // Rows of X one batch of the layer's input gives, and row `position` of them (x_cols values).
 int64_t row_count(const LayerView& v, const Tensor& input);
 void extract_row(const LayerView& v, const Tensor& input, int64_t position, float* row);
+// sum[c] += Σ over every position p of row p's value c (x_cols values): the sum behind the mean
+// rows of bias correction, for a Conv without forming the rows (each input row summed once per
+// kernel column, those sums once per kernel row).
+void add_row_sums(const LayerView& v, const Tensor& input, std::vector<double>& sum);
 
 }  // namespace quench::quant::lowbit

@@ -1,5 +1,6 @@
 #include "quant/lowbit/layer_samples.h"
 
+#include <optional>
 #include <random>
 
 #include "core/check.h"
@@ -28,14 +29,6 @@ Tensor capture(const Session& session, const std::string& name, const std::vecto
   return out;
 }
 
-void add_mean(const LayerView& v, const Tensor& t, std::vector<double>& sum, float* row) {
-  const int64_t n = row_count(v, t), k = v.shape.x_cols();
-  for (int64_t p = 0; p < n; ++p) {
-    extract_row(v, t, p, row);
-    for (int64_t c = 0; c < k; ++c) sum[c] += row[c];
-  }
-}
-
 }  // namespace
 
 LayerSamples collect_samples(const LayerView& v, const Session& quantized,
@@ -45,10 +38,10 @@ LayerSamples collect_samples(const LayerView& v, const Session& quantized,
   const int64_t k = v.shape.x_cols();
   const bool want_fp = fp != nullptr && (request.float_rows || request.means);
   LayerSamples s;
-  if (request.means) s.mean.assign(k, 0.0), s.mean_fp.assign(k, 0.0);
+  if (request.means) s.mean.assign(k, 0.0);
+  if (request.means && want_fp) s.mean_fp.assign(k, 0.0);
   std::mt19937_64 rng(request.seed);
   std::uniform_real_distribution<double> coin(0.0, 1.0);
-  std::vector<float> scratch(k);
   double keep = 1.0;
   int64_t positions = 0;
   for (size_t b = 0; b < feeds.size(); ++b) {
@@ -70,16 +63,55 @@ LayerSamples collect_samples(const LayerView& v, const Session& quantized,
       ++s.m;
     }
     if (request.means) {
-      add_mean(v, xq, s.mean, scratch.data());
-      if (want_fp) add_mean(v, xf, s.mean_fp, scratch.data());
+      add_row_sums(v, xq, s.mean);
+      if (want_fp) add_row_sums(v, xf, s.mean_fp);
     }
     positions += n;
   }
-  for (int64_t c = 0; c < static_cast<int64_t>(s.mean.size()); ++c) {
-    s.mean[c] /= static_cast<double>(positions);
-    s.mean_fp[c] /= static_cast<double>(positions);
-  }
+  for (double& m : s.mean) m /= static_cast<double>(positions);
+  for (double& m : s.mean_fp) m /= static_cast<double>(positions);
   return s;
+}
+
+std::vector<std::vector<double>> mean_rows(const Session& session,
+                                           const std::vector<LayerView>& views,
+                                           const std::vector<std::string>& values,
+                                           const Feeds& feeds) {
+  QUENCH_CHECK(views.size() == values.size(), ErrorKind::kInternal, "{} layer views for {} values",
+               views.size(), values.size());
+  // Where each value comes from: graph input `index`, or graph output `index`.
+  struct Source {
+    bool input = false;
+    size_t index = 0;
+  };
+  std::vector<Source> from;
+  for (const std::string& name : values) {
+    std::optional<Source> at;
+    for (size_t i = 0; i < session.inputs().size() && !at; ++i) {
+      if (session.inputs()[i].name == name) at = Source{true, i};
+    }
+    for (size_t i = 0; i < session.outputs().size() && !at; ++i) {
+      if (session.outputs()[i].name == name) at = Source{false, i};
+    }
+    QUENCH_CHECK(at.has_value(), ErrorKind::kInternal, "'{}' is neither an input nor an output",
+                 name);
+    from.push_back(*at);
+  }
+  std::vector<std::vector<double>> sums(views.size());
+  std::vector<int64_t> positions(views.size(), 0);
+  for (size_t l = 0; l < views.size(); ++l) sums[l].assign(views[l].shape.x_cols(), 0.0);
+  for (const std::vector<Tensor>& batch : feeds) {
+    const std::vector<Tensor> outs = session.run(batch);
+    for (size_t l = 0; l < views.size(); ++l) {
+      const Tensor& t = from[l].input ? batch[from[l].index] : outs[from[l].index];
+      add_row_sums(views[l], t, sums[l]);
+      positions[l] += row_count(views[l], t);
+    }
+  }
+  for (size_t l = 0; l < views.size(); ++l) {
+    for (double& m : sums[l]) m /= static_cast<double>(positions[l]);
+  }
+  return sums;
 }
 
 }  // namespace quench::quant::lowbit

@@ -25,7 +25,7 @@ struct SampleRequest {
 struct LayerSamples {
   int64_t m = 0;
   std::vector<float> x, x_fp;         // m × x_cols
-  std::vector<double> mean, mean_fp;  // x_cols each
+  std::vector<double> mean, mean_fp;  // x_cols each (mean_fp only when `fp` was given)
 };
 
 // Runs `quantized` (and `fp`, when rows or means of the float model are asked for) on every
@@ -34,5 +34,13 @@ LayerSamples collect_samples(const LayerView& v, const Session& quantized,
                              const std::string& q_value, const Session* fp,
                              const std::string& fp_value, const Feeds& feeds,
                              const SampleRequest& request);
+
+// The mean input row of every layer `views[l]`, whose input is the value `values[l]` of
+// `session` (a graph input or output), over every position of every batch: one run per batch
+// for all layers (bias correction's float means, which no earlier layer's rounding changes).
+std::vector<std::vector<double>> mean_rows(const Session& session,
+                                           const std::vector<LayerView>& views,
+                                           const std::vector<std::string>& values,
+                                           const Feeds& feeds);
 
 }  // namespace quench::quant::lowbit

@@ -131,11 +131,11 @@ Model quantize_matmul_nbits_rounded(const Model& prepared, const QuantRecipe& re
       [&](const Node& node, int64_t n, int64_t k,
           const std::vector<float>& w) -> std::optional<quant::NbitsChoice> {
     check_interrupted();
-    // The layer's input as an output of the float model and of the partly quantized one, so that
+    // The layer's input as the output of the float model and of the partly quantized one, so that
     // both run on the fast kernels; before the first layer is chosen the two are the same.
     const std::string& input = node.input(0);
     auto with_output = [&](Model model) {
-      model.graph.outputs.push_back(input);
+      model.graph.outputs = {input};  // the nodes after it are not run
       return model;
     };
     const Session fp(with_output(prepared), so);

@@ -2,8 +2,10 @@
 // from the model whose earlier layers are already quantized, an algorithm (GPTQ, AdaRound, or
 // rounding to nearest) chooses its integer weights, bias correction adjusts its bias, and the
 // result feeds the next layers' inputs and, at the end, the QDQ writer.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "core/check.h"
@@ -79,11 +81,38 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
   if (o.bias_correction) add_zero_biases(work.graph);
   const QuantPlan plan = plan_quantization(work.graph, recipe);
   const CalibratedSource calibrated(table, recipe);
-  RoundedSource source(calibrated);
+  RoundedSource source(calibrated, true);  // `work`'s weights stay as they are
   SessionOptions so;
   so.threads = o.threads;
   const Model float_model = work;  // biases as they were
   const Feeds feeds = load_feeds(Session(float_model, so), data, o.calib_size, o.batch);
+  // Bias correction's float means E[x_fp] (eq. (81)) do not depend on the layers rounded before:
+  // without
+  // AdaRound (whose float rows pair with the quantized ones) they come from one run of the float
+  // model per batch for every layer.
+  std::map<std::string, std::vector<double>> float_means;  // by layer input
+  if (o.bias_correction && !o.adaround) {
+    std::vector<LayerView> views;
+    std::vector<std::string> values;
+    for (const NodeQuant& nq : plan.nodes) {
+      if (nq.weights.empty()) continue;
+      const Node& node = work.graph.nodes[nq.node];
+      const LayerView view = describe_layer(work.graph, node, nq.weights[0]);
+      if (!view.unsupported.empty()) continue;
+      views.push_back(view);
+      values.push_back(node.input(0));
+    }
+    Model fm = float_model;
+    fm.graph.outputs.clear();
+    const auto& inputs = fm.graph.inputs;
+    for (const auto& value : values) {
+      if (std::find(inputs.begin(), inputs.end(), value) == inputs.end()) {
+        fm.graph.outputs.push_back(value);
+      }
+    }
+    std::vector<std::vector<double>> means = mean_rows(Session(fm, so), views, values, feeds);
+    for (size_t l = 0; l < values.size(); ++l) float_means[values[l]] = std::move(means[l]);
+  }
   Progress progress("rounding weights (" + o.method() + ")",
                     static_cast<int64_t>(plan.nodes.size()), o.progress);
   for (size_t l = 0; l < plan.nodes.size(); ++l) {
@@ -105,22 +134,24 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
     const int qi = node_with_output(qm.graph, node.outputs[0]);
     QUENCH_CHECK(qi >= 0, ErrorKind::kInternal, "{} is missing from the quantized model",
                  node.describe());
-    // The layer's inputs as graph outputs, so that both models run on their fast kernels.
-    qm.graph.outputs.push_back(qm.graph.nodes[qi].input(0));
+    // The layer's input as the graph's output, so that the model runs on its fast kernels and
+    // stops there.
+    qm.graph.outputs = {qm.graph.nodes[qi].input(0)};
     const Session qs(qm, so);
     SampleRequest request;
-    request.max_rows = o.max_rows;
+    request.max_rows = o.gptq || o.adaround ? o.max_rows : 0;  // bias correction: means only
     request.float_rows = o.adaround;
     request.means = o.bias_correction;
     request.seed = l;
     std::optional<Session> fs;
-    if (request.float_rows || request.means) {
+    if (request.float_rows) {
       Model fm = float_model;
-      fm.graph.outputs.push_back(node.input(0));
+      fm.graph.outputs = {node.input(0)};
       fs.emplace(fm, so);
     }
-    const LayerSamples ls = collect_samples(view, qs, qm.graph.nodes[qi].input(0),
-                                            fs ? &*fs : nullptr, node.input(0), feeds, request);
+    LayerSamples ls = collect_samples(view, qs, qm.graph.nodes[qi].input(0), fs ? &*fs : nullptr,
+                                      node.input(0), feeds, request);
+    if (o.bias_correction && !o.adaround) ls.mean_fp = float_means.at(node.input(0));
     const Tensor& weight = *work.graph.initializer(wname);
     const int32_t qmax = weight_qmax(wi.bits);
     const std::vector<float> scales =
