@@ -3,12 +3,14 @@
 `quantize_with_accuracy_control` (OpenVINO), same model, budget and validation set.
 
   bench/accuracy_control.py [--models resnet20,mobilenetv2] [--max-drop 0.3] [--val-size 2000]
-                            [--calib-size 512] [--threads 0] [--markdown]
+                            [--calib-size 512] [--threads 0] [--no-bias-correction] [--markdown]
 
 Both quantize to INT8 (NNCF's accuracy control has no 4-bit mode) from `--calib-size`
 Fashion-MNIST training images and validate on the first `--val-size` test images:
-  - quench: `quench quantize MODEL --calib fmnist:train --max-drop D --val fmnist:test
-    --val-limit V --json`; units kept in float from its JSON;
+  - quench: `quench quantize MODEL --calib fmnist:train --bias-correction --max-drop D --val
+    fmnist:test --val-limit V --json`; units kept in float from its JSON. `nncf.quantize` applies
+    its fast bias correction by default, so quench runs with its own (`--no-bias-correction`:
+    without);
   - NNCF: `ov_peer.py accuracy-control MODEL OUT.xml --max-drop D --val-size V`; the layers it
     kept in float are counted as the FakeQuantize nodes of plain `nncf.quantize`
     (`ov_peer.py quantize`) that the accuracy-controlled model no longer has.
@@ -43,6 +45,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--quench", default=os.path.join(ROOT, "build", "quench"))
     ap.add_argument("--python", default=os.environ.get("QUENCH_PYTHON") or sys.executable)
+    ap.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
     threads = a.threads or os.cpu_count()
@@ -54,7 +57,8 @@ def main():
             t = time.perf_counter()
             q = last_json([a.quench, "quantize", src, "-o", out, "--calib", "fmnist:train", "--calib-size",
                            str(a.calib_size), "--max-drop", str(a.max_drop), "--val", "fmnist:test",
-                           "--val-limit", str(a.val_size), "--threads", str(threads), "--json"])
+                           "--val-limit", str(a.val_size), "--threads", str(threads), "--json"]
+                          + (["--bias-correction"] if a.bias_correction else []))
             q_seconds = time.perf_counter() - t
             q_top1 = 100 * last_json([a.quench, "eval", out, "--data", "fmnist:test", "--batch", "500",
                                       "--threads", str(threads), "--json"])["accuracy"]

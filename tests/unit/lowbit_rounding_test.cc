@@ -434,6 +434,68 @@ TEST(LowBitDriver, BlockwiseBiasCorrectionKeepsTheMeanOutputOfALinearChain) {
   EXPECT_GT(plain_error, 100 * error);  // the case has a shift to remove
 }
 
+// Two convolutions reading one value through different windows (a residual block's 3x3 and 1x1
+// shortcut): each is corrected with its own mean input row (eq. (81)), so the mean of each output
+// over the calibration data is the float model's.
+TEST(LowBitDriver, BiasCorrectionOfLayersSharingAnInputKeepsEachMeanOutput) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  std::mt19937 rng(21);
+  for (const auto& [name, shape] : {std::pair<std::string, Shape>{"w3", {6, 4, 3, 3}},
+                                    {"b3", {6}},
+                                    {"w1", {5, 4, 1, 1}},
+                                    {"b1", {5}}}) {
+    g.initializers[name] = testing::random_tensor(shape, rng);
+    g.values[name] = ValueInfo{DType::kFloat32, symbolic(shape), ""};
+  }
+  g.inputs = {"x"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 4, 8, 8}, ""};
+  g.values["y3"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 6, 8, 8}, ""};
+  g.values["y1"] = ValueInfo{DType::kFloat32, SymbolicShape{Dim("N"), 5, 8, 8}, ""};
+  g.nodes = {testing::make_node("Conv", {"x", "w3", "b3"}, {"y3"},
+                                {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}),
+             testing::make_node("Conv", {"x", "w1", "b1"}, {"y1"})};
+  g.nodes[0].name = "conv3x3";
+  g.nodes[1].name = "conv1x1";
+  g.outputs = {"y3", "y1"};
+  QuantRecipe recipe;
+  recipe.weight_bits = 3;  // a large shift to remove
+  const auto data = open_dataset("random:32:4x8x8");
+  CalibrateOptions co;
+  co.calib_size = 32;
+  co.progress = false;
+  const CalibrationTable table = calibrate(m, *data, recipe, co);
+  WeightRoundingOptions o;
+  o.bias_correction = true;
+  o.calib_size = 32;
+  o.progress = false;
+  const Model q = quantize_rounded(m, table, recipe, *data, o);
+  const Model plain = quantize_static(m, table, recipe);
+  auto mean_outputs = [&](const Model& model) {
+    const std::vector<Tensor> ys = Session(model).run({data->batch(0, 32).inputs[0]});
+    std::vector<std::vector<double>> means;
+    for (const Tensor& y : ys) {
+      const int64_t c = y.dim(1), hw = y.dim(2) * y.dim(3);
+      std::vector<double> mean(c, 0.0);
+      for (int64_t i = 0; i < y.numel(); ++i) mean[i / hw % c] += y.data<float>()[i];
+      for (double& v : mean) v /= static_cast<double>(y.numel() / c);
+      means.push_back(mean);
+    }
+    return means;
+  };
+  const auto want = mean_outputs(m), got = mean_outputs(q), off = mean_outputs(plain);
+  for (size_t k = 0; k < want.size(); ++k) {
+    double error = 0, plain_error = 0;
+    for (size_t c = 0; c < want[k].size(); ++c) {
+      error = std::max(error, std::abs(got[k][c] - want[k][c]));
+      plain_error = std::max(plain_error, std::abs(off[k][c] - want[k][c]));
+    }
+    // What is left is the output's own quantization (its QuantizeLinear), not the weights' shift.
+    EXPECT_LT(error, 0.2 * plain_error) << g.outputs[k];
+  }
+}
+
 void expect_bias_corrected_blockwise_vit(bool gptq);
 
 // The driver on vit's MatMulNBits: AdaRound (or GPTQ) chooses other integers than rounding to

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/check.h"
 #include "core/progress.h"
@@ -87,13 +88,13 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
   const Model float_model = work;  // biases as they were
   const Feeds feeds = load_feeds(Session(float_model, so), data, o.calib_size, o.batch);
   // Bias correction's float means E[x_fp] (eq. (81)) do not depend on the layers rounded before:
-  // without
-  // AdaRound (whose float rows pair with the quantized ones) they come from one run of the float
-  // model per batch for every layer.
-  std::map<std::string, std::vector<double>> float_means;  // by layer input
+  // without AdaRound (whose float rows pair with the quantized ones) they come from one run of the
+  // float model per batch for every layer. By layer: layers that read one value (a residual
+  // block's 1x1 shortcut and its 3x3 convolution) see it through different windows.
+  std::map<std::string, std::vector<double>> float_means;  // by layer (node name)
   if (o.bias_correction && !o.adaround) {
     std::vector<LayerView> views;
-    std::vector<std::string> values;
+    std::vector<std::string> values, layers;
     for (const NodeQuant& nq : plan.nodes) {
       if (nq.weights.empty()) continue;
       const Node& node = work.graph.nodes[nq.node];
@@ -101,17 +102,20 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
       if (!view.unsupported.empty()) continue;
       views.push_back(view);
       values.push_back(node.input(0));
+      layers.push_back(node.name);
     }
     Model fm = float_model;
     fm.graph.outputs.clear();
     const auto& inputs = fm.graph.inputs;
-    for (const auto& value : values) {
+    for (const auto& value : std::set<std::string>(values.begin(), values.end())) {
       if (std::find(inputs.begin(), inputs.end(), value) == inputs.end()) {
         fm.graph.outputs.push_back(value);
       }
     }
+    // Every layer reads a graph input: any output will do (mean_rows reads the feeds).
+    if (fm.graph.outputs.empty()) fm.graph.outputs = float_model.graph.outputs;
     std::vector<std::vector<double>> means = mean_rows(Session(fm, so), views, values, feeds);
-    for (size_t l = 0; l < values.size(); ++l) float_means[values[l]] = std::move(means[l]);
+    for (size_t l = 0; l < layers.size(); ++l) float_means[layers[l]] = std::move(means[l]);
   }
   Progress progress("rounding weights (" + o.method() + ")",
                     static_cast<int64_t>(plan.nodes.size()), o.progress);
@@ -151,7 +155,7 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
     }
     LayerSamples ls = collect_samples(view, qs, qm.graph.nodes[qi].input(0), fs ? &*fs : nullptr,
                                       node.input(0), feeds, request);
-    if (o.bias_correction && !o.adaround) ls.mean_fp = float_means.at(node.input(0));
+    if (o.bias_correction && !o.adaround) ls.mean_fp = float_means.at(node.name);
     const Tensor& weight = *work.graph.initializer(wname);
     const int32_t qmax = weight_qmax(wi.bits);
     const std::vector<float> scales =
