@@ -63,15 +63,23 @@ PrefixSearchResult search_kept_prefix(size_t units, double target,
   return r;
 }
 
-MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& calib,
-                                              const Dataset& val, const QuantRecipe& recipe,
-                                              double max_drop_points,
-                                              const SensitivityOptions& options) {
-  QUENCH_CHECK(val.has_labels(), ErrorKind::kInvalidArgument,
+namespace {
+
+void check_budget(bool labels, double max_drop_points) {
+  QUENCH_CHECK(labels, ErrorKind::kInvalidArgument,
                "--max-drop needs labeled validation data (--val): the budget is in top-1 points "
                "against FP32, and the validation data has no labels");
   QUENCH_CHECK(std::isfinite(max_drop_points) && max_drop_points >= 0, ErrorKind::kInvalidArgument,
                "--max-drop expects a non-negative number of top-1 points, got {}", max_drop_points);
+}
+
+}  // namespace
+
+MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& calib,
+                                              const Dataset& val, const QuantRecipe& recipe,
+                                              double max_drop_points,
+                                              const SensitivityOptions& options) {
+  check_budget(val.has_labels(), max_drop_points);  // before the calibration
   const auto start = std::chrono::steady_clock::now();
   MixedPrecisionTrials trials(fp32, calib, val, recipe, options);
   MixedPrecisionResult r = search_mixed_precision(trials, max_drop_points, options.progress);
@@ -81,11 +89,7 @@ MixedPrecisionResult quantize_mixed_precision(const Model& fp32, const Dataset& 
 
 MixedPrecisionResult search_mixed_precision(MixedPrecisionTrials& trials, double max_drop_points,
                                             bool progress) {
-  QUENCH_CHECK(trials.has_labels(), ErrorKind::kInvalidArgument,
-               "--max-drop needs labeled validation data (--val): the budget is in top-1 points "
-               "against FP32, and the validation data has no labels");
-  QUENCH_CHECK(std::isfinite(max_drop_points) && max_drop_points >= 0, ErrorKind::kInvalidArgument,
-               "--max-drop expects a non-negative number of top-1 points, got {}", max_drop_points);
+  check_budget(trials.has_labels(), max_drop_points);
   const auto start = std::chrono::steady_clock::now();
   MixedPrecisionResult r;
   const size_t n = trials.units().size();

@@ -77,48 +77,35 @@ def main():
             check(f"{name}: the written model runs", p.returncode == 0, p.stderr[-300:])
 
         out = os.path.join(tmp, "amp.onnx")
-        p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
-                 "--max-drop", "1", "--val", "fmnist:test", "--val-limit", "64", "--json"] + SMALL)
-        ok = p.returncode in (0, BUDGET_NOT_MET) and os.path.exists(out)
-        why = ""
-        if ok:
+
+        def with_max_drop(extra, kept_for_accuracy_in_float):
+            """--latency-aware --max-drop on cnn: why the result is wrong ("" when right)."""
+            p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
+                     "--max-drop", "1", "--val", "fmnist:test", "--val-limit", "64", "--json"]
+                    + extra + SMALL)
+            if p.returncode not in (0, BUDGET_NOT_MET) or not os.path.exists(out):
+                return f"exit code {p.returncode}: {p.stderr[-300:]}"
             j = json.loads(p.stdout.strip().splitlines()[-1])
-            why = consistent(j)
             rows = {r["name"]: r for r in j["latency"]["units"]}
             latency_kept = {n for n, r in rows.items() if r["kept_by"] == "latency"}
             searched = j.get("units", len(rows))
             # The accuracy search ran on the units the latency choice left quantized.
-            if not why and searched != len(rows) - len(latency_kept):
-                why = f"{searched} units searched, {len(rows)} - {len(latency_kept)} expected"
-            if not why and any(k["name"] in latency_kept for k in j["kept_units"]):
-                why = "a unit kept for latency was searched again"
-            if not why and any(not rows[k["name"]]["kept_float"] for k in j["kept_units"]):
-                why = "a unit kept for accuracy is quantized"
-        check("--latency-aware with --max-drop", ok and not why,
-              why + p.stdout[-300:] + p.stderr[-300:])
+            if searched != len(rows) - len(latency_kept):
+                return f"{searched} units searched, {len(rows)} - {len(latency_kept)} expected"
+            if any(k["name"] in latency_kept for k in j["kept_units"]):
+                return "a unit kept for latency was searched again"
+            # w8a8 keeps a unit in float for accuracy; w4a8 keeps it quantized at 8 bits.
+            if any(rows[k["name"]]["kept_float"] != kept_for_accuracy_in_float
+                   for k in j["kept_units"]):
+                return "a unit kept for accuracy has the wrong precision"
+            if run(["eval", out, "--data", "fmnist:test", "--limit", "64"]).returncode:
+                return "the written model does not run"
+            return consistent(j)
 
-        # A 4-bit model with GPTQ: units kept for latency are in float, those kept for accuracy
-        # at 8-bit weights (quantized); the written model runs.
-        p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
-                 "--weights", "int4", "--gptq", "--max-drop", "1", "--val", "fmnist:test",
-                 "--val-limit", "64", "--json"] + SMALL)
-        ok = p.returncode in (0, BUDGET_NOT_MET) and os.path.exists(out)
-        why = ""
-        if ok:
-            j = json.loads(p.stdout.strip().splitlines()[-1])
-            why = consistent(j)
-            rows = {r["name"]: r for r in j["latency"]["units"]}
-            if not why and (j["weight_bits"] != 4 or j["kept_at"] != "8-bit weights"):
-                why = "not a 4-bit search"
-            if not why and any(rows[k["name"]]["kept_float"] for k in j["kept_units"]):
-                why = "a unit kept at 8 bits for accuracy is reported in float"
-            latency_kept = {n for n, r in rows.items() if r["kept_by"] == "latency"}
-            if not why and j["units"] != len(rows) - len(latency_kept):
-                why = f"{j['units']} units searched, {len(rows)} - {len(latency_kept)} expected"
-            if not why and run(["eval", out, "--data", "fmnist:test", "--limit", "64"]).returncode:
-                why = "the written model does not run"
-        check("--latency-aware with --weights int4 --gptq --max-drop", ok and not why,
-              why + p.stdout[-300:] + p.stderr[-300:])
+        why = with_max_drop([], True)
+        check("--latency-aware with --max-drop", not why, why)
+        why = with_max_drop(["--weights", "int4", "--gptq"], False)
+        check("--latency-aware with --weights int4 --gptq --max-drop", not why, why)
         p = run(["quantize", os.path.join(MODELS, "cnn.onnx"), "-o", out, "--latency-aware",
                  "--weights", "int4", "--group-size", "32", "--weight-only"] + SMALL)
         check("--latency-aware refuses --group-size", p.returncode == UNSUPPORTED
