@@ -3,15 +3,18 @@
 same files, 1 thread, batch 1 (docs/benchmarks.md, issue 14).
 
   bench/latency_aware.py [--models cnn vit] [--rounds 5] [--seconds 1] [--calib-size 512]
+                         [--quantize-args "--weights int4 --gptq"]
 
 For each model: `quench quantize` plain static INT8 and with --latency-aware (both calibrated on
 the same `fmnist:train` samples, --threads 1), written to build/bench-models/. Then, in each
 round, every file is timed back to back in quench (`quench bench --json`) and in ONNX Runtime
 (../shared/tools/peers/ort_peer.py bench), so that all see the same machine load; latencies are
 medians over rounds, ratios the medians of the per-round ratios to the same runtime's FP32 (below
-1: faster than FP32). Top-1 on the full fmnist:test is from `quench eval`.
+1: faster than FP32). Top-1 on the full fmnist:test is from `quench eval`. `--quantize-args` are
+added to both quantize commands (a 4-bit model with GPTQ, say); the plain file is then labelled
+"static" instead of "INT8".
 """
-import argparse, json, os, statistics, subprocess, sys
+import argparse, shlex, json, os, statistics, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.environ.get("QUENCH_ORT_PEER",
@@ -32,7 +35,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--calib-size", type=int, default=512)
+    ap.add_argument("--quantize-args", default="")
     a = ap.parse_args()
+    plain = "static" if a.quantize_args else "INT8"
     quench = os.path.join(a.build, "quench")
     peer_py = subprocess.run([os.path.join(ROOT, "scripts", "python-peer.sh")],
                              capture_output=True, text=True).stdout.strip()
@@ -40,10 +45,11 @@ def main():
     rows = []
     for m in a.models:
         fp32 = os.path.join(ROOT, "models", "fmnist", m + ".onnx")
-        files = {"FP32": fp32, "INT8": os.path.join(OUT, m + ".int8.onnx"),
+        files = {"FP32": fp32, plain: os.path.join(OUT, m + ".int8.onnx"),
                  "latency-aware": os.path.join(OUT, m + ".latency.onnx")}
-        common = ["--calib", "fmnist:train", "--calib-size", str(a.calib_size), "--threads", "1"]
-        last_json(subprocess.run([quench, "quantize", fp32, "-o", files["INT8"], "--json"] + common,
+        common = (["--calib", "fmnist:train", "--calib-size", str(a.calib_size), "--threads", "1"]
+                  + shlex.split(a.quantize_args))
+        last_json(subprocess.run([quench, "quantize", fp32, "-o", files[plain], "--json"] + common,
                                  capture_output=True, text=True))
         la = last_json(subprocess.run([quench, "quantize", fp32, "-o", files["latency-aware"],
                                        "--latency-aware", "--json"] + common,
