@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 
@@ -132,13 +133,22 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
   std::vector<ErrorStats> out_stats(n_out);
   std::vector<int64_t> agree(n_out, 0), agree_count(n_out, 0);
   int64_t correct_a = 0, correct_b = 0;
-  std::vector<Tensor> held(rows.size());  // A's values of the current batch
+  std::vector<Tensor> held(rows.size());       // A's values of the current batch
+  std::vector<char> held_now(rows.size(), 0);  // set when A computed it in this batch
   std::vector<float> scratch;
 
   RunOptions ra;
   ra.on_tensor = [&](const std::string& name, const Tensor& t) {
     const auto it = row_of_a.find(name);
-    if (it != row_of_a.end()) held[it->second] = t.clone();
+    if (it == row_of_a.end()) return;
+    held_now[it->second] = 1;
+    Tensor& h = held[it->second];
+    // The buffer of the last batch when the shape is the same: no fresh pages per batch.
+    if (h.defined() && h.dtype() == t.dtype() && h.shape() == t.shape()) {
+      std::memcpy(h.raw_data(), t.raw_data(), t.nbytes());
+    } else {
+      h = t.clone();
+    }
   };
   RunOptions rb;
   rb.on_tensor = [&](const std::string& name, const Tensor& t) {
@@ -146,7 +156,7 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
     if (it == row_of_b.end()) return;
     Row& row = rows[it->second];
     const Tensor& x = held[it->second];
-    if (x.numel() != t.numel() || x.dtype() != DType::kFloat32) {
+    if (!held_now[it->second] || x.numel() != t.numel() || x.dtype() != DType::kFloat32) {
       row.shape_mismatch = true;
       return;
     }
@@ -178,7 +188,7 @@ CompareResult compare_models(const Model& model_a, const Model& model_b, const D
   for (int64_t first = 0; first < r.n; first += options.batch) {
     const int64_t count = std::min(options.batch, r.n - first);
     const Batch batch = data.batch(first, count);
-    for (Tensor& t : held) t = Tensor();
+    std::fill(held_now.begin(), held_now.end(), 0);
     const std::vector<Tensor> oa = a.run(binding_a.feeds(batch), rows.empty() ? RunOptions{} : ra);
     const std::vector<Tensor> ob = b.run(binding_b.feeds(batch), rows.empty() ? RunOptions{} : rb);
     for (size_t o = 0; o < n_out; ++o) {

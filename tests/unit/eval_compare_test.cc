@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 
 #include "eval/error_stats.h"
 #include "quench/compare.h"
@@ -59,6 +60,32 @@ TEST(ErrorStats, MatchesTheDefinitionsAndStreams) {
   EXPECT_NEAR(p.cosine, w.cosine, kStatsTol);
   EXPECT_NEAR(p.mse, w.mse, kStatsTol);
   EXPECT_DOUBLE_EQ(p.max_abs, w.max_abs);
+}
+
+// Long enough for the eight-lane loop and a tail: the same sums as the definitions, in any order.
+TEST(ErrorStats, VectorLoopMatchesTheDefinitions) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.f, 3.f);
+  for (const int64_t n : {int64_t{8}, int64_t{1003}, int64_t{4096}}) {
+    std::vector<float> a(n), b(n);
+    double aa = 0, bb = 0, ab = 0, noise = 0, max_abs = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      a[i] = d(rng);
+      b[i] = a[i] + 0.1f * d(rng);
+      const double x = a[i], y = b[i];
+      aa += x * x, bb += y * y, ab += x * y, noise += (x - y) * (x - y);
+      max_abs = std::max(max_abs, std::abs(x - y));
+    }
+    ErrorStats s;
+    s.add(a.data(), b.data(), n);
+    TensorComparison c;
+    s.finish(c);
+    EXPECT_NEAR(c.sqnr_db, 10 * std::log10(aa / noise), kStatsTol) << n;
+    EXPECT_NEAR(c.cosine, ab / std::sqrt(aa * bb), kStatsTol) << n;
+    EXPECT_NEAR(c.mse, noise / static_cast<double>(n), kStatsTol) << n;
+    EXPECT_DOUBLE_EQ(c.max_abs, max_abs) << n;
+    EXPECT_EQ(c.elements, n);
+  }
 }
 
 TEST(ErrorStats, EdgeCases) {
