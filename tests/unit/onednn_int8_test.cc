@@ -381,8 +381,9 @@ INSTANTIATE_TEST_SUITE_P(Table, OnednnInt8, ::testing::ValuesIn(cases()),
 
 // The implementation each kind of layer gets (preferred_int8_conv_impls): on AMX, oneDNN's AMX
 // kernels for dense layers of 64 or more products per output (its direct AMX kernel only for large
-// ones); with AVX-512 VNNI alone, the direct kernel; the direct kernel for narrower layers and wide
-// depthwise ones either way. Other CPUs name
+// ones); with AVX-512 VNNI alone, the direct kernel (the brgemm 1x1 one for few positions and many
+// channels, brdgmm for depthwise outputs of width 7 or less); the direct kernel for narrower layers
+// and wide depthwise ones either way. Other CPUs name
 // their kernels otherwise.
 TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
   const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
@@ -433,6 +434,18 @@ TEST(OnednnInt8Impl, LayersGetThePreferredImplementation) {
   const std::string depthwise = impl(conv("dw", {2, 32, 14, 14}, {32, 1, 3, 3},
                                           {{"group", int64_t{32}}, {"pads", Ints{1, 1, 1, 1}}}));
   EXPECT_NE(depthwise.find("jit_int8"), std::string::npos) << depthwise;
+  if (onednn::uses_amx()) return;
+  // Few output positions and many output channels: the brgemm 1x1 kernel; a narrow depthwise
+  // output (7 wide): brdgmm.
+  QCase wide_case = conv("wide", {1, 64, 4, 4}, {512, 64, 1, 1});
+  wide_case.x_zero_point = wide_case.y_zero_point = 0;
+  const std::string wide = impl(wide_case);
+  EXPECT_NE(wide.find("brgconv_1x1"), std::string::npos) << wide;
+  QCase small_dw_case = conv("dw7", {1, 32, 7, 7}, {32, 1, 3, 3},
+                             {{"group", int64_t{32}}, {"pads", Ints{1, 1, 1, 1}}});
+  small_dw_case.x_zero_point = small_dw_case.y_zero_point = 0;
+  const std::string small_dw = impl(small_dw_case);
+  EXPECT_NE(small_dw.find("brdgmm_dw"), std::string::npos) << small_dw;
 }
 
 // Two convolutions in a row keep their channels-last activations: the only reorder is the final

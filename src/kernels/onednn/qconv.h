@@ -26,9 +26,10 @@ std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 // The shape of an int8 convolution as preferred_int8_conv_impls weighs it.
 struct Int8ConvLayer {
   int64_t groups = 1, out_channels = 0, in_channels_per_group = 0;
-  int64_t taps = 1;       // the kernel's spatial size
-  int64_t out_width = 0;  // the output's innermost spatial dim
-  int64_t macs = 0;       // multiply-adds of one run, batch included
+  int64_t taps = 1;           // the kernel's spatial size
+  int64_t out_width = 0;      // the output's innermost spatial dim
+  int64_t out_positions = 0;  // output positions of one run: batch × output spatial size
+  int64_t macs = 0;           // multiply-adds of one run, batch included
 
   // The layer of weights [O, I/groups, kernel...] giving an output [N, O, spatial...].
   static Int8ConvLayer of(const Shape& weights, const Shape& output, int64_t groups);
@@ -38,8 +39,10 @@ struct Int8ConvLayer {
 // conv_primitive_desc; empty: oneDNN's own first choice). With AMX int8 tiles (`amx`): the AMX
 // brgemm kernels for dense and 1x1 layers of at least 64 products per output (a tile row holds 64
 // bytes), the direct AMX kernel for large padded layers with a source zero point (which brgemm
-// declines); elsewhere oneDNN's direct jit kernels ("jit_int8"), and for depthwise layers the
-// direct or the brdgmm kernel by output width. The choice is measured, per layer shape, by
+// declines); elsewhere oneDNN's direct jit kernels ("jit_int8") — but its brgemm 1x1 kernel for
+// 1x1 layers of few output positions (≤ 64) and many output channels (≥ 512), where the direct
+// 1x1 kernel runs at half its speed — and for depthwise layers the direct or the brdgmm kernel by
+// output width. The choice is measured, per layer shape, by
 // bench/int8_conv_impls.cc (figures in docs/benchmarks.md).
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
