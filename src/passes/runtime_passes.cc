@@ -112,6 +112,7 @@ bool fuse_one_activation(Graph& g) {
 void apply_graph_optimizations(Graph& graph) { fold_batch_norms(graph); }
 
 void apply_runtime_fusions(Graph& graph) {
+  fuse_lookup_products(graph);
   fuse_gelu(graph);
   while (fuse_one_add(graph)) {
   }

@@ -15,8 +15,14 @@ void apply_graph_optimizations(Graph& graph);
 // replaced.
 int fuse_gelu(Graph& graph);
 
-// Fusions done per input-shape signature, once shapes are concrete: activations and residual
-// adds into the producing Conv/Gemm/MatMul.
+// QLinearMul(x, QLookup(x, t)) with constant per-tensor parameters — a quantized x·f(x), swish's
+// x·sigmoid(x) — becomes one QLookup of x whose table is that product at each of x's 256 values,
+// evaluated by the reference QLinearMul (bit-exact with the pair; docs/quantization.md eq. (149)).
+// Returns the number fused; the QLookup left without readers is dead.
+int fuse_lookup_products(Graph& graph);
+
+// Fusions done per input-shape signature, once shapes are concrete: x·f(x) lookups
+// (fuse_lookup_products), activations and residual adds into the producing Conv/Gemm/MatMul.
 void apply_runtime_fusions(Graph& graph);
 
 // Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:

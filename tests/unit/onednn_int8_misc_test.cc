@@ -10,6 +10,7 @@
 
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
+#include "passes/runtime_passes.h"
 #include "quench/session.h"
 #include "runtime/kernel_registry.h"
 #include "test_util.h"
@@ -148,6 +149,17 @@ Case qbinary2(std::string name, const std::string& op, DType t, const Shape& a_s
                param(scale(sy)), param(zero_point(t, zy))});
 }
 
+// The same with each operand's shape and layout given: one value per channel against a
+// channels-last operand (a squeeze-excite scale).
+Case qbinary_placed(std::string name, const std::string& op, DType t, const Shape& a_shape,
+                    Place a_place, const Shape& b_shape, Place b_place, float sa, int za, float sb,
+                    int zb, float sy, int zy) {
+  return make(std::move(name), op, kMs,
+              {data(quantized(t, a_shape, 1), a_place), param(scale(sa)), param(zero_point(t, za)),
+               data(quantized(t, b_shape, 2), b_place), param(scale(sb)), param(zero_point(t, zb)),
+               param(scale(sy)), param(zero_point(t, zy))});
+}
+
 Case max_pool(std::string name, DType t, const Shape& shape, Place place, Attrs attrs) {
   return make(std::move(name), "MaxPool", "", {data(quantized(t, shape, 3), place)},
               std::move(attrs));
@@ -283,6 +295,13 @@ const std::vector<Case>& cases() {
                 0.01f, 0),
         qbinary("mul_u8_blocked8_plain", "QLinearMul", u8, {1, 16, 3, 3}, kNChw8c, kPlain, 0.5f, 0,
                 0.5f, 0, 1.f, 0),
+        // One value per channel (and image) against a channels-last operand, either side.
+        qbinary_placed("mul_u8_se_scale_nhwc", "QLinearMul", u8, {2, 24, 5, 6}, kNhwc,
+                       {2, 24, 1, 1}, kPlain, 0.05f, 3, 0.004f, 0, 0.03f, 2),
+        qbinary_placed("mul_s8_channel_first_nhwc", "QLinearMul", s8, {1, 32, 1, 1}, kPlain,
+                       {1, 32, 4, 4}, kNhwc, 0.01f, -2, 0.05f, 4, 0.02f, 1),
+        qbinary_placed("add_u8_shared_channel_nhwc", "QLinearAdd", u8, {3, 16, 4, 4}, kNhwc,
+                       {1, 16, 1, 1}, kPlain, 0.05f, 128, 0.03f, 120, 0.06f, 125),
         // MaxPool on oneDNN's int8 pooling.
         max_pool("maxpool_u8_plain", u8, {2, 16, 9, 9}, kPlain, k3s2p1),
         max_pool("maxpool_s8_nhwc", s8, {2, 24, 8, 8}, kNhwc, k2s2),
@@ -709,6 +728,51 @@ TEST(Int8Layouts, ChannelsLastFlowsThroughAChain) {
   for (const StepInfo& s : fast.plan_steps({feeds[0].shape()})) {
     EXPECT_NE(s.op_type, "Reorder") << "at " << s.node;
     EXPECT_EQ(s.impl.rfind("onednn:", 0), 0u) << s.op_type << " runs " << s.impl;
+  }
+}
+
+// x·f(x) as QLookup -> QLinearMul of the same x (swish after lowering): the session runs one
+// QLookup whose table is the product (fuse_lookup_products, eq. (149)), bit-exact with the pair
+// on the reference kernels, with the lookup's output as either operand.
+TEST(Int8Fusions, ProductOfAValueAndItsLookupIsOneLookup) {
+  for (const bool lookup_first : {false, true}) {
+    for (const DType t : {u8, s8}) {
+      Model m;
+      Graph& g = m.graph;
+      g.opsets[""] = 17;
+      g.opsets[kMs] = 1;
+      g.opsets["quench.internal"] = 1;
+      g.inputs = {"x"};
+      g.values["x"] = ValueInfo{t, symbolic(Shape{2, 16, 5, 5}), ""};
+      g.initializers["table"] = quantized(t, {256}, 9);
+      g.initializers["sx"] = scale(0.05f);
+      g.initializers["zx"] = zero_point(t, t == u8 ? 120 : -3);
+      g.initializers["sf"] = scale(0.004f);
+      g.initializers["zf"] = zero_point(t, t == u8 ? 7 : 0);
+      g.initializers["sy"] = scale(0.03f);
+      g.initializers["zy"] = zero_point(t, t == u8 ? 20 : 1);
+      g.nodes.push_back(
+          testing::make_node("QLookup", {"x", "table"}, {"f"}, {}, "quench.internal"));
+      std::vector<std::string> in = {"x", "sx", "zx", "f", "sf", "zf", "sy", "zy"};
+      if (lookup_first) in = {"f", "sf", "zf", "x", "sx", "zx", "sy", "zy"};
+      g.nodes.push_back(testing::make_node("QLinearMul", in, {"y"}, {}, kMs));
+      g.nodes[0].name = "lookup";
+      g.nodes[1].name = "mul";
+      g.outputs = {"y"};
+
+      SessionOptions ref_options;
+      ref_options.fast_kernels = false;
+      const Session ref(m, ref_options);
+      const Session fast(m, SessionOptions{});
+      const std::vector<Tensor> feeds{quantized(t, {2, 16, 5, 5}, 6)};
+      EXPECT_TRUE(within(fast.run(feeds).at(0), ref.run(feeds).at(0), kBitExact))
+          << dtype_name(t) << (lookup_first ? ", lookup as A" : ", lookup as B");
+      const std::vector<StepInfo> steps = fast.plan_steps({feeds[0].shape()});
+      ASSERT_EQ(steps.size(), 1u);
+      EXPECT_EQ(steps[0].op_type, "QLookup");
+      Graph copy = g;
+      EXPECT_EQ(fuse_lookup_products(copy), 1);
+    }
   }
 }
 

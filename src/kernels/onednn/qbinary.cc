@@ -115,6 +115,81 @@ class QLinearBroadcastKernel final : public Kernel {
                  // written
 };
 
+// One value per channel (and image) against a channels-last operand of the output's shape — a
+// squeeze-excite scale — in the big operand's layout: each pixel's C channels are one run along
+// which the channel operand moves with the output.
+template <class Q>
+class QLinearChannelKernel final : public Kernel {
+ public:
+  QLinearChannelKernel(BinaryParams params, size_t big, int64_t images, int64_t pixels,
+                       int64_t channels, bool per_image)
+      : params_(params),
+        big_(big),
+        images_(images),
+        pixels_(pixels),
+        channels_(channels),
+        per_image_(per_image) {}
+
+  void run(const KernelArgs& args) const override {
+    const Q* big = static_cast<const Q*>(args.inputs[big_]);
+    const Q* small = static_cast<const Q*>(args.inputs[big_ == kA ? kB : kA]);
+    Q* y = static_cast<Q*>(args.outputs[0]);
+    for (int64_t n = 0; n < images_; ++n) {
+      const Q* c = small + (per_image_ ? n * channels_ : 0);
+      for (int64_t p = 0; p < pixels_; ++p) {
+        const int64_t at = (n * pixels_ + p) * channels_;
+        if (big_ == kA) {
+          params_.apply(big + at, c, y + at, channels_);
+        } else {
+          params_.apply(c, big + at, y + at, channels_);
+        }
+      }
+    }
+  }
+  int inplace_input() const override { return static_cast<int>(big_); }
+  std::string impl() const override { return "onednn:int8_loop"; }
+
+ private:
+  BinaryParams params_;
+  size_t big_;  // the operand of the output's shape
+  int64_t images_, pixels_, channels_;
+  bool per_image_;  // the channel operand is [N, C, 1...], else [1, C, 1...]
+};
+
+// Whether `v` is stored channels last ([N, spatial..., C]), as quench or oneDNN lays it out.
+bool stored_channels_last(const TensorDesc& v) {
+  if (is_channels_last(v.layout, v.shape)) return true;
+  if (v.layout.plain() || v.shape.size() < 3 || !onednn_reads(v.layout)) return false;
+  const dnnl::memory::desc wanted = channels_last_desc(v.dtype, v.shape);
+  return desc_of(v.layout, plain_desc(v.dtype, v.shape)) == wanted;
+}
+
+// The channel-broadcast kernel when one operand is [N or 1, C, 1...] (plain) and the other has
+// the output's shape and is stored channels last; nullptr otherwise.
+std::unique_ptr<Kernel> channel_broadcast(KernelContext& ctx, const BinaryParams& p) {
+  const TensorDesc& y = ctx.outputs.at(0);
+  for (const size_t big : {kA, kB}) {
+    const TensorDesc& b = ctx.input(big);
+    const TensorDesc& c = ctx.input(big == kA ? kB : kA);
+    if (b.shape != y.shape || c.shape.size() != y.shape.size() || !c.layout.plain() ||
+        !stored_channels_last(b)) {
+      continue;
+    }
+    const int64_t images = y.shape[0], channels = y.shape[1];
+    bool per_channel = c.shape[1] == channels && (c.shape[0] == images || c.shape[0] == 1);
+    for (size_t d = 2; d < c.shape.size(); ++d) per_channel = per_channel && c.shape[d] == 1;
+    if (!per_channel || images == 0 || channels == 0) continue;
+    const int64_t pixels = shape_numel(y.shape) / (images * channels);
+    ctx.outputs[0].layout = b.layout;
+    const bool per_image = c.shape[0] == images && images > 1;
+    return visit_quant_type(y.dtype, [&](auto q) -> std::unique_ptr<Kernel> {
+      using Q = typename decltype(q)::type;
+      return std::make_unique<QLinearChannelKernel<Q>>(p, big, images, pixels, channels, per_image);
+    });
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
@@ -143,7 +218,9 @@ std::unique_ptr<Kernel> make_qlinear_binary(KernelContext& ctx) {
 
   if (a.shape != b.shape) {
     const std::optional<Shape> out = broadcast_shapes(a.shape, b.shape);
-    if (!out || *out != y.shape || !a.layout.plain() || !b.layout.plain()) return nullptr;
+    if (!out || *out != y.shape) return nullptr;
+    if (auto k = channel_broadcast(ctx, p)) return k;
+    if (!a.layout.plain() || !b.layout.plain()) return nullptr;
     const int inplace = a.shape == y.shape ? kA : b.shape == y.shape ? kB : -1;
     auto plan = ref::elementwise::plan_broadcast({a.shape, b.shape}, y.shape);
     return visit_quant_type(type, [&](auto q) -> std::unique_ptr<Kernel> {
