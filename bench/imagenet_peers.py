@@ -3,6 +3,7 @@
 
   bench/imagenet_peers.py [--fixtures DIR] [--models resnet18,...] [--batches 1,32] [--rounds 3]
                           [--seconds 1] [--threads 1] [--profile]
+  bench/imagenet_peers.py --fmnist [--models cnn,resnet20,mobilenetv2,vit] [--batches 32]
 
 For each model (resnet18, mobilenet_v2: ../shared/models/imagenet; efficientnet_like: made by
 bench/make_peer_qdq.py into --fixtures) and batch size, every runner measures, back to back in each
@@ -16,6 +17,9 @@ Each runner reports the median latency of its runs (`quench bench --json`, the p
 table holds the median over rounds, in ms. --profile prints quench's slowest steps on each INT8 file
 at batch 1 (`quench bench --profile`). Run with `nice` on a quiet machine; name the CPU with the
 figures. Peers: ../shared/tools/peers/{ort,ov}_peer.py (QUENCH_ORT_PEER, QUENCH_OV_PEER).
+With --fmnist the same table for the bundled Fashion-MNIST models (models/fmnist/NAME.onnx, ONNX
+Runtime's QDQ file ../shared/models/fmnist/ort/NAME.ort_qdq.onnx, quench's own quantized from 512
+fmnist:train images), 1x28x28 inputs.
 """
 import argparse, json, os, statistics, subprocess, sys
 
@@ -32,8 +36,23 @@ def run_json(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def fmnist_files(model, a):
+    """(label, path) of a bundled Fashion-MNIST model's float, ORT QDQ and quench QDQ files."""
+    fp32 = os.path.join(ROOT, "models", "fmnist", model + ".onnx")
+    ort_qdq = os.path.join(SHARED, "fmnist", "ort", model + ".ort_qdq.onnx")
+    own = os.path.join(GENERATED, model + ".fmnist_quench_qdq.onnx")
+    if not os.path.exists(own):
+        os.makedirs(GENERATED, exist_ok=True)
+        subprocess.run([a.quench, "quantize", fp32, "-o", own, "--calib", "fmnist:train"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return [(label, path) for label, path in
+            [("FP32", fp32), ("ORT QDQ", ort_qdq), ("quench QDQ", own)] if os.path.exists(path)]
+
+
 def files(model, a):
     """(label, path) of the model's float, ORT QDQ and quench QDQ files that exist."""
+    if a.fmnist:
+        return fmnist_files(model, a)
     fp32 = os.path.join(SHARED, "imagenet", model + ".onnx")
     if not os.path.exists(fp32):
         fp32 = os.path.join(a.fixtures, model + ".onnx")
@@ -51,7 +70,8 @@ def files(model, a):
 
 
 def measure(runner, path, batch, a):
-    common = ["--batch", str(batch), "--threads", str(a.threads), "--shape", "3,224,224",
+    common = ["--batch", str(batch), "--threads", str(a.threads),
+              "--shape", "1,28,28" if a.fmnist else "3,224,224",
               "--seconds", str(a.seconds)]
     if runner == "quench":
         cmd = [a.quench, "bench", path, "--json"] + common
@@ -69,13 +89,17 @@ def main():
     ap.add_argument("--quench", default=os.path.join(ROOT, "build", "quench"))
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--fixtures", default=os.path.expanduser("~/.cache/quench/peer-qdq"))
-    ap.add_argument("--models", default="resnet18,mobilenet_v2,efficientnet_like")
+    ap.add_argument("--fmnist", action="store_true")
+    ap.add_argument("--models", default=None)
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
+    if a.models is None:
+        a.models = ("cnn,resnet20,mobilenetv2,vit" if a.fmnist
+                    else "resnet18,mobilenet_v2,efficientnet_like")
     cases = []  # (model, file label, path, batch, runner)
     for model in a.models.split(","):
         for label, path in files(model, a):
@@ -105,7 +129,8 @@ def main():
                 if label == "FP32":
                     continue
                 out = subprocess.run([a.quench, "bench", path, "--profile", "--batch", "1", "--threads",
-                                      str(a.threads), "--shape", "3,224,224", "--seconds", "1"],
+                                      str(a.threads), "--shape",
+                                      "1,28,28" if a.fmnist else "3,224,224", "--seconds", "1"],
                                      capture_output=True, text=True).stdout
                 print(f"\n### quench --profile, {model} {label}, b1\n")
                 print("\n".join(out.splitlines()[:16]))
