@@ -693,6 +693,16 @@ TEST(Int8Kernels, MismatchedPerAxisScaleFailsInTheReference) {
 
 // ---- int8 values kept in oneDNN's layout between kernels ----
 
+// Whether `fast` (a session of `m` on the fast kernels) gives the reference kernels' first output,
+// bit for bit.
+::testing::AssertionResult fast_equals_reference(const Model& m, const Session& fast,
+                                                 const std::vector<Tensor>& feeds) {
+  SessionOptions ref_options;
+  ref_options.fast_kernels = false;
+  const Session ref(m, ref_options);
+  return within(fast.run(feeds).at(0), ref.run(feeds).at(0), kBitExact);
+}
+
 // MaxPool (channels-last output) → QLinearAdd → QLinearMul → QLinearGlobalAveragePool: the
 // channels-last values flow through without any layout conversion, and the result is exact.
 TEST(Int8Layouts, ChannelsLastFlowsThroughAChain) {
@@ -719,12 +729,9 @@ TEST(Int8Layouts, ChannelsLastFlowsThroughAChain) {
   for (size_t i = 0; i < g.nodes.size(); ++i) g.nodes[i].name = "n" + std::to_string(i);
   g.outputs = {"y"};
 
-  SessionOptions ref_options;
-  ref_options.fast_kernels = false;
-  const Session ref(m, ref_options);
   const Session fast(m, SessionOptions{});
   const std::vector<Tensor> feeds{quantized(u8, {4, 32, 10, 10}, 5)};
-  EXPECT_TRUE(within(fast.run(feeds).at(0), ref.run(feeds).at(0), kBitExact));
+  EXPECT_TRUE(fast_equals_reference(m, fast, feeds));
   for (const StepInfo& s : fast.plan_steps({feeds[0].shape()})) {
     EXPECT_NE(s.op_type, "Reorder") << "at " << s.node;
     EXPECT_EQ(s.impl.rfind("onednn:", 0), 0u) << s.op_type << " runs " << s.impl;
@@ -760,12 +767,9 @@ TEST(Int8Fusions, ProductOfAValueAndItsLookupIsOneLookup) {
       g.nodes[1].name = "mul";
       g.outputs = {"y"};
 
-      SessionOptions ref_options;
-      ref_options.fast_kernels = false;
-      const Session ref(m, ref_options);
       const Session fast(m, SessionOptions{});
       const std::vector<Tensor> feeds{quantized(t, {2, 16, 5, 5}, 6)};
-      EXPECT_TRUE(within(fast.run(feeds).at(0), ref.run(feeds).at(0), kBitExact))
+      EXPECT_TRUE(fast_equals_reference(m, fast, feeds))
           << dtype_name(t) << (lookup_first ? ", lookup as A" : ", lookup as B");
       const std::vector<StepInfo> steps = fast.plan_steps({feeds[0].shape()});
       ASSERT_EQ(steps.size(), 1u);
