@@ -30,6 +30,8 @@ Model fake_model(const std::vector<QuantUnit>& units, const std::vector<bool>& l
 // of neighbouring units at different precisions (the Q/DQ between them), which the unit times do
 // not show.
 struct FakeTimer : LatencyTimer {
+  FakeTimer(std::vector<double> quantized, std::vector<double> in_float, double boundary_ms = 0)
+      : q(std::move(quantized)), f(std::move(in_float)), boundary(boundary_ms) {}
   std::vector<double> q, f;
   double boundary = 0;
   int unit_calls = 0, model_calls = 0;
@@ -64,9 +66,8 @@ std::vector<QuantUnit> make_units(size_t n) {
 
 TEST(LatencyAware, KeepsInFloatTheUnitsWhoseQuantizedFormIsNotFaster) {
   const auto units = make_units(5);
-  FakeTimer timer;
-  timer.f = {10, 10, 10, 10, 0};
-  timer.q = {5, 9.6, 9.8, 12, 0};  // ratios 0.5, 0.96, 0.98, 1.2, and no time at all
+  // Ratios 0.5, 0.96, 0.98, 1.2, and no time at all.
+  FakeTimer timer({5, 9.6, 9.8, 12, 0}, {10, 10, 10, 10, 0});
   const LatencyChoice c = choose_by_latency(units, fake_model(units, std::vector<bool>(5, true)),
                                             fake_model(units, std::vector<bool>(5, false)), timer);
   EXPECT_EQ(timer.unit_calls, 2);
@@ -85,10 +86,8 @@ TEST(LatencyAware, KeepsInFloatTheUnitsWhoseQuantizedFormIsNotFaster) {
 
 TEST(LatencyAware, DecidesAFusedGroupOnItsSums) {
   const auto units = make_units(3);
-  FakeTimer timer;
   // Unit 1 is fused into unit 0's float step (its float time shows in unit 0's).
-  timer.f = {10, 0, 4};
-  timer.q = {6, 5, 3};
+  FakeTimer timer({6, 5, 3}, {10, 0, 4});
   const Model all = fake_model(units, {true, true, true});
   const Model none = fake_model(units, {false, false, false});
   const LatencyChoice alone = choose_by_latency(units, all, none, timer);
@@ -106,10 +105,7 @@ TEST(LatencyAware, DecidesAFusedGroupOnItsSums) {
 // not.
 TEST(LatencyAware, EveryUnitQuantizedWinsWhenTheBoundaryCostsMore) {
   const auto units = make_units(4);
-  FakeTimer timer;
-  timer.q = {1.2, 1.0, 1.0, 1.0};
-  timer.f = {1.0, 3.0, 3.0, 3.0};
-  timer.boundary = 0.5;
+  FakeTimer timer({1.2, 1.0, 1.0, 1.0}, {1.0, 3.0, 3.0, 3.0}, 0.5);
   const std::vector<bool> every(4, true);
   const LatencyChoice c = choose_by_latency(units, fake_model(units, every),
                                             fake_model(units, std::vector<bool>(4, false)), timer);
@@ -126,10 +122,7 @@ TEST(LatencyAware, EveryUnitQuantizedWinsWhenTheBoundaryCostsMore) {
 
 TEST(LatencyAware, CheckKeepsAFasterModelAsItIs) {
   const auto units = make_units(4);
-  FakeTimer timer;
-  timer.f = {10, 10, 10, 10};
-  timer.q = {5, 5, 5, 12};
-  timer.boundary = 1;
+  FakeTimer timer({5, 5, 5, 12}, {10, 10, 10, 10}, 1);
   std::vector<bool> low = {true, true, true, false};
   int builds = 0;
   const LatencyCheck c = ensure_not_slower(
@@ -154,10 +147,7 @@ TEST(LatencyAware, FallsBackUntilNotSlowerWithinTheRoundBound) {
   for (size_t n : {1u, 2u, 5u, 8u, 13u}) {
     for (double boundary : {0.0, 0.3, 0.7, 3.0}) {
       const auto units = make_units(n);
-      FakeTimer timer;
-      timer.f.assign(n, 1.0);
-      timer.q.assign(n, 0.8);
-      timer.boundary = boundary;
+      FakeTimer timer(std::vector<double>(n, 0.8), std::vector<double>(n, 1.0), boundary);
       for (size_t u = 0; u < n; ++u) timer.q[u] = 0.5 + 0.04 * static_cast<double>(u % 7);
       std::vector<bool> low(n);
       for (size_t u = 0; u < n; ++u) low[u] = u % 2 == 0;
@@ -191,9 +181,7 @@ TEST(LatencyAware, FallsBackUntilNotSlowerWithinTheRoundBound) {
 
 TEST(LatencyAware, WritesFp32WhenNothingIsQuantized) {
   const auto units = make_units(3);
-  FakeTimer timer;
-  timer.f = {1, 2, 3};
-  timer.q = {2, 3, 4};
+  FakeTimer timer({2, 3, 4}, {1, 2, 3});
   const std::vector<bool> none(3, false);
   const LatencyCheck c = ensure_not_slower(
       timer.f, {}, none, fake_model(units, none), fake_model(units, none),
@@ -207,10 +195,7 @@ TEST(LatencyAware, WritesFp32WhenNothingIsQuantized) {
 
 TEST(LatencyAware, FallbackMovesAFusedGroupTogether) {
   const auto units = make_units(4);
-  FakeTimer timer;
-  timer.f = {4, 0, 4, 4};
-  timer.q = {2, 1, 3.5, 3.9};
-  timer.boundary = 2;
+  FakeTimer timer({2, 1, 3.5, 3.9}, {4, 0, 4, 4}, 2);
   const std::vector<bool> low = {true, true, true, true};
   std::vector<std::vector<bool>> built;
   const LatencyCheck c = ensure_not_slower(

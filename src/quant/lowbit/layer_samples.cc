@@ -1,7 +1,9 @@
 #include "quant/lowbit/layer_samples.h"
 
+#include <algorithm>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "core/check.h"
 
@@ -73,12 +75,23 @@ LayerSamples collect_samples(const LayerView& v, const Session& quantized,
   return s;
 }
 
-std::vector<std::vector<double>> mean_rows(const Session& session,
+std::vector<std::vector<double>> mean_rows(const Model& model, const SessionOptions& options,
                                            const std::vector<LayerView>& views,
                                            const std::vector<std::string>& values,
                                            const Feeds& feeds) {
   QUENCH_CHECK(views.size() == values.size(), ErrorKind::kInternal, "{} layer views for {} values",
                views.size(), values.size());
+  // The computed values as the graph's outputs, each once; a graph input is read from the feeds.
+  Model m = model;
+  const std::vector<std::string>& inputs = m.graph.inputs;
+  m.graph.outputs.clear();
+  for (const std::string& name : std::set<std::string>(values.begin(), values.end())) {
+    if (std::find(inputs.begin(), inputs.end(), name) == inputs.end()) {
+      m.graph.outputs.push_back(name);
+    }
+  }
+  if (m.graph.outputs.empty()) m.graph.outputs = model.graph.outputs;  // nothing to compute
+  const Session session(std::move(m), options);
   // Where each value comes from: graph input `index`, or graph output `index`.
   struct Source {
     bool input = false;

@@ -35,10 +35,11 @@ LayerSamples collect_samples(const LayerView& v, const Session& quantized,
                              const std::string& fp_value, const Feeds& feeds,
                              const SampleRequest& request);
 
-// The mean input row of every layer `views[l]`, whose input is the value `values[l]` of
-// `session` (a graph input or output), over every position of every batch: one run per batch
-// for all layers (bias correction's float means, which no earlier layer's rounding changes).
-std::vector<std::vector<double>> mean_rows(const Session& session,
+// The mean input row of every layer `views[l]`, whose input is the value `values[l]` of `model`
+// (a graph input or any computed value), over every position of every batch: one run of `model`
+// per batch, with those values as its outputs, for all layers (bias correction's float means,
+// which no earlier layer's rounding changes).
+std::vector<std::vector<double>> mean_rows(const Model& model, const SessionOptions& options,
                                            const std::vector<LayerView>& views,
                                            const std::vector<std::string>& values,
                                            const Feeds& feeds);

@@ -2,12 +2,10 @@
 // from the model whose earlier layers are already quantized, an algorithm (GPTQ, AdaRound, or
 // rounding to nearest) chooses its integer weights, bias correction adjusts its bias, and the
 // result feeds the next layers' inputs and, at the end, the QDQ writer.
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "core/check.h"
 #include "core/progress.h"
@@ -104,17 +102,7 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
       values.push_back(node.input(0));
       layers.push_back(node.name);
     }
-    Model fm = float_model;
-    fm.graph.outputs.clear();
-    const auto& inputs = fm.graph.inputs;
-    for (const auto& value : std::set<std::string>(values.begin(), values.end())) {
-      if (std::find(inputs.begin(), inputs.end(), value) == inputs.end()) {
-        fm.graph.outputs.push_back(value);
-      }
-    }
-    // Every layer reads a graph input: any output will do (mean_rows reads the feeds).
-    if (fm.graph.outputs.empty()) fm.graph.outputs = float_model.graph.outputs;
-    std::vector<std::vector<double>> means = mean_rows(Session(fm, so), views, values, feeds);
+    std::vector<std::vector<double>> means = mean_rows(float_model, so, views, values, feeds);
     for (size_t l = 0; l < layers.size(); ++l) float_means[layers[l]] = std::move(means[l]);
   }
   Progress progress("rounding weights (" + o.method() + ")",
