@@ -11,6 +11,7 @@ round so that all see the same machine load:
   - quench FP32 on the float model;
   - quench, ONNX Runtime and OpenVINO on ONNX Runtime's QDQ file (NAME.ort_qdq.onnx in --fixtures,
     else ../shared/models/imagenet/ort/);
+  - the same on NNCF's QDQ file (NAME.nncf_qdq.onnx in --fixtures), where it exists;
   - quench, ONNX Runtime and OpenVINO on quench's own QDQ file (`quench quantize --calib random:64`,
     made into build/bench-models/ on first use).
 Each runner reports the median latency of its runs (`quench bench --json`, the peers' `bench`); the
@@ -65,8 +66,10 @@ def files(model, a):
         print(f"quantizing {fp32} -> {own} (--calib random:64)", file=sys.stderr)
         subprocess.run([a.quench, "quantize", fp32, "-o", own, "--calib", "random:64"], check=True,
                        stdout=subprocess.DEVNULL)
+    nncf_qdq = os.path.join(a.fixtures, model + ".nncf_qdq.onnx")
     return [(label, path) for label, path in
-            [("FP32", fp32), ("ORT QDQ", ort_qdq), ("quench QDQ", own)] if os.path.exists(path)]
+            [("FP32", fp32), ("ORT QDQ", ort_qdq), ("NNCF QDQ", nncf_qdq), ("quench QDQ", own)]
+            if os.path.exists(path)]
 
 
 def measure(runner, path, batch, a):

@@ -80,6 +80,12 @@ int see_through_constants(Graph& graph);
 // runs it.
 int sink_dequantize(Graph& graph);
 
+// Gives the operands of a quantized Mul (DQ, DQ -> Mul -> Q) the result's 8-bit type where they
+// differ, at their QuantizeLinear, when only DequantizeLinear nodes read it: uint8 q with zero
+// point z becomes int8 q − 128 with z − 128 (or back), the same real values (eq. (151)). Returns
+// the number of values retyped. lower_qdq() runs it.
+int retype_quantized_operands(Graph& graph);
+
 // Removes nodes no graph output depends on, then unused initializers and value infos. Returns
 // the number of nodes removed.
 int eliminate_dead_nodes(Graph& graph);

@@ -20,7 +20,8 @@ constexpr Named kNames[] = {{"None", ActKind::kNone},
                             {"Tanh", ActKind::kTanh},
                             {"HardSigmoid", ActKind::kHardSigmoid},
                             {"HardSwish", ActKind::kHardSwish},
-                            {"Gelu", ActKind::kGeluErf}};
+                            {"Gelu", ActKind::kGeluErf},
+                            {"Swish", ActKind::kSwish}};
 
 // A scalar float constant input of `node`, or `fallback` when the input is absent.
 std::optional<float> scalar_input(const Node& node, size_t i, const Graph& graph, float fallback) {
@@ -35,6 +36,7 @@ std::optional<float> scalar_input(const Node& node, size_t i, const Graph& graph
 std::optional<Activation> Activation::from_node(const Node& node, const Graph& graph) {
   if (node.domain == kInternalDomain && node.op_type == "Gelu")
     return Activation{ActKind::kGeluErf};
+  if (node.domain == kInternalDomain && node.op_type == "Swish") return Activation{ActKind::kSwish};
   if (!node.domain.empty()) return std::nullopt;
   const std::string& op = node.op_type;
   if (op == "Relu") return Activation{ActKind::kRelu};

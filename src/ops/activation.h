@@ -19,6 +19,7 @@ enum class ActKind : uint8_t {
   kHardSigmoid,
   kHardSwish,
   kGeluErf,  // 0.5 x (1 + erf(x / sqrt 2)): the internal Gelu op (passes/fuse_gelu.cc)
+  kSwish,    // x·sigmoid(x) (SiLU): the internal Swish op (passes/fuse_swish.cc)
 };
 
 struct Activation {
@@ -46,6 +47,8 @@ struct Activation {
         return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
       case ActKind::kGeluErf:
         return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+      case ActKind::kSwish:
+        return x / (1.f + std::exp(-x));
     }
     return x;
   }

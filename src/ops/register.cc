@@ -12,7 +12,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_reduce_ops(r);
   register_rnn_ops(r);
   register_fused_ops(r);
-  register_gelu_op(r);
+  register_internal_activation_ops(r);
   register_quantize_linear_ops(r);
   register_integer_ops(r);
   register_qlinear_ops(r);

@@ -17,7 +17,7 @@ void register_linalg_ops(OpRegistry& r);
 void register_reduce_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);  // after the base ops
-void register_gelu_op(OpRegistry& r);
+void register_internal_activation_ops(OpRegistry& r);
 
 // The quantized and integer ops (src/ops/quantized/<family>.cc).
 void register_quantize_linear_ops(OpRegistry& r);

@@ -162,9 +162,14 @@ LoweringReport lower_qdq(Graph& graph) {
   see_through_constants(graph);
   // The exact-GELU pattern between a DQ and a Q becomes one Gelu node, and then one table.
   fuse_gelu(graph);
+  // Mul(x, Sigmoid(x)) becomes one Swish node: a table between a DQ and a Q, or the activation of
+  // an integer convolution whose result the file leaves unquantized before it (eq. (150)).
+  fuse_swish(graph);
   topological_sort(graph);
   // DQ -> MaxPool / Flatten / ... read without a Q after them: the DQ moves below the op.
   sink_dequantize(graph);
+  // DQ(int8), DQ(uint8) -> Mul -> Q(int8): the uint8 operand retyped at its source (eq. (151)).
+  retype_quantized_operands(graph);
   // DQ(int8 W, R) -> GRU: the integer GRU with run-time quantized inputs (eqs. (136)-(138)).
   const std::vector<std::string> gru_reasons = lower_dynamic_gru(graph);
   Context ctx(graph);

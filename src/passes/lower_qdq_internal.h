@@ -46,8 +46,11 @@ struct Clamp {
 // What follows a matched op: [Relu | Clip] [Min(·, per-channel constant)] then the
 // QuantizeLinear.
 struct Tail {
-  int activation = -1;  // the Relu/Clip node, or -1
+  int activation = -1;  // the Relu/Clip node (or the function's), or -1
   std::optional<Clamp> clamp;
+  // Another activation (Swish, Sigmoid, ...) applied to the real result before the Q, which an
+  // integer convolution computes in its epilogue (eq. (150)); admitted by `function` of tail().
+  std::optional<Activation> function;
   int bound = -1;                     // the Min node of a per-channel upper bound, or -1
   std::vector<float> channel_bounds;  // its bound per output channel (eq. (50) per channel)
   Shape bound_shape;                  // the bound's shape ([C, 1, 1] after a 2-D convolution)
@@ -99,9 +102,10 @@ class Context {
   // The chain from `value` (a float op's output) to its QuantizeLinear; `allow_clamp` admits a
   // Relu/Clip in between, `per_channel_output` a QuantizeLinear per index along axis 1,
   // `channel_bound` a Min with a constant of one value per channel (shape [C, 1, ...]) after the
-  // Relu/Clip.
+  // Relu/Clip, `function` any other activation of ops/activation.h in place of the Relu/Clip.
   std::optional<Tail> tail(const std::string& value, bool allow_clamp, std::string& why,
-                           bool per_channel_output = false, bool channel_bound = false) const;
+                           bool per_channel_output = false, bool channel_bound = false,
+                           bool function = false) const;
 
   // The node of `value`'s producer, or nullptr.
   const Node* producer(const std::string& value) const;

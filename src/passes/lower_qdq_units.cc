@@ -227,9 +227,13 @@ Match match_conv(Context& ctx, int n) {
     bias = int_bias(ctx, conv.input(2), accumulator, why);
     if (bias.empty()) return stays_float(why);
   }
-  auto tail =
-      ctx.tail(conv.outputs[0], true, why, /*per_channel_output=*/true, /*channel_bound=*/true);
+  auto tail = ctx.tail(conv.outputs[0], true, why, /*per_channel_output=*/true,
+                       /*channel_bound=*/true, /*function=*/true);
   if (!tail) return stays_float(why);
+  if (tail->function && !ctx.has_qfused_conv) {
+    return stays_float(
+        fmt::format("its {} needs QFusedConv, which is not registered", tail->function->name()));
+  }
   const QuantParams& y = tail->output.params;
   const bool per_channel_y = !tail->output.per_tensor();
   if (!tail->channel_bounds.empty() &&
@@ -324,6 +328,15 @@ Match match_conv(Context& ctx, int n) {
     }
   }
   if (!bias.empty()) u.node.inputs.push_back(bias);
+  if (tail->function) {
+    // Eq. (150): the activation on the real result, in the convolution's epilogue; with y's
+    // per-channel scales folded into the weights, the real value of one output step per channel.
+    u.node.op_type = "QFusedConv";
+    u.node.domain = kInternalDomain;
+    u.float_op = "Conv+" + tail->function->name();
+    tail->function->to_attributes(u.node);
+    if (per_channel_y) u.node.set_attr("activation_scales", y.scales);
+  }
   return Match{std::move(u), ""};
 }
 
@@ -565,8 +578,26 @@ Match match_split(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
+// A GlobalAveragePool whose result the file leaves unquantized (NNCF's squeeze, read by float
+// convolutions) averages the 8-bit data into a float result: the internal
+// DequantizeGlobalAveragePool (eq. (152)).
 Match match_average_pool(Context& ctx, int n) {
-  return match_unary_qlinear(ctx, n, "QLinear" + ctx.graph.nodes[n].op_type);
+  const Node& op = ctx.graph.nodes[n];
+  Match m = match_unary_qlinear(ctx, n, "QLinear" + op.op_type);
+  if (m.unit || op.op_type != "GlobalAveragePool") return m;
+  std::string why;
+  auto x = activation_input(ctx, op, 0, why);
+  if (!x) return m;
+  Unit u;
+  u.float_op = op.op_type;
+  u.op_node = n;
+  u.replaced = {n};
+  u.node.name = op.name.empty() ? op.outputs[0] : op.name;
+  u.node.op_type = "DequantizeGlobalAveragePool";
+  u.node.domain = kInternalDomain;
+  u.node.outputs = {op.outputs[0]};
+  u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x)};
+  return Match{std::move(u), ""};
 }
 
 const std::set<std::string>& data_movement_ops() {
@@ -686,7 +717,8 @@ std::optional<QTensor> Context::quantized_output(int q, std::string& why, bool p
 }
 
 std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, std::string& why,
-                                  bool per_channel_output, bool channel_bound) const {
+                                  bool per_channel_output, bool channel_bound,
+                                  bool function) const {
   auto single_reader = [&](const std::string& v) -> int {
     if (index.is_graph_output(v)) {
       why = fmt::format("its float result '{}' is a graph output", v);
@@ -739,6 +771,11 @@ std::optional<Tail> Context::tail(const std::string& value, bool allow_clamp, st
         next = single_reader(min.outputs[0]);
         if (next < 0) return std::nullopt;
       }
+    } else if (act && function) {
+      t.activation = next;
+      t.function = act;
+      next = single_reader(graph.nodes[next].outputs[0]);
+      if (next < 0) return std::nullopt;
     }
   }
   const Node& q = graph.nodes[next];

@@ -30,7 +30,8 @@ void make_fused(Node& node, Graph& g) {
 
 bool fusible_producer(const Node& node, bool allow_sum) {
   if (node.domain.empty()) return !fused_op_for(node.op_type).empty();
-  if (node.domain != kInternalDomain) return false;
+  // Other internal ops (Gelu, Swish, DequantizeGlobalAveragePool, ...) take no epilogue.
+  if (node.domain != kInternalDomain || node.op_type.rfind("Fused", 0) != 0) return false;
   const FusedInfo info = fused_info(node);
   return info.activation.kind == ActKind::kNone && (allow_sum || info.sum_input < 0);
 }
@@ -114,6 +115,7 @@ void apply_graph_optimizations(Graph& graph) { fold_batch_norms(graph); }
 void apply_runtime_fusions(Graph& graph) {
   fuse_lookup_products(graph);
   fuse_gelu(graph);
+  fuse_swish(graph);
   while (fuse_one_add(graph)) {
   }
   while (fuse_one_activation(graph)) {

@@ -15,6 +15,10 @@ void apply_graph_optimizations(Graph& graph);
 // replaced.
 int fuse_gelu(Graph& graph);
 
+// Replaces Mul(x, Sigmoid(x)) (the Sigmoid read by that Mul alone) by one internal Swish node.
+// Returns the number replaced.
+int fuse_swish(Graph& graph);
+
 // QLinearMul(x, QLookup(x, t)) with constant per-tensor parameters — a quantized x·f(x), swish's
 // x·sigmoid(x) — becomes one QLookup of x whose table is that product at each of x's 256 values,
 // evaluated by the reference QLinearMul (bit-exact with the pair; docs/quantization.md eq. (149)).

@@ -626,6 +626,147 @@ TEST(LowerQdq, PerChannelActivationsOfADepthwiseConvFoldIntoWeightScales) {
                  {});
 }
 
+// NNCF's squeeze-excite block: each Conv's float result goes through Sigmoid and Mul (swish)
+// before its Q -- per channel (u8) before the depthwise conv, per tensor (s8) after it -- and the
+// excite Mul multiplies the s8 activation by a u8 sigmoid gate into s8. Both convolutions become
+// QFusedConv with the swish in their epilogue (eq. (150); steps per channel for the first), the
+// gate is retyped to s8 at its Q (eq. (151)) and the Mul becomes QLinearMul; the squeeze averages
+// the 8-bit data into a float result (eq. (152)), and its float convolution and sigmoid, which
+// the file leaves unquantized, stay in float. The fast kernels (oneDNN) and the reference
+// kernels agree with the float QDQ execution
+// within one step of each convolution's output (0.004-0.007, 0.01) and two of the excite Mul's
+// (0.008: one step of its input times the gate, plus its own rounding).
+TEST(LowerQdq, SwishAfterAConvAndAMixedTypeExciteMulAreLowered) {
+  constexpr float kTolerance = 0.016f;
+  for (int64_t C : {int64_t{6}, int64_t{16}}) {
+    SCOPED_TRACE(C);
+    std::vector<float> steps;
+    for (int64_t c = 0; c < C; ++c) steps.push_back(0.004f + 0.0005f * static_cast<float>(c % 7));
+    QdqGraph b;
+    const std::string x = b.qdq(b.input("x", {1, 4, 6, 6}), 0.02f, 128);
+    const std::string w1 = b.weight("w1", random_tensor({C, 4, 1, 1}, 52), 0);
+    const std::string c1 = b.op("Conv", {x, w1, b.constant("b1", random_tensor({C}, 53))});
+    const std::string s1 = b.op("Mul", {c1, b.op("Sigmoid", {c1})});
+    const std::string act = b.qdq_per_channel(s1, steps, 20);
+    const std::string w2 = b.weight("w2", random_tensor({C, 1, 3, 3}, 54), 0);
+    const std::string c2 = b.op("Conv", {act, w2, b.constant("b2", random_tensor({C}, 55))},
+                                {{"group", C}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+    const std::string a = b.qdq(b.op("Mul", {b.op("Sigmoid", {c2}), c2}), 0.01f, -10, DType::kInt8);
+    const std::string squeeze = b.op("Conv", {b.op("GlobalAveragePool", {a}),
+                                              b.constant("w3", random_tensor({C, C, 1, 1}, 56))});
+    const std::string gate = b.qdq(b.op("Sigmoid", {squeeze}), 1.f / 255.f, 0);
+    b.output(b.qdq(b.op("Mul", {a, gate}), 0.008f, 3, DType::kInt8));
+    b.output(a);
+    b.output(act);
+
+    const LoweringReport r = report_of(b.model(), b.shapes());
+    EXPECT_EQ(r.lowered.at("Conv+Swish -> QFusedConv"), 2) << float_reasons(r);
+    EXPECT_EQ(r.lowered.at("Mul -> QLinearMul"), 1) << float_reasons(r);
+    EXPECT_EQ(r.lowered.at("GlobalAveragePool -> DequantizeGlobalAveragePool"), 1);
+    for (const auto& f : r.float_nodes) {
+      EXPECT_TRUE(f.op_type == "Conv" || f.op_type == "Sigmoid") << float_reasons(r);
+    }
+    for (const Tensor& input : {random_tensor({1, 4, 6, 6}, 57), random_tensor({1, 4, 6, 6}, 58)}) {
+      expect_lowered(b, {input}, {kTolerance}, {"QFusedConv", "QLinearMul"}, {"Mul", "Swish"});
+      SessionOptions reference;
+      reference.fast_kernels = false;
+      SessionOptions reference_qdq = reference;
+      reference_qdq.fuse = false;
+      const auto got = Session(b.model(), reference).run({input});
+      const auto want = Session(b.model(), reference_qdq).run({input});
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_TRUE(testing::tensors_near(got[i], want[i], kTolerance, 0)) << "output " << i;
+      }
+    }
+  }
+}
+
+// Eq. (151): a uint8 operand of an int8 Mul is retyped at its QuantizeLinear (zero point z − 128,
+// or −128 where the Q has none) when only DequantizeLinear nodes read it; a value another op reads
+// keeps its type, and its Mul stays in float.
+TEST(LowerQdq, MixedTypeMulOperandIsRetypedAtItsQuantize) {
+  for (bool without_zero_point : {false, true}) {
+    SCOPED_TRACE(without_zero_point);
+    QdqGraph b;
+    const std::string in = b.input("x", {2, 8});
+    const std::string a = b.qdq(in, 0.02f, 5, DType::kInt8);
+    std::string gate = b.quantize(b.op("Sigmoid", {in}), 1.f / 255.f, 0);
+    if (without_zero_point) b.g().nodes.back().inputs.resize(2);
+    Node dq = b.g().nodes.back();
+    dq.op_type = "DequantizeLinear";
+    dq.inputs[0] = gate;
+    dq.outputs = {gate + "_dq"};
+    dq.name = dq.outputs[0];
+    b.g().nodes.push_back(dq);
+    b.output(b.qdq(b.op("Mul", {a, dq.outputs[0]}), 0.01f, -3, DType::kInt8));
+    Graph g = b.model().graph;
+    infer_shapes(g);
+    EXPECT_EQ(retype_quantized_operands(g), 1);
+    for (const Node& node : g.nodes) {
+      if (node.op_type != "QuantizeLinear" || node.outputs[0] != gate) continue;
+      const Tensor* z = g.initializer(node.input(2));
+      ASSERT_NE(z, nullptr);
+      EXPECT_TRUE(z->equals(Tensor::scalar(int8_t{-128})));
+    }
+    const LoweringReport r = report_of(b.model(), b.shapes());
+    EXPECT_EQ(r.lowered.at("Mul -> QLinearMul"), 1) << float_reasons(r);
+    expect_lowered(b, {random_tensor({2, 8}, 64)}, {0.01f}, {"QLinearMul"}, {"Mul"});
+
+    b.output(gate);  // read as it is: it keeps its type
+    Graph kept = b.model().graph;
+    infer_shapes(kept);
+    EXPECT_EQ(retype_quantized_operands(kept), 0);
+    const LoweringReport kr = report_of(b.model(), b.shapes());
+    EXPECT_FALSE(kr.lowered.count("Mul -> QLinearMul"));
+  }
+}
+
+// Any activation of ops/activation.h between a Conv's float result and its Q becomes the
+// epilogue of a QFusedConv (eq. (150)), dense or depthwise, per-tensor output steps.
+TEST(LowerQdq, ActivationOnAConvsFloatResultBecomesAnEpilogue) {
+  for (const char* act : {"Sigmoid", "Tanh", "HardSwish", "LeakyRelu"}) {
+    for (int64_t channels : {int64_t{6}, int64_t{16}}) {
+      for (int64_t groups : {int64_t{1}, channels}) {
+        SCOPED_TRACE(fmt::format("{}, {} channels, {} groups", act, channels, groups));
+        QdqGraph b;
+        const Shape in = {1, channels, 5, 5};
+        const std::string x = b.qdq(b.input("x", in), 0.02f, 128);
+        const std::string w =
+            b.weight("w", random_tensor({channels, channels / groups, 3, 3}, 61), 0);
+        const std::string c = b.op("Conv", {x, w, b.constant("b", random_tensor({channels}, 62))},
+                                   {{"group", groups}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+        b.output(b.qdq(b.op(act, {c}), 0.01f, 100, DType::kInt8));
+        const LoweringReport r = report_of(b.model(), b.shapes());
+        EXPECT_EQ(r.lowered.at(fmt::format("Conv+{} -> QFusedConv", act)), 1) << float_reasons(r);
+        expect_lowered(b, {random_tensor(in, 63)}, {0.01f}, {"QFusedConv"}, {"Conv"});
+      }
+    }
+  }
+}
+
+// A Mul(x, Sigmoid(x)) of float values becomes one Swish node, fused into the float Conv before
+// it; the result agrees with the unfused graph.
+TEST(LowerQdq, FloatSwishFusesIntoTheConv) {
+  QdqGraph b;
+  const std::string c =
+      b.op("Conv", {b.input("x", {1, 3, 5, 5}), b.constant("w", random_tensor({4, 3, 3, 3}, 59))});
+  b.output(b.op("Mul", {b.op("Sigmoid", {c}), c}));
+  Graph g = b.model().graph;
+  EXPECT_EQ(fuse_swish(g), 1);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[1].op_type, "Swish");
+  SessionOptions no_fuse;
+  no_fuse.fuse = false;
+  const Tensor input = random_tensor({1, 3, 5, 5}, 60);
+  std::map<std::string, int> ops;
+  const Session fused(b.model());
+  for (const StepInfo& step : fused.plan_steps(b.shapes())) ++ops[step.op_type];
+  EXPECT_TRUE(ops.count("FusedConv"));
+  EXPECT_FALSE(ops.count("Mul") || ops.count("Sigmoid") || ops.count("Swish"));
+  EXPECT_TRUE(testing::tensors_near(fused.run({input})[0],
+                                    Session(b.model(), no_fuse).run({input})[0], 1e-5, 1e-5));
+}
+
 TEST(LowerQdq, PerChannelActivationsOfAnOrdinaryConvStayFloat) {
   QdqGraph b;
   const std::string x = b.qdq_per_channel(b.input("x", {1, 2, 5, 5}), {0.01f, 0.02f}, 128);

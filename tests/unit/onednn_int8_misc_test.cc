@@ -173,6 +173,14 @@ Case qpool(std::string name, const std::string& op, DType t, const Shape& shape,
               std::move(attrs), tolerance);
 }
 
+// The internal DequantizeGlobalAveragePool (a float result, eq. (152)).
+Case dequantize_gap(std::string name, DType t, const Shape& shape, Place place, int zx,
+                    Attrs attrs = {}) {
+  return make(std::move(name), "DequantizeGlobalAveragePool", "quench.internal",
+              {data(quantized(t, shape, 4), place), param(scale(0.037f)), param(zero_point(t, zx))},
+              std::move(attrs));
+}
+
 // QLinearSoftmax over `axis` with ONNX Runtime's `opset` attribute; y's scale is 1/256 and its
 // zero point the type's lowest value, as ONNX Runtime's quantizer writes them.
 Case qsoftmax(std::string name, DType t, const Shape& shape, int64_t axis, int64_t opset,
@@ -335,6 +343,12 @@ const std::vector<Case>& cases() {
               5, kBitExact),
         qpool("qgap_s8_channels_last", "QLinearGlobalAveragePool", s8, {2, 3, 5, 24}, kPlain,
               {{"channels_last", int64_t{1}}}, -128, 127, kBitExact),
+        // DequantizeGlobalAveragePool: the same sums, a float result (eq. (152)), bit-exact.
+        dequantize_gap("dqgap_u8_plain", u8, {2, 64, 7, 7}, kPlain, 128),
+        dequantize_gap("dqgap_s8_nhwc", s8, {2, 40, 5, 5}, kNhwc, -3),
+        dequantize_gap("dqgap_u8_blocked16", u8, {2, 20, 4, 4}, kNChw16c, 9),
+        dequantize_gap("dqgap_s8_channels_last", s8, {2, 3, 5, 24}, kPlain, 100,
+                       {{"channels_last", int64_t{1}}}),
         // QLinearConcat: a copy where the parameters agree, tables elsewhere.
         concat("concat_u8_same_params", u8, {{2, 3, 4, 4}, {2, 5, 4, 4}}, 1,
                {{0.1f, 128}, {0.1f, 128}}, {0.1f, 128}),

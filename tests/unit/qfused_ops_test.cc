@@ -93,6 +93,41 @@ TEST(QFusedConv, ReluAndClipBoundsInRealUnits) {
   EXPECT_TRUE(clip.equals(u8({1, 2, 2, 2}, {100, 110, 120, 120, 97, 96, 96, 96})));
 }
 
+TEST(QFusedConv, ActivationOnTheRealValueAtEachChannelsStep) {
+  // Eq. (150): float(acc)·M = [0.5, 10.5, 20.5, 30.5 | −3, −43, −83, −123] output steps; at
+  // t = s_y = 0.25 the real values are [0.125, 2.625, 5.125, 7.625 | −0.75, −10.75, ...], whose
+  // swish r·sigmoid(r) is [0.0664, 2.4477, 5.0947, 7.6213 | −0.2406, −0.0002, ~0, ~0]: /t and
+  // rounded, [0, 10, 20, 30 | −1, 0, 0, 0] around z_y = 100.
+  const Tensor swish = run_both(
+      qfused("QFusedConv", kConvInputs, {{"activation", std::string("Swish")}}), conv_example());
+  EXPECT_TRUE(swish.equals(u8({1, 2, 2, 2}, {100, 110, 120, 130, 99, 100, 100, 100})));
+  // Channel 1 at t = 0.1: real values [−0.3, −4.3, −8.3, −12.3], swish [−0.1277, −0.0576,
+  // −0.0021, ~0], /t [−1.28, −0.58, −0.02, ~0].
+  const Tensor steps = run_both(qfused("QFusedConv", kConvInputs,
+                                       {{"activation", std::string("Swish")},
+                                        {"activation_scales", std::vector<float>{0.25f, 0.1f}}}),
+                                conv_example());
+  EXPECT_TRUE(steps.equals(u8({1, 2, 2, 2}, {100, 110, 120, 130, 99, 99, 100, 100})));
+  // An unknown activation, a step that is not positive, a step count that is not the channels'.
+  EXPECT_THROW(run_node(qfused("QFusedConv", kConvInputs, {{"activation", std::string("Bogus")}}),
+                        conv_example()),
+               Error);
+  EXPECT_THROW(run_node(qfused("QFusedConv", kConvInputs,
+                               {{"activation", std::string("Swish")},
+                                {"activation_scales", std::vector<float>{0.25f, -1.f}}}),
+                        conv_example()),
+               Error);
+  EXPECT_THROW(run_node(qfused("QFusedConv", kConvInputs,
+                               {{"activation", std::string("Swish")},
+                                {"activation_scales", std::vector<float>{0.25f, 0.1f, 0.2f}}}),
+                        conv_example()),
+               Error);
+  EXPECT_THROW(run_node(qfused("QFusedConv", kConvInputs,
+                               {{"activation_scales", std::vector<float>{0.25f}}}),
+                        conv_example()),
+               Error);
+}
+
 TEST(QFusedConv, AddsASumOfAnotherTypeBeforeTheClamp) {
   // sum (s8, s = 0.5, z = −2): sum − z = [0, 1, −4, 10, 2, 2, 2, 2]; ratio s_sum/s_y = 2 adds
   // [0, 2, −8, 20, 4, 4, 4, 4] to float(acc)·M = [0.5, 10.5, 20.5, 30.5, −3, −43, −83, −123].

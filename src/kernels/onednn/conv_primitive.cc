@@ -63,6 +63,9 @@ class ConvPrimitiveKernel final : public Kernel {
                     {DNNL_ARG_DST, s->dst},
                     {DNNL_ARG_SCRATCHPAD, s->scratchpad}};
     if (bias_) s->conv_args.emplace(DNNL_ARG_BIAS, bias_);
+    if (binary_index_ >= 0) {
+      s->conv_args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(binary_index_) | DNNL_ARG_SRC_1, binary_);
+    }
     src_zero_point_.add_to(s->conv_args);
     s->src_reorder_args = {{DNNL_ARG_FROM, s->src}, {DNNL_ARG_TO, s->src_packed}};
     if (sum_input_ >= 0) {
@@ -81,8 +84,9 @@ class ConvPrimitiveKernel final : public Kernel {
   dnnl::convolution_forward conv_;
   memory::desc src_in_, src_used_, dst_, sum_in_, dst_as_sum_, scratchpad_;
   std::optional<dnnl::reorder> src_reorder_, sum_reorder_;
-  memory weights_, bias_;
+  memory weights_, bias_, binary_;
   int sum_input_ = -1;
+  int binary_index_ = -1;
   RuntimeZeroPoint src_zero_point_;
   size_t src_packed_offset_ = 0;
   size_t scratch_bytes_ = 0;
@@ -165,6 +169,12 @@ std::unique_ptr<Kernel> make_conv_kernel(const dnnl::convolution_forward::primit
   if (setup.bias) {
     k->bias_ = memory(setup.bias_desc, engine());
     std::memcpy(k->bias_.get_data_handle(), setup.bias, setup.bias_desc.get_size());
+  }
+  if (setup.binary_index >= 0) {
+    k->binary_index_ = setup.binary_index;
+    k->binary_ = memory(setup.binary_desc, engine());
+    std::memcpy(k->binary_.get_data_handle(), setup.binary_values.data(),
+                setup.binary_desc.get_size());
   }
   if (setup.sum_input >= 0) {
     const TensorDesc& sum = ctx.input(static_cast<size_t>(setup.sum_input));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "kernels/onednn/runtime_zero_point.h"
 #include "ops/op_registry.h"
@@ -43,6 +44,11 @@ struct ConvSetup {
   int sum_input = -1;                // the input the sum post-op adds, or -1
   dnnl::memory::data_type sum_type;  // its element type (dst is read as it)
   RuntimeZeroPoint src_zero_point;   // when the primitive takes the source zero point at run time
+  // A constant f32 operand of a binary post-op (the per-channel 1/t of eq. (150)): its position
+  // in the post-op chain (-1: none), its plain data and descriptor.
+  int binary_index = -1;
+  std::vector<float> binary_values;
+  dnnl::memory::desc binary_desc;
 };
 
 // The kernel for primitive `pd`; sets ctx.outputs[0].layout to the primitive's dst layout.

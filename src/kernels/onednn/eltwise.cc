@@ -75,6 +75,7 @@ std::optional<EltwiseAlg> eltwise_for(const KernelContext& ctx) {
   if (op == "Neg") return EltwiseAlg{alg::eltwise_linear, -1.f, 0.f};
   if (op == "Softplus") return EltwiseAlg{alg::eltwise_soft_relu};
   if (op == "Gelu") return EltwiseAlg{alg::eltwise_gelu_erf};
+  if (op == "Swish") return EltwiseAlg{alg::eltwise_swish, 1.f};
   if (op == "Clip") {
     float lo = -kMax, hi = kMax;
     if (ctx.opset < 11) {

@@ -34,6 +34,9 @@ void append_activation(dnnl::post_ops& ops, const Activation& act) {
     case ActKind::kGeluErf:
       ops.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f);
       return;
+    case ActKind::kSwish:
+      ops.append_eltwise(1.f, alg::eltwise_swish, 1.f, 0.f);
+      return;
     case ActKind::kHardSigmoid:
       ops.append_eltwise(1.f, alg::eltwise_linear, act.alpha, act.beta);
       ops.append_eltwise(1.f, alg::eltwise_clip, 0.f, 1.f);

@@ -13,6 +13,7 @@
 #include "core/requantize.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/conv_primitive.h"
+#include "kernels/onednn/post_ops.h"
 #include "ops/fused.h"
 #include "ops/quantized/params.h"
 #include "ops/quantized/qfused.h"
@@ -27,7 +28,9 @@ bool Int8Requant::finite() const {
          std::all_of(scales.begin(), scales.end(), [](float s) { return std::isfinite(s); });
 }
 
-dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_post_op) const {
+dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_post_op,
+                                       int* binary_index) const {
+  if (binary_index != nullptr) *binary_index = -1;
   dnnl::primitive_attr a;
   a.set_output_scales(scales.size() > 1 ? channel_mask : 0, scales);
   // Constant zero points: oneDNN folds them into its compensation when the primitive is made.
@@ -43,6 +46,17 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_
   dnnl::post_ops ops;
   // The sum comes before the clamp (eq. (45)); oneDNN applies post-ops in order.
   if (has_sum) ops.append_sum(sum_scale, sum_zero_point, sum_type);
+  if (function.active() && inv_steps.empty()) {
+    // Swish at one step t for all channels, on values in output steps v = r/t: swish(r)/t =
+    // v·sigmoid(t·v), oneDNN's swish with alpha t.
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, function.step(0, swish_step), 0.f);
+  } else if (function.active()) {
+    append_activation(ops, function.f);
+    Shape per_channel(static_cast<size_t>(dst_rank), 1);
+    per_channel[1] = static_cast<int64_t>(inv_steps.size());
+    if (binary_index != nullptr) *binary_index = ops.len();
+    ops.append_binary(dnnl::algorithm::binary_mul, plain_desc(DType::kFloat32, per_channel));
+  }
   constexpr float kMax = std::numeric_limits<float>::max();
   if (low && *low == 0.f && !high) {
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
@@ -71,6 +85,31 @@ bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r
   // Bounds in units of s_y, divided as the reference divides them (eq. (46)).
   if (bounds.min > -kInf) r.low = bounds.min / y_scale;
   if (bounds.max < kInf) r.high = bounds.max / y_scale;
+  const Shape& y = ctx.outputs[0].shape;
+  const int64_t channels = fused_output_channels(ctx.node, y);
+  try {
+    r.function = fused_activation(ctx.node, channels);
+  } catch (const Error&) {
+    return false;
+  }
+  if (r.function.active()) {
+    if (ctx.has_input(In::kSum)) return false;
+    if (r.function.f.kind == ActKind::kSwish && r.function.steps.size() <= 1) {
+      r.swish_step = y_scale;  // scales stay in output steps; no 1/t post-op
+      return true;
+    }
+    // Eq. (150): real scales, the activation, then 1/t per channel (a binary post-op; one t
+    // repeated when the steps are per tensor).
+    if (r.scales.size() == 1) r.scales.resize(static_cast<size_t>(channels), r.scales[0]);
+    r.inv_steps.clear();
+    for (size_t c = 0; c < r.scales.size(); ++c) {
+      const float step = r.function.step(static_cast<int64_t>(c), y_scale);
+      r.scales[c] *= step;
+      r.inv_steps.push_back(1.f / step);
+    }
+    r.dst_rank = static_cast<int>(y.size());
+    return true;
+  }
   if (!ctx.has_input(In::kSum)) return true;
   const TensorDesc& sum = ctx.input(In::kSum);
   if (!is_quant_type(sum.dtype) || sum.shape != ctx.outputs[0].shape ||
@@ -135,8 +174,10 @@ std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer&
   if (layer.groups == 1) {
     // At batch 1: mobilenet_v2's last 1x1 (320 -> 1280 at 7x7) 0.118 -> 0.061 ms, its 160 -> 960
     // layers 0.047 -> 0.026 ms; at 98 positions or 320 channels the two are even
-    // (bench/int8_conv_impls.cc).
-    if (!amx && layer.taps == 1 && layer.out_positions <= 64 && layer.out_channels >= 512) {
+    // (bench/int8_conv_impls.cc). With a per-channel binary post-op (eq. (150)), 16 -> 96 at
+    // 112x112: 1.64 -> 0.95 ms; 24 -> 144 at 56x56: 1.79 -> 0.52 ms.
+    if (!amx && layer.taps == 1 &&
+        ((layer.out_positions <= 64 && layer.out_channels >= 512) || layer.channel_binary)) {
       return kBrgemm1x1;
     }
     if (!amx || layer.in_channels_per_group * layer.taps < 64) return kDirect;
@@ -242,9 +283,11 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
                                   ? memory::desc(to_dims(y.shape), to_dnnl(y.dtype), tag::any)
                                   : plain_desc(y.dtype, y.shape);
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
-  const dnnl::primitive_attr attr = requant.attr(1 << 1, true);
+  int binary_index = -1;
+  const dnnl::primitive_attr attr = requant.attr(1 << 1, true, &binary_index);
 
-  const Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
+  Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
+  layer.channel_binary = binary_index >= 0;
   const auto pd = conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
                                       preferred_int8_conv_impls(layer, uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
@@ -263,6 +306,13 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
     setup.sum_type = requant.sum_type;
   }
   setup.src_zero_point = spec.src_zero_point;
+  if (binary_index >= 0) {
+    setup.binary_index = binary_index;
+    setup.binary_values = requant.inv_steps;
+    Shape per_channel(y.shape.size(), 1);
+    per_channel[1] = out_channels;
+    setup.binary_desc = plain_desc(DType::kFloat32, per_channel);
+  }
   return make_conv_kernel(*pd, setup, ctx);
 }
 

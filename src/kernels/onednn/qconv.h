@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/op_registry.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::onednn {
 
@@ -26,10 +27,11 @@ std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 // The shape of an int8 convolution as preferred_int8_conv_impls weighs it.
 struct Int8ConvLayer {
   int64_t groups = 1, out_channels = 0, in_channels_per_group = 0;
-  int64_t taps = 1;           // the kernel's spatial size
-  int64_t out_width = 0;      // the output's innermost spatial dim
-  int64_t out_positions = 0;  // output positions of one run: batch × output spatial size
-  int64_t macs = 0;           // multiply-adds of one run, batch included
+  int64_t taps = 1;             // the kernel's spatial size
+  int64_t out_width = 0;        // the output's innermost spatial dim
+  int64_t out_positions = 0;    // output positions of one run: batch × output spatial size
+  int64_t macs = 0;             // multiply-adds of one run, batch included
+  bool channel_binary = false;  // the epilogue has a per-channel binary post-op (eq. (150))
 
   // The layer of weights [O, I/groups, kernel...] giving an output [N, O, spatial...].
   static Int8ConvLayer of(const Shape& weights, const Shape& output, int64_t groups);
@@ -41,8 +43,9 @@ struct Int8ConvLayer {
 // bytes), the direct AMX kernel for large padded layers with a source zero point (which brgemm
 // declines); elsewhere oneDNN's direct jit kernels ("jit_int8") — but its brgemm 1x1 kernel for
 // 1x1 layers of few output positions (≤ 64) and many output channels (≥ 512), where the direct
-// 1x1 kernel runs at half its speed — and for depthwise layers the direct or the brdgmm kernel by
-// output width. The choice is measured, per layer shape, by
+// 1x1 kernel runs at half its speed, and for 1x1 layers with a per-channel binary post-op, which
+// the direct kernels apply at a third of brgemm's speed — and for depthwise layers the direct or
+// the brdgmm kernel by output width. The choice is measured, per layer shape, by
 // bench/int8_conv_impls.cc (figures in docs/benchmarks.md).
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
@@ -59,12 +62,22 @@ struct Int8Requant {
   int32_t sum_zero_point = 0;
   dnnl::memory::data_type sum_type = dnnl::memory::data_type::undef;
   std::optional<float> low, high;  // clamp bounds in units of the output scale
+  // Eq. (150): an activation applied in real units. `scales` then give real values (s_x·s_w[c]),
+  // and the activation's result is brought to units of the output by `inv_steps` (1/t per
+  // channel, a binary_mul post-op on a dst of rank `dst_rank`) before the clamp. A swish with one
+  // step t for all channels runs in output steps instead, as oneDNN's swish with alpha t.
+  FusedActivation function;
+  std::vector<float> inv_steps;  // empty: that swish
+  float swish_step = 1.f;        // y's scale, for function.step() with no activation_scales
+  int dst_rank = 4;
 
   // The attributes; `channel_mask` selects the dst dim that per-channel scales run along. With
   // `dst_zero_point_as_post_op`, z_y is added by a last eltwise_linear post-op instead of oneDNN's
   // destination zero point: oneDNN adds either in float before its final rounding, so the result
-  // is the same, and its AMX brgemm convolutions take the post-op but not the zero point.
-  dnnl::primitive_attr attr(int channel_mask, bool dst_zero_point_as_post_op = false) const;
+  // is the same, and its AMX brgemm convolutions take the post-op but not the zero point. A
+  // per-channel binary post-op's position is stored in `binary_index` (-1 when there is none).
+  dnnl::primitive_attr attr(int channel_mask, bool dst_zero_point_as_post_op = false,
+                            int* binary_index = nullptr) const;
 
   // Whether every multiplier is finite. oneDNN multiplies a zero sum by an infinite scale into
   // NaN where eq. (47) gives the zero point, so such products stay on quench's kernels.
@@ -82,8 +95,10 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
                         int64_t tap_stride, int32_t w_zero_point);
 
 // Reads the parts of QFusedConv / QFusedMatMul after the base op (the sum triple, inputs 9-11,
-// and act_min / act_max) into `r`, for an output of scale `y_scale`. False when the sum's
-// parameters are not constant or the attributes are invalid (the reference then reports them).
+// act_min / act_max and the activation of eq. (150)) into `r`, for an output of scale `y_scale`;
+// with an activation, r.scales become real (times each channel's step t) and r.inv_steps 1/t.
+// False when the sum's parameters are not constant, the attributes are invalid (the reference
+// then reports them), or an activation comes with a sum.
 bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r);
 
 }  // namespace quench::onednn

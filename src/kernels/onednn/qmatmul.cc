@@ -271,7 +271,7 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
   r.weights_zero_point = params->b_zero_point;
   r.dst_zero_point = y_params.params().zero_point(0);
   if (ctx.node.domain == kInternalDomain) {
-    if (!read_fused_epilogue(ctx, y_scale, r)) return nullptr;
+    if (!read_fused_epilogue(ctx, y_scale, r) || r.function.active()) return nullptr;
     if (ctx.has_input(kBias)) {
       const TensorDesc& bias = ctx.input(kBias);
       if (bias.dtype != DType::kInt32 || bias.constant == nullptr || bias.numel() != n) {

@@ -11,6 +11,7 @@
 #include "kernels/onednn/qlayout.h"
 #include "kernels/x86/qloops.h"
 #include "ops/conv_params.h"
+#include "ops/domains.h"
 #include "ops/quantized/integer_products.h"
 
 namespace quench::onednn {
@@ -193,7 +194,8 @@ namespace {
 struct GlobalPoolParams {
   int64_t batch = 0, channels = 0, image = 0;
   int32_t x_zero_point = 0, y_zero_point = 0;
-  float multiplier = 0.f;  // s_x / (s_y · n), formed as the reference forms it
+  float multiplier = 0.f;     // s_x / (s_y · n), or s_x / n for a float result; as the reference
+  bool float_output = false;  // DequantizeGlobalAveragePool (eq. (152))
 };
 
 struct GlobalPoolState final : KernelState {
@@ -229,6 +231,11 @@ class GlobalAveragePoolKernel final : public Kernel {
     const int64_t count = p_.batch * p_.channels;
     const int64_t offset = p_.image * p_.x_zero_point;
     for (int64_t i = 0; i < count; ++i) sums[i] = wrap_to_int32(sums[i] - offset);
+    if (p_.float_output) {
+      float* y = static_cast<float*>(a.outputs[0]);
+      for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(sums[i]) * p_.multiplier;
+      return;
+    }
     x86::requantize_loop(sums, static_cast<Q*>(a.outputs[0]), count, p_.multiplier,
                          p_.y_zero_point);
   }
@@ -279,10 +286,16 @@ class GlobalAveragePoolKernel final : public Kernel {
 
 std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   const TensorDesc& x = ctx.input(0);
-  if (!int8_window_input(x) || ctx.outputs.at(0).dtype != x.dtype) return nullptr;
+  // QLinearGlobalAveragePool, or the internal DequantizeGlobalAveragePool with a float result.
+  const bool float_output = ctx.node.domain == kInternalDomain;
+  if (!int8_window_input(x) ||
+      ctx.outputs.at(0).dtype != (float_output ? DType::kFloat32 : x.dtype)) {
+    return nullptr;
+  }
   const QuantParamSource x_params = tensor_params(ctx, 1, 2, x.dtype, "x");
-  const QuantParamSource y_params = tensor_params(ctx, 3, 4, x.dtype, "y");
-  if (!x_params.known() || !y_params.known()) return nullptr;
+  const std::optional<QuantParamSource> y_params =
+      float_output ? std::nullopt : std::optional(tensor_params(ctx, 3, 4, x.dtype, "y"));
+  if (!x_params.known() || (y_params && !y_params->known())) return nullptr;
   const bool last = channels_last_attr(ctx.node);
   if (last && !x.layout.plain()) return nullptr;
   const Shape nchw = last ? channels_first(x.shape) : x.shape;
@@ -295,8 +308,14 @@ std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx) {
   if (!x86::rounds_half_even()) return nullptr;
   const KernelArgs none{};
   p.x_zero_point = x_params.zero_point(none, 0);
-  p.y_zero_point = y_params.zero_point(none, 0);
-  p.multiplier = x_params.scale(none, 0) / (y_params.scale(none, 0) * static_cast<float>(p.image));
+  p.float_output = float_output;
+  if (float_output) {
+    p.multiplier = x_params.scale(none, 0) / static_cast<float>(p.image);
+  } else {
+    p.y_zero_point = y_params->zero_point(none, 0);
+    p.multiplier =
+        x_params.scale(none, 0) / (y_params->scale(none, 0) * static_cast<float>(p.image));
+  }
 
   LayoutStep convert;
   bool channels_last = last;

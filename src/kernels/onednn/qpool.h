@@ -17,8 +17,9 @@ std::unique_ptr<Kernel> make_int8_max_pool(KernelContext& ctx);
 std::unique_ptr<Kernel> make_qlinear_average_pool(KernelContext& ctx);
 
 // com.microsoft QLinearGlobalAveragePool with constant parameters: integer sums per channel and
-// eqs. (42), (57), bit-exact. Reads plain (either channels attribute) and channels-last inputs,
-// other layouts converted to channels-last first; the output [N, C, 1, 1] is plain.
+// eqs. (42), (57), bit-exact; the internal DequantizeGlobalAveragePool likewise (eq. (152)). Reads
+// plain (either channels attribute) and channels-last inputs, other layouts converted to
+// channels-last first; the output [N, C, 1, 1] is plain.
 std::unique_ptr<Kernel> make_qlinear_global_average_pool(KernelContext& ctx);
 
 }  // namespace quench::onednn

@@ -41,6 +41,7 @@ void register_float_kernels(OpRegistry& r) {
     r.add_fast("", op, {"onednn", make_eltwise, true});
   }
   r.add_fast(kInternalDomain, "Gelu", {"onednn", make_eltwise, true});
+  r.add_fast(kInternalDomain, "Swish", {"onednn", make_eltwise, true});
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     r.add_fast("", op, {"onednn", make_binary, true});
   }
@@ -67,6 +68,8 @@ void register_int8_misc_kernels(OpRegistry& r) {
   r.add_fast("", "MaxPool", {"onednn-int8", make_int8_max_pool, true});
   r.add_fast(kMsDomain, "QLinearAveragePool", {"onednn-int8", make_qlinear_average_pool, true});
   r.add_fast(kMsDomain, "QLinearGlobalAveragePool",
+             {"onednn-int8", make_qlinear_global_average_pool, true});
+  r.add_fast(kInternalDomain, "DequantizeGlobalAveragePool",
              {"onednn-int8", make_qlinear_global_average_pool, true});
   r.add_fast(kMsDomain, "QLinearAdd", {"onednn-int8", make_qlinear_binary, true});
   r.add_fast(kMsDomain, "QLinearMul", {"onednn-int8", make_qlinear_binary, true});

@@ -335,6 +335,7 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
     if (!integer) {
       if (fused) {
         requant.emplace(ctx, y.shape);
+        if (requant->function().active()) return nullptr;  // eq. (150): not in this epilogue
         y_params = requant->y();
       } else {
         y_params = tensor_params(ctx, 6, 7, y.dtype, "y");

@@ -178,6 +178,7 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, 
     if (!integer) {
       if (op == ProductOp::kQFused) {
         spec.fused.emplace(ctx, m.output);
+        if (spec.fused->function().active()) return nullptr;  // eq. (150): not in this epilogue
         spec.y = spec.fused->y();
         constexpr size_t kBias = QFusedInputs::kBias;
         if (ctx.has_input(kBias)) {

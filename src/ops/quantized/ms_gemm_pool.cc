@@ -1,5 +1,8 @@
-// QGemm, QLinearGlobalAveragePool and QLinearAveragePool of ONNX Runtime's com.microsoft domain
-// (opset 1). docs/quantization.md, eqs. (34)-(36), (39), (42), (43).
+// QGemm, QLinearGlobalAveragePool and QLinearAveragePool of ONNX Runtime's com.microsoft domain,
+// and the internal DequantizeGlobalAveragePool (QLinearGlobalAveragePool with a float result)
+// (opset 1). docs/quantization.md, eqs. (34)-(36), (39), (42), (43), (152).
+#include <optional>
+
 #include "core/requantize.h"
 #include "ir/shape_util.h"
 #include "kernels/ref/pool.h"
@@ -240,34 +243,43 @@ void infer_qlinear_global_average_pool(InferContext& ctx) {
   ctx.output(0).shape = std::move(out);
 }
 
+// QLinearGlobalAveragePool (Y of type Q), or with `y_params` absent the internal
+// DequantizeGlobalAveragePool (Y float, eq. (152)).
 template <class Q>
 std::unique_ptr<Kernel> global_average_pool_kernel(int64_t batch, int64_t channels, int64_t image,
                                                    bool channels_last, QuantParamSource x_params,
-                                                   QuantParamSource y_params) {
-  return ref::make_kernel(
-      [=, x_params = std::move(x_params), y_params = std::move(y_params)](const KernelArgs& args) {
-        // Eq. (42): M = s_x / (s_y · n), as ONNX Runtime forms it.
-        const float multiplier =
-            x_params.scale(args, 0) / (y_params.scale(args, 0) * static_cast<float>(image));
-        const int32_t x_zero_point = x_params.zero_point(args, 0);
-        const int32_t y_zero_point = y_params.zero_point(args, 0);
-        const Q* x = ref::in<Q>(args, 0);
-        Q* y = ref::out<Q>(args, 0);
-        // Channels first: a channel's values are contiguous; channels last: `channels` apart.
-        const int64_t value_step = channels_last ? channels : 1;
-        const int64_t channel_step = channels_last ? 1 : image;
-        for (int64_t n = 0; n < batch; ++n) {
-          const Q* x_image = x + n * channels * image;
-          for (int64_t channel = 0; channel < channels; ++channel) {
-            const Q* values = x_image + channel * channel_step;
-            // |Σ (x − z_x)| <= 255 · n < 2^44: exact in int64; it wraps to int32 as in ONNX
-            // Runtime.
-            int64_t sum = 0;
-            for (int64_t i = 0; i < image; ++i) sum += values[i * value_step] - x_zero_point;
-            y[n * channels + channel] = requantize<Q>(wrap_to_int32(sum), multiplier, y_zero_point);
-          }
+                                                   std::optional<QuantParamSource> y_params) {
+  return ref::make_kernel([=, x_params = std::move(x_params),
+                           y_params = std::move(y_params)](const KernelArgs& args) {
+    // Eq. (42): M = s_x / (s_y · n), as ONNX Runtime forms it; eq. (152): s_x / n.
+    const float multiplier =
+        y_params ? x_params.scale(args, 0) / (y_params->scale(args, 0) * static_cast<float>(image))
+                 : x_params.scale(args, 0) / static_cast<float>(image);
+    const int32_t x_zero_point = x_params.zero_point(args, 0);
+    const int32_t y_zero_point = y_params ? y_params->zero_point(args, 0) : 0;
+    const Q* x = ref::in<Q>(args, 0);
+    Q* y = y_params ? ref::out<Q>(args, 0) : nullptr;
+    float* y_float = y_params ? nullptr : ref::out<float>(args, 0);
+    // Channels first: a channel's values are contiguous; channels last: `channels` apart.
+    const int64_t value_step = channels_last ? channels : 1;
+    const int64_t channel_step = channels_last ? 1 : image;
+    for (int64_t n = 0; n < batch; ++n) {
+      const Q* x_image = x + n * channels * image;
+      for (int64_t channel = 0; channel < channels; ++channel) {
+        const Q* values = x_image + channel * channel_step;
+        // |Σ (x − z_x)| <= 255 · n < 2^44: exact in int64; it wraps to int32 as in ONNX
+        // Runtime.
+        int64_t sum = 0;
+        for (int64_t i = 0; i < image; ++i) sum += values[i * value_step] - x_zero_point;
+        const int32_t acc = wrap_to_int32(sum);
+        if (y) {
+          y[n * channels + channel] = requantize<Q>(acc, multiplier, y_zero_point);
+        } else {
+          y_float[n * channels + channel] = static_cast<float>(acc) * multiplier;
         }
-      });
+      }
+    }
+  });
 }
 
 std::unique_ptr<Kernel> ref_qlinear_global_average_pool(KernelContext& ctx) {
@@ -282,12 +294,30 @@ std::unique_ptr<Kernel> ref_qlinear_global_average_pool(KernelContext& ctx) {
              shape_str(x));
   }
   QuantParamSource x_params = tensor_params(ctx, 1, 2, ctx.input(0).dtype, "x");
-  QuantParamSource y_params = tensor_params(ctx, 3, 4, ctx.input(0).dtype, "y");
+  std::optional<QuantParamSource> y_params;
+  if (ctx.node.domain == kMsDomain) y_params = tensor_params(ctx, 3, 4, ctx.input(0).dtype, "y");
   return visit_quant_type(ctx.input(0).dtype, [&](auto q) {
     using Q = typename decltype(q)::type;
     return global_average_pool_kernel<Q>(nchw[0], nchw[1], image, last, std::move(x_params),
                                          std::move(y_params));
   });
+}
+
+// ---- DequantizeGlobalAveragePool (internal): X, x_scale, x_zero_point; channels_last. A float
+// GlobalAveragePool of a DequantizeLinear, on the 8-bit data (eq. (152)). ----
+
+void infer_dequantize_global_average_pool(InferContext& ctx) {
+  check_quant_input_type(ctx, 0, "X");
+  infer_tensor_params(ctx, 0, 1, 2, "x");
+  const bool last = channels_last(ctx.node());
+  const SymbolicShape* x = ctx.input_shape(0);
+  ctx.set_output_type(0, DType::kFloat32);
+  if (x == nullptr) return;
+  check_window_input_rank(ctx.node(), "X", *x);
+  SymbolicShape out(x->size(), Dim(1));
+  out[0] = (*x)[0];
+  out[last ? out.size() - 1 : 1] = last ? x->back() : (*x)[1];
+  ctx.output(0).shape = std::move(out);
 }
 
 // ---- QLinearAveragePool: X, x_scale, x_zero_point, y_scale, y_zero_point; AveragePool's
@@ -386,6 +416,12 @@ void register_ms_gemm_pool_ops(OpRegistry& r) {
          "QLinearGlobalAveragePool",
          1,
          infer_qlinear_global_average_pool,
+         ref_qlinear_global_average_pool,
+         {}});
+  r.add({kInternalDomain,
+         "DequantizeGlobalAveragePool",
+         1,
+         infer_dequantize_global_average_pool,
          ref_qlinear_global_average_pool,
          {}});
   r.add({kMsDomain,

@@ -1,5 +1,6 @@
 // QFusedConv and QFusedMatMul (domain quench.internal): QLinearConv / QLinearMatMul followed by a
-// quantized residual sum and a clamp, requantized once (docs/quantization.md, eqs. (45), (46)).
+// quantized residual sum, an activation and a clamp, requantized once (docs/quantization.md,
+// eqs. (45), (46), (150)).
 // The QDQ-lowering pass makes them; the integer sums are QLinearConv's and QLinearMatMul's.
 #include <cmath>
 #include <limits>
@@ -73,12 +74,14 @@ void infer_sum(InferContext& ctx) {
 
 void infer_qfused_conv(InferContext& ctx) {
   act_bounds(ctx.node());
+  fused_activation(ctx.node(), -1);
   infer_base(ctx, "QLinearConv", kBaseInputs);
   infer_sum(ctx);
 }
 
 void infer_qfused_matmul(InferContext& ctx) {
   act_bounds(ctx.node());
+  fused_activation(ctx.node(), -1);
   infer_base(ctx, "QLinearMatMul", kBias);
   if (ctx.has_input(kBias)) {
     const DType type = ctx.input_type(kBias);
@@ -127,8 +130,8 @@ std::unique_ptr<Kernel> qfused_conv_kernel(IntConv c, ChannelMultipliers multipl
                            [&](int64_t channel, int64_t offset, int64_t sum) {
                              // Exact in int64, then wrapped as QLinearConv's int32 (eq. (34)).
                              const int32_t acc = wrap_to_int32(sum + (bias ? bias[channel] : 0));
-                             y[offset] =
-                                 requant.apply<Q>(params, a, offset, acc, multiplier[channel]);
+                             y[offset] = requant.apply<Q>(params, a, offset, channel, acc,
+                                                          multiplier[channel]);
                            });
       },
       scratch.total());
@@ -185,7 +188,7 @@ std::unique_ptr<Kernel> qfused_matmul_kernel(IntMatMul m, FusedRequant requant, 
                                                    m.b_params.scale(args, b_param), y_scale);
               const int64_t offset = (batch * rows + row) * cols + col;
               const int32_t acc = wrap_to_int32(sum + (bias ? bias[col] : 0));
-              y[offset] = requant.apply<Q>(params, args, offset, acc, multiplier);
+              y[offset] = requant.apply<Q>(params, args, offset, col, acc, multiplier);
             });
       },
       scratch.total());
@@ -222,6 +225,23 @@ ActBounds act_bounds(const Node& node) {
               b.min, b.max);
   }
   return b;
+}
+
+FusedActivation fused_activation(const Node& node, int64_t channels) {
+  FusedActivation a{Activation::from_attributes(node), node.attr_floats("activation_scales")};
+  if (a.steps.empty()) return a;
+  if (!a.active()) fail_node(node, "activation_scales without an activation");
+  if (channels >= 0 && a.steps.size() != 1 && static_cast<int64_t>(a.steps.size()) != channels) {
+    fail_node(node, "activation_scales has {} values, expected 1 or {} (one per output channel)",
+              a.steps.size(), channels);
+  }
+  for (size_t c = 0; c < a.steps.size(); ++c) {
+    if (!(a.steps[c] > 0.f) || !std::isfinite(a.steps[c])) {
+      fail_node(node, "activation_scales[{}] is {}, expected a positive finite scale", c,
+                a.steps[c]);
+    }
+  }
+  return a;
 }
 
 void set_act_bounds(Node& node, const ActBounds& bounds) {

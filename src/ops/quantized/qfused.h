@@ -1,6 +1,7 @@
-// The requantization of QFusedConv and QFusedMatMul (docs/quantization.md, eqs. (45), (46)):
-// their output, residual sum and clamp parameters, read as their reference kernels read them
-// (ops/qfused_ops.cc), so that fast kernels accept exactly what the reference accepts.
+// The requantization of QFusedConv and QFusedMatMul (docs/quantization.md, eqs. (45), (46),
+// (150)): their output, residual sum, activation and clamp parameters, read as their reference
+// kernels read them (ops/quantized/qfused.cc), so that fast kernels accept exactly what the
+// reference accepts.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "core/requantize.h"
 #include "ir/shape_util.h"
+#include "ops/activation.h"
 #include "ops/quantized/integer_products.h"
 
 namespace quench {
@@ -29,6 +31,30 @@ struct ActBounds {
 ActBounds act_bounds(const Node& node);
 void set_act_bounds(Node& node, const ActBounds& bounds);
 
+// The activation of a QFused node applied to the real result (eq. (150); attributes
+// "activation", "activation_alpha", "activation_beta" of ops/activation.h) and the real value of
+// one output step it is applied at, per output channel or one for all (attribute
+// "activation_scales"; y's scale when absent). kInvalidModel for an unknown activation, a step
+// that is not positive and finite, or a step count other than 1 or `channels` (unchecked when
+// `channels` < 0).
+struct FusedActivation {
+  Activation f;
+  std::vector<float> steps;  // empty: y's scale
+
+  bool active() const { return f.kind != ActKind::kNone; }
+  // The step of `channel` for an output of scale `y_scale`.
+  float step(int64_t channel, float y_scale) const {
+    return steps.empty() ? y_scale : steps[steps.size() == 1 ? 0 : static_cast<size_t>(channel)];
+  }
+};
+FusedActivation fused_activation(const Node& node, int64_t channels);
+// The output channels of a QFused node's output `y`: a convolution's dim 1, a matrix product's
+// columns.
+inline int64_t fused_output_channels(const Node& node, const Shape& y) {
+  if (node.op_type == "QFusedMatMul") return y.empty() ? 1 : y.back();
+  return y.size() > 1 ? y[1] : 1;
+}
+
 // The requantization of eqs. (45), (46) with everything that depends on y's and the sum's
 // parameters; prepared when they are constant, else formed once per run (run_params).
 class FusedRequant {
@@ -39,6 +65,7 @@ class FusedRequant {
     expect_quant_type(ctx, In::kYZeroPoint, "y_zero_point");
     y_ = tensor_params(ctx, In::kYScale, In::kYZeroPoint, ctx.input(In::kYZeroPoint).dtype, "y");
     act_ = act_bounds(ctx.node);
+    function_ = fused_activation(ctx.node, fused_output_channels(ctx.node, output));
     has_sum_ = ctx.has_input(In::kSum);
     if (!has_sum_) return;
     expect_quant_type(ctx, In::kSum, "sum");
@@ -57,10 +84,12 @@ class FusedRequant {
     int32_t sum_zero_point = 0;
     int32_t y_zero_point = 0;
     double low = 0, high = 0;
+    float y_scale = 0;
   };
   RunParams run_params(const KernelArgs& args) const {
     RunParams p;
     const float y_scale = y_.scale(args, 0);
+    p.y_scale = y_scale;
     p.y_zero_point = y_.zero_point(args, 0);
     p.low = static_cast<double>(act_.min / y_scale);
     p.high = static_cast<double>(act_.max / y_scale);
@@ -71,16 +100,21 @@ class FusedRequant {
     return p;
   }
 
-  // Eqs. (45), (46) for the output at `offset`: float(acc)·M rounds once in float as in eq. (35),
-  // so without sum and clamp this is QLinearConv's / QLinearMatMul's result bit for bit; the sum
-  // term is added in double, where r_sum·(sum − z_sum) is exact.
+  // Eqs. (45), (46) for the output at `offset` of output channel `channel`: float(acc)·M rounds
+  // once in float as in eq. (35), so without sum, activation and clamp this is QLinearConv's /
+  // QLinearMatMul's result bit for bit; the sum term is added in double, where
+  // r_sum·(sum − z_sum) is exact. An activation applies eq. (150) in float on the real value.
   template <class Q>
-  Q apply(const RunParams& p, const KernelArgs& args, int64_t offset, int32_t acc,
+  Q apply(const RunParams& p, const KernelArgs& args, int64_t offset, int64_t channel, int32_t acc,
           float multiplier) const {
     double value = static_cast<double>(static_cast<float>(acc) * multiplier);
     if (has_sum_) {
       const int32_t sum = zero_point_at(args.inputs[In::kSum], sum_type_, offset);
       value += p.sum_ratio * (sum - p.sum_zero_point);
+    }
+    if (function_.active()) {
+      const float step = function_.step(channel, p.y_scale);
+      value = static_cast<double>(function_.f(static_cast<float>(value) * step) / step);
     }
     value = std::clamp(value, p.low, p.high);
     return saturate<Q>(round_half_even(value) + p.y_zero_point);
@@ -88,11 +122,13 @@ class FusedRequant {
 
   const QuantParamSource& y() const { return y_; }
   bool has_sum() const { return has_sum_; }
+  const FusedActivation& function() const { return function_; }
   DType sum_type() const { return sum_type_; }
 
  private:
   QuantParamSource y_, sum_;
   ActBounds act_;
+  FusedActivation function_;
   bool has_sum_ = false;
   DType sum_type_ = DType::kUInt8;
 };
