@@ -3,9 +3,13 @@
 // the QDQ lowering runs them), next to the one quench prefers (preferred_int8_conv_impls).
 //
 //   build/bench/int8_conv_impls [--runs 200] [--batch 32] [--src-zero-point 0]
+//                               [--epilogue relu|swish|swish-channel]
 //
 // A source zero point (u8 inputs that are not ReLU outputs) keeps oneDNN's AMX brgemm kernels off
-// padded layers.
+// padded layers. --epilogue swish applies eq. (150)'s swish at one output step (oneDNN's swish
+// with alpha t) instead of the ReLU, swish-channel the per-channel form (real output scales, the
+// swish, a per-channel binary_mul by 1/t) that NNCF's per-channel quantized outputs need; both
+// then add the output zero point by a linear post-op, as quench does.
 //
 // Prints the median time of each implementation per layer and marks the fastest and quench's pick.
 #include <omp.h>
@@ -95,7 +99,7 @@ bool is_candidate(const std::string& impl) {
 }
 
 double median_ms(dnnl::convolution_forward::primitive_desc& pd, const dnnl::engine& engine,
-                 int runs) {
+                 int runs, const memory::desc* binary) {
   dnnl::stream stream(engine);
   dnnl::convolution_forward conv(pd);
   memory src(pd.src_desc(), engine), weights(pd.weights_desc(), engine);
@@ -103,8 +107,14 @@ double median_ms(dnnl::convolution_forward::primitive_desc& pd, const dnnl::engi
   std::memset(src.get_data_handle(), 3, pd.src_desc().get_size());
   std::memset(weights.get_data_handle(), 1, pd.weights_desc().get_size());
   std::memset(bias.get_data_handle(), 0, pd.bias_desc().get_size());
-  const std::unordered_map<int, memory> args = {
+  std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+  if (binary != nullptr) {
+    memory factors(*binary, engine);
+    float* f = static_cast<float*>(factors.get_data_handle());
+    std::fill(f, f + binary->get_size() / sizeof(float), 0.5f);
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, factors);
+  }
   std::vector<double> ms;
   for (int r = 0; r < runs + 5; ++r) {
     const auto start = std::chrono::steady_clock::now();
@@ -123,17 +133,24 @@ int main(int argc, char** argv) {
   int runs = 200;
   int64_t batch = 32;
   int32_t src_zero_point = 0;
+  std::string epilogue = "relu";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--batch") == 0) batch = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--src-zero-point") == 0) src_zero_point = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--epilogue") == 0) epilogue = argv[i + 1];
+  }
+  if (epilogue != "relu" && epilogue != "swish" && epilogue != "swish-channel") {
+    std::fprintf(stderr, "--epilogue: expected relu, swish or swish-channel, got '%s'\n",
+                 epilogue.c_str());
+    return 2;
   }
   omp_set_num_threads(1);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   std::printf(
-      "batch %lld, source zero point %d, 1 thread, median of %d runs; * fastest, < "
+      "batch %lld, source zero point %d, epilogue %s, 1 thread, median of %d runs; * fastest, < "
       "quench's pick\n",
-      static_cast<long long>(batch), src_zero_point, runs);
+      static_cast<long long>(batch), src_zero_point, epilogue.c_str(), runs);
   for (const Layer& l : kLayers) {
     const int64_t pad = l.kernel / 2;
     const int64_t out = (l.size + 2 * pad - l.kernel) / l.stride + 1;
@@ -152,8 +169,17 @@ int main(int argc, char** argv) {
     if (src_zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {src_zero_point});
     attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(l.out_channels), 0.01f));
     dnnl::post_ops ops;
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    const memory::desc per_channel({1, l.out_channels, 1, 1}, dt::f32, tag::abcd);
+    if (epilogue == "relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (epilogue == "swish") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 0.05f, 0.f);
+    if (epilogue == "swish-channel") {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+      ops.append_binary(dnnl::algorithm::binary_mul, per_channel);
+    }
+    // The output zero point as quench adds it (Int8Requant::attr: a last linear post-op).
+    if (epilogue != "relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, 3.f);
     attr.set_post_ops(ops);
+    const memory::desc* binary = epilogue == "swish-channel" ? &per_channel : nullptr;
     const auto layer = quench::onednn::Int8ConvLayer::of(
         {l.out_channels, l.in_channels / l.groups, l.kernel, l.kernel},
         {batch, l.out_channels, out, out}, l.groups);
@@ -164,7 +190,7 @@ int main(int argc, char** argv) {
     const std::string first = pd.impl_info_str();
     do {
       if (is_candidate(pd.impl_info_str())) {
-        times.emplace_back(pd.impl_info_str(), median_ms(pd, engine, runs));
+        times.emplace_back(pd.impl_info_str(), median_ms(pd, engine, runs, binary));
       }
     } while (pd.next_impl());
     // quench takes the first implementation whose name contains its first pick, else its second

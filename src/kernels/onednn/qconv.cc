@@ -174,10 +174,8 @@ std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer&
   if (layer.groups == 1) {
     // At batch 1: mobilenet_v2's last 1x1 (320 -> 1280 at 7x7) 0.118 -> 0.061 ms, its 160 -> 960
     // layers 0.047 -> 0.026 ms; at 98 positions or 320 channels the two are even
-    // (bench/int8_conv_impls.cc). With a per-channel binary post-op (eq. (150)), 16 -> 96 at
-    // 112x112: 1.64 -> 0.95 ms; 24 -> 144 at 56x56: 1.79 -> 0.52 ms.
-    if (!amx && layer.taps == 1 &&
-        ((layer.out_positions <= 64 && layer.out_channels >= 512) || layer.channel_binary)) {
+    // (bench/int8_conv_impls.cc).
+    if (!amx && layer.taps == 1 && layer.out_positions <= 64 && layer.out_channels >= 512) {
       return kBrgemm1x1;
     }
     if (!amx || layer.in_channels_per_group * layer.taps < 64) return kDirect;
@@ -286,8 +284,7 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   int binary_index = -1;
   const dnnl::primitive_attr attr = requant.attr(1 << 1, true, &binary_index);
 
-  Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
-  layer.channel_binary = binary_index >= 0;
+  const Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
   const auto pd = conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g, attr,
                                       preferred_int8_conv_impls(layer, uses_amx()));
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.

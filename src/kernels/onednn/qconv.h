@@ -27,11 +27,10 @@ std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
 // The shape of an int8 convolution as preferred_int8_conv_impls weighs it.
 struct Int8ConvLayer {
   int64_t groups = 1, out_channels = 0, in_channels_per_group = 0;
-  int64_t taps = 1;             // the kernel's spatial size
-  int64_t out_width = 0;        // the output's innermost spatial dim
-  int64_t out_positions = 0;    // output positions of one run: batch × output spatial size
-  int64_t macs = 0;             // multiply-adds of one run, batch included
-  bool channel_binary = false;  // the epilogue has a per-channel binary post-op (eq. (150))
+  int64_t taps = 1;           // the kernel's spatial size
+  int64_t out_width = 0;      // the output's innermost spatial dim
+  int64_t out_positions = 0;  // output positions of one run: batch × output spatial size
+  int64_t macs = 0;           // multiply-adds of one run, batch included
 
   // The layer of weights [O, I/groups, kernel...] giving an output [N, O, spatial...].
   static Int8ConvLayer of(const Shape& weights, const Shape& output, int64_t groups);
@@ -43,9 +42,8 @@ struct Int8ConvLayer {
 // bytes), the direct AMX kernel for large padded layers with a source zero point (which brgemm
 // declines); elsewhere oneDNN's direct jit kernels ("jit_int8") — but its brgemm 1x1 kernel for
 // 1x1 layers of few output positions (≤ 64) and many output channels (≥ 512), where the direct
-// 1x1 kernel runs at half its speed, and for 1x1 layers with a per-channel binary post-op, which
-// the direct kernels apply at a third of brgemm's speed — and for depthwise layers the direct or
-// the brdgmm kernel by output width. The choice is measured, per layer shape, by
+// 1x1 kernel runs at half its speed — and for depthwise layers the direct or the brdgmm kernel by
+// output width. The choice is measured, per layer shape, by
 // bench/int8_conv_impls.cc (figures in docs/benchmarks.md).
 std::span<const std::string_view> preferred_int8_conv_impls(const Int8ConvLayer& layer, bool amx);
 
