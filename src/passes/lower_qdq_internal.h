@@ -133,6 +133,9 @@ bool is_op(const Node& node, const char* op_type);
 Match stays_float(std::string reason);
 // The unit's integer node (named after the float op) writing the Q's output.
 Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std::string domain);
+// A unit whose integer node (named after the float op) writes the op's own float result: no Q is
+// replaced (QGemm without y_scale, DequantizeGlobalAveragePool).
+Unit make_float_output_unit(const Node& op, int n, std::string op_type, std::string domain);
 // Input `i` of `node` as an 8-bit per-tensor quantized activation, or nullopt with `why`.
 std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
                                         std::string& why);

@@ -47,6 +47,18 @@ Unit make_unit(const Node& op, int n, const Tail& tail, std::string op_type, std
   return u;
 }
 
+Unit make_float_output_unit(const Node& op, int n, std::string op_type, std::string domain) {
+  Unit u;
+  u.float_op = op.op_type;
+  u.op_node = n;
+  u.replaced = {n};
+  u.node.name = op.name.empty() ? op.outputs[0] : op.name;
+  u.node.op_type = std::move(op_type);
+  u.node.domain = std::move(domain);
+  u.node.outputs = {op.outputs[0]};
+  return u;
+}
+
 // Input `i` of `node` as an 8-bit per-tensor quantized activation.
 std::optional<QTensor> activation_input(const Context& ctx, const Node& node, size_t i,
                                         std::string& why) {
@@ -369,14 +381,7 @@ Match match_matmul(Context& ctx, int n) {
 // transB as the Gemm has them, beta·C as the int32 bias at the accumulator's scale.
 Match float_output_gemm(Context& ctx, const Node& gemm, int n, const QTensor& a, const QTensor& b,
                         const std::string& bias) {
-  Unit u;
-  u.float_op = gemm.op_type;
-  u.op_node = n;
-  u.replaced = {n};
-  u.node.name = gemm.name.empty() ? gemm.outputs[0] : gemm.name;
-  u.node.op_type = "QGemm";
-  u.node.domain = kMsDomain;
-  u.node.outputs = {gemm.outputs[0]};
+  Unit u = make_float_output_unit(gemm, n, "QGemm", kMsDomain);
   for (const char* attr : {"alpha", "transB"}) {
     if (gemm.has_attr(attr)) u.node.attributes[attr] = gemm.attributes.at(attr);
   }
@@ -588,14 +593,7 @@ Match match_average_pool(Context& ctx, int n) {
   std::string why;
   auto x = activation_input(ctx, op, 0, why);
   if (!x) return m;
-  Unit u;
-  u.float_op = op.op_type;
-  u.op_node = n;
-  u.replaced = {n};
-  u.node.name = op.name.empty() ? op.outputs[0] : op.name;
-  u.node.op_type = "DequantizeGlobalAveragePool";
-  u.node.domain = kInternalDomain;
-  u.node.outputs = {op.outputs[0]};
+  Unit u = make_float_output_unit(op, n, "DequantizeGlobalAveragePool", kInternalDomain);
   u.node.inputs = {x->value, x->scale, ctx.zero_point_of(*x)};
   return Match{std::move(u), ""};
 }

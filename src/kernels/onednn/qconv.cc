@@ -49,7 +49,7 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_
   if (function.active() && inv_steps.empty()) {
     // Swish at one step t for all channels, on values in output steps v = r/t: swish(r)/t =
     // v·sigmoid(t·v), oneDNN's swish with alpha t.
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, function.step(0, swish_step), 0.f);
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, swish_alpha, 0.f);
   } else if (function.active()) {
     append_activation(ops, function.f);
     Shape per_channel(static_cast<size_t>(dst_rank), 1);
@@ -95,7 +95,7 @@ bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r
   if (r.function.active()) {
     if (ctx.has_input(In::kSum)) return false;
     if (r.function.f.kind == ActKind::kSwish && r.function.steps.size() <= 1) {
-      r.swish_step = y_scale;  // scales stay in output steps; no 1/t post-op
+      r.swish_alpha = r.function.step(0, y_scale);  // scales stay in output steps
       return true;
     }
     // Eq. (150): real scales, the activation, then 1/t per channel (a binary post-op; one t

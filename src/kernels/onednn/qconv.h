@@ -66,7 +66,7 @@ struct Int8Requant {
   // step t for all channels runs in output steps instead, as oneDNN's swish with alpha t.
   FusedActivation function;
   std::vector<float> inv_steps;  // empty: that swish
-  float swish_step = 1.f;        // y's scale, for function.step() with no activation_scales
+  float swish_alpha = 1.f;       // that swish's t
   int dst_rank = 4;
 
   // The attributes; `channel_mask` selects the dst dim that per-channel scales run along. With

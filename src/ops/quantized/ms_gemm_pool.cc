@@ -231,8 +231,8 @@ S to_channels_last(const S& shape) {
   return out;
 }
 
-void infer_qlinear_global_average_pool(InferContext& ctx) {
-  infer_pool_params(ctx);
+// A global pool's output [N, C, 1...] (channels_last: [N, 1..., C]).
+void infer_global_pool_shape(InferContext& ctx) {
   const bool last = channels_last(ctx.node());
   const SymbolicShape* x = ctx.input_shape(0);
   if (x == nullptr) return;
@@ -241,6 +241,11 @@ void infer_qlinear_global_average_pool(InferContext& ctx) {
   out[0] = (*x)[0];
   out[last ? out.size() - 1 : 1] = last ? x->back() : (*x)[1];
   ctx.output(0).shape = std::move(out);
+}
+
+void infer_qlinear_global_average_pool(InferContext& ctx) {
+  infer_pool_params(ctx);
+  infer_global_pool_shape(ctx);
 }
 
 // QLinearGlobalAveragePool (Y of type Q), or with `y_params` absent the internal
@@ -309,15 +314,8 @@ std::unique_ptr<Kernel> ref_qlinear_global_average_pool(KernelContext& ctx) {
 void infer_dequantize_global_average_pool(InferContext& ctx) {
   check_quant_input_type(ctx, 0, "X");
   infer_tensor_params(ctx, 0, 1, 2, "x");
-  const bool last = channels_last(ctx.node());
-  const SymbolicShape* x = ctx.input_shape(0);
   ctx.set_output_type(0, DType::kFloat32);
-  if (x == nullptr) return;
-  check_window_input_rank(ctx.node(), "X", *x);
-  SymbolicShape out(x->size(), Dim(1));
-  out[0] = (*x)[0];
-  out[last ? out.size() - 1 : 1] = last ? x->back() : (*x)[1];
-  ctx.output(0).shape = std::move(out);
+  infer_global_pool_shape(ctx);
 }
 
 // ---- QLinearAveragePool: X, x_scale, x_zero_point, y_scale, y_zero_point; AveragePool's
