@@ -224,6 +224,7 @@ LoweringReport lower_qdq(Graph& graph) {
     if (unit.node.domain == kMsDomain)
       graph.opsets[kMsDomain] = std::max<int64_t>(graph.opset(kMsDomain), 1);
     emitted.push_back(std::move(unit.node));
+    for (Node& node : unit.companions) emitted.push_back(std::move(node));
   }
   for (const Node& node : emitted) {
     if (node.domain == kInternalDomain) graph.opsets[kInternalDomain] = graph.opset("");

@@ -75,6 +75,8 @@ struct Unit {
   // Non-empty: the quantized per-channel upper bounds of a Min in the tail (eq. (50)), applied
   // after the integer node by an 8-bit Min.
   Tensor channel_max;
+  // Nodes emitted with the integer node (the Reshapes around a MatMul's float-output QGemm).
+  std::vector<Node> companions;
 };
 
 // A unit, or why the node stays in float.

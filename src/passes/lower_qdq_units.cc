@@ -352,6 +352,76 @@ Match match_conv(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
+// A MatMul of a per-tensor activation by a constant 2-D weight whose result is not quantized
+// (NNCF's linear layers: DQ -> MatMul -> Add(bias) -> float ops), with the Add of a constant row
+// when it alone reads the result: com.microsoft QGemm without y_scale (eq. (39)), the bias as its
+// int32 C (eq. (131)), on A's rows as a matrix -- a Reshape of the 8-bit A before it and of the
+// float result after it when A has more than two dims (eq. (132): reshapes move data only).
+Match float_output_matmul(Context& ctx, const Node& matmul, int n, const QTensor& a,
+                          const QTensor& b, std::string& why) {
+  const Tensor* b_q = ctx.graph.initializer(b.value);
+  const auto a_shape = ctx.shape_of(a.value);
+  if (b_q == nullptr || b_q->rank() != 2 || !a_shape || a_shape->size() < 2) {
+    why = "a float result is lowered for a constant 2-D B and an A of known shape only";
+    return stays_float(why);
+  }
+  const int64_t cols = b_q->dim(1);
+  std::vector<double> accumulator(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) {
+    accumulator[c] =
+        static_cast<double>(a.params.scale(0)) * b.params.scale(b.per_tensor() ? 0 : c);
+  }
+  // The Add of a constant row [cols] that alone reads the product becomes the int32 bias.
+  std::string bias, output = matmul.outputs[0];
+  std::vector<int> replaced = {n};
+  if (!ctx.index.is_graph_output(output) && ctx.index.consumers(output).size() == 1) {
+    const int add = ctx.index.consumers(output)[0];
+    const Node& node = ctx.graph.nodes[add];
+    const std::string& other = node.input(node.input(0) == output ? 1 : 0);
+    const Tensor* row = ctx.graph.initializer(other);
+    std::string bias_why;
+    if (is_op(node, "Add") && node.inputs.size() == 2 && row != nullptr &&
+        row->dtype() == DType::kFloat32 && row->rank() == 1 && row->dim(0) == cols) {
+      bias = int_bias(ctx, other, accumulator, bias_why);
+      if (!bias.empty()) {
+        output = node.outputs[0];
+        replaced.push_back(add);
+      }
+    }
+  }
+  Unit u = make_float_output_unit(matmul, n, "QGemm", kMsDomain);
+  if (replaced.size() > 1) u.float_op = "MatMul+Add";
+  u.replaced = replaced;
+  u.node.inputs = {a.value, a.scale, ctx.zero_point_of(a), b.value, b.scale, ctx.zero_point_of(b)};
+  if (!bias.empty()) u.node.inputs.push_back(bias);
+  u.node.outputs = {output};
+  if (a_shape->size() == 2) return Match{std::move(u), ""};
+  // [..., K] -> [rows, K] before, [rows, cols] -> [..., cols] after.
+  const int64_t k = a_shape->back();
+  const int64_t rows = shape_numel(*a_shape) / std::max<int64_t>(k, 1);
+  Shape out_shape = *a_shape;
+  out_shape.back() = cols;
+  auto reshape = [&](const std::string& from, const std::string& to, const Shape& shape) {
+    Node r;
+    r.name = u.node.name + "_" + to;
+    r.op_type = "Reshape";
+    r.inputs = {
+        from, ctx.add_initializer(to + "_shape", Tensor::from_vector<int64_t>(
+                                                     {static_cast<int64_t>(shape.size())}, shape))};
+    r.outputs = {to};
+    return r;
+  };
+  const std::string a_rows = ctx.fresh_value(a.value + "_rows");
+  ctx.graph.info_mut(a_rows) = ValueInfo{a.params.type, symbolic(Shape{rows, k}), ""};
+  const std::string product = ctx.fresh_value(output + "_rows");
+  ctx.graph.info_mut(product) = ValueInfo{DType::kFloat32, symbolic(Shape{rows, cols}), ""};
+  u.companions.push_back(reshape(a.value, a_rows, {rows, k}));
+  u.companions.push_back(reshape(product, output, out_shape));
+  u.node.inputs[0] = a_rows;
+  u.node.outputs = {product};
+  return Match{std::move(u), ""};
+}
+
 Match match_matmul(Context& ctx, int n) {
   const Node& matmul = ctx.graph.nodes[n];
   std::string why;
@@ -370,7 +440,11 @@ Match match_matmul(Context& ctx, int n) {
     }
   }
   auto tail = ctx.tail(matmul.outputs[0], true, why);
-  if (!tail) return stays_float(why);
+  if (!tail) {
+    std::string float_why;
+    Match m = float_output_matmul(ctx, matmul, n, *a, *b, float_why);
+    return m.unit ? std::move(m) : stays_float(why + "; " + float_why);
+  }
   Unit u = make_unit(matmul, n, *tail, "QLinearMatMul", "");
   u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
   return Match{std::move(u), ""};

@@ -465,6 +465,30 @@ TEST(LowerQdq, GemmWithAFloatResultBecomesQGemm) {
   }
 }
 
+// NNCF's linear layers: DQ(A) -> MatMul(DQ(W) per column) -> Add(constant row) -> float ops.
+// The MatMul and its bias Add become one float-output QGemm, on A's rows as a matrix (Reshapes
+// around it for a 3-D A); the Add of a product also read elsewhere is not absorbed. Agreement with
+// the float QDQ graph: float rounding and the bias off by at most half an accumulator step (eq.
+// (131)).
+TEST(LowerQdq, MatMulWithAFloatResultBecomesQGemm) {
+  for (const Shape& a_shape : {Shape{3, 8}, Shape{2, 3, 8}}) {
+    for (bool absorb : {true, false}) {
+      SCOPED_TRACE(fmt::format("{}, absorb {}", shape_str(a_shape), absorb));
+      QdqGraph b;
+      const std::string a = b.qdq(b.input("a", a_shape), 0.01f, 128);
+      const std::string w = b.weight("w", random_tensor({8, 5}, 65), 1);
+      const std::string product = b.op("MatMul", {a, w});
+      b.output(b.op("Add", {product, b.constant("bias", random_tensor({5}, 66))}));
+      if (!absorb) b.output(product);
+      const LoweringReport r = report_of(b.model(), b.shapes());
+      EXPECT_EQ(r.lowered.at(absorb ? "MatMul+Add -> QGemm" : "MatMul -> QGemm"), 1)
+          << float_reasons(r);
+      // Half an accumulator step (0.01 · s_w, s_w <= 1/127: 3.9e-5) plus float rounding.
+      expect_lowered(b, {random_tensor(a_shape, 67)}, {5e-5f}, {"QGemm"}, {"MatMul"});
+    }
+  }
+}
+
 TEST(LowerQdq, GemmWithFloatCStaysFloat) {
   QdqGraph b;
   const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);
