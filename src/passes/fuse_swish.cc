@@ -15,7 +15,7 @@ bool fuse_one(Graph& g) {
   for (size_t s = 0; s < g.nodes.size(); ++s) {
     const Node& sigmoid = g.nodes[s];
     if (sigmoid.op_type != "Sigmoid" || !sigmoid.domain.empty() || sigmoid.inputs.size() != 1 ||
-        !index.single_use(sigmoid.outputs[0])) {
+        sigmoid.outputs.size() != 1 || !index.single_use(sigmoid.outputs[0])) {
       continue;
     }
     const int m = index.consumers(sigmoid.outputs[0])[0];
