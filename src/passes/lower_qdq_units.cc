@@ -358,12 +358,12 @@ Match match_conv(Context& ctx, int n) {
 // int32 C (eq. (131)), on A's rows as a matrix -- a Reshape of the 8-bit A before it and of the
 // float result after it when A has more than two dims (eq. (132): reshapes move data only).
 Match float_output_matmul(Context& ctx, const Node& matmul, int n, const QTensor& a,
-                          const QTensor& b, std::string& why) {
+                          const QTensor& b) {
   const Tensor* b_q = ctx.graph.initializer(b.value);
   const auto a_shape = ctx.shape_of(a.value);
   if (b_q == nullptr || b_q->rank() != 2 || !a_shape || a_shape->size() < 2) {
-    why = "a float result is lowered for a constant 2-D B and an A of known shape only";
-    return stays_float(why);
+    return stays_float(
+        "a float result is lowered for a constant 2-D B and an A of known shape only");
   }
   const int64_t cols = b_q->dim(1);
   std::vector<double> accumulator(static_cast<size_t>(cols));
@@ -441,9 +441,9 @@ Match match_matmul(Context& ctx, int n) {
   }
   auto tail = ctx.tail(matmul.outputs[0], true, why);
   if (!tail) {
-    std::string float_why;
-    Match m = float_output_matmul(ctx, matmul, n, *a, *b, float_why);
-    return m.unit ? std::move(m) : stays_float(why + "; " + float_why);
+    Match m = float_output_matmul(ctx, matmul, n, *a, *b);
+    if (!m.unit) m.reason = why + "; " + m.reason;
+    return m;
   }
   Unit u = make_unit(matmul, n, *tail, "QLinearMatMul", "");
   u.node.inputs = binary_qlinear_inputs(ctx, *a, *b, *tail);
