@@ -13,7 +13,9 @@ namespace quench {
 const OpRegistry& kernel_registry() {
   static const OpRegistry registry = [] {
     OpRegistry r = op_registry();
-    // Tried in this order before the reference: oneDNN where it applies, then quench's own.
+    // Tried in this order before the reference: quench's leading kernels, oneDNN where it
+    // applies, then quench's own.
+    x86::register_leading_kernels(r);
 #ifdef QUENCH_WITH_ONEDNN
     onednn::register_kernels(r);
 #endif
