@@ -20,6 +20,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_ms_gemm_pool_ops(r);
   register_ms_lstm_op(r);
   register_ms_matmul_nbits_op(r);
+  register_ms_matmul_integer_to_float_op(r);
   register_qlookup_op(r);
   register_dynamic_gru_op(r);
   register_qfused_ops(r);

@@ -27,6 +27,7 @@ void register_ms_elementwise_ops(OpRegistry& r);
 void register_ms_gemm_pool_ops(OpRegistry& r);
 void register_ms_lstm_op(OpRegistry& r);
 void register_ms_matmul_nbits_op(OpRegistry& r);
+void register_ms_matmul_integer_to_float_op(OpRegistry& r);
 void register_qlookup_op(OpRegistry& r);      // internal QLookup
 void register_dynamic_gru_op(OpRegistry& r);  // internal DynamicQuantizeGRU
 void register_qfused_ops(OpRegistry& r);      // after QLinearConv / QLinearMatMul, which they reuse

@@ -114,6 +114,7 @@ void apply_graph_optimizations(Graph& graph) { fold_batch_norms(graph); }
 
 void apply_runtime_fusions(Graph& graph) {
   fuse_lookup_products(graph);
+  fuse_matmul_integer_to_float(graph);
   fuse_gelu(graph);
   fuse_swish(graph);
   while (fuse_one_add(graph)) {

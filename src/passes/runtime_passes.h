@@ -19,6 +19,11 @@ int fuse_gelu(Graph& graph);
 // Returns the number replaced.
 int fuse_swish(Graph& graph);
 
+// MatMulInteger -> Cast(float) -> Mul(s) [-> Add(constant bias)] (a dynamic quantizer's linear
+// layer) becomes one com.microsoft MatMulIntegerToFloat computing the same floats (eq. (155)).
+// Returns the number fused.
+int fuse_matmul_integer_to_float(Graph& graph);
+
 // QLinearMul(x, QLookup(x, t)) with constant per-tensor parameters — a quantized x·f(x), swish's
 // x·sigmoid(x) — becomes one QLookup of x whose table is that product at each of x's 256 values,
 // evaluated by the reference QLinearMul (bit-exact with the pair; docs/quantization.md eq. (149)).
@@ -26,7 +31,7 @@ int fuse_swish(Graph& graph);
 int fuse_lookup_products(Graph& graph);
 
 // Fusions done per input-shape signature, once shapes are concrete: x·f(x) lookups
-// (fuse_lookup_products), activations and residual adds into the producing Conv/Gemm/MatMul.
+// (fuse_lookup_products), integer products to float (fuse_matmul_integer_to_float), activations and residual adds into the producing Conv/Gemm/MatMul.
 void apply_runtime_fusions(Graph& graph);
 
 // Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:

@@ -99,7 +99,7 @@ enum class Given { kConstant, kRunTime };
 struct Case {
   std::string name;
   std::string op;  // QLinearConv, QFusedConv, ConvInteger, QLinearMatMul, QFusedMatMul,
-                   // MatMulInteger, QGemm
+                   // MatMulInteger, QGemm, MatMulIntegerToFloat
   Shape x, w;      // conv: X, W; products: A, B
   DType x_type = kU8, w_type = kS8;
   DType y_type = kU8;  // ignored for the integer ops (int32); kF32: QGemm without y_scale
@@ -243,7 +243,23 @@ Built build(const Case& c) {
   };
   const Input x_zp{"x_zero_point", x_zp_t, params_constant && !c.x_zero_point_fed};
   const Input w_zp{"w_zero_point", w_zp_t, c.w_zero_point_given == Given::kConstant};
-  if (is_integer(c)) {
+  if (c.op == "MatMulIntegerToFloat") {
+    // A's scale and zero point at run time (DynamicQuantizeLinear's), a float bias.
+    node.domain = "com.microsoft";
+    std::vector<float> float_bias(static_cast<size_t>(n));
+    std::uniform_real_distribution<float> bias_real(-2.f, 2.f);
+    for (float& v : float_bias) v = bias_real(rng);
+    b.inputs = {{"x", x, false},
+                {"w", w, w_constant},
+                {"x_scale", x_scale_t, !c.x_zero_point_fed},
+                param("w_scale", w_scale_t),
+                x_zp,
+                w_zp};
+    if (c.bias) {
+      b.inputs.push_back(
+          {"bias", Tensor::from_vector({n}, float_bias), c.bias_given == Given::kConstant});
+    }
+  } else if (is_integer(c)) {
     b.inputs = {{"x", x, false}, {"w", w, w_constant}, x_zp, w_zp};
   } else {
     b.inputs = {{"x", x, false},      param("x_scale", x_scale_t), x_zp,
@@ -292,6 +308,7 @@ KernelFactory x86_factory(const std::string& op) {
   if (op == "ConvInteger") return x86::make_conv_integer;
   if (op == "QLinearMatMul" || op == "QFusedMatMul") return x86::make_qmatmul;
   if (op == "MatMulInteger") return x86::make_matmul_integer;
+  if (op == "MatMulIntegerToFloat") return x86::make_matmul_integer_to_float;
   return x86::make_qgemm;
 }
 
@@ -435,9 +452,14 @@ TEST_P(X86Int8, EqualsReferenceBitForBit) {
   const std::string impl = testing::impl_of(session, feeds, c.op);
   const Tensor got = session.run(feeds)[0];
   if (c.onednn && testing::onednn_int8_exact()) {
-    // oneDNN requantizes in float: within ±1 of the reference.
+    // oneDNN requantizes in float: within ±1 of the reference; its exact sums taken to float by
+    // quench's loop (MatMulIntegerToFloat) are the reference's bit for bit.
     EXPECT_EQ(impl.rfind("onednn:", 0), 0u) << impl;
-    EXPECT_TRUE(testing::tensors_near(got, want, 1, 0)) << impl;
+    if (c.op == "MatMulIntegerToFloat") {
+      EXPECT_TRUE(got.equals(want)) << testing::tensors_near(got, want, 0, 0).message();
+    } else {
+      EXPECT_TRUE(testing::tensors_near(got, want, 1, 0)) << impl;
+    }
   } else {
     EXPECT_EQ(impl, c.impl.empty() ? "ref" : c.impl);
     EXPECT_TRUE(got.equals(want));
@@ -485,6 +507,12 @@ Case as_integer(Case c, std::string name) {
   c.name = std::move(name);
   c.op = is_conv(c) ? "ConvInteger" : "MatMulInteger";
   c.x_zero_point_fed = true;  // as DynamicQuantizeLinear computes it
+  return c;
+}
+Case as_to_float(Case c, std::string name, bool bias = true) {
+  c = as_integer(std::move(c), std::move(name));
+  c.op = "MatMulIntegerToFloat";
+  c.bias = bias;
   return c;
 }
 Case depthwise(std::string name, Shape x, Shape w, Attrs attrs) {
@@ -779,6 +807,32 @@ std::vector<Case> matmul_cases() {
                  "matmulinteger_b_at_run_time"),
       as_integer(with(mm, "", [](Case& c) { c.x_zero_point = 255; }),
                  "matmulinteger_zero_point_255"),
+      as_to_float(mm, "matmulintegertofloat_bias"),
+      as_to_float(mm, "matmulintegertofloat_no_bias", false),
+      as_to_float(with(mm, "", [](Case& c) { c.per_channel = true; }),
+                  "matmulintegertofloat_per_column"),
+      as_to_float(with(matmul("", {2, 17, 64}, {64, 48}), "",
+                       [](Case& c) {
+                         c.w_type = kU8;
+                         c.per_channel = true;
+                       }),
+                  "matmulintegertofloat_u8_u8_3d_per_column"),
+      as_to_float(with(matmul("", {3, 5, 32}, {32, 16}), "", [](Case& c) { c.x_type = kS8; }),
+                  "matmulintegertofloat_s8_s8"),
+      as_to_float(with(mm, "", [](Case& c) { c.w_zero_point = -5; }),
+                  "matmulintegertofloat_b_zero_point"),
+      as_to_float(with(matmul("", {2, 3, 6, 16}, {2, 3, 16, 10}), "",
+                       [](Case& c) {
+                         c.w_given = Given::kRunTime;
+                         c.bias_given = Given::kRunTime;
+                       }),
+                  "matmulintegertofloat_b_and_bias_at_run_time"),
+      as_to_float(with(matmul("", {3, 5, 32}, {32, 16}), "",
+                       [](Case& c) {
+                         c.x_zero_point_fed = false;
+                         c.params = Given::kConstant;
+                       }),
+                  "matmulintegertofloat_constant_a_parameters"),
       as_integer(with(mm, "",
                       [](Case& c) {
                         c.w_zero_point_given = Given::kRunTime;

@@ -1,6 +1,6 @@
 // Integer matrix products on oneDNN's int8 matmul: QLinearMatMul, QFusedMatMul, com.microsoft
-// QGemm and MatMulInteger. The requantization is Int8Requant's (qconv.h, eq. (47)); B is s8 for
-// oneDNN, a u8 B is shifted by −128 (eq. (49)).
+// QGemm, MatMulInteger and com.microsoft MatMulIntegerToFloat. The requantization is Int8Requant's
+// (qconv.h, eq. (47)); B is s8 for oneDNN, a u8 B is shifted by −128 (eq. (49)).
 #include "kernels/onednn/qmatmul.h"
 
 #include <cstring>
@@ -24,6 +24,40 @@ using dt = memory::data_type;
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+// Eq. (155) on oneDNN's exact int32 sums, in place: y = float(Σ) · scale[n] + bias[n] over rows of
+// `columns` (scale[0] for all when `scale_count` is 1; no addition without a bias), the
+// reference's floats in its order. quench's loop (compiled for AVX-512, AVX2 and the baseline,
+// picked at load) rather than oneDNN's output scales given at run time, which its 2.6 brgemm
+// kernels do not take (they fall back to a gemm 2.5 times slower).
+typedef int32_t AliasedInt32 __attribute__((may_alias));
+typedef float AliasedFloat __attribute__((may_alias));
+__attribute__((target_clones("avx512f", "avx2", "default"))) void sums_to_float(
+    void* y, int64_t columns, int64_t scale_count, const float* scale, const float* bias,
+    int64_t count) {
+  const auto* sums = static_cast<const AliasedInt32*>(y);
+  auto* out = static_cast<AliasedFloat*>(y);
+  for (int64_t start = 0; start < count; start += columns) {
+    if (scale_count == 1 && bias == nullptr) {
+      const float s = scale[0];
+      for (int64_t c = 0; c < columns; ++c)
+        out[start + c] = static_cast<float>(sums[start + c]) * s;
+    } else if (scale_count == 1) {
+      const float s = scale[0];
+      for (int64_t c = 0; c < columns; ++c) {
+        out[start + c] = static_cast<float>(sums[start + c]) * s + bias[c];
+      }
+    } else if (bias == nullptr) {
+      for (int64_t c = 0; c < columns; ++c) {
+        out[start + c] = static_cast<float>(sums[start + c]) * scale[c];
+      }
+    } else {
+      for (int64_t c = 0; c < columns; ++c) {
+        out[start + c] = static_cast<float>(sums[start + c]) * scale[c] + bias[c];
+      }
+    }
+  }
+}
+
 // Everything a matmul kernel is built from.
 struct QMatMulSpec {
   memory::desc src, weights, dst;  // weights: s8, in the layout B is stored in
@@ -35,6 +69,15 @@ struct QMatMulSpec {
   size_t a_input = 0, b_input = 0;
   int sum_input = -1;
   RuntimeZeroPoint src_zero_point;  // with requant.src_zero_point_at_run_time
+  // Eq. (155) (MatMulIntegerToFloat): oneDNN writes the int32 sums into the float output, which
+  // sums_to_float then turns into floats in place, with the scales s_a · s_b[n] formed from these
+  // inputs at every run and the float bias input (-1 for none).
+  struct RuntimeScales {
+    size_t a_scale = 0, b_scale = 0;
+    int64_t b_count = 1;  // b_scale's values: 1 or one per column
+    int bias = -1;
+  };
+  std::optional<RuntimeScales> runtime_scales;
 };
 
 // The memory objects of one execution state and the argument map that holds them.
@@ -70,6 +113,15 @@ class QMatMulKernel final : public Kernel {
     }
     src_zero_point_.load(a, s->args);
     execute(prim_, s->args);
+    if (runtime_scales_) {
+      const QMatMulSpec::RuntimeScales& r = *runtime_scales_;
+      const float a_scale = *static_cast<const float*>(a.inputs[r.a_scale]);
+      const auto* b_scale = static_cast<const float*>(a.inputs[r.b_scale]);
+      auto* scales = reinterpret_cast<float*>(scratch + scales_offset_);
+      for (int64_t i = 0; i < r.b_count; ++i) scales[i] = a_scale * b_scale[i];
+      const auto* bias = r.bias >= 0 ? static_cast<const float*>(a.inputs[r.bias]) : nullptr;
+      sums_to_float(a.outputs[0], columns_, r.b_count, scales, bias, dst_elements_);
+    }
   }
 
   std::unique_ptr<KernelState> make_state() const override {
@@ -100,6 +152,9 @@ class QMatMulKernel final : public Kernel {
   size_t a_input_ = 0, b_input_ = 0;
   int sum_input_ = -1;
   RuntimeZeroPoint src_zero_point_;
+  std::optional<QMatMulSpec::RuntimeScales> runtime_scales_;
+  int64_t columns_ = 0, dst_elements_ = 0;
+  size_t scales_offset_ = 0;
   bool shift_b_ = false;
   size_t shifted_b_offset_ = 0;
   size_t b_bytes_ = 0, dst_bytes_ = 0;
@@ -139,11 +194,19 @@ std::unique_ptr<Kernel> QMatMulKernel::make(const QMatMulSpec& spec) {
   k->b_input_ = spec.b_input;
   k->sum_input_ = spec.requant.has_sum ? spec.sum_input : -1;
   k->src_zero_point_ = spec.src_zero_point;
+  k->runtime_scales_ = spec.runtime_scales;
   k->shift_b_ = spec.shift_b;
   k->b_bytes_ = spec.weights.get_size();
   k->dst_bytes_ = spec.dst.get_size();
   k->shifted_b_offset_ = align64(k->scratchpad_.get_size());
-  k->scratch_bytes_ = k->shifted_b_offset_ + (spec.shift_b ? spec.weights.get_size() : 0);
+  k->scales_offset_ = align64(k->shifted_b_offset_ + (spec.shift_b ? spec.weights.get_size() : 0));
+  k->scratch_bytes_ = k->scales_offset_;
+  if (spec.runtime_scales) {
+    const memory::dims dims = spec.dst.dims();
+    k->columns_ = dims.back();
+    k->dst_elements_ = static_cast<int64_t>(spec.dst.get_size() / sizeof(int32_t));
+    k->scratch_bytes_ += static_cast<size_t>(spec.runtime_scales->b_count) * sizeof(float);
+  }
   if (pack) {
     memory user(spec.weights, engine(), const_cast<int8_t*>(spec.constant_weights.data()));
     k->packed_weights_ = memory(pd.weights_desc(), engine());
@@ -213,16 +276,17 @@ memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed, dt type) {
                     : memory::desc({rows, cols}, type, memory::dims{cols, 1});
 }
 
-// The operands of a [..., M, K] x [..., K, N] product in `spec`.
+// The operands of a [..., M, K] x [..., K, N] product in `spec`, dst of y's type or `dst_type`.
 void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDesc& b,
-                         const TensorDesc& y) {
+                         const TensorDesc& y, std::optional<dt> dst_type = std::nullopt) {
+  const dt y_type = dst_type.value_or(to_dnnl(y.dtype));
   const int64_t k = a.shape.back(), n = b.shape.back();
   if (b.constant != nullptr && b.rank() == 2) {
     // [..., M, K] x [K, N]: every leading dim of A folds into M; B is packed once.
     const int64_t rows = a.numel() / std::max<int64_t>(k, 1);
     spec.src = matrix_desc(rows, k, false, to_dnnl(a.dtype));
     spec.weights = matrix_desc(k, n, false, dt::s8);
-    spec.dst = matrix_desc(rows, n, false, to_dnnl(y.dtype));
+    spec.dst = matrix_desc(rows, n, false, y_type);
     spec.constant_weights = s8_values(*b.constant);
   } else {
     // Batched, B at run time (attention): equal ranks, batch dims broadcast by oneDNN.
@@ -234,7 +298,7 @@ void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDes
     };
     spec.src = plain_desc(a.dtype, padded(a.shape));
     spec.weights = plain_desc(DType::kInt8, padded(b.shape));
-    spec.dst = plain_desc(y.dtype, y.shape);
+    spec.dst = memory::desc(to_dims(y.shape), y_type, to_dims(strides_of(y.shape)));
     spec.shift_b = b.dtype == DType::kUInt8;
   }
 }
@@ -311,6 +375,50 @@ std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
   spec.a_input = kInputs.a;
   spec.b_input = kInputs.b;
   set_matmul_operands(spec, a, b, y);
+  // Eq. (61) per column of a constant [K, N] B; else for any B.
+  const int8_t* columns = spec.constant_weights.empty() ? nullptr : spec.constant_weights.data();
+  if (!int32_output_exact(columns, n, k, 1, n, params->b_zero_point)) return nullptr;
+  return QMatMulKernel::make(spec);
+}
+
+std::unique_ptr<Kernel> make_matmul_integer_to_float(KernelContext& ctx) {
+  if (!int8_products_exact()) return nullptr;
+  enum : size_t { kA, kB, kAScale, kBScale, kAZeroPoint, kBZeroPoint, kBias };
+  constexpr size_t kNoScale = QuantParamSource::kNoScale;
+  const TensorDesc& a = ctx.input(kA);
+  const TensorDesc& b = ctx.input(kB);
+  const TensorDesc& y = ctx.outputs[0];
+  if (!is_quant_type(a.dtype) || !is_quant_type(b.dtype) || y.dtype != DType::kFloat32 ||
+      a.rank() < 2 || b.rank() < 2 || y.rank() > 6 || a.numel() == 0 || b.numel() == 0) {
+    return nullptr;
+  }
+  const int64_t k = a.shape.back(), n = b.shape.back();
+  const TensorDesc& a_scale = ctx.input(kAScale);
+  const TensorDesc& b_scale = ctx.input(kBScale);
+  if (a_scale.dtype != DType::kFloat32 || a_scale.numel() != 1 ||
+      b_scale.dtype != DType::kFloat32 || (b_scale.numel() != 1 && b_scale.shape != Shape{n})) {
+    return nullptr;
+  }
+  // The zero points only: the scales are read at every run.
+  const std::optional<OperandParams> params =
+      read_operand_params(ctx, {kA, kNoScale, kAZeroPoint, kB, kNoScale, kBZeroPoint}, n);
+  if (!params) return nullptr;
+  QMatMulSpec spec;
+  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
+  spec.requant.src_zero_point = params->a_zero_point;
+  spec.requant.src_zero_point_at_run_time = params->a_zero_point_at_run_time.present();
+  spec.requant.weights_zero_point = params->b_zero_point;
+  spec.src_zero_point = params->a_zero_point_at_run_time;
+  spec.runtime_scales = QMatMulSpec::RuntimeScales{kAScale, kBScale, b_scale.numel(), -1};
+  spec.a_input = kA;
+  spec.b_input = kB;
+  // int32 sums into the float output's bytes (the same layout, four bytes an element).
+  set_matmul_operands(spec, a, b, y, dt::s32);
+  if (ctx.has_input(kBias)) {
+    const TensorDesc& bias = ctx.input(kBias);
+    if (bias.dtype != DType::kFloat32 || bias.shape != Shape{n}) return nullptr;
+    spec.runtime_scales->bias = static_cast<int>(kBias);
+  }
   // Eq. (61) per column of a constant [K, N] B; else for any B.
   const int8_t* columns = spec.constant_weights.empty() ? nullptr : spec.constant_weights.data();
   if (!int32_output_exact(columns, n, k, 1, n, params->b_zero_point)) return nullptr;

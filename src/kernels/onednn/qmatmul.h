@@ -17,4 +17,8 @@ std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx);
 // DynamicQuantizeLinear), u8/s8 B with a per-tensor zero point, an exact int32 output (eq. (61)).
 std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx);
 
+// com.microsoft MatMulIntegerToFloat (eq. (155)): MatMulInteger's operands and exact int32 sums,
+// turned into floats in place (s_a · s_b[n] from the scale inputs at every run, the float bias).
+std::unique_ptr<Kernel> make_matmul_integer_to_float(KernelContext& ctx);
+
 }  // namespace quench::onednn

@@ -58,6 +58,7 @@ void register_int8_product_kernels(OpRegistry& r) {
   r.add_fast(kMsDomain, "QGemm", {"onednn", make_qgemm, false});
   r.add_fast("", "ConvInteger", {"onednn", make_conv_integer, true});
   r.add_fast("", "MatMulInteger", {"onednn", make_matmul_integer, false});
+  r.add_fast(kMsDomain, "MatMulIntegerToFloat", {"onednn", make_matmul_integer_to_float, false});
   r.add_fast(kMsDomain, "DynamicQuantizeLSTM", {"onednn", make_quant_lstm, false});
 }
 

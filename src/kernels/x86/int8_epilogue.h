@@ -11,10 +11,11 @@
 namespace quench::x86 {
 
 enum class OutKind : uint8_t {
-  kU8,   // eqs. (35), (45), (46): requantized to uint8
-  kS8,   // the same, to int8
-  kS32,  // the sum itself (ConvInteger, MatMulInteger)
-  kF32,  // float(acc) · M (QGemm without y_scale, eq. (39))
+  kU8,       // eqs. (35), (45), (46): requantized to uint8
+  kS8,       // the same, to int8
+  kS32,      // the sum itself (ConvInteger, MatMulInteger)
+  kF32,      // float(acc) · M (QGemm without y_scale, eq. (39))
+  kF32Bias,  // float(acc) · M + bias[j] (MatMulIntegerToFloat, eq. (155))
 };
 
 // The residual sum of eq. (45), when there is one.
@@ -30,6 +31,7 @@ struct Epilogue {
   int64_t multiplier_row_stride = 0, multiplier_col_stride = 0;
   const int32_t* bias = nullptr;  // added to the sum with int32 wraparound, as eq. (34) narrows
   int64_t bias_row_stride = 0, bias_col_stride = 0;
+  const float* float_bias = nullptr;  // kF32Bias: one per column
   int32_t zero_point = 0;
   // Eq. (46)'s clamp bounds in units of s_y (infinite when absent); as the reference forms them:
   // float(act / s_y) widened to double.

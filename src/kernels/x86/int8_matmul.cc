@@ -44,6 +44,7 @@ struct ProductSpec {
   std::optional<FusedRequant> fused;
   int bias_input = -1;  // QFusedMatMul's bias or QGemm's C
   int64_t bias_row_stride = 0, bias_col_stride = 0;
+  int float_bias_input = -1;  // MatMulIntegerToFloat's bias (kF32Bias)
 };
 
 class ProductKernel final : public Kernel {
@@ -80,6 +81,9 @@ class ProductKernel final : public Kernel {
       e.bias = static_cast<const int32_t*>(args.inputs[s_.bias_input]);
       e.bias_row_stride = s_.bias_row_stride;
       e.bias_col_stride = s_.bias_col_stride;
+    }
+    if (s_.float_bias_input >= 0) {
+      e.float_bias = static_cast<const float*>(args.inputs[s_.float_bias_input]);
     }
     if (e.multipliers != nullptr) {
       e.finite = all_finite(e.multipliers, s_.multiplier_count) && std::isfinite(e.sum_ratio);
@@ -121,7 +125,7 @@ void finish_plan(MatMulPlan& plan, int threads) {
   }
 }
 
-enum class ProductOp { kQLinear, kQFused, kInteger };
+enum class ProductOp { kQLinear, kQFused, kInteger, kToFloat };
 
 std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, ProductOp op) {
   if (!cpu_features().avx2 || ctx.outputs.empty() || !ctx.has_input(in.a) || !ctx.has_input(in.b)) {
@@ -130,9 +134,13 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, 
   const TensorDesc& a = ctx.inputs[in.a];
   const TensorDesc& b = ctx.inputs[in.b];
   const TensorDesc& y = ctx.outputs[0];
-  const bool integer = op == ProductOp::kInteger;
+  const bool integer = op == ProductOp::kInteger, to_float = op == ProductOp::kToFloat;
+  const DType y_type = y.dtype;
+  const bool y_ok = integer    ? y_type == DType::kInt32
+                    : to_float ? y_type == DType::kFloat32
+                               : is_quant_type(y_type);
   if (!is_quant_type(a.dtype) || !is_quant_type(b.dtype) || a.numel() == 0 || b.numel() == 0 ||
-      y.numel() == 0 || (integer ? y.dtype != DType::kInt32 : !is_quant_type(y.dtype))) {
+      y.numel() == 0 || !y_ok) {
     return nullptr;
   }
   // Eq. (59): the vector rounding is round half to even in the default rounding mode only.
@@ -175,7 +183,19 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx, const MatMulInputs& in, 
     spec.a_params = m.a_params;
     spec.b_params = m.b_params;
     spec.out = out_kind(y.dtype);
-    if (!integer) {
+    if (to_float) {
+      // Eq. (155): float(Σ) · (s_a · s_b[n]) [+ bias[n]].
+      constexpr size_t kBias = 6;
+      if (ctx.has_input(kBias)) {
+        const TensorDesc& bias = ctx.inputs[kBias];
+        if (bias.dtype != DType::kFloat32 || bias.shape != Shape{plan.n}) return nullptr;
+        spec.out = OutKind::kF32Bias;
+        spec.float_bias_input = static_cast<int>(kBias);
+      }
+      spec.multipliers = ChannelMultipliers(m.a_params, m.b_params, std::nullopt, b_params);
+      spec.multiplier_count = b_params;
+      spec.multiplier_col_stride = b_params == 1 ? 0 : 1;
+    } else if (!integer) {
       if (op == ProductOp::kQFused) {
         spec.fused.emplace(ctx, m.output);
         if (spec.fused->function().active()) return nullptr;  // eq. (150): not in this epilogue
@@ -232,6 +252,11 @@ std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
 
 std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
   return make_matmul(ctx, {0, kNoScale, 2, 1, kNoScale, 3}, ProductOp::kInteger);
+}
+
+std::unique_ptr<Kernel> make_matmul_integer_to_float(KernelContext& ctx) {
+  // Inputs: A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias.
+  return make_matmul(ctx, {0, 2, 4, 1, 3, 5}, ProductOp::kToFloat);
 }
 
 std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx) {

@@ -1,7 +1,7 @@
 // quench's own exact integer matrix products for x86 CPUs with AVX2 but without VNNI
-// (QLinearMatMul, QFusedMatMul, MatMulInteger, com.microsoft QGemm) on the GEMM core of
-// int8_gemm.h: A's rows broadcast, B's columns in 16-wide panels, packed once when B is constant
-// and at every run when it is not (attention).
+// (QLinearMatMul, QFusedMatMul, MatMulInteger, com.microsoft QGemm and MatMulIntegerToFloat) on the
+// GEMM core of int8_gemm.h: A's rows broadcast, B's columns in 16-wide panels, packed once when B
+// is constant and at every run when it is not (attention).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +21,9 @@ namespace quench::x86 {
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx);
 // MatMulInteger: the same operands, int32 sums out; A's zero point may be a run-time value.
 std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx);
+// com.microsoft MatMulIntegerToFloat (eq. (155)): the same operands, float(Σ) · s_a · s_b[n] plus
+// a float bias out; A's scale and zero point may be run-time values.
+std::unique_ptr<Kernel> make_matmul_integer_to_float(KernelContext& ctx);
 // com.microsoft QGemm (eq. (39)): transA / transB, alpha, an int32 C broadcast to [M, N], a u8/s8
 // or (without y_scale) float output; B constant.
 std::unique_ptr<Kernel> make_qgemm(KernelContext& ctx);

@@ -115,6 +115,7 @@ QUENCH_AVX2_INLINE __m256i lane_mask(int from, int count) {
 struct RowParams {
   __m256 multiplier0, multiplier1;
   __m256i bias0, bias1;
+  __m256 float_bias0, float_bias1;  // kF32Bias
 };
 
 QUENCH_AVX2_INLINE RowParams row_params(const Epilogue& e, int64_t row, int64_t col, int count) {
@@ -143,6 +144,19 @@ QUENCH_AVX2_INLINE RowParams row_params(const Epilogue& e, int64_t row, int64_t 
     } else {
       p.bias0 = _mm256_maskload_epi32(b, lane_mask(0, count));
       p.bias1 = _mm256_maskload_epi32(b + 8, lane_mask(8, count));
+    }
+  }
+  p.float_bias0 = p.float_bias1 = _mm256_setzero_ps();
+  if (e.float_bias != nullptr) {
+    const float* b = e.float_bias + col;
+    if (count == 1) {
+      p.float_bias0 = p.float_bias1 = _mm256_set1_ps(*b);
+    } else if (count == kTileCols) {
+      p.float_bias0 = _mm256_loadu_ps(b);
+      p.float_bias1 = _mm256_loadu_ps(b + 8);
+    } else {
+      p.float_bias0 = _mm256_maskload_ps(b, lane_mask(0, count));
+      p.float_bias1 = _mm256_maskload_ps(b + 8, lane_mask(8, count));
     }
   }
   return p;
@@ -365,14 +379,21 @@ QUENCH_AVX2_INLINE __m128i requant_bytes(const RequantConstants& k, const RowPar
 }
 
 // The 16 outputs of one tile row of a 32-bit kind, in place: the sums plus bias (kS32), or
-// float(acc) · M (kF32, eq. (39) without y_scale: one rounding), as bits.
+// float(acc) · M (kF32, eq. (39) without y_scale: one rounding), plus a float bias (kF32Bias,
+// eq. (155): a second rounding), as bits.
 template <OutKind Out>
 QUENCH_AVX2_INLINE void words(const RowParams& p, __m256i& acc0, __m256i& acc1) {
   acc0 = _mm256_add_epi32(acc0, p.bias0);
   acc1 = _mm256_add_epi32(acc1, p.bias1);
-  if constexpr (Out == OutKind::kF32) {
-    acc0 = _mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(acc0), p.multiplier0));
-    acc1 = _mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(acc1), p.multiplier1));
+  if constexpr (Out == OutKind::kF32 || Out == OutKind::kF32Bias) {
+    __m256 y0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc0), p.multiplier0);
+    __m256 y1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc1), p.multiplier1);
+    if constexpr (Out == OutKind::kF32Bias) {
+      y0 = _mm256_add_ps(y0, p.float_bias0);
+      y1 = _mm256_add_ps(y1, p.float_bias1);
+    }
+    acc0 = _mm256_castps_si256(y0);
+    acc1 = _mm256_castps_si256(y1);
   }
 }
 
@@ -381,7 +402,7 @@ QUENCH_AVX2_INLINE void words(const RowParams& p, __m256i& acc0, __m256i& acc1) 
 template <OutKind Out, SumKind Sum, bool Finite>
 QUENCH_AVX2_INLINE void finish_row(const RequantConstants& k, const RowParams& p, __m256i acc0,
                                    __m256i acc1, const void* sum, void* out, int count) {
-  if constexpr (Out == OutKind::kS32 || Out == OutKind::kF32) {
+  if constexpr (Out == OutKind::kS32 || Out == OutKind::kF32 || Out == OutKind::kF32Bias) {
     words<Out>(p, acc0, acc1);
     store_words(out, acc0, acc1, count);
   } else {
@@ -413,6 +434,8 @@ void visit_epilogue(const Epilogue& e, Fn&& fn) {
       return fn.template operator()<OutKind::kS32, SumKind::kNone, false>();
     case OutKind::kF32:
       return fn.template operator()<OutKind::kF32, SumKind::kNone, false>();
+    case OutKind::kF32Bias:
+      return fn.template operator()<OutKind::kF32Bias, SumKind::kNone, false>();
     case OutKind::kU8:
       return bytes.template operator()<OutKind::kU8>();
     case OutKind::kS8:

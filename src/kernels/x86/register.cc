@@ -33,6 +33,7 @@ void register_kernels(OpRegistry& r) {
   r.add_fast("", "QLinearMatMul", {"x86", make_qmatmul, false});
   r.add_fast(kInternalDomain, "QFusedMatMul", {"x86", make_qmatmul, false});
   r.add_fast("", "MatMulInteger", {"x86", make_matmul_integer, false});
+  r.add_fast(kMsDomain, "MatMulIntegerToFloat", {"x86", make_matmul_integer_to_float, false});
   r.add_fast(kMsDomain, "QGemm", {"x86", make_qgemm, false});
   // The integer GRU the runtime makes from DequantizeLinear(int8 W, R) -> GRU.
   r.add_fast(kInternalDomain, "DynamicQuantizeGRU", {"x86", make_quant_gru, false});
