@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -186,16 +187,68 @@ TEST(X86IsaVariants, RecurrentCellsAgreeWithTheBaseline) {
     return r;
   };
   const std::vector<Variant> variants = runnable_variants();
+  // AVX2 and AVX-512 fuse the approximations' multiply-adds (one rounding each): the same floats
+  // on both. The baseline rounds each product: within a few ulps of them after one cell step.
+  constexpr float kBaselineUlps = 8;
+  auto near = [&](const std::vector<float>& got, const std::vector<float>& want) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      const float ulp = std::nextafter(std::abs(want[i]), INFINITY) - std::abs(want[i]);
+      if (!(std::abs(got[i] - want[i]) <= kBaselineUlps * ulp)) {
+        return ::testing::AssertionFailure() << "at " << i << ": " << got[i] << " vs " << want[i];
+      }
+    }
+    return ::testing::AssertionSuccess();
+  };
   for (bool with_peephole : {false, true}) {
     for (float clip : {std::numeric_limits<float>::infinity(), 1.5f}) {
-      const Result want = run(variants[0].cells, with_peephole, clip);
+      const Result baseline = run(variants[0].cells, with_peephole, clip);
+      if (variants.size() < 2) continue;
+      const Result want = run(variants[1].cells, with_peephole, clip);
+      EXPECT_TRUE(near(baseline.h, want.h));
+      EXPECT_TRUE(near(baseline.c, want.c));
+      EXPECT_TRUE(near(baseline.activated, want.activated));
       for (const Variant& v : variants) {
+        if (v.isa == "baseline") continue;
         SCOPED_TRACE(v.isa);
         const Result got = run(v.cells, with_peephole, clip);
         EXPECT_EQ(got.h, want.h);
         EXPECT_EQ(got.c, want.c);
         EXPECT_EQ(got.activated, want.activated);
       }
+    }
+  }
+}
+
+// The cells' Sigmoid and Tanh against the exact functions (in double) over [-100, 100] on every
+// variant: within kSigmoidUlps and kTanhUlps ulps of the exact value (an absolute floor of one
+// ulp of the smallest normal float where the value is tiny).
+TEST(X86IsaVariants, CellActivationsWithinTheirBounds) {
+  constexpr double kSigmoidUlps = 3, kTanhUlps = 6;
+  std::vector<float> x;
+  for (int i = -100 * 512; i <= 100 * 512; ++i) x.push_back(static_cast<float>(i) / 512.f);
+  for (const Variant& v : runnable_variants()) {
+    for (const auto& [kind, ulps] : {std::pair{RnnActivationKind::kSigmoid, kSigmoidUlps},
+                                     std::pair{RnnActivationKind::kTanh, kTanhUlps}}) {
+      RnnActivation activation;
+      activation.kind = kind;
+      std::vector<float> y = x;
+      v.cells.activate(activation, y.data(), static_cast<int64_t>(y.size()));
+      double worst = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double exact = kind == RnnActivationKind::kSigmoid
+                                 ? 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])))
+                                 : std::tanh(static_cast<double>(x[i]));
+        const float exact_f = static_cast<float>(exact);
+        const double ulp =
+            std::max<double>(std::nextafter(std::abs(exact_f), INFINITY) - std::abs(exact_f),
+                             std::numeric_limits<float>::min());
+        const double error = std::abs(y[i] - exact) / ulp;
+        worst = std::max(worst, error);
+        ASSERT_LE(error, ulps) << v.isa << (kind == RnnActivationKind::kTanh ? " tanh" : " sigmoid")
+                               << " at " << x[i];
+      }
+      std::printf("%s %s: %.2f ulps\n", v.isa.c_str(),
+                  kind == RnnActivationKind::kTanh ? "tanh" : "sigmoid", worst);
     }
   }
 }
