@@ -31,7 +31,8 @@ int fuse_matmul_integer_to_float(Graph& graph);
 int fuse_lookup_products(Graph& graph);
 
 // Fusions done per input-shape signature, once shapes are concrete: x·f(x) lookups
-// (fuse_lookup_products), integer products to float (fuse_matmul_integer_to_float), activations and residual adds into the producing Conv/Gemm/MatMul.
+// (fuse_lookup_products), integer products to float (fuse_matmul_integer_to_float), activations and
+// residual adds into the producing Conv/Gemm/MatMul.
 void apply_runtime_fusions(Graph& graph);
 
 // Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:
