@@ -36,4 +36,16 @@ bool GraphIndex::single_use(const std::string& value) const {
   return consumers(value).size() == 1 && !is_graph_output(value);
 }
 
+DType value_type(const Graph& graph, const std::string& value) {
+  if (const Tensor* t = graph.initializer(value)) return t->dtype();
+  const ValueInfo* info = graph.info(value);
+  return info ? info->dtype : DType::kUndefined;
+}
+
+std::optional<Shape> value_shape(const Graph& graph, const std::string& value) {
+  if (const Tensor* t = graph.initializer(value)) return t->shape();
+  const ValueInfo* info = graph.info(value);
+  return info && info->shape ? concrete(*info->shape) : std::nullopt;
+}
+
 }  // namespace quench

@@ -1,6 +1,7 @@
 // Producer and consumer lookups for graph rewrites (rebuilt after each structural change).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,5 +27,10 @@ class GraphIndex {
   std::unordered_map<std::string, std::vector<int>> consumers_;
   std::unordered_map<std::string, bool> outputs_;
 };
+
+// A value's element type and shape as a rewrite sees them: its initializer's, else its
+// ValueInfo's (kUndefined, or nullopt for an unknown or symbolic shape).
+DType value_type(const Graph& graph, const std::string& value);
+std::optional<Shape> value_shape(const Graph& graph, const std::string& value);
 
 }  // namespace quench

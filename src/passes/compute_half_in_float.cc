@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/check.h"
+#include "ir/graph_index.h"
 #include "ops/op_registry.h"
 #include "passes/cast_node.h"
 #include "quench/passes.h"
@@ -62,11 +63,7 @@ class HalfToFloat {
   }
 
  private:
-  DType type_of(const std::string& value) const {
-    if (const Tensor* t = g_.initializer(value)) return t->dtype();
-    const ValueInfo* info = g_.info(value);
-    return info ? info->dtype : DType::kUndefined;
-  }
+  DType type_of(const std::string& value) const { return value_type(g_, value); }
 
   // The half type the node reads, or kUndefined; kInvalidModel when it mixes float16 and
   // bfloat16.

@@ -16,18 +16,6 @@
 namespace quench {
 namespace {
 
-std::optional<Shape> shape_of(const Graph& g, const std::string& value) {
-  if (const Tensor* t = g.initializer(value)) return t->shape();
-  const ValueInfo* info = g.info(value);
-  return info && info->shape ? concrete(*info->shape) : std::nullopt;
-}
-
-DType type_of(const Graph& g, const std::string& value) {
-  if (const Tensor* t = g.initializer(value)) return t->dtype();
-  const ValueInfo* info = g.info(value);
-  return info ? info->dtype : DType::kUndefined;
-}
-
 // The single node reading `value` when it is `op_type` of the default domain, else -1.
 int only_reader(const Graph& g, const GraphIndex& index, const std::string& value,
                 const char* op_type) {
@@ -55,7 +43,7 @@ bool fuse_one(Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& mm = g.nodes[i];
     if (mm.op_type != "MatMulInteger" || !mm.domain.empty() || mm.outputs.size() != 1) continue;
-    const auto y_shape = shape_of(g, mm.outputs[0]);
+    const auto y_shape = value_shape(g, mm.outputs[0]);
     if (!y_shape || y_shape->empty()) continue;
     const int64_t n = y_shape->back();
     const int cast = only_reader(g, index, mm.outputs[0], "Cast");
@@ -66,8 +54,8 @@ bool fuse_one(Graph& g) {
     const int mul = only_reader(g, index, cast_out, "Mul");
     if (mul < 0) continue;
     const std::string scale = other_operand(g.nodes[mul], cast_out);
-    const auto scale_shape = scale.empty() ? std::nullopt : shape_of(g, scale);
-    if (!scale_shape || type_of(g, scale) != DType::kFloat32) continue;
+    const auto scale_shape = scale.empty() ? std::nullopt : value_shape(g, scale);
+    if (!scale_shape || value_type(g, scale) != DType::kFloat32) continue;
     const bool per_tensor = shape_numel(*scale_shape) == 1 && scale_shape->size() <= 1;
     if (!per_tensor && *scale_shape != Shape{n}) continue;
     const std::string& mul_out = g.nodes[mul].outputs[0];

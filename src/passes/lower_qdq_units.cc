@@ -18,16 +18,6 @@ bool is_op(const Node& node, const char* op_type) {
   return node.domain.empty() && node.op_type == op_type;
 }
 
-namespace {
-
-DType type_of(const Graph& g, const std::string& value) {
-  if (const Tensor* t = g.initializer(value)) return t->dtype();
-  const ValueInfo* info = g.info(value);
-  return info ? info->dtype : DType::kUndefined;
-}
-
-}  // namespace
-
 Match stays_float(std::string reason) { return Match{std::nullopt, std::move(reason)}; }
 
 // The unit's integer node, named after the float op, writing the Q's output.
@@ -696,9 +686,7 @@ const Node* Context::producer(const std::string& value) const {
 }
 
 std::optional<Shape> Context::shape_of(const std::string& value) const {
-  if (const Tensor* t = graph.initializer(value)) return t->shape();
-  const ValueInfo* info = graph.info(value);
-  return info && info->shape ? concrete(*info->shape) : std::nullopt;
+  return value_shape(graph, value);
 }
 
 namespace {
@@ -768,16 +756,16 @@ std::optional<QTensor> Context::dequantized(const std::string& value, std::strin
                       dq.op_type, dq.name);
     return std::nullopt;
   }
-  return read_qdq(*this, p, dq.input(0), type_of(graph, dq.input(0)), why);
+  return read_qdq(*this, p, dq.input(0), value_type(graph, dq.input(0)), why);
 }
 
 std::optional<QTensor> Context::quantized_output(int q, std::string& why, bool per_channel) const {
   const Node& node = graph.nodes[q];
-  if (type_of(graph, node.input(0)) != DType::kFloat32) {
+  if (value_type(graph, node.input(0)) != DType::kFloat32) {
     why = fmt::format("QuantizeLinear '{}' quantizes a non-float value", node.name);
     return std::nullopt;
   }
-  const DType type = node.has_input(2) ? type_of(graph, node.input(2)) : DType::kUInt8;
+  const DType type = node.has_input(2) ? value_type(graph, node.input(2)) : DType::kUInt8;
   auto t = read_qdq(*this, q, node.outputs[0], type, why);
   if (!t) return std::nullopt;
   const bool channels = per_channel && t->params.axis == 1;

@@ -12,12 +12,6 @@ bool is_float(const Graph& g, const std::string& value) {
   return info && info->dtype == DType::kFloat32;
 }
 
-std::optional<Shape> shape_of(const Graph& g, const std::string& value) {
-  if (const Tensor* t = g.initializer(value)) return t->shape();
-  const ValueInfo* info = g.info(value);
-  return info && info->shape ? concrete(*info->shape) : std::nullopt;
-}
-
 // Turns `node` into its fused form (no-op when already fused).
 void make_fused(Node& node, Graph& g) {
   if (node.domain == kInternalDomain) return;
@@ -51,7 +45,7 @@ bool fuse_one_add(Graph& g) {
     const Node& add = g.nodes[i];
     if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
     if (!is_float(g, add.outputs[0]) || add.input(0) == add.input(1)) continue;
-    const auto out_shape = shape_of(g, add.outputs[0]);
+    const auto out_shape = value_shape(g, add.outputs[0]);
     if (!out_shape) continue;
     int best = -1;
     size_t best_side = 0;
@@ -61,11 +55,12 @@ bool fuse_one_add(Graph& g) {
         continue;
       }
       const std::string& other = add.input(1 - side);
-      const auto other_shape = shape_of(g, other);
+      const auto other_shape = value_shape(g, other);
       const Node& prod = g.nodes[p];
       const bool is_matmul = prod.op_type == "MatMul" || prod.op_type == "FusedMatMul";
       const bool conv_sum = (prod.op_type == "Conv" || prod.op_type == "FusedConv") &&
-                            other_shape == out_shape && shape_of(g, add.input(side)) == out_shape;
+                            other_shape == out_shape &&
+                            value_shape(g, add.input(side)) == out_shape;
       const bool matmul_bias = is_matmul && g.is_initializer(other) && other_shape &&
                                other_shape->size() == 1 && !out_shape->empty() &&
                                (*other_shape)[0] == out_shape->back() &&

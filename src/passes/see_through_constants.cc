@@ -25,18 +25,12 @@ bool is_op(const Node& node, const char* op_type) {
   return node.domain.empty() && node.op_type == op_type;
 }
 
-DType type_of(const Graph& g, const std::string& value) {
-  if (const Tensor* t = g.initializer(value)) return t->dtype();
-  const ValueInfo* info = g.info(value);
-  return info ? info->dtype : DType::kUndefined;
-}
-
 // A node whose output equals its input 0: Identity, or a Cast to the input's own type.
 bool is_pass_through(const Graph& g, const Node& node) {
   if (node.outputs.size() != 1 || node.inputs.empty() || node.input(0).empty()) return false;
   if (is_op(node, "Identity")) return true;
   if (is_op(node, "Cast")) {
-    const DType from = type_of(g, node.input(0));
+    const DType from = value_type(g, node.input(0));
     return from != DType::kUndefined && node.attr_int("to", 0) == static_cast<int64_t>(from);
   }
   return false;

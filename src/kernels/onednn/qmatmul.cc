@@ -303,6 +303,19 @@ void set_matmul_operands(QMatMulSpec& spec, const TensorDesc& a, const TensorDes
   }
 }
 
+// The exact int32 sums of A and B (MatMulInteger's product) with their zero points: no scaling.
+QMatMulSpec int32_sums_spec(const OperandParams& params, size_t a_input, size_t b_input) {
+  QMatMulSpec spec;
+  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
+  spec.requant.src_zero_point = params.a_zero_point;
+  spec.requant.src_zero_point_at_run_time = params.a_zero_point_at_run_time.present();
+  spec.requant.weights_zero_point = params.b_zero_point;
+  spec.src_zero_point = params.a_zero_point_at_run_time;
+  spec.a_input = a_input;
+  spec.b_input = b_input;
+  return spec;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_qmatmul(KernelContext& ctx) {
@@ -366,14 +379,7 @@ std::unique_ptr<Kernel> make_matmul_integer(KernelContext& ctx) {
   const int64_t k = a.shape.back(), n = b.shape.back();
   const std::optional<OperandParams> params = read_operand_params(ctx, kInputs, n);
   if (!params) return nullptr;
-  QMatMulSpec spec;
-  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
-  spec.requant.src_zero_point = params->a_zero_point;
-  spec.requant.src_zero_point_at_run_time = params->a_zero_point_at_run_time.present();
-  spec.requant.weights_zero_point = params->b_zero_point;
-  spec.src_zero_point = params->a_zero_point_at_run_time;
-  spec.a_input = kInputs.a;
-  spec.b_input = kInputs.b;
+  QMatMulSpec spec = int32_sums_spec(*params, kInputs.a, kInputs.b);
   set_matmul_operands(spec, a, b, y);
   // Eq. (61) per column of a constant [K, N] B; else for any B.
   const int8_t* columns = spec.constant_weights.empty() ? nullptr : spec.constant_weights.data();
@@ -403,15 +409,8 @@ std::unique_ptr<Kernel> make_matmul_integer_to_float(KernelContext& ctx) {
   const std::optional<OperandParams> params =
       read_operand_params(ctx, {kA, kNoScale, kAZeroPoint, kB, kNoScale, kBZeroPoint}, n);
   if (!params) return nullptr;
-  QMatMulSpec spec;
-  spec.requant.scales = {1.f};  // the default: oneDNN adds no scaling
-  spec.requant.src_zero_point = params->a_zero_point;
-  spec.requant.src_zero_point_at_run_time = params->a_zero_point_at_run_time.present();
-  spec.requant.weights_zero_point = params->b_zero_point;
-  spec.src_zero_point = params->a_zero_point_at_run_time;
+  QMatMulSpec spec = int32_sums_spec(*params, kA, kB);
   spec.runtime_scales = QMatMulSpec::RuntimeScales{kAScale, kBScale, b_scale.numel(), -1};
-  spec.a_input = kA;
-  spec.b_input = kB;
   // int32 sums into the float output's bytes (the same layout, four bytes an element).
   set_matmul_operands(spec, a, b, y, dt::s32);
   if (ctx.has_input(kBias)) {
