@@ -14,10 +14,17 @@ PackedInt8Gemv::PackedInt8Gemv(const int8_t* w, int64_t k, int64_t n, int32_t w_
   const int64_t groups = (k + 3) / 4;
   packed_.assign(static_cast<size_t>(n / 16 * groups * 64), 0);
   column_sums_.assign(static_cast<size_t>(n), 0);
+  // Tiles of 64 columns interleave their four blocks of 16 group by group, so that the loop
+  // reads each tile as one stream; the last n % 64 columns stay block after block.
+  const int64_t tiled = n / 64 * 64;
   for (int64_t tap = 0; tap < k; ++tap) {
     for (int64_t column = 0; column < n; ++column) {
       const int8_t v = w[tap * n + column];
-      packed_[((column / 16 * groups + tap / 4) * 16 + column % 16) * 4 + tap % 4] = v;
+      const int64_t lane = (column % 16) * 4 + tap % 4;
+      const int64_t at = column < tiled
+                             ? ((column / 64 * groups + tap / 4) * 4 + column % 64 / 16) * 64 + lane
+                             : (column / 16 * groups + tap / 4) * 64 + lane;
+      packed_[at] = v;
       column_sums_[column] += v;
     }
   }

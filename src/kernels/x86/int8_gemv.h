@@ -20,7 +20,9 @@ void gemm_u8s8(const uint8_t* x, int64_t m, int64_t k, const int8_t* packed, int
 }  // namespace avx512vnni
 
 // u8 x s8 -> s32 with vpdpbusd (4 products summed per int32 lane, no saturation), weights packed
-// as [n / 16][k / 4][16 columns][4 taps]. The zero points are applied afterwards:
+// as [n / 64][k / 4][4 blocks][16 columns][4 taps] (each tile of 64 columns one stream, which the
+// loop prefetches 2 KiB ahead of its reads) and the last n % 64 columns as [k / 4][16][4] per
+// block of 16. The zero points are applied afterwards:
 // Σ (x − z_x)(w − z_w) = Σ x·w − z_x Σ w − z_w Σ x + k z_x z_w, every term an exact int32 for
 // k <= kMaxTaps (the sum itself is bounded by eq. (61), |Σ x·w| <= 255 · 2^15). Needs n a
 // multiple of 16 and k <= kMaxTaps.

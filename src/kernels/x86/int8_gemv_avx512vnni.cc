@@ -33,19 +33,30 @@ struct Acc4 {
   }
 };
 
+// How far ahead of its reads tile4 prefetches the weights (into L1): R of a recurrent layer
+// (64 KiB for hidden 128) lives in L2, and the hardware prefetchers do not run far enough ahead
+// for one step's product (the dynamic LSTM at batch 1: 102 -> 92 us; a standalone loop of
+// 128 x 512 products with two matrices: 0.80 -> 0.70 us each, 0.77 of it from the interleaved
+// packing alone).
+constexpr int64_t kAhead = 2048;
+
 // The sums Σ x·w of kRows rows × 4 blocks of 16 columns: each step loads 4 weight vectors once
 // and broadcasts one 4-byte group of every row (up to 16 accumulators + 4 weights + 1 broadcast
 // registers).
 template <int kRows>
 void tile4(const uint8_t* x, int64_t ldx, int64_t groups, const int8_t* w, int32_t* acc,
            int64_t n) {
-  const int64_t stride = groups * 64;  // bytes of one block of 16 columns
   Acc4 r0, r1, r2, r3;
   for (int64_t g = 0; g < groups; ++g) {
-    const int8_t* at = w + g * 64;
-    const __m512i w0 = _mm512_loadu_si512(at), w1 = _mm512_loadu_si512(at + stride);
-    const __m512i w2 = _mm512_loadu_si512(at + 2 * stride);
-    const __m512i w3 = _mm512_loadu_si512(at + 3 * stride);
+    // The tile's four blocks of 16 columns, interleaved group by group (one stream).
+    const int8_t* at = w + g * 256;
+    _mm_prefetch(reinterpret_cast<const char*>(at + kAhead), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(at + kAhead + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(at + kAhead + 128), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(at + kAhead + 192), _MM_HINT_T0);
+    const __m512i w0 = _mm512_loadu_si512(at), w1 = _mm512_loadu_si512(at + 64);
+    const __m512i w2 = _mm512_loadu_si512(at + 128);
+    const __m512i w3 = _mm512_loadu_si512(at + 192);
     const uint8_t* xg = x + 4 * g;
     r0.add(quad(xg), w0, w1, w2, w3);
     if constexpr (kRows > 1) r1.add(quad(xg + ldx), w0, w1, w2, w3);
