@@ -28,7 +28,7 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 // `columns` (scale[0] for all when `scale_count` is 1; no addition without a bias), the
 // reference's floats in its order. quench's loop (compiled for AVX-512, AVX2 and the baseline,
 // picked at load) rather than oneDNN's output scales given at run time, which its 2.6 brgemm
-// kernels do not take (they fall back to a gemm 2.5 times slower).
+// kernels do not take (they fall back to a gemm: 2.20 against 1.09 ms for vit's 17 at batch 32).
 typedef int32_t AliasedInt32 __attribute__((may_alias));
 typedef float AliasedFloat __attribute__((may_alias));
 __attribute__((target_clones("avx512f", "avx2", "default"))) void sums_to_float(
