@@ -33,7 +33,10 @@ void infer_matmul_integer_to_float(InferContext& ctx) {
   ctx.set_output_type(0, DType::kFloat32);
   for (size_t i : {kAScale, kAZeroPoint}) {
     const SymbolicShape* s = ctx.has_input(i) ? ctx.input_shape(i) : nullptr;
-    if (s && s->size() > 1) ctx.fail("A's scale and zero point must be scalars or 1-D");
+    if (s && s->size() > 1) {
+      ctx.fail("A's scale and zero point must be scalars or 1-D (A per tensor), got {}",
+               shape_str(*s));
+    }
     if (s && s->size() == 1 && (*s)[0].known() && (*s)[0].value != 1) {
       ctx.fail("A's scale and zero point must hold one value (A per tensor), got {}",
                shape_str(*s));
@@ -48,7 +51,7 @@ void infer_matmul_integer_to_float(InferContext& ctx) {
   const Dim n = b->empty() ? Dim() : b->back();
   if (bias &&
       (bias->size() != 1 || ((*bias)[0].known() && n.known() && (*bias)[0].value != n.value))) {
-    ctx.fail("bias must be 1-D with B's last dimension ({}), got {}", shape_str(*b),
+    ctx.fail("bias must be 1-D of B's last dimension (B is {}), got {}", shape_str(*b),
              shape_str(*bias));
   }
 }
