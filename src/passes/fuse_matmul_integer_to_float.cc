@@ -31,9 +31,16 @@ std::string other_operand(const Node& n, const std::string& value) {
   return n.input(0) == value ? n.input(1) : n.input(0);
 }
 
-std::string add_one(Graph& g, const std::string& base) {
-  std::string name = base + "_one";
-  while (g.initializer(name) || g.info(name)) name += "_";
+// A float scalar 1 shared by every fused node (the scale the chain does not have).
+std::string one(Graph& g) {
+  std::string name = "matmul_integer_to_float_one";
+  for (;; name += "_") {
+    const Tensor* t = g.initializer(name);
+    if (t && t->dtype() == DType::kFloat32 && t->numel() == 1 && t->data<float>()[0] == 1.f) {
+      return name;
+    }
+    if (!t && !g.info(name)) break;
+  }
   g.initializers[name] = Tensor::scalar(1.f);
   return name;
 }
@@ -73,11 +80,11 @@ bool fuse_one(Graph& g) {
     fused.op_type = "MatMulIntegerToFloat";
     fused.domain = kMsDomain;
     fused.name = mm.name.empty() ? mm.outputs[0] : mm.name;
-    const std::string one = add_one(g, fused.name);
+    const std::string unit = one(g);
     fused.inputs = {mm.input(0),
                     mm.input(1),
-                    per_tensor ? scale : one,
-                    per_tensor ? one : scale,
+                    per_tensor ? scale : unit,
+                    per_tensor ? unit : scale,
                     mm.inputs.size() > 2 ? mm.input(2) : "",
                     mm.inputs.size() > 3 ? mm.input(3) : "",
                     bias};

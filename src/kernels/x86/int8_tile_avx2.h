@@ -118,20 +118,27 @@ struct RowParams {
   __m256 float_bias0, float_bias1;  // kF32Bias
 };
 
+// The floats of columns [col, col + count) from `at` (their first) into two vectors of 8 lanes;
+// one value in every lane when `broadcast` (a parameter per tensor or per row) or count is 1.
+QUENCH_AVX2_INLINE void float_columns(const float* at, bool broadcast, int count, __m256& v0,
+                                      __m256& v1) {
+  if (broadcast || count == 1) {
+    v0 = v1 = _mm256_set1_ps(*at);
+  } else if (count == kTileCols) {
+    v0 = _mm256_loadu_ps(at);
+    v1 = _mm256_loadu_ps(at + 8);
+  } else {
+    v0 = _mm256_maskload_ps(at, lane_mask(0, count));
+    v1 = _mm256_maskload_ps(at + 8, lane_mask(8, count));
+  }
+}
+
 QUENCH_AVX2_INLINE RowParams row_params(const Epilogue& e, int64_t row, int64_t col, int count) {
   RowParams p;
   p.multiplier0 = p.multiplier1 = _mm256_setzero_ps();
   if (e.multipliers != nullptr) {
     const float* m = e.multipliers + row * e.multiplier_row_stride + col * e.multiplier_col_stride;
-    if (e.multiplier_col_stride == 0 || count == 1) {
-      p.multiplier0 = p.multiplier1 = _mm256_set1_ps(*m);
-    } else if (count == kTileCols) {
-      p.multiplier0 = _mm256_loadu_ps(m);
-      p.multiplier1 = _mm256_loadu_ps(m + 8);
-    } else {
-      p.multiplier0 = _mm256_maskload_ps(m, lane_mask(0, count));
-      p.multiplier1 = _mm256_maskload_ps(m + 8, lane_mask(8, count));
-    }
+    float_columns(m, e.multiplier_col_stride == 0, count, p.multiplier0, p.multiplier1);
   }
   p.bias0 = p.bias1 = _mm256_setzero_si256();
   if (e.bias != nullptr) {
@@ -148,16 +155,7 @@ QUENCH_AVX2_INLINE RowParams row_params(const Epilogue& e, int64_t row, int64_t 
   }
   p.float_bias0 = p.float_bias1 = _mm256_setzero_ps();
   if (e.float_bias != nullptr) {
-    const float* b = e.float_bias + col;
-    if (count == 1) {
-      p.float_bias0 = p.float_bias1 = _mm256_set1_ps(*b);
-    } else if (count == kTileCols) {
-      p.float_bias0 = _mm256_loadu_ps(b);
-      p.float_bias1 = _mm256_loadu_ps(b + 8);
-    } else {
-      p.float_bias0 = _mm256_maskload_ps(b, lane_mask(0, count));
-      p.float_bias1 = _mm256_maskload_ps(b + 8, lane_mask(8, count));
-    }
+    float_columns(e.float_bias + col, false, count, p.float_bias0, p.float_bias1);
   }
   return p;
 }
