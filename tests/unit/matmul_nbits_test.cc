@@ -1,13 +1,15 @@
 // com.microsoft MatMulNBits: the reference kernel (kernels/ref/nbits_matmul.h) on hand-checked
 // numbers and against a separate dequantization written here for every width 2-8, shape
-// inference, the errors for inconsistent attributes and inputs, and the AVX2 int4 kernel
-// (kernels/x86/nbits_gemv.h) against the reference on odd shapes (K not a multiple of the block,
-// N odd, 1-9 rows). Agreement with ONNX Runtime: tests/e2e/test_nbits_runtime_ort.py.
+// inference, the errors for inconsistent attributes and inputs, and the x86 int4 kernels
+// (kernels/x86/nbits_gemv.h, nbits_gemm.h) against the reference on odd shapes (K not a multiple
+// of the block, N odd, 1-64 rows). Agreement with ONNX Runtime:
+// tests/e2e/test_nbits_runtime_ort.py.
 #include <cmath>
 #include <random>
 
 #include "core/file_util.h"
 #include "kernels/x86/cpu_features.h"
+#include "kernels/x86/nbits_gemm.h"
 #include "kernels/x86/nbits_gemv.h"
 #include "ops/evaluate.h"
 #include "quant_test_util.h"
@@ -225,7 +227,9 @@ Tensor run_fast(const Case& c, int threads, x86::Int4Isa isa = x86::int4_isa()) 
   ctx.outputs.push_back(TensorDesc{DType::kFloat32, y_shape, nullptr, {}});
   const std::unique_ptr<Kernel> kernel = x86::make_matmul_nbits(ctx, isa);
   if (!kernel) return Tensor();
-  EXPECT_EQ(kernel->impl(), std::string("x86:int4_") + x86::int4_isa_name(isa));
+  // The GEMV below int4_gemm_min_rows rows, the panels from there on.
+  const std::string path = y_shape[0] >= x86::int4_gemm_min_rows(isa) ? "int4_gemm_" : "int4_";
+  EXPECT_EQ(kernel->impl(), "x86:" + path + x86::int4_isa_name(isa));
   Tensor y = Tensor::empty(DType::kFloat32, y_shape);
   std::vector<const void*> inputs;
   for (const Tensor& t : c.inputs) inputs.push_back(t.defined() ? t.raw_data() : nullptr);
@@ -254,9 +258,29 @@ TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
   struct Shape3 {
     int64_t m, k, n, block;
   };
-  const Shape3 shapes[] = {{1, 32, 1, 32},   {1, 40, 7, 32},   {2, 100, 33, 64}, {3, 129, 5, 128},
-                           {4, 256, 16, 32}, {5, 300, 9, 128}, {9, 75, 3, 32},   {1, 1000, 65, 256},
-                           {1, 4096, 8, 32}, {7, 1, 3, 32},    {1, 96, 11, 32},  {2, 64, 6, 64}};
+  const Shape3 shapes[] = {{1, 32, 1, 32},
+                           {1, 40, 7, 32},
+                           {2, 100, 33, 64},
+                           {3, 129, 5, 128},
+                           {4, 256, 16, 32},
+                           {5, 300, 9, 128},
+                           {9, 75, 3, 32},
+                           {1, 1000, 65, 256},
+                           {1, 4096, 8, 32},
+                           {7, 1, 3, 32},
+                           {1, 96, 11, 32},
+                           {2, 64, 6, 64},
+                           // Panels: rows past the register tiles (8 on AVX-512, 6 on AVX2),
+                           // columns past a panel of 32, K over several chunks of 256 rows and
+                           // not a multiple of the block.
+                           {8, 64, 32, 32},
+                           {8, 1, 3, 32},
+                           {17, 300, 33, 128},
+                           {40, 600, 70, 64},
+                           {11, 513, 64, 32},
+                           {64, 1000, 96, 256},
+                           // Blocks of rows (48 at K = 4096) and a short last block.
+                           {100, 4096, 40, 32}};
   // Every column loop this CPU runs (AVX-512 takes 4 columns at a time at batch 1, 2 at batch 2).
   std::vector<x86::Int4Isa> isas = {x86::Int4Isa::kAvx2};
   if (x86::int4_isa() == x86::Int4Isa::kAvx512) isas.push_back(x86::Int4Isa::kAvx512);
@@ -275,6 +299,22 @@ TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
           EXPECT_TRUE(testing::tensors_near(got, want, fast_tolerance(c), 0.0));
         }
       }
+    }
+  }
+}
+
+// Threads split the columns (GEMV) or the panels (GEMM); every column is summed the same way, so
+// two threads give the one thread's floats exactly.
+TEST(MatMulNBitsX86, ThreadsSplitTheColumnsExactly) {
+  if (!x86::cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+  uint32_t seed = 300;
+  for (int64_t m : {1, 3, 8, 40}) {
+    for (int64_t n : {5, 70, 301}) {
+      SCOPED_TRACE(fmt::format("m {} n {}", m, n));
+      const Case c = make_case(m, 200, n, 4, 32, true, true, ++seed);
+      const Tensor one = run_fast(c, 1), two = run_fast(c, 2);
+      ASSERT_TRUE(one.defined() && two.defined());
+      EXPECT_TRUE(testing::tensors_near(two, one, 0.0, 0.0));
     }
   }
 }

@@ -1,12 +1,11 @@
 // The run of an x86 int8 convolution (int8_conv.h). Compiled with -mavx2 -mfma; called only where
 // x86::cpu_features().avx2.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/x86/int8_conv.h"
 #include "kernels/x86/int8_tile_avx2.h"
+#include "kernels/x86/parallel_units.h"
 
 namespace quench::x86::avx2 {
 namespace {
@@ -201,17 +200,6 @@ void center_channels_last(const ConvPlan& p, const uint8_t* image, const uint8_t
 QUENCH_AVX2_INLINE void load_sums(const int32_t* sums, __m256i& acc0, __m256i& acc1) {
   acc0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums));
   acc1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + 8));
-}
-
-template <class Fn>
-void parallel_units(int64_t count, int threads, Fn&& fn) {
-  const int team = static_cast<int>(std::min<int64_t>({threads, omp_get_max_threads(), count}));
-  if (team <= 1) {
-    for (int64_t i = 0; i < count; ++i) fn(i, 0);
-    return;
-  }
-#pragma omp parallel for num_threads(team) schedule(static)
-  for (int64_t i = 0; i < count; ++i) fn(i, omp_get_thread_num());
 }
 
 // ---- Implicit GEMM ----

@@ -1,12 +1,11 @@
 // The run of an x86 int8 matrix product (int8_matmul.h). Compiled with -mavx2 -mfma; called only
 // where x86::cpu_features().avx2.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/x86/int8_matmul.h"
 #include "kernels/x86/int8_tile_avx2.h"
+#include "kernels/x86/parallel_units.h"
 
 namespace quench::x86::avx2 {
 namespace {
@@ -33,17 +32,6 @@ int16_t centered(const uint8_t* p, int32_t zero_point) {
   return static_cast<int16_t>(q - zero_point);  // |q − z| <= 255
 }
 
-template <class Fn>
-void parallel_units(int64_t count, int threads, Fn&& fn) {
-  const int team = static_cast<int>(std::min<int64_t>({threads, omp_get_max_threads(), count}));
-  if (team <= 1) {
-    for (int64_t i = 0; i < count; ++i) fn(i);
-    return;
-  }
-#pragma omp parallel for num_threads(team) schedule(static)
-  for (int64_t i = 0; i < count; ++i) fn(i);
-}
-
 // A [matrices][M][K] (or [K][M] each) minus its zero point, as rows of pairs ([rows][2 · pairs]
 // int16, an odd K padded with 0).
 template <bool Signed>
@@ -51,7 +39,7 @@ void center_a(const MatMulPlan& p, const uint8_t* a, int32_t zero_point, int16_t
   const int64_t rows = p.a_matrices * p.m, width = 2 * p.pairs;
   const uint8_t* end = a + rows * p.k;
   const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zero_point));
-  parallel_units(ceil_div(rows, kRowsPerUnit), p.threads, [&](int64_t unit) {
+  parallel_units(ceil_div(rows, kRowsPerUnit), p.threads, [&](int64_t unit, int) {
     const int64_t last = std::min(rows, (unit + 1) * kRowsPerUnit);
     for (int64_t row = unit * kRowsPerUnit; row < last; ++row) {
       int16_t* dst = out + row * width;
@@ -81,7 +69,7 @@ void pack_b(const MatMulPlan& p, const uint8_t* b, int32_t zero_point, int32_t* 
   const int64_t matrix_size = p.k * p.n;
   const uint8_t* end = b + p.b_matrices * matrix_size;
   const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zero_point));
-  parallel_units(p.b_matrices * p.pairs, p.threads, [&](int64_t unit) {
+  parallel_units(p.b_matrices * p.pairs, p.threads, [&](int64_t unit, int) {
     const int64_t matrix = unit / p.pairs, pair = unit % p.pairs;
     const uint8_t* src = b + matrix * matrix_size;
     int32_t* dst = out + matrix * panels * p.pairs * kTileCols + pair * kTileCols;
@@ -132,7 +120,7 @@ void products(const MatMulPlan& p, const int32_t* a, const int32_t* b, const Epi
   const int64_t col_units =
       std::clamp<int64_t>(ceil_div(p.threads, matrices * row_units), 1, panels);
   const int64_t panels_per_unit = ceil_div(panels, col_units);
-  parallel_units(matrices * row_units * col_units, p.threads, [&](int64_t unit) {
+  parallel_units(matrices * row_units * col_units, p.threads, [&](int64_t unit, int) {
     alignas(32) int32_t sums[kTileRows * kTileCols];
     const int64_t matrix = unit / (row_units * col_units);
     const int64_t row_begin = unit / col_units % row_units * kRowsPerUnit;
