@@ -135,11 +135,20 @@ void emit_clamp(Context& ctx, Unit& u, std::vector<Node>& emitted) {
 }
 
 // A per-channel upper bound in the unit's tail (a Min after the Relu, as cross-layer
-// equalization writes a ReLU6): an 8-bit Min of the integer node's output with the quantized
-// bounds, exact by eq. (50) since quantization is monotone.
+// equalization writes a ReLU6), exact by eq. (50) since quantization is monotone: QFusedConv's
+// y_max (eq. (157)) where the runtime has it, else an 8-bit Min of the integer node's output with
+// the quantized bounds.
 void emit_channel_bound(Context& ctx, Unit& u, std::vector<Node>& emitted) {
   if (!u.channel_max.defined()) return;
   Node& node = u.node;
+  if ((node.op_type == "QLinearConv" || node.op_type == "QFusedConv") && ctx.has_qfused_conv) {
+    node.op_type = "QFusedConv";
+    node.domain = kInternalDomain;
+    node.inputs.resize(QFusedInputs::kYMax);
+    node.inputs.push_back(ctx.add_initializer(node.outputs[0] + "_y_max",
+                                              u.channel_max.reshaped({u.channel_max.numel()})));
+    return;
+  }
   const std::string out = node.outputs[0];
   node.outputs[0] = ctx.fresh_value(out + "_unbounded");
   Node min;

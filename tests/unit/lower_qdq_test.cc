@@ -318,9 +318,9 @@ TEST(LowerQdq, ActivationAfterConvBecomesAnEpilogue) {
 }
 
 // Cross-layer equalization's ReLU6: Relu, then Min with one bound per channel (eq. (85)), then
-// the Q. The unit is lowered and the bounds become an 8-bit Min after it (eq. (50) per channel).
-// The bounds cut some channels (0.05, 0.2) and not others (5.0).
-TEST(LowerQdq, PerChannelBoundAfterAConvReluIsAnIntegerMin) {
+// the Q. The unit is lowered and the quantized bounds become QFusedConv's y_max (eq. (50) per
+// channel, eq. (157)). The bounds cut some channels (0.05, 0.2) and not others (5.0).
+TEST(LowerQdq, PerChannelBoundAfterAConvReluJoinsItsEpilogue) {
   for (int zero_point : {0, 20}) {
     SCOPED_TRACE(zero_point);
     QdqGraph b;
@@ -333,7 +333,8 @@ TEST(LowerQdq, PerChannelBoundAfterAConvReluIsAnIntegerMin) {
     b.output(b.qdq(y, 0.01f, zero_point));
     const LoweringReport r = report_of(b.model(), b.shapes());
     EXPECT_TRUE(r.float_nodes.empty()) << float_reasons(r);
-    expect_lowered(b, {random_tensor({2, 3, 6, 6}, 40)}, {0.01f}, {"Min"}, {"Conv", "Relu"});
+    expect_lowered(b, {random_tensor({2, 3, 6, 6}, 40)}, {0.01f}, {"QFusedConv"},
+                   {"Conv", "Relu", "Min"});
   }
   // One bound for all channels (Min(Relu(y), 0.2): a ReLU6 written with Min) is a clamp of the
   // convolution's epilogue.

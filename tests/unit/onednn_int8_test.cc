@@ -40,6 +40,7 @@ struct QCase {
   bool w_at_run_time = false;
   int32_t w_zero_point = 0;
   DType sum_type = DType::kUndefined;  // a residual sum (fused ops)
+  bool y_max = false;                  // QFusedConv's per-channel upper bounds (eq. (157))
   Attrs attrs;                         // the op's attributes, act_min / act_max included
   bool fast = true;                    // whether the oneDNN kernel must be the one chosen
   bool x86 = true;  // else whether quench's x86 kernel must be (exact: kernels/x86/int8_*.h)
@@ -79,6 +80,19 @@ Tensor random_quant(DType type, const Shape& shape, std::mt19937& rng) {
 Tensor zero_point(DType type, int32_t value) {
   if (type == DType::kInt8) return Tensor::scalar(static_cast<int8_t>(value));
   return Tensor::scalar(static_cast<uint8_t>(value));
+}
+
+// Eq. (157)'s bounds, one per channel around y's zero point: some channels cut most outputs,
+// some few, some none (the type's maximum).
+Tensor channel_bounds(const QCase& c, int64_t n) {
+  const bool s8 = c.y_type == DType::kInt8;
+  const int z = c.y_zero_point.value_or(s8 ? 5 : 120), top = s8 ? 127 : 255;
+  Tensor t = Tensor::empty(c.y_type, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    const int v = i % 4 == 3 ? top : std::min(top, z - 5 + static_cast<int>(i * 7 % 40));
+    static_cast<uint8_t*>(t.raw_data())[i] = static_cast<uint8_t>(v);
+  }
+  return t;
 }
 
 // The node and its inputs (name, value, fed at run time or constant).
@@ -162,6 +176,9 @@ Built build(const QCase& c) {
     in.push_back({"sum_scale", Tensor::scalar(y_scale * 1.3f)});
     in.push_back({"sum_zero_point", zero_point(c.sum_type, c.sum_type == DType::kInt8 ? -3 : 110)});
   }
+
+  while (c.y_max && in.size() < QFusedInputs::kYMax) in.push_back({"", Tensor()});
+  if (c.y_max) in.push_back({"y_max", channel_bounds(c, n)});
 
   Built b;
   Graph& g = b.model.graph;
@@ -292,6 +309,10 @@ QCase fused(QCase c, Attrs act, DType sum = DType::kUndefined) {
   c.sum_type = sum;
   return c;
 }
+QCase with_y_max(QCase c) {
+  c.y_max = true;
+  return c;
+}
 QCase named(QCase c, std::string name) {
   c.name = std::move(name);
   return c;
@@ -329,6 +350,11 @@ std::vector<QCase> cases() {
       named(fused(with_bias(per_channel(conv3x3)), kRelu, kS8), "qfusedconv_s8_sum_relu"),
       named(fused(types(conv3x3, kS8, kS8), kClip, kU8), "qfusedconv_s8_out_u8_sum_clip"),
       named(fused(with_bias(per_channel(depthwise)), kRelu), "qfusedconv_depthwise_relu"),
+      named(with_y_max(fused(with_bias(per_channel(conv3x3)), kRelu)), "qfusedconv_relu_y_max"),
+      named(with_y_max(fused(types(conv3x3, kS8, kS8), kClip, kU8)),
+            "qfusedconv_s8_out_sum_clip_y_max"),
+      named(with_y_max(fused(with_bias(per_channel(depthwise)), kRelu)),
+            "qfusedconv_depthwise_relu_y_max"),
       named(per_channel(matmul("", {6, 32}, {32, 24})), "matmul_2d_const_per_column"),
       named(types(matmul("", {2, 17, 64}, {64, 48}), kS8, kS8), "matmul_3d_const_s8"),
       matmul("matmul_batched_runtime_u8_u8", {2, 4, 17, 16}, {2, 4, 16, 17}),

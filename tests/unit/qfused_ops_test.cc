@@ -4,6 +4,7 @@
 #include <random>
 
 #include "ops/fused.h"
+#include "ops/quantized/qfused.h"
 #include "quench/session.h"
 #include "test_util.h"
 
@@ -91,6 +92,37 @@ TEST(QFusedConv, ReluAndClipBoundsInRealUnits) {
   const Tensor clip = run_both(
       qfused("QFusedConv", kConvInputs, {{"act_min", -1.f}, {"act_max", 5.f}}), conv_example());
   EXPECT_TRUE(clip.equals(u8({1, 2, 2, 2}, {100, 110, 120, 120, 97, 96, 96, 96})));
+}
+
+TEST(QFusedConv, YMaxBoundsEachChannelAfterRounding) {
+  // Eq. (157) after Relu: y = [100, 110, 120, 130 | 100, 100, 100, 100], then min with 115 for
+  // channel 0 and 99 for channel 1 (below the Relu's floor: a bound wins over the clamp).
+  std::vector<Tensor> inputs = conv_example();
+  inputs.resize(QFusedInputs::kYMax);
+  inputs.push_back(u8({2}, {115, 99}));
+  std::vector<std::string> names = with(kConvInputs, {"", "", ""});
+  names.push_back("ymax");
+  const Tensor y = run_both(qfused("QFusedConv", names, {{"act_min", 0.f}}), inputs);
+  EXPECT_TRUE(y.equals(u8({1, 2, 2, 2}, {100, 110, 115, 115, 99, 99, 99, 99})));
+  // A bound of y's other type, or one per something else than the output channels: named.
+  std::vector<Tensor> signed_bounds = inputs;
+  signed_bounds.back() = s8({2}, {1, 2});
+  EXPECT_THROW(run_node(qfused("QFusedConv", names), signed_bounds), Error);
+  std::vector<Tensor> three = inputs;
+  three.back() = u8({3}, {1, 2, 3});
+  try {
+    run_node(qfused("QFusedConv", names), three);
+    ADD_FAILURE() << "three bounds for two channels were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("y_max has shape [3], expected [2]"), std::string::npos)
+        << e.what();
+  }
+  // QFusedMatMul has no y_max.
+  std::vector<std::string> mm = with(kMatMulInputs, {"", "", "", ""});
+  mm.push_back("ymax");
+  std::vector<ValueInfo> infos(mm.size());
+  infos[QFusedInputs::kYMax] = value(DType::kUInt8, {2});
+  EXPECT_THROW(testing::infer_node(qfused("QFusedMatMul", mm), infos), Error);
 }
 
 TEST(QFusedConv, ActivationOnTheRealValueAtEachChannelsStep) {

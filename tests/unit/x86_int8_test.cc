@@ -19,6 +19,7 @@
 #include "ops/evaluate.h"
 #include "ops/fused.h"
 #include "ops/op_registry.h"
+#include "ops/quantized/qfused.h"
 #include "passes/runtime_passes.h"
 #include "quench/model_io.h"
 #include "quench/session.h"
@@ -110,6 +111,7 @@ struct Case {
   bool per_channel = false;
   bool bias = false;
   DType sum_type = DType::kUndefined;
+  bool y_max = false;               // QFusedConv's per-channel upper bounds (eq. (157))
   Given params = Given::kConstant;  // the scales, and x's, y's and the sum's zero points
   Given w_zero_point_given = Given::kConstant;
   bool x_zero_point_fed = false;  // x's zero point at run time (DynamicQuantizeLinear's)
@@ -296,6 +298,17 @@ Built build(const Case& c) {
     b.inputs.push_back(param("sum_scale", Tensor::scalar(c.sum_scale.value_or(y_scale * 1.3f))));
     b.inputs.push_back(
         param("sum_zero_point", quant_values(c.sum_type, {c.sum_type == kS8 ? -3 : 110}, true)));
+  }
+  if (c.y_max) {
+    // Around y's zero point: some channels cut most outputs, some few, some none.
+    const bool s8 = c.y_type == kS8;
+    const int z = c.y_zero_point.value_or(s8 ? 5 : 120), top = s8 ? 127 : 255;
+    std::vector<int> bounds(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      bounds[i] = i % 4 == 3 ? top : std::min(top, z - 5 + static_cast<int>(i * 7 % 40));
+    }
+    b.inputs.resize(QFusedInputs::kYMax);
+    b.inputs.push_back({"y_max", quant_values(c.y_type, bounds, false)});
   }
   node.inputs.clear();
   for (const Input& i : b.inputs) node.inputs.push_back(i.name);
@@ -627,6 +640,12 @@ std::vector<Case> conv_cases() {
                kU8),
       as_fused(conv("", {3, 24, 5, 5}, {32, 24, 1, 1}), "qfusedconv_1x1_sum_across_images", {},
                kS8),
+      as_fused(with(conv3x3, "", [](Case& c) { c.bias = true, c.per_channel = c.y_max = true; }),
+               "qfusedconv_relu_y_max", kRelu),
+      as_fused(with(conv3x3, "", [](Case& c) { c.x_type = c.y_type = kS8, c.y_max = true; }),
+               "qfusedconv_s8_sum_clip_y_max", kClip, kU8),
+      as_fused(with(dw, "", [](Case& c) { c.bias = true, c.y_max = true; }),
+               "qfusedconv_depthwise_relu_y_max", kRelu),
       as_fused(with(conv3x3, "", [](Case& c) { c.params = Given::kRunTime, c.onednn = false; }),
                "qfusedconv_sum_parameters_at_run_time", kClip, kU8),
       // Eq. (63): M = 1/2 and r_sum = 1/2 put half the results on exact ties; M = 1 and r_sum =

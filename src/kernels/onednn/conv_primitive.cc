@@ -5,9 +5,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "kernels/layout.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
 #include "ops/conv_params.h"
+#include "ops/quantized/qfused.h"
 
 namespace quench::onednn {
 namespace {
@@ -50,6 +52,16 @@ class ConvPrimitiveKernel final : public Kernel {
     }
     src_zero_point_.load(a, s->conv_args);
     execute(conv_, s->conv_args);
+    if (y_max_.defined()) {
+      const int64_t spatial = y_channels_ > 0 ? dst_elements_ / (y_batch_ * y_channels_) : 0;
+      if (y_max_.dtype() == DType::kUInt8) {
+        apply_y_max(static_cast<uint8_t*>(a.outputs[0]), y_max_.data<uint8_t>(), y_batch_,
+                    y_channels_, spatial, y_channels_last_);
+      } else {
+        apply_y_max(static_cast<int8_t*>(a.outputs[0]), y_max_.data<int8_t>(), y_batch_,
+                    y_channels_, spatial, y_channels_last_);
+      }
+    }
   }
 
   std::unique_ptr<KernelState> make_state() const override {
@@ -87,6 +99,9 @@ class ConvPrimitiveKernel final : public Kernel {
   memory weights_, bias_, binary_;
   int sum_input_ = -1;
   int binary_index_ = -1;
+  Tensor y_max_;  // eq. (157) after the primitive: y [batch, channels, ...] plain or channels last
+  int64_t y_batch_ = 0, y_channels_ = 0, dst_elements_ = 0;
+  bool y_channels_last_ = false;
   RuntimeZeroPoint src_zero_point_;
   size_t src_packed_offset_ = 0;
   size_t scratch_bytes_ = 0;
@@ -186,6 +201,15 @@ std::unique_ptr<Kernel> make_conv_kernel(const dnnl::convolution_forward::primit
   }
   stream().wait();
   ctx.outputs[0].layout = layout_from_desc(k->dst_, dst_plain);
+  if (setup.y_max != nullptr) {
+    const bool last = is_channels_last(ctx.outputs[0].layout, y.shape);
+    if (!ctx.outputs[0].layout.plain() && !last) return nullptr;  // the caller checks first
+    k->y_max_ = *setup.y_max;
+    k->y_batch_ = y.shape[0];
+    k->y_channels_ = y.shape[1];
+    k->dst_elements_ = shape_numel(y.shape);
+    k->y_channels_last_ = last;
+  }
   return k;
 }
 

@@ -49,6 +49,9 @@ struct ConvSetup {
   int binary_index = -1;
   std::vector<float> binary_values;
   dnnl::memory::desc binary_desc;
+  // QFusedConv's y_max (eq. (157)), applied by a pass over the output after the primitive: only
+  // for a plain or channels-last dst (else it is a binary post-op). Null: none.
+  const Tensor* y_max = nullptr;
 };
 
 // The kernel for primitive `pd`; sets ctx.outputs[0].layout to the primitive's dst layout.

@@ -227,6 +227,18 @@ class ConvKernel final : public Kernel {
     }
     avx2::conv(plan_, args.inputs[in_.x], x_params_.zero_point(args, 0), e, args.outputs[0],
                scratch_at(args.scratch, conv_at_));
+    if (fused_ && fused_->has_y_max()) {
+      // Eq. (157) over the output just written (in cache for a layer's tile-sized outputs).
+      const int64_t spatial = plan_.positions / plan_.batch;
+      const void* y_max = args.inputs[QFusedInputs::kYMax];
+      if (out_ == OutKind::kU8) {
+        apply_y_max(static_cast<uint8_t*>(args.outputs[0]), static_cast<const uint8_t*>(y_max),
+                    plan_.batch, plan_.out_channels, spatial, plan_.y_channels_last);
+      } else {
+        apply_y_max(static_cast<int8_t*>(args.outputs[0]), static_cast<const int8_t*>(y_max),
+                    plan_.batch, plan_.out_channels, spatial, plan_.y_channels_last);
+      }
+    }
   }
 
   size_t scratch_bytes() const override { return scratch_bytes_; }

@@ -72,14 +72,34 @@ void infer_sum(InferContext& ctx) {
   }
 }
 
+// Eq. (157)'s bounds: y's type, one per output channel.
+void infer_y_max(InferContext& ctx) {
+  if (!ctx.has_input(QFusedInputs::kYMax)) return;
+  const DType type = ctx.input_type(QFusedInputs::kYMax), y = ctx.input_type(kYZeroPoint);
+  if (type != DType::kUndefined && y != DType::kUndefined && type != y) {
+    ctx.fail("y_max is {}, expected y's type {}", dtype_name(type), dtype_name(y));
+  }
+  const SymbolicShape* bounds = ctx.input_shape(QFusedInputs::kYMax);
+  const auto& out = ctx.output(0).shape;
+  if (bounds == nullptr || !out || out->size() < 2) return;
+  const Dim& channels = (*out)[1];
+  if (bounds->size() != 1 ||
+      ((*bounds)[0].known() && channels.known() && (*bounds)[0].value != channels.value)) {
+    ctx.fail("y_max has shape {}, expected [{}] (one per output channel)", shape_str(*bounds),
+             channels.known() ? std::to_string(channels.value) : "C");
+  }
+}
+
 void infer_qfused_conv(InferContext& ctx) {
   act_bounds(ctx.node());
   fused_activation(ctx.node(), -1);
   infer_base(ctx, "QLinearConv", kBaseInputs);
   infer_sum(ctx);
+  infer_y_max(ctx);
 }
 
 void infer_qfused_matmul(InferContext& ctx) {
+  if (ctx.has_input(QFusedInputs::kYMax)) ctx.fail("y_max is QFusedConv's only");
   act_bounds(ctx.node());
   fused_activation(ctx.node(), -1);
   infer_base(ctx, "QLinearMatMul", kBias);

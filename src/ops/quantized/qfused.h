@@ -16,9 +16,11 @@
 namespace quench {
 
 // Inputs of QFusedConv and QFusedMatMul after the base op's operands and their parameters.
+// QFusedConv's optional kYMax: one quantized upper bound per output channel, of y's type, applied
+// to the quantized output (eq. (157); cross-layer equalization's per-channel ReLU6 bound).
 struct QFusedInputs {
   static constexpr size_t kYScale = 6, kYZeroPoint = 7, kBias = 8, kSum = 9, kSumScale = 10,
-                          kSumZeroPoint = 11;
+                          kSumZeroPoint = 11, kYMax = 12;
 };
 
 // The clamp bounds act_min / act_max in real units (infinite when absent).
@@ -65,7 +67,18 @@ class FusedRequant {
     expect_quant_type(ctx, In::kYZeroPoint, "y_zero_point");
     y_ = tensor_params(ctx, In::kYScale, In::kYZeroPoint, ctx.input(In::kYZeroPoint).dtype, "y");
     act_ = act_bounds(ctx.node);
-    function_ = fused_activation(ctx.node, fused_output_channels(ctx.node, output));
+    const int64_t channels = fused_output_channels(ctx.node, output);
+    function_ = fused_activation(ctx.node, channels);
+    has_y_max_ = ctx.has_input(In::kYMax);
+    if (has_y_max_) {
+      const TensorDesc& y_max = ctx.input(In::kYMax);
+      if (y_max.dtype != ctx.input(In::kYZeroPoint).dtype || y_max.numel() != channels) {
+        ctx.fail(ErrorKind::kInvalidModel,
+                 "y_max is {} {}, expected {} values of y's type {} (one per output channel)",
+                 dtype_name(y_max.dtype), shape_str(y_max.shape), channels,
+                 dtype_name(ctx.input(In::kYZeroPoint).dtype));
+      }
+    }
     has_sum_ = ctx.has_input(In::kSum);
     if (!has_sum_) return;
     expect_quant_type(ctx, In::kSum, "sum");
@@ -117,11 +130,13 @@ class FusedRequant {
       value = static_cast<double>(function_.f(static_cast<float>(value) * step) / step);
     }
     value = std::clamp(value, p.low, p.high);
-    return saturate<Q>(round_half_even(value) + p.y_zero_point);
+    const Q y = saturate<Q>(round_half_even(value) + p.y_zero_point);
+    return has_y_max_ ? std::min(y, static_cast<const Q*>(args.inputs[In::kYMax])[channel]) : y;
   }
 
   const QuantParamSource& y() const { return y_; }
   bool has_sum() const { return has_sum_; }
+  bool has_y_max() const { return has_y_max_; }
   const FusedActivation& function() const { return function_; }
   DType sum_type() const { return sum_type_; }
 
@@ -129,8 +144,28 @@ class FusedRequant {
   QuantParamSource y_, sum_;
   ActBounds act_;
   FusedActivation function_;
-  bool has_sum_ = false;
+  bool has_sum_ = false, has_y_max_ = false;
   DType sum_type_ = DType::kUInt8;
 };
+
+// Eq. (157) after a kernel that wrote y without it: y = min(y, y_max[c]) over y [batch, channels,
+// spatial...] (plain) or its channels-last form.
+template <class Q>
+void apply_y_max(Q* y, const Q* y_max, int64_t batch, int64_t channels, int64_t spatial,
+                 bool channels_last) {
+  const int64_t rows = channels_last ? batch * spatial : batch * channels;
+  const int64_t width = channels_last ? channels : spatial;
+  for (int64_t r = 0; r < rows; ++r) {
+    // Vectorized: a pixel's channels against the bounds, or a plane against its one bound.
+    Q* __restrict row = y + r * width;
+    if (channels_last) {
+      const Q* __restrict bound = y_max;
+      for (int64_t c = 0; c < width; ++c) row[c] = row[c] < bound[c] ? row[c] : bound[c];
+    } else {
+      const Q bound = y_max[r % channels];
+      for (int64_t i = 0; i < width; ++i) row[i] = row[i] < bound ? row[i] : bound;
+    }
+  }
+}
 
 }  // namespace quench
