@@ -2,7 +2,8 @@
 // independent register-only multiply-adds, no memory traffic, best of 5 runs. AVX-512 VNNI
 // (vpdpbusd on 16 int32 lanes: 64 u8·s8 products per instruction), AVX2 without VNNI (vpmaddubsw
 // + vpmaddwd: 32 products per pair, saturating pairs; the exact int16 form of quench's AVX2
-// kernels costs more), FP32 FMA on 16 and 8 lanes.
+// kernels costs more), FP32 FMA on 16 and 8 lanes, and AVX512_BF16 (vdpbf16ps: 32 bf16 products
+// per instruction, into 16 float lanes) — whether bf16 arithmetic can outrun float on this CPU.
 //
 //   build/bench/int8_peak
 #include <chrono>
@@ -54,6 +55,18 @@ __attribute__((target("avx512f"))) void fma512() {
           : "xmm30", "xmm31");
   for (int64_t s = 0; s < kSteps; ++s) {
     asm volatile(QUENCH_TWELVE("vfmadd231ps", "%%zmm30, %%zmm31", "zmm")::
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                       "xmm9", "xmm10", "xmm11");
+  }
+}
+
+__attribute__((target("avx512f,avx512bf16"))) void bf16_512() {
+  asm volatile(
+      "vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
+      "vxorps %%xmm31, %%xmm31, %%xmm31" ::
+          : "xmm30", "xmm31");
+  for (int64_t s = 0; s < kSteps; ++s) {
+    asm volatile(QUENCH_TWELVE("vdpbf16ps", "%%zmm30, %%zmm31", "zmm")::
                      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
                        "xmm9", "xmm10", "xmm11");
   }
@@ -113,6 +126,10 @@ int main() {
   if (__builtin_cpu_supports("avx512f")) {
     std::printf("fp32 AVX-512 FMA (zmm)                  %8.1f\n",
                 best_rate(12 * 16, fma512) / 1e9);
+  }
+  if (__builtin_cpu_supports("avx512bf16")) {
+    std::printf("bf16 AVX512_BF16 (vdpbf16ps zmm)        %8.1f\n",
+                best_rate(12 * 32, bf16_512) / 1e9);
   }
   if (__builtin_cpu_supports("fma")) {
     std::printf("fp32 AVX2 FMA (ymm)                     %8.1f\n", best_rate(12 * 8, fma256) / 1e9);
