@@ -412,6 +412,44 @@ Match float_output_matmul(Context& ctx, const Node& matmul, int n, const QTensor
   return Match{std::move(u), ""};
 }
 
+// MatMul(A, B constant 2-D) -> Add(constant row [N]) -> [Relu | Clip] -> Q, as quench's
+// quantizer writes a linear layer whose input has more than two dims: QFusedMatMul with the row
+// as its int32 bias at the accumulator's scales (eq. (131)). nullopt when the pattern is not
+// there or the bias does not fit int32 (the float-output form then takes the MatMul).
+std::optional<Match> biased_matmul(Context& ctx, const Node& matmul, int n, const QTensor& a,
+                                   const QTensor& b) {
+  const std::string& product = matmul.outputs[0];
+  const Tensor* b_q = ctx.graph.initializer(b.value);
+  if (!ctx.has_qfused_matmul || b_q == nullptr || b_q->rank() != 2 ||
+      ctx.index.is_graph_output(product) || ctx.index.consumers(product).size() != 1) {
+    return std::nullopt;
+  }
+  const int add = ctx.index.consumers(product)[0];
+  const Node& node = ctx.graph.nodes[add];
+  if (!is_op(node, "Add") || node.inputs.size() != 2) return std::nullopt;
+  const std::string& row = node.input(node.input(0) == product ? 1 : 0);
+  const int64_t cols = b_q->dim(1);
+  std::string why;
+  auto tail = ctx.tail(node.outputs[0], true, why);
+  if (!tail) return std::nullopt;
+  std::vector<double> accumulator(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) {
+    accumulator[c] =
+        static_cast<double>(a.params.scale(0)) * b.params.scale(b.per_tensor() ? 0 : c);
+  }
+  std::string bias = int_bias(ctx, row, accumulator, why);
+  if (bias.empty()) return std::nullopt;
+  if (ctx.graph.initializer(bias)->rank() != 1) {
+    bias = ctx.add_initializer(bias + "_row", ctx.graph.initializer(bias)->reshaped({cols}));
+  }
+  Unit u = make_unit(matmul, n, *tail, "QFusedMatMul", kInternalDomain);
+  u.float_op = "MatMul+Add";
+  u.replaced.push_back(add);
+  u.node.inputs = binary_qlinear_inputs(ctx, a, b, *tail);
+  u.node.inputs.push_back(bias);
+  return Match{std::move(u), ""};
+}
+
 Match match_matmul(Context& ctx, int n) {
   const Node& matmul = ctx.graph.nodes[n];
   std::string why;
@@ -431,6 +469,7 @@ Match match_matmul(Context& ctx, int n) {
   }
   auto tail = ctx.tail(matmul.outputs[0], true, why);
   if (!tail) {
+    if (std::optional<Match> m = biased_matmul(ctx, matmul, n, *a, *b)) return std::move(*m);
     Match m = float_output_matmul(ctx, matmul, n, *a, *b);
     if (!m.unit) m.reason = why + "; " + m.reason;
     return m;

@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include "core/check.h"
 #include "ir/graph_index.h"
@@ -40,6 +42,7 @@ class Planner {
     QuantPlan plan;
     const size_t n = g_.nodes.size();
     plan.quantized.assign(n, false);
+    plan.joins.assign(n, -1);
     plan.decisions.resize(n);
     check_recipe_names();
     check_weight_only();
@@ -59,6 +62,8 @@ class Planner {
       return plan;
     }
     mark_fused_activations(plan);
+    mark_matmul_biases(plan);
+    mark_gelus(plan);
     for (size_t i = 0; i < n; ++i) {
       if (plan.quantized[i]) quantize_node(plan, i);
     }
@@ -203,6 +208,7 @@ class Planner {
       const std::string& op = g_.nodes[p].op_type;
       if (!is_compute(op) && op != "Add") continue;
       internal_.insert(act.input(0));
+      plan.joins[i] = p;
       plan.decisions[i].reason = "fused with " + g_.nodes[p].describe();
     }
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
@@ -216,8 +222,117 @@ class Planner {
         continue;
       }
       internal_.insert(value);
+      plan.joins[i] = act;
       plan.decisions[i].reason = "fused with " + g_.nodes[act].describe() + " (per-channel bound)";
     }
+  }
+
+  // MatMul by a constant 2-D weight followed by the Add of a constant row [N] (a linear layer
+  // as PyTorch exports it when the input has more than two dims) is one unit: no Q/DQ between
+  // them, the bias added in float (the runtime makes it QFusedMatMul's int32 bias, eq. (131)).
+  void mark_matmul_biases(QuantPlan& plan) {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& add = g_.nodes[i];
+      if (!plan.quantized[i] || add.op_type != "Add" || add.inputs.size() != 2) continue;
+      for (int k = 0; k < 2; ++k) {
+        const Tensor* row = g_.initializer(add.input(k));
+        const int p = index_.producer(add.input(1 - k));
+        if (row == nullptr || row->dtype() != DType::kFloat32 || row->rank() != 1 || p < 0 ||
+            !plan.quantized[p] || g_.nodes[p].op_type != "MatMul" ||
+            !index_.single_use(add.input(1 - k))) {
+          continue;
+        }
+        const Tensor* w = g_.initializer(g_.nodes[p].input(1));
+        if (w == nullptr || w->rank() != 2 || w->dim(1) != row->dim(0)) continue;
+        internal_.insert(add.input(1 - k));
+        float_constants_.insert(add.input(k));
+        plan.joins[i] = p;
+        plan.decisions[i].reason = "fused with " + g_.nodes[p].describe() + " (bias)";
+        break;
+      }
+    }
+  }
+
+  // The exact GELU as PyTorch exports it, x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) ->
+  // Mul(0.5), is one unit: x quantized once at its input, nothing inside (the runtime makes it one
+  // 256-entry table, passes/fuse_gelu.cc). Its nodes are marked quantized so that the writer gives
+  // them the dequantized x.
+  void mark_gelus(QuantPlan& plan) {
+    for (size_t e = 0; e < g_.nodes.size(); ++e) {
+      const std::optional<GeluNodes> gelu = match_gelu(e);
+      if (!gelu) continue;
+      // Its Add and Muls quantized, and its Div and Erf too or left out only for their op type
+      // (not named by the recipe).
+      bool whole = true;
+      for (size_t k = 0; k < gelu->nodes.size(); ++k) {
+        const int node = gelu->nodes[k];
+        whole &= plan.quantized[node] ||
+                 (k < 2 && plan.decisions[node].reason == "op type not quantized" &&
+                  !named_by_recipe(g_.nodes[node]));
+      }
+      if (!whole) continue;
+      const int first = gelu->nodes[0];
+      for (int node : gelu->nodes) {
+        plan.quantized[node] = true;
+        plan.joins[node] = node == first ? -1 : first;
+        plan.decisions[node].reason = node == first
+                                          ? "GELU, one unit"
+                                          : "fused with " + g_.nodes[first].describe() + " (GELU)";
+        gelu_inputs_[node] = gelu->x;
+      }
+    }
+  }
+
+  // Whether the recipe skips `node` by name (an override or a skip pattern).
+  bool named_by_recipe(const Node& node) const {
+    auto it = r_.node_overrides.find(node.name);
+    if (it != r_.node_overrides.end() && it->second == "skip") return true;
+    return std::any_of(r_.skip_nodes.begin(), r_.skip_nodes.end(), [&](const std::string& s) {
+      return s != "first" && s != "last" && matches(s, node.name);
+    });
+  }
+
+  struct GeluNodes {
+    std::string x;
+    std::vector<int> nodes;  // Div (or Mul), Erf, Add, Mul, Mul
+  };
+  // The GELU whose Erf is node `e`, as passes/fuse_gelu.cc matches it.
+  std::optional<GeluNodes> match_gelu(size_t e) const {
+    const Node& erf = g_.nodes[e];
+    if (erf.op_type != "Erf" || !erf.domain.empty()) return std::nullopt;
+    const int d = index_.producer(erf.input(0));
+    if (d < 0 || !index_.single_use(erf.input(0))) return std::nullopt;
+    const Node& scale = g_.nodes[d];
+    const std::string x = scale.input(0);
+    const bool divides = scale.op_type == "Div" && is_scalar(scale.input(1), std::sqrt(2.0));
+    const bool multiplies =
+        scale.op_type == "Mul" && is_scalar(other_input(scale, x), 1.0 / std::sqrt(2.0));
+    if (!divides && !multiplies) return std::nullopt;
+    const int a = sole_consumer(erf.outputs[0], "Add");
+    if (a < 0 || !is_scalar(other_input(g_.nodes[a], erf.outputs[0]), 1.0)) return std::nullopt;
+    const int m = sole_consumer(g_.nodes[a].outputs[0], "Mul");
+    if (m < 0 || other_input(g_.nodes[m], g_.nodes[a].outputs[0]) != x) return std::nullopt;
+    const int h = sole_consumer(g_.nodes[m].outputs[0], "Mul");
+    if (h < 0 || !is_scalar(other_input(g_.nodes[h], g_.nodes[m].outputs[0]), 0.5)) {
+      return std::nullopt;
+    }
+    return GeluNodes{x, {d, static_cast<int>(e), a, m, h}};
+  }
+
+  bool is_scalar(const std::string& value, double want) const {
+    const Tensor* t = g_.initializer(value);
+    if (t == nullptr || t->numel() != 1 || t->dtype() != DType::kFloat32) return false;
+    return std::abs(t->data<float>()[0] - want) <= 1e-4 * std::abs(want);
+  }
+  static std::string other_input(const Node& node, const std::string& value) {
+    if (node.inputs.size() != 2) return "";
+    if (node.inputs[0] == value) return node.inputs[1];
+    return node.inputs[1] == value ? node.inputs[0] : "";
+  }
+  int sole_consumer(const std::string& value, const char* op_type) const {
+    if (!index_.single_use(value)) return -1;
+    const int c = index_.consumers(value)[0];
+    return g_.nodes[c].domain.empty() && g_.nodes[c].op_type == op_type ? c : -1;
   }
 
   std::string params_source(const std::string& value, const QuantPlan& plan) const {
@@ -240,6 +355,12 @@ class Planner {
   void quantize_node(QuantPlan& plan, size_t i) {
     const Node& node = g_.nodes[i];
     const DType type = type_of(node);
+    if (auto gelu = gelu_inputs_.find(i); gelu != gelu_inputs_.end()) {
+      const bool reads_x =
+          std::find(node.inputs.begin(), node.inputs.end(), gelu->second) != node.inputs.end();
+      if (reads_x) add_activation(plan, gelu->second, type);
+      return;
+    }
     NodeQuant nq;
     nq.node = i;
     std::string how = fmt::format("{} activations", dtype_name(type));
@@ -280,7 +401,10 @@ class Planner {
       const bool data_input = !data_movement_ops().count(node.op_type) || k == 0;
       const bool clip_bound =
           (node.op_type == "Clip" && k > 0) || static_cast<int>(k) == channel_bound_input(node);
-      if (weight || static_cast<int>(k) == nq.bias_input || !data_input || clip_bound) continue;
+      if (weight || static_cast<int>(k) == nq.bias_input || !data_input || clip_bound ||
+          float_constants_.count(node.inputs[k])) {
+        continue;
+      }
       add_activation(plan, node.inputs[k], type);
     }
     if (!nq.weights.empty() || nq.bias_input >= 0) plan.nodes.push_back(nq);
@@ -298,6 +422,8 @@ class Planner {
   PlanMode mode_;
   GraphIndex index_;
   std::set<std::string> internal_;
+  std::set<std::string> float_constants_;      // a fused bias, added in float
+  std::map<size_t, std::string> gelu_inputs_;  // the nodes of a GELU unit and its input x
   int first_ = -1, last_ = -1;
 };
 

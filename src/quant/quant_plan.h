@@ -36,6 +36,9 @@ struct NodeQuant {
 struct QuantPlan {
   std::vector<NodeDecision> decisions;  // one per node, in graph order
   std::vector<bool> quantized;          // per node
+  // Per node: the node whose quantization unit it belongs to (an activation fused into its
+  // Conv, a bias Add into its MatMul, the nodes of a GELU into its first), or -1: its own.
+  std::vector<int> joins;
   std::map<std::string, ActivationQuant> activations;
   std::vector<NodeQuant> nodes;  // quantized nodes with weights or bias
   // Tensors whose range comes from calibration.

@@ -36,26 +36,17 @@ std::vector<QuantUnit> find_units(const Graph& g, const quant::QuantPlan& plan, 
   for (const quant::NodeQuant& nq : plan.nodes) {
     if (!nq.weights.empty()) with_weights.insert(nq.node);
   }
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    for (const auto& out : g.nodes[i].outputs) producer[out] = i;
-  }
   std::vector<QuantUnit> units;
   std::map<size_t, size_t> unit_of;  // node -> unit
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!plan.quantized[i]) continue;
     const Node& node = g.nodes[i];
-    if (plan.decisions[i].reason.rfind("fused with ", 0) == 0) {
-      // The unit of the input it is fused with (an activation, or the bound after one).
-      bool joined = false;
-      for (const auto& in : node.inputs) {
-        auto p = producer.find(in);
-        if (joined || p == producer.end() || !unit_of.count(p->second)) continue;
-        unit_of[i] = unit_of[p->second];
-        units[unit_of[i]].nodes.push_back(node.name);
-        joined = true;
-      }
-      if (joined) continue;
+    const int joins = plan.joins[i];
+    if (joins >= 0 && unit_of.count(static_cast<size_t>(joins))) {
+      // The unit it is fused into (an activation's, a bias Add's, a GELU's).
+      unit_of[i] = unit_of[static_cast<size_t>(joins)];
+      units[unit_of[i]].nodes.push_back(node.name);
+      continue;
     }
     if (is_data_movement(node.op_type)) continue;
     if (low_bit && !with_weights.count(i)) continue;

@@ -428,6 +428,25 @@ TEST(LowerQdq, MatMulWithConstantOrRunTimeOperands) {
   EXPECT_EQ(report_of(b.model(), b.shapes()).lowered.at("MatMul -> QLinearMatMul"), 2);
 }
 
+// quench's own linear layer on a 3-D input: MatMul by a constant weight, the Add of a float row,
+// [Relu], then the Q; QFusedMatMul with the row as its int32 bias (eq. (131)).
+TEST(LowerQdq, MatMulWithAFloatBiasRowBecomesQFusedMatMul) {
+  for (bool relu : {false, true}) {
+    SCOPED_TRACE(relu ? "relu" : "no activation");
+    QdqGraph b;
+    const std::string a = b.qdq(b.input("a", {2, 3, 8}), 0.01f, 128);
+    const std::string w = b.weight("w", random_tensor({8, 5}, 14), 1);  // per column
+    std::string y =
+        b.op("Add", {b.constant("bias", random_tensor({5}, 70)), b.op("MatMul", {a, w})});
+    if (relu) y = b.op("Relu", {y});
+    b.output(b.qdq(y, 0.02f, relu ? 0 : 128));
+    const LoweringReport r = report_of(b.model(), b.shapes());
+    EXPECT_EQ(r.lowered.at("MatMul+Add -> QFusedMatMul"), 1) << float_reasons(r);
+    expect_lowered(b, {random_tensor({2, 3, 8}, 71)}, {0.02f}, {"QFusedMatMul"},
+                   {"MatMul", "Add", "Relu", "QGemm"});
+  }
+}
+
 TEST(LowerQdq, GemmWithoutBiasBecomesQLinearMatMul) {
   QdqGraph b;
   const std::string a = b.qdq(b.input("a", {3, 8}), 0.01f, 128);

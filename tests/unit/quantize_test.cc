@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/interrupt.h"
+#include "passes/runtime_passes.h"
 #include "quant/qparams.h"
 #include "quant/quant_plan.h"
 #include "quench/model_io.h"
@@ -118,6 +119,59 @@ TEST(QuantPlan, CnnUnitsAndSharedParameters) {
   EXPECT_EQ(observed.count("/features/features.0/Div_output_0"), 1u);
   // Conv outputs inside a Conv+Relu unit get no Q/DQ pair.
   EXPECT_EQ(plan.activations.count("/features/features.1/Conv_output_0"), 0u);
+}
+
+// A transformer's linear layer (MatMul by a constant weight, then the Add of a constant row) is
+// one unit, its bias added in float; the exact GELU is one unit quantized at its input only. The
+// runtime lowers them to QFusedMatMul with an int32 bias and one 256-entry table.
+TEST(QuantPlan, TransformerLinearLayersAndGeluAreUnits) {
+  const Model m = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  const std::string b = "/blocks/blocks.0/";
+  auto index_of = [&](const std::string& name) {
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+      if (m.graph.nodes[i].name == name) return static_cast<int>(i);
+    }
+    ADD_FAILURE() << "no node " << name;
+    return -1;
+  };
+  const QuantPlan plan = plan_quantization(m.graph, QuantRecipe{});
+  const int matmul = index_of(b + "fc1/MatMul"), add = index_of(b + "fc1/Add");
+  ASSERT_GE(add, 0);
+  EXPECT_TRUE(plan.quantized[add]);
+  EXPECT_EQ(plan.joins[add], matmul);
+  EXPECT_EQ(plan.activations.count(b + "fc1/MatMul_output_0"), 0u);  // nothing between them
+  EXPECT_EQ(plan.activations.count("blocks.0.fc1.bias"), 0u);        // the bias stays float
+  const std::vector<std::string> gelu = {"Div_1", "Erf", "Add_1", "Mul_1", "Mul_2"};
+  const int first = index_of(b + gelu[0]);
+  for (const std::string& name : gelu) {
+    const int i = index_of(b + name);
+    EXPECT_TRUE(plan.quantized[i]) << name;
+    EXPECT_EQ(plan.joins[i], i == first ? -1 : first) << name;
+    if (name != "Mul_2") {
+      EXPECT_EQ(plan.activations.count(b + name + "_output_0"), 0u) << name;
+    }
+  }
+  EXPECT_EQ(plan.activations.count(b + "fc1/Add_output_0"), 1u);  // the GELU's input x
+
+  // Lowered: every such layer a QFusedMatMul, every GELU a table, nothing else left in float
+  // inside the MLP.
+  const QuantRecipe recipe;
+  Model q = quantize_static(m, synthetic_table(m, recipe), recipe);
+  const LoweringReport lowered = lower_qdq(q.graph);
+  EXPECT_EQ(lowered.lowered.at("MatMul+Add -> QFusedMatMul"), 16);
+  EXPECT_EQ(lowered.lowered.at("Gelu -> QLookup"), 4);
+  for (const auto& f : lowered.float_nodes) {
+    EXPECT_EQ(f.node.find("fc"), std::string::npos) << f.node << ": " << f.reason;
+    EXPECT_NE(f.op_type, "Erf") << f.node;
+  }
+
+  // A recipe that keeps part of the GELU in float keeps the others as separate nodes.
+  QuantRecipe skip_erf;
+  skip_erf.skip_nodes.push_back(b + "Erf");
+  const QuantPlan partial = plan_quantization(m.graph, skip_erf);
+  EXPECT_FALSE(partial.quantized[index_of(b + "Erf")]);
+  EXPECT_EQ(partial.joins[index_of(b + "Mul_2")], -1);
+  EXPECT_EQ(partial.activations.count(b + "Erf_output_0"), 1u);  // the Add after it reads it
 }
 
 TEST(QuantizeStatic, WritesAValidQdqModel) {
