@@ -49,8 +49,8 @@ struct ConvSetup {
   int binary_index = -1;
   std::vector<float> binary_values;
   dnnl::memory::desc binary_desc;
-  // QFusedConv's y_max (eq. (157)), applied by a pass over the output after the primitive: only
-  // for a plain or channels-last dst (else it is a binary post-op). Null: none.
+  // QFusedConv's y_max (eq. (157)), applied by a pass over the output after the primitive, whose
+  // dst must be plain or channels last. Null: none.
   const Tensor* y_max = nullptr;
 };
 

@@ -16,6 +16,7 @@
 #include "kernels/onednn/conv_primitive.h"
 #include "kernels/onednn/layout.h"
 #include "kernels/onednn/post_ops.h"
+#include "kernels/onednn/qlayout.h"
 #include "ops/fused.h"
 #include "ops/quantized/params.h"
 #include "ops/quantized/qfused.h"
@@ -66,12 +67,6 @@ dnnl::primitive_attr Int8Requant::attr(int channel_mask, bool dst_zero_point_as_
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, std::max(low.value_or(-kMax), -kMax),
                        std::min(high.value_or(kMax), kMax));
   }
-  if (!channel_high.empty()) {
-    Shape per_channel(static_cast<size_t>(dst_rank), 1);
-    per_channel[1] = static_cast<int64_t>(channel_high.size());
-    if (binary_index != nullptr) *binary_index = ops.len();
-    ops.append_binary(dnnl::algorithm::binary_min, plain_desc(DType::kFloat32, per_channel));
-  }
   if (dst_zero_point != 0 && dst_zero_point_as_post_op) {
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f,
                        static_cast<float>(dst_zero_point));
@@ -101,17 +96,12 @@ bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r
     return false;
   }
   if (ctx.has_input(In::kYMax)) {
-    // Eq. (157) before oneDNN adds z_y and rounds: min(round(v) + z, m) = round(min(v, m − z)) + z
-    // for an integer m, and saturation keeps the order.
     const TensorDesc& y_max = ctx.input(In::kYMax);
-    if (r.function.active() || y_max.constant == nullptr || y_max.numel() != channels ||
+    if (y_max.constant == nullptr || y_max.numel() != channels ||
         y_max.dtype != ctx.outputs[0].dtype) {
       return false;
     }
-    const std::vector<double> values = y_max.constant->to_double_vector();
-    r.channel_high.clear();
-    for (double m : values) r.channel_high.push_back(static_cast<float>(m - r.dst_zero_point));
-    r.dst_rank = static_cast<int>(y.size());
+    r.has_y_max = true;
   }
   if (r.function.active()) {
     if (ctx.has_input(In::kSum)) return false;
@@ -304,22 +294,21 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
   const memory::desc bias_md({out_channels}, dt::s32, tag::a);
   const Int8ConvLayer layer = Int8ConvLayer::of(spec.weight_shape, y.shape, g->groups);
   int binary_index = -1;
-  auto primitive = [&](const Int8Requant& r) {
-    return conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst_md, *g,
-                               r.attr(1 << 1, true, &binary_index),
+  const dnnl::primitive_attr attr = requant.attr(1 << 1, true, &binary_index);
+  auto primitive = [&](const memory::desc& dst) {
+    return conv_primitive_desc(src_any, w_any, bias ? &bias_md : nullptr, dst, *g, attr,
                                preferred_int8_conv_impls(layer, uses_amx()));
   };
-  // Eq. (157)'s bounds: a pass over a plain or channels-last output after the primitive, else a
-  // binary post-op, which slows oneDNN 2.6's direct kernels much more than the pass costs
-  // (mobilenetv2 after cross-layer equalization, batch 32: 6.6 ms against 5.35 with the pass).
-  Int8Requant without_bounds = requant;
-  without_bounds.channel_high.clear();
-  auto pd = primitive(without_bounds);
-  bool bounds_after = false;
-  if (pd && !requant.channel_high.empty()) {
+  auto pd = primitive(dst_md);
+  // Eq. (157)'s bounds: a pass over the output after the primitive, which needs it plain or
+  // channels last (a per-channel binary_min post-op instead made oneDNN 2.6's direct kernels
+  // slower than the pass costs: mobilenetv2 after cross-layer equalization, batch 32, 6.6 ms
+  // against 5.35).
+  if (pd && requant.has_y_max) {
     const Layout dst = layout_from_desc(pd->dst_desc(), plain_desc(y.dtype, y.shape));
-    bounds_after = dst.plain() || is_channels_last(dst, y.shape);
-    if (!bounds_after) pd = primitive(requant);
+    if (!dst.plain() && !is_channels_last(dst, y.shape)) {
+      pd = primitive(channels_last_desc(y.dtype, y.shape));
+    }
   }
   // No implementation, or only oneDNN's reference one: quench's reference kernel runs instead.
   if (!pd || std::string_view(pd->impl_info_str()).starts_with("ref")) return nullptr;
@@ -337,10 +326,10 @@ std::unique_ptr<Kernel> make_int8_conv(KernelContext& ctx, Int8ConvSpec spec) {
     setup.sum_type = requant.sum_type;
   }
   setup.src_zero_point = spec.src_zero_point;
-  if (bounds_after) setup.y_max = ctx.input(QFusedInputs::kYMax).constant;
+  if (requant.has_y_max) setup.y_max = ctx.input(QFusedInputs::kYMax).constant;
   if (binary_index >= 0) {
     setup.binary_index = binary_index;
-    setup.binary_values = requant.binary_values();
+    setup.binary_values = requant.inv_steps;
     Shape per_channel(y.shape.size(), 1);
     per_channel[1] = out_channels;
     setup.binary_desc = plain_desc(DType::kFloat32, per_channel);

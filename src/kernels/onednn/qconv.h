@@ -67,15 +67,10 @@ struct Int8Requant {
   FusedActivation function;
   std::vector<float> inv_steps;  // empty: that swish
   float swish_alpha = 1.f;       // that swish's t
-  // Eq. (157): QFusedConv's y_max less z_y per output channel (exact integers), a binary_min
-  // post-op after the clamp; not with an activation (one binary post-op at most).
-  std::vector<float> channel_high;
+  // Eq. (157): QFusedConv's y_max, constant and of y's type, applied by a pass over the output
+  // after the primitive (no post-op: the kernel keeps dst plain or channels last for it).
+  bool has_y_max = false;
   int dst_rank = 4;
-
-  // The values of the per-channel binary post-op: 1/t, or the bounds of eq. (157).
-  const std::vector<float>& binary_values() const {
-    return inv_steps.empty() ? channel_high : inv_steps;
-  }
 
   // The attributes; `channel_mask` selects the dst dim that per-channel scales run along. With
   // `dst_zero_point_as_post_op`, z_y is added by a last eltwise_linear post-op instead of oneDNN's
@@ -105,7 +100,7 @@ bool int32_output_exact(const int8_t* w, int64_t outputs, int64_t taps, int64_t 
 // scale `y_scale` and zero point r.dst_zero_point; with an activation, r.scales become real (times
 // each channel's step t) and r.inv_steps 1/t. False when the sum's parameters or y_max are not
 // constant, the attributes are invalid (the reference then reports them), or an activation comes
-// with a sum or y_max.
+// with a sum.
 bool read_fused_epilogue(const KernelContext& ctx, float y_scale, Int8Requant& r);
 
 }  // namespace quench::onednn
