@@ -37,12 +37,18 @@ def run_json(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def stale(own, quench):
+    """Whether quench's own file of a model must be (re)written: missing, or older than the
+    quench binary (whose quantizer may place its Q/DQ pairs otherwise now)."""
+    return not os.path.exists(own) or os.path.getmtime(own) < os.path.getmtime(quench)
+
+
 def fmnist_files(model, a):
     """(label, path) of a bundled Fashion-MNIST model's float, ORT QDQ and quench QDQ files."""
     fp32 = os.path.join(ROOT, "models", "fmnist", model + ".onnx")
     ort_qdq = os.path.join(SHARED, "fmnist", "ort", model + ".ort_qdq.onnx")
     own = os.path.join(GENERATED, model + ".fmnist_quench_qdq.onnx")
-    if not os.path.exists(own):
+    if stale(own, a.quench):
         os.makedirs(GENERATED, exist_ok=True)
         subprocess.run([a.quench, "quantize", fp32, "-o", own, "--calib", "fmnist:train"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -61,7 +67,7 @@ def files(model, a):
     if not os.path.exists(ort_qdq):
         ort_qdq = os.path.join(SHARED, "imagenet", "ort", model + ".ort_qdq.onnx")
     own = os.path.join(GENERATED, model + ".quench_qdq.onnx")
-    if os.path.exists(fp32) and not os.path.exists(own):
+    if os.path.exists(fp32) and stale(own, a.quench):
         os.makedirs(GENERATED, exist_ok=True)
         print(f"quantizing {fp32} -> {own} (--calib random:64)", file=sys.stderr)
         subprocess.run([a.quench, "quantize", fp32, "-o", own, "--calib", "random:64"], check=True,
