@@ -342,6 +342,15 @@ Match match_conv(Context& ctx, int n) {
   return Match{std::move(u), ""};
 }
 
+// s_a · s_b[c] for the `cols` columns of A · B (A per tensor): the scales of the int32 sums.
+std::vector<double> accumulator_scales(const QTensor& a, const QTensor& b, int64_t cols) {
+  std::vector<double> scales(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) {
+    scales[c] = static_cast<double>(a.params.scale(0)) * b.params.scale(b.per_tensor() ? 0 : c);
+  }
+  return scales;
+}
+
 // A MatMul of a per-tensor activation by a constant 2-D weight whose result is not quantized
 // (NNCF's linear layers: DQ -> MatMul -> Add(bias) -> float ops), with the Add of a constant row
 // when it alone reads the result: com.microsoft QGemm without y_scale (eq. (39)), the bias as its
@@ -356,11 +365,7 @@ Match float_output_matmul(Context& ctx, const Node& matmul, int n, const QTensor
         "a float result is lowered for a constant 2-D B and an A of known shape only");
   }
   const int64_t cols = b_q->dim(1);
-  std::vector<double> accumulator(static_cast<size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) {
-    accumulator[c] =
-        static_cast<double>(a.params.scale(0)) * b.params.scale(b.per_tensor() ? 0 : c);
-  }
+  const std::vector<double> accumulator = accumulator_scales(a, b, cols);
   // The Add of a constant row [cols] that alone reads the product becomes the int32 bias.
   std::string bias, output = matmul.outputs[0];
   std::vector<int> replaced = {n};
@@ -432,12 +437,7 @@ std::optional<Match> biased_matmul(Context& ctx, const Node& matmul, int n, cons
   std::string why;
   auto tail = ctx.tail(node.outputs[0], true, why);
   if (!tail) return std::nullopt;
-  std::vector<double> accumulator(static_cast<size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) {
-    accumulator[c] =
-        static_cast<double>(a.params.scale(0)) * b.params.scale(b.per_tensor() ? 0 : c);
-  }
-  std::string bias = int_bias(ctx, row, accumulator, why);
+  std::string bias = int_bias(ctx, row, accumulator_scales(a, b, cols), why);
   if (bias.empty()) return std::nullopt;
   if (ctx.graph.initializer(bias)->rank() != 1) {
     bias = ctx.add_initializer(bias + "_row", ctx.graph.initializer(bias)->reshaped({cols}));

@@ -3,11 +3,11 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "core/check.h"
 #include "ir/graph_index.h"
+#include "passes/gelu_pattern.h"
 #include "quant/dynamic_plan.h"
 
 namespace quench::quant {
@@ -259,7 +259,7 @@ class Planner {
   // them the dequantized x.
   void mark_gelus(QuantPlan& plan) {
     for (size_t e = 0; e < g_.nodes.size(); ++e) {
-      const std::optional<GeluNodes> gelu = match_gelu(e);
+      const std::optional<GeluPattern> gelu = match_gelu(g_, index_, e);
       if (!gelu) continue;
       // Its Add and Muls quantized, and its Div and Erf too or left out only for their op type
       // (not named by the recipe).
@@ -290,49 +290,6 @@ class Planner {
     return std::any_of(r_.skip_nodes.begin(), r_.skip_nodes.end(), [&](const std::string& s) {
       return s != "first" && s != "last" && matches(s, node.name);
     });
-  }
-
-  struct GeluNodes {
-    std::string x;
-    std::vector<int> nodes;  // Div (or Mul), Erf, Add, Mul, Mul
-  };
-  // The GELU whose Erf is node `e`, as passes/fuse_gelu.cc matches it.
-  std::optional<GeluNodes> match_gelu(size_t e) const {
-    const Node& erf = g_.nodes[e];
-    if (erf.op_type != "Erf" || !erf.domain.empty()) return std::nullopt;
-    const int d = index_.producer(erf.input(0));
-    if (d < 0 || !index_.single_use(erf.input(0))) return std::nullopt;
-    const Node& scale = g_.nodes[d];
-    const std::string x = scale.input(0);
-    const bool divides = scale.op_type == "Div" && is_scalar(scale.input(1), std::sqrt(2.0));
-    const bool multiplies =
-        scale.op_type == "Mul" && is_scalar(other_input(scale, x), 1.0 / std::sqrt(2.0));
-    if (!divides && !multiplies) return std::nullopt;
-    const int a = sole_consumer(erf.outputs[0], "Add");
-    if (a < 0 || !is_scalar(other_input(g_.nodes[a], erf.outputs[0]), 1.0)) return std::nullopt;
-    const int m = sole_consumer(g_.nodes[a].outputs[0], "Mul");
-    if (m < 0 || other_input(g_.nodes[m], g_.nodes[a].outputs[0]) != x) return std::nullopt;
-    const int h = sole_consumer(g_.nodes[m].outputs[0], "Mul");
-    if (h < 0 || !is_scalar(other_input(g_.nodes[h], g_.nodes[m].outputs[0]), 0.5)) {
-      return std::nullopt;
-    }
-    return GeluNodes{x, {d, static_cast<int>(e), a, m, h}};
-  }
-
-  bool is_scalar(const std::string& value, double want) const {
-    const Tensor* t = g_.initializer(value);
-    if (t == nullptr || t->numel() != 1 || t->dtype() != DType::kFloat32) return false;
-    return std::abs(t->data<float>()[0] - want) <= 1e-4 * std::abs(want);
-  }
-  static std::string other_input(const Node& node, const std::string& value) {
-    if (node.inputs.size() != 2) return "";
-    if (node.inputs[0] == value) return node.inputs[1];
-    return node.inputs[1] == value ? node.inputs[0] : "";
-  }
-  int sole_consumer(const std::string& value, const char* op_type) const {
-    if (!index_.single_use(value)) return -1;
-    const int c = index_.consumers(value)[0];
-    return g_.nodes[c].domain.empty() && g_.nodes[c].op_type == op_type ? c : -1;
   }
 
   std::string params_source(const std::string& value, const QuantPlan& plan) const {
