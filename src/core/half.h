@@ -55,6 +55,15 @@ inline uint16_t float_to_half(float f) {
 
 inline float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t{b} << 16); }
 
+// Whether every value is a bfloat16 value (its low 16 bits zero): such float32 weights convert
+// to bfloat16 exactly.
+inline bool all_bfloat16_exact(const float* v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if ((std::bit_cast<uint32_t>(v[i]) & 0xFFFFu) != 0) return false;
+  }
+  return true;
+}
+
 inline uint16_t float_to_bfloat16(float f) {
   uint32_t bits = std::bit_cast<uint32_t>(f);
   if ((bits & 0x7fffffff) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);

@@ -4,6 +4,10 @@
 //     bias = 1: one more input, a 1-D float bias added along the last axis (MatMul only);
 //     sum = 1:  one more (last) input of the output's shape, added element-wise;
 //   and finally an activation (attributes of ops/activation.h). Output = act(base + bias + sum).
+//   The base op's operands (Conv's X and W, Gemm's and MatMul's A and B) may be bfloat16 where
+//   the others are float32: they are read as float32, exactly. Attribute `to` (an ONNX element
+//   type: float, the default, or bfloat16) is the output's type; bfloat16 rounds the float32
+//   result to nearest even (docs/quantization.md, eq. (158)).
 #pragma once
 
 #include <string>
@@ -20,6 +24,7 @@ struct FusedInfo {
   int bias_input = -1;
   int sum_input = -1;
   Activation activation;
+  DType output_type = DType::kFloat32;
 };
 
 // The fused node's parts; kInvalidModel when it is malformed.

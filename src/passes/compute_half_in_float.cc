@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "ir/graph_index.h"
+#include "ops/domains.h"
 #include "ops/op_registry.h"
 #include "passes/cast_node.h"
 #include "quench/passes.h"
@@ -22,6 +23,12 @@ bool reads_any_type(const Node& node) {
   return node.domain.empty() && ops.count(node.op_type) != 0;
 }
 
+// The internal fused products read bfloat16 operands themselves (ops/fused.h, eq. (158)).
+bool reads_bfloat16(const Node& node) {
+  static const std::set<std::string> ops = {"FusedConv", "FusedMatMul", "FusedGemm"};
+  return node.domain == kInternalDomain && ops.count(node.op_type) != 0;
+}
+
 class HalfToFloat {
  public:
   explicit HalfToFloat(Graph& g) : g_(g) {}
@@ -31,7 +38,8 @@ class HalfToFloat {
     int wrapped = 0;
     for (Node& node : g_.nodes) {
       const DType half = half_input_type(node);
-      if (half == DType::kUndefined || reads_any_type(node)) {
+      if (half == DType::kUndefined || reads_any_type(node) ||
+          (half == DType::kBFloat16 && reads_bfloat16(node))) {
         // Only to learn which later values are half: infer_shapes reports errors afterwards.
         try {
           infer(node);

@@ -12,16 +12,6 @@ bool is_float(const Graph& g, const std::string& value) {
   return info && info->dtype == DType::kFloat32;
 }
 
-// Turns `node` into its fused form (no-op when already fused).
-void make_fused(Node& node, Graph& g) {
-  if (node.domain == kInternalDomain) return;
-  node.op_type = fused_op_for(node.op_type);
-  node.domain = kInternalDomain;
-  Activation{}.to_attributes(node);
-  // Fused nodes keep the base op's semantics, so they read the default domain's opset.
-  g.opsets[kInternalDomain] = g.opset("");
-}
-
 bool fusible_producer(const Node& node, bool allow_sum) {
   if (node.domain.empty()) return !fused_op_for(node.op_type).empty();
   // Other internal ops (Gelu, Swish, DequantizeGlobalAveragePool, ...) take no epilogue.
@@ -105,17 +95,28 @@ bool fuse_one_activation(Graph& g) {
 
 }  // namespace
 
+void make_fused(Node& node, Graph& g) {
+  if (node.domain == kInternalDomain) return;
+  node.op_type = fused_op_for(node.op_type);
+  node.domain = kInternalDomain;
+  Activation{}.to_attributes(node);
+  // Fused nodes keep the base op's semantics, so they read the default domain's opset.
+  g.opsets[kInternalDomain] = g.opset("");
+}
+
 void apply_graph_optimizations(Graph& graph) { fold_batch_norms(graph); }
 
-void apply_runtime_fusions(Graph& graph) {
+void apply_runtime_fusions(Graph& graph, const RuntimeFusionOptions& options) {
   fuse_lookup_products(graph);
   fuse_matmul_integer_to_float(graph);
   fuse_gelu(graph);
   fuse_swish(graph);
+  if (options.bf16_products) read_bfloat16_operands(graph);
   while (fuse_one_add(graph)) {
   }
   while (fuse_one_activation(graph)) {
   }
+  if (options.bf16_products) write_bfloat16_results(graph);
   topological_sort(graph);
 }
 

@@ -30,10 +30,28 @@ int fuse_matmul_integer_to_float(Graph& graph);
 // Returns the number fused; the QLookup left without readers is dead.
 int fuse_lookup_products(Graph& graph);
 
+// Turns a Conv, Gemm or MatMul into its internal fused form (ops/fused.h); no-op when fused.
+void make_fused(Node& node, Graph& graph);
+
+// Products whose operands are float32 Casts of bfloat16 values (a --mode bf16 file's rounded
+// operands, eq. (158)) read the bfloat16 values instead, their constant weights staying float32
+// where every weight is a bfloat16 value. Returns the number of products changed.
+int read_bfloat16_operands(Graph& graph);
+
+// A fused product read only by a Cast to bfloat16 writes bfloat16 (attribute `to`) and the Cast
+// goes. Returns the number of Casts absorbed.
+int write_bfloat16_results(Graph& graph);
+
+struct RuntimeFusionOptions {
+  // Products on bfloat16 operands where a file rounds them (read_bfloat16_operands,
+  // write_bfloat16_results): for CPUs whose bfloat16 dot product is faster than float32 FMA.
+  bool bf16_products = false;
+};
+
 // Fusions done per input-shape signature, once shapes are concrete: x·f(x) lookups
 // (fuse_lookup_products), integer products to float (fuse_matmul_integer_to_float), activations and
-// residual adds into the producing Conv/Gemm/MatMul.
-void apply_runtime_fusions(Graph& graph);
+// residual adds into the producing Conv/Gemm/MatMul, bfloat16 products when asked.
+void apply_runtime_fusions(Graph& graph, const RuntimeFusionOptions& options = {});
 
 // Lowers QDQ patterns (DequantizeLinear inputs -> float op -> QuantizeLinear) onto integer ops:
 // QLinearConv / QFusedConv, QLinearMatMul / QFusedMatMul, com.microsoft QLinearAdd, QLinearMul,

@@ -1,5 +1,7 @@
 // --mode fp16 / bf16: weights stored in the half type, activations between the ops that run in
 // it too, everything else float32 with Casts around it (docs/quantization.md, eqs. (68), (69)).
+// In bf16 mode the operands of the products (Conv, ConvTranspose, MatMul, Gemm) are rounded to
+// bfloat16 and the products run in float32 on the rounded values (eq. (158)).
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -21,6 +23,10 @@ const std::set<std::string>& data_movement() {
                                             "Unsqueeze", "Identity", "Concat",    "Slice",
                                             "Split",     "Gather"};
   return ops;
+}
+
+bool is_product(const std::string& op) {
+  return op == "Conv" || op == "ConvTranspose" || op == "MatMul" || op == "Gemm";
 }
 
 // Largest finite float16: larger weights are clamped to it rather than become infinities.
@@ -49,13 +55,21 @@ class HalfWriter {
       NodeDecision& d = report_.nodes[i];
       d.reason = reason_kept(node);
       d.quantized = d.reason.empty();
-      if (d.quantized) d.reason = fmt::format("runs in {}", dtype_name(half_));
+      const bool bf16_operands =
+          half_ == DType::kBFloat16 && is_product(node.op_type) && skip_reason(node).empty();
+      const bool in_half = d.quantized;  // reads and writes the half type
+      if (in_half) d.reason = fmt::format("runs in {}", dtype_name(half_));
+      if (bf16_operands) d.reason = "bfloat16 operands, float32 arithmetic";
+      d.quantized = in_half || bf16_operands;
       (d.quantized ? report_.quantized_nodes : report_.skipped_nodes)++;
-      for (std::string& in : node.inputs) {
-        if (!in.empty() && is_f32_source(in)) in = as(in, d.quantized, out);
+      for (size_t k = 0; k < node.inputs.size(); ++k) {
+        std::string& in = node.inputs[k];
+        if (in.empty() || !is_f32_source(in)) continue;
+        // eq. (158): X and W of Conv/ConvTranspose, A and B of MatMul/Gemm (not the bias)
+        in = bf16_operands && k < 2 ? rounded(in, out) : as(in, in_half, out);
       }
       for (const std::string& y : node.outputs) {
-        if (d.quantized && !y.empty() && is_f32(y)) set_half(y);
+        if (in_half && !y.empty() && is_f32(y)) set_half(y);
       }
       out.push_back(std::move(node));
     }
@@ -68,6 +82,10 @@ class HalfWriter {
     if (!node.domain.empty() || half_precision_ops(half_).count(node.op_type) == 0) {
       return fmt::format("kept in float (not in the {} op list)", dtype_name(half_));
     }
+    return skip_reason(node);
+  }
+
+  std::string skip_reason(const Node& node) const {
     if (recipe_.skip_op_types.count(node.op_type)) return "op type skipped by the recipe";
     for (const auto& s : recipe_.skip_nodes) {
       if (fnmatch(s.c_str(), node.name.c_str(), 0) == 0)
@@ -123,17 +141,32 @@ class HalfWriter {
   std::string as(const std::string& v, bool want_half, std::vector<Node>& out) {
     std::string source = v;
     bool have_half = halves_.count(v) != 0;
-    if (g_.is_initializer(v)) {  // weights are stored half whoever reads them
+    if (g_.is_initializer(v)) {
+      // Weights are stored half whoever reads them; a single value read in float32 is a
+      // parameter of the op's function (GELU's √2, an ε), not a weight, and stays exact.
+      if (!want_half && g_.initializer(v)->numel() == 1) return v;
       source = half_initializer(v);
       have_half = true;
     }
     if (have_half == want_half) return source;
-    const DType to = want_half ? half_ : DType::kFloat32;
+    return cast_once(source, want_half ? half_ : DType::kFloat32,
+                     v + (want_half ? "_half" : "_float"), out);
+  }
+
+  // `v` (originally float32) rounded to the half type and read as float32 (eq. (158)).
+  std::string rounded(const std::string& v, std::vector<Node>& out) {
+    if (g_.is_initializer(v)) return as(v, false, out);  // stored half already
+    return cast_once(as(v, true, out), DType::kFloat32, v + "_rounded", out);
+  }
+
+  // One Cast of `source` to `to` however many readers ask for it.
+  std::string cast_once(const std::string& source, DType to, const std::string& hint,
+                        std::vector<Node>& out) {
     const auto key = std::make_pair(source, to);
     auto done = casts_.find(key);
     if (done != casts_.end()) return done->second;
-    const std::string name = g_.unique_name(v + (want_half ? "_half" : "_float"));
-    const ValueInfo* info = g_.info(v);
+    const std::string name = g_.unique_name(hint);
+    const ValueInfo* info = g_.info(source);
     g_.values[name] = ValueInfo{to, info ? info->shape : std::nullopt, ""};
     out.push_back(cast_node(source, to, name));
     casts_[key] = name;
@@ -201,7 +234,11 @@ const std::set<std::string>& half_precision_ops(DType type) {
   }();
   QUENCH_CHECK(type == DType::kFloat16 || type == DType::kBFloat16, ErrorKind::kInvalidArgument,
                "half precision is float16 or bfloat16, not {}", dtype_name(type));
-  return type == DType::kFloat16 ? fp16 : data_movement();
+  // bfloat16 files run their arithmetic in float32 (ONNX Runtime has no bfloat16 kernels) and
+  // round the products' operands (eq. (158)); data movement in bfloat16 between them would only
+  // add Casts.
+  static const std::set<std::string> none;
+  return type == DType::kFloat16 ? fp16 : none;
 }
 
 Model convert_to_half_precision(const Model& prepared, const QuantRecipe& recipe,

@@ -3,12 +3,14 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
 
 #include "core/check.h"
+#include "kernels/x86/cpu_features.h"
 #include "ops/op_registry.h"
 #include "passes/runtime_passes.h"
 #include "quench/model_io.h"
@@ -19,6 +21,19 @@
 
 namespace quench {
 namespace {
+
+// bfloat16 products (on oneDNN's kernels) where the CPU's bfloat16 dot product outruns its
+// float32 FMA; QUENCH_BF16_PRODUCTS=0 or 1 overrides the choice (benchmarks compare both).
+RuntimeFusionOptions fusion_options() {
+  RuntimeFusionOptions o;
+#ifdef QUENCH_WITH_ONEDNN
+  o.bf16_products = x86::cpu_features().fast_bf16_dot();
+  if (const char* force = std::getenv("QUENCH_BF16_PRODUCTS")) {
+    o.bf16_products = std::string_view(force) == "1";
+  }
+#endif
+  return o;
+}
 
 // Everything one concurrent run needs besides the (shared, read-only) plan.
 struct ExecState {
@@ -148,7 +163,7 @@ struct Session::Impl {
     if (fuse) {
       // QDQ patterns become integer ops before the float fusions see their Conv/MatMul/Add.
       lower_qdq(g);
-      apply_runtime_fusions(g);
+      apply_runtime_fusions(g, fusion_options());
     }
     eliminate_dead_nodes(g);
     PlanOptions po;

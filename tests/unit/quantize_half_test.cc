@@ -1,6 +1,7 @@
 // --mode fp16 / bf16 (convert_to_half_precision) and quench running half-precision models
 // (compute_half_in_float): types, casts, the kept-float list, and results against float math.
 #include <cmath>
+#include <map>
 
 #include "core/half.h"
 #include "quench/model_io.h"
@@ -38,7 +39,11 @@ TEST_P(HalfModels, CnnWeightsHalfIoFloatSameTop1) {
   const Model m = convert_to_half_precision(fp32, QuantRecipe{}, options, &report);
   EXPECT_NO_THROW(check_model(m));
   for (const auto& [name, t] : m.graph.initializers) {
-    EXPECT_NE(t.dtype(), DType::kFloat32) << name;  // every float weight stored in 16 bits
+    // Every float weight stored in 16 bits; single values read in float32 (the input
+    // normalisation's mean and scale, in bfloat16) are the ops' parameters and stay exact.
+    if (t.numel() > 1) {
+      EXPECT_NE(t.dtype(), DType::kFloat32) << name;
+    }
   }
   EXPECT_EQ(value_type(m.graph, m.graph.inputs[0]), DType::kFloat32);
   EXPECT_EQ(value_type(m.graph, m.graph.outputs[0]), DType::kFloat32);
@@ -82,6 +87,52 @@ TEST(HalfPrecision, VitKeepsNormalisationsAndSoftmaxFloat) {
   for (const NodeDecision& d : report.nodes) {
     if (d.op_type == "Gemm") {
       EXPECT_EQ(d.reason, "op type skipped by the recipe");
+    }
+  }
+  const Tensor x = testing::fmnist_images_or_random(64);
+  testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
+}
+
+// eq. (158): in bfloat16 mode each product's operands are rounded (Cast to bfloat16 and back),
+// its bias is not, and a product the recipe skips reads float32 values.
+TEST(HalfPrecision, Bf16RoundsProductOperands) {
+  const Model fp32 = prepare_for_quantization(load_model(testing::test_model("cnn.onnx")));
+  HalfPrecisionOptions options;
+  options.type = DType::kBFloat16;
+  QuantRecipe recipe;
+  recipe.skip_nodes = {"/features/features.8/Conv"};
+  QuantizeReport report;
+  const Model m = convert_to_half_precision(fp32, recipe, options, &report);
+  const Graph& g = m.graph;
+  std::map<std::string, const Node*> producer;
+  for (const Node& n : g.nodes) producer[n.outputs[0]] = &n;
+  auto cast_to = [&](const std::string& v, DType to) -> const Node* {
+    const auto it = producer.find(v);
+    if (it == producer.end() || it->second->op_type != "Cast") return nullptr;
+    return it->second->attr_int("to", 0) == static_cast<int64_t>(to) ? it->second : nullptr;
+  };
+  int rounded = 0;
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "Conv" && n.op_type != "Gemm") continue;
+    const bool skipped = n.name == "/features/features.8/Conv";
+    const Node* x = cast_to(n.input(0), DType::kFloat32);
+    if (skipped) {
+      EXPECT_EQ(x, nullptr) << n.name;
+      continue;
+    }
+    ASSERT_NE(x, nullptr) << n.name;
+    EXPECT_NE(cast_to(x->input(0), DType::kBFloat16), nullptr) << n.name;
+    const Node* w = cast_to(n.input(1), DType::kFloat32);
+    ASSERT_NE(w, nullptr) << n.name;
+    EXPECT_EQ(value_type(g, w->input(0)), DType::kBFloat16) << n.name;
+    EXPECT_EQ(value_type(g, n.outputs[0]), DType::kFloat32) << n.name;
+    ++rounded;
+  }
+  EXPECT_EQ(rounded, 5 + 2 - 1);
+  for (const NodeDecision& d : report.nodes) {
+    if (d.op_type == "Conv" && d.node != "/features/features.8/Conv") {
+      EXPECT_EQ(d.reason, "bfloat16 operands, float32 arithmetic");
+      EXPECT_TRUE(d.quantized);
     }
   }
   const Tensor x = testing::fmnist_images_or_random(64);

@@ -18,13 +18,6 @@ using dnnl::memory;
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-// `desc` read as `type` (of the same size).
-memory::desc retyped(const memory::desc& desc, memory::data_type type) {
-  dnnl_memory_desc_t data = desc.data;
-  data.data_type = memory::convert_to_c(type);
-  return memory::desc(data);
-}
-
 // The memory objects of one execution state and the argument maps that hold them, made once so
 // that run() only sets data handles.
 struct ConvState final : KernelState {

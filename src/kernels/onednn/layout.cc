@@ -130,4 +130,10 @@ std::unique_ptr<Kernel> make_reorder(DType dtype, const Shape& shape, const Layo
   return std::make_unique<ReorderKernel>(src, dst);
 }
 
+dnnl::memory::desc retyped(const dnnl::memory::desc& desc, dnnl::memory::data_type type) {
+  dnnl_memory_desc_t data = desc.data;
+  data.data_type = dnnl::memory::convert_to_c(type);
+  return dnnl::memory::desc(data);
+}
+
 }  // namespace quench::onednn

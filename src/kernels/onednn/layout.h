@@ -31,6 +31,9 @@ dnnl::memory::desc desc_of(const Layout& layout, const dnnl::memory::desc& plain
 // Whether oneDNN can describe `layout`: plain, permuted or its own.
 bool onednn_reads(const Layout& layout);
 
+// `desc`'s dims and layout with elements of `type` (a blocked layout's strides in elements stay).
+dnnl::memory::desc retyped(const dnnl::memory::desc& desc, dnnl::memory::data_type type);
+
 // A oneDNN reorder between two layouts it reads (any type it stores: f32, f16, bf16, u8, s8,
 // s32; integer values come out unchanged); nullptr otherwise.
 std::unique_ptr<Kernel> make_reorder(DType dtype, const Shape& shape, const Layout& from,

@@ -4,6 +4,7 @@
 
 #include "ir/shape_util.h"
 #include "kernels/onednn/context.h"
+#include "kernels/onednn/float_operands.h"
 #include "kernels/onednn/post_ops.h"
 #include "ops/fused.h"
 
@@ -47,13 +48,13 @@ class MatMulKernel final : public Kernel {
   std::string impl() const override { return "onednn:" + impl_; }
 
   // src/weights/dst as the kernel reads them; `constant_weights` (in the layout `weights`
-  // describes, already scaled) are packed when given; bias is [1, N] when given.
+  // describes, already scaled) are packed when given, in src's type; bias is [1, N] when given.
   static std::unique_ptr<Kernel> make(const memory::desc& src, const memory::desc& weights,
                                       const memory::desc& dst, const void* constant_weights,
                                       const std::vector<float>* bias, const Activation& act) {
     const bool pack = constant_weights != nullptr;
     const memory::desc w_md =
-        pack ? memory::desc(weights.dims(), dt::f32, memory::format_tag::any) : weights;
+        pack ? memory::desc(weights.dims(), src.data_type(), memory::format_tag::any) : weights;
     dnnl::post_ops ops;
     append_activation(ops, act);
     dnnl::primitive_attr attr;
@@ -101,10 +102,15 @@ class MatMulKernel final : public Kernel {
   std::string impl_;
 };
 
-memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed) {
+memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed, DType type) {
   // A row-major [cols, rows] matrix read as [rows, cols].
-  return transposed ? memory::desc({rows, cols}, dt::f32, memory::dims{1, rows})
-                    : memory::desc({rows, cols}, dt::f32, memory::dims{cols, 1});
+  const dt t = to_dnnl(type);
+  return transposed ? memory::desc({rows, cols}, t, memory::dims{1, rows})
+                    : memory::desc({rows, cols}, t, memory::dims{cols, 1});
+}
+
+bool float_bias(const KernelContext& ctx, int input) {
+  return input < 0 || ctx.input(static_cast<size_t>(input)).dtype == DType::kFloat32;
 }
 
 }  // namespace
@@ -114,14 +120,15 @@ std::unique_ptr<Kernel> make_gemm(KernelContext& ctx) {
   const FusedInfo info = fused_or_base_info(node);
   const TensorDesc& a = ctx.input(0);
   const TensorDesc& b = ctx.input(1);
-  if (a.dtype != DType::kFloat32 || b.constant == nullptr || a.rank() != 2 || b.rank() != 2 ||
-      info.sum_input >= 0 || info.bias_input >= 0) {
+  if (!float_operands(a, b) || b.constant == nullptr || b.dtype != DType::kFloat32 ||
+      a.rank() != 2 || b.rank() != 2 || info.sum_input >= 0 || info.bias_input >= 0) {
     return nullptr;
   }
   const bool trans_a = node.attr_int("transA", 0) != 0;
   const bool trans_b = node.attr_int("transB", 0) != 0;
   const float alpha = node.attr_float("alpha", 1.f);
   const float beta = node.attr_float("beta", 1.f);
+  if (a.dtype == DType::kBFloat16 && alpha != 1.f) return nullptr;  // alpha·B may not be bf16
   const int64_t m = trans_a ? a.shape[1] : a.shape[0];
   const int64_t k = trans_a ? a.shape[0] : a.shape[1];
   const int64_t n = trans_b ? b.shape[0] : b.shape[1];
@@ -142,9 +149,10 @@ std::unique_ptr<Kernel> make_gemm(KernelContext& ctx) {
   if (alpha != 1.f) {
     for (float& v : w.values<float>()) v *= alpha;
   }
-  return MatMulKernel::make(matrix_desc(m, k, trans_a), matrix_desc(k, n, trans_b),
-                            matrix_desc(m, n, false), w.raw_data(), has_c ? &bias : nullptr,
-                            info.activation);
+  return MatMulKernel::make(matrix_desc(m, k, trans_a, a.dtype),
+                            matrix_desc(k, n, trans_b, DType::kFloat32),
+                            matrix_desc(m, n, false, ctx.outputs[0].dtype), w.raw_data(),
+                            has_c ? &bias : nullptr, info.activation);
 }
 
 std::unique_ptr<Kernel> make_matmul(KernelContext& ctx) {
@@ -152,7 +160,8 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx) {
   const TensorDesc& a = ctx.input(0);
   const TensorDesc& b = ctx.input(1);
   const TensorDesc& y = ctx.outputs[0];
-  if (a.dtype != DType::kFloat32 || a.rank() < 2 || b.rank() < 2 || info.sum_input >= 0) {
+  if (!float_operands(a, b) || a.rank() < 2 || b.rank() < 2 || info.sum_input >= 0 ||
+      !float_bias(ctx, info.bias_input)) {
     return nullptr;
   }
   std::vector<float> bias;
@@ -167,9 +176,9 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx) {
     const int64_t k = a.shape.back();
     const int64_t rows = a.numel() / k;
     const int64_t n = b.shape[1];
-    return MatMulKernel::make(matrix_desc(rows, k, false), matrix_desc(k, n, false),
-                              matrix_desc(rows, n, false), b.constant->raw_data(), bias_ptr,
-                              info.activation);
+    return MatMulKernel::make(
+        matrix_desc(rows, k, false, a.dtype), matrix_desc(k, n, false, b.dtype),
+        matrix_desc(rows, n, false, y.dtype), b.constant->raw_data(), bias_ptr, info.activation);
   }
   // Batched, both operands at run time: equal ranks, batch dims broadcast by oneDNN.
   const size_t rank = y.shape.size();
@@ -180,9 +189,8 @@ std::unique_ptr<Kernel> make_matmul(KernelContext& ctx) {
     return out;
   };
   const Shape sa = padded(a.shape), sb = padded(b.shape);
-  return MatMulKernel::make(plain_desc(DType::kFloat32, sa), plain_desc(DType::kFloat32, sb),
-                            plain_desc(DType::kFloat32, y.shape), nullptr, bias_ptr,
-                            info.activation);
+  return MatMulKernel::make(plain_desc(a.dtype, sa), plain_desc(b.dtype, sb),
+                            plain_desc(y.dtype, y.shape), nullptr, bias_ptr, info.activation);
 }
 
 }  // namespace quench::onednn

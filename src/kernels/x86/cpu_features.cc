@@ -78,6 +78,9 @@ std::string CpuFeatures::describe() const {
 CpuFeatures detect_cpu_features() {
   CpuFeatures f;
 #ifdef QUENCH_X86_64
+  const Registers leaf0 = cpuid(0, 0);
+  f.vendor_amd = leaf0.ebx == 0x68747541 && leaf0.edx == 0x69746e65 &&
+                 leaf0.ecx == 0x444d4163;  // "AuthenticAMD"
   const Registers leaf1 = cpuid(1, 0);
   if (!bit(leaf1.ecx, 27)) return f;  // no OSXSAVE: the OS saves no AVX state
   const uint64_t xcr0 = xgetbv0();

@@ -29,6 +29,12 @@ struct CpuFeatures {
   bool avx512_vbmi = false;
   bool avx512_bf16 = false;
   bool amx = false;  // AMX tiles with int8 and bf16
+  bool vendor_amd = false;
+
+  // Whether bfloat16 products beat float32 ones: AMX's tiles, or AVX512_BF16 on AMD (Zen 4 runs
+  // vdpbf16ps at twice the rate of float32 FMA; the Xeons without AMX measured run it at half,
+  // docs/benchmarks.md "quench quantize --mode fp16 / --mode bf16").
+  bool fast_bf16_dot() const { return amx || (avx512_bf16 && vendor_amd); }
 
   // The highest level every feature of which is present.
   IsaLevel level() const;
