@@ -2,8 +2,8 @@
 // "Half precision"). Each node that reads a half-precision value gets Casts to float32 on
 // those inputs and Casts back to the half type on its float32 outputs, so every value keeps the
 // type and the rounding the file describes; constant folding then converts half weights to
-// float32 once, when the session is built. Cast, CastLike, Shape and Size read any type and are
-// left alone.
+// float32 once, when the session is built. Casts, shape queries and data movement read any type
+// and are left alone, as are the fused products on bfloat16 operands (eq. (158)).
 #include <set>
 
 #include "core/check.h"
@@ -18,8 +18,12 @@ namespace {
 
 bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
 
+// Ops that read any type: the Casts, shape queries and data movement (whose kernels move
+// elements by their size), so half values move as they are.
 bool reads_any_type(const Node& node) {
-  static const std::set<std::string> ops = {"Cast", "CastLike", "Shape", "Size"};
+  static const std::set<std::string> ops = {
+      "Cast",    "CastLike",  "Shape",    "Size",   "Reshape", "Flatten", "Transpose",
+      "Squeeze", "Unsqueeze", "Identity", "Concat", "Slice",   "Split",   "Gather"};
   return node.domain.empty() && ops.count(node.op_type) != 0;
 }
 

@@ -1,7 +1,8 @@
 // --mode fp16 / bf16: weights stored in the half type, activations between the ops that run in
 // it too, everything else float32 with Casts around it (docs/quantization.md, eqs. (68), (69)).
 // In bf16 mode the operands of the products (Conv, ConvTranspose, MatMul, Gemm) are rounded to
-// bfloat16 and the products run in float32 on the rounded values (eq. (158)).
+// bfloat16 and the products run in float32 on the rounded values (eq. (158)); data movement that
+// only carries such operands moves them in bfloat16.
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -49,16 +50,17 @@ class HalfWriter {
     for (const std::string& in : g_.inputs) {
       if (!keep_io_ && is_f32(in)) set_half(in);
     }
+    const std::vector<bool> moves_operands = moves_only_operands();
     std::vector<Node> out;
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
       Node node = g_.nodes[i];
       NodeDecision& d = report_.nodes[i];
       d.reason = reason_kept(node);
-      d.quantized = d.reason.empty();
-      const bool bf16_operands =
-          half_ == DType::kBFloat16 && is_product(node.op_type) && skip_reason(node).empty();
+      d.quantized = d.reason.empty() || moves_operands[i];
+      const bool bf16_operands = rounds_operands(node);
       const bool in_half = d.quantized;  // reads and writes the half type
-      if (in_half) d.reason = fmt::format("runs in {}", dtype_name(half_));
+      if (moves_operands[i]) d.reason = "runs in bfloat16 (moves products' operands)";
+      if (in_half && !moves_operands[i]) d.reason = fmt::format("runs in {}", dtype_name(half_));
       if (bf16_operands) d.reason = "bfloat16 operands, float32 arithmetic";
       d.quantized = in_half || bf16_operands;
       (d.quantized ? report_.quantized_nodes : report_.skipped_nodes)++;
@@ -78,6 +80,50 @@ class HalfWriter {
   }
 
  private:
+  // eq. (158): the products whose operands are rounded in bfloat16 mode.
+  bool rounds_operands(const Node& node) const {
+    return half_ == DType::kBFloat16 && node.domain.empty() && is_product(node.op_type) &&
+           skip_reason(node).empty();
+  }
+
+  // bfloat16 mode: the data-movement nodes whose every output is read only as a rounded product
+  // operand or by another such node (the heads' Reshape/Transpose/Split between a transformer's
+  // products). They move bfloat16 values, rounded once where the chain starts, since rounding
+  // commutes with moving; per node index.
+  std::vector<bool> moves_only_operands() const {
+    std::vector<bool> moves(g_.nodes.size(), false);
+    if (half_ != DType::kBFloat16) return moves;
+    std::map<std::string, std::vector<std::pair<size_t, size_t>>> readers;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      for (size_t k = 0; k < g_.nodes[i].inputs.size(); ++k) {
+        readers[g_.nodes[i].inputs[k]].emplace_back(i, k);
+      }
+    }
+    const std::set<std::string> outputs(g_.outputs.begin(), g_.outputs.end());
+    for (size_t i = g_.nodes.size(); i-- > 0;) {
+      const Node& n = g_.nodes[i];
+      if (!n.domain.empty() || data_movement().count(n.op_type) == 0 || !skip_reason(n).empty()) {
+        continue;
+      }
+      bool only_operands = true, any_float = false;
+      for (const std::string& y : n.outputs) {
+        if (y.empty()) continue;
+        any_float |= is_f32(y);
+        const auto it = readers.find(y);
+        if (outputs.count(y) || it == readers.end()) {
+          only_operands = false;
+          break;
+        }
+        for (const auto& [r, k] : it->second) {
+          const bool operand = rounds_operands(g_.nodes[r]) && k < 2;
+          only_operands &= operand || (r > i && moves[r]);
+        }
+      }
+      moves[i] = only_operands && any_float;
+    }
+    return moves;
+  }
+
   std::string reason_kept(const Node& node) const {
     if (!node.domain.empty() || half_precision_ops(half_).count(node.op_type) == 0) {
       return fmt::format("kept in float (not in the {} op list)", dtype_name(half_));

@@ -48,10 +48,16 @@ TEST_P(HalfModels, CnnWeightsHalfIoFloatSameTop1) {
   EXPECT_EQ(value_type(m.graph, m.graph.inputs[0]), DType::kFloat32);
   EXPECT_EQ(value_type(m.graph, m.graph.outputs[0]), DType::kFloat32);
   EXPECT_EQ(report.weight_bytes_after * 2, report.weight_bytes_before);
-  // Ops in the list read and write the half type; the others float32.
+  // Ops in the list (and, in bfloat16, data movement carrying products' operands) read and write
+  // the half type; the others float32.
+  std::map<std::string, std::string> reason;
+  for (const NodeDecision& d : report.nodes) reason[d.node] = d.reason;
   for (const Node& n : m.graph.nodes) {
     if (n.op_type == "Cast") continue;
-    const bool in_half = half_precision_ops(half).count(n.op_type) != 0;
+    const bool in_half = reason[n.name].rfind("runs in", 0) == 0;
+    EXPECT_EQ(in_half, half_precision_ops(half).count(n.op_type) != 0 ||
+                           reason[n.name] == "runs in bfloat16 (moves products' operands)")
+        << n.name;
     EXPECT_EQ(value_type(m.graph, n.outputs[0]), in_half ? half : DType::kFloat32) << n.name;
   }
   const Tensor x = testing::fmnist_images_or_random(64);
@@ -121,7 +127,7 @@ TEST(HalfPrecision, Bf16RoundsProductOperands) {
       continue;
     }
     ASSERT_NE(x, nullptr) << n.name;
-    EXPECT_NE(cast_to(x->input(0), DType::kBFloat16), nullptr) << n.name;
+    EXPECT_EQ(value_type(g, x->input(0)), DType::kBFloat16) << n.name;
     const Node* w = cast_to(n.input(1), DType::kFloat32);
     ASSERT_NE(w, nullptr) << n.name;
     EXPECT_EQ(value_type(g, w->input(0)), DType::kBFloat16) << n.name;
@@ -135,6 +141,43 @@ TEST(HalfPrecision, Bf16RoundsProductOperands) {
       EXPECT_TRUE(d.quantized);
     }
   }
+  const Tensor x = testing::fmnist_images_or_random(64);
+  testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
+}
+
+// bfloat16 vit: the heads' data movement between products moves bfloat16 values, so every Cast to
+// float32 feeds a product (its rounded operand) and nothing else; LayerNormalization and Softmax
+// compute and write float32.
+TEST(HalfPrecision, Bf16DataMovementCarriesOnlyOperands) {
+  const Model fp32 = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
+  HalfPrecisionOptions options;
+  options.type = DType::kBFloat16;
+  QuantizeReport report;
+  const Model m = convert_to_half_precision(fp32, QuantRecipe{}, options, &report);
+  EXPECT_NO_THROW(check_model(m));
+  const Graph& g = m.graph;
+  std::map<std::string, std::vector<const Node*>> readers;
+  for (const Node& n : g.nodes) {
+    for (const std::string& in : n.inputs) readers[in].push_back(&n);
+  }
+  int moved = 0, casts_to_float = 0;
+  for (const Node& n : g.nodes) {
+    if (n.op_type == "Transpose" && value_type(g, n.outputs[0]) == DType::kBFloat16) ++moved;
+    if (n.op_type == "LayerNormalization" || n.op_type == "Softmax") {
+      EXPECT_EQ(value_type(g, n.outputs[0]), DType::kFloat32) << n.name;
+    }
+    if (n.op_type != "Cast" || value_type(g, n.input(0)) != DType::kBFloat16 ||
+        g.is_initializer(n.input(0))) {
+      continue;
+    }
+    ++casts_to_float;
+    for (const Node* r : readers[n.outputs[0]]) {
+      EXPECT_TRUE(r->op_type == "MatMul" || r->op_type == "Gemm" || r->op_type == "Conv")
+          << n.name << " is read by " << r->name;
+    }
+  }
+  EXPECT_GT(moved, 0);
+  EXPECT_GT(casts_to_float, 0);
   const Tensor x = testing::fmnist_images_or_random(64);
   testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
 }
