@@ -1,9 +1,7 @@
 // Activations of the internal domain, each made from the pattern an exporter writes so that it
 // runs as one kernel or fuses into the op before it: Gelu, 0.5 x (1 + erf(x / sqrt 2)), from the
 // Div/Erf/Add/Mul/Mul pattern (passes/fuse_gelu.cc); Swish, x·sigmoid(x), from Mul(x, Sigmoid(x))
-// (passes/fuse_swish.cc); RoundBFloat16, float32 rounded to the nearest bfloat16 value and kept
-// float32 (eq. (69)), from a Cast to bfloat16 read only by Casts back (passes/bf16_products.cc).
-#include "core/half.h"
+// (passes/fuse_swish.cc).
 #include "kernels/ref/ref_kernel.h"
 #include "ops/activation.h"
 #include "ops/fused.h"
@@ -31,24 +29,9 @@ std::unique_ptr<Kernel> ref_activation(KernelContext& ctx) {
       0, 0);
 }
 
-std::unique_ptr<Kernel> ref_round_bfloat16(KernelContext& ctx) {
-  if (ctx.input(0).dtype != DType::kFloat32) {
-    ctx.fail(ErrorKind::kUnsupported, "RoundBFloat16 runs on float32 only");
-  }
-  const int64_t n = ctx.input(0).numel();
-  return ref::make_kernel(
-      [n](const KernelArgs& a) {
-        const float* x = ref::in<float>(a, 0);
-        float* y = ref::out<float>(a, 0);
-        for (int64_t i = 0; i < n; ++i) y[i] = bfloat16_to_float(float_to_bfloat16(x[i]));
-      },
-      0, 0);
-}
-
 }  // namespace
 
 void register_internal_activation_ops(OpRegistry& r) {
-  r.add({kInternalDomain, "RoundBFloat16", 1, infer_same, ref_round_bfloat16, {}});
   r.add({kInternalDomain, "Gelu", 1, infer_same, ref_activation<ActKind::kGeluErf>, {}});
   r.add({kInternalDomain, "Swish", 1, infer_same, ref_activation<ActKind::kSwish>, {}});
 }

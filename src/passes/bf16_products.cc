@@ -4,7 +4,6 @@
 // values, which oneDNN packs to bfloat16 exactly), and a product whose only reader is a Cast to
 // bfloat16 writes bfloat16 directly. The results are those of the float32 product of the same
 // values, summed in another order.
-#include <algorithm>
 #include <set>
 
 #include "core/half.h"
@@ -102,57 +101,9 @@ bool absorb_one_cast(Graph& g) {
   return false;
 }
 
-// Cast(to bfloat16) read only by Casts back to float32 (a rounded operand where the products
-// stay float32) becomes one RoundBFloat16: one pass over the value instead of two.
-bool fuse_one_round_trip(Graph& g) {
-  GraphIndex index(g);
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& to_half = g.nodes[i];
-    if (!is_cast_to(to_half, DType::kBFloat16) ||
-        value_type(g, to_half.input(0)) != DType::kFloat32) {
-      continue;
-    }
-    const std::string& half = to_half.outputs[0];
-    const std::vector<int>& readers = index.consumers(half);
-    if (readers.empty() || index.is_graph_output(half)) continue;
-    bool only_back = true;
-    for (int r : readers) only_back &= is_cast_to(g.nodes[r], DType::kFloat32);
-    if (!only_back) continue;
-    // The first Cast back becomes the rounding; the others' readers read its output.
-    const std::string rounded = g.nodes[readers[0]].outputs[0];
-    std::set<std::string> others;
-    for (size_t k = 1; k < readers.size(); ++k) others.insert(g.nodes[readers[k]].outputs[0]);
-    Node& round = g.nodes[readers[0]];
-    round.op_type = "RoundBFloat16";
-    round.domain = kInternalDomain;
-    round.attributes.clear();
-    round.inputs = {to_half.input(0)};
-    g.opsets[kInternalDomain] = g.opset("");
-    for (Node& n : g.nodes) {
-      for (std::string& in : n.inputs) {
-        if (others.count(in)) in = rounded;
-      }
-    }
-    for (const std::string& o : others) g.values.erase(o);
-    g.values.erase(half);
-    std::vector<size_t> gone(readers.begin() + 1, readers.end());
-    gone.push_back(i);
-    std::sort(gone.rbegin(), gone.rend());
-    for (size_t k : gone) g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(k));
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int read_bfloat16_operands(Graph& graph) { return Bf16Operands(graph).run(); }
-
-int fuse_bfloat16_round_trips(Graph& graph) {
-  int fused = 0;
-  while (fuse_one_round_trip(graph)) ++fused;
-  return fused;
-}
 
 int write_bfloat16_results(Graph& graph) {
   int absorbed = 0;

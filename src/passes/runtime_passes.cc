@@ -112,7 +112,6 @@ void apply_runtime_fusions(Graph& graph, const RuntimeFusionOptions& options) {
   fuse_gelu(graph);
   fuse_swish(graph);
   if (options.bf16_products) read_bfloat16_operands(graph);
-  fuse_bfloat16_round_trips(graph);  // the roundings no product reads as bfloat16
   while (fuse_one_add(graph)) {
   }
   while (fuse_one_activation(graph)) {

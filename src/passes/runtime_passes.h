@@ -42,15 +42,9 @@ int read_bfloat16_operands(Graph& graph);
 // goes. Returns the number of Casts absorbed.
 int write_bfloat16_results(Graph& graph);
 
-// A Cast to bfloat16 read only by Casts back to float32 becomes one internal RoundBFloat16 (the
-// same values, one pass). Returns the number fused.
-int fuse_bfloat16_round_trips(Graph& graph);
-
 struct RuntimeFusionOptions {
   // Products on bfloat16 operands where a file rounds them (read_bfloat16_operands,
   // write_bfloat16_results): for CPUs whose bfloat16 dot product is faster than float32 FMA.
-  // The roundings left (all of them without this) run as RoundBFloat16
-  // (fuse_bfloat16_round_trips).
   bool bf16_products = false;
 };
 

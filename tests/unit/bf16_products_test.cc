@@ -230,60 +230,6 @@ TEST(Bf16Products, PassReadsRoundedOperandsAndWritesBf16) {
   }
 }
 
-// Without bfloat16 products each rounding is one RoundBFloat16: x's two Casts become one node,
-// read by the Conv; r's by the MatMul.
-TEST(Bf16Products, RoundTripsBecomeOneRounding) {
-  Model m = rounded_operands_model(true);
-  Graph g = m.graph;
-  infer_shapes(g, InferOptions{true});
-  apply_runtime_fusions(g, RuntimeFusionOptions{false});
-  int casts = 0, rounds = 0;
-  for (const Node& n : g.nodes) {
-    casts += n.op_type == "Cast";
-    rounds += n.op_type == "RoundBFloat16";
-    if (n.op_type == "FusedConv" || n.op_type == "MatMul") {
-      EXPECT_EQ(n.input(0), n.op_type == "MatMul" ? "r_r" : "x_r") << n.name;
-    }
-  }
-  EXPECT_EQ(casts, 0);
-  EXPECT_EQ(rounds, 2);
-}
-
-// RoundBFloat16 on oneDNN's side (any layout, in place) against the reference: the bits of
-// Cast to bfloat16 and back (ties to even, NaN quiet, infinities kept).
-TEST(Bf16Products, FastRoundingMatchesReferenceBits) {
-  Model m;
-  Graph& g = m.graph;
-  g.opsets[""] = 17;
-  g.opsets[kInternalDomain] = 17;
-  g.inputs = {"x"};
-  g.outputs = {"y"};
-  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{3, 67}, ""};
-  Node round = make_node("RoundBFloat16", {"x"}, {"y"}, {}, kInternalDomain);
-  round.name = "round";
-  g.nodes = {round};
-  Tensor x = random_tensor({3, 67}, 9, -1000.f, 1000.f);
-  float* v = x.data<float>();
-  v[0] = std::bit_cast<float>(0x3f808000u);
-  v[1] = std::bit_cast<float>(0x3f818000u);
-  v[2] = -std::bit_cast<float>(0x3f80c000u);
-  v[3] = std::numeric_limits<float>::quiet_NaN();
-  v[4] = -std::numeric_limits<float>::infinity();
-  v[5] = std::bit_cast<float>(0x7f7fffffu);    // rounds up to infinity
-  v[200] = std::bit_cast<float>(0x00018000u);  // a subnormal tie, in the scalar tail
-  const std::vector<Tensor> feeds = {x};
-  const Tensor want = Session(m, testing::one_thread(false)).run(feeds)[0];
-  Session fast(m, testing::one_thread(true));
-  const Tensor got = fast.run(feeds)[0];
-  EXPECT_EQ(testing::impl_of(fast, feeds, "round"), "onednn:round_bfloat16_loop");
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const uint32_t w = std::bit_cast<uint32_t>(want.data<float>()[i]);
-    const uint32_t h = std::bit_cast<uint32_t>(got.data<float>()[i]);
-    EXPECT_EQ(h, w) << i << ": " << v[i];
-    EXPECT_EQ(w & 0xffffu, 0u) << i;
-  }
-}
-
 // The session runs the bf16 plan when asked (QUENCH_BF16_PRODUCTS=1) and the float32 one when
 // not; both give the reference's results.
 TEST(Bf16Products, SessionMatchesReferenceEitherWay) {

@@ -16,7 +16,6 @@
 #include "kernels/onednn/qsoftmax.h"
 #include "kernels/onednn/quant_lstm.h"
 #include "kernels/onednn/rnn.h"
-#include "kernels/onednn/round_bfloat16.h"
 #include "ops/fused.h"
 #include "ops/op_registry.h"
 
@@ -43,7 +42,6 @@ void register_float_kernels(OpRegistry& r) {
   }
   r.add_fast(kInternalDomain, "Gelu", {"onednn", make_eltwise, true});
   r.add_fast(kInternalDomain, "Swish", {"onednn", make_eltwise, true});
-  r.add_fast(kInternalDomain, "RoundBFloat16", {"onednn", make_round_bfloat16, true});
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     r.add_fast("", op, {"onednn", make_binary, true});
   }
