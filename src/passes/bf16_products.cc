@@ -46,7 +46,8 @@ class Bf16Operands {
         const bool weight = k == 1 && bf16_constant(v);
         ok = k == 0 ? !rounded[0].empty() : weight || (op == "MatMul" && !rounded[1].empty());
       }
-      if (!ok || node.attr_int("to", 1) != 1) continue;
+      // alpha·B of a Gemm need not be bfloat16 values: that one stays float32.
+      if (!ok || node.attr_int("to", 1) != 1 || node.attr_float("alpha", 1.f) != 1.f) continue;
       for (size_t k = 0; k < 2; ++k) {
         if (!rounded[k].empty()) node.inputs[k] = rounded[k];
       }

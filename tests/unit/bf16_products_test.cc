@@ -230,6 +230,31 @@ TEST(Bf16Products, PassReadsRoundedOperandsAndWritesBf16) {
   }
 }
 
+// A Gemm with alpha != 1 keeps float32 operands: alpha·B need not be bfloat16 values, which the
+// bfloat16 kernel would need.
+TEST(Bf16Products, GemmWithAlphaStaysFloat) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"y"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{4, 8}, ""};
+  g.initializers["b"] = bf16_valued({8, 3}, 4);
+  Node to_half = make_node("Cast", {"x"}, {"x_h"});
+  to_half.set_attr("to", static_cast<int64_t>(kB));
+  Node back = make_node("Cast", {"x_h"}, {"x_r"});
+  back.set_attr("to", int64_t{1});
+  Node gemm = make_node("Gemm", {"x_r", "b"}, {"y"});
+  gemm.set_attr("alpha", 0.5f);
+  g.nodes = {to_half, back, gemm};
+  infer_shapes(g, InferOptions{true});
+  EXPECT_EQ(read_bfloat16_operands(g), 0);
+  EXPECT_EQ(g.nodes[2].input(0), "x_r");
+  g.nodes[2].set_attr("alpha", 1.f);
+  EXPECT_EQ(read_bfloat16_operands(g), 1);
+  EXPECT_EQ(g.nodes[2].input(0), "x_h");
+}
+
 // The session runs the bf16 plan when asked (QUENCH_BF16_PRODUCTS=1) and the float32 one when
 // not; both give the reference's results.
 TEST(Bf16Products, SessionMatchesReferenceEitherWay) {
