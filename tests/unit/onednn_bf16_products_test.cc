@@ -1,6 +1,6 @@
-// bfloat16 products on oneDNN (docs/quantization.md, eq. (158)): the fused ops on bfloat16 operands, fast
-// (oneDNN) against reference; the runtime pass that makes them from a file's rounded operands;
-// the float32 <-> bfloat16 Cast on oneDNN's reorder against the reference Cast.
+// bfloat16 products on oneDNN (docs/quantization.md, eq. (158)): the fused ops on bfloat16
+// operands, fast (oneDNN) against reference; the runtime pass that makes them from a file's rounded
+// operands; the float32 <-> bfloat16 Cast on oneDNN's reorder against the reference Cast.
 #include <cstdlib>
 #include <random>
 
