@@ -153,12 +153,16 @@ std::unique_ptr<Kernel> ref_fused(KernelContext& ctx) {
       [base, widened, info, n, bias_len, round, base_bytes, result_offset,
        num_inputs](const KernelArgs& a) {
         char* scratch = static_cast<char*>(a.scratch);
-        std::vector<const void*> inputs(a.inputs, a.inputs + num_inputs);
-        widened->apply(inputs, scratch + base_bytes);
         float* y =
             round ? reinterpret_cast<float*>(scratch + result_offset) : ref::out<float>(a, 0);
-        void* outputs[] = {y};
-        base->run(KernelArgs{inputs.data(), outputs, a.scratch, a.state});
+        if (widened->index.empty() && !round) {
+          base->run(a);  // base inputs come first, so the argument arrays can be shared
+        } else {
+          std::vector<const void*> inputs(a.inputs, a.inputs + num_inputs);
+          widened->apply(inputs, scratch + base_bytes);
+          void* outputs[] = {y};
+          base->run(KernelArgs{inputs.data(), outputs, a.scratch, a.state});
+        }
         const float* bias = info.bias_input >= 0 ? ref::in<float>(a, info.bias_input) : nullptr;
         const float* sum = info.sum_input >= 0 ? ref::in<float>(a, info.sum_input) : nullptr;
         auto* y_half = round ? ref::out<uint16_t>(a, 0) : nullptr;

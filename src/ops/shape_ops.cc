@@ -2,6 +2,7 @@
 // the helpers the other shape_ops_*.cc files share. The ops move bytes, so their kernels work on
 // the element size and serve every fixed-size element type.
 #include "ops/shape_ops.h"
+
 #include "core/check.h"
 
 #include <algorithm>
@@ -480,6 +481,13 @@ void register_shape_ops(OpRegistry& r) {
   shape_ops::register_slice_ops(r);
   shape_ops::register_concat_ops(r);
   shape_ops::register_gather_ops(r);
+}
+
+const std::set<std::string>& element_moving_ops() {
+  static const std::set<std::string> ops = {"Reshape",   "Flatten",  "Transpose", "Squeeze",
+                                            "Unsqueeze", "Identity", "Concat",    "Slice",
+                                            "Split",     "Gather"};
+  return ops;
 }
 
 }  // namespace quench

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "quench/graph.h"
@@ -15,6 +17,11 @@ struct KernelContext;
 
 // The value of a Shape node (with its start/end attributes) for an input of shape `input`.
 Tensor evaluate_shape_op(const Node& node, const Shape& input);
+
+// The ops of the default domain that only move their data input's elements (Reshape, Flatten,
+// Transpose, Squeeze, Unsqueeze, Identity, Concat, Slice, Split, Gather): their kernels move them
+// by size, so they run on any element type and commute with an element-wise rounding.
+const std::set<std::string>& element_moving_ops();
 
 // Helpers shared by the shape_ops*.cc files.
 namespace shape_ops {

@@ -10,6 +10,7 @@
 #include "ir/graph_index.h"
 #include "ops/domains.h"
 #include "ops/op_registry.h"
+#include "ops/shape_ops.h"
 #include "passes/cast_node.h"
 #include "quench/passes.h"
 
@@ -18,13 +19,12 @@ namespace {
 
 bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
 
-// Ops that read any type: the Casts, shape queries and data movement (whose kernels move
-// elements by their size), so half values move as they are.
+// Casts, shape queries and data movement (whose kernels move elements by size) read any type, so
+// half values move as they are.
 bool reads_any_type(const Node& node) {
-  static const std::set<std::string> ops = {
-      "Cast",    "CastLike",  "Shape",    "Size",   "Reshape", "Flatten", "Transpose",
-      "Squeeze", "Unsqueeze", "Identity", "Concat", "Slice",   "Split",   "Gather"};
-  return node.domain.empty() && ops.count(node.op_type) != 0;
+  static const std::set<std::string> ops = {"Cast", "CastLike", "Shape", "Size"};
+  return node.domain.empty() &&
+         (ops.count(node.op_type) != 0 || element_moving_ops().count(node.op_type) != 0);
 }
 
 // The internal fused products read bfloat16 operands themselves (ops/fused.h, eq. (158)).

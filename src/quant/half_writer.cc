@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "ops/shape_ops.h"
 #include "passes/cast_node.h"
 #include "quant/written_model_check.h"
 #include "quench/passes.h"
@@ -18,13 +19,6 @@
 
 namespace quench {
 namespace {
-
-const std::set<std::string>& data_movement() {
-  static const std::set<std::string> ops = {"Reshape",   "Flatten",  "Transpose", "Squeeze",
-                                            "Unsqueeze", "Identity", "Concat",    "Slice",
-                                            "Split",     "Gather"};
-  return ops;
-}
 
 bool is_product(const std::string& op) {
   return op == "Conv" || op == "ConvTranspose" || op == "MatMul" || op == "Gemm";
@@ -102,7 +96,8 @@ class HalfWriter {
     const std::set<std::string> outputs(g_.outputs.begin(), g_.outputs.end());
     for (size_t i = g_.nodes.size(); i-- > 0;) {
       const Node& n = g_.nodes[i];
-      if (!n.domain.empty() || data_movement().count(n.op_type) == 0 || !skip_reason(n).empty()) {
+      if (!n.domain.empty() || element_moving_ops().count(n.op_type) == 0 ||
+          !skip_reason(n).empty()) {
         continue;
       }
       bool only_operands = true, any_float = false;
@@ -275,7 +270,7 @@ const std::set<std::string>& half_precision_ops(DType type) {
                                  "Div",          "Neg",           "Abs",
                                  "MaxPool",      "AveragePool",   "GlobalAveragePool",
                                  "GlobalMaxPool"};
-    ops.insert(data_movement().begin(), data_movement().end());
+    ops.insert(element_moving_ops().begin(), element_moving_ops().end());
     return ops;
   }();
   QUENCH_CHECK(type == DType::kFloat16 || type == DType::kBFloat16, ErrorKind::kInvalidArgument,
