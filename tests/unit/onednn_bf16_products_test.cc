@@ -283,6 +283,47 @@ TEST(Bf16Products, SessionMatchesReferenceEitherWay) {
   }
 }
 
+// A convolution's float32 output read both as a rounded operand and as a graph output (a residual
+// stream): the Cast to bfloat16 reads the convolution's blocked layout and keeps it for the next
+// convolution; both outputs match the reference.
+TEST(Bf16Products, CastOfBlockedOutputMatchesReference) {
+  Model m;
+  Graph& g = m.graph;
+  g.opsets[""] = 17;
+  g.inputs = {"x"};
+  g.outputs = {"c", "y"};
+  g.values["x"] = ValueInfo{DType::kFloat32, SymbolicShape{2, 16, 7, 7}, ""};
+  g.initializers["w1"] = bf16_valued({16, 16, 3, 3}, 1);
+  g.initializers["w2"] = bf16_valued({16, 16, 3, 3}, 2);
+  auto conv = [](const std::string& x, const std::string& w, const std::string& y) {
+    Node n = make_node("Conv", {x, w}, {y});
+    n.set_attr("pads", Ints{1, 1, 1, 1});
+    n.name = y;
+    return n;
+  };
+  Node to_half = make_node("Cast", {"c"}, {"c_h"});
+  to_half.set_attr("to", static_cast<int64_t>(kB));
+  to_half.name = "to_half";
+  Node back = make_node("Cast", {"c_h"}, {"c_r"});
+  back.set_attr("to", int64_t{1});
+  g.nodes = {conv("x", "w1", "c"), to_half, back, conv("c_r", "w2", "y")};
+  const std::vector<Tensor> feeds = {random_tensor({2, 16, 7, 7}, 3)};
+  const auto want = Session(m, testing::one_thread(false)).run(feeds);
+  const char* before = std::getenv("QUENCH_BF16_PRODUCTS");
+  const std::string saved = before ? before : "";
+  setenv("QUENCH_BF16_PRODUCTS", "1", 1);
+  Session fast(m, testing::one_thread(true));
+  const auto got = fast.run(feeds);
+  if (before) {
+    setenv("QUENCH_BF16_PRODUCTS", saved.c_str(), 1);
+  } else {
+    unsetenv("QUENCH_BF16_PRODUCTS");
+  }
+  EXPECT_EQ(testing::impl_of(fast, feeds, "to_half"), "onednn:reorder");
+  EXPECT_TRUE(testing::tensors_near(got[0], want[0], kFloatAtol, kFloatRtol));
+  EXPECT_TRUE(testing::tensors_near(got[1], want[1], kFloatAtol, kBf16Rtol));
+}
+
 // float32 -> bfloat16 -> float32 on oneDNN's reorder: the reference Cast's bits (round to nearest
 // even; ties, negative values and a NaN included).
 TEST(Bf16Products, FastCastMatchesReferenceBits) {

@@ -178,6 +178,20 @@ TEST(HalfPrecision, Bf16DataMovementCarriesOnlyOperands) {
   }
   EXPECT_GT(moved, 0);
   EXPECT_GT(casts_to_float, 0);
+  // Single values read in float32 (GELU's √2, 1 and 0.5) stay float32 and exact.
+  int exact = 0;
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "Div" && n.op_type != "Add" && n.op_type != "Mul") continue;
+    for (const std::string& in : n.inputs) {
+      const Tensor* t = g.initializer(in);
+      const bool is_float =
+          t != nullptr && (t->dtype() == DType::kFloat32 || t->dtype() == DType::kBFloat16);
+      if (!is_float || t->numel() != 1) continue;
+      EXPECT_EQ(t->dtype(), DType::kFloat32) << n.name << " reads " << in;
+      ++exact;
+    }
+  }
+  EXPECT_GT(exact, 0);
   const Tensor x = testing::fmnist_images_or_random(64);
   testing::expect_same_top1(run_one(m, x), run_one(fp32, x));
 }
