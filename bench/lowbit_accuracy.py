@@ -21,6 +21,7 @@ CASES = {
     "w4a8": ["--weights", "int4"],
     "w4a8-bc": ["--weights", "int4", "--bias-correction"],
     "w4a8-gptq": ["--weights", "int4", "--gptq"],
+    "w4a8-gptq-published": ["--weights", "int4", "--gptq", "--gptq-target", "quantized"],
     "w4a8-adaround": ["--weights", "int4", "--adaround"],
     "w4a8-adaround-bc": ["--weights", "int4", "--adaround", "--bias-correction"],
     "w4-only-gptq": ["--weights", "int4", "--weight-only", "--gptq"],

@@ -19,6 +19,9 @@ struct WeightRoundingOptions {
   bool bias_correction = false;  // empirical bias correction (Nagel et al., 2019)
   int64_t adaround_iters = 1000;
   double gptq_damp = 0.01;
+  // GPTQ's target: the float model's layer output (eqs. (159)-(160)), else the float weights on
+  // the quantized model's inputs (GPTQ as published).
+  bool gptq_float_target = true;
   int64_t max_rows = 16384;  // rows of each layer's input sampled for GPTQ and AdaRound
   int64_t calib_size = 512;  // calibration samples (from the start of the data set)
   int64_t batch = 32;
@@ -118,6 +121,8 @@ struct LowBitOptions {
   bool weight_only = false;
   bool int4_storage = false;  // weights of 4 bits or fewer stored as ONNX INT4 (opset 21)
   bool gptq = false;
+  std::string gptq_target =
+      "float";  // float | quantized (WeightRoundingOptions::gptq_float_target)
   bool adaround = false;
   int64_t adaround_iters = WeightRoundingOptions{}.adaround_iters;
   bool bias_correction = false;
@@ -125,10 +130,13 @@ struct LowBitOptions {
   float smoothquant = -1.f;  // migration strength in [0, 1]; negative: off
 
   bool rounding() const { return gptq || adaround || bias_correction; }
+  // The rounding algorithms asked for (gptq, gptq_float_target, adaround, adaround_iters,
+  // bias_correction); the data and run fields keep their defaults.
+  WeightRoundingOptions rounding_options() const;
   // Whether any option differs from plain 8-bit static quantization.
   bool any() const {
     return weights != "int8" || group_size != 0 || weight_only || int4_storage || rounding() ||
-           cle || smoothquant >= 0.f;
+           gptq_target != "float" || cle || smoothquant >= 0.f;
   }
   // Checks the options by themselves and sets the recipe's weight bits and weight-only flag.
   void apply(QuantRecipe& recipe) const;

@@ -111,6 +111,7 @@ def quantize(
     group_size: int = 0,
     weight_only: bool = False,
     gptq: bool = False,
+    gptq_target: str = "float",
     adaround: bool = False,
     adaround_iters: int = 1000,
     bias_correction: bool = False,
@@ -134,7 +135,8 @@ def quantize(
     --resize etc. Low-bit options (mode "static" only, as the CLI's --weights etc.): weights
     "int2".."int8"; weight_only; group_size (with weight_only and weights "int4": MatMul/Gemm
     written as com.microsoft MatMulNBits in blocks of group_size along K); gptq or adaround
-    (adaround_iters steps per layer) choose the integer weights (need ``calib``);
+    (adaround_iters steps per layer) choose the integer weights (need ``calib``); gptq_target
+    "float" (each layer matches the float model's output) or "quantized" (GPTQ as published);
     bias_correction corrects the biases (empirically with ``calib``, else from the
     BatchNormalization statistics of the layers a normalization feeds); cle (cross-layer equalization)
     and smoothquant (migration strength in [0, 1]) rewrite the float model before calibration
@@ -174,6 +176,7 @@ def quantize(
     lb = _quench._LowBitOptions()
     lb.weights, lb.weight_only, lb.group_size = weights, bool(weight_only), int(group_size)
     lb.gptq, lb.adaround, lb.adaround_iters = bool(gptq), bool(adaround), int(adaround_iters)
+    lb.gptq_target = gptq_target
     lb.bias_correction, lb.cle = bool(bias_correction), bool(cle)
     lb.smoothquant = -1.0 if smoothquant is None else float(smoothquant)
     a.lowbit = lb

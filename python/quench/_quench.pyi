@@ -71,6 +71,7 @@ class _LowBitOptions:
     group_size: int
     weight_only: bool
     gptq: bool
+    gptq_target: str
     adaround: bool
     adaround_iters: int
     bias_correction: bool

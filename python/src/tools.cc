@@ -266,8 +266,8 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
       a.act_granularity.empty() || a.act_granularity == "tensor" || a.act_granularity == "token",
       "act_granularity expects 'tensor' or 'token', got '{}'", a.act_granularity);
   require(a.mode == "static" || !a.lowbit.any(),
-          "weights, group_size, weight_only, gptq, adaround, bias_correction, cle and "
-          "smoothquant apply to mode 'static' only");
+          "weights, group_size, weight_only, gptq, gptq_target, adaround, bias_correction, cle "
+          "and smoothquant apply to mode 'static' only");
   const bool has_calib = !calib.is_none();
   const bool max_drop = a.max_drop >= 0;
   require(a.max_drop < 0 || a.mode == "static", "max_drop applies to mode 'static' only");
@@ -342,10 +342,7 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
     so.calib = co;
     so.progress = a.progress;
     so.session.threads = a.threads;
-    so.rounding.gptq = a.lowbit.gptq;
-    so.rounding.adaround = a.lowbit.adaround;
-    so.rounding.bias_correction = a.lowbit.bias_correction;
-    so.rounding.adaround_iters = a.lowbit.adaround_iters;
+    so.rounding = a.lowbit.rounding_options();
     if (a.latency_aware) {
       LatencyAwareOptions lo;
       lo.batch = a.latency_batch;
@@ -721,6 +718,7 @@ void bind_tools(nb::module_& m) {
       .def_rw("weight_only", &LowBitOptions::weight_only)
       .def_rw("group_size", &LowBitOptions::group_size)
       .def_rw("gptq", &LowBitOptions::gptq)
+      .def_rw("gptq_target", &LowBitOptions::gptq_target)
       .def_rw("adaround", &LowBitOptions::adaround)
       .def_rw("adaround_iters", &LowBitOptions::adaround_iters)
       .def_rw("bias_correction", &LowBitOptions::bias_correction)

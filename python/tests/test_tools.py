@@ -146,6 +146,9 @@ def test_quantize_lowbit_errors_mirror_the_cli(cnn, tmp_path):
         (dict(weights="int9"), ["--weights", "int9"], "2 to 8 bits"),
         (dict(smoothquant=1.5), ["--smoothquant", "1.5"], "migration strength in"),
         (dict(adaround_iters=0), ["--adaround-iters", "0"], "must be positive"),
+        (dict(gptq=True, gptq_target="fp32"), ["--gptq", "--gptq-target", "fp32"],
+         "expects float or quantized"),
+        (dict(gptq_target="quantized"), ["--gptq-target", "quantized"], "add --gptq"),
     ]
     for kwargs, flags, message in cases:
         with pytest.raises(quench.InvalidArgumentError) as e:

@@ -217,6 +217,10 @@ def quantize_cases(c, t):
     c.expect("GPTQ with a table only",
              ["quantize", CNN, "-o", t("q.onnx"), "--table", t("none.json"), "--gptq"], USAGE,
              "a table gives activation ranges only")
+    c.expect("unknown GPTQ target",
+             ["quantize", CNN, "-o", t("q.onnx"), "--calib", "random:8", "--weights", "int4",
+              "--gptq", "--gptq-target", "output"], USAGE, "--gptq-target expects float or "
+             "quantized", "'output'")
     if os.path.exists(t("q.onnx")):
         print("FAILED  a failed quantize left its output behind")
         c.failures.append("output left behind")

@@ -78,10 +78,7 @@ SensitivityOptions sensitivity_options(const QuantizeCmdOptions& o, int weight_b
   so.calib = o.calib.to_options();
   so.calib.threads = o.threads;
   so.session = session_options(o.threads);
-  so.rounding.gptq = o.lowbit.gptq;
-  so.rounding.adaround = o.lowbit.adaround;
-  so.rounding.bias_correction = o.lowbit.bias_correction;
-  so.rounding.adaround_iters = o.lowbit.adaround_iters;
+  so.rounding = o.lowbit.rounding_options();
   return so;
 }
 
@@ -279,8 +276,8 @@ int run_quantize(const QuantizeCmdOptions& o) {
   require(half || o.keep_io_types, ErrorKind::kInvalidArgument,
           "--keep-io-types applies to --mode fp16 and bf16 only");
   require(o.mode == "static" || !o.lowbit.any(), ErrorKind::kInvalidArgument,
-          "--weights, --group-size, --weight-only, --int4-storage, --gptq, --adaround, "
-          "--bias-correction, --cle and --smoothquant apply to --mode static only");
+          "--weights, --group-size, --weight-only, --int4-storage, --gptq, --gptq-target, "
+          "--adaround, --bias-correction, --cle and --smoothquant apply to --mode static only");
   check_writable(o.output, "output model");
   const QuantRecipe recipe =
       QuantRecipe::with_options(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);

@@ -13,6 +13,10 @@ void add_lowbit_options(CLI::App& cmd, LowBitOptions& o) {
   cmd.add_flag("--int4-storage", o.int4_storage,
                "Store weights of 4 bits or fewer as ONNX INT4/UINT4 initializers (opset 21)");
   cmd.add_flag("--gptq", o.gptq, "Choose integer weights with GPTQ (needs --calib)");
+  cmd.add_option("--gptq-target", o.gptq_target,
+                 "GPTQ's target: float (the float model's layer output) or quantized (the float "
+                 "weights on the quantized model's inputs, GPTQ as published)")
+      ->capture_default_str();
   cmd.add_flag("--adaround", o.adaround, "Choose integer weights with AdaRound (needs --calib)");
   cmd.add_option("--adaround-iters", o.adaround_iters, "AdaRound steps per layer")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include "core/requantize.h"
 #include "quant/lowbit/cholesky.h"
 #include "quant/lowbit/dense.h"
+#include "quant/lowbit/float_target.h"
 
 namespace quench::quant::lowbit {
 namespace {
@@ -44,7 +45,7 @@ void gptq_group(float* w, int64_t r, int64_t k, std::vector<double> h, const Gpt
   std::vector<double> ud;
   // Eq. (71); a Hessian that rounding left indefinite gets more dampening.
   bool ok = false;
-  for (double damp = o.damp; !ok && damp <= 1e3; damp *= 10.0) {
+  for (double damp = o.damp; !ok && damp <= 1e3; damp = damp > 0.0 ? damp * 10.0 : 1e-6) {
     std::vector<double> hd = hp;
     for (int64_t i = 0; i < k; ++i) hd[i * k + i] += damp * mean_diag;
     ok = inverse_cholesky_upper(hd, k, ud);  // eq. (73)
@@ -81,13 +82,17 @@ void gptq_group(float* w, int64_t r, int64_t k, std::vector<double> h, const Gpt
 
 std::vector<int8_t> gptq(const LayerShape& s, const std::vector<float>& w, const float* x,
                          int64_t m, const std::vector<float>& scales, int32_t qmax,
-                         const GptqOptions& options) {
+                         const GptqOptions& options, const float* x_fp) {
   std::vector<int8_t> q(w.size());
   std::vector<float> work = w;
   const int64_t r = s.group_rows(), k = s.cols;
   const bool per_row = scales.size() > 1;
   for (int64_t g = 0; g < s.groups; ++g) {
     std::vector<double> h = gram(x, m, s.x_cols(), g * k, k);  // eq. (70)
+    if (x_fp != nullptr) {
+      move_to_float_target(&work[g * r * k], r, k, h, x, x_fp, m, s.x_cols(), g * k,
+                           options.damp);  // eq. (159)
+    }
     const float* sg = per_row ? &scales[g * r] : scales.data();
     int8_t* qg = &q[g * r * k];
     gptq_group(&work[g * r * k], r, k, std::move(h), options,

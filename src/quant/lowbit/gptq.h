@@ -17,10 +17,12 @@ struct GptqOptions {
 };
 
 // W (rows × cols per `s`, row-major) rounded to [-qmax, qmax] with the per-row scales (one
-// value: per tensor), from the m rows of X (x_cols values each) the layer reads.
+// value: per tensor), from the m rows of X (x_cols values each) the layer reads in the quantized
+// model. With x_fp (the same rows in the float model) the target is the float layer's output
+// (eqs. (159)-(160)); without it, W on the quantized model's inputs (GPTQ as published).
 std::vector<int8_t> gptq(const LayerShape& s, const std::vector<float>& w, const float* x,
                          int64_t m, const std::vector<float>& scales, int32_t qmax,
-                         const GptqOptions& options);
+                         const GptqOptions& options, const float* x_fp = nullptr);
 
 // Blockwise asymmetric grid of MatMulNBits (docs/quantization.md eqs. (88)-(90)): integers
 // 0..levels, value (q - zero_point) · scale.

@@ -57,10 +57,28 @@ void LowBitOptions::apply(QuantRecipe& recipe) const {
                "--int4-storage with --group-size: MatMulNBits already packs its 4-bit blocks");
   QUENCH_CHECK(!(gptq && adaround), ErrorKind::kInvalidArgument,
                "--gptq and --adaround both choose the integer weights; use one of them");
+  QUENCH_CHECK(gptq_target == "float" || gptq_target == "quantized", ErrorKind::kInvalidArgument,
+               "--gptq-target expects float or quantized, got '{}'", gptq_target);
+  QUENCH_CHECK(gptq_target == "float" || gptq, ErrorKind::kInvalidArgument,
+               "--gptq-target {} applies to --gptq; add --gptq", gptq_target);
+  QUENCH_CHECK(gptq_target == "float" || group_size == 0, ErrorKind::kInvalidArgument,
+               "--gptq-target quantized with --group-size: blockwise GPTQ reads the float "
+               "model's inputs (MatMulNBits keeps activations in float), so its target is the "
+               "float output already");
   QUENCH_CHECK(smoothquant < 0.f || smoothquant <= 1.f, ErrorKind::kInvalidArgument,
                "--smoothquant expects a migration strength in [0, 1], got {}", smoothquant);
   QUENCH_CHECK(adaround_iters > 0, ErrorKind::kInvalidArgument,
                "--adaround-iters must be positive, got {}", adaround_iters);
+}
+
+WeightRoundingOptions LowBitOptions::rounding_options() const {
+  WeightRoundingOptions w;
+  w.gptq = gptq;
+  w.gptq_float_target = gptq_target == "float";
+  w.adaround = adaround;
+  w.adaround_iters = adaround_iters;
+  w.bias_correction = bias_correction;
+  return w;
 }
 
 void LowBitOptions::check_sources(bool has_data, bool has_table) const {
@@ -115,11 +133,7 @@ Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const 
                             StaticQuantReport& d) {
   Model prepared = prepare_for_quantization(fp32);
   if (options.group_size != 0 && options.rounding()) {
-    WeightRoundingOptions w;
-    w.gptq = options.gptq;
-    w.adaround = options.adaround;
-    w.bias_correction = options.bias_correction;
-    w.adaround_iters = options.adaround_iters;
+    WeightRoundingOptions w = options.rounding_options();
     w.calib_size = calib.calib_size;
     w.batch = calib.batch;
     w.threads = threads;
@@ -151,11 +165,7 @@ Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const 
                     d.rounding.layers));
     return quantized;
   }
-  WeightRoundingOptions w;
-  w.gptq = options.gptq;
-  w.adaround = options.adaround;
-  w.bias_correction = options.bias_correction;
-  w.adaround_iters = options.adaround_iters;
+  WeightRoundingOptions w = options.rounding_options();
   w.calib_size = calib.calib_size;
   w.batch = calib.batch;
   w.threads = threads;

@@ -57,7 +57,9 @@ std::vector<int8_t> round_to_nearest(const std::vector<float>& w, int64_t cols,
 }  // namespace
 
 std::string WeightRoundingOptions::method() const {
-  std::string m = gptq ? "GPTQ" : adaround ? "AdaRound" : "rounding to nearest";
+  std::string m = gptq       ? (gptq_float_target ? "GPTQ (float target)" : "GPTQ")
+                  : adaround ? "AdaRound"
+                             : "rounding to nearest";
   if (bias_correction) m += " + bias correction";
   return m;
 }
@@ -132,7 +134,7 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
     const Session qs(qm, so);
     SampleRequest request;
     request.max_rows = o.gptq || o.adaround ? o.max_rows : 0;  // bias correction: means only
-    request.float_rows = o.adaround;
+    request.float_rows = o.adaround || (o.gptq && o.gptq_float_target);
     request.means = o.bias_correction;
     request.seed = l;
     std::optional<Session> fs;
@@ -159,7 +161,8 @@ RoundedLayers quant::lowbit::choose_rounded(const Model& prepared, const Calibra
     if (o.gptq) {
       GptqOptions go;
       go.damp = o.gptq_damp;
-      q = gptq(view.shape, w, ls.x.data(), ls.m, scales, qmax, go);
+      q = gptq(view.shape, w, ls.x.data(), ls.m, scales, qmax, go,
+               o.gptq_float_target ? ls.x_fp.data() : nullptr);
     } else if (o.adaround) {
       AdaRoundOptions ao;
       ao.iters = o.adaround_iters;
