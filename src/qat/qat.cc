@@ -89,7 +89,11 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
   QUENCH_CHECK(!plan.activations.empty() || !plan.nodes.empty(), ErrorKind::kInvalidArgument,
                "the recipe quantizes nothing in this model");
 
-  const CalibrationTable table = calibrate(prepared, calib_data, recipe, o.calib);
+  // Entropy and MSE ranges for the grid the activations are quantized to (its 2^bits levels;
+  // the 8-bit first and last layers start from the same ranges and learn their own).
+  CalibrateOptions co = o.calib;
+  co.observer.quant_levels = 1 << o.activation_bits;
+  const CalibrationTable table = calibrate(prepared, calib_data, recipe, co);
   const quant::CalibratedSource ptq(table, recipe);
   qat::QatGraph q =
       qat::place_fake_quantization(prepared.graph, plan, ptq, o.activation_bits, eight);

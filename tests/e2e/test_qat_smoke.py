@@ -56,6 +56,23 @@ def main():
         if r["steps"] != 30 or not r["last_loss"] == r["last_loss"]:
             print("FAILED: wrong step count or NaN loss")
             failures += 1
+        if r["method"] != "minmax":
+            print(f"FAILED: 8-bit activations start from {r['method']} ranges, expected minmax")
+            failures += 1
+        # 4-bit activations start from MSE ranges for their 16 levels unless --method is given.
+        for extra, method in (([], "mse"), (["--method", "percentile"], "percentile")):
+            p = subprocess.run([quench, "qat", CNN, "--data", "fmnist:train", "--bits", "w4a4",
+                                "--steps", "1", "--batch", "16", "--calib-size", "64",
+                                "--threads", "1", "--json", "-o", os.path.join(tmp, "a4.onnx")]
+                               + extra, capture_output=True, text=True)
+            if p.returncode == 0:
+                got = json.loads(p.stdout.strip().splitlines()[-1])["method"]
+            else:
+                got = p.stderr[-200:]
+            ok = got == method
+            print(("ok      " if ok else "FAILED  ") + f"w4a4 {' '.join(extra) or '(default)'}: "
+                  f"ranges by {got}")
+            failures += not ok
         e = subprocess.run([quench, "eval", out, "--data", "fmnist:test", "--limit", str(IMAGES),
                             "--json"], capture_output=True, text=True)
         if e.returncode != 0:

@@ -39,6 +39,9 @@ int run_qat(QatCmdOptions o) {
   std::tie(o.qat.weight_bits, o.qat.activation_bits) = parse_qat_bits(o.bits);
   o.qat.distill = !o.no_distill;
   o.qat.keep_ends_8bit = !o.low_bit_ends;
+  // Min-max ranges cost little at 8 bits; on a 16-level grid they leave most levels to rare
+  // extremes, and the ranges that minimize the grid's error (eqs. (16)-(18)) start far closer.
+  if (o.calib.method.empty()) o.calib.method = o.qat.activation_bits < 8 ? "mse" : "minmax";
   o.qat.calib = o.calib.to_options();
   o.qat.train.progress = o.qat.train.progress && root;
   o.qat.calib.progress = o.qat.train.progress;
@@ -81,6 +84,7 @@ int run_qat(QatCmdOptions o) {
                 {"fixed_scales", o.qat.fixed_scales},
                 {"bn_fold", o.qat.bn_fold},
                 {"int4_storage", o.qat.int4_storage},
+                {"method", o.calib.method},
                 {"ptq_accuracy", r.ptq_accuracy},
                 {"steps", r.steps},
                 {"seconds", r.seconds},
@@ -132,7 +136,12 @@ void add_qat_command(CLI::App& app, Action& action) {
   cmd->add_option("--act", o->act, "Activation type: u8 (asymmetric) or s8 (symmetric)");
   cmd->add_flag("--per-tensor", o->per_tensor, "One weight scale per tensor");
   add_training_options(*cmd, o->qat.train);
+  o->calib.method.clear();  // chosen from --bits in run_qat unless given
   add_calibration_options(*cmd, o->calib);
+  cmd->get_option("--method")
+      ->description(
+          "Ranges of the PTQ start: minmax, movavg, percentile, entropy or mse (default: minmax; "
+          "mse, for the activation grid's levels, with activations below 8 bits)");
   add_data_options(*cmd, o->data_options);
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
   cmd->callback([o, &action] { action = [o] { return run_qat(*o); }; });
