@@ -64,6 +64,9 @@ class Observer {
   // widening to include zero turns into [c, 0] or [0, c]; for c = 0 it stays {0, 0}, and the
   // quantizer must pick a scale of its own (any scale represents 0 exactly).
   CalibratedRange range() const;
+  // The range the same method selects for a grid of `quant_levels` levels instead of the config's
+  // (entropy and MSE depend on it; the other methods do not).
+  CalibratedRange range(int quant_levels) const;
 
   const ObserverConfig& config() const;
   int64_t count() const;      // finite values observed

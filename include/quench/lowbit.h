@@ -121,8 +121,8 @@ struct LowBitOptions {
   bool weight_only = false;
   bool int4_storage = false;  // weights of 4 bits or fewer stored as ONNX INT4 (opset 21)
   bool gptq = false;
-  std::string gptq_target =
-      "float";  // float | quantized (WeightRoundingOptions::gptq_float_target)
+  // GPTQ's target, "float" or "quantized" (WeightRoundingOptions::gptq_float_target).
+  std::string gptq_target = "float";
   bool adaround = false;
   int64_t adaround_iters = WeightRoundingOptions{}.adaround_iters;
   bool bias_correction = false;

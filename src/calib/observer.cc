@@ -80,7 +80,9 @@ void Observer::merge(const Observer& later) {
   s.histogram.merge(l.histogram);
 }
 
-CalibratedRange Observer::range() const {
+CalibratedRange Observer::range() const { return range(state_->config.quant_levels); }
+
+CalibratedRange Observer::range(int quant_levels) const {
   const State& s = *state_;
   if (s.count == 0) return {0.f, 0.f};
   switch (s.config.method) {
@@ -94,9 +96,9 @@ CalibratedRange Observer::range() const {
     case CalibrationMethod::kPercentile:
       return calib::percentile_range(s.histogram, s.min, s.max, s.config.percentile);
     case CalibrationMethod::kEntropy:
-      return calib::entropy_range(s.histogram, s.min, s.max, s.config.quant_levels);
+      return calib::entropy_range(s.histogram, s.min, s.max, quant_levels);
     case CalibrationMethod::kMse:
-      return calib::mse_range(s.histogram, s.min, s.max, s.config.quant_levels);
+      return calib::mse_range(s.histogram, s.min, s.max, quant_levels);
   }
   fail(ErrorKind::kInternal, "unknown calibration method {}", int(s.config.method));
 }

@@ -35,7 +35,8 @@ void narrow(const QuantParams& p, const FakeQuantSpec& spec, float& scale, float
 
 QatGraph place_fake_quantization(const Graph& prepared, const quant::QuantPlan& plan,
                                  const quant::QuantSource& init, int activation_bits,
-                                 const std::set<std::string>& eight_bit) {
+                                 const std::set<std::string>& eight_bit,
+                                 const quant::QuantSource* narrow_init) {
   QatGraph q;
   q.graph = prepared;
   Graph& g = q.graph;
@@ -49,7 +50,8 @@ QatGraph place_fake_quantization(const Graph& prepared, const quant::QuantPlan& 
     std::string key = a.constant ? value : a.params_from;
     auto it = q.activations.find(key);
     if (it == q.activations.end()) {
-      const QuantParams p = init.activation(prepared, value, a);
+      const quant::QuantSource& from = bits < 8 && narrow_init ? *narrow_init : init;
+      const QuantParams p = from.activation(prepared, value, a);
       float scale = p.scale(), zero = static_cast<float>(p.zero_point());
       if (bits < 8) narrow(p, spec, scale, zero);
       ActivationParams ap;

@@ -36,8 +36,11 @@ struct QatGraph {
 
 // `activation_bits` (2-8) for every quantized activation except those in `eight_bit` (the first
 // layer's input and the last layer's output by default). Weight bits come from the plan.
+// Activations below 8 bits start from `narrow_init` where given (ranges selected for their own
+// grid), else from `init`.
 QatGraph place_fake_quantization(const Graph& prepared, const quant::QuantPlan& plan,
                                  const quant::QuantSource& init, int activation_bits,
-                                 const std::set<std::string>& eight_bit);
+                                 const std::set<std::string>& eight_bit,
+                                 const quant::QuantSource* narrow_init = nullptr);
 
 }  // namespace quench::qat

@@ -89,14 +89,13 @@ QatResult quantization_aware_training(const Model& model, const Dataset& train_d
   QUENCH_CHECK(!plan.activations.empty() || !plan.nodes.empty(), ErrorKind::kInvalidArgument,
                "the recipe quantizes nothing in this model");
 
-  // Entropy and MSE ranges for the grid the activations are quantized to (its 2^bits levels;
-  // the 8-bit first and last layers start from the same ranges and learn their own).
-  CalibrateOptions co = o.calib;
-  co.observer.quant_levels = 1 << o.activation_bits;
-  const CalibrationTable table = calibrate(prepared, calib_data, recipe, co);
+  const CalibrationTable table = calibrate(prepared, calib_data, recipe, o.calib);
   const quant::CalibratedSource ptq(table, recipe);
+  // Activations below 8 bits start from the entropy or MSE range selected for their own grid of
+  // 2^bits levels; the 8-bit ones (the first and last layers') from the table's.
+  const quant::CalibratedSource narrow(table, recipe, 1 << o.activation_bits);
   qat::QatGraph q =
-      qat::place_fake_quantization(prepared.graph, plan, ptq, o.activation_bits, eight);
+      qat::place_fake_quantization(prepared.graph, plan, ptq, o.activation_bits, eight, &narrow);
   // (107)-(108) Conv→BatchNormalization trained unfolded, the weights quantized in folded form.
   std::vector<qat::SimulatedBn> simulated;
   if (o.bn_fold == "simulate") simulated = qat::simulate_batch_norm_folding(model, q);

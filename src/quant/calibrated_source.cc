@@ -18,7 +18,8 @@ QuantParams CalibratedSource::activation(const Graph& graph, const std::string& 
                "the calibration table has no range for tensor '{}' (was it made for another "
                "model or recipe?)",
                a.params_from);
-  const CalibratedRange r = it->second.range();
+  const CalibratedRange r =
+      quant_levels_ > 0 ? it->second.range(quant_levels_) : it->second.range();
   return activation_params(r.min, r.max, a.type);
 }
 

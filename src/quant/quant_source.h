@@ -30,8 +30,10 @@ class QuantSource {
 // Calibrated activation ranges (eqs. (20)-(24)) and weights rounded to nearest (eq. (25)).
 class CalibratedSource final : public QuantSource {
  public:
-  CalibratedSource(const CalibrationTable& table, const QuantRecipe& recipe)
-      : table_(table), recipe_(recipe) {}
+  // quant_levels > 0: activation ranges selected for a grid of that many levels (Observer::range)
+  // instead of the table's config.
+  CalibratedSource(const CalibrationTable& table, const QuantRecipe& recipe, int quant_levels = 0)
+      : table_(table), recipe_(recipe), quant_levels_(quant_levels) {}
   QuantParams activation(const Graph& graph, const std::string& value,
                          const ActivationQuant& a) const override;
   WeightQuant weight(const Graph& graph, const std::string& value,
@@ -40,6 +42,7 @@ class CalibratedSource final : public QuantSource {
  private:
   const CalibrationTable& table_;
   const QuantRecipe& recipe_;
+  int quant_levels_ = 0;
 };
 
 // Writes the QDQ form of `prepared` as `plan` decides, with what `source` gives.

@@ -186,6 +186,50 @@ TEST_F(QatCnn, TrainingGraphAndExportAgree) {
   }
 }
 
+// Activations below 8 bits start from the narrow source (ranges selected for their grid), the
+// 8-bit ones from the table's: placing with both equals placing each width from its own source.
+TEST_F(QatCnn, NarrowActivationsStartFromRangesForTheirGrid) {
+  const Model prepared =
+      prepare_for_quantization(load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx"));
+  auto data = fmnist("fmnist:test", 64);
+  QuantRecipe recipe;
+  recipe.weight_bits = 4;
+  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
+  CalibrateOptions co;
+  co.calib_size = 64;
+  co.progress = false;
+  co.observer.method = CalibrationMethod::kMse;
+  const CalibrationTable table = calibrate(prepared, *data, recipe, co);
+  const quant::CalibratedSource ptq(table, recipe), narrow(table, recipe, 16);
+  std::string first;  // the first calibrated activation, kept at 8 bits below
+  for (const auto& [value, a] : plan.activations) {
+    if (!a.constant) {
+      first = a.params_from;
+      break;
+    }
+  }
+  const std::set<std::string> eight = {first};
+  const qat::QatGraph both =
+      qat::place_fake_quantization(prepared.graph, plan, ptq, 4, eight, &narrow);
+  const qat::QatGraph wide = qat::place_fake_quantization(prepared.graph, plan, ptq, 4, eight);
+  const qat::QatGraph only_narrow =
+      qat::place_fake_quantization(prepared.graph, plan, narrow, 4, eight);
+  auto scale = [](const qat::QatGraph& q, const std::string& key) {
+    return q.graph.initializers.at(q.activations.at(key).scale).data<float>()[0];
+  };
+  int differ = 0;
+  for (const auto& [key, params] : both.activations) {
+    if (params.spec.qmax == 255 || params.spec.qmax == 127) {
+      EXPECT_EQ(scale(both, key), scale(wide, key)) << key;
+    } else {
+      EXPECT_EQ(scale(both, key), scale(only_narrow, key)) << key;
+      differ += scale(both, key) != scale(wide, key);
+    }
+  }
+  EXPECT_EQ(both.activations.at(first).spec.qmax, 255);
+  EXPECT_GT(differ, 0) << "no 4-bit activation's range changed with its grid";
+}
+
 TEST_F(QatCnn, RefusesBadOptionsBeforeTraining) {
   const Model fp32 = load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx");
   auto train = fmnist("fmnist:train", 64);
