@@ -108,6 +108,26 @@ TEST(LowBitCholesky, InverseFactorReproducesTheInverse) {
   EXPECT_FALSE(inverse_cholesky_upper(indefinite, 2, u));
 }
 
+TEST(LowBitCholesky, SolveReproducesTheRightHandSides) {
+  const int64_t n = 6, cols = 3;
+  std::vector<double> a(n * n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) a[i * n + j] = 1.0 / (1.0 + std::abs(i - j)) + (i == j ? 2 : 0);
+  }
+  std::vector<double> b(n * cols);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = std::sin(1.0 + static_cast<double>(i));
+  std::vector<double> l = a, x = b;
+  ASSERT_TRUE(cholesky_lower(l, n));
+  cholesky_solve(l, n, x.data(), cols);
+  for (int64_t i = 0; i < n; ++i) {  // A·X = B
+    for (int64_t c = 0; c < cols; ++c) {
+      double s = 0.0;
+      for (int64_t k = 0; k < n; ++k) s += a[i * n + k] * x[k * cols + c];
+      EXPECT_NEAR(s, b[i * cols + c], 1e-12);
+    }
+  }
+}
+
 TEST(LowBitGptq, ReconstructsBetterThanRoundingToNearest) {
   for (int64_t groups : {1, 4}) {
     const RandomLayer l = random_layer(16, 48, groups, 2048, 7 + groups);

@@ -28,6 +28,30 @@ bool cholesky_lower(std::vector<double>& a, int64_t n) {
   return true;
 }
 
+void cholesky_solve(const std::vector<double>& l, int64_t n, double* b, int64_t cols) {
+  // L·Y = B, then Lᵀ·X = Y, a row of B (all its columns) at a time.
+  for (int64_t i = 0; i < n; ++i) {
+    double* bi = &b[i * cols];
+    for (int64_t j = 0; j < i; ++j) {
+      const double lij = l[i * n + j];
+      const double* bj = &b[j * cols];
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) bi[c] -= lij * bj[c];
+    }
+    for (int64_t c = 0; c < cols; ++c) bi[c] /= l[i * n + i];
+  }
+  for (int64_t i = n - 1; i >= 0; --i) {
+    double* bi = &b[i * cols];
+    for (int64_t j = i + 1; j < n; ++j) {
+      const double lji = l[j * n + i];
+      const double* bj = &b[j * cols];
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) bi[c] -= lji * bj[c];
+    }
+    for (int64_t c = 0; c < cols; ++c) bi[c] /= l[i * n + i];
+  }
+}
+
 bool inverse_cholesky_upper(const std::vector<double>& a, int64_t n, std::vector<double>& u) {
   // With J the reversal of the indices and J·A·J = L'·L'ᵀ, A⁻¹ = (J·L'⁻¹·J)ᵀ·(J·L'⁻¹·J), and
   // J·L'⁻¹·J is upper triangular with a positive diagonal: the factor asked for. One

@@ -63,28 +63,8 @@ void move_to_float_target(float* w, int64_t r, int64_t k, const std::vector<doub
     for (size_t i = 0; i < t.size(); ++i) t[i] += tc[i];
   }
   for (double& v : t) v /= static_cast<double>(m);
-  // Eq. (159): (H + λ)·S = T by the factor L·Lᵀ, all r columns of S at once; W* = W + Sᵀ.
-  const std::vector<double> l = damped_factor(h, k, damp);
-  for (int64_t i = 0; i < k; ++i) {
-    double* ti = &t[i * r];
-    for (int64_t j = 0; j < i; ++j) {
-      const double lij = l[i * k + j];
-      const double* tj = &t[j * r];
-#pragma omp simd
-      for (int64_t row = 0; row < r; ++row) ti[row] -= lij * tj[row];
-    }
-    for (int64_t row = 0; row < r; ++row) ti[row] /= l[i * k + i];
-  }
-  for (int64_t i = k - 1; i >= 0; --i) {
-    double* ti = &t[i * r];
-    for (int64_t j = i + 1; j < k; ++j) {
-      const double lji = l[j * k + i];
-      const double* tj = &t[j * r];
-#pragma omp simd
-      for (int64_t row = 0; row < r; ++row) ti[row] -= lji * tj[row];
-    }
-    for (int64_t row = 0; row < r; ++row) ti[row] /= l[i * k + i];
-  }
+  // Eq. (159): (H + λ)·S = T, all r columns of S at once; W* = W + Sᵀ.
+  cholesky_solve(damped_factor(h, k, damp), k, t.data(), r);
   for (int64_t row = 0; row < r; ++row) {
     for (int64_t b = 0; b < k; ++b) w[row * k + b] += static_cast<float>(t[b * r + row]);
   }
