@@ -46,14 +46,17 @@ def main():
     quench = os.path.join(a.build, "quench")
     py = sys.executable
 
+    def accuracy(cmd):
+        return 100 * last_json(run(cmd))["accuracy"]
+
     def quench_acc(path):
-        return 100 * last_json(run([quench, "eval", path, "--data", "fmnist:test", "--json"]))["accuracy"]
+        return accuracy([quench, "eval", path, "--data", "fmnist:test", "--json"])
 
     def ort_acc(path):
-        return 100 * last_json(run([py, os.path.join(PEERS, "ort_peer.py"), "accuracy", path]))["accuracy"]
+        return accuracy([py, os.path.join(PEERS, "ort_peer.py"), "accuracy", path])
 
     def ov_acc(path):
-        return 100 * last_json(run([py, os.path.join(PEERS, "ov_peer.py"), "accuracy", path]))["accuracy"]
+        return accuracy([py, os.path.join(PEERS, "ov_peer.py"), "accuracy", path])
 
     rows = [("FP32", "–", quench_acc(a.model), ort_acc(a.model), ov_acc(a.model))]
     with tempfile.TemporaryDirectory() as tmp:
