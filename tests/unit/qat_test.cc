@@ -77,6 +77,26 @@ class QatCnn : public ::testing::Test {
     d.limit = limit;
     return open_dataset(split, d);
   }
+  // The cnn prepared for 4-bit weights, its plan and ranges from 64 test images.
+  struct Calibrated {
+    Model prepared;
+    QuantRecipe recipe;
+    quant::QuantPlan plan;
+    CalibrationTable table;
+  };
+  static Calibrated calibrated_cnn(CalibrationMethod method = CalibrationMethod::kMinMax) {
+    Calibrated c;
+    c.prepared =
+        prepare_for_quantization(load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx"));
+    c.recipe.weight_bits = 4;
+    c.plan = quant::plan_quantization(c.prepared.graph, c.recipe);
+    CalibrateOptions co;
+    co.calib_size = 64;
+    co.progress = false;
+    co.observer.method = method;
+    c.table = calibrate(c.prepared, *fmnist("fmnist:test", 64), c.recipe, co);
+    return c;
+  }
   static QatOptions short_run(int w, int a) {
     QatOptions o;
     o.weight_bits = w;
@@ -132,17 +152,12 @@ TEST_F(QatCnn, ShortRunExportsALowBitQdqModel) {
 // training computes in float on the same dequantized values, and by the int32 bias.
 constexpr double kLogitTol = 0.01;  // relative to the largest logit magnitude
 TEST_F(QatCnn, TrainingGraphAndExportAgree) {
-  const Model prepared =
-      prepare_for_quantization(load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx"));
+  const Calibrated c = calibrated_cnn();
+  const Model& prepared = c.prepared;
+  const QuantRecipe& recipe = c.recipe;
+  const quant::QuantPlan& plan = c.plan;
   auto data = fmnist("fmnist:test", 64);
-  QuantRecipe recipe;
-  recipe.weight_bits = 4;
-  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
-  CalibrateOptions co;
-  co.calib_size = 64;
-  co.progress = false;
-  const CalibrationTable table = calibrate(prepared, *data, recipe, co);
-  const quant::CalibratedSource ptq(table, recipe);
+  const quant::CalibratedSource ptq(c.table, recipe);
   // 4-bit activations export as a Clip before the 8-bit QuantizeLinear.
   for (int abits : {8, 4}) {
     const qat::QatGraph q = qat::place_fake_quantization(prepared.graph, plan, ptq, abits, {});
@@ -189,18 +204,10 @@ TEST_F(QatCnn, TrainingGraphAndExportAgree) {
 // Activations below 8 bits start from the narrow source (ranges selected for their grid), the
 // 8-bit ones from the table's: placing with both equals placing each width from its own source.
 TEST_F(QatCnn, NarrowActivationsStartFromRangesForTheirGrid) {
-  const Model prepared =
-      prepare_for_quantization(load_model(std::string(QUENCH_TEST_MODELS) + "/cnn.onnx"));
-  auto data = fmnist("fmnist:test", 64);
-  QuantRecipe recipe;
-  recipe.weight_bits = 4;
-  const quant::QuantPlan plan = quant::plan_quantization(prepared.graph, recipe);
-  CalibrateOptions co;
-  co.calib_size = 64;
-  co.progress = false;
-  co.observer.method = CalibrationMethod::kMse;
-  const CalibrationTable table = calibrate(prepared, *data, recipe, co);
-  const quant::CalibratedSource ptq(table, recipe), narrow(table, recipe, 16);
+  const Calibrated c = calibrated_cnn(CalibrationMethod::kMse);
+  const Model& prepared = c.prepared;
+  const quant::QuantPlan& plan = c.plan;
+  const quant::CalibratedSource ptq(c.table, c.recipe), narrow(c.table, c.recipe, 16);
   std::string first;  // the first calibrated activation, kept at 8 bits below
   for (const auto& [value, a] : plan.activations) {
     if (!a.constant) {
