@@ -17,12 +17,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/nbits_gemv.h"
+#include "kernels/x86/nbits_int8.h"
 #include "quench/tensor.h"
 
 namespace {
@@ -119,23 +121,45 @@ int main(int argc, char** argv) {
     const quench::x86::Int4Weights& w = copies[0];
     std::vector<float> a(static_cast<size_t>(s.k)), y(static_cast<size_t>(s.n));
     for (float& v : a) v = static_cast<float>(rng() % 2001) * 1e-3f - 1.f;
-    const std::shared_ptr<void> scratch =
-        quench::aligned_alloc_shared(quench::x86::int4_scratch_bytes(w, 1));
+    const std::shared_ptr<void> scratch = quench::aligned_alloc_shared(std::max(
+        quench::x86::int4_scratch_bytes(w, 1), quench::x86::int4_int8_scratch_bytes(w, 1)));
     const double bytes =
         static_cast<double>(w.b.size() + w.scales.size() * sizeof(float) + w.zero_points.size());
-    // Each column loop this CPU runs, side by side (the last is the one sessions use).
+    // Each column loop this CPU runs, side by side (the last of each compute is the one sessions
+    // use): A in float (eq. (144)), then A in int8 (accuracy_level 4, eq. (161)).
+    struct Loop {
+      std::string name;
+      std::function<void(const quench::x86::Int4Weights&)> run;
+    };
+    std::vector<Loop> loops;
     std::vector<quench::x86::Int4Isa> isas = {quench::x86::Int4Isa::kAvx2};
     if (quench::x86::int4_isa() != quench::x86::Int4Isa::kAvx2) {
       isas.push_back(quench::x86::int4_isa());
     }
     for (quench::x86::Int4Isa isa : isas) {
+      loops.push_back({quench::x86::int4_isa_name(isa), [&, isa](const auto& weights) {
+                         quench::x86::gemv_int4(weights, a.data(), 1, nullptr, y.data(), 0, s.n,
+                                                scratch.get(), isa);
+                       }});
+    }
+    std::vector<quench::x86::Int8DotIsa> dots = {quench::x86::Int8DotIsa::kAvx2};
+    if (quench::x86::int8_dot_isa() != quench::x86::Int8DotIsa::kAvx2) {
+      dots.push_back(quench::x86::int8_dot_isa());
+    }
+    for (quench::x86::Int8DotIsa dot : dots) {
+      loops.push_back({std::string(quench::x86::int8_dot_isa_name(dot)) + "-int8",
+                       [&, dot](const auto& weights) {
+                         quench::x86::gemv_int4_int8(weights, a.data(), 1, nullptr, y.data(), 0,
+                                                     s.n, scratch.get(), dot);
+                       }});
+    }
+    for (const Loop& loop : loops) {
       size_t next = 0;
       const double t = median_seconds(seconds, [&] {
-        quench::x86::gemv_int4(copies[next], a.data(), 1, nullptr, y.data(), 0, s.n, scratch.get(),
-                               isa);
+        loop.run(copies[next]);
         next = (next + 1) % copies.size();
       });
-      const char* name = quench::x86::int4_isa_name(isa);
+      const char* name = loop.name.c_str();
       if (json) {
         std::printf(
             "{\"k\": %lld, \"n\": %lld, \"block\": %lld, \"isa\": \"%s\", \"ms\": %.4f, "

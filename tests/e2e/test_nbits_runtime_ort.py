@@ -4,7 +4,8 @@
 Fixtures are generated here at test time (nothing checked in): a float model with one MatMul
 (K not a multiple of the block, N odd) quantized by ORT's MatMulNBitsQuantizer (bits 4 and 8,
 symmetric and asymmetric, blocks 16, 32 and 128), hand-made MatMulNBits nodes (bias, no zero
-points, float zero points, bits 2), and quench's own writer (`quench quantize --weight-only
+points, float zero points, bits 2; and accuracy_level 4, where both quantize A to int8 per
+block), and quench's own writer (`quench quantize --weight-only
 --weights int4 --group-size 32`). Each file is run by ORT and by `quench run` (1 thread) on the
 same input with 1 and 3 rows; outputs agree within OUTPUT_TOL relative to max |y|.
 `make_gemv_model` is also used by bench/nbits_gemv_ort.py for the speed comparison.
@@ -138,6 +139,22 @@ def main():
                 print(f"skip hand-made bits={bits} zero_points={zp}: ORT does not run it ({str(e)[:80]})")
                 continue
             ok &= compare(quench, tmp, dst, k, f"hand-made bits={bits} block={block} zero_points={zp} bias={bias}")
+        # accuracy_level 4: both runtimes quantize A to int8 per block (docs/quantization.md eq.
+        # (161)); ORT's outputs must differ from its float path's, or the comparison proves nothing.
+        for block, zp, bias in [(16, "packed", True), (32, "packed", False), (64, None, True), (128, "packed", False)]:
+            dst = os.path.join(tmp, "level4.onnx")
+            make_gemv_model(dst, k, n, 4, block, zp, bias, seed=block)
+            x = np.random.default_rng(5).standard_normal((3, k)).astype(np.float32)
+            float_y = ort.InferenceSession(dst, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            model = onnx.load(dst)
+            model.graph.node[0].attribute.append(helper.make_attribute("accuracy_level", 4))
+            onnx.save(model, dst)
+            int8_y = ort.InferenceSession(dst, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            moved = float(np.max(np.abs(int8_y - float_y))) / float(np.max(np.abs(float_y)))
+            if moved <= 10 * OUTPUT_TOL:
+                print(f"FAIL accuracy_level 4 block={block}: ORT's int8 outputs are its float ones ({moved:.1e})")
+                ok = False
+            ok &= compare(quench, tmp, dst, k, f"accuracy_level 4 block={block} zero_points={zp} bias={bias}")
         dst = os.path.join(tmp, "quench_q.onnx")
         subprocess.run([quench, "quantize", src, "-o", dst, "--weight-only", "--weights", "int4",
                         "--group-size", "32"], check=True, capture_output=True)

@@ -111,6 +111,30 @@ Tensor expected(const Case& c) {
 // The reference accumulates in double: only the final rounding to float differs.
 constexpr double kRefRelTol = 1e-6;
 
+// The case at accuracy_level 4: A quantized to int8 per block (eq. (161)).
+Case at_level_4(Case c) {
+  c.node.attributes["accuracy_level"].value = int64_t{4};
+  return c;
+}
+
+// A as eq. (161) quantizes it, written here from the equation: per block of `block` elements,
+// â = fl(max|a| / 127) · round_half_even(a · fl(127 / max|a|)).
+Tensor quantized_a(const Tensor& a, int64_t k, int64_t block) {
+  std::vector<float> out(static_cast<size_t>(a.numel()));
+  for (int64_t r = 0; r < a.numel() / k; ++r) {
+    for (int64_t k0 = 0; k0 < k; k0 += block) {
+      const float* x = a.data<float>() + r * k;
+      float amax = 0.f;
+      for (int64_t i = k0; i < std::min(k, k0 + block); ++i) amax = std::max(amax, std::abs(x[i]));
+      const float scale = amax / 127.f, inverse = amax > 0.f ? 127.f / amax : 0.f;
+      for (int64_t i = k0; i < std::min(k, k0 + block); ++i) {
+        out[static_cast<size_t>(r * k + i)] = scale * std::nearbyint(x[i] * inverse);
+      }
+    }
+  }
+  return f32(a.shape(), out);
+}
+
 TEST(MatMulNBits, HandCheckedFourBits) {
   // K = 3 in one block of 16, N = 2. Column 0: codes 9, 7, 15, zero point 8, scale 0.5 →
   // w = 0.5, -0.5, 3.5; column 1: codes 1, 2, 3, zero point 1, scale 2 → w = 0, 2, 4.
@@ -166,6 +190,39 @@ TEST(MatMulNBits, FloatZeroPointsAndGIdx) {
   EXPECT_TRUE(testing::tensors_near(y, expected(c), 1e-6, kRefRelTol));
 }
 
+TEST(MatMulNBits, AccuracyLevel4QuantizesAPerBlock) {
+  // Eq. (161) is the float product of the block-quantized A with the dequantized W: the same
+  // expectation as above with A replaced by â. Bits other than 4 (and levels 0-3) stay float.
+  for (int64_t block : {16, 32, 128}) {
+    for (bool zp : {false, true}) {
+      SCOPED_TRACE(fmt::format("block {} zero points {}", block, zp));
+      Case c = at_level_4(make_case(3, 300, 5, 4, block, zp, true, static_cast<uint32_t>(block)));
+      const Tensor y = testing::run_node(c.node, c.inputs, 1)[0];
+      const Tensor float_y = expected(c);
+      c.inputs[0] = quantized_a(c.inputs[0], c.k, block);
+      EXPECT_TRUE(testing::tensors_near(y, expected(c), 1e-6, kRefRelTol));
+      EXPECT_FALSE(testing::tensors_near(y, float_y, 1e-6, kRefRelTol));  // not the float path
+    }
+  }
+  const Case eight = at_level_4(make_case(2, 70, 3, 8, 32, true, false, 5));
+  EXPECT_TRUE(testing::tensors_near(testing::run_node(eight.node, eight.inputs, 1)[0],
+                                    expected(eight), 1e-6, kRefRelTol));
+}
+
+TEST(MatMulNBits, AccuracyLevel4KeepsNonFiniteInputsVisible) {
+  // A NaN or infinity in a block of A makes that row's outputs NaN (a scale of max|a| / 127 would
+  // hide it); other rows are untouched.
+  Case c = at_level_4(make_case(2, 64, 3, 4, 32, true, false, 9));
+  std::vector<float> a(c.inputs[0].data<float>(), c.inputs[0].data<float>() + 128);
+  a[70] = std::numeric_limits<float>::infinity();
+  c.inputs[0] = f32({2, 64}, a);
+  const Tensor y = testing::run_both(c.node, c.inputs, 1)[0];
+  for (int64_t col = 0; col < 3; ++col) {
+    EXPECT_TRUE(std::isfinite(y.data<float>()[col]));
+    EXPECT_TRUE(std::isnan(y.data<float>()[3 + col]));
+  }
+}
+
 TEST(MatMulNBits, InfersShape) {
   const Node node = nbits_node(64, 10, 4, 32, {"a", "b", "s"});
   const auto out =
@@ -209,6 +266,9 @@ TEST(MatMulNBits, InconsistentInputsAreNamed) {
   std::vector<Tensor> bad_zp = in;
   bad_zp[3] = u8({3}, {0, 0, 0});
   expect_error(with(40, 3, 4, 16), bad_zp, "input 3 (zero_points) has shape [3]");
+  Node level = with(40, 3, 4, 16);
+  level.attributes["accuracy_level"].value = int64_t{5};
+  expect_error(level, in, "accuracy_level = 5, expected 0 to 4");
   Node no_k = with(40, 3, 4, 16);
   no_k.attributes.erase("K");
   expect_error(no_k, in, "no 'K' attribute");
@@ -227,9 +287,15 @@ Tensor run_fast(const Case& c, int threads, x86::Int4Isa isa = x86::int4_isa()) 
   ctx.outputs.push_back(TensorDesc{DType::kFloat32, y_shape, nullptr, {}});
   const std::unique_ptr<Kernel> kernel = x86::make_matmul_nbits(ctx, isa);
   if (!kernel) return Tensor();
-  // The GEMV below int4_gemm_min_rows rows, the panels from there on.
-  const std::string path = y_shape[0] >= x86::int4_gemm_min_rows(isa) ? "int4_gemm_" : "int4_";
-  EXPECT_EQ(kernel->impl(), "x86:" + path + x86::int4_isa_name(isa));
+  // The GEMV below int4_gemm_min_rows rows, the panels from there on; the integer loops for
+  // accuracy_level 4 (AVX512_VNNI's for the AVX-512 loops where the CPU has it).
+  if (c.node.attr_int("accuracy_level", 0) == 4) {
+    const bool vnni = isa == x86::Int4Isa::kAvx512 && x86::cpu_features().avx512_vnni;
+    EXPECT_EQ(kernel->impl(), std::string("x86:int4_int8_") + (vnni ? "avx512vnni" : "avx2"));
+  } else {
+    const std::string path = y_shape[0] >= x86::int4_gemm_min_rows(isa) ? "int4_gemm_" : "int4_";
+    EXPECT_EQ(kernel->impl(), "x86:" + path + x86::int4_isa_name(isa));
+  }
   Tensor y = Tensor::empty(DType::kFloat32, y_shape);
   std::vector<const void*> inputs;
   for (const Tensor& t : c.inputs) inputs.push_back(t.defined() ? t.raw_data() : nullptr);
@@ -253,6 +319,8 @@ double fast_tolerance(const Case& c) {
   return (static_cast<double>(c.k) + 2) * std::ldexp(1.0, -22) * 15 * a_max * s_max;
 }
 
+// Also the integer loops of accuracy_level 4 (eq. (161)): A's codes are the reference's (the same
+// function makes them) and the integer dot products exact, so the same float tolerance holds.
 TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
   if (!x86::cpu_features().avx2) GTEST_SKIP() << "no AVX2";
   struct Shape3 {
@@ -286,11 +354,13 @@ TEST(MatMulNBitsX86, Int4MatchesReferenceOnOddShapes) {
   if (x86::int4_isa() == x86::Int4Isa::kAvx512) isas.push_back(x86::Int4Isa::kAvx512);
   uint32_t seed = 100;
   for (const Shape3& s : shapes) {
-    for (bool zp : {false, true}) {
-      for (bool bias : {false, true}) {
-        SCOPED_TRACE(
-            fmt::format("m {} k {} n {} block {} zp {} bias {}", s.m, s.k, s.n, s.block, zp, bias));
-        const Case c = make_case(s.m, s.k, s.n, 4, s.block, zp, bias, ++seed);
+    for (int combination = 0; combination < 8; ++combination) {
+      const bool zp = combination & 1, bias = combination & 2, level_4 = combination & 4;
+      {
+        SCOPED_TRACE(fmt::format("m {} k {} n {} block {} zp {} bias {} accuracy_level {}", s.m,
+                                 s.k, s.n, s.block, zp, bias, level_4 ? 4 : 0));
+        Case c = make_case(s.m, s.k, s.n, 4, s.block, zp, bias, ++seed);
+        if (level_4) c = at_level_4(std::move(c));
         const Tensor want = testing::run_node(c.node, c.inputs, 1)[0];
         for (x86::Int4Isa isa : isas) {
           SCOPED_TRACE(x86::int4_isa_name(isa));
@@ -311,7 +381,8 @@ TEST(MatMulNBitsX86, ThreadsSplitTheColumnsExactly) {
   for (int64_t m : {1, 3, 8, 40}) {
     for (int64_t n : {5, 70, 301}) {
       SCOPED_TRACE(fmt::format("m {} n {}", m, n));
-      const Case c = make_case(m, 200, n, 4, 32, true, true, ++seed);
+      Case c = make_case(m, 200, n, 4, 32, true, true, ++seed);
+      if (n == 70) c = at_level_4(std::move(c));
       const Tensor one = run_fast(c, 1), two = run_fast(c, 2);
       ASSERT_TRUE(one.defined() && two.defined());
       EXPECT_TRUE(testing::tensors_near(two, one, 0.0, 0.0));

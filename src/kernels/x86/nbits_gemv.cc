@@ -5,6 +5,7 @@
 
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/nbits_gemm.h"
+#include "kernels/x86/nbits_int8.h"
 #include "kernels/x86/parallel_units.h"
 #include "ops/quantized/matmul_nbits.h"
 
@@ -31,37 +32,56 @@ void permute_rows(const float* a, int64_t rows, int64_t k, int64_t padded, float
   }
 }
 
-// Threads take contiguous ranges of columns, in groups of 4 (the loops' widest column group).
+// Threads take contiguous ranges of columns, in groups of 4 (the loops' widest column group);
+// A in float (eq. (144)) or, for accuracy_level 4, quantized to int8 per block (eq. (161)).
 class Int4GemvKernel final : public Kernel {
  public:
   Int4GemvKernel(Int4Weights w, int64_t m, bool has_bias, Int4Isa isa, int threads)
+      : w_(std::move(w)), m_(m), has_bias_(has_bias), isa_(isa), threads_(split(threads)) {}
+  Int4GemvKernel(Int4Weights w, int64_t m, bool has_bias, Int8DotIsa isa, int threads)
       : w_(std::move(w)),
         m_(m),
         has_bias_(has_bias),
-        isa_(isa),
-        threads_(static_cast<int>(std::min<int64_t>(std::max(threads, 1), (w_.n + 3) / 4))) {}
+        int8_(true),
+        int8_isa_(isa),
+        threads_(split(threads)) {}
   void run(const KernelArgs& a) const override {
     const auto* x = static_cast<const float*>(a.inputs[kNBitsA]);
     const auto* bias = has_bias_ ? static_cast<const float*>(a.inputs[kNBitsBias]) : nullptr;
     auto* y = static_cast<float*>(a.outputs[0]);
-    const size_t bytes = per_thread(int4_scratch_bytes(w_, m_));
+    const size_t bytes = thread_bytes();
     const int64_t groups = (w_.n + 3) / 4;
     parallel_units(threads_, threads_, [&](int64_t unit, int thread) {
       const int64_t n0 = 4 * (groups * unit / threads_);
       const int64_t n1 = std::min(w_.n, 4 * (groups * (unit + 1) / threads_));
-      gemv_int4(w_, x, m_, bias, y, n0, n1, static_cast<char*>(a.scratch) + thread * bytes, isa_);
+      void* scratch = static_cast<char*>(a.scratch) + thread * bytes;
+      if (int8_) {
+        gemv_int4_int8(w_, x, m_, bias, y, n0, n1, scratch, int8_isa_);
+      } else {
+        gemv_int4(w_, x, m_, bias, y, n0, n1, scratch, isa_);
+      }
     });
   }
-  size_t scratch_bytes() const override {
-    return static_cast<size_t>(threads_) * per_thread(int4_scratch_bytes(w_, m_));
+  size_t scratch_bytes() const override { return static_cast<size_t>(threads_) * thread_bytes(); }
+  std::string impl() const override {
+    return int8_ ? std::string("x86:int4_int8_") + int8_dot_isa_name(int8_isa_)
+                 : std::string("x86:int4_") + int4_isa_name(isa_);
   }
-  std::string impl() const override { return std::string("x86:int4_") + int4_isa_name(isa_); }
 
  private:
+  int split(int threads) const {
+    return static_cast<int>(std::min<int64_t>(std::max(threads, 1), (w_.n + 3) / 4));
+  }
+  size_t thread_bytes() const {
+    return per_thread(int8_ ? int4_int8_scratch_bytes(w_, m_) : int4_scratch_bytes(w_, m_));
+  }
+
   Int4Weights w_;
   int64_t m_;
   bool has_bias_;
-  Int4Isa isa_;
+  Int4Isa isa_ = Int4Isa::kAvx2;
+  bool int8_ = false;
+  Int8DotIsa int8_isa_ = Int8DotIsa::kAvx2;
   int threads_;
 };
 
@@ -118,8 +138,9 @@ void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* 
         sums[r * w.k_blocks + j] = s;
       }
     }
+    const Int4FloatRows rows_of_a{perm, sums, padded};
     (isa == Int4Isa::kAvx512 ? avx512::int4_columns : avx2::int4_columns)(
-        w, perm, sums, tile, bias, y + r0 * w.n, w.n, n0, n1);
+        w, rows_of_a, tile, bias, y + r0 * w.n, w.n, n0, n1);
   }
 }
 
@@ -161,6 +182,13 @@ std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx, Int4Isa isa) {
   constexpr int64_t kMultiplyAddsPerThread = int64_t{1} << 21;
   const int threads = static_cast<int>(
       std::clamp<int64_t>(p.m * s.k * s.n / kMultiplyAddsPerThread, 1, std::max(ctx.threads, 1)));
+  if (ref::nbits_int8_compute(s, p.has_g_idx, p.float_zero_points)) {
+    // The AVX-512 column loops ask for AVX512_VNNI here; AVX2's integer loop otherwise.
+    const Int8DotIsa dot = isa == Int4Isa::kAvx512 && cpu_features().avx512_vnni
+                               ? Int8DotIsa::kAvx512Vnni
+                               : Int8DotIsa::kAvx2;
+    return std::make_unique<Int4GemvKernel>(std::move(w), p.m, p.has_bias, dot, threads);
+  }
   if (p.m >= int4_gemm_min_rows(isa)) {
     return std::make_unique<Int4GemmKernel>(w, p.m, p.has_bias, isa, threads);
   }

@@ -28,6 +28,10 @@ ref::NBitsShape parse_nbits_attributes(const Node& node) {
   if (s.block_size < 16 || (s.block_size & (s.block_size - 1)) != 0) {
     fail_node(node, "has block_size = {}, expected a power of two >= 16", s.block_size);
   }
+  s.accuracy_level = node.attr_int("accuracy_level", 0);
+  if (s.accuracy_level < 0 || s.accuracy_level > 4) {
+    fail_node(node, "has accuracy_level = {}, expected 0 to 4", s.accuracy_level);
+  }
   return s;
 }
 
@@ -197,7 +201,7 @@ void infer_matmul_nbits(InferContext& ctx) {
 std::unique_ptr<Kernel> ref_matmul_nbits(KernelContext& ctx) {
   NBitsKernelPlan p = plan_nbits_kernel(ctx);
   std::string node = ctx.node.describe();
-  const size_t scratch = static_cast<size_t>(p.shape.k) * sizeof(float);
+  const size_t scratch = ref::matmul_nbits_scratch_bytes(p.shape);
   return ref::make_kernel(
       [p, node = std::move(node)](const KernelArgs& a) {
         const ref::NBitsWeights w = nbits_weights(p, a.inputs);
@@ -211,7 +215,7 @@ std::unique_ptr<Kernel> ref_matmul_nbits(KernelContext& ctx) {
         }
         ref::matmul_nbits(w, ref::in<float>(a, kNBitsA), p.m,
                           p.has_bias ? ref::in<float>(a, kNBitsBias) : nullptr,
-                          ref::out<float>(a, 0), static_cast<float*>(a.scratch));
+                          ref::out<float>(a, 0), a.scratch);
       },
       scratch);
 }
