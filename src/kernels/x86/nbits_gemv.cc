@@ -38,8 +38,8 @@ class Int4GemvKernel final : public Kernel {
  public:
   Int4GemvKernel(Int4Weights w, int64_t m, bool has_bias, Int4Isa isa, int threads)
       : w_(std::move(w)), m_(m), has_bias_(has_bias), isa_(isa), threads_(split(threads)) {}
-  Int4GemvKernel(Int4Weights w, int64_t m, bool has_bias, Int8DotIsa isa, int threads)
-      : w_(std::move(w)),
+  Int4GemvKernel(const Int4Weights& w, int64_t m, bool has_bias, Int8DotIsa isa, int threads)
+      : grouped_(group_int4_weights(w)),
         m_(m),
         has_bias_(has_bias),
         int8_(true),
@@ -50,13 +50,13 @@ class Int4GemvKernel final : public Kernel {
     const auto* bias = has_bias_ ? static_cast<const float*>(a.inputs[kNBitsBias]) : nullptr;
     auto* y = static_cast<float*>(a.outputs[0]);
     const size_t bytes = thread_bytes();
-    const int64_t groups = (w_.n + 3) / 4;
+    const int64_t n = columns(), groups = (n + 3) / 4;
     parallel_units(threads_, threads_, [&](int64_t unit, int thread) {
       const int64_t n0 = 4 * (groups * unit / threads_);
-      const int64_t n1 = std::min(w_.n, 4 * (groups * (unit + 1) / threads_));
+      const int64_t n1 = std::min(n, 4 * (groups * (unit + 1) / threads_));
       void* scratch = static_cast<char*>(a.scratch) + thread * bytes;
       if (int8_) {
-        gemv_int4_int8(w_, x, m_, bias, y, n0, n1, scratch, int8_isa_);
+        gemv_int4_int8(grouped_, x, m_, bias, y, n0, n1, scratch, int8_isa_);
       } else {
         gemv_int4(w_, x, m_, bias, y, n0, n1, scratch, isa_);
       }
@@ -69,14 +69,17 @@ class Int4GemvKernel final : public Kernel {
   }
 
  private:
+  int64_t columns() const { return int8_ ? grouped_.n : w_.n; }
   int split(int threads) const {
-    return static_cast<int>(std::min<int64_t>(std::max(threads, 1), (w_.n + 3) / 4));
+    return static_cast<int>(std::min<int64_t>(std::max(threads, 1), (columns() + 3) / 4));
   }
   size_t thread_bytes() const {
-    return per_thread(int8_ ? int4_int8_scratch_bytes(w_, m_) : int4_scratch_bytes(w_, m_));
+    return per_thread(int8_ ? int4_int8_scratch_bytes(grouped_, m_) : int4_scratch_bytes(w_, m_));
   }
 
-  Int4Weights w_;
+  Int4Weights w_;               // the float loops' weights, or
+  Int4GroupedWeights grouped_;  // the integer loops'
+
   int64_t m_;
   bool has_bias_;
   Int4Isa isa_ = Int4Isa::kAvx2;
@@ -187,7 +190,7 @@ std::unique_ptr<Kernel> make_matmul_nbits(KernelContext& ctx, Int4Isa isa) {
     const Int8DotIsa dot = isa == Int4Isa::kAvx512 && cpu_features().avx512_vnni
                                ? Int8DotIsa::kAvx512Vnni
                                : Int8DotIsa::kAvx2;
-    return std::make_unique<Int4GemvKernel>(std::move(w), p.m, p.has_bias, dot, threads);
+    return std::make_unique<Int4GemvKernel>(w, p.m, p.has_bias, dot, threads);
   }
   if (p.m >= int4_gemm_min_rows(isa)) {
     return std::make_unique<Int4GemmKernel>(w, p.m, p.has_bias, isa, threads);
