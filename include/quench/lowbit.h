@@ -118,6 +118,9 @@ namespace quench {
 struct LowBitOptions {
   std::string weights = "int8";  // int2 ... int8
   int64_t group_size = 0;        // 4-bit weight-only blocks along K: MatMul/Gemm as MatMulNBits
+  // The MatMulNBits nodes' accuracy_level attribute (0: not written): 4 lets the runtimes
+  // quantize A to int8 per block (docs/quantization.md eq. (161)); 1-3 name float precisions.
+  int64_t accuracy_level = 0;
   bool weight_only = false;
   bool int4_storage = false;  // weights of 4 bits or fewer stored as ONNX INT4 (opset 21)
   bool gptq = false;
@@ -135,8 +138,8 @@ struct LowBitOptions {
   WeightRoundingOptions rounding_options() const;
   // Whether any option differs from plain 8-bit static quantization.
   bool any() const {
-    return weights != "int8" || group_size != 0 || weight_only || int4_storage || rounding() ||
-           gptq_target != "float" || cle || smoothquant >= 0.f;
+    return weights != "int8" || group_size != 0 || accuracy_level != 0 || weight_only ||
+           int4_storage || rounding() || gptq_target != "float" || cle || smoothquant >= 0.f;
   }
   // Checks the options by themselves and sets the recipe's weight bits and weight-only flag.
   void apply(QuantRecipe& recipe) const;

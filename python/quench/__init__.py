@@ -109,6 +109,7 @@ def quantize(
     progress: bool = False,
     weights: str = "int8",
     group_size: int = 0,
+    accuracy_level: int = 0,
     weight_only: bool = False,
     gptq: bool = False,
     gptq_target: str = "float",
@@ -134,7 +135,8 @@ def quantize(
     resize/mean/std/channels/layout/random_shape preprocess a data-source string as the CLI's
     --resize etc. Low-bit options (mode "static" only, as the CLI's --weights etc.): weights
     "int2".."int8"; weight_only; group_size (with weight_only and weights "int4": MatMul/Gemm
-    written as com.microsoft MatMulNBits in blocks of group_size along K); gptq or adaround
+    written as com.microsoft MatMulNBits in blocks of group_size along K; accuracy_level: their
+    attribute, 4 letting runtimes quantize activations to int8 per block); gptq or adaround
     (adaround_iters steps per layer) choose the integer weights (need ``calib``); gptq_target
     "float" (each layer matches the float model's output) or "quantized" (GPTQ as published);
     bias_correction corrects the biases (empirically with ``calib``, else from the
@@ -175,6 +177,7 @@ def quantize(
     a.threads, a.progress = int(threads), bool(progress)
     lb = _quench._LowBitOptions()
     lb.weights, lb.weight_only, lb.group_size = weights, bool(weight_only), int(group_size)
+    lb.accuracy_level = int(accuracy_level)
     lb.gptq, lb.adaround, lb.adaround_iters = bool(gptq), bool(adaround), int(adaround_iters)
     lb.gptq_target = gptq_target
     lb.bias_correction, lb.cle = bool(bias_correction), bool(cle)

@@ -69,6 +69,7 @@ class _QuantizeArgs:
 class _LowBitOptions:
     weights: str
     group_size: int
+    accuracy_level: int
     weight_only: bool
     gptq: bool
     gptq_target: str

@@ -266,8 +266,8 @@ nb::dict quantize(const QuantizeArgs& a, nb::handle calib, nb::handle labels, nb
       a.act_granularity.empty() || a.act_granularity == "tensor" || a.act_granularity == "token",
       "act_granularity expects 'tensor' or 'token', got '{}'", a.act_granularity);
   require(a.mode == "static" || !a.lowbit.any(),
-          "weights, group_size, weight_only, gptq, gptq_target, adaround, bias_correction, cle "
-          "and smoothquant apply to mode 'static' only");
+          "weights, group_size, accuracy_level, weight_only, gptq, gptq_target, adaround, "
+          "bias_correction, cle and smoothquant apply to mode 'static' only");
   const bool has_calib = !calib.is_none();
   const bool max_drop = a.max_drop >= 0;
   require(a.max_drop < 0 || a.mode == "static", "max_drop applies to mode 'static' only");
@@ -717,6 +717,7 @@ void bind_tools(nb::module_& m) {
       .def_rw("weights", &LowBitOptions::weights)
       .def_rw("weight_only", &LowBitOptions::weight_only)
       .def_rw("group_size", &LowBitOptions::group_size)
+      .def_rw("accuracy_level", &LowBitOptions::accuracy_level)
       .def_rw("gptq", &LowBitOptions::gptq)
       .def_rw("gptq_target", &LowBitOptions::gptq_target)
       .def_rw("adaround", &LowBitOptions::adaround)

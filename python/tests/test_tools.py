@@ -280,6 +280,11 @@ def test_quantize_group_size_writes_matmulnbits(cnn, tmp_path):
     assert ops.count("MatMulNBits") == 2  # cnn's two Gemm layers
     with pytest.raises(quench.UnsupportedError, match="add --weight-only"):
         quench.quantize(cnn, out, calib=samples(4), weights="int4", group_size=32)
+    quench.quantize(cnn, out, weights="int4", weight_only=True, group_size=32, accuracy_level=4)
+    levels = [a.i for n in onnx.load(str(out)).graph.node for a in n.attribute if a.name == "accuracy_level"]
+    assert levels == [4, 4]
+    with pytest.raises(quench.InvalidArgumentError, match="expects 0 to 4"):
+        quench.quantize(cnn, out, weights="int4", weight_only=True, group_size=32, accuracy_level=7)
 
 
 @needs_fmnist

@@ -13,8 +13,8 @@ that ONNX Runtime runs, with the layout ORT reads.
    each layer without a constant bias gets an Add for its shift, ORT's output stays close to FP32.
 3. Refusals: --group-size without --weight-only, with --weights int8, --adaround or
    --bias-correction without calibration data, with a block size that is not a power of two
-   >= 16, with a recipe's per-node weight_bits or Conv in its op_types: a non-zero exit and a
-   message naming the problem.
+   >= 16, with a recipe's per-node weight_bits or Conv in its op_types; --accuracy-level without
+   --group-size or past 4: a non-zero exit and a message naming the problem.
 4. vit (Fashion-MNIST, first 200 test images): ORT runs the group-32 file; its top-1 agrees with
    ORT on the FP32 model on at least MIN_AGREEMENT of the images.
 Started by run_python.sh (exit 77 without onnxruntime).
@@ -130,6 +130,8 @@ REFUSALS = [
      "per-node \"weight_bits\""),
     (["--weight-only", "--weights", "int4", "--group-size", "32", "--recipe", "{tmp}/conv.json"],
      "Conv has no blockwise form"),
+    (["--weight-only", "--weights", "int4", "--accuracy-level", "4"], "add --weight-only --weights int4 --group-size"),
+    (["--weight-only", "--weights", "int4", "--group-size", "32", "--accuracy-level", "5"], "expects 0 to 4"),
 ]
 
 

@@ -6,7 +6,7 @@ Fixtures are generated here at test time (nothing checked in): a float model wit
 symmetric and asymmetric, blocks 16, 32 and 128), hand-made MatMulNBits nodes (bias, no zero
 points, float zero points, bits 2; and accuracy_level 4, where both quantize A to int8 per
 block), and quench's own writer (`quench quantize --weight-only
---weights int4 --group-size 32`). Each file is run by ORT and by `quench run` (1 thread) on the
+--weights int4 --group-size 32`, also with `--accuracy-level 4`). Each file is run by ORT and by `quench run` (1 thread) on the
 same input with 1 and 3 rows; outputs agree within OUTPUT_TOL relative to max |y|.
 `make_gemv_model` is also used by bench/nbits_gemv_ort.py for the speed comparison.
 Started by run_python.sh (exit 77 without onnxruntime).
@@ -159,6 +159,13 @@ def main():
         subprocess.run([quench, "quantize", src, "-o", dst, "--weight-only", "--weights", "int4",
                         "--group-size", "32"], check=True, capture_output=True)
         ok &= compare(quench, tmp, dst, k, "quench writer block=32")
+        subprocess.run([quench, "quantize", src, "-o", dst, "--weight-only", "--weights", "int4",
+                        "--group-size", "32", "--accuracy-level", "4"], check=True, capture_output=True)
+        levels = [a.i for node in onnx.load(dst).graph.node for a in node.attribute if a.name == "accuracy_level"]
+        if levels != [4]:
+            print(f"FAIL quench writer --accuracy-level 4: the nodes' accuracy_level attributes are {levels}")
+            ok = False
+        ok &= compare(quench, tmp, dst, k, "quench writer block=32 accuracy_level=4")
     print("quench runs MatMulNBits like ONNX Runtime" if ok else "MISMATCH")
     return 0 if ok else 1
 

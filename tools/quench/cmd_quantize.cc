@@ -276,8 +276,9 @@ int run_quantize(const QuantizeCmdOptions& o) {
   require(half || o.keep_io_types, ErrorKind::kInvalidArgument,
           "--keep-io-types applies to --mode fp16 and bf16 only");
   require(o.mode == "static" || !o.lowbit.any(), ErrorKind::kInvalidArgument,
-          "--weights, --group-size, --weight-only, --int4-storage, --gptq, --gptq-target, "
-          "--adaround, --bias-correction, --cle and --smoothquant apply to --mode static only");
+          "--weights, --group-size, --accuracy-level, --weight-only, --int4-storage, --gptq, "
+          "--gptq-target, --adaround, --bias-correction, --cle and --smoothquant apply to "
+          "--mode static only");
   check_writable(o.output, "output model");
   const QuantRecipe recipe =
       QuantRecipe::with_options(o.recipe, o.skip, o.skip_ops, o.act, o.per_tensor);

@@ -8,6 +8,10 @@ void add_lowbit_options(CLI::App& cmd, LowBitOptions& o) {
   cmd.add_option("--group-size", o.group_size,
                  "4-bit weight block size along K (with --weight-only --weights int4): MatMul/Gemm "
                  "written as com.microsoft MatMulNBits");
+  cmd.add_option("--accuracy-level", o.accuracy_level,
+                 "With --group-size: the MatMulNBits accuracy_level attribute; 4 lets runtimes "
+                 "quantize activations to int8 per block (faster products, other numerics)")
+      ->capture_default_str();
   cmd.add_flag("--weight-only", o.weight_only,
                "Quantize weights only (Conv/Gemm/MatMul); activations stay float");
   cmd.add_flag("--int4-storage", o.int4_storage,

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
+#include "ops/domains.h"
 #include "quant/int4_storage.h"
 #include "quant/written_model_check.h"
 #include "quench/lowbit.h"
@@ -53,6 +54,15 @@ void LowBitOptions::apply(QuantRecipe& recipe) const {
                "--int4-storage stores 4-bit weights as ONNX INT4; it needs --weights int4 or "
                "fewer bits, got --weights {}",
                weights);
+  QUENCH_CHECK(accuracy_level >= 0 && accuracy_level <= 4, ErrorKind::kInvalidArgument,
+               "--accuracy-level expects 0 to 4 (MatMulNBits: 1 float32, 2 float16, 3 bfloat16, "
+               "4 int8), got {}",
+               accuracy_level);
+  QUENCH_CHECK(
+      accuracy_level == 0 || group_size != 0, ErrorKind::kInvalidArgument,
+      "--accuracy-level {} is an attribute of com.microsoft MatMulNBits; add --weight-only "
+      "--weights int4 --group-size B",
+      accuracy_level);
   QUENCH_CHECK(!int4_storage || group_size == 0, ErrorKind::kInvalidArgument,
                "--int4-storage with --group-size: MatMulNBits already packs its 4-bit blocks");
   QUENCH_CHECK(!(gptq && adaround), ErrorKind::kInvalidArgument,
@@ -127,6 +137,17 @@ void rewrite(Model& prepared, const Dataset* data, const LowBitOptions& o,
 
 namespace {
 
+// Every MatMulNBits node gets the accuracy_level asked for (none when 0).
+Model with_accuracy_level(Model m, int64_t level) {
+  if (level == 0) return m;
+  for (Node& node : m.graph.nodes) {
+    if (node.op_type == "MatMulNBits" && node.domain == kMsDomain) {
+      node.set_attr("accuracy_level", level);
+    }
+  }
+  return m;
+}
+
 Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const Dataset* data,
                             const CalibrationTable* table, const LowBitOptions& options,
                             const CalibrateOptions& calib, int threads, QuantizeReport* report,
@@ -142,10 +163,11 @@ Model quantize_lowbit_steps(const Model& fp32, const QuantRecipe& recipe, const 
                                                     report, &d.rounding);
     d.lines.push_back(fmt::format("weights of {} layer(s) chosen in {:.1f} s", d.rounding.layers,
                                   d.rounding.seconds));
-    return quantized;
+    return with_accuracy_level(std::move(quantized), options.accuracy_level);
   }
   if (options.group_size != 0) {
-    return quantize_matmul_nbits(prepared, recipe, options.group_size, report);
+    return with_accuracy_level(quantize_matmul_nbits(prepared, recipe, options.group_size, report),
+                               options.accuracy_level);
   }
   rewrite(prepared, data, options, calib, d.lines);
   if (table) {
