@@ -4,13 +4,17 @@
 // (kernels/x86/nbits_gemv.h, nbits_gemm.h) against the reference on odd shapes (K not a multiple
 // of the block, N odd, 1-64 rows). Agreement with ONNX Runtime:
 // tests/e2e/test_nbits_runtime_ort.py.
+#include <bit>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "core/file_util.h"
+#include "kernels/ref/nbits_matmul.h"
 #include "kernels/x86/cpu_features.h"
 #include "kernels/x86/nbits_gemm.h"
 #include "kernels/x86/nbits_gemv.h"
+#include "kernels/x86/nbits_int8.h"
 #include "ops/evaluate.h"
 #include "quant_test_util.h"
 
@@ -387,6 +391,51 @@ TEST(MatMulNBitsX86, ThreadsSplitTheColumnsExactly) {
       ASSERT_TRUE(one.defined() && two.defined());
       EXPECT_TRUE(testing::tensors_near(two, one, 0.0, 0.0));
     }
+  }
+  // accuracy_level 4: threads take whole packs of 16 / width columns (width: K's blocks, up to
+  // 16). A kernel takes a second thread from 4 M multiply-adds on (make_matmul_nbits), so N is
+  // sized for that, and odd.
+  for (int64_t k : {32, 64, 100, 600}) {
+    for (int64_t n : {4'500'000 / (4 * k) + 3, 4'500'000 / (4 * k) + 10}) {
+      SCOPED_TRACE(fmt::format("accuracy_level 4, k {} n {}", k, n));
+      const Case c = at_level_4(make_case(4, k, n, 4, 32, true, true, ++seed));
+      const Tensor one = run_fast(c, 1), two = run_fast(c, 2);
+      ASSERT_TRUE(one.defined() && two.defined());
+      EXPECT_TRUE(testing::tensors_near(two, one, 0.0, 0.0));
+    }
+  }
+}
+
+// The integer loops quantize A with their own vector code: it must give the reference's codes and
+// scales bit for bit (ties to even, zero, NaN and infinite blocks, a short last block).
+TEST(MatMulNBitsX86, Int8QuantizationOfAIsTheReferences) {
+  if (!x86::cpu_features().avx2) GTEST_SKIP() << "no AVX2";
+  for (int64_t block : {32, 64, 128}) {
+    const int64_t k = 7 * block + 21, blocks = 8;
+    std::mt19937 rng(static_cast<uint32_t>(block));
+    std::uniform_real_distribution<float> u(-3.f, 3.f);
+    std::vector<float> a(static_cast<size_t>(k));
+    for (float& v : a) v = u(rng);
+    for (int64_t i = 0; i < block; ++i) a[i] = static_cast<float>(i % 9) - 4.5f;  // ties
+    a[block - 1] = 127.f;  // scale 1: a · 127 / 127 = a, every x.5 a tie
+    std::fill(a.begin() + block, a.begin() + 2 * block, 0.f);  // all zero
+    a[2 * block + 3] = std::numeric_limits<float>::quiet_NaN();
+    a[3 * block + 5] = -std::numeric_limits<float>::infinity();
+    ref::NBitsShape s;
+    s.k = k;
+    s.block_size = block;
+    std::vector<int8_t> want(static_cast<size_t>(blocks * block), 99), got(want);
+    std::vector<float> want_scale(blocks), got_scale(blocks);
+    ref::quantize_nbits_row(a.data(), s, want.data(), want_scale.data());
+    x86::avx2::quantize_int8_blocks(a.data(), k, block, blocks, got.data(), got_scale.data());
+    EXPECT_EQ(got, want) << "block " << block;
+    for (int64_t j = 0; j < blocks; ++j) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(got_scale[j]), std::bit_cast<uint32_t>(want_scale[j]))
+          << "block " << block << ", scale " << j;
+    }
+    EXPECT_EQ(want[1], -4);  // -3.5 rounds half to even
+    EXPECT_EQ(want[2], -2);  // -2.5 too
+    EXPECT_TRUE(std::isnan(want_scale[2]) && std::isnan(want_scale[3]));
   }
 }
 

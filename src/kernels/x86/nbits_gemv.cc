@@ -32,8 +32,8 @@ void permute_rows(const float* a, int64_t rows, int64_t k, int64_t padded, float
   }
 }
 
-// Threads take contiguous ranges of columns, in groups of 4 (the loops' widest column group);
-// A in float (eq. (144)) or, for accuracy_level 4, quantized to int8 per block (eq. (161)).
+// Threads take contiguous ranges of columns (unit_columns at a time); A in float (eq. (144)) or,
+// for accuracy_level 4, quantized to int8 per block (eq. (161)).
 class Int4GemvKernel final : public Kernel {
  public:
   Int4GemvKernel(Int4Weights w, int64_t m, bool has_bias, Int4Isa isa, int threads)
@@ -50,10 +50,10 @@ class Int4GemvKernel final : public Kernel {
     const auto* bias = has_bias_ ? static_cast<const float*>(a.inputs[kNBitsBias]) : nullptr;
     auto* y = static_cast<float*>(a.outputs[0]);
     const size_t bytes = thread_bytes();
-    const int64_t n = columns(), groups = (n + 3) / 4;
+    const int64_t n = columns(), per = unit_columns(), groups = (n + per - 1) / per;
     parallel_units(threads_, threads_, [&](int64_t unit, int thread) {
-      const int64_t n0 = 4 * (groups * unit / threads_);
-      const int64_t n1 = std::min(n, 4 * (groups * (unit + 1) / threads_));
+      const int64_t n0 = per * (groups * unit / threads_);
+      const int64_t n1 = std::min(n, per * (groups * (unit + 1) / threads_));
       void* scratch = static_cast<char*>(a.scratch) + thread * bytes;
       if (int8_) {
         gemv_int4_int8(grouped_, x, m_, bias, y, n0, n1, scratch, int8_isa_);
@@ -70,8 +70,14 @@ class Int4GemvKernel final : public Kernel {
 
  private:
   int64_t columns() const { return int8_ ? grouped_.n : w_.n; }
+  // Threads take whole groups of this many columns: the float loops' widest column group, or
+  // the integer loops' packs (at least 4 columns).
+  int64_t unit_columns() const {
+    return int8_ ? std::max<int64_t>(4, grouped_.columns_per_pack()) : 4;
+  }
   int split(int threads) const {
-    return static_cast<int>(std::min<int64_t>(std::max(threads, 1), (columns() + 3) / 4));
+    const int64_t units = (columns() + unit_columns() - 1) / unit_columns();
+    return static_cast<int>(std::min<int64_t>(std::max(threads, 1), units));
   }
   size_t thread_bytes() const {
     return per_thread(int8_ ? int4_int8_scratch_bytes(grouped_, m_) : int4_scratch_bytes(w_, m_));

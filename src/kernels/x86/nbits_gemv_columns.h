@@ -1,10 +1,9 @@
-// The column driver of the int4 GEMV loops, shared by the float loops (nbits_gemv_avx2.cc,
-// nbits_gemv_avx512.cc) and the int8 ones (nbits_int8_avx2.cc, nbits_int8_avx512vnni.cc): each
-// defines a `Loop` with `template <int R, int C> static void group(w, rows, n, float out[R][C])`
-// (C columns n.. of the weights `w` for R rows of A as `rows` holds them, eqs. (144), (161)) and
-// instantiates int4_columns_with<Loop> under its own instruction-set flags. Also the zero-point
-// term the loops share, `Σ_j s_j · z_j · sums_j` over a column's blocks, in an anonymous namespace:
-// each instruction-set file compiles its own copy.
+// The column driver of the float int4 GEMV loops (nbits_gemv_avx2.cc, nbits_gemv_avx512.cc):
+// each defines a `Loop` with `template <int R, int C> static void group(w, rows, n, float
+// out[R][C])` (C columns n.. for R rows of A as `rows` holds them, eq. (144)) and instantiates
+// int4_columns_with<Loop> under its own instruction-set flags. Also helpers the float and the
+// integer loops (nbits_int8_*.cc) share, in an anonymous namespace: each instruction-set file
+// compiles its own copy.
 #pragma once
 
 #include <immintrin.h>
@@ -14,8 +13,8 @@
 namespace quench::x86 {
 
 // Columns [n0, n1) in groups of C, the rest one at a time; y[r, n] = out + bias[n].
-template <class Loop, int R, int C, class Weights, class Rows>
-void int4_column_groups(const Weights& w, const Rows& rows, const float* bias, float* y,
+template <class Loop, int R, int C, class Rows>
+void int4_column_groups(const Int4Weights& w, const Rows& rows, const float* bias, float* y,
                         int64_t y_stride, int64_t n0, int64_t n1) {
   auto store = [&](const auto& out, int64_t first, int count) {
     for (int r = 0; r < R; ++r) {
@@ -38,23 +37,10 @@ void int4_column_groups(const Weights& w, const Rows& rows, const float* bias, f
 }
 
 // Up to 4 rows: 4 columns per pass over A at batch 1, 2 at batch 2, 1 beyond (the accumulators
-// of rows × columns must stay in registers); one column at a time for every count of rows when
-// not `kGroupColumns`.
-template <class Loop, bool kGroupColumns = true, class Weights, class Rows>
-void int4_columns_with(const Weights& w, const Rows& rows, int64_t count, const float* bias,
+// of rows × columns must stay in registers).
+template <class Loop, class Rows>
+void int4_columns_with(const Int4Weights& w, const Rows& rows, int64_t count, const float* bias,
                        float* y, int64_t y_stride, int64_t n0, int64_t n1) {
-  if constexpr (!kGroupColumns) {
-    switch (count) {
-      case 1:
-        return int4_column_groups<Loop, 1, 1>(w, rows, bias, y, y_stride, n0, n1);
-      case 2:
-        return int4_column_groups<Loop, 2, 1>(w, rows, bias, y, y_stride, n0, n1);
-      case 3:
-        return int4_column_groups<Loop, 3, 1>(w, rows, bias, y, y_stride, n0, n1);
-      default:
-        return int4_column_groups<Loop, 4, 1>(w, rows, bias, y, y_stride, n0, n1);
-    }
-  }
   switch (count) {
     case 1:
       return int4_column_groups<Loop, 1, 4>(w, rows, bias, y, y_stride, n0, n1);

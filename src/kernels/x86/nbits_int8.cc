@@ -1,15 +1,15 @@
 #include "kernels/x86/nbits_int8.h"
 
 #include <algorithm>
+#include <cstring>
 
-#include "kernels/ref/nbits_matmul.h"
 #include "kernels/x86/cpu_features.h"
 
 namespace quench::x86 {
 namespace {
 
 constexpr int64_t kTileRows = 4;
-constexpr int64_t kGroupBlocks = 16;  // int32 lanes of a 512-bit product
+constexpr int64_t kLanes = 16;  // int32 lanes of a 512-bit product
 
 // The parts of the scratch for `rows` rows (64-byte aligned from `scratch`).
 struct Layout {
@@ -17,43 +17,50 @@ struct Layout {
   float* block_scales;
   int32_t* code_sums;
   int8_t* row_codes;  // one row's codes in element order (ref::quantize_nbits_row)
+  float* row_scales;  // and its block scales
   int64_t row_codes_size, row_blocks;
 };
 
 Layout layout(const Int4GroupedWeights& w, int64_t rows, void* scratch) {
   Layout l{};
   l.row_codes_size = w.groups * w.steps_per_group() * 128;
-  l.row_blocks = w.groups * kGroupBlocks;
+  l.row_blocks = w.groups * kLanes;
   l.codes = static_cast<int8_t*>(scratch);
   l.block_scales = reinterpret_cast<float*>(l.codes + rows * l.row_codes_size);
   l.code_sums = reinterpret_cast<int32_t*>(l.block_scales + rows * l.row_blocks);
-  l.row_codes = reinterpret_cast<int8_t*>(l.code_sums + rows * l.row_blocks);
+  l.row_scales = reinterpret_cast<float*>(l.code_sums + rows * l.row_blocks);
+  l.row_codes = reinterpret_cast<int8_t*>(l.row_scales + w.k_blocks);
   return l;
 }
 
 // Row r of the tile from A's row `x` (eq. (161); the layout of Int4Int8Rows).
 void quantize_row(const Int4GroupedWeights& w, const float* x, int64_t r, const Layout& l) {
-  ref::NBitsShape shape;
-  shape.k = w.k;
-  shape.n = w.n;
-  shape.block_size = w.block_size;
+  avx2::quantize_int8_blocks(x, w.k, w.block_size, w.k_blocks, l.row_codes, l.row_scales);
+  const int64_t steps = w.steps_per_group(), slots = w.columns_per_pack();
+  int8_t* codes = l.codes + r * l.row_codes_size;
   float* scales = l.block_scales + r * l.row_blocks;
   int32_t* sums = l.code_sums + r * l.row_blocks;
+  std::fill(codes, codes + l.row_codes_size, int8_t{0});
   std::fill(scales, scales + l.row_blocks, 0.f);
-  ref::quantize_nbits_row(x, shape, l.row_codes, scales);
-  const int64_t steps = w.steps_per_group();
-  int8_t* codes = l.codes + r * l.row_codes_size;
-  for (int64_t j = 0; j < l.row_blocks; ++j) {
+  std::fill(sums, sums + l.row_blocks, 0);
+  for (int64_t j = 0; j < w.k_blocks; ++j) {
     const int8_t* block = l.row_codes + j * w.block_size;
-    const bool real = j < w.k_blocks;
-    sums[j] = 0;
-    for (int64_t i = 0; real && i < w.block_size; ++i) sums[j] += block[i];
-    const int64_t g = j / kGroupBlocks, lane = j % kGroupBlocks;
+    int32_t sum = 0;
+    for (int64_t i = 0; i < w.block_size; ++i) sum += block[i];
+    const int64_t g = j / w.width;
+    for (int64_t slot = 0; slot < slots; ++slot) {
+      const int64_t lane = slot * w.width + j % w.width;
+      sums[g * kLanes + lane] = sum;
+      scales[g * kLanes + lane] = l.row_scales[j];
+    }
     for (int64_t t = 0; t < steps; ++t) {
-      int8_t* step = codes + (g * steps + t) * 128 + 4 * lane;
-      for (int64_t u = 0; u < 4; ++u) {
-        step[u] = real ? block[8 * t + 2 * u] : int8_t{0};
-        step[64 + u] = real ? block[8 * t + 2 * u + 1] : int8_t{0};
+      // Elements 8t .. 8t + 7: the even ones under the low nibbles, the odd under the high.
+      const int8_t* e = block + 8 * t;
+      const int8_t even[4] = {e[0], e[2], e[4], e[6]}, odd[4] = {e[1], e[3], e[5], e[7]};
+      int8_t* step = codes + (g * steps + t) * 128 + 4 * (j % w.width);
+      for (int64_t slot = 0; slot < slots; ++slot) {
+        std::memcpy(step + 4 * slot * w.width, even, 4);
+        std::memcpy(step + 64 + 4 * slot * w.width, odd, 4);
       }
     }
   }
@@ -75,30 +82,36 @@ Int4GroupedWeights group_int4_weights(const Int4Weights& w) {
   g.n = w.n;
   g.block_size = w.block_size;
   g.k_blocks = w.k_blocks;
-  g.groups = (w.k_blocks + kGroupBlocks - 1) / kGroupBlocks;
-  const int64_t blocks = g.groups * kGroupBlocks, steps = g.steps_per_group();
+  g.width = 1;
+  while (g.width < std::min<int64_t>(w.k_blocks, kLanes)) g.width *= 2;
+  g.groups = (w.k_blocks + g.width - 1) / g.width;
+  const int64_t per = g.columns_per_pack(), steps = g.steps_per_group();
+  g.packs = (w.n + per - 1) / per;
+  g.b.assign(static_cast<size_t>(g.packs * g.pack_bytes()), 0);
+  g.scales.assign(static_cast<size_t>(g.packs * g.groups * kLanes), 0.f);
+  g.zero_points.assign(g.scales.size(), 0);
   const int64_t block_bytes = w.block_size / 2;
-  g.b.assign(static_cast<size_t>(w.n * g.column_bytes()), 0);
-  g.scales.assign(static_cast<size_t>(w.n * blocks), 0.f);
-  g.zero_points.assign(static_cast<size_t>(w.n * blocks), 0);
   for (int64_t n = 0; n < w.n; ++n) {
+    const int64_t pack = n / per, slot = n % per;
     for (int64_t j = 0; j < w.k_blocks; ++j) {
+      const int64_t group = j / g.width, lane = slot * g.width + j % g.width;
       const uint8_t* src = w.b.data() + (n * w.k_blocks + j) * block_bytes;
-      const int64_t group = j / kGroupBlocks, lane = j % kGroupBlocks;
-      uint8_t* dst = g.b.data() + n * g.column_bytes() + group * steps * 64 + 4 * lane;
+      uint8_t* dst = g.b.data() + pack * g.pack_bytes() + group * steps * 64 + 4 * lane;
       for (int64_t t = 0; t < steps; ++t) std::copy(src + 4 * t, src + 4 * t + 4, dst + t * 64);
-      g.scales[n * blocks + j] = w.scales[n * w.k_blocks + j];
-      g.zero_points[n * blocks + j] = w.zero_points[n * w.k_blocks + j];
+      const size_t at = static_cast<size_t>((pack * g.groups + group) * kLanes + lane);
+      g.scales[at] = w.scales[n * w.k_blocks + j];
+      g.zero_points[at] = w.zero_points[n * w.k_blocks + j];
     }
   }
   return g;
 }
 
 size_t int4_int8_scratch_bytes(const Int4GroupedWeights& w, int64_t rows) {
-  const int64_t tile = std::min(rows, kTileRows), blocks = w.groups * kGroupBlocks;
+  const int64_t tile = std::min(rows, kTileRows), lanes = w.groups * kLanes;
   return static_cast<size_t>(tile * w.groups * w.steps_per_group() * 128) +
-         static_cast<size_t>(tile * blocks) * (sizeof(float) + sizeof(int32_t)) +
-         static_cast<size_t>(blocks * w.block_size);
+         static_cast<size_t>(tile * lanes) * (sizeof(float) + sizeof(int32_t)) +
+         static_cast<size_t>(w.k_blocks) * sizeof(float) +
+         static_cast<size_t>(w.k_blocks * w.block_size);
 }
 
 void gemv_int4_int8(const Int4GroupedWeights& w, const float* a, int64_t rows, const float* bias,
