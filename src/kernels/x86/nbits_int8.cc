@@ -16,7 +16,7 @@ struct Layout {
   int8_t* codes;
   float* block_scales;
   int32_t* code_sums;
-  int8_t* row_codes;  // one row's codes in element order (ref::quantize_nbits_row)
+  int8_t* row_codes;  // one row's codes in element order (avx2::quantize_int8_blocks)
   float* row_scales;  // and its block scales
   int64_t row_codes_size, row_blocks;
 };

@@ -1,12 +1,12 @@
 // com.microsoft MatMulNBits at accuracy_level 4 with 4-bit weights (docs/quantization.md eq.
-// (161)): each row of A quantized per block to int8 (ref::quantize_nbits_row, the reference's
-// own codes), then per block the integer dot product of A's codes with the weight codes minus the
-// zero point times the sum of A's codes, on AVX512_VNNI (vpdpbusd, 64 codes an instruction) or
-// AVX2 (vpmaddubsw + vpmaddwd), scaled once by both scales. At load the weights are regrouped so
-// that each int32 lane of a product accumulates one block of one column: 16 blocks share one
-// conversion to float. They are streamed once per tile of up to 4 rows, as one stream, for any
-// number of rows (the integer products outrun the float panels of nbits_gemm.h at every batch).
-// Tested against kernels/ref/nbits_matmul.h.
+// (161)): each row of A quantized per block to int8 (avx2::quantize_int8_blocks: the codes of
+// ref::quantize_nbits_row, bit for bit), then per block the integer dot product of A's codes with
+// the weight codes minus the zero point times the sum of A's codes, on AVX512_VNNI (vpdpbusd, 64
+// codes an instruction) or AVX2 (vpmaddubsw + vpmaddwd), scaled once by both scales. At load the
+// weights are regrouped so that each int32 lane of a product accumulates one block of one column:
+// 16 blocks share one conversion to float. They are streamed once per tile of up to 4 rows, as one
+// stream, for any number of rows (the integer products outrun the float panels of nbits_gemm.h at
+// every batch). Tested against kernels/ref/nbits_matmul.h.
 #pragma once
 
 #include <cstdint>
@@ -22,13 +22,13 @@ enum class Int8DotIsa { kAvx2, kAvx512Vnni };
 Int8DotIsa int8_dot_isa();
 const char* int8_dot_isa_name(Int8DotIsa isa);
 
-// The weights regrouped for the integer loops, so that each int32 lane of a product sums one
-// block of one column. A group holds `width` blocks (16, or fewer when the column has fewer:
-// the next power of two of k_blocks) of 16 / width columns, a pack; lane l is block
-// g · width + l % width of the pack's column l / width. A group is block_size / 8 steps of 64
-// bytes: in step t, bytes 4l .. 4l + 3 are bytes 4t .. 4t + 3 of lane l's block (low nibbles its
-// elements 8t + 2u, high nibbles 8t + 2u + 1, u < 4). Scales and zero points per lane; empty
-// lanes (past the blocks or the columns) hold zeros.
+// The weights regrouped for the integer loops (eq. (162)), so that each int32 lane of a product
+// sums one block of one column. A group holds `width` blocks (16, or fewer when the column has
+// fewer: the next power of two of k_blocks) of 16 / width columns, a pack; lane l is block g ·
+// width + l % width of the pack's column l / width. A group is block_size / 8 steps of 64 bytes: in
+// step t, bytes 4l .. 4l + 3 are bytes 4t .. 4t + 3 of lane l's block (low nibbles its elements 8t
+// + 2u, high nibbles 8t + 2u + 1, u < 4). Scales and zero points per lane; empty lanes (past the
+// blocks or the columns) hold zeros.
 struct Int4GroupedWeights {
   int64_t k = 0, n = 0, block_size = 32, k_blocks = 0;
   int64_t width = 16, groups = 0, packs = 0;
@@ -55,9 +55,8 @@ struct Int4Int8Rows {
 
 // Bytes of scratch gemv_int4_int8 needs for `rows` rows of A.
 size_t int4_int8_scratch_bytes(const Int4GroupedWeights& w, int64_t rows);
-// y [rows, N] = a [rows, K] · W (+ bias) by eq. (161), columns [n0, n1) only (threads split N; n0
-// a multiple of columns_per_pack); `scratch` is int4_int8_scratch_bytes(w, rows), 64-byte
-// aligned.
+// y [rows, N] = a [rows, K] · W (+ bias) by eq. (161), columns [n0, n1) only (threads split N,
+// best in whole packs); `scratch` is int4_int8_scratch_bytes(w, rows), 64-byte aligned.
 void gemv_int4_int8(const Int4GroupedWeights& w, const float* a, int64_t rows, const float* bias,
                     float* y, int64_t n0, int64_t n1, void* scratch, Int8DotIsa isa);
 
