@@ -147,9 +147,8 @@ void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* 
         sums[r * w.k_blocks + j] = s;
       }
     }
-    const Int4FloatRows rows_of_a{perm, sums, padded};
     (isa == Int4Isa::kAvx512 ? avx512::int4_columns : avx2::int4_columns)(
-        w, rows_of_a, tile, bias, y + r0 * w.n, w.n, n0, n1);
+        w, perm, sums, tile, bias, y + r0 * w.n, w.n, n0, n1);
   }
 }
 

@@ -41,23 +41,16 @@ size_t int4_scratch_bytes(const Int4Weights& w, int64_t rows);
 void gemv_int4(const Int4Weights& w, const float* a, int64_t rows, const float* bias, float* y,
                int64_t n0, int64_t n1, void* scratch, Int4Isa isa = int4_isa());
 
-// Up to 4 rows of A as the float column loops read them: `perm` (each row row_stride = k_blocks ·
-// block_size floats, every 32 in the order the nibbles unpack: 16 even, then 16 odd elements;
-// zeros past K) and `block_sums` (per row, the k_blocks sums of A over each block).
-struct Int4FloatRows {
-  const float* perm = nullptr;
-  const float* block_sums = nullptr;
-  int64_t row_stride = 0;
-};
-
-// Columns [n0, n1) for `rows` (up to 4) rows of A (eq. (144)).
+// Columns [n0, n1) for up to 4 rows whose A is `perm` (each row k_blocks · block_size floats,
+// every 32 in the order the nibbles unpack: 16 even, then 16 odd elements; zeros past K) and
+// `block_sums` (per row, the k_blocks sums of A over each block).
 namespace avx2 {
-void int4_columns(const Int4Weights& w, const Int4FloatRows& a, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1);
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx2
 namespace avx512 {
-void int4_columns(const Int4Weights& w, const Int4FloatRows& a, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1);
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1);
 }  // namespace avx512
 
 }  // namespace quench::x86

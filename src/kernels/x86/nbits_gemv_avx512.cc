@@ -17,14 +17,29 @@
 namespace quench::x86::avx512 {
 namespace {
 
+// Σ_j s_j · z_j · sums_j over a column's k_blocks blocks.
+float zero_point_term(const float* s, const int8_t* z, const float* sums, int64_t blocks) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t j = 0; j < blocks; j += 16) {
+    const __mmask16 m =
+        blocks - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (blocks - j)) - 1);
+    const __m512 zf = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, z + j)));
+    const __m512 sz = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), zf);
+    acc = _mm512_fmadd_ps(sz, _mm512_maskz_loadu_ps(m, sums + j), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 // C columns n..n+C-1 for R rows (eq. (144)).
 struct Loop {
   template <int R, int C>
-  static void group(const Int4Weights& w, const Int4FloatRows& a, int64_t n, float out[R][C]);
+  static void group(const Int4Weights& w, const float* perm, const float* block_sums,
+                    int64_t row_stride, int64_t n, float out[R][C]);
 };
 
 template <int R, int C>
-void Loop::group(const Int4Weights& w, const Int4FloatRows& a, int64_t n, float out[R][C]) {
+void Loop::group(const Int4Weights& w, const float* perm, const float* block_sums,
+                 int64_t row_stride, int64_t n, float out[R][C]) {
   const int64_t chunks = w.block_size / 32;
   const int64_t column_bytes = w.k_blocks * (w.block_size / 2);
   const uint8_t* b[C];
@@ -38,14 +53,14 @@ void Loop::group(const Int4Weights& w, const Int4FloatRows& a, int64_t n, float 
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
   }
-  const float* x = a.perm;
+  const float* a = perm;
   for (int64_t j = 0; j < w.k_blocks; ++j) {
     __m512 part[R][C];
-    for (int64_t ch = 0; ch < chunks; ++ch, x += 32) {
+    for (int64_t ch = 0; ch < chunks; ++ch, a += 32) {
       __m512 x0[R], x1[R];
       for (int r = 0; r < R; ++r) {
-        x0[r] = _mm512_load_ps(x + r * a.row_stride);
-        x1[r] = _mm512_load_ps(x + r * a.row_stride + 16);
+        x0[r] = _mm512_load_ps(a + r * row_stride);
+        x1[r] = _mm512_load_ps(a + r * row_stride + 16);
       }
       for (int c = 0; c < C; ++c) {
         const __m512i v =
@@ -73,16 +88,16 @@ void Loop::group(const Int4Weights& w, const Int4FloatRows& a, int64_t n, float 
     for (int c = 0; c < C; ++c) {
       const int8_t* z = w.zero_points.data() + (n + c) * w.k_blocks;
       out[r][c] = _mm512_reduce_add_ps(acc[r][c]) -
-                  zero_point_term512(scales[c], z, a.block_sums + r * w.k_blocks, w.k_blocks);
+                  zero_point_term(scales[c], z, block_sums + r * w.k_blocks, w.k_blocks);
     }
   }
 }
 
 }  // namespace
 
-void int4_columns(const Int4Weights& w, const Int4FloatRows& a, int64_t rows, const float* bias,
-                  float* y, int64_t y_stride, int64_t n0, int64_t n1) {
-  int4_columns_with<Loop>(w, a, rows, bias, y, y_stride, n0, n1);
+void int4_columns(const Int4Weights& w, const float* perm, const float* block_sums, int64_t rows,
+                  const float* bias, float* y, int64_t y_stride, int64_t n0, int64_t n1) {
+  int4_columns_with<Loop>(w, perm, block_sums, rows, bias, y, y_stride, n0, n1);
 }
 
 }  // namespace quench::x86::avx512

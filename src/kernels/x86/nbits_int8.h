@@ -38,7 +38,17 @@ struct Int4GroupedWeights {
   int64_t steps_per_group() const { return block_size / 8; }
   int64_t columns_per_pack() const { return 16 / width; }
   int64_t pack_bytes() const { return groups * steps_per_group() * 64; }
+  // Pack p's codes, and its lanes' scales and zero points.
+  const uint8_t* pack_codes(int64_t p) const { return b.data() + p * pack_bytes(); }
+  const float* pack_scales(int64_t p) const { return scales.data() + p * groups * 16; }
+  const int8_t* pack_zero_points(int64_t p) const { return zero_points.data() + p * groups * 16; }
 };
+
+// How far ahead of the step the integer loops prefetch the weights, into L2. The packs are read
+// as one stream, back to back (four interleaved column streams ran at 40-50 % of the read
+// bandwidth of an AMD EPYC Zen 4, one at 70-90 %: bench/nbits_gemv); prefetching to L2 measured
+// 5-15 points above prefetching to L1 or 4 or 16 KiB ahead.
+constexpr int64_t kInt4Int8PrefetchBytes = 8192;
 
 Int4GroupedWeights group_int4_weights(const Int4Weights& w);
 

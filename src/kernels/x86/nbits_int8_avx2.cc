@@ -14,10 +14,6 @@
 namespace quench::x86::avx2 {
 namespace {
 
-// One column at a time, the weights read as one stream, prefetched this far ahead (as the
-// AVX512_VNNI loop).
-constexpr int64_t kPrefetchBytes = 8192;
-
 // Pack p for R rows (eq. (161)): the 16 lanes' scaled sums, in two halves of 8.
 struct Loop {
   template <int R>
@@ -27,9 +23,9 @@ struct Loop {
 template <int R>
 void Loop::pack(const Int4GroupedWeights& w, const Int4Int8Rows& a, int64_t p, float out[R][16]) {
   const int64_t steps = w.steps_per_group();
-  const uint8_t* b = w.b.data() + p * w.pack_bytes();
-  const float* scales = w.scales.data() + p * w.groups * 16;
-  const int8_t* zero_points = w.zero_points.data() + p * w.groups * 16;
+  const uint8_t* b = w.pack_codes(p);
+  const float* scales = w.pack_scales(p);
+  const int8_t* zero_points = w.pack_zero_points(p);
   const __m256i low = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[2][R];
@@ -43,7 +39,7 @@ void Loop::pack(const Int4GroupedWeights& w, const Int4Int8Rows& a, int64_t p, f
       for (int r = 0; r < R; ++r) dot[h][r] = _mm256_setzero_si256();
     }
     for (int64_t t = 0; t < steps; ++t, codes += 128, b += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetchBytes, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(b) + kInt4Int8PrefetchBytes, _MM_HINT_T1);
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * h));
         const __m256i even = _mm256_and_si256(v, low);

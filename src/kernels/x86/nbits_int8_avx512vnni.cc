@@ -18,12 +18,6 @@
 namespace quench::x86::avx512vnni {
 namespace {
 
-// The columns are taken one at a time, so the weights are read as one stream, back to back (four
-// interleaved column streams ran at 40-50% of the read bandwidth of an AMD EPYC Zen 4, one at
-// 70-90%: bench/nbits_gemv); each step prefetches the line this far ahead (into the next
-// columns) to L2, which measured 5-15 points above prefetching to L1 or 4 or 16 KiB ahead.
-constexpr int64_t kPrefetchBytes = 8192;
-
 // Pack p for R rows (eq. (161)): the 16 lanes' scaled sums.
 struct Loop {
   template <int R>
@@ -33,9 +27,9 @@ struct Loop {
 template <int R>
 void Loop::pack(const Int4GroupedWeights& w, const Int4Int8Rows& a, int64_t p, float out[R][16]) {
   const int64_t steps = w.steps_per_group();
-  const uint8_t* b = w.b.data() + p * w.pack_bytes();
-  const float* scales = w.scales.data() + p * w.groups * 16;
-  const int8_t* zero_points = w.zero_points.data() + p * w.groups * 16;
+  const uint8_t* b = w.pack_codes(p);
+  const float* scales = w.pack_scales(p);
+  const int8_t* zero_points = w.pack_zero_points(p);
   const __m512i low = _mm512_set1_epi8(0x0F);
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -45,7 +39,7 @@ void Loop::pack(const Int4GroupedWeights& w, const Int4Int8Rows& a, int64_t p, f
     for (int r = 0; r < R; ++r) even[r] = odd[r] = _mm512_setzero_si512();
     for (int64_t t = 0; t < steps; ++t, codes += 128, b += 64) {
       const __m512i v = _mm512_loadu_si512(b);
-      _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetchBytes, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(b) + kInt4Int8PrefetchBytes, _MM_HINT_T1);
       const __m512i low_nibbles = _mm512_and_si512(v, low);
       const __m512i high_nibbles = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
       for (int r = 0; r < R; ++r) {
