@@ -2,14 +2,20 @@
 // the dims from `axis` on (docs/training.md (T20)). With x̂ = (x − μ)/σ over a group of n elements,
 // g = dY ⊙ γ:
 //   dX = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / σ,  dγ = Σ_groups dY ⊙ x̂,  dβ = Σ_groups dY.
+// Batch norm's training forward and backward run on oneDNN's primitives where they take the node
+// (kernels/onednn/batch_norm_training.h); the loops here are the reference (in double sums).
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "quench/error.h"
-#include "train/gradient.h"
+#include "train/gradients/reference.h"
 #include "train/tensor_math.h"
+
+#ifdef QUENCH_WITH_ONEDNN
+#include "kernels/onednn/batch_norm_training.h"
+#endif
 
 namespace quench::train {
 
@@ -126,12 +132,14 @@ const Tensor& required(const Node& node, const std::vector<const Tensor*>& in, s
   return *in[i];
 }
 
+}  // namespace
+
 // (T21) Training-mode BatchNormalization: Y = γ (X − μ_B) / √(σ²_B + ε) + β with the batch's
 // per-channel mean and (population) variance; running statistics
 // r ← momentum · r + (1 − momentum) · batch statistic.
-std::vector<Tensor> batch_norm_training_forward(const Node& node,
-                                                const std::vector<const Tensor*>& in,
-                                                UpdatedInputs& updated) {
+std::vector<Tensor> batch_norm_training_forward_reference(const Node& node,
+                                                          const std::vector<const Tensor*>& in,
+                                                          UpdatedInputs& updated) {
   const Tensor& x = required(node, in, 0);
   const float* gamma = required(node, in, 1).data<float>();
   const float* beta = required(node, in, 2).data<float>();
@@ -169,7 +177,7 @@ std::vector<Tensor> batch_norm_training_forward(const Node& node,
 // g = dY · γ:  dX = (g − mean(g) − x̂ · mean(g x̂)) / σ_B,  dγ = Σ dY x̂,  dβ = Σ dY.
 // (T27) Frozen (inference mode), μ and σ are the running statistics, constants: the same with
 // the mean(g) and mean(g x̂) terms absent, dX = g / σ_r.
-std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
+std::vector<Tensor> batch_norm_backward_reference(const GradContext& ctx) {
   const Tensor& x = ctx.input(0);
   const float* gamma = ctx.input(1).data<float>();
   const double eps = ctx.node.attr_float("epsilon", 1e-5f);
@@ -213,6 +221,98 @@ std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
   grads[1] = dgamma;
   grads[2] = dbeta;
   return grads;
+}
+
+namespace {
+
+#ifdef QUENCH_WITH_ONEDNN
+// Whether oneDNN's kernels can take the node: float x of rank 2 to 5, float per-channel γ, β
+// and statistics.
+bool fast_batch_norm_inputs(const std::vector<const Tensor*>& in) {
+  if (in.size() < 5 || in[0] == nullptr || in[0]->dtype() != DType::kFloat32 || in[0]->rank() < 2 ||
+      in[0]->rank() > 5) {
+    return false;
+  }
+  for (size_t i = 1; i < 5; ++i) {
+    if (in[i] == nullptr || in[i]->dtype() != DType::kFloat32 || in[i]->rank() != 1 ||
+        in[i]->dim(0) != in[0]->dim(1)) {
+      return false;
+    }
+  }
+  return true;
+}
+#endif
+
+// (T21) on oneDNN where it takes the node, else the reference.
+std::vector<Tensor> batch_norm_training_forward(const Node& node,
+                                                const std::vector<const Tensor*>& in,
+                                                UpdatedInputs& updated) {
+#ifdef QUENCH_WITH_ONEDNN
+  if (fast_batch_norm_inputs(in)) {
+    const Tensor& x = *in[0];
+    if (auto k =
+            onednn::BatchNormTraining::get(x.shape(), node.attr_float("epsilon", 1e-5f), false)) {
+      const float momentum = node.attr_float("momentum", 0.9f);
+      Tensor y = Tensor::empty(DType::kFloat32, x.shape());
+      Tensor mean = Tensor::empty(DType::kFloat32, in[3]->shape());
+      Tensor var = Tensor::empty(DType::kFloat32, in[4]->shape());
+      k->forward(x.data<float>(), in[1]->data<float>(), in[2]->data<float>(), y.data<float>(),
+                 mean.data<float>(), var.data<float>());
+      // The running statistics: r ← momentum · r + (1 − momentum) · batch statistic.
+      for (int64_t c = 0; c < x.dim(1); ++c) {
+        mean.data<float>()[c] =
+            momentum * in[3]->data<float>()[c] + (1.0f - momentum) * mean.data<float>()[c];
+        var.data<float>()[c] =
+            momentum * in[4]->data<float>()[c] + (1.0f - momentum) * var.data<float>()[c];
+      }
+      updated.emplace_back(3, mean);
+      updated.emplace_back(4, var);
+      std::vector<Tensor> outputs = {y};
+      if (node.outputs.size() > 1) outputs.push_back(mean);
+      if (node.outputs.size() > 2) outputs.push_back(var);
+      return outputs;
+    }
+  }
+#endif
+  return batch_norm_training_forward_reference(node, in, updated);
+}
+
+// (T22)/(T27) on oneDNN where it takes the node (in training mode the batch statistics are
+// computed again by its forward), else the reference.
+std::vector<Tensor> batch_norm_backward(const GradContext& ctx) {
+#ifdef QUENCH_WITH_ONEDNN
+  const Tensor& dy = ctx.output_grads[0];
+  if (dy.defined() && fast_batch_norm_inputs(ctx.inputs) && dy.dtype() == DType::kFloat32 &&
+      dy.shape() == ctx.inputs[0]->shape()) {
+    const Tensor& x = *ctx.inputs[0];
+    const bool frozen = !ctx.training;
+    if (auto k = onednn::BatchNormTraining::get(x.shape(), ctx.node.attr_float("epsilon", 1e-5f),
+                                                frozen)) {
+      const int64_t channels = x.dim(1);
+      std::vector<float> batch_mean, batch_var;
+      const float* mean = ctx.inputs[3]->data<float>();
+      const float* var = ctx.inputs[4]->data<float>();
+      if (!frozen) {
+        batch_mean.resize(static_cast<size_t>(channels));
+        batch_var.resize(static_cast<size_t>(channels));
+        Tensor scratch = Tensor::empty(DType::kFloat32, x.shape());
+        k->forward(x.data<float>(), ctx.inputs[1]->data<float>(), ctx.inputs[2]->data<float>(),
+                   scratch.data<float>(), batch_mean.data(), batch_var.data());
+        mean = batch_mean.data();
+        var = batch_var.data();
+      }
+      std::vector<Tensor> grads(ctx.inputs.size());
+      grads[0] = Tensor::empty(DType::kFloat32, x.shape());
+      grads[1] = Tensor::empty(DType::kFloat32, ctx.inputs[1]->shape());
+      grads[2] = Tensor::empty(DType::kFloat32, ctx.inputs[2]->shape());
+      k->backward(x.data<float>(), mean, var, ctx.inputs[1]->data<float>(),
+                  ctx.inputs[2]->data<float>(), dy.data<float>(), grads[0].data<float>(),
+                  grads[1].data<float>(), grads[2].data<float>());
+      return grads;
+    }
+  }
+#endif
+  return batch_norm_backward_reference(ctx);
 }
 
 }  // namespace

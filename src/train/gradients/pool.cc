@@ -1,6 +1,8 @@
 // MaxPool, AveragePool (1-D and 2-D) and GlobalAveragePool (docs/training.md (T9)): a max pool
 // passes each output's gradient to the first maximum of its window (the one ONNX's indices
-// name); an average pool spreads it evenly over the taps its divisor counted.
+// name); an average pool spreads it evenly over the taps its divisor counted. oneDNN's pooling
+// backward is the fast path (kernels/onednn/pool_training.h); the loops here are the reference
+// and the kernels for windows oneDNN cannot express.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,7 +11,11 @@
 
 #include "ops/conv_params.h"
 #include "quench/error.h"
-#include "train/gradient.h"
+#include "train/gradients/reference.h"
+
+#ifdef QUENCH_WITH_ONEDNN
+#include "kernels/onednn/pool_training.h"
+#endif
 
 namespace quench::train {
 
@@ -176,12 +182,37 @@ std::vector<Tensor> global_average_pool_backward(const GradContext& ctx) {
   return {dx};
 }
 
+std::vector<Tensor> pool_backward(const GradContext& ctx) {
+#ifdef QUENCH_WITH_ONEDNN
+  const Tensor* x = ctx.inputs.empty() ? nullptr : ctx.inputs[0];
+  const Tensor* y = ctx.outputs.empty() ? nullptr : ctx.outputs[0];
+  const Tensor& dy = ctx.output_grads[0];
+  if (x != nullptr && y != nullptr && x->dtype() == DType::kFloat32 &&
+      dy.dtype() == DType::kFloat32 && dy.shape() == y->shape()) {
+    if (auto k = onednn::PoolTraining::get(ctx.node, x->shape(), y->shape())) {
+      Tensor dx = Tensor::empty(DType::kFloat32, x->shape());
+      k->backward(x->data<float>(), dy.data<float>(), dx.data<float>());
+      return {dx};
+    }
+  }
+#endif
+  return pool_backward_reference(ctx);
+}
+
 }  // namespace
 
+std::vector<Tensor> pool_backward_reference(const GradContext& ctx) {
+  const std::string& op = ctx.node.op_type;
+  if (op == "MaxPool") return max_pool_backward(ctx);
+  if (op == "AveragePool") return average_pool_backward(ctx);
+  if (op == "GlobalAveragePool") return global_average_pool_backward(ctx);
+  throw Error(ErrorKind::kInternal, ctx.node.describe() + ": not a pooling");
+}
+
 void register_pool_gradients(GradientTable& t) {
-  t.emplace_back("MaxPool", GradientDef{max_pool_backward, max_pool_forward, {}});
-  t.emplace_back("AveragePool", GradientDef{average_pool_backward, {}, {}});
-  t.emplace_back("GlobalAveragePool", GradientDef{global_average_pool_backward, {}, {}});
+  t.emplace_back("MaxPool", GradientDef{pool_backward, max_pool_forward, {}});
+  t.emplace_back("AveragePool", GradientDef{pool_backward, {}, {}});
+  t.emplace_back("GlobalAveragePool", GradientDef{pool_backward, {}, {}});
 }
 
 }  // namespace quench::train
