@@ -4,8 +4,10 @@
 epochs, then the exported QDQ file's top-1 in quench and in ONNX Runtime, beside FP32 and the PTQ
 start (the same calibration). One row per run, printed as it finishes (a markdown table).
 
-    python3 bench/qat_accuracy.py [--build build] [--epochs 2] [--threads 1] [--out DIR]
+    python3 bench/qat_accuracy.py [--build build] [--epochs 2] [--threads 1] [--lr LR] [--out DIR]
         cnn:w8a8 cnn:w4a8 resnet20:w4a4 ...
+
+--lr passes a base learning rate to `quench qat` (its default otherwise).
 
 ONNX Runtime's figures need the peer venv (scripts/python-peer.sh); without it the columns are
 "-". "ORT" runs the file as it is; "ORT exact" runs it with its s8 weights stored as u8 (the same
@@ -53,6 +55,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, help="base learning rate (quench qat's default if absent)")
     ap.add_argument("--out", default="qat_accuracy_out")
     args = ap.parse_args()
     quench = os.path.join(args.build, "quench")
@@ -75,7 +78,7 @@ def main():
         q = last_json(run([quench, "qat", model, "--data", "fmnist:train", "--val", "fmnist:test",
                            "--bits", bits, "--epochs", str(args.epochs), "--batch",
                            str(args.batch), "--threads", str(args.threads), "--seed", "1",
-                           "--json", "-o", out]))
+                           "--json", "-o", out] + (["--lr", str(args.lr)] if args.lr else [])))
         wall = time.time() - start
         e = last_json(run([quench, "eval", out, "--data", "fmnist:test", "--threads",
                            str(args.threads), "--json"]))
