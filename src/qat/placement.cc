@@ -106,8 +106,11 @@ QatGraph place_fake_quantization(const Graph& prepared, const quant::QuantPlan& 
   // exported model adds.
   for (const quant::NodeQuant& nq : plan.nodes) {
     const Node& node = prepared.nodes[nq.node];
-    if (nq.bias_input < 0 || nq.bias_input >= static_cast<int>(node.inputs.size())) continue;
-    const std::string& bias = node.inputs[nq.bias_input];
+    // The bias input of the node itself, or of the Add joined to a MatMul.
+    const Node& holder = nq.bias_node >= 0 ? prepared.nodes[nq.bias_node] : node;
+    const int input = nq.bias_node >= 0 ? nq.bias_node_input : nq.bias_input;
+    if (input < 0 || input >= static_cast<int>(holder.inputs.size())) continue;
+    const std::string& bias = holder.inputs[input];
     const std::string& weight = node.inputs[nq.weights.empty() ? 1 : nq.weights[0].input];
     const auto pa = plan.activations.find(node.inputs[0]);
     const auto wp = q.weight_params.find(weight);

@@ -38,7 +38,11 @@ class QdqWriter {
       for (const WeightInput& w : nq.weights) {
         node.inputs[w.input] = weight_dq(node.inputs[w.input], w);
       }
-      if (nq.bias_input >= 0) quantize_node_bias(node, nq);
+      if (nq.bias_input >= 0) quantize_node_bias(node, nq, node, nq.bias_input);
+      if (nq.bias_node >= 0) {
+        quantize_node_bias(node, nq, g_.nodes[static_cast<size_t>(nq.bias_node)],
+                           nq.bias_node_input);
+      }
     }
     // Quantized nodes read the dequantized activations; the others keep the float tensors.
     for (size_t i = 0; i < original.size(); ++i) {
@@ -133,14 +137,16 @@ class QdqWriter {
     return out;
   }
 
-  void quantize_node_bias(Node& node, const NodeQuant& nq) {
+  // The bias of `node` (the product nq describes), input `input` of `holder` (the node itself, or
+  // the Add joined to a MatMul), as an int32 behind a DequantizeLinear with scales s_x · s_w.
+  void quantize_node_bias(const Node& node, const NodeQuant& nq, Node& holder, int input) {
     const std::string& x = node.input(0);
     auto px = params_.find(x);
     auto w = std::find_if(weights_.begin(), weights_.end(), [&](const auto& kv) {
       return kv.second.first == node.input(nq.weights.empty() ? 1 : nq.weights[0].input);
     });
     if (px == params_.end() || w == weights_.end()) return;  // input not quantized: bias stays
-    const std::string& value = node.inputs[nq.bias_input];
+    const std::string value = holder.inputs[static_cast<size_t>(input)];
     const Tensor& b = *g_.initializer(value);
     std::vector<float> scales;
     Tensor q = quantize_bias(b, px->second.scale(), w->second.second, &scales);
@@ -157,7 +163,7 @@ class QdqWriter {
     Node dq = make_node("DequantizeLinear", {qname, sname, zname}, out);
     dq.set_attr("axis", int64_t{0});
     added_.push_back(std::move(dq));
-    node.inputs[nq.bias_input] = out;
+    holder.inputs[static_cast<size_t>(input)] = out;
   }
 
   Graph& g_;

@@ -229,7 +229,8 @@ class Planner {
 
   // MatMul by a constant 2-D weight followed by the Add of a constant row [N] (a linear layer
   // as PyTorch exports it when the input has more than two dims) is one unit: no Q/DQ between
-  // them, the bias added in float (the runtime makes it QFusedMatMul's int32 bias, eq. (131)).
+  // them, the bias stored as an int32 at the accumulator's scales (eq. (26)) as a Gemm's is, so
+  // that every runtime adds the same bias (quench's makes it QFusedMatMul's int32 bias).
   void mark_matmul_biases(QuantPlan& plan) {
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
       const Node& add = g_.nodes[i];
@@ -246,6 +247,7 @@ class Planner {
         if (w == nullptr || w->rank() != 2 || w->dim(1) != row->dim(0)) continue;
         internal_.insert(add.input(1 - k));
         float_constants_.insert(add.input(k));
+        matmul_biases_[static_cast<size_t>(p)] = {static_cast<int>(i), k};
         plan.joins[i] = p;
         plan.decisions[i].reason = "fused with " + g_.nodes[p].describe() + " (bias)";
         break;
@@ -334,10 +336,14 @@ class Planner {
         const bool unit_scales =
             node.attr_float("alpha", 1.f) == 1.f && node.attr_float("beta", 1.f) == 1.f;
         if (c != nullptr && c->rank() == 1 && unit_scales) nq.bias_input = 2;
+        if (auto m = matmul_biases_.find(i); m != matmul_biases_.end()) {
+          nq.bias_node = m->second.first;
+          nq.bias_node_input = m->second.second;
+        }
       }
     }
     if (r_.weight_only) {
-      nq.bias_input = -1;  // the bias is added in float
+      nq.bias_input = nq.bias_node = nq.bias_node_input = -1;  // the bias is added in float
       how = "weight-only";
     }
     for (WeightInput& w : nq.weights) w.bits = r_.weight_bits_of(node.name);
@@ -345,7 +351,7 @@ class Planner {
       how += fmt::format(", int{} {} weights", nq.weights[0].bits,
                          r_.per_channel ? "per-channel" : "per-tensor");
     }
-    if (nq.bias_input >= 0) how += ", int32 bias";
+    if (nq.bias_input >= 0 || nq.bias_node >= 0) how += ", int32 bias";
     if (data_movement_ops().count(node.op_type)) how = "keeps its input's scale";
     if (plan.decisions[i].reason.empty()) plan.decisions[i].reason = how;
     if (r_.weight_only) {
@@ -379,7 +385,9 @@ class Planner {
   PlanMode mode_;
   GraphIndex index_;
   std::set<std::string> internal_;
-  std::set<std::string> float_constants_;      // a fused bias, added in float
+  std::set<std::string> float_constants_;  // a fused bias (no activation Q/DQ)
+  // MatMul node -> the Add joined to it that adds its bias, and that Add's bias input.
+  std::map<size_t, std::pair<int, int>> matmul_biases_;
   std::map<size_t, std::string> gelu_inputs_;  // the nodes of a GELU unit and its input x
   int first_ = -1, last_ = -1;
 };

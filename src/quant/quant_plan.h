@@ -31,6 +31,9 @@ struct NodeQuant {
   size_t node = 0;  // index in the prepared graph
   std::vector<WeightInput> weights;
   int bias_input = -1;  // int32 bias with scale s_x * s_w (eq. (26)); -1: none
+  // A MatMul's bias added by the Add joined to it (a linear layer): that Add's node and input,
+  // stored as an int32 bias with scale s_x * s_w as bias_input is; -1: none.
+  int bias_node = -1, bias_node_input = -1;
 };
 
 struct QuantPlan {

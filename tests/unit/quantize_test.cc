@@ -122,8 +122,9 @@ TEST(QuantPlan, CnnUnitsAndSharedParameters) {
 }
 
 // A transformer's linear layer (MatMul by a constant weight, then the Add of a constant row) is
-// one unit, its bias added in float; the exact GELU is one unit quantized at its input only. The
-// runtime lowers them to QFusedMatMul with an int32 bias and one 256-entry table.
+// one unit, its bias stored as an int32 at the accumulator's scales; the exact GELU is one unit
+// quantized at its input only. The runtime lowers them to QFusedMatMul with that int32 bias as it
+// is and one 256-entry table.
 TEST(QuantPlan, TransformerLinearLayersAndGeluAreUnits) {
   const Model m = prepare_for_quantization(load_model(testing::test_model("vit.onnx")));
   const std::string b = "/blocks/blocks.0/";
@@ -140,7 +141,13 @@ TEST(QuantPlan, TransformerLinearLayersAndGeluAreUnits) {
   EXPECT_TRUE(plan.quantized[add]);
   EXPECT_EQ(plan.joins[add], matmul);
   EXPECT_EQ(plan.activations.count(b + "fc1/MatMul_output_0"), 0u);  // nothing between them
-  EXPECT_EQ(plan.activations.count("blocks.0.fc1.bias"), 0u);        // the bias stays float
+  EXPECT_EQ(plan.activations.count("blocks.0.fc1.bias"), 0u);        // no activation Q/DQ
+  const auto fc1 =
+      std::find_if(plan.nodes.begin(), plan.nodes.end(),
+                   [&](const quant::NodeQuant& nq) { return nq.node == size_t(matmul); });
+  ASSERT_NE(fc1, plan.nodes.end());
+  EXPECT_EQ(fc1->bias_node, add);
+  EXPECT_EQ(m.graph.nodes[add].inputs[fc1->bias_node_input], "blocks.0.fc1.bias");
   const std::vector<std::string> gelu = {"Div_1", "Erf", "Add_1", "Mul_1", "Mul_2"};
   const int first = index_of(b + gelu[0]);
   for (const std::string& name : gelu) {
@@ -157,8 +164,17 @@ TEST(QuantPlan, TransformerLinearLayersAndGeluAreUnits) {
   // inside the MLP.
   const QuantRecipe recipe;
   Model q = quantize_static(m, synthetic_table(m, recipe), recipe);
+  int int32_biases = 0;
+  for (const Node& n : q.graph.nodes) {
+    const Tensor* t = n.op_type == "DequantizeLinear" ? q.graph.initializer(n.input(0)) : nullptr;
+    int32_biases += t != nullptr && t->dtype() == DType::kInt32;
+  }
+  EXPECT_EQ(int32_biases, 16 + 2);  // the linear layers, the patch Conv and the head Gemm
   const LoweringReport lowered = lower_qdq(q.graph);
   EXPECT_EQ(lowered.lowered.at("MatMul+Add -> QFusedMatMul"), 16);
+  for (const auto& [name, t] : q.graph.initializers) {  // every int32 bias used as it is
+    EXPECT_EQ(name.find("_requantized"), std::string::npos) << name;
+  }
   EXPECT_EQ(lowered.lowered.at("Gelu -> QLookup"), 4);
   for (const auto& f : lowered.float_nodes) {
     EXPECT_EQ(f.node.find("fc"), std::string::npos) << f.node << ": " << f.reason;
