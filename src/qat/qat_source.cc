@@ -10,16 +10,22 @@ namespace quench::qat {
 
 namespace {
 
-const Tensor& value_of(const std::map<std::string, Tensor>& values, const std::string& name) {
+// A learned parameter's current value, or a fixed one's (a constant operand's scale and zero
+// point, not trained) from the QAT graph.
+const Tensor& value_of(const std::map<std::string, Tensor>& values, const std::string& name,
+                       const Graph* fixed = nullptr) {
   auto it = values.find(name);
-  QUENCH_CHECK(it != values.end(), ErrorKind::kInternal, "no value for QAT parameter '{}'", name);
-  return it->second;
+  if (it != values.end()) return it->second;
+  const Tensor* t = fixed != nullptr ? fixed->initializer(name) : nullptr;
+  QUENCH_CHECK(t != nullptr, ErrorKind::kInternal, "no value for QAT parameter '{}'", name);
+  return *t;
 }
 
 // (104) The exported zero point: the learned offset rounded half to even into [qmin, qmax].
-int32_t exported_zero(const std::map<std::string, Tensor>& values, const ActivationParams& ap) {
+int32_t exported_zero(const std::map<std::string, Tensor>& values, const ActivationParams& ap,
+                      const Graph* fixed = nullptr) {
   if (ap.zero_point.empty()) return 0;
-  const float z = round_half_even(value_of(values, ap.zero_point).data<float>()[0]);
+  const float z = round_half_even(value_of(values, ap.zero_point, fixed).data<float>()[0]);
   return static_cast<int32_t>(
       std::clamp(z, static_cast<float>(ap.spec.qmin), static_cast<float>(ap.spec.qmax)));
 }
@@ -35,9 +41,11 @@ const ActivationParams* find_params(const QatGraph& qat, const quant::Activation
 QuantParams QatSource::activation(const Graph& graph, const std::string& value,
                                   const quant::ActivationQuant& a) const {
   const ActivationParams* ap = find_params(qat_, a, value);
-  if (a.constant || ap == nullptr) return base_.activation(graph, value, a);
-  const float s = value_of(values_, ap->scale).data<float>()[0];
-  return QuantParams::per_tensor(a.type, s, exported_zero(values_, *ap));
+  if (ap == nullptr) return base_.activation(graph, value, a);
+  // A constant operand's parameters are fixed in training (below 8 bits on their narrow grid):
+  // exported as training used them, its codes clamped to that grid by clip_narrow_activations.
+  const float s = value_of(values_, ap->scale, &qat_.graph).data<float>()[0];
+  return QuantParams::per_tensor(a.type, s, exported_zero(values_, *ap, &qat_.graph));
 }
 
 quant::WeightQuant QatSource::weight(const Graph& graph, const std::string& value,
@@ -73,6 +81,29 @@ void clip_narrow_activations(Model& qdq, const QatGraph& qat,
                              const quant::QuantPlan& plan) {
   Graph& g = qdq.graph;
   std::vector<Node> clips;
+  // Constant operands are stored quantized: their codes clamped to the training grid.
+  for (const auto& [value, a] : plan.activations) {
+    const ActivationParams* ap = a.constant ? find_params(qat, a, value) : nullptr;
+    if (ap == nullptr) continue;
+    for (const Node& node : g.nodes) {
+      if (node.op_type != "DequantizeLinear" || !node.domain.empty() ||
+          node.inputs[0].rfind(value + "_quantized", 0) != 0) {
+        continue;
+      }
+      auto found = g.initializers.find(node.inputs[0]);
+      if (found == g.initializers.end()) continue;
+      Tensor* codes = &found->second;
+      if (codes->dtype() == DType::kUInt8) {
+        for (uint8_t& c : codes->values<uint8_t>()) {
+          c = static_cast<uint8_t>(std::clamp<int32_t>(c, ap->spec.qmin, ap->spec.qmax));
+        }
+      } else if (codes->dtype() == DType::kInt8) {
+        for (int8_t& c : codes->values<int8_t>()) {
+          c = static_cast<int8_t>(std::clamp<int32_t>(c, ap->spec.qmin, ap->spec.qmax));
+        }
+      }
+    }
+  }
   for (Node& node : g.nodes) {
     if (node.op_type != "QuantizeLinear" || !node.domain.empty()) continue;
     auto pa = plan.activations.find(node.inputs[0]);
