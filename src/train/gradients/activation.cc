@@ -67,8 +67,8 @@ std::vector<Tensor> activation_backward_fast(const GradContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor* y = ctx.outputs.empty() ? nullptr : ctx.outputs[0];
   const Tensor& dy = ctx.output_grads[0];
-  if (x.dtype() != DType::kFloat32 || y == nullptr || dy.dtype() != DType::kFloat32 ||
-      dy.numel() != x.numel() || y->numel() != x.numel()) {
+  if (x.dtype() != DType::kFloat32 || y == nullptr || !dy.defined() ||
+      dy.dtype() != DType::kFloat32 || dy.numel() != x.numel() || y->numel() != x.numel()) {
     return {};  // the reference checks and reports
   }
   const bool from_output = kind == EltwiseGrad::kSigmoid || kind == EltwiseGrad::kTanh;

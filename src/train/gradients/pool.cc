@@ -187,7 +187,7 @@ std::vector<Tensor> pool_backward(const GradContext& ctx) {
   const Tensor* x = ctx.inputs.empty() ? nullptr : ctx.inputs[0];
   const Tensor* y = ctx.outputs.empty() ? nullptr : ctx.outputs[0];
   const Tensor& dy = ctx.output_grads[0];
-  if (x != nullptr && y != nullptr && x->dtype() == DType::kFloat32 &&
+  if (x != nullptr && y != nullptr && dy.defined() && x->dtype() == DType::kFloat32 &&
       dy.dtype() == DType::kFloat32 && dy.shape() == y->shape()) {
     if (auto k = onednn::PoolTraining::get(ctx.node, x->shape(), y->shape())) {
       Tensor dx = Tensor::empty(DType::kFloat32, x->shape());
