@@ -59,19 +59,26 @@ def main():
         if r["method"] != "minmax":
             print(f"FAILED: 8-bit activations start from {r['method']} ranges, expected minmax")
             failures += 1
-        # 4-bit activations start from MSE ranges for their 16 levels unless --method is given.
-        for extra, method in (([], "mse"), (["--method", "percentile"], "percentile")):
+        if abs(r["lr"] - 1e-4) > 1e-9:  # the learning rate for 4-bit weights, unless --lr
+            print(f"FAILED: w4a8 trains at lr {r['lr']}, expected 1e-4")
+            failures += 1
+        # 4-bit activations start from MSE ranges for their 16 levels unless --method is given,
+        # and train at lr 3e-4 unless --lr is.
+        for extra, method, lr in (([], "mse", 3e-4), (["--method", "percentile"], "percentile", 3e-4),
+                                  (["--lr", "2e-5"], "mse", 2e-5)):
             p = subprocess.run([quench, "qat", CNN, "--data", "fmnist:train", "--bits", "w4a4",
                                 "--steps", "1", "--batch", "16", "--calib-size", "64",
                                 "--threads", "1", "--json", "-o", os.path.join(tmp, "a4.onnx")]
                                + extra, capture_output=True, text=True)
+            got_lr = None
             if p.returncode == 0:
-                got = json.loads(p.stdout.strip().splitlines()[-1])["method"]
+                out_json = json.loads(p.stdout.strip().splitlines()[-1])
+                got, got_lr = out_json["method"], out_json["lr"]
             else:
                 got = p.stderr[-200:]
-            ok = got == method
+            ok = got == method and got_lr is not None and abs(got_lr - lr) < 1e-9
             print(("ok      " if ok else "FAILED  ") + f"w4a4 {' '.join(extra) or '(default)'}: "
-                  f"ranges by {got}")
+                  f"ranges by {got}, lr {got_lr}")
             failures += not ok
         e = subprocess.run([quench, "eval", out, "--data", "fmnist:test", "--limit", str(IMAGES),
                             "--json"], capture_output=True, text=True)

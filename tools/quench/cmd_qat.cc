@@ -26,6 +26,7 @@ struct QatCmdOptions {
   bool low_bit_ends = false;
   bool no_distill = false;
   bool json = false;
+  bool lr_given = false;  // else chosen from --bits in run_qat
   QatOptions qat;
   CalibrationCliOptions calib;
   DataCliOptions data_options;
@@ -35,8 +36,14 @@ int run_qat(QatCmdOptions o) {
   // Under mpirun every process trains (data-parallel); rank 0 reports and writes.
   const bool root = train_process().rank == 0;
   if (root) check_writable(o.output, "output model");
-  check_train_options(o.qat.train);  // the checkpoint folder, before the data
   std::tie(o.qat.weight_bits, o.qat.activation_bits) = parse_qat_bits(o.bits);
+  // Fine-tuning steps sized to how far the start is from a good low-bit model: an 8-bit start is
+  // already within noise of FP32 (larger steps only perturb it), 4-bit activations need the
+  // scales and weights to move furthest (docs/benchmarks.md, QAT accuracy).
+  if (!o.lr_given) {
+    o.qat.train.lr = o.qat.activation_bits < 8 ? 3e-4f : o.qat.weight_bits < 8 ? 1e-4f : 1e-5f;
+  }
+  check_train_options(o.qat.train);  // the checkpoint folder, before the data
   o.qat.distill = !o.no_distill;
   o.qat.keep_ends_8bit = !o.low_bit_ends;
   // Min-max ranges cost little at 8 bits; on a 16-level grid they leave most levels to rare
@@ -85,6 +92,7 @@ int run_qat(QatCmdOptions o) {
                 {"bn_fold", o.qat.bn_fold},
                 {"int4_storage", o.qat.int4_storage},
                 {"method", o.calib.method},
+                {"lr", o.qat.train.lr},
                 {"ptq_accuracy", r.ptq_accuracy},
                 {"steps", r.steps},
                 {"seconds", r.seconds},
@@ -136,6 +144,11 @@ void add_qat_command(CLI::App& app, Action& action) {
   cmd->add_option("--act", o->act, "Activation type: u8 (asymmetric) or s8 (symmetric)");
   cmd->add_flag("--per-tensor", o->per_tensor, "One weight scale per tensor");
   add_training_options(*cmd, o->qat.train);
+  cmd->get_option("--lr")
+      ->description(
+          "Base learning rate (default: 1e-5 at 8-bit weights and activations, 1e-4 with weights "
+          "below 8 bits, 3e-4 with activations below 8 bits)")
+      ->default_str("");
   o->calib.method.clear();  // chosen from --bits in run_qat unless given
   add_calibration_options(*cmd, o->calib);
   cmd->get_option("--method")
@@ -144,7 +157,10 @@ void add_qat_command(CLI::App& app, Action& action) {
           "mse, for the activation grid's levels, with activations below 8 bits)");
   add_data_options(*cmd, o->data_options);
   cmd->add_flag("--json", o->json, "Print a JSON object as the last line");
-  cmd->callback([o, &action] { action = [o] { return run_qat(*o); }; });
+  cmd->callback([o, cmd, &action] {
+    o->lr_given = cmd->count("--lr") > 0;
+    action = [o] { return run_qat(*o); };
+  });
 }
 
 }  // namespace quench::cli
