@@ -1,6 +1,6 @@
 // The QuantSource of a trained QAT graph (docs/quantization.md (104)): the learned activation
 // scales with their offsets rounded to integers, and the trained weights rounded with their
-// learned per-channel scales; constant operands from the PTQ source it wraps.
+// learned per-channel scales; constant operands with the fixed parameters training used.
 #pragma once
 
 #include <map>
@@ -30,7 +30,8 @@ class QatSource final : public quant::QuantSource {
 
 // Clip(x, s·(qmin − z), s·(qmax − z)) in front of the QuantizeLinear of every activation whose
 // trained range is narrower than its type's (activations below 8 bits, s8 at −127), so that the
-// exported model saturates where training did.
+// exported model saturates where training did; the stored codes of constant operands clamped to
+// [qmin, qmax] likewise.
 void clip_narrow_activations(Model& qdq, const QatGraph& qat,
                              const std::map<std::string, Tensor>& values,
                              const quant::QuantPlan& plan);
