@@ -1,11 +1,10 @@
 #include "kernels/onednn/batch_norm_training.h"
 
-#include <map>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 
 #include "kernels/onednn/context.h"
+#include "kernels/onednn/primitive_cache.h"
 
 namespace quench::onednn {
 
@@ -23,34 +22,29 @@ std::shared_ptr<const BatchNormTraining> BatchNormTraining::get(const Shape& x, 
   if (x.size() < 2 || x.size() > 5) return nullptr;
   std::string key = std::to_string(epsilon) + (frozen ? "f|" : "t|");
   for (int64_t d : x) key += std::to_string(d) + ",";
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const BatchNormTraining>> cache;
-  std::lock_guard lock(mutex);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-
-  std::shared_ptr<const BatchNormTraining> made;
-  try {
-    using flags = dnnl::normalization_flags;
-    using fwd_t = dnnl::batch_normalization_forward;
-    using bwd_t = dnnl::batch_normalization_backward;
-    auto impl = std::make_unique<Impl>();
-    impl->data = plain_desc(DType::kFloat32, x);
-    impl->channels =
-        dnnl::memory::desc({x[1]}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
-    const flags f = frozen ? flags::use_global_stats | flags::use_scale | flags::use_shift
-                           : flags::use_scale | flags::use_shift;
-    const fwd_t::primitive_desc fpd(
-        fwd_t::desc(dnnl::prop_kind::forward_training, impl->data, epsilon, f), engine());
-    const bwd_t::primitive_desc bpd(
-        bwd_t::desc(dnnl::prop_kind::backward, impl->data, impl->data, epsilon, f), engine(), fpd);
-    if (!frozen) impl->forward = fwd_t(fpd);
-    impl->backward = bwd_t(bpd);
-    made = std::make_shared<const BatchNormTraining>(std::move(impl));
-  } catch (const dnnl::error&) {
-    made = nullptr;  // the caller runs the reference
-  }
-  cache.emplace(key, made);
-  return made;
+  return cached(key, [&]() -> std::shared_ptr<const BatchNormTraining> {
+    try {
+      using flags = dnnl::normalization_flags;
+      using fwd_t = dnnl::batch_normalization_forward;
+      using bwd_t = dnnl::batch_normalization_backward;
+      auto impl = std::make_unique<Impl>();
+      impl->data = plain_desc(DType::kFloat32, x);
+      impl->channels =
+          dnnl::memory::desc({x[1]}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+      const flags f = frozen ? flags::use_global_stats | flags::use_scale | flags::use_shift
+                             : flags::use_scale | flags::use_shift;
+      const fwd_t::primitive_desc fpd(
+          fwd_t::desc(dnnl::prop_kind::forward_training, impl->data, epsilon, f), engine());
+      const bwd_t::primitive_desc bpd(
+          bwd_t::desc(dnnl::prop_kind::backward, impl->data, impl->data, epsilon, f), engine(),
+          fpd);
+      if (!frozen) impl->forward = fwd_t(fpd);
+      impl->backward = bwd_t(bpd);
+      return std::make_shared<const BatchNormTraining>(std::move(impl));
+    } catch (const dnnl::error&) {
+      return nullptr;  // the caller runs the reference
+    }
+  });
 }
 
 void BatchNormTraining::forward(const float* x, const float* gamma, const float* beta, float* y,

@@ -1,7 +1,5 @@
 #include "kernels/onednn/conv_training.h"
 
-#include <map>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
@@ -9,6 +7,7 @@
 
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/conv_primitive.h"
+#include "kernels/onednn/primitive_cache.h"
 
 namespace quench::onednn {
 
@@ -103,62 +102,56 @@ std::shared_ptr<const ConvTraining> ConvTraining::get(const Node& node, const Sh
   }
   key += std::to_string(g->groups) + (bias ? "b" : "");
 
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const ConvTraining>> cache;
-  std::lock_guard lock(mutex);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-
-  const auto f32 = memory::data_type::f32;
-  const memory::desc src_plain = plain_desc(DType::kFloat32, x);
-  const memory::desc dst_plain = plain_desc(DType::kFloat32, y);
-  const memory::desc w_plain =
-      plain_desc(DType::kFloat32, Shape(g->weight_dims.begin(), g->weight_dims.end()));
-  const auto any = [&](const memory::dims& d) { return memory::desc(d, f32, tag::any); };
-  const memory::desc src_any = any(to_dims(x)), dst_any = any(to_dims(y)),
-                     w_any = any(g->weight_dims);
-  const memory::desc bias_desc({w[0]}, f32, tag::a);
-  const auto alg = dnnl::algorithm::convolution_direct;
-  std::shared_ptr<const ConvTraining> made;
-  try {
-    using fwd_t = dnnl::convolution_forward;
-    const fwd_t::desc fd =
-        bias ? fwd_t::desc(dnnl::prop_kind::forward_training, alg, src_any, w_any, bias_desc,
-                           dst_any, g->strides, g->dilates, g->pad_l, g->pad_r)
-             : fwd_t::desc(dnnl::prop_kind::forward_training, alg, src_any, w_any, dst_any,
-                           g->strides, g->dilates, g->pad_l, g->pad_r);
-    const fwd_t::primitive_desc fpd(fd, engine());
-    using bd_t = dnnl::convolution_backward_data;
-    const bd_t::primitive_desc bdpd(
-        bd_t::desc(alg, src_any, w_any, dst_any, g->strides, g->dilates, g->pad_l, g->pad_r),
-        engine(), fpd);
-    using bw_t = dnnl::convolution_backward_weights;
-    const bw_t::desc bwd =
-        bias ? bw_t::desc(alg, src_any, w_any, bias_desc, dst_any, g->strides, g->dilates, g->pad_l,
-                          g->pad_r)
-             : bw_t::desc(alg, src_any, w_any, dst_any, g->strides, g->dilates, g->pad_l, g->pad_r);
-    const bw_t::primitive_desc bwpd(bwd, engine(), fpd);
-    auto impl = std::make_unique<Impl>();
-    impl->fwd = dnnl::convolution_forward(fpd);
-    impl->bwd_data = dnnl::convolution_backward_data(bdpd);
-    impl->bwd_weights = dnnl::convolution_backward_weights(bwpd);
-    impl->fwd_src = Port(src_plain, fpd.src_desc(), true);
-    impl->fwd_weights = Port(w_plain, fpd.weights_desc(), true);
-    impl->fwd_dst = Port(dst_plain, fpd.dst_desc(), false);
-    impl->bd_weights = Port(w_plain, bdpd.weights_desc(), true);
-    impl->bd_diff_dst = Port(dst_plain, bdpd.diff_dst_desc(), true);
-    impl->bd_diff_src = Port(src_plain, bdpd.diff_src_desc(), false);
-    impl->bw_src = Port(src_plain, bwpd.src_desc(), true);
-    impl->bw_diff_dst = Port(dst_plain, bwpd.diff_dst_desc(), true);
-    impl->bw_diff_weights = Port(w_plain, bwpd.diff_weights_desc(), false);
-    impl->bias = bias_desc;
-    impl->has_bias = bias;
-    impl->output = y;
-    made = std::make_shared<const ConvTraining>(std::move(impl));
-  } catch (const dnnl::error&) {
-    made = nullptr;  // no implementation: the caller runs the reference
-  }
-  cache.emplace(key, made);
-  return made;
+  return cached(key, [&]() -> std::shared_ptr<const ConvTraining> {
+    const auto f32 = memory::data_type::f32;
+    const memory::desc src_plain = plain_desc(DType::kFloat32, x);
+    const memory::desc dst_plain = plain_desc(DType::kFloat32, y);
+    const memory::desc w_plain =
+        plain_desc(DType::kFloat32, Shape(g->weight_dims.begin(), g->weight_dims.end()));
+    const auto any = [&](const memory::dims& d) { return memory::desc(d, f32, tag::any); };
+    const memory::desc src_any = any(to_dims(x)), dst_any = any(to_dims(y)),
+                       w_any = any(g->weight_dims);
+    const memory::desc bias_desc({w[0]}, f32, tag::a);
+    const auto alg = dnnl::algorithm::convolution_direct;
+    try {
+      using fwd_t = dnnl::convolution_forward;
+      const fwd_t::desc fd =
+          bias ? fwd_t::desc(dnnl::prop_kind::forward_training, alg, src_any, w_any, bias_desc,
+                             dst_any, g->strides, g->dilates, g->pad_l, g->pad_r)
+               : fwd_t::desc(dnnl::prop_kind::forward_training, alg, src_any, w_any, dst_any,
+                             g->strides, g->dilates, g->pad_l, g->pad_r);
+      const fwd_t::primitive_desc fpd(fd, engine());
+      using bd_t = dnnl::convolution_backward_data;
+      const bd_t::primitive_desc bdpd(
+          bd_t::desc(alg, src_any, w_any, dst_any, g->strides, g->dilates, g->pad_l, g->pad_r),
+          engine(), fpd);
+      using bw_t = dnnl::convolution_backward_weights;
+      const bw_t::desc bwd = bias ? bw_t::desc(alg, src_any, w_any, bias_desc, dst_any, g->strides,
+                                               g->dilates, g->pad_l, g->pad_r)
+                                  : bw_t::desc(alg, src_any, w_any, dst_any, g->strides, g->dilates,
+                                               g->pad_l, g->pad_r);
+      const bw_t::primitive_desc bwpd(bwd, engine(), fpd);
+      auto impl = std::make_unique<Impl>();
+      impl->fwd = dnnl::convolution_forward(fpd);
+      impl->bwd_data = dnnl::convolution_backward_data(bdpd);
+      impl->bwd_weights = dnnl::convolution_backward_weights(bwpd);
+      impl->fwd_src = Port(src_plain, fpd.src_desc(), true);
+      impl->fwd_weights = Port(w_plain, fpd.weights_desc(), true);
+      impl->fwd_dst = Port(dst_plain, fpd.dst_desc(), false);
+      impl->bd_weights = Port(w_plain, bdpd.weights_desc(), true);
+      impl->bd_diff_dst = Port(dst_plain, bdpd.diff_dst_desc(), true);
+      impl->bd_diff_src = Port(src_plain, bdpd.diff_src_desc(), false);
+      impl->bw_src = Port(src_plain, bwpd.src_desc(), true);
+      impl->bw_diff_dst = Port(dst_plain, bwpd.diff_dst_desc(), true);
+      impl->bw_diff_weights = Port(w_plain, bwpd.diff_weights_desc(), false);
+      impl->bias = bias_desc;
+      impl->has_bias = bias;
+      impl->output = y;
+      return std::make_shared<const ConvTraining>(std::move(impl));
+    } catch (const dnnl::error&) {
+      return nullptr;  // no implementation: the caller runs the reference
+    }
+  });
 }
 
 void ConvTraining::forward(const float* x, const float* w, const float* b, float* y) const {

@@ -1,12 +1,11 @@
 #include "kernels/onednn/eltwise_training.h"
 
-#include <map>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <tuple>
 
 #include "kernels/onednn/context.h"
+#include "kernels/onednn/primitive_cache.h"
 
 namespace quench::onednn {
 
@@ -35,30 +34,24 @@ struct Primitive {
 
 // The primitive for (kind, n, lo, hi), made on first use; nullopt when oneDNN has none.
 std::optional<Primitive> primitive(EltwiseGrad kind, int64_t n, float lo, float hi) {
-  using Key = std::tuple<int, int64_t, float, float>;
-  static std::mutex mutex;
-  static std::map<Key, std::optional<Primitive>> cache;
-  const Key key{static_cast<int>(kind), n, lo, hi};
-  std::lock_guard lock(mutex);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  std::optional<Primitive> made;
-  try {
-    const dnnl::memory::desc desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
-    // Relu's alpha is its negative slope; clip_v2's alpha and beta its bounds.
-    const float alpha = kind == EltwiseGrad::kClip ? lo : 0.f;
-    const float beta = kind == EltwiseGrad::kClip ? hi : 0.f;
-    const dnnl::algorithm alg = algorithm_of(kind);
-    const dnnl::eltwise_forward::primitive_desc hint(
-        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, desc, alpha, beta),
-        engine());
-    const dnnl::eltwise_backward::primitive_desc pd(
-        dnnl::eltwise_backward::desc(alg, desc, desc, alpha, beta), engine(), hint);
-    made = Primitive{dnnl::eltwise_backward(pd), desc};
-  } catch (const dnnl::error&) {
-    made = std::nullopt;  // the caller runs the reference
-  }
-  cache.emplace(key, made);
-  return made;
+  const std::tuple<int, int64_t, float, float> key{static_cast<int>(kind), n, lo, hi};
+  return cached(key, [&]() -> std::optional<Primitive> {
+    try {
+      const dnnl::memory::desc desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+      // Relu's alpha is its negative slope; clip_v2's alpha and beta its bounds.
+      const float alpha = kind == EltwiseGrad::kClip ? lo : 0.f;
+      const float beta = kind == EltwiseGrad::kClip ? hi : 0.f;
+      const dnnl::algorithm alg = algorithm_of(kind);
+      const dnnl::eltwise_forward::primitive_desc hint(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, desc, alpha, beta),
+          engine());
+      const dnnl::eltwise_backward::primitive_desc pd(
+          dnnl::eltwise_backward::desc(alg, desc, desc, alpha, beta), engine(), hint);
+      return Primitive{dnnl::eltwise_backward(pd), desc};
+    } catch (const dnnl::error&) {
+      return std::nullopt;  // the caller runs the reference
+    }
+  });
 }
 
 }  // namespace

@@ -1,13 +1,12 @@
 #include "kernels/onednn/pool_training.h"
 
-#include <map>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <string>
 
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/pool_window.h"
+#include "kernels/onednn/primitive_cache.h"
 
 namespace quench::onednn {
 
@@ -56,39 +55,34 @@ std::shared_ptr<const PoolTraining> PoolTraining::get(const Node& node, const Sh
     for (int64_t d : *dims) key += std::to_string(d) + ",";
     key += "|";
   }
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const PoolTraining>> cache;
-  std::lock_guard lock(mutex);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-
-  std::shared_ptr<const PoolTraining> made;
-  try {
-    const dnnl::algorithm alg = is_max           ? dnnl::algorithm::pooling_max
-                                : w->include_pad ? dnnl::algorithm::pooling_avg_include_padding
-                                                 : dnnl::algorithm::pooling_avg_exclude_padding;
-    auto impl = std::make_unique<Impl>();
-    impl->is_max = is_max;
-    impl->src = plain_desc(DType::kFloat32, x);
-    impl->dst = plain_desc(DType::kFloat32, y);
-    const dnnl::pooling_v2_forward::primitive_desc fpd(
-        dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_training, alg, impl->src, impl->dst,
-                                       w->strides, w->kernel, w->dilation, w->pad_l, w->pad_r),
-        engine());
-    const dnnl::pooling_v2_backward::primitive_desc bpd(
-        dnnl::pooling_v2_backward::desc(alg, impl->src, impl->dst, w->strides, w->kernel,
-                                        w->dilation, w->pad_l, w->pad_r),
-        engine(), fpd);
-    if (is_max) {
-      impl->forward = dnnl::pooling_v2_forward(fpd);
-      impl->workspace = fpd.workspace_desc();
+  return cached(key, [&]() -> std::shared_ptr<const PoolTraining> {
+    try {
+      const dnnl::algorithm alg = is_max           ? dnnl::algorithm::pooling_max
+                                  : w->include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                                   : dnnl::algorithm::pooling_avg_exclude_padding;
+      auto impl = std::make_unique<Impl>();
+      impl->is_max = is_max;
+      impl->src = plain_desc(DType::kFloat32, x);
+      impl->dst = plain_desc(DType::kFloat32, y);
+      const dnnl::pooling_v2_forward::primitive_desc fpd(
+          dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_training, alg, impl->src,
+                                         impl->dst, w->strides, w->kernel, w->dilation, w->pad_l,
+                                         w->pad_r),
+          engine());
+      const dnnl::pooling_v2_backward::primitive_desc bpd(
+          dnnl::pooling_v2_backward::desc(alg, impl->src, impl->dst, w->strides, w->kernel,
+                                          w->dilation, w->pad_l, w->pad_r),
+          engine(), fpd);
+      if (is_max) {
+        impl->forward = dnnl::pooling_v2_forward(fpd);
+        impl->workspace = fpd.workspace_desc();
+      }
+      impl->backward = dnnl::pooling_v2_backward(bpd);
+      return std::make_shared<const PoolTraining>(std::move(impl));
+    } catch (const dnnl::error&) {
+      return nullptr;  // the caller runs the reference
     }
-    impl->backward = dnnl::pooling_v2_backward(bpd);
-    made = std::make_shared<const PoolTraining>(std::move(impl));
-  } catch (const dnnl::error&) {
-    made = nullptr;  // the caller runs the reference
-  }
-  cache.emplace(key, made);
-  return made;
+  });
 }
 
 void PoolTraining::backward(const float* x, const float* dy, float* dx) const {
