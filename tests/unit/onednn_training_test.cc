@@ -1,6 +1,6 @@
-// The training engine's oneDNN fast paths for activations, pooling and batch norm
-// (kernels/onednn/{eltwise,pool,batch_norm}_training.h) against its reference loops
-// (train/gradients/reference.h). The kernels are called directly, so that a fast path that
+// The training engine's oneDNN fast paths for activations, pooling, softmax, layer and batch norm
+// (kernels/onednn/{eltwise,pool,softmax,layer_norm,batch_norm}_training.h) against its reference
+// loops (train/gradients/reference.h). The kernels are called directly, so that a fast path that
 // declined (nullptr / false) fails here instead of passing through the reference.
 #include <gtest/gtest.h>
 
@@ -11,7 +11,9 @@
 
 #include "kernels/onednn/batch_norm_training.h"
 #include "kernels/onednn/eltwise_training.h"
+#include "kernels/onednn/layer_norm_training.h"
 #include "kernels/onednn/pool_training.h"
+#include "kernels/onednn/softmax_training.h"
 #include "ops/evaluate.h"
 #include "train/gradients/reference.h"
 #include "train_gradcheck.h"
@@ -28,9 +30,11 @@ using Ints = std::vector<int64_t>;
 constexpr double kElementwiseTol = 1e-6;
 // Pooling gradients: the same sums in another order where windows overlap.
 constexpr double kPoolTol = 1e-6;
-// Batch norm: float sums (oneDNN) against double sums (the reference) over a channel's
-// N·spatial elements, relative to the largest value.
+// Batch and layer norm: float sums (oneDNN) against double sums (the reference) over a channel's
+// N·spatial elements or a row, relative to the largest value.
 constexpr double kBatchNormTol = 1e-4;
+// Softmax: one float dot product per row against the reference's double one.
+constexpr double kSoftmaxTol = 1e-6;
 
 // Largest |got − want| over max(|want|) must stay within `tol`.
 void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
@@ -161,6 +165,62 @@ TEST(OnednnTraining, PoolingDeclinesWhatItCannotExpress) {
                                  {"ceil_mode", int64_t{1}},
                                  {"count_include_pad", int64_t{1}}});
   EXPECT_EQ(onednn::PoolTraining::get(overhang, {1, 1, 10, 10}, {1, 1, 5, 5}), nullptr);
+}
+
+TEST(OnednnTraining, SoftmaxMatchesTheReference) {
+  std::mt19937 rng(34);
+  struct Case {
+    Shape shape;
+    int64_t axis, opset;
+    int64_t outer, size, inner;
+  };
+  // Attention scores' rows of 50, an inner axis, and opset 11's flattening from the axis on.
+  for (const Case& c : {Case{{2, 4, 50, 50}, -1, 13, 400, 50, 1}, Case{{3, 7, 5}, 1, 13, 3, 7, 5},
+                        Case{{3, 7, 5}, 1, 11, 3, 35, 1}}) {
+    SCOPED_TRACE(shape_str(c.shape) + " axis " + std::to_string(c.axis));
+    const Node node = node_of("Softmax", 1, {{"axis", c.axis}});
+    const Tensor x = random_tensor(c.shape, rng, -4.0f, 4.0f);
+    const std::vector<Tensor> y = evaluate_node(node, c.opset, {&x});
+    const Tensor dy = random_tensor(c.shape, rng);
+    GradContext ctx{node, {&x}, {&y[0]}, {dy}, {true}, c.opset, true};
+    const std::vector<Tensor> want = softmax_backward_reference(ctx);
+    Tensor got = Tensor::empty(DType::kFloat32, c.shape);
+    ASSERT_TRUE(onednn::softmax_backward(c.outer, c.size, c.inner, y[0].data<float>(),
+                                         dy.data<float>(), got.data<float>()));
+    expect_close(got, want[0], kSoftmaxTol, "dx");
+  }
+}
+
+TEST(OnednnTraining, LayerNormMatchesTheReference) {
+  std::mt19937 rng(35);
+  for (const bool with_bias : {true, false}) {
+    for (const auto& [shape, axis] :
+         {std::pair{Shape{4, 50, 64}, int64_t{-1}}, std::pair{Shape{3, 4, 5, 6}, int64_t{1}}}) {
+      SCOPED_TRACE(shape_str(shape) + (with_bias ? " with bias" : " without bias"));
+      const Shape group(shape.begin() + (axis < 0 ? shape.size() - 1 : axis), shape.end());
+      const Tensor x = random_tensor(shape, rng, -2.0f, 3.0f);
+      const Tensor gamma = random_tensor(group, rng, 0.5f, 1.5f), beta = random_tensor(group, rng);
+      const Node node =
+          node_of("LayerNormalization", with_bias ? 3 : 2, {{"axis", axis}, {"epsilon", 1e-5f}});
+      std::vector<const Tensor*> in = {&x, &gamma};
+      if (with_bias) in.push_back(&beta);
+      const std::vector<Tensor> y = evaluate_node(node, 17, in);
+      const Tensor dy = random_tensor(shape, rng);
+      GradContext ctx{node, in, {&y[0]}, {dy}, {true, true, with_bias}, 17, true};
+      const std::vector<Tensor> want = layer_norm_backward_reference(ctx);
+      const int64_t n = gamma.numel();
+      Tensor dx = Tensor::empty(DType::kFloat32, shape);
+      Tensor dgamma = Tensor::empty(DType::kFloat32, group),
+             dbeta = Tensor::empty(DType::kFloat32, group);
+      ASSERT_TRUE(onednn::layer_norm_backward(
+          x.numel() / n, n, 1e-5f, x.data<float>(), gamma.data<float>(),
+          with_bias ? beta.data<float>() : nullptr, dy.data<float>(), dx.data<float>(),
+          dgamma.data<float>(), with_bias ? dbeta.data<float>() : nullptr));
+      expect_close(dx, want[0], kBatchNormTol, "dx");
+      expect_close(dgamma, want[1], kBatchNormTol, "dgamma");
+      if (with_bias) expect_close(dbeta, want[2], kBatchNormTol, "dbeta");
+    }
+  }
 }
 
 TEST(OnednnTraining, BatchNormMatchesTheReference) {

@@ -15,13 +15,14 @@
 
 #ifdef QUENCH_WITH_ONEDNN
 #include "kernels/onednn/batch_norm_training.h"
+#include "kernels/onednn/layer_norm_training.h"
 #endif
 
 namespace quench::train {
 
-namespace {
+namespace {}  // namespace
 
-std::vector<Tensor> layer_norm_backward(const GradContext& ctx) {
+std::vector<Tensor> layer_norm_backward_reference(const GradContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& dy = ctx.output_grads[0];
   const int rank = x.rank();
@@ -72,6 +73,52 @@ std::vector<Tensor> layer_norm_backward(const GradContext& ctx) {
   if (ctx.needs(1)) grads[1] = reduce_to_shape(dscale, ctx.input(1).shape());
   if (ctx.needs(2)) grads[2] = reduce_to_shape(dbias, ctx.input(2).shape());
   return grads;
+}
+
+namespace {
+
+#ifdef QUENCH_WITH_ONEDNN
+// (T20) on oneDNN where γ (and β) cover the whole normalized group and everything is float.
+std::vector<Tensor> layer_norm_backward_fast(const GradContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& dy = ctx.output_grads[0];
+  const int rank = x.rank();
+  int64_t axis = ctx.node.attr_int("axis", -1);
+  if (axis < -rank || axis >= rank || !dy.defined() || dy.shape() != x.shape()) return {};
+  if (axis < 0) axis += rank;
+  const Shape group_shape(x.shape().begin() + axis, x.shape().end());
+  const int64_t n = shape_numel(group_shape);
+  const Tensor* gamma = ctx.inputs.size() > 1 ? ctx.inputs[1] : nullptr;
+  const Tensor* beta = ctx.inputs.size() > 2 ? ctx.inputs[2] : nullptr;
+  auto whole = [&](const Tensor* t) {
+    return t != nullptr && t->dtype() == DType::kFloat32 && t->numel() == n;
+  };
+  if (x.dtype() != DType::kFloat32 || dy.dtype() != DType::kFloat32 || n == 0 || !whole(gamma) ||
+      (beta != nullptr && !whole(beta))) {
+    return {};
+  }
+  Tensor dx = Tensor::empty(DType::kFloat32, x.shape());
+  Tensor dgamma = Tensor::empty(DType::kFloat32, gamma->shape());
+  Tensor dbeta = beta ? Tensor::empty(DType::kFloat32, beta->shape()) : Tensor();
+  if (!onednn::layer_norm_backward(
+          x.numel() / n, n, ctx.node.attr_float("epsilon", 1e-5f), x.data<float>(),
+          gamma->data<float>(), beta ? beta->data<float>() : nullptr, dy.data<float>(),
+          dx.data<float>(), dgamma.data<float>(), beta ? dbeta.data<float>() : nullptr)) {
+    return {};
+  }
+  std::vector<Tensor> grads(ctx.inputs.size());
+  grads[0] = std::move(dx);
+  if (ctx.needs(1)) grads[1] = std::move(dgamma);
+  if (beta && ctx.needs(2)) grads[2] = std::move(dbeta);
+  return grads;
+}
+#endif
+
+std::vector<Tensor> layer_norm_backward(const GradContext& ctx) {
+#ifdef QUENCH_WITH_ONEDNN
+  if (std::vector<Tensor> fast = layer_norm_backward_fast(ctx); !fast.empty()) return fast;
+#endif
+  return layer_norm_backward_reference(ctx);
 }
 
 // Per-channel statistics of X [N, C, spatial...] over N and the spatial dims.
