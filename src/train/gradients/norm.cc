@@ -20,8 +20,6 @@
 
 namespace quench::train {
 
-namespace {}  // namespace
-
 std::vector<Tensor> layer_norm_backward_reference(const GradContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& dy = ctx.output_grads[0];
