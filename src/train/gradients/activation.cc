@@ -100,7 +100,9 @@ std::vector<Tensor> activation_backward_reference(const GradContext& ctx) {
   if (op == "Tanh") return unary(ctx, [](float, float y) { return 1.0f - y * y; });
   if (op == "Clip") {
     // Open at both bounds, as PyTorch's hardtanh (ReLU6) and oneDNN's clip_v2.
-    const auto [lo, hi] = clip_bounds(ctx);
+    // Plain variables: clang 14 cannot capture a structured binding in a lambda.
+    const std::pair<float, float> bounds = clip_bounds(ctx);
+    const float lo = bounds.first, hi = bounds.second;
     return unary(ctx, [lo, hi](float x, float) { return x > lo && x < hi ? 1.0f : 0.0f; });
   }
   if (op == "Erf") {
