@@ -551,6 +551,8 @@ TEST_P(OnednnInt8Model, FastKernelsRunTheIntegerOps) {
   for (const StepInfo& s : fast.plan_steps({x.shape()})) {
     if (s.op_type == "QLinearConv" || s.op_type == "QLinearMatMul" || s.op_type == "QGemm") {
       const std::string expected = onednn ? "onednn:" : x86::cpu_features().avx2 ? "x86:" : "ref";
+      // quench's AVX-512 VNNI depthwise kernel (eq. (163)) comes before oneDNN's.
+      if (s.impl == "x86:vnni_depthwise") continue;
       EXPECT_EQ(s.impl.rfind(expected, 0), 0u) << s.node << " (" << s.op_type << "): " << s.impl;
     }
   }

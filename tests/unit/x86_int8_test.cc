@@ -903,6 +903,152 @@ std::vector<Case> all_cases() {
 INSTANTIATE_TEST_SUITE_P(Table, X86Int8, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return info.param.name; });
 
+// ---- The AVX-512 VNNI depthwise convolution (eq. (163)) ----
+
+Case vnni_depthwise(std::string name, Shape x, Shape w, Attrs attrs) {
+  Case c = conv(std::move(name), std::move(x), std::move(w), std::move(attrs));
+  c.impl = "x86:vnni_depthwise";
+  return c;
+}
+
+Case declined(Case c) {
+  c.impl.clear();
+  return c;
+}
+
+std::vector<Case> vnni_depthwise_cases() {
+  const Case mobilenet = vnni_depthwise("", {1, 48, 14, 14}, {48, 1, 3, 3}, group(48, kPad1));
+  return {
+      as_fused(with(mobilenet, "", [](Case& c) { c.bias = c.per_channel = true; }),
+               "relu_per_channel_bias", kRelu),
+      with(mobilenet, "clip_s8_in_s8_out",
+           [](Case& c) {
+             c.x_type = c.y_type = kS8;
+             c.op = "QFusedConv";
+             c.attrs.insert(c.attrs.end(), kClip.begin(), kClip.end());
+           }),
+      with(vnni_depthwise("", {2, 32, 11, 10}, {32, 1, 3, 3},
+                          group(32, {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}})),
+           "stride_2_two_images", [](Case& c) { c.bias = true; }),
+      // 20 channels: one whole block and one of 4; a 5x5 window, two kernel-row groups.
+      vnni_depthwise("5x5_dilated_20_channels", {1, 20, 11, 11}, {20, 1, 5, 5},
+                     group(20, {{"dilations", Ints{2, 2}}, {"pads", Ints{4, 4, 4, 4}}})),
+      // 7x7 (the path without weights in registers), asymmetric pads, strides 2 by 1.
+      with(vnni_depthwise("", {1, 40, 9, 12}, {40, 1, 7, 7},
+                          group(40, {{"strides", Ints{2, 1}}, {"pads", Ints{3, 2, 1, 3}}})),
+           "7x7_asymmetric_pads", [](Case& c) { c.per_channel = true; }),
+      vnni_depthwise("1x1_no_pads", {1, 16, 5, 5}, {16, 1, 1, 1}, group(16)),
+      vnni_depthwise("1d", {2, 24, 17}, {24, 1, 3}, group(24, {{"pads", Ints{1, 1}}})),
+      vnni_depthwise("window_wider_than_image", {1, 16, 2, 3}, {16, 1, 3, 3},
+                     group(16, {{"pads", Ints{2, 2, 2, 2}}})),
+      // u8 weights centered at 128: within int8 after centering.
+      with(mobilenet, "u8_weights", [](Case& c) { c.w_type = kU8; }),
+      // The extremes: 255 · (−128) at every tap.
+      with(mobilenet, "extreme_bytes",
+           [](Case& c) {
+             c.x_fill = 0xFF;
+             c.w_fill = 0x80;
+             c.x_zero_point = 0;
+           }),
+      as_fused(with(mobilenet, "",
+                    [](Case& c) {
+                      c.bias = c.y_max = true;
+                      c.params = Given::kRunTime;
+                    }),
+               "y_max_parameters_at_run_time", kRelu),
+      as_fused(with(vnni_depthwise("", {1, 20, 5, 5}, {20, 1, 3, 3}, group(20, kPad1)), "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.x_zero_point = 3;
+                      c.x_fill = 3;
+                    }),
+               "infinite_multiplier_relu", kRelu),
+      // 64 channels at a time (eq. (163)'s wide groups): 144 = two groups and a block of 16;
+      // pairs of output rows from one fill (an odd count: the last row alone).
+      as_fused(with(vnni_depthwise("", {1, 144, 9, 7}, {144, 1, 3, 3}, group(144, kPad1)), "",
+                    [](Case& c) { c.bias = c.per_channel = true; }),
+               "wide_pairs_144_channels_odd_rows", kRelu),
+      with(vnni_depthwise("", {2, 96, 11, 10}, {96, 1, 3, 3},
+                          group(96, {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}})),
+           "wide_stride_2_96_channels", [](Case& c) { c.bias = true; }),
+      with(vnni_depthwise("", {1, 64, 6, 6}, {64, 1, 3, 3}, group(64, kPad1)), "wide_s8_in_s8_out",
+           [](Case& c) { c.x_type = c.y_type = kS8; }),
+      vnni_depthwise("wide_four_kernel_rows", {1, 64, 8, 8}, {64, 1, 4, 3},
+                     group(64, {{"pads", Ints{1, 1, 2, 1}}})),
+      vnni_depthwise("wide_pairs_2x2", {1, 128, 5, 5}, {128, 1, 2, 2}, group(128)),
+      vnni_depthwise("wide_dilated", {1, 64, 9, 9}, {64, 1, 3, 3},
+                     group(64, {{"dilations", Ints{2, 2}}, {"pads", Ints{2, 2, 2, 2}}})),
+      with(vnni_depthwise("", {1, 64, 4, 4}, {64, 1, 3, 3}, group(64, kPad1)),
+           "wide_extreme_bytes_u8_weights",
+           [](Case& c) {
+             c.w_type = kU8;
+             c.x_fill = 0xFF;
+             c.w_fill = 0x01;  // 1 − 128 = −127
+             c.x_zero_point = 0;
+           }),
+      as_fused(with(vnni_depthwise("", {1, 64, 5, 5}, {64, 1, 3, 3}, group(64, kPad1)), "",
+                    [](Case& c) {
+                      c.bias = c.y_max = true;
+                      c.params = Given::kRunTime;
+                    }),
+               "wide_y_max_parameters_at_run_time", kClip),
+      as_fused(with(vnni_depthwise("", {1, 64, 5, 5}, {64, 1, 3, 3}, group(64, kPad1)), "",
+                    [](Case& c) {
+                      c.x_scale = 1.f;
+                      c.w_scale = 1e20f;
+                      c.y_scale = 1e-20f;
+                      c.x_zero_point = 3;
+                      c.x_fill = 3;
+                      c.y_type = kS8;
+                      c.y_zero_point = -5;
+                    }),
+               "wide_infinite_multiplier_s8", kRelu),
+      // What the path leaves to the others.
+      declined(with(mobilenet, "u8_weights_off_center",
+                    [](Case& c) {
+                      c.w_type = kU8;
+                      c.w_zero_points_vary = true;
+                    })),
+      declined(as_fused(with(mobilenet, "", [](Case& c) { c.bias = true; }), "residual_sum", kRelu,
+                        kU8)),
+      declined(vnni_depthwise("channel_multiplier", {1, 8, 7, 7}, {16, 1, 3, 3}, group(8, kPad1))),
+      declined(vnni_depthwise("3d", {1, 16, 5, 6, 7}, {16, 1, 3, 3, 3},
+                              group(16, {{"pads", Ints{1, 1, 1, 1, 1, 1}}}))),
+      declined(as_integer(mobilenet, "convinteger")),
+      declined(conv("dense", {1, 16, 6, 6}, {16, 16, 3, 3}, kPad1)),
+  };
+}
+
+class X86VnniDepthwise : public ::testing::TestWithParam<Case> {};
+
+TEST_P(X86VnniDepthwise, EqualsReferenceBitForBit) {
+  if (!x86::cpu_features().avx512 || !x86::cpu_features().avx512_vnni) {
+    GTEST_SKIP() << "no AVX-512 VNNI";
+  }
+  const Case& c = GetParam();
+  const Built b = build(c);
+  const KernelFactory make = x86::make_qdepthwise_conv;
+  if (c.impl.empty()) {
+    EXPECT_EQ(run_kernel(b, make, 1, Layouts::kChannelsLast).impl, "");
+    return;
+  }
+  const Tensor want = run_reference(b);
+  for (const int threads : {1, 2}) {
+    const FastRun run = run_kernel(b, make, threads, Layouts::kChannelsLast);
+    ASSERT_EQ(run.impl, c.impl);
+    EXPECT_TRUE(run.output.equals(want))
+        << threads << " threads: " << testing::tensors_near(run.output, want, 0, 0).message();
+  }
+  // Plain activations are the other kernels'.
+  EXPECT_EQ(run_kernel(b, make, 1, Layouts::kPlain).impl, "");
+  EXPECT_EQ(run_kernel(b, make, 1, Layouts::kChannelsLastOutput).impl, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, X86VnniDepthwise, ::testing::ValuesIn(vnni_depthwise_cases()),
+                         [](const auto& info) { return info.param.name; });
+
 // A residual sum produced by another convolution and read by no one else: the runtime may give
 // the fused convolution's output the sum's buffer (inplace_input), and each output must still be
 // computed from the sum before anything overwrites it.

@@ -168,6 +168,57 @@ void plan_depthwise(ConvPlan& p, const int16_t* w) {
                    round64(kSlack * 4);
 }
 
+// Eq. (163)'s weights: w [O][1][KH][KW] (centered) in groups of four kernel rows, each lane's four
+// taps (one kernel column) as the int8 bytes vpdpbusd multiplies by the input's; false where a
+// centered weight leaves int8 or the convolution is not 2-D depthwise.
+bool plan_depthwise_vnni(ConvPlan& p, const int16_t* w) {
+  if (p.in_per_group != 1 || p.out_per_group != 1 || p.kernel[0] != 1 || p.in_size[0] != 1) {
+    return false;
+  }
+  const int64_t kernel_h = p.kernel[1], kernel_w = p.kernel[2], taps = p.taps;
+  if (!std::all_of(w, w + p.out_channels * taps, [](int16_t v) { return v >= -128 && v <= 127; })) {
+    return false;
+  }
+  p.path = ConvPath::kDepthwiseVnni;
+  p.row_groups = ceil_div(kernel_h, 4);
+  const int64_t blocks = ceil_div(p.out_channels, kTileCols);
+  p.quad_weights.assign(static_cast<size_t>(blocks * p.row_groups * kernel_w * 64), 0);
+  p.weight_sums.assign(static_cast<size_t>(blocks * kTileCols), 0);
+  for (int64_t o = 0; o < p.out_channels; ++o) {
+    const int16_t* filter = w + o * taps;
+    for (int64_t kh = 0; kh < kernel_h; ++kh) {
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        const int64_t at = ((o / kTileCols * p.row_groups + kh / 4) * kernel_w + kw) * 64 +
+                           o % kTileCols * 4 + kh % 4;
+        p.quad_weights[static_cast<size_t>(at)] = static_cast<int8_t>(filter[kh * kernel_w + kw]);
+        p.weight_sums[static_cast<size_t>(o)] += filter[kh * kernel_w + kw];
+      }
+    }
+  }
+  if (p.row_groups != 1) return true;
+  p.wide_groups = p.out_channels / 64;
+  p.pair_rows = kernel_h <= 3 && p.strides[1] == 1 && p.dilations[1] == 1;
+  p.wide_weights.assign(static_cast<size_t>(p.wide_groups * 2 * kernel_w * 4 * 64), 0);
+  for (int64_t group = 0; group < p.wide_groups; ++group) {
+    for (int64_t row = 0; row < (p.pair_rows ? 2 : 1); ++row) {
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        for (int64_t v = 0; v < 4; ++v) {
+          for (int64_t lane = 0; lane < 16; ++lane) {
+            const int64_t o = group * 64 + lane / 4 * 16 + 4 * v + lane % 4;
+            for (int64_t kh = 0; kh < kernel_h; ++kh) {
+              const int64_t at =
+                  ((((group * 2 + row) * kernel_w + kw) * 4 + v) * 16 + lane) * 4 + kh + row;
+              p.wide_weights[static_cast<size_t>(at)] =
+                  static_cast<int8_t>(w[o * taps + kh * kernel_w + kw]);
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
 // Which inputs a convolution op takes where.
 struct ConvInputs {
   size_t x, x_scale, x_zero_point, w, w_scale, w_zero_point;
@@ -193,7 +244,9 @@ class ConvKernel final : public Kernel {
   void plan_scratch() {
     ScratchPlan scratch;
     multipliers_at_ = scratch.add(multipliers_.scratch_bytes());
-    conv_at_ = scratch.add(avx2::conv_scratch_bytes(plan_));
+    conv_at_ = scratch.add(plan_.path == ConvPath::kDepthwiseVnni
+                               ? avx512vnni::depthwise_scratch_bytes(plan_)
+                               : avx2::conv_scratch_bytes(plan_));
     scratch_bytes_ = scratch.total();
   }
 
@@ -225,8 +278,13 @@ class ConvKernel final : public Kernel {
     if (e.multipliers != nullptr) {
       e.finite = all_finite(e.multipliers, plan_.out_channels) && std::isfinite(e.sum_ratio);
     }
-    avx2::conv(plan_, args.inputs[in_.x], x_params_.zero_point(args, 0), e, args.outputs[0],
-               scratch_at(args.scratch, conv_at_));
+    const int32_t x_zero_point = x_params_.zero_point(args, 0);
+    void* scratch = scratch_at(args.scratch, conv_at_);
+    if (plan_.path == ConvPath::kDepthwiseVnni) {
+      avx512vnni::depthwise(plan_, args.inputs[in_.x], x_zero_point, e, args.outputs[0], scratch);
+    } else {
+      avx2::conv(plan_, args.inputs[in_.x], x_zero_point, e, args.outputs[0], scratch);
+    }
     if (fused_ && fused_->has_y_max()) {
       // Eq. (157) over the output just written (in cache for a layer's tile-sized outputs).
       const int64_t spatial = plan_.positions / plan_.batch;
@@ -247,7 +305,14 @@ class ConvKernel final : public Kernel {
     return fused_ && fused_->has_sum() ? static_cast<int>(QFusedInputs::kSum) : -1;
   }
   std::string impl() const override {
-    return plan_.path == ConvPath::kDepthwise ? "x86:avx2_depthwise" : "x86:avx2_gemm";
+    switch (plan_.path) {
+      case ConvPath::kDepthwise:
+        return "x86:avx2_depthwise";
+      case ConvPath::kDepthwiseVnni:
+        return "x86:vnni_depthwise";
+      default:
+        return "x86:avx2_gemm";
+    }
   }
 
  private:
@@ -276,8 +341,14 @@ OutKind out_kind(DType t) {
   return OutKind::kS32;
 }
 
-std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool fused) {
+// Which paths make_conv may take: any (the AVX2 kernels), or only eq. (163)'s VNNI depthwise.
+enum class ConvPaths { kAvx2, kVnniDepthwise };
+
+std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool fused,
+                                  ConvPaths paths = ConvPaths::kAvx2) {
+  const bool vnni = paths == ConvPaths::kVnniDepthwise;
   if (!cpu_features().avx2 || ctx.outputs.empty()) return nullptr;
+  if (vnni && !(cpu_features().avx512 && cpu_features().avx512_vnni)) return nullptr;
   const bool integer = in.bias < 0;
   const TensorDesc& y = ctx.outputs[0];
   if (!ctx.has_input(in.x) || !ctx.has_input(in.w)) return nullptr;
@@ -333,7 +404,12 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
     }
     plan.threads = std::max(1, ctx.threads);
     const int16_t* centered_w = c.w.data(KernelArgs{}, nullptr);
-    if (plan.in_per_group == 1 && plan.groups > 1) {
+    if (vnni) {
+      if (integer || !plan.x_channels_last || !plan.y_channels_last || plan.groups == 1 ||
+          !plan_depthwise_vnni(plan, centered_w)) {
+        return nullptr;
+      }
+    } else if (plan.in_per_group == 1 && plan.groups > 1) {
       // Channels last, a block's 16 lanes read 16 consecutive input channels only when each
       // output channel has its own.
       if (plan.x_channels_last && plan.out_per_group != 1) return nullptr;
@@ -348,6 +424,7 @@ std::unique_ptr<Kernel> make_conv(KernelContext& ctx, const ConvInputs& in, bool
       if (fused) {
         requant.emplace(ctx, y.shape);
         if (requant->function().active()) return nullptr;  // eq. (150): not in this epilogue
+        if (vnni && requant->has_sum()) return nullptr;
         y_params = requant->y();
       } else {
         y_params = tensor_params(ctx, 6, 7, y.dtype, "y");
@@ -375,6 +452,11 @@ std::unique_ptr<Kernel> make_qconv(KernelContext& ctx) {
 
 std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx) {
   return make_conv(ctx, kIntegerInputs, false);
+}
+
+std::unique_ptr<Kernel> make_qdepthwise_conv(KernelContext& ctx) {
+  return make_conv(ctx, kQLinearInputs, ctx.node.domain == kInternalDomain,
+                   ConvPaths::kVnniDepthwise);
 }
 
 }  // namespace quench::x86

@@ -6,7 +6,10 @@
 //     pointer plus one offset per tap (no im2col, any stride and dilation); the weights are B's
 //     16-channel panels;
 //   - depthwise convolutions (one input channel per group) have no reduction over channels to
-//     tile: 16 channels at a time run channels last.
+//     tile: 16 channels at a time run channels last;
+//   - on AVX-512 VNNI, 2-D depthwise convolutions channels last in and out (make_qdepthwise_conv,
+//     ahead of oneDNN's): vpdpbusd multiplies, per int32 lane, the input bytes of up to four
+//     kernel rows at one column by their weights (eq. (163)).
 // Plain inputs and outputs are transposed in 16x16 byte blocks. Rows (output positions) run
 // across the batch's images, so small late layers fill whole tiles.
 #pragma once
@@ -28,9 +31,13 @@ namespace quench::x86 {
 // else (the reference kernels run it), and where the CPU lacks AVX2.
 std::unique_ptr<Kernel> make_qconv(KernelContext& ctx);
 std::unique_ptr<Kernel> make_conv_integer(KernelContext& ctx);
+// The AVX-512 VNNI depthwise path alone (QLinearConv, QFusedConv without a residual sum): 2-D,
+// one output channel per group, activations channels last, centered weights within int8, 8-bit
+// outputs. nullptr for anything else and where the CPU lacks AVX-512 VNNI.
+std::unique_ptr<Kernel> make_qdepthwise_conv(KernelContext& ctx);
 
 // How the products of a convolution are formed.
-enum class ConvPath { kGemm, kDepthwise };
+enum class ConvPath { kGemm, kDepthwise, kDepthwiseVnni };
 
 // A convolution prepared for conv_avx2. Spatial vectors have three dims, [depth, height, width];
 // 1-D and 2-D convolutions have leading 1s.
@@ -82,6 +89,24 @@ struct ConvPlan {
   //   8-11, lanes 8-15 channels 4-7 and 12-15 (an odd tap paired with weight 0 at tap 0's offset)
   int64_t tap_pairs = 0;
 
+  // kDepthwiseVnni, eq. (163): kernel rows in groups of four (row_groups of them), one int32 lane
+  // per channel holding a group's four taps at one kernel column,
+  //   src = w' [O][1][KH][KW] int16 (centered, within int8)   dst = [O/16][row_groups][KW][16][4]
+  //   int8 (rows past the kernel 0),
+  // and each channel's Σ w' over its taps, for the input zero point's term.
+  int64_t row_groups = 0;
+  std::vector<int8_t> quad_weights;
+  std::vector<int32_t> weight_sums;  // [O/16 · 16], 0 past the channels
+  // With one group (at most four kernel rows), whole groups of 64 channels (wide_groups of them)
+  // run 64 at a time: four vectors per column, filled from 64-byte rows by vpunpck{l,h}bw and
+  // vpunpck{l,h}wd, which leave channel 16L + 4v + i in lane 4L + i of vector v. With pair_rows
+  // (at most three kernel rows, vertical stride and dilation 1) one fill of kernel_h + 1 input rows
+  // serves two output rows, the second's taps one byte up in each lane:
+  //   src = w' [O][1][KH][KW]   dst = [O/64][2 output rows][KW][4 vectors][16][4] int8
+  int64_t wide_groups = 0;
+  bool pair_rows = false;
+  std::vector<int8_t> wide_weights;
+
   int threads = 1;
   size_t input_bytes = 0;   // the centered input (kGemm), shared by the threads
   size_t thread_bytes = 0;  // per thread: a padded block and its results (kDepthwise)
@@ -99,5 +124,18 @@ void conv(const ConvPlan& plan, const void* x, int32_t x_zero_point, const Epilo
           void* scratch);
 
 }  // namespace avx2
+
+// Compiled for AVX-512 VNNI (int8_depthwise_avx512vnni.cc); call only where
+// cpu_features().avx512_vnni.
+namespace avx512vnni {
+
+size_t depthwise_scratch_bytes(const ConvPlan& plan);
+
+// Runs the kDepthwiseVnni convolution of `x` (u8/s8 with zero point `x_zero_point`, channels
+// last) into `y` (8-bit, channels last) with the epilogue `e` (no residual sum).
+void depthwise(const ConvPlan& plan, const void* x, int32_t x_zero_point, const Epilogue& e,
+               void* y, void* scratch);
+
+}  // namespace avx512vnni
 
 }  // namespace quench::x86

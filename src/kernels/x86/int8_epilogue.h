@@ -46,6 +46,16 @@ struct Epilogue {
   int32_t sum_zero_point = 0;
 };
 
+// Eq. (46)'s bounds and the saturation of an 8-bit output kind (kU8, kS8) in float, and both
+// merged as eq. (64) merges them: the constants of every ISA's requantizing epilogue.
+struct RequantBounds {
+  float low = 0, high = 0;                // eq. (46)'s bounds, as float
+  float q_low = 0, q_high = 0;            // [q_min − z_y, q_max − z_y]: saturate() before + z_y
+  float merged_low = 0, merged_high = 0;  // eq. (64)'s l', h'
+};
+// Compiled without ISA flags (int8_epilogue.cc), so the ISA-specific files may all call it.
+RequantBounds requant_bounds(const Epilogue& e, OutKind out);
+
 // Whether `count` values are all finite (Epilogue::finite).
 inline bool all_finite(const float* values, int64_t count) {
   bool finite = true;

@@ -185,24 +185,17 @@ RequantConstants requant_constants(const Epilogue& e) {
   RequantConstants k;
   const double q_min = Out == OutKind::kU8 ? 0 : -128;
   const double q_max = Out == OutKind::kU8 ? 255 : 127;
-  k.low = _mm256_set1_ps(static_cast<float>(e.low));
-  k.high = _mm256_set1_ps(static_cast<float>(e.high));
+  const RequantBounds b = requant_bounds(e, Out);
+  k.low = _mm256_set1_ps(b.low);
+  k.high = _mm256_set1_ps(b.high);
   k.low_d = _mm256_set1_pd(e.low);
   k.high_d = _mm256_set1_pd(e.high);
   k.q_low_d = _mm256_set1_pd(q_min - e.zero_point);
   k.q_high_d = _mm256_set1_pd(q_max - e.zero_point);
-  k.q_low = _mm256_set1_ps(static_cast<float>(q_min - e.zero_point));
-  k.q_high = _mm256_set1_ps(static_cast<float>(q_max - e.zero_point));
-  const double saturation_low = q_min - e.zero_point, saturation_high = q_max - e.zero_point;
-  // Plain comparisons: std::min / std::max of double instantiated here would be AVX2 code that
-  // the linker may merge with the baseline's copies.
-  const double low = static_cast<float>(e.low), high = static_cast<float>(e.high);
-  const double merged_low = low > saturation_low ? low : saturation_low;
-  const double merged_high = high < saturation_high ? high : saturation_high;
-  k.merged_low = _mm256_set1_ps(
-      static_cast<float>(merged_low < saturation_high ? merged_low : saturation_high));
-  k.merged_high = _mm256_set1_ps(
-      static_cast<float>(merged_high > saturation_low ? merged_high : saturation_low));
+  k.q_low = _mm256_set1_ps(b.q_low);
+  k.q_high = _mm256_set1_ps(b.q_high);
+  k.merged_low = _mm256_set1_ps(b.merged_low);
+  k.merged_high = _mm256_set1_ps(b.merged_high);
   k.zero_point = _mm256_set1_epi32(e.zero_point);
   k.sum_ratio = _mm256_set1_pd(e.sum_ratio);
   k.sum_ratio_float = _mm256_set1_ps(static_cast<float>(e.sum_ratio));  // a float widened: exact

@@ -16,6 +16,12 @@ namespace quench::x86 {
 void register_leading_kernels(OpRegistry& r) {
   // oneDNN 2.6's softmax slows to 1.5 ns per value on attention scores (eq. (153)).
   r.add_fast("", "Softmax", {"x86", make_softmax, false});
+  // 2-D depthwise int8 convolutions on AVX-512 VNNI (eq. (163)): three taps per vpdpbusd lane,
+  // ahead of oneDNN 2.6's depthwise kernels (one tap per lane).
+  if (cpu_features().avx512 && cpu_features().avx512_vnni) {
+    r.add_fast("", "QLinearConv", {"x86", make_qdepthwise_conv, true});
+    r.add_fast(kInternalDomain, "QFusedConv", {"x86", make_qdepthwise_conv, true});
+  }
 }
 
 void register_kernels(OpRegistry& r) {
