@@ -28,7 +28,13 @@ CASES = (
     [(f"{m} dynamic (ORT)", fmnist(f"ort/{m}.ort_dynamic.onnx"), b, None) for m in ["lstm", "vit"]
      for b in (1, 32)] +
     [(f"{m} 224 FP32", os.path.join(SHARED, "imagenet", m + ".onnx"), 1, "3,224,224")
-     for m in ["resnet18", "mobilenet_v2"]])
+     for m in ["resnet18", "mobilenet_v2"]] +
+    [(f"{m} 224 INT8 (ORT QDQ)", os.path.join(SHARED, "imagenet", "ort", m + ".ort_qdq.onnx"), 1,
+      "3,224,224") for m in ["resnet18", "mobilenet_v2"]] +
+    # quench's own files, where bench/imagenet_peers.py has made them.
+    [(f"{m} 224 INT8 (quench QDQ)", os.path.join(ROOT, "build", "bench-models",
+                                                 m + ".quench_qdq.onnx"), 1, "3,224,224")
+     for m in ["resnet18", "mobilenet_v2", "efficientnet_like"]])
 
 
 def bench(quench, model, batch, shape, seconds):
