@@ -911,6 +911,16 @@ Case vnni_depthwise(std::string name, Shape x, Shape w, Attrs attrs) {
   return c;
 }
 
+// M = 1e20 / 1e-20 is infinite in float: eq. (46)'s steps one by one (a zero sum gives NaN,
+// which saturates to q_min).
+void infinite_multiplier(Case& c) {
+  c.x_scale = 1.f;
+  c.w_scale = 1e20f;
+  c.y_scale = 1e-20f;
+  c.x_zero_point = 3;
+  c.x_fill = 3;
+}
+
 Case declined(Case c) {
   c.impl.clear();
   return c;
@@ -957,13 +967,7 @@ std::vector<Case> vnni_depthwise_cases() {
                     }),
                "y_max_parameters_at_run_time", kRelu),
       as_fused(with(vnni_depthwise("", {1, 20, 5, 5}, {20, 1, 3, 3}, group(20, kPad1)), "",
-                    [](Case& c) {
-                      c.x_scale = 1.f;
-                      c.w_scale = 1e20f;
-                      c.y_scale = 1e-20f;
-                      c.x_zero_point = 3;
-                      c.x_fill = 3;
-                    }),
+                    infinite_multiplier),
                "infinite_multiplier_relu", kRelu),
       // 64 channels at a time (eq. (163)'s wide groups): 144 = two groups and a block of 16;
       // pairs of output rows from one fill (an odd count: the last row alone).
@@ -996,11 +1000,7 @@ std::vector<Case> vnni_depthwise_cases() {
                "wide_y_max_parameters_at_run_time", kClip),
       as_fused(with(vnni_depthwise("", {1, 64, 5, 5}, {64, 1, 3, 3}, group(64, kPad1)), "",
                     [](Case& c) {
-                      c.x_scale = 1.f;
-                      c.w_scale = 1e20f;
-                      c.y_scale = 1e-20f;
-                      c.x_zero_point = 3;
-                      c.x_fill = 3;
+                      infinite_multiplier(c);
                       c.y_type = kS8;
                       c.y_zero_point = -5;
                     }),

@@ -90,46 +90,63 @@ struct Image {
   const float* multipliers;
 };
 
+// Four input rows walked column by column: row j's bytes at the current column start at at[j]; a
+// padding row (or one past the kernel) has step 0 and points at the zero points.
+struct RowWalk {
+  const uint8_t* at[4];
+  int64_t step[4];
+};
+
+// The input rows output row `oh` reads at kernel rows first, …, first + 3 (those from `count` on
+// are padding), from channel `first_channel` on, at the image's first column.
+RowWalk walk_rows(const Image& im, int64_t oh, int64_t first, int64_t count,
+                  int64_t first_channel) {
+  const ConvPlan& p = *im.p;
+  RowWalk rows;
+  for (int j = 0; j < 4; ++j) {
+    const int64_t ih = oh * p.strides[1] - p.pads[1] + (first + j) * p.dilations[1];
+    const bool inside = j < count && ih >= 0 && ih < p.in_size[1];
+    rows.at[j] = inside ? im.x + ih * p.in_size[2] * p.out_channels + first_channel : im.pad_row;
+    rows.step[j] = inside ? p.out_channels : 0;
+  }
+  return rows;
+}
+
 // The column vectors of one kernel-row group for the image's columns [0, in_w), stored at
-// out[pad + column] (padded coordinates): `Rows` (1-4) rows, row j's byte at column w at
-// r_j + w · step_j (a padding row: step 0, r_j the pad row). Signed inputs flip each byte's top
+// out[column]: `Rows` (1-4) rows of `rows`. Signed inputs flip each byte's top
 // bit (x + 128). The lanes' bytes past `Rows` stay 0 (their weights are 0).
 template <bool Full, bool Signed, int Rows>
-void fill_columns(const uint8_t* const* rows, const int64_t* steps, int64_t in_w, __mmask16 lanes,
-                  __m512i* out) {
-  const uint8_t* r0 = rows[0];
-  const uint8_t* r1 = rows[1];
-  const uint8_t* r2 = rows[2];
-  const uint8_t* r3 = rows[3];
-  const int64_t s0 = steps[0], s1 = steps[1], s2 = steps[2], s3 = steps[3];
+void fill_columns(RowWalk rows, int64_t in_w, __mmask16 lanes, __m512i* out) {
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-  for (int64_t w = 0; w < in_w; ++w, r0 += s0, r1 += s1, r2 += s2, r3 += s3) {
-    __m512i v = row_bytes<Full, 0>(r0, lanes);
+  for (int64_t w = 0; w < in_w; ++w) {
+    __m512i v = row_bytes<Full, 0>(rows.at[0], lanes);
     if constexpr (Rows == 2) {
-      v = _mm512_or_si512(v, row_bytes<Full, 1>(r1, lanes));
+      v = _mm512_or_si512(v, row_bytes<Full, 1>(rows.at[1], lanes));
     } else if constexpr (Rows >= 3) {
       // (Named first: clang's intrinsic is a macro, and template arguments hold commas.)
-      const __m512i second = row_bytes<Full, 1>(r1, lanes), third = row_bytes<Full, 2>(r2, lanes);
+      const __m512i second = row_bytes<Full, 1>(rows.at[1], lanes);
+      const __m512i third = row_bytes<Full, 2>(rows.at[2], lanes);
       v = _mm512_ternarylogic_epi32(v, second, third, 0xFE);
     }
-    if constexpr (Rows == 4) v = _mm512_or_si512(v, row_bytes<Full, 3>(r3, lanes));
+    if constexpr (Rows == 4) v = _mm512_or_si512(v, row_bytes<Full, 3>(rows.at[3], lanes));
     if constexpr (Signed) v = _mm512_xor_si512(v, flip);
     _mm512_store_si512(out + w, v);
+    for (int j = 0; j < 4; ++j) rows.at[j] += rows.step[j];
   }
 }
 
 template <bool Full, bool Signed>
-void fill_group(int rows_in_group, const uint8_t* const* rows, const int64_t* steps, int64_t in_w,
-                __mmask16 lanes, __m512i* out) {
+void fill_group(int rows_in_group, const RowWalk& rows, int64_t in_w, __mmask16 lanes,
+                __m512i* out) {
   switch (rows_in_group) {
     case 1:
-      return fill_columns<Full, Signed, 1>(rows, steps, in_w, lanes, out);
+      return fill_columns<Full, Signed, 1>(rows, in_w, lanes, out);
     case 2:
-      return fill_columns<Full, Signed, 2>(rows, steps, in_w, lanes, out);
+      return fill_columns<Full, Signed, 2>(rows, in_w, lanes, out);
     case 3:
-      return fill_columns<Full, Signed, 3>(rows, steps, in_w, lanes, out);
+      return fill_columns<Full, Signed, 3>(rows, in_w, lanes, out);
     default:
-      return fill_columns<Full, Signed, 4>(rows, steps, in_w, lanes, out);
+      return fill_columns<Full, Signed, 4>(rows, in_w, lanes, out);
   }
 }
 
@@ -173,24 +190,16 @@ void block_row(const Image& im, const Requant& k, int64_t oh, int64_t block, __m
   const int64_t channels = p.out_channels, first_channel = block * kLanes;
   const auto lanes =
       static_cast<__mmask16>((1u << std::min<int64_t>(kLanes, channels - first_channel)) - 1);
-  const int64_t in_h = p.in_size[1], in_w = p.in_size[2];
-  const int64_t kernel_h = p.kernel[1], kernel_w = p.kernel[2];
+  const int64_t in_w = p.in_size[2], kernel_h = p.kernel[1], kernel_w = p.kernel[2];
   const int64_t pad_w = p.pads[2], width = p.padded[2];
   for (int64_t g = 0; g < p.row_groups; ++g) {
     __m512i* out = columns + g * width;
     const int rows_in_group = static_cast<int>(std::min<int64_t>(4, kernel_h - 4 * g));
-    const uint8_t* rows[4];
-    int64_t steps[4];
-    for (int j = 0; j < 4; ++j) {
-      const int64_t ih = oh * p.strides[1] - p.pads[1] + (4 * g + j) * p.dilations[1];
-      const bool inside = j < rows_in_group && ih >= 0 && ih < in_h;
-      rows[j] = inside ? im.x + ih * in_w * channels + first_channel : im.pad_row;
-      steps[j] = inside ? channels : 0;
-    }
+    const RowWalk rows = walk_rows(im, oh, 4 * g, rows_in_group, first_channel);
     // Padded columns [pad_w, pad_w + in_w) are the image's (plan.padded covers them); the others
     // the taps read are padding.
     for (int64_t q = 0; q < pad_w; ++q) _mm512_store_si512(out + q, im.pad_column);
-    fill_group<Full, Signed>(rows_in_group, rows, steps, in_w, lanes, out + pad_w);
+    fill_group<Full, Signed>(rows_in_group, rows, in_w, lanes, out + pad_w);
     for (int64_t q = pad_w + in_w; q < width; ++q) _mm512_store_si512(out + q, im.pad_column);
   }
   const __m512i bias = _mm512_load_si512(im.bias + first_channel);
@@ -224,16 +233,12 @@ int64_t slots(const ConvPlan& p) { return ceil_div(p.out_channels, kLanes) * kLa
 // out[4 · column + k], lane 4L + i of vector k holding the four rows' bytes of channel 16L + 4k +
 // i.
 template <bool Signed>
-void fill_wide(const uint8_t* const* rows, const int64_t* steps, int64_t in_w, __m512i* out) {
-  const uint8_t* r0 = rows[0];
-  const uint8_t* r1 = rows[1];
-  const uint8_t* r2 = rows[2];
-  const uint8_t* r3 = rows[3];
-  const int64_t s0 = steps[0], s1 = steps[1], s2 = steps[2], s3 = steps[3];
+void fill_wide(RowWalk rows, int64_t in_w, __m512i* out) {
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-  for (int64_t w = 0; w < in_w; ++w, r0 += s0, r1 += s1, r2 += s2, r3 += s3, out += 4) {
-    __m512i a = _mm512_loadu_si512(r0), b = _mm512_loadu_si512(r1);
-    __m512i c = _mm512_loadu_si512(r2), d = _mm512_loadu_si512(r3);
+  for (int64_t w = 0; w < in_w; ++w, out += 4) {
+    const __m512i a = _mm512_loadu_si512(rows.at[0]), b = _mm512_loadu_si512(rows.at[1]);
+    const __m512i c = _mm512_loadu_si512(rows.at[2]), d = _mm512_loadu_si512(rows.at[3]);
+    for (int j = 0; j < 4; ++j) rows.at[j] += rows.step[j];
     const __m512i ab_low = _mm512_unpacklo_epi8(a, b), ab_high = _mm512_unpackhi_epi8(a, b);
     const __m512i cd_low = _mm512_unpacklo_epi8(c, d), cd_high = _mm512_unpackhi_epi8(c, d);
     __m512i q0 = _mm512_unpacklo_epi16(ab_low, cd_low), q1 = _mm512_unpackhi_epi16(ab_low, cd_low);
@@ -293,20 +298,12 @@ void wide_group_rows(const Image& im, const Requant& k, int64_t oh, int64_t rows
                      __m512i* columns) {
   const ConvPlan& p = *im.p;
   const int64_t channels = p.out_channels, first_channel = group * 64;
-  const int64_t in_h = p.in_size[1], in_w = p.in_size[2], kernel_w = p.kernel[2];
+  const int64_t in_w = p.in_size[2], kernel_w = p.kernel[2];
   const int64_t pad_w = p.pads[2], width = p.padded[2];
   // Pairs read kernel_h + 1 rows (stride and dilation 1), single rows kernel_h.
-  const int64_t read = p.kernel[1] + (p.pair_rows ? 1 : 0);
-  const uint8_t* in_rows[4];
-  int64_t steps[4];
-  for (int j = 0; j < 4; ++j) {
-    const int64_t ih = oh * p.strides[1] - p.pads[1] + j * p.dilations[1];
-    const bool inside = j < read && ih >= 0 && ih < in_h;
-    in_rows[j] = inside ? im.x + ih * in_w * channels + first_channel : im.pad_row;
-    steps[j] = inside ? channels : 0;
-  }
+  const RowWalk input = walk_rows(im, oh, 0, p.kernel[1] + (p.pair_rows ? 1 : 0), first_channel);
   for (int64_t q = 0; q < 4 * pad_w; ++q) _mm512_store_si512(columns + q, im.pad_column);
-  fill_wide<Signed>(in_rows, steps, in_w, columns + 4 * pad_w);
+  fill_wide<Signed>(input, in_w, columns + 4 * pad_w);
   for (int64_t q = 4 * (pad_w + in_w); q < 4 * width; ++q) {
     _mm512_store_si512(columns + q, im.pad_column);
   }
