@@ -21,6 +21,7 @@
 namespace quench::train {
 namespace {
 
+using testing::expect_close;
 using testing::random_tensor;
 using Attrs = std::map<std::string, AttributeValue>;
 using Ints = std::vector<int64_t>;
@@ -37,21 +38,6 @@ constexpr double kBatchNormTol = 1e-4;
 constexpr double kSoftmaxTol = 1e-6;
 
 // Largest |got − want| over max(|want|) must stay within `tol`.
-void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  double scale = 1e-6, worst = 0;
-  int64_t at = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
-  }
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const double d = std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]);
-    if (d > worst) worst = d, at = i;
-  }
-  EXPECT_LE(worst / scale, tol) << what << " at " << at << ": " << got.data<float>()[at] << " vs "
-                                << want.data<float>()[at];
-}
-
 Node node_of(const std::string& op, size_t inputs, const Attrs& attrs = {}) {
   Node n;
   n.name = "n";

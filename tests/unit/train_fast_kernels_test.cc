@@ -14,6 +14,7 @@
 namespace quench::train {
 namespace {
 
+using testing::expect_close;
 using testing::random_tensor;
 using Attrs = std::map<std::string, AttributeValue>;
 using Ints = std::vector<int64_t>;
@@ -31,21 +32,6 @@ Node conv_node(const Attrs& attrs, bool bias) {
   n.outputs = {"y"};
   for (const auto& [k, v] : attrs) n.set_attr(k, v);
   return n;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  double scale = 1e-6;
-  for (float v : want.values<float>()) scale = std::max(scale, std::fabs(static_cast<double>(v)));
-  int bad = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double d = std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]);
-    if (d > kFastVsReferenceTol * scale && ++bad <= 3) {
-      ADD_FAILURE() << what << "[" << i << "]: " << got.data<float>()[i] << " vs "
-                    << want.data<float>()[i];
-    }
-  }
-  EXPECT_EQ(bad, 0) << what;
 }
 
 struct ConvCase {
@@ -66,21 +52,21 @@ void check_conv(const ConvCase& c, uint32_t seed) {
   const std::vector<Tensor> fast_y = def->forward(node, in);
   const std::vector<Tensor> ref_y = conv_forward_im2col(node, in);
   ASSERT_EQ(fast_y.size(), 1u);
-  expect_close(fast_y[0], ref_y[0], "forward " + node.describe());
+  expect_close(fast_y[0], ref_y[0], kFastVsReferenceTol, "forward " + node.describe());
 
   const Tensor dy = random_tensor(ref_y[0].shape(), rng);
   GradContext ctx{node, in, {&ref_y[0]}, {dy}, {true, true, c.bias}, 17, true};
   const std::vector<Tensor> fast = def->backward(ctx);
   const std::vector<Tensor> ref = conv_backward_im2col(ctx);
-  expect_close(fast[0], ref[0], "dx");
-  expect_close(fast[1], ref[1], "dw");
-  if (c.bias) expect_close(fast[2], ref[2], "db");
+  expect_close(fast[0], ref[0], kFastVsReferenceTol, "dx");
+  expect_close(fast[1], ref[1], kFastVsReferenceTol, "dw");
+  if (c.bias) expect_close(fast[2], ref[2], kFastVsReferenceTol, "db");
 
   // Only the weights' gradient wanted (the first layer): no dx computed, dw the same.
   GradContext weights_only{node, in, {&ref_y[0]}, {dy}, {false, true, false}, 17};
   const std::vector<Tensor> w_only = def->backward(weights_only);
   EXPECT_FALSE(w_only[0].defined());
-  expect_close(w_only[1], ref[1], "dw alone");
+  expect_close(w_only[1], ref[1], kFastVsReferenceTol, "dw alone");
 }
 
 TEST(TrainFastKernels, ConvMatchesIm2col) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -33,6 +34,24 @@ inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.0f, fl
 }
 
 // A one-node graph `op` with inputs in0.. (all initializers, all trained) and output "y".
+// A fast kernel's float result against the reference's: each element within `tol` times the
+// largest |want| (at least 1e-6); the first three elements that are not, and their count, fail.
+inline void expect_close(const Tensor& got, const Tensor& want, double tol,
+                         const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  double scale = 1e-6;
+  for (float v : want.values<float>()) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  int bad = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double d = std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]);
+    if (d > tol * scale && ++bad <= 3) {
+      ADD_FAILURE() << what << "[" << i << "]: " << got.data<float>()[i] << " vs "
+                    << want.data<float>()[i] << " (tolerance " << tol * scale << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
 inline Graph single_node_graph(const std::string& op, const std::vector<Tensor>& inputs,
                                std::map<std::string, AttributeValue> attributes = {}) {
   Graph g;
