@@ -310,6 +310,11 @@ const std::vector<Case>& cases() {
                        {1, 32, 4, 4}, kNhwc, 0.01f, -2, 0.05f, 4, 0.02f, 1),
         qbinary_placed("add_u8_shared_channel_nhwc", "QLinearAdd", u8, {3, 16, 4, 4}, kNhwc,
                        {1, 16, 1, 1}, kPlain, 0.05f, 128, 0.03f, 120, 0.06f, 125),
+        // 117 pixels of 40 channels: loop calls of 52, 52 and 13 pixels per image.
+        qbinary_placed("mul_u8_se_scale_nhwc_pixel_tiles", "QLinearMul", u8, {2, 40, 9, 13}, kNhwc,
+                       {2, 40, 1, 1}, kPlain, 0.05f, 3, 0.004f, 0, 0.03f, 2),
+        qbinary_placed("add_s8_shared_channel_nhwc_pixel_tiles", "QLinearAdd", s8, {1, 40, 1, 1},
+                       kPlain, {3, 40, 9, 13}, kNhwc, 0.05f, 1, 0.03f, -3, 0.06f, 2),
         // MaxPool on oneDNN's int8 pooling.
         max_pool("maxpool_u8_plain", u8, {2, 16, 9, 9}, kPlain, k3s2p1),
         max_pool("maxpool_s8_nhwc", s8, {2, 24, 8, 8}, kNhwc, k2s2),

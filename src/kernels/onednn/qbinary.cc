@@ -117,7 +117,9 @@ class QLinearBroadcastKernel final : public Kernel {
 
 // One value per channel (and image) against a channels-last operand of the output's shape — a
 // squeeze-excite scale — in the big operand's layout: each pixel's C channels are one run along
-// which the channel operand moves with the output.
+// which the channel operand moves with the output. The channel values are repeated over a tile of
+// pixels in scratch, so that one call of the loop covers many pixels (with 16-64 channels a call
+// per pixel cost more than its values: 0.8 cycles per value).
 template <class Q>
 class QLinearChannelKernel final : public Kernel {
  public:
@@ -128,32 +130,46 @@ class QLinearChannelKernel final : public Kernel {
         images_(images),
         pixels_(pixels),
         channels_(channels),
-        per_image_(per_image) {}
+        per_image_(per_image),
+        tile_pixels_(
+            std::max<int64_t>(1, std::min(pixels, (kTileValues + channels - 1) / channels))) {}
 
   void run(const KernelArgs& args) const override {
     const Q* big = static_cast<const Q*>(args.inputs[big_]);
     const Q* small = static_cast<const Q*>(args.inputs[big_ == kA ? kB : kA]);
     Q* y = static_cast<Q*>(args.outputs[0]);
+    Q* tile = static_cast<Q*>(args.scratch);
     for (int64_t n = 0; n < images_; ++n) {
-      const Q* c = small + (per_image_ ? n * channels_ : 0);
-      for (int64_t p = 0; p < pixels_; ++p) {
+      if (n == 0 || per_image_) {
+        const Q* c = small + (per_image_ ? n * channels_ : 0);
+        for (int64_t p = 0; p < tile_pixels_; ++p) {
+          std::copy(c, c + channels_, tile + p * channels_);
+        }
+      }
+      for (int64_t p = 0; p < pixels_; p += tile_pixels_) {
         const int64_t at = (n * pixels_ + p) * channels_;
+        const int64_t count = std::min(tile_pixels_, pixels_ - p) * channels_;
         if (big_ == kA) {
-          params_.apply(big + at, c, y + at, channels_);
+          params_.apply(big + at, tile, y + at, count);
         } else {
-          params_.apply(c, big + at, y + at, channels_);
+          params_.apply(tile, big + at, y + at, count);
         }
       }
     }
+  }
+  size_t scratch_bytes() const override {
+    return static_cast<size_t>(tile_pixels_ * channels_) * sizeof(Q);
   }
   int inplace_input() const override { return static_cast<int>(big_); }
   std::string impl() const override { return "onednn:int8_loop"; }
 
  private:
+  static constexpr int64_t kTileValues = 2048;
   BinaryParams params_;
   size_t big_;  // the operand of the output's shape
   int64_t images_, pixels_, channels_;
-  bool per_image_;  // the channel operand is [N, C, 1...], else [1, C, 1...]
+  bool per_image_;       // the channel operand is [N, C, 1...], else [1, C, 1...]
+  int64_t tile_pixels_;  // pixels per loop call
 };
 
 // Whether `v` is stored channels last ([N, spatial..., C]), as quench or oneDNN lays it out.
