@@ -8,6 +8,7 @@
 #include "kernels/layout.h"
 #include "kernels/onednn/context.h"
 #include "kernels/onednn/layout.h"
+#include "kernels/x86/swish.h"
 #include "ops/conv_params.h"
 #include "ops/quantized/qfused.h"
 
@@ -45,6 +46,10 @@ class ConvPrimitiveKernel final : public Kernel {
     }
     src_zero_point_.load(a, s->conv_args);
     execute(conv_, s->conv_args);
+    if (swish_) {
+      auto* y = static_cast<float*>(a.outputs[0]);
+      swish_(y, y, dst_floats_);
+    }
     if (y_max_.defined()) {
       const int64_t spatial = y_channels_ > 0 ? dst_elements_ / (y_batch_ * y_channels_) : 0;
       if (y_max_.dtype() == DType::kUInt8) {
@@ -95,6 +100,8 @@ class ConvPrimitiveKernel final : public Kernel {
   Tensor y_max_;  // eq. (157) after the primitive: y [batch, channels, ...] plain or channels last
   int64_t y_batch_ = 0, y_channels_ = 0, dst_elements_ = 0;
   bool y_channels_last_ = false;
+  x86::SwishLoop swish_ = nullptr;  // ConvSetup::swish_after, over dst_floats_ values
+  int64_t dst_floats_ = 0;
   RuntimeZeroPoint src_zero_point_;
   size_t src_packed_offset_ = 0;
   size_t scratch_bytes_ = 0;
@@ -164,6 +171,10 @@ std::unique_ptr<Kernel> make_conv_kernel(const dnnl::convolution_forward::primit
         dnnl::reorder(dnnl::reorder::primitive_desc(engine(), k->src_in_, engine(), k->src_used_));
   }
   k->dst_ = pd.dst_desc();
+  if (setup.swish_after) {
+    k->swish_ = x86::swish_loop();
+    k->dst_floats_ = static_cast<int64_t>(k->dst_.get_size() / sizeof(float));
+  }
   k->scratchpad_ = pd.scratchpad_desc();
   k->src_zero_point_ = setup.src_zero_point;
   k->src_packed_offset_ = align64(k->scratchpad_.get_size());

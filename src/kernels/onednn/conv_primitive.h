@@ -52,6 +52,9 @@ struct ConvSetup {
   // QFusedConv's y_max (eq. (157)), applied by a pass over the output after the primitive, whose
   // dst must be plain or channels last. Null: none.
   const Tensor* y_max = nullptr;
+  // A float32 Swish applied by quench's loop over the whole dst after the primitive (eq. (164);
+  // swish(0) = 0 keeps a blocked layout's zero padding) instead of oneDNN's post-op.
+  bool swish_after = false;
 };
 
 // The kernel for primitive `pd`; sets ctx.outputs[0].layout to the primitive's dst layout.
