@@ -31,7 +31,10 @@ int64_t column_vectors(const ConvPlan& p) {
   return std::max<int64_t>(p.row_groups, p.wide_groups > 0 ? 4 : 0) * p.padded[2];
 }
 
-// The requantizing epilogue's constants (eqs. (35), (46), (64)), 16 lanes.
+// The requantizing epilogue's constants (eqs. (35), (46), (64)), 16 lanes. Passed by reference
+// only: clang 14 builds a by-value copy of this 64-byte-aligned struct on the stack with aligned
+// stores at a misaligned address when the caller's frame is realigned (the sanitizer build
+// faulted).
 struct Requant {
   __m512 low, high, q_low, q_high, merged_low, merged_high;
   __m512i zero_point;
@@ -155,7 +158,8 @@ void fill_group(int rows_in_group, const RowWalk& rows, int64_t in_w, __mmask16 
 // (3x3 and 5x5 windows); 0: the plan's, read from memory.
 template <bool Full, bool Finite, int Groups, int KernelW>
 void output_row(const ConvPlan& p, const __m512i* columns, const int8_t* weights, __m512i bias,
-                __m512 multiplier, Requant k, __mmask16 lanes, uint8_t* row_y) {
+                __m512 multiplier, const Requant& constants, __mmask16 lanes, uint8_t* row_y) {
+  const Requant k = constants;  // in registers: the output stores may alias the reference
   const int64_t groups = Groups > 0 ? Groups : p.row_groups;
   const int64_t kernel_w = KernelW > 0 ? KernelW : p.kernel[2];
   const int64_t width = p.padded[2], stride = p.strides[2], dilation = p.dilations[2];
@@ -262,7 +266,9 @@ void fill_wide(RowWalk rows, int64_t in_w, __m512i* out) {
 // values are in range, nothing saturates). `KernelW` > 0: that width, the weights in registers.
 template <bool Finite, bool U8, int KernelW>
 void wide_output_row(const ConvPlan& p, const __m512i* columns, const int8_t* weights,
-                     const __m512i* bias, const __m512* multiplier, Requant k, uint8_t* row_y) {
+                     const __m512i* bias, const __m512* multiplier, const Requant& constants,
+                     uint8_t* row_y) {
+  const Requant k = constants;  // in registers: the output stores may alias the reference
   const int64_t kernel_w = KernelW > 0 ? KernelW : p.kernel[2];
   const int64_t stride = p.strides[2], dilation = p.dilations[2];
   const int64_t channels = p.out_channels, out_w = p.out_size[2];
